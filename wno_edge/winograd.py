@@ -1,0 +1,225 @@
+"""Winograd F(m x m, 3 x 3) minimal filtering for 3x3, stride-1 convolution.
+
+The transform matrices below are the single Python source of truth; the C++/CUDA
+header in runtime/ is generated from them. Convention (cross-correlation, as
+torch.nn.functional.conv2d):  Y = A^T [ (G g G^T) . (B^T d B) ] A.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+TILES = (2, 4, 6)
+_S = math.sqrt(2.0)
+
+
+@dataclass(frozen=True)
+class WinogradMatrices:
+    """F(m, 3): output tile m, input tile a = m + 2; BT (a x a), G (a x 3), AT (m x a)."""
+
+    m: int
+    BT: np.ndarray
+    G: np.ndarray
+    AT: np.ndarray
+    points: str
+
+    @property
+    def a(self) -> int:
+        return self.m + 2
+
+
+def _f(rows) -> np.ndarray:
+    return np.array(rows, dtype=np.float64)
+
+
+# F(2,3), points 0, +-1, inf.
+_F2 = WinogradMatrices(
+    m=2,
+    BT=_f([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]),
+    G=_f([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]),
+    AT=_f([[1, 1, 1, 0], [0, 1, -1, -1]]),
+    points="0, +-1, inf",
+)
+
+# F(4,3), points 0, +-sqrt2, +-sqrt2/2, inf (as ncnn): about 2x lower error than 0, +-1, +-2.
+_F4 = WinogradMatrices(
+    m=4,
+    BT=_f([
+        [1, 0, -2.5, 0, 1, 0],
+        [0, -_S, -2, _S / 2, 1, 0],
+        [0, _S, -2, -_S / 2, 1, 0],
+        [0, -_S / 2, -0.5, _S, 1, 0],
+        [0, _S / 2, -0.5, -_S, 1, 0],
+        [0, 1, 0, -2.5, 0, 1],
+    ]),
+    G=_f([
+        [1, 0, 0],
+        [-2 / 3, -_S / 3, -1 / 3],
+        [-2 / 3, _S / 3, -1 / 3],
+        [1 / 6, _S / 6, 1 / 3],
+        [1 / 6, -_S / 6, 1 / 3],
+        [0, 0, 1],
+    ]),
+    AT=_f([
+        [1, 1, 1, 1, 1, 0],
+        [0, _S / 2, -_S / 2, _S, -_S, 0],
+        [0, 0.5, 0.5, 2, 2, 0],
+        [0, _S / 4, -_S / 4, 2 * _S, -2 * _S, 1],
+    ]),
+    points="0, +-sqrt2, +-sqrt2/2, inf",
+)
+
+# F(6,3), points 0, +-1, +-2, +-1/2, inf (as ncnn, NNPACK).
+_F6 = WinogradMatrices(
+    m=6,
+    BT=_f([
+        [1, 0, -5.25, 0, 5.25, 0, -1, 0],
+        [0, 1, 1, -4.25, -4.25, 1, 1, 0],
+        [0, -1, 1, 4.25, -4.25, -1, 1, 0],
+        [0, 0.5, 0.25, -2.5, -1.25, 2, 1, 0],
+        [0, -0.5, 0.25, 2.5, -1.25, -2, 1, 0],
+        [0, 2, 4, -2.5, -5, 0.5, 1, 0],
+        [0, -2, 4, 2.5, -5, -0.5, 1, 0],
+        [0, -1, 0, 5.25, 0, -5.25, 0, 1],
+    ]),
+    G=_f([
+        [1, 0, 0],
+        [-2 / 9, -2 / 9, -2 / 9],
+        [-2 / 9, 2 / 9, -2 / 9],
+        [1 / 90, 1 / 45, 2 / 45],
+        [1 / 90, -1 / 45, 2 / 45],
+        [1 / 45, 1 / 90, 1 / 180],
+        [1 / 45, -1 / 90, 1 / 180],
+        [0, 0, 1],
+    ]),
+    AT=_f([
+        [1, 1, 1, 1, 1, 32, 32, 0],
+        [0, 1, -1, 2, -2, 16, -16, 0],
+        [0, 1, 1, 4, 4, 8, 8, 0],
+        [0, 1, -1, 8, -8, 4, -4, 0],
+        [0, 1, 1, 16, 16, 2, 2, 0],
+        [0, 1, -1, 32, -32, 1, -1, 1],
+    ]),
+    points="0, +-1, +-2, +-1/2, inf",
+)
+
+MATRICES: dict[int, WinogradMatrices] = {2: _F2, 4: _F4, 6: _F6}
+
+
+def matrices(tile: int) -> WinogradMatrices:
+    if tile not in MATRICES:
+        raise ValueError(f"Winograd tile must be one of {TILES}, got {tile!r}")
+    return MATRICES[tile]
+
+
+@lru_cache(maxsize=None)
+def _torch_matrices(tile: int, dtype: torch.dtype, device: str):
+    mats = matrices(tile)
+    return tuple(torch.tensor(M, dtype=dtype, device=device) for M in (mats.BT, mats.G, mats.AT))
+
+
+def transform_weight(weight: torch.Tensor, tile: int) -> torch.Tensor:
+    """U = G g G^T for every (out, in) filter: (K, C, 3, 3) -> (K, C, a, a).
+
+    Done once per layer at deployment; here it is differentiable so training sees it.
+    """
+    _, G, _ = _torch_matrices(tile, weight.dtype, str(weight.device))
+    return G @ weight @ G.T
+
+
+def winograd_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    padding: int = 1,
+    tile: int = 4,
+) -> torch.Tensor:
+    """3x3, stride-1 convolution by Winograd F(tile x tile, 3 x 3).
+
+    Equals F.conv2d(x, weight, bias, padding=padding) up to rounding, for any batch,
+    channel counts and spatial size (edge tiles are zero-padded and cropped).
+    """
+    if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
+        raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
+    if padding not in (0, 1):
+        raise ValueError(f"padding must be 0 or 1, got {padding!r}")
+    mats = matrices(tile)
+    m, a = mats.m, mats.a
+    n, c, h, w = x.shape
+    k = weight.shape[0]
+    ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
+    if ho < 1 or wo < 1:
+        raise ValueError(f"input {h}x{w} is too small for a 3x3 convolution with padding {padding}")
+    th, tw = -(-ho // m), -(-wo // m)
+    # Zero-pad: `padding` on the top/left, enough on the bottom/right to fill whole tiles.
+    d = F.pad(x, (padding, tw * m + 2 - w - padding, padding, th * m + 2 - h - padding))
+    tiles = d.unfold(2, a, m).unfold(3, a, m)  # (N, C, th, tw, a, a)
+
+    BT, _, AT = _torch_matrices(tile, x.dtype, str(x.device))
+    V = BT @ tiles @ BT.T  # input transform
+    U = transform_weight(weight, tile)
+    # One GEMM per Winograd position: (a*a, K, C) x (a*a, C, N*th*tw).
+    V = V.permute(4, 5, 1, 0, 2, 3).reshape(a * a, c, n * th * tw)
+    U = U.permute(2, 3, 0, 1).reshape(a * a, k, c)
+    M = torch.bmm(U, V).reshape(a, a, k, n, th, tw).permute(3, 2, 4, 5, 0, 1)
+    Y = AT @ M @ AT.T  # output transform: (N, K, th, tw, m, m)
+    y = Y.permute(0, 1, 2, 4, 3, 5).reshape(n, k, th * m, tw * m)[:, :, :ho, :wo]
+    if bias is not None:
+        y = y + bias.view(1, -1, 1, 1)
+    return y
+
+
+# ---------------------------------------------------------------- operation counts
+
+def _matmul_cost(M: np.ndarray, cols: int) -> tuple[int, int]:
+    """(multiplies, adds) of M @ X for an X with `cols` columns, skipping zeros and +-1 factors."""
+    nz = M != 0
+    mults = int(np.sum(nz & (np.abs(M) != 1))) * cols
+    adds = int(np.sum(np.maximum(nz.sum(axis=1) - 1, 0))) * cols
+    return mults, adds
+
+
+@dataclass(frozen=True)
+class ConvCost:
+    """Arithmetic of one 3x3 conv layer; the filter transform is excluded (done once, offline)."""
+
+    method: str
+    multiplies: int
+    adds: int
+    gemm_multiplies: int  # the part that scales with C*K
+
+    @property
+    def flops(self) -> int:
+        return self.multiplies + self.adds
+
+
+def conv3x3_cost(
+    in_channels: int, out_channels: int, height: int, width: int,
+    tile: int | None = None, batch: int = 1, padding: int = 1,
+) -> ConvCost:
+    """Multiply/add count of a 3x3 stride-1 conv layer, direct (tile=None) or Winograd F(tile,3)."""
+    c, k = in_channels, out_channels
+    ho, wo = height + 2 * padding - 2, width + 2 * padding - 2
+    if tile is None:
+        macs = batch * k * ho * wo * c * 9
+        return ConvCost("direct", macs, macs, macs)
+    mats = matrices(tile)
+    m, a = mats.m, mats.a
+    tiles = batch * -(-ho // m) * -(-wo // m)
+    gemm = tiles * a * a * c * k
+    # Input transform per (tile, in channel): BT d (a cols) then (.) B (a rows).
+    im1, ia1 = _matmul_cost(mats.BT, a)
+    im2, ia2 = _matmul_cost(mats.BT, a)
+    # Output transform per (tile, out channel): AT M (a cols) then (.) A (m rows).
+    om1, oa1 = _matmul_cost(mats.AT, a)
+    om2, oa2 = _matmul_cost(mats.AT, m)
+    mults = gemm + tiles * (c * (im1 + im2) + k * (om1 + om2))
+    adds = tiles * a * a * (c - 1) * k + tiles * (c * (ia1 + ia2) + k * (oa1 + oa2))
+    return ConvCost(f"F({m}x{m},3x3)", mults, adds, gemm)
