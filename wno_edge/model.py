@@ -1,0 +1,236 @@
+"""The Winograd Neural Operator (paper eq. 10) and its FNO special case.
+
+Each layer computes  v <- sigma( W v + winograd(k, v) + F^-1(R . F v) ).
+W (1x1) and k (3x3) are both linear maps of v, so the layer folds W into the centre
+tap of k and runs one 3x3 Winograd convolution; with `real_space_kernel=False` k is
+absent and the layer is PDEBench's FNO2d layer (W only).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import WNOEdgeError
+from .winograd import TILES, winograd_conv2d
+
+
+@dataclass(frozen=True)
+class WNOConfig:
+    """Everything needed to rebuild a WNO2d (stored in every checkpoint)."""
+
+    in_channels: int
+    out_channels: int
+    width: int = 32
+    modes: tuple[int, int] = (12, 12)
+    n_layers: int = 4
+    winograd_tile: int = 4
+    real_space_kernel: bool = True  # False: the FNO special case, k = 0 (W only)
+    domain_padding: int = 2  # zero padding right/bottom after lifting, as PDEBench FNO2d
+    projection_width: int = 128
+    grid: bool = True  # append (x, y) coordinates in [0, 1] before lifting
+    resolution: tuple[int, int] | None = None  # grid the model was trained on (informational)
+
+    def __post_init__(self):
+        object.__setattr__(self, "modes", tuple(int(m) for m in self.modes))
+        if self.resolution is not None:
+            object.__setattr__(self, "resolution", tuple(int(r) for r in self.resolution))
+        problems = []
+        for name in ("in_channels", "out_channels", "width", "n_layers", "projection_width"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be >= 1")
+        if len(self.modes) != 2 or min(self.modes) < 1:
+            problems.append(f"modes must be two positive ints, got {self.modes}")
+        if self.winograd_tile not in TILES:
+            problems.append(f"winograd_tile must be one of {TILES}, got {self.winograd_tile}")
+        if self.domain_padding < 0:
+            problems.append("domain_padding must be >= 0")
+        if problems:
+            raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["modes"] = list(self.modes)
+        d["resolution"] = list(self.resolution) if self.resolution else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WNOConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise WNOEdgeError(f"unknown WNO config keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+class SpectralConv2d(nn.Module):
+    """Truncated Fourier-mode mixing (PDEBench FNO2d): weights on the low and high
+    row-frequency corners of rfft2, complex [in, out, m1, m2]."""
+
+    def __init__(self, in_channels: int, out_channels: int, modes: tuple[int, int]):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.modes1, self.modes2 = modes
+        scale = 1.0 / (in_channels * out_channels)
+        shape = (in_channels, out_channels, self.modes1, self.modes2)
+        self.weights1 = nn.Parameter(scale * torch.rand(*shape, dtype=torch.cfloat))
+        self.weights2 = nn.Parameter(scale * torch.rand(*shape, dtype=torch.cfloat))
+
+    def check_grid(self, h: int, w: int) -> None:
+        if h < 2 * self.modes1 or w // 2 + 1 < self.modes2:
+            raise WNOEdgeError(
+                f"grid {h}x{w} (after domain padding) is too small for {self.modes1}x{self.modes2} "
+                f"Fourier modes: need H >= {2 * self.modes1} and W >= {2 * self.modes2 - 1}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, h, w = x.shape
+        self.check_grid(h, w)
+        m1, m2 = self.modes1, self.modes2
+        x_ft = torch.fft.rfft2(x)
+        w1, w2 = self.weights1, self.weights2
+        if x_ft.dtype != w1.dtype:  # float64 models keep complex64 weights unless cast
+            w1, w2 = w1.to(x_ft.dtype), w2.to(x_ft.dtype)
+        out_ft = torch.zeros(b, self.out_channels, h, w // 2 + 1, dtype=x_ft.dtype, device=x.device)
+        out_ft[:, :, :m1, :m2] = torch.einsum("bixy,ioxy->boxy", x_ft[:, :, :m1, :m2], w1)
+        out_ft[:, :, -m1:, :m2] = torch.einsum("bixy,ioxy->boxy", x_ft[:, :, -m1:, :m2], w2)
+        return torch.fft.irfft2(out_ft, s=(h, w))
+
+
+class WNOLayer(nn.Module):
+    """sigma( W v + winograd(k, v) + spectral(v) ); the activation is applied by WNO2d."""
+
+    def __init__(self, width: int, modes: tuple[int, int], tile: int, real_space_kernel: bool):
+        super().__init__()
+        self.tile = tile
+        self.spectral = SpectralConv2d(width, width, modes)
+        self.pointwise = nn.Conv2d(width, width, 1)  # W, with the layer's bias
+        if real_space_kernel:
+            # k: a trained 3x3 kernel; small init so the layer starts near its FNO twin.
+            self.kernel = nn.Parameter(torch.randn(width, width, 3, 3) * (0.1 / (3 * width**0.5)))
+        else:
+            self.register_parameter("kernel", None)
+
+    def real_space_weight(self) -> torch.Tensor:
+        """The 3x3 kernel k + W (W folded into the centre tap): one conv computes W v + k * v."""
+        w = F.pad(self.pointwise.weight, (1, 1, 1, 1))
+        return w if self.kernel is None else w + self.kernel
+
+    def real_space(self, v: torch.Tensor) -> torch.Tensor:
+        if self.kernel is None:
+            return self.pointwise(v)
+        return winograd_conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1, tile=self.tile)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        return self.real_space(v) + self.spectral(v)
+
+
+class WNO2d(nn.Module):
+    """Winograd Neural Operator on 2-D grids. Input and output are (B, C, H, W), in
+    physical units: normalisation statistics are buffers inside the model."""
+
+    def __init__(self, config: WNOConfig | None = None, **kwargs):
+        super().__init__()
+        if config is None:
+            config = WNOConfig(**kwargs)
+        elif kwargs:
+            raise TypeError("pass either a WNOConfig or keyword arguments, not both")
+        self.config = c = config
+        lift_in = c.in_channels + (2 if c.grid else 0)
+        self.lift = nn.Linear(lift_in, c.width)
+        self.layers = nn.ModuleList(
+            WNOLayer(c.width, c.modes, c.winograd_tile, c.real_space_kernel) for _ in range(c.n_layers)
+        )
+        self.project1 = nn.Linear(c.width, c.projection_width)
+        self.project2 = nn.Linear(c.projection_width, c.out_channels)
+        self.register_buffer("input_mean", torch.zeros(c.in_channels))
+        self.register_buffer("input_std", torch.ones(c.in_channels))
+        self.register_buffer("output_mean", torch.zeros(c.out_channels))
+        self.register_buffer("output_std", torch.ones(c.out_channels))
+
+    def set_normalization(self, input_mean, input_std, output_mean, output_std) -> None:
+        """Per-channel statistics (fitted on training data); std is clamped away from 0."""
+        for name, value in (("input_mean", input_mean), ("input_std", input_std),
+                            ("output_mean", output_mean), ("output_std", output_std)):
+            buf = getattr(self, name)
+            value = torch.as_tensor(value, dtype=buf.dtype).reshape(buf.shape)
+            if name.endswith("std"):
+                value = value.clamp_min(1e-8)
+            buf.copy_(value)
+
+    @staticmethod
+    def grid(h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
+        """(B, 2, H, W) coordinates on [0, 1] x [0, 1], x along H as in PDEBench."""
+        gx = torch.linspace(0, 1, h, dtype=dtype, device=device).view(1, 1, h, 1).expand(batch, 1, h, w)
+        gy = torch.linspace(0, 1, w, dtype=dtype, device=device).view(1, 1, 1, w).expand(batch, 1, h, w)
+        return torch.cat([gx, gy], dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config
+        if x.dim() != 4 or x.shape[1] != c.in_channels:
+            raise WNOEdgeError(f"expected input (B, {c.in_channels}, H, W), got {tuple(x.shape)}")
+        b, _, h, w = x.shape
+        x = (x - self.input_mean.view(1, -1, 1, 1)) / self.input_std.view(1, -1, 1, 1)
+        if c.grid:
+            x = torch.cat([x, self.grid(h, w, b, x.dtype, x.device)], dim=1)
+        v = self.lift(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        p = c.domain_padding
+        if p:
+            v = F.pad(v, (0, p, 0, p))
+        for i, layer in enumerate(self.layers):
+            v = layer(v)
+            if i < len(self.layers) - 1:
+                v = F.gelu(v)
+        if p:
+            v = v[..., :h, :w]
+        y = self.project2(F.gelu(self.project1(v.permute(0, 2, 3, 1)))).permute(0, 3, 1, 2)
+        return y * self.output_std.view(1, -1, 1, 1) + self.output_mean.view(1, -1, 1, 1)
+
+    # ------------------------------------------------------------------ FNO interop
+
+    @classmethod
+    def from_fno(cls, fno_state_dict: dict, real_space_kernel: bool = True, **config) -> "WNO2d":
+        """A WNO from a PDEBench FNO2d state dict (fc0, conv{i}.weights1/2, w{i}, fc1, fc2).
+
+        The FNO is the special case k = 0: the result computes the same function; with
+        `real_space_kernel=True` k starts at zero and can be fine-tuned.
+        """
+        sd = fno_state_dict
+        try:
+            n_layers = 1 + max(int(key[4:].split(".")[0]) for key in sd if key.startswith("conv"))
+            width, lift_in = sd["fc0.weight"].shape
+            _, _, m1, m2 = sd["conv0.weights1"].shape
+            proj, out_channels = sd["fc1.weight"].shape[0], sd["fc2.weight"].shape[0]
+        except (KeyError, ValueError, AttributeError) as e:
+            raise WNOEdgeError(f"not a PDEBench FNO2d state dict ({e})") from None
+        grid = config.pop("grid", True)
+        cfg = WNOConfig(
+            in_channels=lift_in - (2 if grid else 0), out_channels=out_channels, width=width,
+            modes=(m1, m2), n_layers=n_layers, projection_width=proj, grid=grid,
+            real_space_kernel=real_space_kernel, **config,
+        )
+        model = cls(cfg)
+        mapped = {"lift.weight": sd["fc0.weight"], "lift.bias": sd["fc0.bias"],
+                  "project1.weight": sd["fc1.weight"], "project1.bias": sd["fc1.bias"],
+                  "project2.weight": sd["fc2.weight"], "project2.bias": sd["fc2.bias"]}
+        for i in range(n_layers):
+            mapped[f"layers.{i}.spectral.weights1"] = sd[f"conv{i}.weights1"]
+            mapped[f"layers.{i}.spectral.weights2"] = sd[f"conv{i}.weights2"]
+            mapped[f"layers.{i}.pointwise.weight"] = sd[f"w{i}.weight"]
+            mapped[f"layers.{i}.pointwise.bias"] = sd[f"w{i}.bias"]
+        with torch.no_grad():
+            for layer in model.layers:
+                if layer.kernel is not None:
+                    layer.kernel.zero_()
+        missing, _ = model.load_state_dict(mapped, strict=False)
+        missing = [k for k in missing if not k.endswith(("kernel", "_mean", "_std"))]
+        if missing:
+            raise WNOEdgeError(f"FNO state dict is missing {missing}")
+        return model
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Real parameter count (a complex weight counts twice)."""
+    return sum(p.numel() * (2 if p.is_complex() else 1) for p in model.parameters())
