@@ -1,0 +1,61 @@
+"""`wno-edge`: a thin typer layer over the library. User errors print one line and exit 1."""
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from . import __version__
+from .errors import WNOEdgeError
+
+app = typer.Typer(
+    name="wno-edge",
+    help="Winograd Neural Operators from PyTorch to edge devices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"wno-edge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+):
+    pass
+
+
+# --- command registration: each area keeps its commands in its own cli_*.py module ---
+from . import cli_core  # noqa: E402
+
+cli_core.register(app)
+# --- end of command registration ---
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        app(args=argv, standalone_mode=False)
+    except WNOEdgeError as e:
+        typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
+        return 1
+    except typer.Exit as e:
+        return e.exit_code
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except (typer.BadParameter, __import__("click").ClickException) as e:
+        e.show()
+        return e.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
