@@ -38,22 +38,17 @@ cli_core.register(app)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit status (the console script passes it to sys.exit)."""
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv, prog_name="wno-edge")  # standalone mode: ends in SystemExit
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except WNOEdgeError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         return 1
-    except typer.Exit as e:
-        return e.exit_code
-    except typer.Abort:
-        typer.echo("aborted", err=True)
-        return 130
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
-    except (typer.BadParameter, __import__("click").ClickException) as e:
-        e.show()
-        return e.exit_code
     return 0
 
 

@@ -121,6 +121,8 @@ class WNOLayer(nn.Module):
     def real_space(self, v: torch.Tensor) -> torch.Tensor:
         if self.kernel is None:
             return self.pointwise(v)
+        if self.tile is None:  # direct convolution: same function, the framework's fastest kernel
+            return F.conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1)
         return winograd_conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1, tile=self.tile)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
@@ -159,6 +161,17 @@ class WNO2d(nn.Module):
             if name.endswith("std"):
                 value = value.clamp_min(1e-8)
             buf.copy_(value)
+
+    def set_conv(self, tile: int | None) -> "WNO2d":
+        """Compute the 3x3 convolutions with Winograd F(tile, 3), or directly (tile=None).
+
+        Changes how, not what: every choice computes the same function up to rounding.
+        """
+        if tile is not None and tile not in TILES:
+            raise WNOEdgeError(f"Winograd tile must be one of {TILES} or None, got {tile!r}")
+        for layer in self.layers:
+            layer.tile = tile
+        return self
 
     @staticmethod
     def grid(h: int, w: int, batch: int, dtype, device) -> torch.Tensor:

@@ -1,0 +1,125 @@
+"""The checkpoint format: round trip, atomic writes, and refusal of anything else."""
+import os
+import pickle
+import zipfile
+
+import pytest
+import torch
+
+from wno_edge import checkpoint
+from wno_edge.checkpoint import CheckpointError, FORMAT, FORMAT_VERSION, load_model, read_checkpoint, save_model
+from wno_edge.errors import WNOEdgeError
+from wno_edge.model import WNO2d, WNOConfig
+
+CFG = WNOConfig(in_channels=1, out_channels=2, width=6, modes=(3, 3), n_layers=2, resolution=(16, 16))
+
+
+def make_model():
+    torch.manual_seed(0)
+    model = WNO2d(CFG)
+    model.set_normalization([0.5], [2.0], [1.0, -1.0], [3.0, 4.0])
+    return model
+
+
+def test_round_trip_restores_function_config_and_metadata(tmp_path):
+    model = make_model()
+    meta = {"task": "darcy", "test_rel_l2": 0.021, "epochs": 3, "splits": [0.9, 0.1], "nested": {"beta": 1.0}}
+    save_model(model, tmp_path / "m.pt", meta)
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.config == CFG and loaded.metadata == meta and not loaded.training
+    x = torch.randn(2, 1, 16, 16)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model.eval()(x), rtol=0, atol=0)
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    assert raw["format"] == FORMAT and raw["format_version"] == FORMAT_VERSION
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "text.pt").write_text("hello")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "plain.pt")
+    torch.save(torch.zeros(3), tmp_path / "tensor.pt")
+    for name in ("text.pt", "plain.pt", "tensor.pt"):
+        with pytest.raises(CheckpointError) as e:
+            load_model(tmp_path / name)
+        assert "\n" not in str(e.value)
+    with pytest.raises(CheckpointError, match="no such file"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_newer_format_version_is_refused(tmp_path):
+    save_model(make_model(), tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    raw["format_version"] = FORMAT_VERSION + 1
+    torch.save(raw, tmp_path / "future.pt")
+    with pytest.raises(CheckpointError, match="newer"):
+        read_checkpoint(tmp_path / "future.pt")
+
+
+def test_truncated_file(tmp_path):
+    save_model(make_model(), tmp_path / "m.pt")
+    data = (tmp_path / "m.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_model(tmp_path / "cut.pt")
+
+
+class Payload:
+    """Unpickling this runs code: it must never happen."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_pickle_with_code_is_refused_and_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    payload = {"format": FORMAT, "format_version": 1, "config": CFG.to_dict(), "state_dict": {},
+               "metadata": {"x": Payload(marker)}}
+    torch.save(payload, tmp_path / "evil.pt")
+    # A hand-written pickle stream too, not only torch's zip container.
+    (tmp_path / "evil.pkl").write_bytes(pickle.dumps(Payload(marker)))
+    for name in ("evil.pt", "evil.pkl"):
+        with pytest.raises(CheckpointError, match="refused|not a readable"):
+            load_model(tmp_path / name)
+    assert not marker.exists()
+
+
+def test_weights_that_do_not_match_the_config(tmp_path):
+    save_model(make_model(), tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    raw["config"]["width"] = 7
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_model(tmp_path / "bad.pt")
+
+
+def test_metadata_must_be_plain_data(tmp_path):
+    with pytest.raises(CheckpointError, match="metadata.fn"):
+        save_model(make_model(), tmp_path / "m.pt", {"fn": print})
+    assert not list(tmp_path.iterdir())
+
+
+def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    target = tmp_path / "m.pt"
+    save_model(make_model(), target)
+    before = target.read_bytes()
+
+    def broken_save(obj, f):
+        with open(f, "wb") as fh:
+            fh.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(checkpoint.torch, "save", broken_save)
+    with pytest.raises(OSError):
+        save_model(make_model(), target)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]
+    with pytest.raises(WNOEdgeError, match="does not exist"):
+        save_model(make_model(), tmp_path / "no" / "dir" / "m.pt")
+
+
+def test_saved_file_is_a_torch_zip(tmp_path):
+    save_model(make_model(), tmp_path / "m.pt")
+    assert zipfile.is_zipfile(tmp_path / "m.pt")

@@ -1,0 +1,74 @@
+"""The CLI: one-line errors, non-zero exits, and the commands' real output."""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from wno_edge import __version__
+from wno_edge.checkpoint import save_model
+from wno_edge.cli import main
+from wno_edge.flops import model_cost
+from wno_edge.model import WNO2d, WNOConfig
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    torch.manual_seed(0)
+    cfg = WNOConfig(in_channels=1, out_channels=1, width=8, modes=(4, 4), n_layers=2, resolution=(32, 32))
+    return save_model(WNO2d(cfg), tmp_path / "m.pt", {"task": "darcy"})
+
+
+def test_console_script_version_and_help():
+    exe = [sys.executable, "-m", "wno_edge.cli"]
+    out = subprocess.run(exe + ["--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == f"wno-edge {__version__}"
+    out = subprocess.run(exe + ["--help"], capture_output=True, text=True, check=True)
+    assert "info" in out.stdout and "demo" in out.stdout
+
+
+def test_info_json_matches_the_analytic_cost(model_file, capsys):
+    assert main(["info", str(model_file), "--json", "--resolution", "48x40"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    cost = model_cost(WNOConfig.from_dict(summary["config"]), 48, 40)
+    assert summary["grid"] == [48, 40]
+    assert summary["macs"]["spectral"] == cost.spectral_macs
+    assert summary["macs"]["conv3x3_direct"] == cost.conv_direct.multiplies
+    assert summary["winograd"]["4"]["saving_vs_direct"] == pytest.approx(cost.winograd_saving(4))
+    assert summary["winograd"]["4"]["multiplies"] < cost.conv_direct.multiplies
+    assert summary["metadata"] == {"task": "darcy"}
+
+
+def test_info_tables(model_file, capsys):
+    assert main(["info", str(model_file)]) == 0
+    out = capsys.readouterr().out
+    for text in ("WNO2d", "parameters", "spectral", "F(4x4,3x3)", "saving", "32x32"):
+        assert text in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["info", "missing.pt"], "no such file"),
+    (["info", "{bad}"], "not a wno-edge checkpoint"),
+    (["info", "{good}", "--resolution", "abc"], "resolution must look like"),
+])
+def test_user_errors_are_one_line(args, message, model_file, tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    torch.save({"hello": 1}, bad)
+    args = [a.format(bad=bad, good=model_file) for a in args]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_bad_option_exits_non_zero_without_traceback(capsys):
+    assert main(["info"]) == 2
+    assert main(["no-such-command"]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_demo(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--resolution", "32"]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "wno_darcy_untrained.pt").is_file()
+    assert "F(6x6,3x3): max abs diff" in out
