@@ -1,8 +1,9 @@
 """wno-edge: Winograd Neural Operators from PyTorch to edge devices.
 
-Importing the package never imports tensorrt or cuda; heavy stages (export, TensorRT
-build, profiling) live in their own modules and import their dependencies lazily.
+The package root imports nothing heavy: `import wno_edge.runtime` must stay free of
+torch, and nothing here imports tensorrt or cuda. Public names load on first use.
 """
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -10,9 +11,18 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
-from .checkpoint import load_model, save_model
 from .errors import WNOEdgeError
-from .model import WNO2d, WNOConfig
-from .winograd import winograd_conv2d
 
-__all__ = ["__version__", "WNOEdgeError", "WNO2d", "WNOConfig", "winograd_conv2d", "load_model", "save_model"]
+_LAZY = {
+    "WNO2d": "model", "WNOConfig": "model", "winograd_conv2d": "winograd",
+    "load_model": "checkpoint", "save_model": "checkpoint",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'wno_edge' has no attribute {name!r}")
+
+
+__all__ = ["__version__", "WNOEdgeError", *_LAZY]

@@ -1,0 +1,180 @@
+"""wno_edge.runtime: sessions, validation, zero-allocation steady state, rollout, ControlLoop."""
+import signal
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import onnx
+import pytest
+import torch
+import torch.nn.functional as F
+from onnx import TensorProto, helper, numpy_helper
+
+from wno_edge import runtime
+from wno_edge.checkpoint import save_model
+from wno_edge.errors import WNOEdgeError
+from wno_edge.model import WNO2d, WNOConfig
+
+
+def conv_model(path, c_in=2, c_out=2, hw=(16, 16), seed=0):
+    """A one-Conv ONNX model with a dynamic batch, and its weights for an F.conv2d reference."""
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32) * 0.2
+    b = rng.standard_normal(c_out).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", c_in, *hw])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", c_out, *hw])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
+    onnx.save(model, path)
+    return w, b
+
+
+def reference(x, w, b):
+    return F.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1).numpy()
+
+
+def test_onnx_session_matches_conv2d_and_reuses_out(tmp_path):
+    w, b = conv_model(tmp_path / "m.onnx")
+    with runtime.load(tmp_path / "m.onnx", threads=1, batch=3) as s:
+        assert s.input_shape == (3, 2, 16, 16) and s.output_shape == (3, 2, 16, 16) and s.dtype == np.float32
+        x = np.random.default_rng(1).standard_normal(s.input_shape).astype(np.float32)
+        y = s.run(x)
+        np.testing.assert_allclose(y, reference(x, w, b), atol=1e-5)
+        out = np.empty(s.output_shape, np.float32)
+        assert s.run(2 * x, out=out) is out
+        np.testing.assert_allclose(out, reference(2 * x, w, b), atol=1e-5)
+        np.testing.assert_allclose(y, reference(x, w, b), atol=1e-5)  # the first result was a copy
+    with pytest.raises(WNOEdgeError, match="closed"):
+        s.run(x)
+
+
+def test_steady_state_allocates_nothing(tmp_path):
+    conv_model(tmp_path / "m.onnx", c_in=4, c_out=4, hw=(64, 64))
+    s = runtime.load(tmp_path / "m.onnx", threads=1, check_finite=False)
+    x = np.ones(s.input_shape, np.float32)
+    out = np.empty(s.output_shape, np.float32)
+    for _ in range(5):
+        s.run(x, out=out)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    for _ in range(200):
+        s.run(x, out=out)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(st.size_diff for st in after.compare_to(before, "filename") if st.size_diff > 0)
+    # An output array per call would be 64 KiB each (12 MiB over 200 calls).
+    assert grown < 16 * 1024, grown
+
+
+def test_input_validation(tmp_path):
+    conv_model(tmp_path / "m.onnx")
+    s = runtime.load(tmp_path / "m.onnx")
+    good = np.zeros(s.input_shape, np.float32)
+    cases = [
+        (np.zeros((1, 2, 8, 8), np.float32), "shape"),
+        (good.astype(np.float64), "dtype"),
+        (np.asfortranarray(np.zeros(s.input_shape, np.float32)), "contiguous"),
+        (np.where(np.arange(good.size).reshape(good.shape) == 7, np.nan, good).astype(np.float32), "NaN"),
+        (good.tolist(), "numpy array"),
+    ]
+    for bad, message in cases:
+        with pytest.raises(WNOEdgeError, match=message):
+            s.run(bad)
+    s.check_finite = False  # the hot path may skip the scan
+    assert np.isnan(s.run(cases[3][0])).any()
+    with pytest.raises(WNOEdgeError, match="out must be"):
+        s.run(good, out=np.empty((1, 2, 16, 15), np.float32))
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(WNOEdgeError, match="no such file"):
+        runtime.load(tmp_path / "none.onnx")
+    (tmp_path / "m.xyz").write_text("x")
+    with pytest.raises(WNOEdgeError, match="unknown model file type"):
+        runtime.load(tmp_path / "m.xyz")
+    (tmp_path / "bad.onnx").write_text("not onnx")
+    with pytest.raises(WNOEdgeError, match="cannot load"):
+        runtime.load(tmp_path / "bad.onnx")
+
+
+def test_import_and_onnx_run_do_not_import_torch(tmp_path):
+    conv_model(tmp_path / "m.onnx")
+    code = (f"import sys, numpy as np; from wno_edge import runtime; "
+            f"s = runtime.load({str(tmp_path / 'm.onnx')!r}); s.run(np.zeros(s.input_shape, np.float32)); "
+            f"print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_torch_session_runs_a_checkpoint(tmp_path):
+    torch.manual_seed(0)
+    model = WNO2d(WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=2, resolution=(16, 16))).eval()
+    save_model(model, tmp_path / "m.pt")
+    s = runtime.load(tmp_path / "m.pt", batch=2)
+    x = np.random.default_rng(0).random((2, 1, 16, 16), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(s.run(x), expected, rtol=0, atol=1e-6)
+
+
+class ShiftSession(runtime.Session):
+    """A known operator for loop tests: the next frame is the mean of the window plus one."""
+
+    backend = "test"
+
+    def __init__(self, frames=3, c=2, hw=(4, 5), delay=0.0):
+        super().__init__()
+        self.frames, self.c, self.delay = frames, c, delay
+        self.input_shape, self.output_shape = (1, frames * c, *hw), (1, c, *hw)
+        self.dtype = np.dtype(np.float32)
+        self._y = np.zeros(self.output_shape, np.float32)
+
+    def _run(self, x):
+        if self.delay:
+            time.sleep(self.delay)
+        self._y[...] = x.reshape(1, self.frames, self.c, *x.shape[2:]).mean(axis=1) + 1
+        return self._y
+
+
+def test_rollout_feeds_predictions_back():
+    s = ShiftSession()
+    state0 = np.random.default_rng(0).random(s.input_shape, dtype=np.float32)
+    traj = runtime.rollout(s, state0, steps=6)
+    frames = list(state0.reshape(3, 2, 4, 5))
+    for step in range(6):  # an independent re-computation of the recurrence
+        nxt = np.mean(frames[-3:], axis=0) + 1
+        np.testing.assert_allclose(traj[step, 0], nxt, rtol=1e-6)
+        frames.append(nxt)
+    out = np.empty_like(traj)
+    assert runtime.rollout(s, state0, 6, out=out) is out
+    np.testing.assert_array_equal(out, traj)
+    with pytest.raises(WNOEdgeError, match="out must be"):
+        runtime.rollout(s, state0, 5, out=out)
+
+
+def test_control_loop_keeps_rate_and_counts_misses():
+    s = ShiftSession()
+    loop = runtime.ControlLoop(s, rate_hz=200, step=lambda y: np.concatenate([y] * 3, axis=1))
+    t0 = time.monotonic()
+    loop.run(np.zeros(s.input_shape, np.float32), steps=40)
+    elapsed = time.monotonic() - t0
+    stats = loop.stats()
+    assert stats["iterations"] == 40 and elapsed >= 39 / 200
+    assert stats["inference"]["median_ms"] > 0 and sum(stats["tick_histogram_ms"]["counts"]) == 40
+    slow = runtime.ControlLoop(ShiftSession(delay=0.02), rate_hz=100, step=lambda y: np.concatenate([y] * 3, axis=1))
+    slow.run(np.zeros(s.input_shape, np.float32), steps=5)
+    assert slow.misses == 5 and "5 deadline misses" in str(slow)
+
+
+def test_control_loop_stops_on_signal():
+    s = ShiftSession()
+    loop = runtime.ControlLoop(s, rate_hz=100, step=lambda y: np.concatenate([y] * 3, axis=1))
+    threading.Timer(0.1, lambda: signal.raise_signal(signal.SIGINT)).start()
+    loop.run(np.zeros(s.input_shape, np.float32))  # no step limit: only the signal ends it
+    assert 3 <= loop.iterations <= 30
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

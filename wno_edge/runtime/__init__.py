@@ -1,0 +1,40 @@
+"""wno_edge.runtime: a small inference API for control loops.
+
+    from wno_edge import runtime
+    with runtime.load("darcy.onnx", threads=2) as session:
+        y = session.run(x)                # numpy in, numpy out
+        session.run(x, out=y)             # reuse a buffer: no allocation per call
+
+Backends by file: .onnx (ONNX Runtime, CPU or CUDA), .trt/.engine (TensorRT), .pt
+(PyTorch). Importing this module, and running ONNX sessions, never imports torch.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import WNOEdgeError
+from .loop import ControlLoop, rollout
+from .session import Session
+from .stats import latency_summary
+
+__all__ = ["load", "Session", "ControlLoop", "rollout", "latency_summary"]
+
+
+def load(path: str | os.PathLike, device: str = "cpu", threads: int | None = None, batch: int = 1,
+         check_finite: bool = True, **options) -> Session:
+    """Open an operator for inference; the backend is chosen by the file's suffix."""
+    path = Path(path)
+    if not path.is_file():
+        raise WNOEdgeError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix == ".onnx":
+        from .onnxruntime_backend import OnnxRuntimeSession
+        return OnnxRuntimeSession(path, device, threads, batch, check_finite, **options)
+    if suffix in (".trt", ".engine", ".plan"):
+        from .tensorrt_backend import TensorRTSession
+        return TensorRTSession(path, device, threads, batch, check_finite, **options)
+    if suffix == ".pt":
+        from .torch_backend import TorchSession
+        return TorchSession(path, device, threads, batch, check_finite=check_finite, **options)
+    raise WNOEdgeError(f"{path}: unknown model file type {suffix!r} (expected .onnx, .trt/.engine or .pt)")

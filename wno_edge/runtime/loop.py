@@ -1,0 +1,120 @@
+"""Closed-loop helpers: autoregressive rollout and a fixed-rate control loop."""
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from typing import Callable
+
+import numpy as np
+
+from ..errors import WNOEdgeError
+from .session import Session
+from .stats import LatencyRecorder, format_latency, latency_summary
+
+
+def rollout(session: Session, state0: np.ndarray, steps: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Autoregressive prediction: the input holds the last T frames stacked as channels
+    (frame-major, T*C channels), each step predicts the next frame (C channels).
+
+    Returns the trajectory (steps, *output_shape); pass `out` to reuse a buffer. The loop
+    allocates nothing: two window buffers are swapped, predictions land in `out`.
+    """
+    b, tc, h, w = session.input_shape
+    c = session.output_shape[1]
+    if tc % c:
+        raise WNOEdgeError(f"input has {tc} channels, not a whole number of {c}-channel frames")
+    if steps < 1:
+        raise WNOEdgeError("steps must be >= 1")
+    shape = (steps, *session.output_shape)
+    if out is None:
+        out = np.empty(shape, session.dtype)
+    elif out.shape != shape or out.dtype != session.dtype or not out.flags.c_contiguous:
+        raise WNOEdgeError(f"out must be a contiguous {np.dtype(session.dtype).name} array of shape {shape}")
+    session.validate(state0)
+    window, spare = state0.copy(), np.empty_like(state0)
+    for s in range(steps):
+        session.run(window, out=out[s])
+        spare[:, : tc - c] = window[:, c:]
+        spare[:, tc - c:] = out[s]
+        window, spare = spare, window
+    return out
+
+
+class ControlLoop:
+    """Run `step(prediction) -> next input` at a fixed rate on a monotonic clock.
+
+    Each tick: predict with the session, hand the prediction to `step`, then sleep to
+    the next deadline. A tick that ends after its deadline is a miss; the loop then
+    re-phases to the next future deadline instead of bursting to catch up.
+    """
+
+    def __init__(self, session: Session, rate_hz: float, step: Callable[[np.ndarray], np.ndarray],
+                 history: int = 100_000):
+        if rate_hz <= 0:
+            raise WNOEdgeError("rate_hz must be > 0")
+        self.session, self.rate_hz, self.step = session, rate_hz, step
+        self.period = 1.0 / rate_hz
+        self.inference = LatencyRecorder(history)
+        self.tick = LatencyRecorder(history)
+        self.iterations = self.misses = 0
+        self._stop = threading.Event()
+        self._prediction = np.empty(session.output_shape, session.dtype)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, x0: np.ndarray, steps: int | None = None) -> np.ndarray:
+        """Loop from input x0 until `steps` ticks, stop(), SIGINT or SIGTERM; returns the last input."""
+        x = x0
+        previous = self._install_signal_handlers()
+        try:
+            deadline = time.monotonic()
+            while not self._stop.is_set() and (steps is None or self.iterations < steps):
+                start = time.monotonic()
+                self.session.run(x, out=self._prediction)
+                predicted = time.monotonic()
+                x = self.step(self._prediction)
+                end = time.monotonic()
+                self.inference.add(predicted - start)
+                self.tick.add(end - start)
+                self.iterations += 1
+                deadline += self.period
+                if end > deadline:
+                    self.misses += 1
+                    deadline += self.period * np.ceil((end - deadline) / self.period)
+                self._stop.wait(max(0.0, deadline - time.monotonic()))
+        finally:
+            self._restore_signal_handlers(previous)
+        return x
+
+    def _install_signal_handlers(self):
+        if threading.current_thread() is not threading.main_thread():
+            return None  # signals can only be handled on the main thread
+        handler = lambda signum, frame: self._stop.set()  # noqa: E731
+        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    @staticmethod
+    def _restore_signal_handlers(previous):
+        for sig, handler in (previous or {}).items():
+            signal.signal(sig, handler)
+
+    def stats(self) -> dict:
+        counts, edges = self.tick.histogram()
+        return {
+            "rate_hz": self.rate_hz,
+            "iterations": self.iterations,
+            "deadline_misses": self.misses,
+            "miss_rate": self.misses / self.iterations if self.iterations else 0.0,
+            "inference": latency_summary(self.inference.samples),
+            "tick": latency_summary(self.tick.samples),
+            "tick_histogram_ms": {"edges": edges.tolist(), "counts": counts.tolist()},
+        }
+
+    def __str__(self) -> str:
+        s = self.stats()
+        lines = [f"ControlLoop @ {self.rate_hz:g} Hz: {s['iterations']} ticks, "
+                 f"{s['deadline_misses']} deadline misses ({100 * s['miss_rate']:.1f}%)"]
+        if s["iterations"]:
+            lines += [format_latency("Inference", s["inference"]), format_latency("Tick", s["tick"])]
+        return "\n".join(lines)

@@ -1,0 +1,46 @@
+"""PyTorch backend: a wno-edge checkpoint run in eager mode (the reference, and training's view)."""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ..errors import WNOEdgeError
+from .session import Session
+
+
+class TorchSession(Session):
+    backend = "pytorch"
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
+                 batch: int = 1, resolution: tuple[int, int] | None = None, check_finite: bool = True):
+        super().__init__(check_finite)
+        import torch
+
+        from ..checkpoint import load_model
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise WNOEdgeError("device cuda requested but PyTorch sees no CUDA GPU")
+        if device not in ("cpu", "cuda"):
+            raise WNOEdgeError(f"device must be cpu or cuda, got {device!r}")
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self.model = load_model(path, map_location=device)
+        cfg = self.model.config
+        h, w = resolution or cfg.resolution or (None, None)
+        if h is None:
+            raise WNOEdgeError(f"{path}: the checkpoint names no grid; pass resolution=(H, W)")
+        self.device = device
+        self.dtype = np.dtype(np.float32)
+        self.input_shape = (batch, cfg.in_channels, h, w)
+        self.output_shape = (batch, cfg.out_channels, h, w)
+        self._x = torch.zeros(self.input_shape, device=device)
+        self._y = np.zeros(self.output_shape, np.float32)
+        self._y_t = torch.from_numpy(self._y)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            self._x.copy_(self._torch.from_numpy(x))
+            self._y_t.copy_(self.model(self._x))
+        return self._y
