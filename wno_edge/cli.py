@@ -34,6 +34,10 @@ def _root(
 from . import cli_core  # noqa: E402
 
 cli_core.register(app)
+from . import cli_export; cli_export.register(app)  # noqa: E402, E702
+from . import cli_profile  # noqa: E402
+
+cli_profile.register(app)
 # --- end of command registration ---
 
 

@@ -1,0 +1,73 @@
+"""`wno-edge profile`: trtexec-shaped report, JSON, plot, and the conv comparison table."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from wno_edge.checkpoint import save_model
+from wno_edge.cli import main
+from wno_edge.conv_compare import ConvShape, compare_conv, fft_conv, im2col_conv
+from wno_edge.flops import model_cost
+from wno_edge.model import WNO2d, WNOConfig
+from wno_edge.runtime.stats import latency_summary
+
+CFG = WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=2, resolution=(16, 16))
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    torch.manual_seed(0)
+    return save_model(WNO2d(CFG), tmp_path / "m.pt")
+
+
+def test_profile_report_json_and_plot(checkpoint, tmp_path, capsys):
+    args = ["profile", "--engine", str(checkpoint), "-n", "40", "--warmup", "2", "--batch", "2",
+            "--json", str(tmp_path / "p.json"), "--plot", str(tmp_path / "p.png")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    for text in ("Throughput:", " qps", "Latency: min = ", "median = ", "percentile(90%) = ", "percentile(99%) = ",
+                 "Jitter (p99 / p50)", "Peak resident memory", "GFLOP/s"):
+        assert text in out, text
+    result = json.loads((tmp_path / "p.json").read_text())
+    assert result["iterations"] == 40 and len(result["latencies_ms"]) == 40 and result["input_shape"] == [2, 1, 16, 16]
+    assert result["macs"] == model_cost(CFG, 16, 16, batch=2).total_direct_macs
+    lat = result["latency"]
+    assert lat["min_ms"] <= lat["median_ms"] <= lat["p90_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+    assert lat["median_ms"] == pytest.approx(np.median(result["latencies_ms"]))
+    assert result["peak_rss_mib"] > 10
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_latency_summary_matches_numpy():
+    s = np.random.default_rng(0).gamma(2.0, 1e-3, 1000)
+    summary = latency_summary(s)
+    assert summary["p99_ms"] == pytest.approx(np.percentile(s, 99) * 1e3)
+    assert summary["jitter_p99_over_p50"] == pytest.approx(np.percentile(s, 99) / np.median(s))
+
+
+def test_profile_errors_are_one_line(checkpoint, tmp_path, capsys):
+    assert main(["profile", "--engine", str(tmp_path / "none.onnx")]) == 1
+    assert main(["profile", "--engine", str(checkpoint), "--device", "tpu"]) == 1
+    assert main(["profile", "--engine", str(checkpoint), "--json", str(tmp_path / "no" / "p.json")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("error:") == 3 and "Traceback" not in err
+
+
+def test_conv_reference_methods_match_conv2d():
+    g = torch.Generator().manual_seed(0)
+    x, w, b = torch.randn(2, 3, 9, 7, generator=g), torch.randn(4, 3, 3, 3, generator=g), torch.randn(4, generator=g)
+    expected = torch.nn.functional.conv2d(x, w, b, padding=1)
+    torch.testing.assert_close(im2col_conv(x, w, b), expected, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fft_conv(x, w, b), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_compare_conv_table(checkpoint, capsys):
+    rows = compare_conv(ConvShape(1, 8, 18, 18), threads=1, repeats=3)
+    names = [r["method"] for r in rows]
+    assert names[:4] == ["direct (torch conv2d)", "direct (ONNX Runtime Conv)", "im2col + GEMM", "FFT convolution"]
+    assert {"Winograd F(2,3) (PyTorch)", "Winograd F(4,3) (PyTorch)", "Winograd F(6,3) (PyTorch)"} <= set(names)
+    assert sum(r["fastest"] for r in rows) == 1
+    assert all(r["rel_error"] < 1e-4 for r in rows)
+    assert main(["profile", "--engine", str(checkpoint), "--compare-conv"]) == 0
+    assert "1x6x18x18" in capsys.readouterr().out

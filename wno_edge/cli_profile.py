@@ -1,0 +1,86 @@
+"""`wno-edge profile`: time a model file (trtexec-style), or compare conv algorithms."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from .errors import WNOEdgeError
+
+console = Console()
+
+
+def _progress():
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+def profile(
+    engine: Path = typer.Option(..., "--engine", "-e", help="Model file: .onnx, .trt/.engine or .pt."),
+    batch: int = typer.Option(1, "--batch", min=1),
+    iterations: int = typer.Option(1000, "--iterations", "-n", min=1),
+    warmup: int = typer.Option(50, "--warmup", min=0),
+    threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: the runtime's)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for a .pt without a stored grid."),
+    json_out: Path = typer.Option(None, "--json", help="Write the results as JSON."),
+    plot: Path = typer.Option(None, "--plot", help="Write a latency histogram PNG."),
+    compare_conv_: bool = typer.Option(False, "--compare-conv", help="Time the model's 3x3 conv every way (paper Table 1)."),
+):
+    """Latency percentiles, throughput and jitter of one model file."""
+    from . import runtime
+    from .cli_core import parse_resolution
+    from .profile import add_arithmetic, format_report, model_macs, plot_latency, profile_session, write_json
+
+    if device not in ("cpu", "cuda"):
+        raise WNOEdgeError(f"--device must be cpu or cuda, got {device!r}")
+    for out in (json_out, plot):
+        if out is not None and not out.resolve().parent.is_dir():
+            raise WNOEdgeError(f"cannot write {out}: directory {out.parent} does not exist")
+    options = {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
+    with runtime.load(engine, device=device, threads=threads, batch=batch, check_finite=False, **options) as session:
+        if compare_conv_:
+            return _compare_conv(engine, session, threads or 1)
+        with _progress() as bar:
+            task = bar.add_task("profiling", total=iterations)
+            result = profile_session(session, iterations, warmup, lambda i: bar.update(task, completed=i))
+        add_arithmetic(result, model_macs(engine, session))
+    result["model"] = str(engine)
+    typer.echo(format_report(result))  # plain lines, unwrapped, as trtexec prints them
+    if json_out:
+        write_json(result, json_out)
+        console.print(f"wrote {json_out}")
+    if plot:
+        plot_latency(result, plot)
+        console.print(f"wrote {plot}")
+
+
+def _compare_conv(engine: Path, session, threads: int) -> None:
+    from .conv_compare import ConvShape, compare_conv, methods
+    from .profile import model_config
+
+    cfg = model_config(engine, session)
+    if cfg is None or not cfg.real_space_kernel:
+        raise WNOEdgeError(f"{engine}: no 3x3 conv layers to compare (needs a WNO checkpoint or a wno-edge ONNX file)")
+    b, _, h, w = session.input_shape
+    shape = ConvShape(b, cfg.width, h + cfg.domain_padding, w + cfg.domain_padding)
+    with _progress() as bar:
+        task = bar.add_task(f"conv {shape}", total=None)
+        rows = compare_conv(shape, threads, progress=lambda: bar.advance(task))
+    table = Table(title=f"3x3 conv layer {shape} ({cfg.n_layers} in the model), {threads} thread(s)")
+    for col in ("method", "median ms", "vs torch direct", "max rel error"):
+        table.add_column(col, justify="left" if col == "method" else "right")
+    for r in rows:
+        table.add_row(r["method"] + (" *" if r["fastest"] else ""), f"{r['median_ms']:.3f}",
+                      f"{r['speedup_vs_torch_direct']:.2f}x", f"{r['rel_error']:.1e}",
+                      style="bold green" if r["fastest"] else None)
+    console.print(table)
+    console.print("* fastest")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(profile)
