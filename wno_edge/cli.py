@@ -38,6 +38,9 @@ from . import cli_export; cli_export.register(app)  # noqa: E402, E702
 from . import cli_profile  # noqa: E402
 
 cli_profile.register(app)
+from . import cli_build  # noqa: E402
+
+cli_build.register(app)
 # --- end of command registration ---
 
 

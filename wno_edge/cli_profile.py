@@ -25,7 +25,7 @@ def profile(
     iterations: int = typer.Option(1000, "--iterations", "-n", min=1),
     warmup: int = typer.Option(50, "--warmup", min=0),
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: the runtime's)."),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda for engines, else cpu)."),
     resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for a .pt without a stored grid."),
     json_out: Path = typer.Option(None, "--json", help="Write the results as JSON."),
     plot: Path = typer.Option(None, "--plot", help="Write a latency histogram PNG."),
@@ -36,7 +36,7 @@ def profile(
     from .cli_core import parse_resolution
     from .profile import add_arithmetic, format_report, model_macs, plot_latency, profile_session, write_json
 
-    if device not in ("cpu", "cuda"):
+    if device not in (None, "cpu", "cuda"):
         raise WNOEdgeError(f"--device must be cpu or cuda, got {device!r}")
     for out in (json_out, plot):
         if out is not None and not out.resolve().parent.is_dir():

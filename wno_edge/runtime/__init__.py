@@ -21,20 +21,24 @@ from .stats import latency_summary
 __all__ = ["load", "Session", "ControlLoop", "rollout", "latency_summary"]
 
 
-def load(path: str | os.PathLike, device: str = "cpu", threads: int | None = None, batch: int = 1,
+def load(path: str | os.PathLike, device: str | None = None, threads: int | None = None, batch: int = 1,
          check_finite: bool = True, **options) -> Session:
-    """Open an operator for inference; the backend is chosen by the file's suffix."""
+    """Open an operator for inference; the backend is chosen by the file's suffix.
+
+    device: "cpu" or "cuda"; by default cuda for TensorRT engines, cpu otherwise.
+    batch: the batch size to allocate for when the file's batch dimension is dynamic.
+    """
     path = Path(path)
     if not path.is_file():
         raise WNOEdgeError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix == ".onnx":
         from .onnxruntime_backend import OnnxRuntimeSession
-        return OnnxRuntimeSession(path, device, threads, batch, check_finite, **options)
+        return OnnxRuntimeSession(path, device or "cpu", threads, batch, check_finite, **options)
     if suffix in (".trt", ".engine", ".plan"):
         from .tensorrt_backend import TensorRTSession
-        return TensorRTSession(path, device, threads, batch, check_finite, **options)
+        return TensorRTSession(path, device or "cuda", threads, batch, check_finite, **options)
     if suffix == ".pt":
         from .torch_backend import TorchSession
-        return TorchSession(path, device, threads, batch, check_finite=check_finite, **options)
+        return TorchSession(path, device or "cpu", threads, batch, check_finite=check_finite, **options)
     raise WNOEdgeError(f"{path}: unknown model file type {suffix!r} (expected .onnx, .trt/.engine or .pt)")

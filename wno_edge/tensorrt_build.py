@@ -1,0 +1,142 @@
+"""`wno-edge build`: an ONNX file from `wno-edge export` -> a TensorRT engine using our plugin.
+
+The parser must prefer the WinogradConv plugin over the node's local-function fallback
+on every TensorRT from 10.0 (shared/DESIGN.md section 4):
+  <= 10.6   always inlines a local function -> we drop the function before parsing;
+  10.7-10.14 prefers a registered plugin;
+  >= 10.15  prefers it when the node has plugin_namespace (our exporter sets it) or
+            kENABLE_PLUGIN_OVERRIDE is set -> we set the flag where it exists.
+TensorRT 11 networks are always strongly typed: fp16 comes from an fp16 ONNX file.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import onnx
+
+from .errors import WNOEdgeError
+from .io import atomic_path
+from .tensorrt_plugin import PLUGIN_NAME, load_plugin, require_tensorrt, tensorrt_version
+
+CUSTOM_DOMAIN = "wno_edge"
+
+
+@dataclass
+class BuildReport:
+    engine: Path
+    tensorrt_version: str
+    plugin_library: Path
+    engine_bytes: int
+    build_seconds: float
+    layers: int
+    plugin_layers: list[str] = field(default_factory=list)
+    winograd_nodes: int = 0
+    profile: dict = field(default_factory=dict)
+
+
+def parse_shape(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        dims = tuple(int(d) for d in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise WNOEdgeError(f"shape must look like 1x1x64x64, got {text!r}") from None
+    if not dims or min(dims) < 1:
+        raise WNOEdgeError(f"shape must look like 1x1x64x64, got {text!r}")
+    return dims
+
+
+def prepare_onnx(model: onnx.ModelProto, version: tuple[int, int]) -> onnx.ModelProto:
+    """A copy of the model the parser will map to our plugin (see the module docstring)."""
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    if version < (10, 7):
+        keep = [f for f in model.functions if not (f.domain == CUSTOM_DOMAIN and f.name == PLUGIN_NAME)]
+        del model.functions[:]
+        model.functions.extend(keep)
+    return model
+
+
+def profile_shapes(model: onnx.ModelProto, min_shape, opt_shape, max_shape) -> dict:
+    """min/opt/max for the single input: dynamic dims must be given, fixed dims must match."""
+    (inp,) = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in inp.type.tensor_type.shape.dim]
+    default = tuple(1 if d is None else d for d in dims)
+    opt = opt_shape or min_shape or max_shape or default
+    shapes = {"min": min_shape or opt, "opt": opt, "max": max_shape or opt}
+    for name, shape in shapes.items():
+        if len(shape) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shape)):
+            raise WNOEdgeError(f"--{name} {'x'.join(map(str, shape))} does not fit input {inp.name} "
+                               f"{'x'.join('?' if d is None else str(d) for d in dims)}")
+    if not all(a <= b <= c for a, b, c in zip(shapes["min"], shapes["opt"], shapes["max"])):
+        raise WNOEdgeError("optimisation profile needs min <= opt <= max in every dimension")
+    return {"input": inp.name, **shapes, "fp16_input": inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
+
+
+def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool = False, workspace_mib: int = 1024,
+                 min_shape=None, opt_shape=None, max_shape=None, timing_cache: str | Path | None = None,
+                 plugin: str | Path | None = None, log=print) -> BuildReport:
+    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    if not onnx_path.is_file():
+        raise WNOEdgeError(f"{onnx_path}: no such file")
+    if not engine_path.resolve().parent.is_dir():
+        raise WNOEdgeError(f"cannot write {engine_path}: directory {engine_path.parent} does not exist")
+    try:
+        model = onnx.load(str(onnx_path))
+    except Exception as e:
+        raise WNOEdgeError(f"{onnx_path}: not a readable ONNX file ({str(e).splitlines()[0][:120]})") from None
+    shapes = profile_shapes(model, min_shape, opt_shape, max_shape)
+    winograd_nodes = sum(n.op_type == PLUGIN_NAME and n.domain == CUSTOM_DOMAIN for n in model.graph.node)
+
+    trt = require_tensorrt()
+    version = tensorrt_version(trt)
+    if fp16 and version >= (11, 0) and not shapes["fp16_input"]:
+        raise WNOEdgeError("TensorRT 11 builds strongly typed networks: export an fp16 model "
+                           "(wno-edge export --fp16) instead of passing --fp16 here")
+    plugin_path = load_plugin(plugin)
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)
+    parser = trt.OnnxParser(network, logger)
+    override = getattr(trt.OnnxParserFlag, "ENABLE_PLUGIN_OVERRIDE", None)
+    if override is not None:
+        parser.set_flag(override)
+    if not parser.parse(prepare_onnx(model, version).SerializeToString(), str(onnx_path)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise WNOEdgeError(f"TensorRT's ONNX parser rejected {onnx_path}: {errors[:300]}")
+
+    plugin_type = getattr(trt.LayerType, "PLUGIN_V3", None)
+    plugin_layers = [network.get_layer(i).name for i in range(network.num_layers)
+                     if network.get_layer(i).type == plugin_type]
+    if winograd_nodes and len(plugin_layers) != winograd_nodes:
+        log(f"warning: {winograd_nodes} WinogradConv nodes but {len(plugin_layers)} plugin layers: "
+            "the rest were inlined as standard Conv")
+
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
+    if fp16 and hasattr(trt.BuilderFlag, "FP16"):
+        config.set_flag(trt.BuilderFlag.FP16)
+    config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED
+    profile = builder.create_optimization_profile()
+    profile.set_shape(shapes["input"], shapes["min"], shapes["opt"], shapes["max"])
+    config.add_optimization_profile(profile)
+    cache = None
+    if timing_cache is not None:
+        timing_cache = Path(timing_cache)
+        cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")
+        config.set_timing_cache(cache, ignore_mismatch=False)
+
+    start = time.perf_counter()
+    serialized = builder.build_serialized_network(network, config)
+    seconds = time.perf_counter() - start
+    if serialized is None:
+        raise WNOEdgeError("TensorRT failed to build the engine (its log above says why)")
+    with atomic_path(engine_path) as tmp:
+        tmp.write_bytes(bytes(serialized))
+    if cache is not None:
+        with atomic_path(timing_cache) as tmp:
+            tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
+    return BuildReport(engine_path, trt.__version__, plugin_path, engine_path.stat().st_size, seconds,
+                       network.num_layers, plugin_layers, winograd_nodes,
+                       {k: list(v) for k, v in shapes.items() if k in ("min", "opt", "max")})
