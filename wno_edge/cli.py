@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import typer
 
@@ -30,18 +31,10 @@ def _root(
     pass
 
 
-# --- command registration: each area keeps its commands in its own cli_*.py module ---
-from . import cli_core  # noqa: E402
-
-cli_core.register(app)
-from . import cli_export; cli_export.register(app)  # noqa: E402, E702
-from . import cli_profile  # noqa: E402
-
-cli_profile.register(app)
-from . import cli_build  # noqa: E402
-
-cli_build.register(app)
-# --- end of command registration ---
+# Each area keeps its commands in its own cli_*.py module, in the order --help lists them.
+COMMAND_MODULES = ("cli_core", "cli_data", "cli_train", "cli_export", "cli_build", "cli_profile")
+for _module in COMMAND_MODULES:
+    import_module(f".{_module}", __package__).register(app)
 
 
 def main(argv: list[str] | None = None) -> int:

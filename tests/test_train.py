@@ -1,0 +1,118 @@
+"""Training: real learning on tiny generated files, stored normalisation, best checkpoints,
+resume, rollout evaluation, and DistributedDataParallel under torchrun."""
+import os
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+from wno_edge import runtime
+from wno_edge.checkpoint import load_model
+from wno_edge.cli import main
+from wno_edge.data import PDEBenchDataset, generate
+from wno_edge.errors import WNOEdgeError
+from wno_edge.train import TrainOptions, evaluate, fit, rollout_error
+
+TINY = dict(width=8, modes=4, layers=2, batch_size=4, lr=3e-3, threads=1)
+
+
+@pytest.fixture(scope="module")
+def darcy_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "darcy.h5"
+    generate("darcy", path, n_samples=40, resolution=16, seed=1, progress=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dr_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "dr.h5"
+    generate("diffusion-reaction", path, n_samples=5, resolution=16, seed=2, progress=False)
+    return path
+
+
+def test_darcy_learns_and_stores_what_it_needs(darcy_file, tmp_path):
+    opts = TrainOptions(data=str(darcy_file), task="darcy", output=str(tmp_path / "m.pt"), epochs=6, **TINY)
+    result = fit(opts)
+    history = np.array(result.history)
+    assert history.shape == (6, 3)
+    assert history[-1, 1] < 0.7 * history[0, 1]  # it learns: training error drops
+    assert result.test_rel_l2 == pytest.approx(history[:, 2].min())
+    assert result.best_epoch == int(history[history[:, 2].argmin(), 0])
+
+    model = load_model(tmp_path / "m.pt")
+    meta = model.metadata
+    assert meta["task"] == "darcy" and meta["n_train"] == 36 and meta["n_test"] == 4 and meta["resolution"] == [16, 16]
+    assert model.config.resolution == (16, 16) and model.config.real_space_kernel
+    # The stored error is what the stored model scores on the test split (PyTorch Winograd path).
+    test = PDEBenchDataset(darcy_file, "test")
+    assert evaluate(model, test) == pytest.approx(meta["test_rel_l2"], rel=1e-4)
+    # Normalisation was fitted on the training split only, read independently here.
+    with h5py.File(darcy_file) as f:
+        nu, u = f["nu"][:36], f["tensor"][:36]
+    np.testing.assert_allclose(model.input_mean.numpy(), [nu.mean()], rtol=1e-5)
+    np.testing.assert_allclose(model.input_std.numpy(), [nu.std()], rtol=1e-4)
+    np.testing.assert_allclose(model.output_mean.numpy(), [u.mean()], rtol=1e-5)
+    np.testing.assert_allclose(model.output_std.numpy(), [u.std()], rtol=1e-4)
+
+
+def test_fno_special_case_trains_too(darcy_file, tmp_path):
+    opts = TrainOptions(data=str(darcy_file), task="darcy", output=str(tmp_path / "fno.pt"), epochs=2,
+                        real_space_kernel=False, **TINY)
+    fit(opts)
+    model = load_model(tmp_path / "fno.pt")
+    assert not model.config.real_space_kernel and all(layer.kernel is None for layer in model.layers)
+
+
+def test_resume_continues_the_history(darcy_file, tmp_path):
+    out = str(tmp_path / "m.pt")
+    fit(TrainOptions(data=str(darcy_file), task="darcy", output=out, epochs=2, **TINY))
+    result = fit(TrainOptions(data=str(darcy_file), task="darcy", output=out, epochs=4, resume=True, **TINY))
+    assert [int(row[0]) for row in result.history] == [1, 2, 3, 4]
+    with pytest.raises(WNOEdgeError, match="no training state"):
+        fit(TrainOptions(data=str(darcy_file), task="darcy", output=str(tmp_path / "other.pt"), epochs=2,
+                         resume=True, **TINY))
+
+
+def test_time_dependent_training_and_rollout(dr_file, tmp_path):
+    opts = TrainOptions(data=str(dr_file), task="diffusion-reaction", output=str(tmp_path / "dr.pt"), epochs=1,
+                        initial_step=3, time_reduce=10, test_fraction=0.4, **TINY)
+    result = fit(opts)
+    model = load_model(tmp_path / "dr.pt")
+    assert model.config.in_channels == 6 and model.config.out_channels == 2
+    assert model.metadata["rollout_rel_l2"] == pytest.approx(result.rollout_rel_l2)
+    # Cross-check the rollout against the runtime's numpy rollout of the same checkpoint.
+    test = PDEBenchDataset(dr_file, "test", initial_step=3, time_reduce=10, test_fraction=0.4)
+    traj = test.trajectory(0).numpy()
+    session = runtime.load(tmp_path / "dr.pt")
+    predicted = runtime.rollout(session, traj[:3].reshape(1, 6, 16, 16), steps=len(traj) - 3)[:, 0]
+    rel = np.linalg.norm(predicted - traj[3:]) / np.linalg.norm(traj[3:])
+    assert rollout_error(model, test, trajectories=1) == pytest.approx(rel, rel=1e-3)
+
+
+def test_train_cli_and_errors(darcy_file, tmp_path, capsys):
+    args = ["train", "--data", str(darcy_file), "--task", "darcy", "-o", str(tmp_path / "c.pt"), "--epochs", "1",
+            "--width", "8", "--modes", "4", "--layers", "1"]
+    assert main(args) == 0
+    assert "best epoch 1" in capsys.readouterr().out
+    assert main(args[:4] + ["shallow-water"] + args[5:]) == 1
+    assert main(["train", "--data", str(tmp_path / "none.h5"), "--task", "darcy", "-o", str(tmp_path / "x.pt")]) == 1
+    assert main(args[:6] + [str(tmp_path / "no" / "x.pt")] + args[7:]) == 1
+    err = capsys.readouterr().err
+    assert "holds darcy data, not shallow-water" in err and "does not exist" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_torchrun_ddp_two_cpu_processes(darcy_file, tmp_path):
+    out = tmp_path / "ddp.pt"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+           "-m", "wno_edge.cli", "train", "--data", str(darcy_file), "--task", "darcy", "-o", str(out),
+           "--epochs", "2", "--width", "8", "--modes", "4", "--layers", "1", "--threads", "1"]
+    env = {**os.environ, "WNO_EDGE_DDP_CPU": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    model = load_model(out)
+    assert len(model.metadata["history"]) == 2
+    assert torch.isfinite(model(torch.rand(1, 1, 16, 16))).all()
