@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import spsolve
+from scipy.sparse.linalg import splu
 
 N_BUMPS = 5  # PDEBench: five Gaussian bumps per coefficient field
 HIGH, LOW = 1.0, 0.1  # PDEBench's two coefficient values
@@ -71,7 +71,10 @@ def solve_darcy(a: np.ndarray, source: float | np.ndarray = 1.0) -> np.ndarray:
     """u (n, n) solving -div(a grad u) = source with u = 0 on the boundary (direct sparse solve)."""
     a = np.asarray(a, dtype=np.float64)
     rhs = np.broadcast_to(np.asarray(source, dtype=np.float64), a.shape).ravel()
-    return spsolve(darcy_matrix(a).tocsc(), rhs).reshape(a.shape)
+    # Minimum-degree ordering on A + A^T suits the symmetric 5-point pattern (about 1.3x
+    # faster than SuperLU's default COLAMD here).
+    lu = splu(darcy_matrix(a).tocsc(), permc_spec="MMD_AT_PLUS_A")
+    return lu.solve(rhs).reshape(a.shape)
 
 
 def darcy_sample(rng: np.random.Generator, n: int, beta: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
