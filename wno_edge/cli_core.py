@@ -8,23 +8,9 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .errors import WNOEdgeError
+from .shapes import parse_resolution
 
 console = Console()
-
-
-def parse_resolution(text: str | None) -> tuple[int, int] | None:
-    """'64', '64x64' or '64,96' -> (H, W)."""
-    if text is None:
-        return None
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        h, w = (int(parts[0]), int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
-    except (ValueError, IndexError):
-        raise WNOEdgeError(f"resolution must look like 64 or 64x96, got {text!r}") from None
-    if len(parts) > 2 or h < 1 or w < 1:
-        raise WNOEdgeError(f"resolution must look like 64 or 64x96, got {text!r}")
-    return h, w
 
 
 def info(

@@ -33,7 +33,7 @@ def profile(
 ):
     """Latency percentiles, throughput and jitter of one model file."""
     from . import runtime
-    from .cli_core import parse_resolution
+    from .shapes import parse_resolution
     from .profile import add_arithmetic, format_report, model_macs, plot_latency, profile_session, write_json
 
     if device not in (None, "cpu", "cuda"):

@@ -18,6 +18,7 @@ import onnx
 
 from .errors import WNOEdgeError
 from .io import atomic_path
+from .shapes import parse_dims
 from .tensorrt_plugin import PLUGIN_NAME, load_plugin, require_tensorrt, tensorrt_version
 
 CUSTOM_DOMAIN = "wno_edge"
@@ -37,15 +38,7 @@ class BuildReport:
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    try:
-        dims = tuple(int(d) for d in text.lower().replace(",", "x").split("x"))
-    except ValueError:
-        raise WNOEdgeError(f"shape must look like 1x1x64x64, got {text!r}") from None
-    if not dims or min(dims) < 1:
-        raise WNOEdgeError(f"shape must look like 1x1x64x64, got {text!r}")
-    return dims
+    return None if text is None else parse_dims(text)
 
 
 def prepare_onnx(model: onnx.ModelProto, version: tuple[int, int]) -> onnx.ModelProto:

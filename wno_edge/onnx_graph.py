@@ -1,0 +1,118 @@
+"""ONNX building blocks: the WinogradConv custom op (node + fallback function) and a
+small graph builder. The op contract is export/SPEC.md; keep the two in step.
+"""
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from .winograd import TILES
+
+DOMAIN = "wno_edge"  # custom-op domain; also the TensorRT plugin namespace from TRT 10.10 on
+OP_TYPE = "WinogradConv"  # == TensorRT plugin name
+OP_VERSION = 1  # opset version of DOMAIN
+PLUGIN_VERSION = "1"
+PLUGIN_NAMESPACE = ""
+PADDINGS = (0, 1)
+
+
+def winograd_conv_function(padding: int, opset: int) -> onnx.FunctionProto:
+    """The model-local fallback body of WinogradConv: one plain 3x3 Conv.
+
+    The body is fixed to the model's padding instead of referencing the attribute:
+    Conv wants INTS `pads`, and an INT attribute reference can only feed it through a
+    runtime Pad (Constant value_int -> Mul -> Pad), which hides every downstream shape
+    from shape inference and leaves a data-dependent Pad for TensorRT. `tile` only
+    changes rounding, so a direct Conv satisfies the contract for every tile.
+    """
+    if padding not in PADDINGS:
+        raise ValueError(f"WinogradConv padding must be one of {PADDINGS}, got {padding!r}")
+    conv = helper.make_node("Conv", ["X", "W", "B"], ["Y"], kernel_shape=[3, 3], pads=[padding] * 4,
+                            strides=[1, 1], dilations=[1, 1], group=1)
+    return helper.make_function(
+        DOMAIN, OP_TYPE, ["X", "W", "B"], ["Y"], [conv], [helper.make_opsetid("", opset)],
+        attributes=["tile", "padding", "plugin_version", "plugin_namespace"],
+        doc_string=f"Fallback for runtimes without the fused Winograd kernel: Y = Conv(X, W, B, pads={padding}). "
+                   "Valid only for nodes whose `padding` attribute equals it (the exporter guarantees this).",
+    )
+
+
+def winograd_conv_node(x: str, weight: str, bias: str, y: str, *, tile: int, padding: int, name: str = "") -> onnx.NodeProto:
+    if tile not in TILES:
+        raise ValueError(f"WinogradConv tile must be one of {TILES}, got {tile!r}")
+    return helper.make_node(OP_TYPE, [x, weight, bias], [y], name=name or None, domain=DOMAIN, tile=tile,
+                            padding=padding, plugin_version=PLUGIN_VERSION, plugin_namespace=PLUGIN_NAMESPACE)
+
+
+def ir_version_for(opset: int) -> int:
+    """The lowest IR version that carries `opset` (local functions need IR >= 8): old readers
+    (ORT 1.31 reads at most IR 13; onnx 1.23 would write 14) accept the oldest IR that works."""
+    return max(8, helper.find_min_ir_version_for([helper.make_opsetid("", opset)]))
+
+
+class GraphBuilder:
+    """Appends nodes and initializers with unique, readable names."""
+
+    def __init__(self, dtype: np.dtype = np.float32):
+        self.dtype = np.dtype(dtype)
+        self.nodes: list[onnx.NodeProto] = []
+        self.initializers: list[onnx.TensorProto] = []
+        self._names: set[str] = set()
+        self._shared: dict[tuple, str] = {}
+
+    def name(self, base: str) -> str:
+        n, i = base, 1
+        while n in self._names:
+            i += 1
+            n = f"{base}_{i}"
+        self._names.add(n)
+        return n
+
+    def const(self, base: str, array, dtype=None, shared: bool = False) -> str:
+        """An initializer in the graph's dtype (callers compute in float64; rounded once here).
+        shared=True returns the existing initializer of the same base name and value."""
+        array = np.asarray(array, dtype=dtype or self.dtype)
+        key = (base, array.dtype.str, array.shape, array.tobytes())
+        if shared and key in self._shared:
+            return self._shared[key]
+        name = self.name(base)
+        self.initializers.append(numpy_helper.from_array(array, name))
+        if shared:
+            self._shared[key] = name
+        return name
+
+    def ints(self, base: str, values) -> str:
+        """An int64 constant (shapes, pads), shared by every node that needs the same one."""
+        return self.const(base, np.asarray(values, dtype=np.int64), dtype=np.int64, shared=True)
+
+    def op(self, op_type: str, inputs: list[str], base: str | None = None, **attrs) -> str:
+        out = self.name(base or op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [out], name=self.name(f"{out}/{op_type}"), **attrs))
+        return out
+
+    def add_node(self, node: onnx.NodeProto) -> None:
+        self.nodes.append(node)
+
+    def graph(self, name: str, inputs, outputs) -> onnx.GraphProto:
+        return helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+
+
+def single_winograd_conv_model(weight: np.ndarray, bias: np.ndarray, *, tile: int, padding: int,
+                               opset: int = 17, batch: int | str = "N", height: int | str = "H",
+                               width: int | str = "W") -> onnx.ModelProto:
+    """A one-node model: X -> WinogradConv(weight, bias) -> Y, with the local fallback function.
+    Used for the golden-vector tests and as the smallest example of the op."""
+    k, c = weight.shape[:2]
+    g = GraphBuilder(np.float32)
+    w, b = g.const("weight", weight), g.const("bias", bias)
+    g.add_node(winograd_conv_node("X", w, b, "Y", tile=tile, padding=padding, name="winograd_conv"))
+    out_h = height + 2 * padding - 2 if isinstance(height, int) else None
+    out_w = width + 2 * padding - 2 if isinstance(width, int) else None
+    graph = g.graph("winograd_conv", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, height, width])],
+                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, k, out_h, out_w])])
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, OP_VERSION)],
+        functions=[winograd_conv_function(padding, opset)], ir_version=ir_version_for(opset),
+        producer_name="wno-edge",
+    )
