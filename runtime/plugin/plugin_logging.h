@@ -1,0 +1,30 @@
+// Error reporting of the WinogradConv plugin: status codes out, messages through TensorRT's
+// logger, and no exception ever crossing the plugin API.
+#pragma once
+
+#include "NvInferRuntime.h"
+
+#include <cstdint>
+#include <string>
+
+namespace wno
+{
+namespace trt
+{
+
+// Logs "WinogradConv <where>: <message>" through ::getLogger(), the logger TensorRT hands to
+// statically registered plugins (NVIDIA's own plugins do the same), or stderr without one.
+void logMessage(nvinfer1::ILogger::Severity severity, char const* where, char const* message) noexcept;
+
+// Logs an error and returns the non-zero status that TensorRT's plugin methods return.
+int32_t reportError(char const* where, char const* message) noexcept;
+inline int32_t reportError(char const* where, std::string const& message) noexcept
+{
+    return reportError(where, message.c_str());
+}
+
+// For a catch (...) block: logs the exception in flight and returns the error status.
+int32_t reportException(char const* where) noexcept;
+
+} // namespace trt
+} // namespace wno

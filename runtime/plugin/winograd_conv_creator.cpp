@@ -1,0 +1,113 @@
+// Registration: static only. REGISTER_TENSORRT_PLUGIN adds the creator to TensorRT's global
+// registry when the library is loaded, which is what ctypes.CDLL(lib), trtexec --staticPlugins
+// and polygraphy --plugins rely on. The library deliberately exports no getCreators() /
+// setLoggerFinder(): IPluginRegistry::loadLibrary (trtexec --dynamicPlugins) would load it,
+// run this static registration, then register the same creator again from getCreators() and
+// fail on the duplicate. One way in, no double registration.
+#include "winograd_conv_creator.h"
+
+#include "plugin_fields.h"
+#include "plugin_logging.h"
+#include "winograd_conv_plugin.h"
+
+#include <string>
+
+using namespace nvinfer1;
+
+namespace wno
+{
+namespace trt
+{
+
+#define WNO_SAME_FIELD_TYPE(name)                                                                                      \
+    static_assert(static_cast<int32_t>(PluginFieldType::name) == static_cast<int32_t>(FieldType::name),               \
+        "nvinfer1::PluginFieldType::" #name " changed")
+WNO_SAME_FIELD_TYPE(kFLOAT16);
+WNO_SAME_FIELD_TYPE(kFLOAT32);
+WNO_SAME_FIELD_TYPE(kFLOAT64);
+WNO_SAME_FIELD_TYPE(kINT8);
+WNO_SAME_FIELD_TYPE(kINT16);
+WNO_SAME_FIELD_TYPE(kINT32);
+WNO_SAME_FIELD_TYPE(kCHAR);
+WNO_SAME_FIELD_TYPE(kDIMS);
+WNO_SAME_FIELD_TYPE(kUNKNOWN);
+WNO_SAME_FIELD_TYPE(kBF16);
+WNO_SAME_FIELD_TYPE(kINT64);
+#undef WNO_SAME_FIELD_TYPE
+
+WinogradConvPluginCreator::WinogradConvPluginCreator()
+{
+    mFieldNames.emplace_back(kFieldTile, nullptr, PluginFieldType::kINT32, 1);
+    mFieldNames.emplace_back(kFieldPadding, nullptr, PluginFieldType::kINT32, 1);
+    mFieldCollection.nbFields = static_cast<int32_t>(mFieldNames.size());
+    mFieldCollection.fields = mFieldNames.data();
+}
+
+char const* WinogradConvPluginCreator::getPluginName() const noexcept
+{
+    return kPluginName;
+}
+
+char const* WinogradConvPluginCreator::getPluginVersion() const noexcept
+{
+    return kPluginVersion;
+}
+
+char const* WinogradConvPluginCreator::getPluginNamespace() const noexcept
+{
+    return kPluginNamespace;
+}
+
+PluginFieldCollection const* WinogradConvPluginCreator::getFieldNames() noexcept
+{
+    return &mFieldCollection;
+}
+
+IPluginV3* WinogradConvPluginCreator::createPlugin(
+    char const* name, PluginFieldCollection const* fc, TensorRTPhase phase) noexcept
+{
+    try
+    {
+        std::string const where = std::string("createPlugin(") + (name ? name : "") + ", "
+            + (phase == TensorRTPhase::kBUILD ? "build" : "runtime") + ")";
+        if (fc == nullptr)
+        {
+            reportError(where.c_str(), "no field collection");
+            return nullptr;
+        }
+        std::vector<FieldView> views;
+        if (fc->nbFields > 0 && fc->fields != nullptr)
+        {
+            views.reserve(static_cast<size_t>(fc->nbFields));
+            for (int32_t i = 0; i < fc->nbFields; ++i)
+            {
+                PluginField const& f = fc->fields[i];
+                views.push_back(FieldView{f.name, f.data, static_cast<FieldType>(f.type), f.length});
+            }
+        }
+        ConvParams params;
+        int32_t const count = fc->fields == nullptr ? fc->nbFields : static_cast<int32_t>(views.size());
+        FieldParse const parsed = parseFields(views.data(), count, params);
+        if (parsed.status != FieldStatus::kOK)
+        {
+            reportError(where.c_str(), parsed.message);
+            return nullptr;
+        }
+        for (std::string const& ignored : parsed.ignored)
+        {
+            std::string const message = "ignoring unknown field '" + ignored + "'";
+            logMessage(ILogger::Severity::kVERBOSE, where.c_str(), message.c_str());
+        }
+        return new WinogradConvPlugin(params);
+    }
+    catch (...)
+    {
+        reportException("createPlugin");
+    }
+    return nullptr;
+}
+
+REGISTER_TENSORRT_PLUGIN(WinogradConvPluginCreator);
+
+} // namespace trt
+} // namespace wno

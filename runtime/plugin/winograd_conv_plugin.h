@@ -1,0 +1,94 @@
+// WinogradConvPlugin: the IPluginV3 of the ONNX op wno_edge::WinogradConv.
+//
+//   Y = conv2d(X, weight, bias, stride 1, padding p) by Winograd F(m x m, 3 x 3)
+//   X (N,C,H,W) float or half; weight (K,C,3,3), bias (K) constant inputs, float (or half with
+//   a half X); Y (N,K,H+2p-2,W+2p-2) of X's type; NCHW linear; N, H, W dynamic.
+//
+// Weight lifetime. TensorRT passes weight and bias as constant device inputs at enqueue. The
+// plugin transforms them once, on the first enqueue, into device memory it owns (WeightCache),
+// keyed on the weight/bias addresses, C, K, tile, padding and dtypes, so a rebinding or another
+// type re-transforms and nothing else does. The copy belongs to one plugin object: clone() and
+// attachToContext() start with an empty cache, so every execution context (and every builder
+// clone that TensorRT times) owns one copy, and contexts never share mutable state; TensorRT
+// already forbids concurrent enqueues on one context. A refit that rewrites the weights in
+// place at the same address is not seen: create a new execution context after refitting.
+//
+// Serialisation: only the fields tile and padding (plugin_fields.h). The transformed copy is
+// not serialised but rebuilt on the first enqueue, because (1) the engine already stores the
+// weights once as the constant input and a second copy would double them, (2) its layout is
+// private to the kernel library and may change with it, while the engine must not, (3) it
+// depends on the I/O type, and (4) rebuilding costs one small kernel per layer and context.
+#pragma once
+
+#include "NvInferRuntime.h"
+#include "plugin_fields.h"
+#include "weight_cache.h"
+
+#include <memory>
+#include <string>
+
+namespace wno
+{
+namespace trt
+{
+
+class WinogradConvPlugin final : public nvinfer1::IPluginV3,
+                                 public nvinfer1::IPluginV3OneCore,
+                                 public nvinfer1::IPluginV3OneBuild,
+                                 public nvinfer1::IPluginV3OneRuntime
+{
+public:
+    explicit WinogradConvPlugin(ConvParams const& params);
+    ~WinogradConvPlugin() override = default;
+    WinogradConvPlugin(WinogradConvPlugin const&) = delete;
+    WinogradConvPlugin& operator=(WinogradConvPlugin const&) = delete;
+
+    ConvParams const& params() const noexcept
+    {
+        return mParams;
+    }
+
+    // IPluginV3
+    nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override;
+    nvinfer1::IPluginV3* clone() noexcept override;
+
+    // IPluginV3OneCore
+    char const* getPluginName() const noexcept override;
+    char const* getPluginVersion() const noexcept override;
+    char const* getPluginNamespace() const noexcept override;
+
+    // IPluginV3OneBuild
+    int32_t configurePlugin(nvinfer1::DynamicPluginTensorDesc const* in, int32_t nbInputs,
+        nvinfer1::DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
+    int32_t getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
+        nvinfer1::DataType const* inputTypes, int32_t nbInputs) const noexcept override;
+    int32_t getOutputShapes(nvinfer1::DimsExprs const* inputs, int32_t nbInputs,
+        nvinfer1::DimsExprs const* shapeInputs, int32_t nbShapeInputs, nvinfer1::DimsExprs* outputs,
+        int32_t nbOutputs, nvinfer1::IExprBuilder& exprBuilder) noexcept override;
+    bool supportsFormatCombination(int32_t pos, nvinfer1::DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
+        int32_t nbOutputs) noexcept override;
+    int32_t getNbOutputs() const noexcept override;
+    size_t getWorkspaceSize(nvinfer1::DynamicPluginTensorDesc const* inputs, int32_t nbInputs,
+        nvinfer1::DynamicPluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept override;
+    char const* getTimingCacheID() noexcept override;
+    char const* getMetadataString() noexcept override;
+
+    // IPluginV3OneRuntime
+    int32_t onShapeChange(nvinfer1::PluginTensorDesc const* in, int32_t nbInputs,
+        nvinfer1::PluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
+    int32_t enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const* outputDesc,
+        void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
+    nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
+    nvinfer1::PluginFieldCollection const* getFieldsToSerialize() noexcept override;
+
+private:
+    ConvParams mParams;
+    std::string mDescription; // "tile=4,padding=1": timing-cache ID and metadata
+    std::unique_ptr<WeightCache> mWeights;
+    ConvParams mSerializedParams{};
+    nvinfer1::PluginField mSerializedFields[kSerializedFieldCount];
+    nvinfer1::PluginFieldCollection mSerializedCollection{};
+};
+
+} // namespace trt
+} // namespace wno

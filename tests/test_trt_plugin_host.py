@@ -1,0 +1,525 @@
+"""The WinogradConv TensorRT plugin (runtime/plugin) as far as it runs without TensorRT or a GPU.
+
+1. Host tests (any C++17 compiler): the TensorRT-free parts, plugin_fields.cpp and
+   plugin_rules.cpp, through runtime/plugin/test/host_api.cpp and ctypes: field parsing
+   (errors as statuses, never exceptions), the serialisation round trip, shape, type and
+   workspace arithmetic, the weight-buffer layout.
+2. Header tests (where the NVIDIA/TensorRT mirror and the CUDA headers exist; skipped in CI):
+   the whole plugin compiled with -Werror against TensorRT 10.3 (JetPack 6), the newest 10.x
+   tag and 11.x (the mirror's HEAD), linked into runtime/plugin/test/plugin_harness.cpp with
+   fakes for libnvinfer, the CUDA runtime and the kernel, and run; weight_cast.cu through nvcc;
+   the CMake skip message. Building an engine needs TensorRT and a GPU: not here.
+"""
+from __future__ import annotations
+
+import ctypes
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PLUGIN = ROOT / "runtime" / "plugin"
+INCLUDE = ROOT / "runtime" / "include"
+MIRROR = Path(os.environ.get("WNO_TRT_MIRROR", "/work/.mirror/NVIDIA+TensorRT/repo"))
+
+# nvinfer1::PluginFieldType values (mirrored by wno::trt::FieldType).
+FLOAT32, INT8, INT16, INT32, CHAR, INT64 = 1, 3, 4, 5, 6, 10
+# wno::trt::FieldStatus
+OK, NULL_COLLECTION, MISSING, WRONG_TYPE, WRONG_LENGTH, OUT_OF_RANGE, DUPLICATE = range(7)
+# nvinfer1::DataType
+T_FLOAT, T_HALF, T_INT8 = 0, 1, 2
+# wno::trt::DescStatus
+DESC_OK, DESC_EMPTY, DESC_INVALID = 0, 1, 2
+WNO_FLOAT32, WNO_FLOAT16 = 0, 1
+PLUGIN_SOURCES = ["plugin_fields.cpp", "plugin_rules.cpp", "weight_cache.cpp", "plugin_logging.cpp",
+                  "winograd_conv_plugin.cpp", "winograd_conv_creator.cpp"]
+WARNINGS = ["-Wall", "-Wextra", "-Wno-long-long", "-pedantic", "-Wno-deprecated-declarations", "-Werror"]
+
+
+def _cxx() -> str | None:
+    return os.environ.get("CXX") or shutil.which("c++") or shutil.which("g++") or shutil.which("clang++")
+
+
+def _compile(args: list[str], what: str) -> None:
+    r = subprocess.run(args, capture_output=True, text=True)
+    assert r.returncode == 0, f"{what} failed:\n{' '.join(args)}\n{r.stdout}{r.stderr}"
+
+
+# ---------------------------------------------------------------------------------- ctypes view
+
+class FieldView(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p), ("type", ctypes.c_int32),
+                ("length", ctypes.c_int32)]
+
+
+class ConvParams(ctypes.Structure):
+    _fields_ = [("tile", ctypes.c_int32), ("padding", ctypes.c_int32)]
+
+
+class ConvDesc(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_int) for n in ("batch", "in_channels", "out_channels", "height", "width",
+                                            "padding", "tile")]
+
+
+class WeightKey(ctypes.Structure):
+    _fields_ = [("weight", ctypes.c_void_p), ("bias", ctypes.c_void_p), ("in_channels", ctypes.c_int32),
+                ("out_channels", ctypes.c_int32), ("tile", ctypes.c_int32), ("padding", ctypes.c_int32),
+                ("dtype", ctypes.c_int), ("weight_half", ctypes.c_bool), ("bias_half", ctypes.c_bool)]
+
+
+class Layout(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("transformed_offset", "transformed_bytes", "bias_offset",
+                                               "bias_bytes", "weight_offset", "weight_bytes", "total_bytes")]
+
+
+I64P = ctypes.POINTER(ctypes.c_int64)
+
+
+@pytest.fixture(scope="module")
+def lib(tmp_path_factory):
+    cxx = _cxx()
+    if cxx is None:
+        pytest.skip("no C++ compiler")
+    out = tmp_path_factory.mktemp("trt_plugin_host") / "libwno_trt_plugin_host.so"
+    _compile([cxx, "-std=c++17", "-O1", "-shared", "-fPIC", *WARNINGS, f"-I{INCLUDE}", f"-I{PLUGIN}",
+              str(PLUGIN / "test" / "host_api.cpp"), str(PLUGIN / "plugin_fields.cpp"),
+              str(PLUGIN / "plugin_rules.cpp"), "-o", str(out)], "host library build")
+    h = ctypes.CDLL(str(out))
+    sig = {
+        "wno_trt_parse_fields": (ctypes.c_int32, [ctypes.POINTER(FieldView), ctypes.c_int32,
+                                                  ctypes.POINTER(ConvParams), ctypes.c_char_p, ctypes.c_size_t,
+                                                  ctypes.c_char_p, ctypes.c_size_t]),
+        "wno_trt_serialize_fields": (ctypes.c_int32, [ctypes.POINTER(ConvParams), ctypes.POINTER(FieldView),
+                                                      ctypes.c_int32]),
+        "wno_trt_describe": (ctypes.c_int32, [ctypes.POINTER(ConvParams), ctypes.c_char_p, ctypes.c_size_t]),
+        "wno_trt_field_status_name": (ctypes.c_char_p, [ctypes.c_int32]),
+        "wno_trt_supports_io": (ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
+                                                 ctypes.POINTER(ctypes.c_int32)]),
+        "wno_trt_output_extent": (ctypes.c_int64, [ctypes.c_int64, ctypes.c_int32]),
+        "wno_trt_check_shapes": (ctypes.c_int32, [I64P, ctypes.c_int32, I64P, ctypes.c_int32, I64P,
+                                                  ctypes.c_int32, ctypes.POINTER(ConvParams), ctypes.c_char_p,
+                                                  ctypes.c_size_t]),
+        "wno_trt_make_desc": (ctypes.c_int32, [I64P, ctypes.c_int32, I64P, ctypes.c_int32,
+                                               ctypes.POINTER(ConvParams), ctypes.POINTER(ConvDesc)]),
+        "wno_trt_to_wno_dtype": (ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
+        "wno_trt_profile_workspace": (ctypes.c_size_t, [I64P, ctypes.c_int32, I64P, ctypes.POINTER(ConvParams),
+                                                        ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
+        "wno_trt_weight_keys_equal": (ctypes.c_int32, [ctypes.POINTER(WeightKey), ctypes.POINTER(WeightKey)]),
+        "wno_trt_plan_weight_buffer": (ctypes.c_int32, [ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
+                                                        ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(Layout)]),
+        "wno_trt_section_alignment": (ctypes.c_size_t, []),
+    }
+    for name, (restype, argtypes) in sig.items():
+        fn = getattr(h, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    return h
+
+
+class Fields:
+    """A field collection as TensorRT's ONNX parser builds it; keeps its buffers alive."""
+
+    CTYPE = {INT8: ctypes.c_int8, INT16: ctypes.c_int16, INT32: ctypes.c_int32, INT64: ctypes.c_int64,
+             FLOAT32: ctypes.c_float}
+
+    def __init__(self, *fields):
+        self._keep = []
+        views = []
+        for name, value, ftype, *length in fields:
+            if value is None:
+                data = None
+            elif ftype == CHAR:
+                buf = ctypes.create_string_buffer(value.encode())
+                data, length = buf, length or [len(value)]
+            else:
+                values = value if isinstance(value, (list, tuple)) else [value]
+                buf = (self.CTYPE[ftype] * len(values))(*values)
+                data, length = buf, length or [len(values)]
+            self._keep.append(data)
+            views.append(FieldView(name.encode() if name is not None else None,
+                                   ctypes.cast(data, ctypes.c_void_p) if data is not None else None, ftype,
+                                   length[0] if length else 1))
+        self.array = (FieldView * max(1, len(views)))(*views)
+        self.count = len(views)
+
+
+def parse(lib, fields: Fields | None, count: int | None = None):
+    params = ConvParams(-7, -7)
+    msg, ignored = ctypes.create_string_buffer(256), ctypes.create_string_buffer(256)
+    array = fields.array if fields is not None else None
+    n = count if count is not None else fields.count
+    status = lib.wno_trt_parse_fields(array, n, ctypes.byref(params), msg, 256, ignored, 256)
+    return status, (params.tile, params.padding), msg.value.decode(), ignored.value.decode()
+
+
+def onnx_fields(tile=4, padding=1, *extra):
+    """What the ONNX parser passes for a WinogradConv node (INT attributes as kINT32)."""
+    return Fields(("tile", tile, INT32), ("padding", padding, INT32), *extra)
+
+
+# ---------------------------------------------------------------------------------- fields
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_parse_onnx_fields(lib, tile, padding):
+    status, params, msg, ignored = parse(lib, onnx_fields(tile, padding, ("plugin_version", "1", CHAR),
+                                                          ("plugin_namespace", "", CHAR)))
+    assert (status, params, msg, ignored) == (OK, (tile, padding), "", "")
+
+
+def test_parse_ignores_unknown_fields_and_order(lib):
+    f = Fields(("future", 3.5, FLOAT32), ("padding", 0, INT32), (None, 1, INT32), ("tile", 6, INT32))
+    assert parse(lib, f) == (OK, (6, 0), "", "future,(unnamed)")
+
+
+@pytest.mark.parametrize("ftype", [INT8, INT16, INT32, INT64])
+def test_parse_accepts_every_integer_width(lib, ftype):
+    assert parse(lib, Fields(("tile", 2, ftype), ("padding", 1, ftype)))[:2] == (OK, (2, 1))
+
+
+def test_parse_reads_unaligned_data(lib):
+    raw = ctypes.create_string_buffer(16)
+    ctypes.memmove(ctypes.addressof(raw) + 1, (ctypes.c_int32 * 1)(6), 4)
+    ctypes.memmove(ctypes.addressof(raw) + 9, (ctypes.c_int32 * 1)(1), 4)
+    views = (FieldView * 2)(FieldView(b"tile", ctypes.addressof(raw) + 1, INT32, 1),
+                            FieldView(b"padding", ctypes.addressof(raw) + 9, INT32, 1))
+    params = ConvParams()
+    assert lib.wno_trt_parse_fields(views, 2, ctypes.byref(params), None, 0, None, 0) == OK
+    assert (params.tile, params.padding) == (6, 1)
+
+
+PARSE_ERRORS = [
+    (Fields(("tile", 4, INT32)), MISSING, "'padding' is missing"),
+    (Fields(("padding", 1, INT32)), MISSING, "'tile' is missing"),
+    (Fields(("plugin_version", "1", CHAR)), MISSING, "is missing"),
+    (Fields(("tile", 4.0, FLOAT32), ("padding", 1, INT32)), WRONG_TYPE, "must be an integer (kINT32), got kFLOAT32"),
+    (Fields(("tile", 4, INT32), ("padding", "1", CHAR)), WRONG_TYPE, "got kCHAR"),
+    (Fields(("tile", [4, 4], INT32), ("padding", 1, INT32)), WRONG_LENGTH, "got 2 values"),
+    (Fields(("tile", 4, INT32, 0), ("padding", 1, INT32)), WRONG_LENGTH, "got 0 values"),
+    (Fields(("tile", None, INT32, 1), ("padding", 1, INT32)), WRONG_LENGTH, "no data"),
+    (Fields(("tile", 8, INT32), ("padding", 1, INT32)), OUT_OF_RANGE, "tile must be 2, 4 or 6, got 8"),
+    (Fields(("tile", 3, INT32), ("padding", 1, INT32)), OUT_OF_RANGE, "got 3"),
+    (Fields(("tile", 0, INT32), ("padding", 1, INT32)), OUT_OF_RANGE, "got 0"),
+    (Fields(("tile", -4, INT64), ("padding", 1, INT32)), OUT_OF_RANGE, "got -4"),
+    (Fields(("tile", 2 ** 32 + 4, INT64), ("padding", 1, INT32)), OUT_OF_RANGE, "got 4294967300"),
+    (Fields(("tile", 4, INT32), ("padding", 2, INT32)), OUT_OF_RANGE, "padding must be 0 or 1, got 2"),
+    (Fields(("tile", 4, INT32), ("padding", -1, INT8)), OUT_OF_RANGE, "got -1"),
+    (Fields(("tile", 4, INT32), ("padding", 1, INT32), ("tile", 2, INT32)), DUPLICATE, "'tile' given twice"),
+]
+
+
+@pytest.mark.parametrize("fields,status,needle", PARSE_ERRORS, ids=[needle for _, _, needle in PARSE_ERRORS])
+def test_parse_errors_are_statuses(lib, fields, status, needle):
+    got, params, msg, _ = parse(lib, fields)
+    assert got == status and needle in msg, msg
+    assert params == (-7, -7)  # untouched on error
+    assert lib.wno_trt_field_status_name(status).decode() not in ("", "unknown status")
+
+
+def test_parse_null_and_empty_collections(lib):
+    assert parse(lib, None, count=2)[0] == NULL_COLLECTION
+    assert parse(lib, onnx_fields(), count=-1)[0] == NULL_COLLECTION
+    assert parse(lib, None, count=0)[0] == MISSING
+
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_serialise_round_trip(lib, tile, padding):
+    params = ConvParams(tile, padding)
+    out = (FieldView * 4)()
+    assert lib.wno_trt_serialize_fields(ctypes.byref(params), out, 4) == 2
+    assert [(f.name, f.type, f.length) for f in out[:2]] == [(b"tile", INT32, 1), (b"padding", INT32, 1)]
+    assert [ctypes.cast(f.data, ctypes.POINTER(ctypes.c_int32))[0] for f in out[:2]] == [tile, padding]
+    back = ConvParams()
+    assert lib.wno_trt_parse_fields(out, 2, ctypes.byref(back), None, 0, None, 0) == OK
+    assert (back.tile, back.padding) == (tile, padding)
+    text = ctypes.create_string_buffer(64)
+    assert lib.wno_trt_describe(ctypes.byref(params), text, 64) == 0
+    assert text.value.decode() == f"tile={tile},padding={padding}"
+
+
+def test_serialise_needs_room(lib):
+    params = ConvParams(4, 1)
+    assert lib.wno_trt_serialize_fields(ctypes.byref(params), (FieldView * 1)(), 1) == 0
+    assert lib.wno_trt_serialize_fields(ctypes.byref(params), None, 2) == 0
+
+
+# ---------------------------------------------------------------------------------- shapes, types
+
+def _i64(values):
+    return (ctypes.c_int64 * max(1, len(values)))(*values)
+
+
+def check_shapes(lib, x, w, b, padding=1, tile=4):
+    msg = ctypes.create_string_buffer(512)
+    status = lib.wno_trt_check_shapes(_i64(x), len(x), _i64(w), len(w), _i64(b), len(b),
+                                      ctypes.byref(ConvParams(tile, padding)), msg, 512)
+    return status, msg.value.decode()
+
+
+@pytest.mark.parametrize("h,padding,want", [(128, 1, 128), (128, 0, 126), (3, 0, 1), (1, 1, 1), (0, 1, 0),
+                                            (2, 0, 0), (-1, 1, -1), (-1, 0, -1)])
+def test_output_extent(lib, h, padding, want):
+    assert lib.wno_trt_output_extent(h, padding) == want
+
+
+@pytest.mark.parametrize("x,w,b,padding", [
+    ((1, 20, 64, 64), (32, 20, 3, 3), (32,), 1),
+    ((-1, 20, -1, -1), (32, 20, 3, 3), (32,), 0),   # dynamic N, H, W
+    ((-1, -1, -1, -1), (-1, -1, -1, -1), (-1,), 0),  # nothing known yet
+    ((2, 3, 3, 3), (1, 3, 3, 3), (1,), 0),          # 1x1 output
+    ((2, 3, 1, 1), (1, 3, 3, 3), (1,), 1),
+])
+def test_check_shapes_accepts(lib, x, w, b, padding):
+    assert check_shapes(lib, x, w, b, padding) == (0, "")
+
+
+@pytest.mark.parametrize("x,w,b,padding,needle", [
+    ((20, 64, 64), (32, 20, 3, 3), (32,), 1, "X must be 4-D"),
+    ((1, 20, 64, 64), (32, 20, 3), (32,), 1, "weight must be 4-D"),
+    ((1, 20, 64, 64), (32, 20, 3, 3), (32, 1), 1, "bias must be 1-D"),
+    ((1, 20, 64, 64), (32, 20, 5, 5), (32,), 1, "weight must be (K,C,3,3), got (32,20,5,5)"),
+    ((1, 20, 64, 64), (32, 20, -1, 1), (32,), 1, "got (32,20,?,1)"),
+    ((1, 20, 64, 64), (32, 16, 3, 3), (32,), 1, "has 20 channels, weight (32,16,3,3) expects 16"),
+    ((1, 20, 64, 64), (32, 20, 3, 3), (31,), 1, "bias (31) does not match"),
+    ((1, 20, 2, 64), (32, 20, 3, 3), (32,), 0, "too small"),
+    ((1, 20, 64, 0), (32, 20, 3, 3), (32,), 1, "at least 1x1"),
+])
+def test_check_shapes_rejects(lib, x, w, b, padding, needle):
+    status, msg = check_shapes(lib, x, w, b, padding)
+    assert status == 1 and needle in msg, msg
+
+
+def test_supported_io_combinations(lib):
+    """Exactly: all float; half X/Y with float weight/bias; all half. Linear only."""
+    accepted = []
+    types = (T_FLOAT, T_HALF, T_INT8)
+    for combo in [(x, w, b, y) for x in types for w in types for b in types for y in types]:
+        for linear in [(1, 1, 1, 1), (1, 1, 1, 0), (0, 1, 1, 1), (1, 0, 1, 1)]:
+            t, lin = (ctypes.c_int32 * 4)(*combo), (ctypes.c_int32 * 4)(*linear)
+            if all(lib.wno_trt_supports_io(pos, t, lin) for pos in range(4)):
+                accepted.append((combo, linear))
+    assert sorted(accepted) == sorted([((T_FLOAT,) * 4, (1,) * 4), ((T_HALF, T_FLOAT, T_FLOAT, T_HALF), (1,) * 4),
+                                       ((T_HALF,) * 4, (1,) * 4)])
+
+
+def test_supported_io_looks_only_at_earlier_positions(lib):
+    """TensorRT fills inOut[pos+1:] with garbage while asking about pos."""
+    lin = (ctypes.c_int32 * 4)(1, 1, 1, 1)
+    for pos in range(4):
+        base = [T_HALF, T_HALF, T_HALF, T_HALF]
+        want = lib.wno_trt_supports_io(pos, (ctypes.c_int32 * 4)(*base), lin)
+        for junk in (T_FLOAT, T_INT8, 77):
+            noisy = base[:pos + 1] + [junk] * (3 - pos)
+            noisy_lin = (ctypes.c_int32 * 4)(*([1] * (pos + 1) + [0] * (3 - pos)))
+            assert lib.wno_trt_supports_io(pos, (ctypes.c_int32 * 4)(*noisy), noisy_lin) == want
+    assert lib.wno_trt_supports_io(4, (ctypes.c_int32 * 4)(), lin) == 0
+    assert lib.wno_trt_supports_io(-1, (ctypes.c_int32 * 4)(), lin) == 0
+
+
+def make_desc(lib, x, w, tile=4, padding=1):
+    desc = ConvDesc()
+    status = lib.wno_trt_make_desc(_i64(x), len(x), _i64(w), len(w), ctypes.byref(ConvParams(tile, padding)),
+                                   ctypes.byref(desc))
+    return status, desc
+
+
+def test_make_desc(lib):
+    status, d = make_desc(lib, (2, 20, 64, 48), (32, 20, 3, 3), tile=6, padding=0)
+    assert status == DESC_OK
+    assert (d.batch, d.in_channels, d.out_channels, d.height, d.width, d.padding, d.tile) == (2, 20, 32, 64, 48, 0, 6)
+
+
+@pytest.mark.parametrize("x,w,padding,want", [
+    ((0, 20, 64, 64), (32, 20, 3, 3), 1, DESC_EMPTY),       # zero-size batch: nothing to do
+    ((2, 20, 64, 64), (0, 20, 3, 3), 1, DESC_EMPTY),
+    ((-1, 20, 64, 64), (32, 20, 3, 3), 1, DESC_INVALID),    # unknown
+    ((2, 20, 64, 64), (32, 16, 3, 3), 1, DESC_INVALID),     # C mismatch
+    ((2, 20, 2, 64), (32, 20, 3, 3), 0, DESC_INVALID),      # empty output
+    ((2, 20, 2 ** 31, 64), (32, 20, 3, 3), 1, DESC_INVALID),  # beyond int
+    ((2, 20, 64, 64), (32, 20, 1, 1), 1, DESC_INVALID),
+    ((2, 20, 64), (32, 20, 3, 3), 1, DESC_INVALID),
+])
+def test_make_desc_edge_cases(lib, x, w, padding, want):
+    assert make_desc(lib, x, w, padding=padding)[0] == want
+
+
+def test_make_desc_rejects_bad_params(lib):
+    assert make_desc(lib, (1, 1, 8, 8), (1, 1, 3, 3), tile=8)[0] == DESC_INVALID
+    assert make_desc(lib, (1, 1, 8, 8), (1, 1, 3, 3), padding=2)[0] == DESC_INVALID
+
+
+def test_to_wno_dtype(lib):
+    out = ctypes.c_int32()
+    assert lib.wno_trt_to_wno_dtype(T_FLOAT, ctypes.byref(out)) == 1 and out.value == WNO_FLOAT32
+    assert lib.wno_trt_to_wno_dtype(T_HALF, ctypes.byref(out)) == 1 and out.value == WNO_FLOAT16
+    assert lib.wno_trt_to_wno_dtype(T_INT8, ctypes.byref(out)) == 0
+
+
+def profile_workspace(lib, rows, w=(32, 20, 3, 3), dtype=WNO_FLOAT32):
+    calls = ctypes.c_int32()
+    flat = [v for row in rows for v in row]
+    size = lib.wno_trt_profile_workspace(_i64(flat), len(rows), _i64(w), ctypes.byref(ConvParams(4, 1)), dtype,
+                                         ctypes.byref(calls))
+    return size, calls.value
+
+
+def test_workspace_is_the_kernels_largest_over_the_profile(lib):
+    # The fake kernel size in host_api.cpp: N*C*H*W*elem + tile.
+    rows = [(1, 20, 8, 8), (2, 20, 64, 64), (4, 20, 128, 96)]
+    assert profile_workspace(lib, rows) == (4 * 20 * 128 * 96 * 4 + 4, 3)
+    assert profile_workspace(lib, rows, dtype=WNO_FLOAT16) == (4 * 20 * 128 * 96 * 2 + 4, 3)
+    # max need not be last: the largest of the three is taken
+    assert profile_workspace(lib, [(8, 20, 8, 8), (1, 20, 8, 8), (2, 20, 8, 8)])[0] == 8 * 20 * 64 * 4 + 4
+    # shapes without a valid descriptor (zero batch, unknown) are skipped, not sized
+    assert profile_workspace(lib, [(0, 20, 8, 8), (-1, 20, 8, 8), (1, 20, 8, 8)]) == (20 * 64 * 4 + 4, 1)
+    assert profile_workspace(lib, [(0, 20, 8, 8)]) == (0, 0)
+
+
+def test_weight_key_equality(lib):
+    base = dict(weight=0x1000, bias=0x2000, in_channels=20, out_channels=32, tile=4, padding=1, dtype=WNO_FLOAT16,
+                weight_half=True, bias_half=True)
+    a = WeightKey(**base)
+    assert lib.wno_trt_weight_keys_equal(ctypes.byref(a), ctypes.byref(WeightKey(**base))) == 1
+    changes = dict(weight=0x1100, bias=0x2100, in_channels=21, out_channels=31, tile=6, padding=0,
+                   dtype=WNO_FLOAT32, weight_half=False, bias_half=False)
+    for field, value in changes.items():
+        b = WeightKey(**{**base, field: value})
+        assert lib.wno_trt_weight_keys_equal(ctypes.byref(a), ctypes.byref(b)) == 0, field
+
+
+def plan(lib, transformed, c, k, weight_half, bias_half):
+    layout = Layout()
+    ok = lib.wno_trt_plan_weight_buffer(transformed, c, k, weight_half, bias_half, ctypes.byref(layout))
+    return ok, layout
+
+
+def test_weight_buffer_layout(lib):
+    align = lib.wno_trt_section_alignment()
+    assert align == 256
+    ok, l = plan(lib, 1000, 20, 32, 0, 0)
+    assert ok and (l.transformed_offset, l.transformed_bytes, l.bias_bytes, l.weight_bytes, l.total_bytes) == \
+        (0, 1000, 0, 0, 1024)
+    ok, l = plan(lib, 1000, 20, 32, 1, 1)
+    assert ok and l.bias_offset == 1024 and l.bias_bytes == 32 * 4
+    assert l.weight_offset == 1280 and l.weight_bytes == 32 * 20 * 9 * 4
+    assert l.total_bytes == 1280 + 23040 and all(v % align == 0 for v in (l.bias_offset, l.weight_offset,
+                                                                            l.total_bytes))
+    ok, l = plan(lib, 1000, 20, 32, 0, 1)
+    assert ok and l.bias_bytes == 128 and l.weight_bytes == 0 and l.total_bytes == 1280
+
+
+@pytest.mark.parametrize("transformed,c,k,weight_half", [
+    (0, 20, 32, 0),                       # the kernel gave no size
+    (1000, 0, 32, 0), (1000, 20, 0, 0),
+    (2 ** 64 - 10, 20, 32, 0),            # alignment would overflow
+    (1000, 2 ** 31 - 1, 2 ** 31 - 1, 1),  # K*C*9*4 overflows 64 bits
+])
+def test_weight_buffer_layout_rejects(lib, transformed, c, k, weight_half):
+    assert plan(lib, transformed, c, k, weight_half, 0)[0] == 0
+
+
+# ---------------------------------------------------------------------------------- TensorRT headers
+
+def _git(*args) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", f"--git-dir={MIRROR}", *args], capture_output=True)
+
+
+def _mirror_refs() -> dict[str, str]:
+    """label -> git ref: 10.3 (JetPack 6), the newest v10.* tag, and HEAD (11.x)."""
+    tags = _git("tag", "--list", "v10.*").stdout.decode().split()
+    newest = max(tags, key=lambda t: tuple(int(p) for p in re.findall(r"\d+", t)), default=None)
+    refs = {"10.3": "v10.3.0", "10-newest": newest, "11-head": "HEAD"}
+    return {label: ref for label, ref in refs.items() if ref}
+
+
+def _cuda_include() -> Path | None:
+    candidates = []
+    if os.environ.get("CUDA_HOME"):
+        candidates.append(Path(os.environ["CUDA_HOME"]) / "include")
+    if shutil.which("nvcc"):
+        candidates.append(Path(shutil.which("nvcc")).resolve().parent.parent / "include")
+    candidates += [Path("/usr/local/cuda/include"), Path("/usr/include")]
+    return next((p for p in candidates if (p / "cuda_runtime_api.h").is_file()), None)
+
+
+@pytest.fixture(scope="module")
+def trt_headers(tmp_path_factory):
+    """Materialise include/ of a TensorRT version from the local mirror (never copied into the repo)."""
+    if not MIRROR.exists() or shutil.which("git") is None:
+        pytest.skip(f"no NVIDIA/TensorRT mirror at {MIRROR}")
+    root = tmp_path_factory.mktemp("trt_headers")
+    refs = _mirror_refs()
+
+    def get(label: str) -> tuple[Path, str]:
+        if label not in refs or _git("rev-parse", "--verify", "--quiet", refs[label] + "^{commit}").returncode:
+            pytest.skip(f"TensorRT {label} not in the mirror")
+        dest = root / label
+        if not dest.exists():
+            r = _git("archive", "--format=tar", refs[label], "include")
+            assert r.returncode == 0, r.stderr.decode()
+            with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
+                if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and recent patch releases
+                    tar.extractall(dest, filter="data")
+                else:
+                    tar.extractall(dest)
+        commit = _git("rev-parse", refs[label] + "^{commit}").stdout.decode().strip()
+        return dest / "include", f"{refs[label]} {commit}"
+
+    return get
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("label", ["10.3", "10-newest", "11-head"])
+def test_plugin_against_tensorrt_headers(trt_headers, tmp_path, label):
+    """Compiles every plugin source with -Werror against the headers, links the harness (fake
+    libnvinfer/CUDA runtime/kernel) and runs its checks: registration, fields, shapes, formats,
+    workspace, weight lifetime and error paths of the real IPluginV3 code."""
+    cxx, cuda = _cxx(), _cuda_include()
+    if cxx is None or cuda is None:
+        pytest.skip("needs a C++ compiler and the CUDA headers (cuda_runtime_api.h)")
+    include, ref = trt_headers(label)
+    exe = tmp_path / "plugin_harness"
+    _compile([cxx, "-std=c++17", "-O0", *WARNINGS, f"-isystem{include}", f"-isystem{cuda}", f"-I{INCLUDE}",
+              f"-I{PLUGIN}", *(str(PLUGIN / s) for s in PLUGIN_SOURCES), str(PLUGIN / "test" / "plugin_harness.cpp"),
+              "-o", str(exe)], f"plugin + harness against TensorRT {ref}")
+    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+    failures = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
+    assert r.returncode == 0 and not failures, f"TensorRT {ref}:\n" + "\n".join(failures) + r.stderr
+    major = {"10.3": "10.3.", "10-newest": "10.", "11-head": "11."}[label]
+    assert r.stdout.startswith(f"TensorRT headers {major}"), r.stdout.splitlines()[0]
+
+
+@pytest.mark.slow
+def test_weight_cast_compiles_with_nvcc(tmp_path):
+    nvcc = shutil.which("nvcc")
+    if nvcc is None:
+        pytest.skip("no nvcc")
+    _compile([nvcc, "-std=c++17", "-c", "-arch=sm_87", "-Werror", "all-warnings",
+              "-Xcompiler=-Wall,-Wextra,-Wno-deprecated-declarations", str(PLUGIN / "weight_cast.cu"),
+              "-o", str(tmp_path / "weight_cast.o")], "nvcc weight_cast.cu")
+
+
+@pytest.mark.slow
+def test_cmake_says_why_it_skips(tmp_path):
+    """Without TensorRT the plugin's CMakeLists.txt configures and names what is missing."""
+    cmake = shutil.which("cmake")
+    if cmake is None or _cxx() is None:
+        pytest.skip("needs cmake and a C++ compiler")
+    system = [Path(p) / "NvInferRuntime.h" for p in ("/usr/include", "/usr/include/x86_64-linux-gnu",
+                                                    "/usr/include/aarch64-linux-gnu", "/usr/local/TensorRT/include",
+                                                    "/opt/tensorrt/include")]
+    if any(p.is_file() for p in system):
+        pytest.skip("TensorRT is installed on this machine")
+    empty = tmp_path / "no-tensorrt"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "TensorRT_ROOT"}
+    r = subprocess.run([cmake, "-S", str(PLUGIN), "-B", str(tmp_path / "build"), f"-DTensorRT_ROOT={empty}"],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "wno: TensorRT plugin skipped: TensorRT headers (NvInferRuntime.h) not found" in r.stdout, r.stdout
