@@ -67,8 +67,20 @@ def test_bad_option_exits_non_zero_without_traceback(capsys):
     assert "Traceback" not in capsys.readouterr().err
 
 
-def test_demo(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--resolution", "32"]) == 0
+def test_demo_runs_the_toolchain_on_a_trained_model(tmp_path, capsys):
+    from wno_edge.data import generate
+    from wno_edge.train import TrainOptions, fit
+
+    generate("darcy", tmp_path / "d.h5", n_samples=20, resolution=16, seed=0, progress=False)
+    ckpt = fit(TrainOptions(data=str(tmp_path / "d.h5"), task="darcy", output=str(tmp_path / "m.pt"), epochs=2,
+                            width=6, modes=4, layers=2, batch_size=5)).checkpoint
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--model", str(ckpt), "--samples", "4"]) == 0
     out = capsys.readouterr().out
-    assert (tmp_path / "wno_darcy_untrained.pt").is_file()
-    assert "F(6x6,3x3): max abs diff" in out
+    assert "PyTorch test relative L2" in out and "4 WinogradConv" not in out and "2 WinogradConv" in out
+    assert (tmp_path / "demo" / "darcy_wno.onnx").is_file()
+    assert (tmp_path / "demo" / "darcy_prediction.png").read_bytes()[:4] == b"\x89PNG"
+    from wno_edge.demo import run_demo
+
+    result = run_demo(tmp_path / "demo2", ckpt, n_test=4, say=lambda *_: None)
+    assert result.onnx_rel_l2 == pytest.approx(result.fresh_rel_l2, abs=1e-4)  # the file computes the model
+    assert 0 < result.fresh_rel_l2 < 1 and result.latency["median_ms"] > 0

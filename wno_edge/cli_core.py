@@ -34,39 +34,13 @@ def info(
 
 def demo(
     out: Path = typer.Option(Path("out/demo"), "--out", "-o", help="Directory for the demo's files."),
-    resolution: str = typer.Option("64x64", "--resolution", "-r", help="Grid HxW."),
-    seed: int = typer.Option(0, "--seed"),
+    checkpoint: Path = typer.Option(None, "--model", help="A Darcy checkpoint (default: models/darcy_wno.pt)."),
+    samples: int = typer.Option(50, "--samples", min=2, help="Fresh test samples to generate."),
 ):
-    """Build a Darcy-sized WNO, save it, show `info`, and check Winograd against direct conv."""
-    import torch
+    """The toolchain end to end: bundled Darcy WNO -> fresh data -> ONNX -> runtime -> latency."""
+    from .demo import run_demo
 
-    from .checkpoint import load_model, save_model
-    from .model import WNO2d, WNOConfig
-    from .summary import model_summary, summary_tables
-
-    h, w = parse_resolution(resolution)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = WNO2d(WNOConfig(in_channels=1, out_channels=1, resolution=(h, w))).eval()
-    path = save_model(model, out / "wno_darcy_untrained.pt", {"note": "untrained demo model", "seed": seed})
-    console.print(f"[bold]saved[/] {path}")
-    model = load_model(path)
-    for table in summary_tables(model_summary(model)):
-        console.print(table)
-
-    x = torch.rand(1, 1, h, w)
-    with torch.no_grad():
-        reference = model.set_conv(None)(x)
-        console.print(f"\n[bold]Winograd vs direct 3x3 conv[/] on one {h}x{w} input (max |y| = {reference.abs().max():.3g}):")
-        for tile in (2, 4, 6):
-            model.set_conv(tile)
-            y = model(x)
-            t0 = time.perf_counter()
-            for _ in range(5):
-                model(x)
-            ms = (time.perf_counter() - t0) / 5 * 1e3
-            console.print(f"  F({tile}x{tile},3x3): max abs diff {(y - reference).abs().max():.2e}, "
-                          f"PyTorch eager {ms:.1f} ms/inference")
+    run_demo(out, checkpoint, samples, say=console.print)
 
 
 def register(app: typer.Typer) -> None:
