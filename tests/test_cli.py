@@ -62,7 +62,7 @@ def test_user_errors_are_one_line(args, message, model_file, tmp_path, capsys):
 
 
 def test_bad_option_exits_non_zero_without_traceback(capsys):
-    assert main(["info"]) == 2
+    assert main(["info", "m.pt", "--batch", "many"]) == 2
     assert main(["no-such-command"]) == 2
     assert "Traceback" not in capsys.readouterr().err
 
@@ -84,3 +84,11 @@ def test_demo_runs_the_toolchain_on_a_trained_model(tmp_path, capsys):
     result = run_demo(tmp_path / "demo2", ckpt, n_test=4, say=lambda *_: None)
     assert result.onnx_rel_l2 == pytest.approx(result.fresh_rel_l2, abs=1e-4)  # the file computes the model
     assert 0 < result.fresh_rel_l2 < 1 and result.latency["median_ms"] > 0
+
+
+def test_info_backends(capsys):
+    assert main(["info", "--backends", "--json"]) == 0
+    rows = {r["backend"]: r for r in json.loads(capsys.readouterr().out)}
+    assert set(rows) == {"torch", "cpu-kernel", "cuda-kernel", "tensorrt-plugin"}
+    assert rows["torch"]["available"] and all(r["reason"] for r in rows.values())
+    assert main(["info"]) == 1

@@ -227,3 +227,18 @@ def test_runs_on_cuda():
         expected = model(x)
         y = model.cuda()(x.cuda()).cpu()
     torch.testing.assert_close(y, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_native_backend_computes_the_same_model():
+    from wno_edge import native
+
+    ok, why = native.available()
+    if not ok:
+        pytest.skip(why)
+    model = randomize(WNO2d(WNOConfig(**SMALL))).eval()
+    x = torch.randn(2, 2, 24, 20)
+    with torch.no_grad():
+        expected = model.set_conv(None)(x)
+        for tile in (2, 4, 6):
+            y = model.set_conv(tile, backend="native")(x)
+            torch.testing.assert_close(y, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())

@@ -8,18 +8,24 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from .errors import WNOEdgeError
 from .shapes import parse_resolution
 
 console = Console()
 
 
 def info(
-    model_path: Path = typer.Argument(..., help="A wno-edge checkpoint (.pt)."),
+    model_path: Path = typer.Argument(None, help="A wno-edge checkpoint (.pt)."),
     resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for the MAC count (default: the trained grid)."),
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size for the MAC count."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+    backends: bool = typer.Option(False, "--backends", help="Which Winograd kernels this installation can run, and why not."),
 ):
-    """Architecture, parameter count, and MACs per inference split by part."""
+    """Architecture, parameter count, and MACs per inference split by part; or the backends."""
+    if backends:
+        return _backends(as_json)
+    if model_path is None:
+        raise WNOEdgeError("give a checkpoint (wno-edge info model.pt) or --backends")
     from .checkpoint import load_model
     from .summary import model_summary, summary_tables
 
@@ -30,6 +36,23 @@ def info(
         return
     for table in summary_tables(summary):
         console.print(table)
+
+
+def _backends(as_json: bool) -> None:
+    from rich.table import Table
+
+    from .native import backends_report
+
+    rows = backends_report()
+    if as_json:
+        typer.echo(json.dumps([{"backend": n, "available": ok, "reason": why} for n, ok, why in rows], indent=2))
+        return
+    table = Table(title="Winograd backends")
+    for col in ("backend", "available", "details"):
+        table.add_column(col)
+    for name, ok, why in rows:
+        table.add_row(name, "[green]yes[/]" if ok else "[red]no[/]", why)
+    console.print(table)
 
 
 def demo(

@@ -105,6 +105,7 @@ class WNOLayer(nn.Module):
     def __init__(self, width: int, modes: tuple[int, int], tile: int, real_space_kernel: bool):
         super().__init__()
         self.tile = tile
+        self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32)
         self.spectral = SpectralConv2d(width, width, modes)
         self.pointwise = nn.Conv2d(width, width, 1)  # W, with the layer's bias
         if real_space_kernel:
@@ -123,7 +124,8 @@ class WNOLayer(nn.Module):
             return self.pointwise(v)
         if self.tile is None:  # direct convolution: same function, the framework's fastest kernel
             return F.conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1)
-        return winograd_conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1, tile=self.tile)
+        return winograd_conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1, tile=self.tile,
+                               backend=self.backend)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return self.real_space(v) + self.spectral(v)
@@ -162,15 +164,18 @@ class WNO2d(nn.Module):
                 value = value.clamp_min(1e-8)
             buf.copy_(value)
 
-    def set_conv(self, tile: int | None) -> "WNO2d":
-        """Compute the 3x3 convolutions with Winograd F(tile, 3), or directly (tile=None).
+    def set_conv(self, tile: int | None, backend: str = "torch") -> "WNO2d":
+        """Compute the 3x3 convolutions with Winograd F(tile, 3), or directly (tile=None);
+        backend "native" runs Winograd in runtime/'s fused CPU kernel.
 
         Changes how, not what: every choice computes the same function up to rounding.
         """
         if tile is not None and tile not in TILES:
             raise WNOEdgeError(f"Winograd tile must be one of {TILES} or None, got {tile!r}")
+        if backend not in ("torch", "native"):
+            raise WNOEdgeError(f"backend must be torch or native, got {backend!r}")
         for layer in self.layers:
-            layer.tile = tile
+            layer.tile, layer.backend = tile, backend
         return self
 
     @staticmethod

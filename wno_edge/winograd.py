@@ -138,12 +138,21 @@ def winograd_conv2d(
     bias: torch.Tensor | None = None,
     padding: int = 1,
     tile: int = 4,
+    backend: str = "torch",
 ) -> torch.Tensor:
     """3x3, stride-1 convolution by Winograd F(tile x tile, 3 x 3).
 
     Equals F.conv2d(x, weight, bias, padding=padding) up to rounding, for any batch,
     channel counts and spatial size (edge tiles are zero-padded and cropped).
+    backend: "torch" (this code, any device/dtype, differentiable) or "native" (the fused
+    C++ kernel of runtime/, CPU float32; see wno_edge.native).
     """
+    if backend == "native":
+        from . import native
+
+        return native.winograd_conv2d(x, weight, bias, padding=padding, tile=tile)
+    if backend != "torch":
+        raise ValueError(f"backend must be 'torch' or 'native', got {backend!r}")
     if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
         raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
     if weight.shape[1] != x.shape[1]:

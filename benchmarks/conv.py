@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""3x3 conv layers of a WNO on the CPU: our fused Winograd kernel vs PyTorch and ONNX Runtime.
+
+For each WNO layer shape (batch 1 and 8; channels 20, 32, 64 in = out; grids 64x64 and
+128x128; 1 and 2 threads) times, in one process:
+  torch   torch.nn.functional.conv2d (oneDNN: direct convolution on x86)
+  ort     ONNX Runtime's Conv (one-node model, intra-op threads set, spinning off)
+  F2/F4/F6  libwno_winograd.so through its C ABI, weights transformed once beforehand
+Runs are interleaved in blocks (each implementation `--block` calls, round after round)
+so machine noise hits all alike; a time is the median over all calls. GFLOP/s are
+direct-equivalent (2 * 9 * C * K * H * W * N / t), next to the machine's peak estimate.
+
+    pip install -e .                 # builds the native library
+    python benchmarks/conv.py        # full table (a few minutes)
+    python benchmarks/conv.py --quick
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import itertools
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from wno_edge import native
+from wno_edge.native import ConvDesc
+
+TILES = (2, 4, 6)
+
+
+# ----------------------------------------------------------------- machine peak
+
+def peak_gflops(threads: int) -> tuple[float, str]:
+    """cores x GHz x FP32 FLOP/cycle of the vector FMA units (an estimate, stated)."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines()
+                      if ln.startswith(("flags", "Features"))), []))
+    mhz = [float(ln.split(":", 1)[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")]
+    ghz = (max(mhz) / 1000) if mhz else 2.0
+    amd = "AuthenticAMD" in info
+    if "avx512f" in flags:
+        # Zen 4 runs 512-bit FMAs as two 256-bit halves: 2 x 8 lanes; Intel servers 2 x 16.
+        per_cycle, isa = (32, "AVX-512 (Zen 4: 2x256-bit FMA)") if amd else (64, "AVX-512 (2 FMA units)")
+    elif "avx2" in flags and "fma" in flags:
+        per_cycle, isa = 32, "AVX2 (2 FMA units)"
+    elif platform.machine() in ("aarch64", "arm64"):
+        per_cycle, isa = 16, "NEON (2x128-bit FMA)"
+    else:
+        per_cycle, isa = 16, "SSE"
+    return threads * ghz * per_cycle, f"{threads} core(s) x {ghz:.2f} GHz x {per_cycle} FLOP/cycle, {isa}"
+
+
+# ----------------------------------------------------------------- implementations
+
+class NativeConv:
+    """The C ABI with everything prepared: the deployment path, no per-call allocation."""
+
+    def __init__(self, lib, x, w, b, tile, threads):
+        self.lib, self.x, self.b, self.threads = lib, x, b, threads
+        n, c, h, wd = x.shape
+        self.desc = ConvDesc(n, c, w.shape[0], h, wd, 1, tile)
+        d = ctypes.byref(self.desc)
+        self.u = np.empty(lib.wno_cpu_weight_size(d) // 4, np.float32)
+        assert lib.wno_cpu_transform_weights(d, w.ctypes.data, self.u.ctypes.data, self.u.nbytes) == 0
+        self.ws = np.empty(lib.wno_cpu_workspace_size(d, threads), np.uint8)
+        self.y = np.empty((n, w.shape[0], h, wd), np.float32)
+        self.args = (d, x.ctypes.data, self.u.ctypes.data, b.ctypes.data, self.y.ctypes.data,
+                     self.ws.ctypes.data, self.ws.nbytes, threads)
+
+    def __call__(self):
+        status = self.lib.wno_cpu_conv2d(*self.args)
+        if status:
+            raise RuntimeError(self.lib.wno_status_string(status).decode())
+        return self.y
+
+
+def ort_conv(x, w, b, threads):
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    n, c, h, wd = x.shape
+    k = w.shape[0]
+    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    graph = helper.make_graph(
+        [node], "conv3x3",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, wd])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, k, h, wd])],
+        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 10  # onnx 1.23 writes 14 by default; ORT 1.31 reads at most 13
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+    feed = {"x": x}
+    return lambda: sess.run(None, feed)[0]
+
+
+# ----------------------------------------------------------------- timing
+
+def interleaved_medians(fns: dict, rounds: int, block: int, warmup: int = 3) -> dict:
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            for _ in range(block):
+                t0 = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer rounds (about a minute)")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--batch", type=int, nargs="+", default=[1, 8])
+    p.add_argument("--channels", type=int, nargs="+", default=[20, 32, 64])
+    p.add_argument("--grid", type=int, nargs="+", default=[64, 128])
+    p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per shape")
+    p.add_argument("--min-time", type=float, default=None, help="seconds per implementation and round")
+    p.add_argument("--no-ort", action="store_true", help="skip ONNX Runtime")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    a = p.parse_args(argv)
+    rounds = a.rounds or (3 if a.quick else 7)
+    min_time = a.min_time or (0.02 if a.quick else 0.06)
+
+    ok, why = native.available()
+    if not ok:
+        raise SystemExit(f"native library not available: {why}")
+    lib = native.load()
+    print(f"wno-edge CPU kernel: {why}")
+    print(f"torch {torch.__version__}", end="")
+    if not a.no_ort:
+        import onnxruntime
+        print(f", onnxruntime {onnxruntime.__version__}", end="")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"; {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f} "
+          "(other processes share these cores: compare within a run)")
+
+    rows = []
+    header = (f"{'thr':>3} {'N':>2} {'C':>3} {'grid':>7} | {'torch':>8} {'ort':>8} | "
+              f"{'F2':>8} {'F4':>8} {'F6':>8} | {'best':>4} {'x torch':>7} {'x ort':>6} | "
+              f"{'GFLOP/s':>7} {'% peak':>6}")
+    for threads in a.threads:
+        torch.set_num_threads(threads)
+        peak, peak_how = peak_gflops(threads)
+        print(f"\n{threads} thread(s): peak estimate {peak:.0f} GFLOP/s = {peak_how}; times in ms "
+              "(median); GFLOP/s direct-equivalent, so Winograd can pass 100% of peak")
+        print(header)
+        print("-" * len(header))
+        for n, c, g in itertools.product(a.batch, a.channels, a.grid):
+            rng = np.random.default_rng(c * g + n)
+            x = rng.standard_normal((n, c, g, g), dtype=np.float32)
+            w = (rng.standard_normal((c, c, 3, 3)) / np.sqrt(9 * c)).astype(np.float32)
+            b = rng.standard_normal(c, dtype=np.float32)
+            xt, wt, bt = (torch.from_numpy(v) for v in (x, w, b))
+            fns = {"torch": lambda xt=xt, wt=wt, bt=bt: F.conv2d(xt, wt, bt, padding=1)}
+            if not a.no_ort:
+                fns["ort"] = ort_conv(x, w, b, threads)
+            for tile in TILES:
+                fns[f"F{tile}"] = NativeConv(lib, x, w, b, tile, threads)
+            ref = fns["torch"]().numpy()
+            for tile in TILES:  # a benchmark of a wrong answer is worthless
+                err = np.abs(fns[f"F{tile}"]() - ref).max() / np.abs(ref).max()
+                assert err < 1e-4, (tile, err)
+            t0 = time.perf_counter()
+            fns["torch"]()
+            one = max(time.perf_counter() - t0, 1e-5)
+            block = max(1, min(200, int(min_time / one)))
+            med = interleaved_medians(fns, rounds, block)
+            best = min(TILES, key=lambda t: med[f"F{t}"])
+            tb = med[f"F{best}"]
+            gflops = 18.0 * c * c * g * g * n / tb / 1e9
+            row = dict(threads=threads, batch=n, channels=c, grid=g, best_tile=best,
+                       speedup_torch=med["torch"] / tb, gflops=gflops, peak_gflops=peak,
+                       **{f"{k}_ms": v * 1e3 for k, v in med.items()})
+            if "ort" in med:
+                row["speedup_ort"] = med["ort"] / tb
+            rows.append(row)
+            ort_ms = f"{med['ort'] * 1e3:8.3f}" if "ort" in med else f"{'-':>8}"
+            x_ort = f"{row['speedup_ort']:6.2f}" if "ort" in med else f"{'-':>6}"
+            print(f"{threads:>3} {n:>2} {c:>3} {g:>3}x{g:<3} | {med['torch'] * 1e3:8.3f} {ort_ms} | "
+                  + " ".join(f"{med[f'F{t}'] * 1e3:8.3f}" for t in TILES)
+                  + f" | F{best:<3} {row['speedup_torch']:7.2f} {x_ort} | {gflops:7.1f} {100 * gflops / peak:5.0f}%",
+                  flush=True)
+
+    speedups = [r["speedup_torch"] for r in rows]
+    print(f"\nbest tile vs torch conv2d: median {statistics.median(speedups):.2f}x, "
+          f"min {min(speedups):.2f}x, max {max(speedups):.2f}x over {len(rows)} shapes "
+          f"(goal: median >= 1.5x, never below 0.9x)")
+    if any("speedup_ort" in r for r in rows):
+        so = [r["speedup_ort"] for r in rows]
+        print(f"best tile vs ONNX Runtime Conv: median {statistics.median(so):.2f}x, min {min(so):.2f}x")
+    losers = [r for r in rows if r["speedup_torch"] < 1.0]
+    for r in losers:
+        print(f"  slower than torch: {r['threads']} thread(s), N={r['batch']}, C={r['channels']}, "
+              f"{r['grid']}x{r['grid']}: {r['speedup_torch']:.2f}x")
+    if a.json:
+        a.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

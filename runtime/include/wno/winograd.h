@@ -1,0 +1,97 @@
+/* C ABI of the wno-edge Winograd F(m x m, 3 x 3) convolution kernels.
+ *
+ * Plain C: status codes, no exceptions across the boundary, caller-owned memory.
+ * Used by the Python binding (ctypes) and by the TensorRT plugin.
+ *
+ *   y = conv2d(x, weight, bias, stride 1, padding 0 or 1)   x: N,C,H,W  weight: K,C,3,3
+ *
+ * Every kernel works in three steps: transform the weights once (layout private to the
+ * kernel, size from *_weight_size), ask for the workspace size, run.
+ *   libwno_winograd.so       CPU kernel (wno_cpu_*), float32
+ *   libwno_winograd_cuda.so  CUDA kernel (wno_cuda_*), float32 and float16 storage
+ */
+#ifndef WNO_WINOGRAD_H
+#define WNO_WINOGRAD_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define WNO_API __declspec(dllexport)
+#else
+#define WNO_API __attribute__((visibility("default")))
+#endif
+
+#define WNO_ABI_VERSION 1
+
+typedef enum wno_status {
+  WNO_SUCCESS = 0,
+  WNO_ERROR_INVALID_ARGUMENT = 1,    /* shape, tile, padding or a null pointer */
+  WNO_ERROR_WORKSPACE_TOO_SMALL = 2,
+  WNO_ERROR_OUT_OF_MEMORY = 3,
+  WNO_ERROR_UNSUPPORTED = 4,         /* dtype or feature not built into this library */
+  WNO_ERROR_CUDA = 5,                /* a CUDA runtime call failed: wno_cuda_last_error() */
+  WNO_ERROR_INTERNAL = 6
+} wno_status;
+
+typedef enum wno_dtype {
+  WNO_FLOAT32 = 0,
+  WNO_FLOAT16 = 1  /* storage; the arithmetic is float32 */
+} wno_dtype;
+
+typedef struct wno_conv_desc {
+  int batch;         /* N */
+  int in_channels;   /* C */
+  int out_channels;  /* K */
+  int height;        /* H */
+  int width;         /* W */
+  int padding;       /* 0 or 1, on every side */
+  int tile;          /* output tile m of F(m x m, 3 x 3): 2, 4 or 6 */
+} wno_conv_desc;
+
+WNO_API int wno_abi_version(void);
+WNO_API const char* wno_status_string(wno_status status);
+/* Output height/width: H + 2 * padding - 2, W + 2 * padding - 2. */
+WNO_API wno_status wno_conv_output_size(const wno_conv_desc* desc, int* out_height, int* out_width);
+
+/* ---- CPU kernel: float32, NCHW, multi-threaded. ---------------------------------
+ * num_threads <= 0 means the default: $WNO_NUM_THREADS, else the hardware threads.
+ * workspace may be NULL (the call then allocates its own); otherwise it must hold
+ * wno_cpu_workspace_size(desc, num_threads) bytes, 64-byte alignment preferred. */
+WNO_API size_t wno_cpu_weight_size(const wno_conv_desc* desc);
+WNO_API wno_status wno_cpu_transform_weights(const wno_conv_desc* desc, const float* weight,
+                                             void* transformed, size_t transformed_bytes);
+WNO_API size_t wno_cpu_workspace_size(const wno_conv_desc* desc, int num_threads);
+WNO_API wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x,
+                                  const void* transformed, const float* bias /* K or NULL */,
+                                  float* y, void* workspace, size_t workspace_bytes,
+                                  int num_threads);
+/* Instruction set the CPU kernel dispatched to: "avx512", "avx2", "neon" or "generic".
+ * $WNO_CPU_ISA (same names) lowers the choice, e.g. to test every path on one machine. */
+WNO_API const char* wno_cpu_isa(void);
+WNO_API int wno_cpu_default_threads(void);
+
+/* ---- CUDA kernel: float32 or float16 storage, NCHW, any N/C/K/H/W. ----------------
+ * All pointers are device pointers; stream is a cudaStream_t (NULL: default stream).
+ * weight and bias are float32 whatever dtype is; x, y and the transformed weights
+ * are of dtype. Calls are asynchronous on the stream. */
+WNO_API size_t wno_cuda_weight_size(const wno_conv_desc* desc, wno_dtype dtype);
+WNO_API wno_status wno_cuda_transform_weights(const wno_conv_desc* desc, wno_dtype dtype,
+                                              const float* weight, void* transformed,
+                                              void* stream);
+WNO_API size_t wno_cuda_workspace_size(const wno_conv_desc* desc, wno_dtype dtype);
+WNO_API wno_status wno_cuda_conv2d(const wno_conv_desc* desc, wno_dtype dtype, const void* x,
+                                   const void* transformed, const float* bias /* K or NULL */,
+                                   void* y, void* workspace, size_t workspace_bytes,
+                                   void* stream);
+/* Message of the last CUDA error seen by this thread ("" if none). */
+WNO_API const char* wno_cuda_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WNO_WINOGRAD_H */

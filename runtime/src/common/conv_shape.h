@@ -1,0 +1,41 @@
+// Shape arithmetic shared by every kernel: output size, tile grid, validation.
+#pragma once
+
+#include "wno/host_device.h"
+#include "wno/winograd.h"
+
+namespace wno {
+
+struct ConvShape {
+  int n, c, k, h, w, pad, m;  // batch, in/out channels, input size, padding, tile
+  int ho, wo;                 // output size
+  int th, tw;                 // tiles per image, vertically and horizontally
+  long long tiles;            // n * th * tw: tiles take the place of the batch
+
+  WNO_HD static ConvShape from(const wno_conv_desc& d) {
+    ConvShape s{};
+    s.n = d.batch; s.c = d.in_channels; s.k = d.out_channels;
+    s.h = d.height; s.w = d.width; s.pad = d.padding; s.m = d.tile;
+    s.ho = s.h + 2 * s.pad - 2;
+    s.wo = s.w + 2 * s.pad - 2;
+    s.th = s.m > 0 ? (s.ho + s.m - 1) / s.m : 0;
+    s.tw = s.m > 0 ? (s.wo + s.m - 1) / s.m : 0;
+    s.tiles = static_cast<long long>(s.n) * s.th * s.tw;
+    return s;
+  }
+};
+
+// Everything every kernel rejects; sizes stay below 2^31 elements per tensor.
+inline bool valid_desc(const wno_conv_desc* d) {
+  if (!d) return false;
+  if (d->batch < 1 || d->in_channels < 1 || d->out_channels < 1) return false;
+  if (d->padding != 0 && d->padding != 1) return false;
+  if (d->tile != 2 && d->tile != 4 && d->tile != 6) return false;
+  if (d->height + 2 * d->padding < 3 || d->width + 2 * d->padding < 3) return false;
+  const long long limit = 1LL << 31;
+  const long long x = 1LL * d->batch * d->in_channels * d->height * d->width;
+  const long long y = 1LL * d->batch * d->out_channels * d->height * d->width;
+  return x < limit && y < limit && 64LL * d->in_channels * d->out_channels < limit;
+}
+
+}  // namespace wno

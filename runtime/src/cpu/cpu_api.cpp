@@ -1,0 +1,110 @@
+// C ABI of the CPU kernel: argument checks, ISA dispatch, workspace handling.
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <initializer_list>
+#include <new>
+
+#include "cpu_kernel.h"
+#include "thread_pool.h"
+
+namespace {
+
+struct Isa {
+  const char* name;
+  std::size_t (*scratch_bytes)(const wno::ConvShape&);
+  void (*conv2d)(const wno::ConvShape&, const float*, const float*, const float*, float*, char*, int);
+};
+
+#define WNO_ISA(label, ns) Isa{label, ns::scratch_bytes, ns::conv2d}
+
+#if defined(__x86_64__) || defined(_M_X64)
+// $WNO_CPU_ISA caps the choice (to test or compare every path on one machine).
+bool allowed(const char* name) {
+  const char* want = std::getenv("WNO_CPU_ISA");
+  if (!want || !*want) return true;
+  for (const char* rank : {"generic", "avx2", "avx512"}) {  // ascending
+    if (std::strcmp(rank, name) == 0) return true;
+    if (std::strcmp(rank, want) == 0) return false;  // want ranks below name
+  }
+  return true;
+}
+
+Isa pick_isa() {
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  if (avx512 && allowed("avx512")) return WNO_ISA("avx512", wno_cpu_avx512);
+  if (avx2 && allowed("avx2")) return WNO_ISA("avx2", wno_cpu_avx2);
+  return WNO_ISA("generic", wno_cpu_generic);
+}
+#elif defined(__aarch64__)
+Isa pick_isa() { return WNO_ISA("neon", wno_cpu_generic); }  // NEON is baseline on aarch64
+#else
+Isa pick_isa() { return WNO_ISA("generic", wno_cpu_generic); }
+#endif
+
+const Isa& isa() {
+  static const Isa chosen = pick_isa();
+  return chosen;
+}
+
+int threads_or_default(int num_threads) {
+  return num_threads > 0 ? num_threads : wno::default_num_threads();
+}
+
+}  // namespace
+
+extern "C" {
+
+size_t wno_cpu_weight_size(const wno_conv_desc* desc) {
+  if (!wno::valid_desc(desc)) return 0;
+  return sizeof(float) * wno::cpu_weight_floats(wno::ConvShape::from(*desc));
+}
+
+wno_status wno_cpu_transform_weights(const wno_conv_desc* desc, const float* weight,
+                                     void* transformed, size_t transformed_bytes) {
+  if (!wno::valid_desc(desc) || !weight || !transformed) return WNO_ERROR_INVALID_ARGUMENT;
+  if (transformed_bytes < wno_cpu_weight_size(desc)) return WNO_ERROR_WORKSPACE_TOO_SMALL;
+  wno::cpu_transform_weights(wno::ConvShape::from(*desc), weight, static_cast<float*>(transformed));
+  return WNO_SUCCESS;
+}
+
+size_t wno_cpu_workspace_size(const wno_conv_desc* desc, int num_threads) {
+  if (!wno::valid_desc(desc)) return 0;
+  return isa().scratch_bytes(wno::ConvShape::from(*desc)) * threads_or_default(num_threads);
+}
+
+wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
+                          const float* bias, float* y, void* workspace, size_t workspace_bytes,
+                          int num_threads) {
+  if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  const wno::ConvShape s = wno::ConvShape::from(*desc);
+  const int threads = threads_or_default(num_threads);
+  const size_t need = isa().scratch_bytes(s) * threads;
+  void* owned = nullptr;
+  if (!workspace) {
+    owned = std::malloc(need);
+    if (!owned) return WNO_ERROR_OUT_OF_MEMORY;
+    workspace = owned;
+  } else if (workspace_bytes < need) {
+    return WNO_ERROR_WORKSPACE_TOO_SMALL;
+  }
+  wno_status status = WNO_SUCCESS;
+  try {  // nothing may unwind into C callers (std::thread creation can throw)
+    isa().conv2d(s, x, static_cast<const float*>(transformed), bias, y,
+                 static_cast<char*>(workspace), threads);
+  } catch (const std::bad_alloc&) {
+    status = WNO_ERROR_OUT_OF_MEMORY;
+  } catch (...) {
+    status = WNO_ERROR_INTERNAL;
+  }
+  std::free(owned);
+  return status;
+}
+
+const char* wno_cpu_isa(void) { return isa().name; }
+
+int wno_cpu_default_threads(void) { return wno::default_num_threads(); }
+
+}  // extern "C"

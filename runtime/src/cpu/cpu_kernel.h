@@ -1,0 +1,36 @@
+// What the CPU kernel's per-ISA translation units export to the dispatcher.
+#pragma once
+
+#include <cstddef>
+
+#include "../common/conv_shape.h"
+
+namespace wno {
+
+// Transformed weights, the same for every ISA: U[position][K / kPanelRows][C][kPanelRows],
+// out channels padded with zeros to a multiple of kPanelRows (the GEMM's M register tile).
+constexpr int kPanelRows = 4;
+
+inline long long cpu_weight_floats(const ConvShape& s) {
+  const int a = s.m + 2;
+  const long long kp = (s.k + kPanelRows - 1) / kPanelRows;
+  return 1LL * a * a * kp * kPanelRows * s.c;
+}
+
+void cpu_transform_weights(const ConvShape& s, const float* weight, float* u);
+
+}  // namespace wno
+
+// One namespace per ISA build of cpu_kernel_isa.cpp (compiled once per ISA's flags).
+#define WNO_DECLARE_CPU_ISA(ns)                                                         \
+  namespace ns {                                                                        \
+  std::size_t scratch_bytes(const wno::ConvShape& s); /* per thread */                  \
+  void conv2d(const wno::ConvShape& s, const float* x, const float* u, const float* bias, \
+              float* y, char* scratch, int threads);                                    \
+  }
+
+WNO_DECLARE_CPU_ISA(wno_cpu_generic)
+#if defined(__x86_64__) || defined(_M_X64)
+WNO_DECLARE_CPU_ISA(wno_cpu_avx2)
+WNO_DECLARE_CPU_ISA(wno_cpu_avx512)
+#endif

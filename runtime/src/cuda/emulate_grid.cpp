@@ -1,0 +1,152 @@
+// Host emulation of the CUDA kernels' grids, for the tests: runs conv_block.h, the
+// code the GPU runs, with g++. A block's threads run one after another inside each
+// phase (between two barriers), in an order the caller picks: a result that depends
+// on the order exposes a race between threads of one phase. Shared memory starts as
+// NaN, so reading a word no phase wrote poisons the output, and guard words behind it
+// catch overruns.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "conv_block.h"
+
+namespace wno {
+namespace cuda {
+namespace {
+
+constexpr int kGuard = 64;  // floats behind the shared memory
+
+template <int M>
+struct HostRunner {
+  std::vector<ThreadState<M>> st;
+  std::vector<int> order;
+
+  HostRunner(int mode, unsigned seed) : st(Block<M>::threads), order(Block<M>::threads) {
+    std::iota(order.begin(), order.end(), 0);
+    if (mode == 1) std::reverse(order.begin(), order.end());
+    if (mode == 2) std::shuffle(order.begin(), order.end(), std::mt19937(seed));
+    for (ThreadState<M>& s : st) std::memset(&s, 0, sizeof s);
+  }
+
+  template <typename F>
+  void phase(F&& f) {
+    for (int tid : order) f(tid, st[tid]);
+  }
+};
+
+template <int M, typename T>
+wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
+                  int order) {
+  using B = Block<M>;
+  const ConvParams<T> p{static_cast<const T*>(x), static_cast<const T*>(u), bias, static_cast<T*>(y),
+                        ConvShape::from(d), padded_out_channels<M>(d.out_channels)};
+  const int grid_x = static_cast<int>((p.s.tiles + B::BN - 1) / B::BN), grid_y = p.kpad / B::BK;
+  std::vector<float> smem(B::smem_floats + kGuard);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), guard = -12345.f;
+  for (int by = 0; by < grid_y; ++by) {
+    for (int bx = 0; bx < grid_x; ++bx) {
+      std::fill(smem.begin(), smem.begin() + B::smem_floats, nan);
+      std::fill(smem.begin() + B::smem_floats, smem.end(), guard);
+      HostRunner<M> run(order, static_cast<unsigned>(bx * 7919 + by));
+      conv_block<M>(run, p, bx, by, smem.data());
+      for (int i = B::smem_floats; i < B::smem_floats + kGuard; ++i)
+        if (smem[i] != guard) return WNO_ERROR_INTERNAL;
+    }
+  }
+  return WNO_SUCCESS;
+}
+
+template <int M, typename T>
+void transform_weights(const wno_conv_desc& d, const float* weight, void* out) {
+  const WeightParams<T> p{weight, static_cast<T*>(out), d.out_channels, d.in_channels,
+                          padded_out_channels<M>(d.out_channels)};
+  for (int i = 0; i < p.kpad * p.c; ++i) transform_weight<M>(p, i);
+}
+
+int padded_k(const wno_conv_desc& d) {
+  switch (d.tile) {
+    case 2: return padded_out_channels<2>(d.out_channels);
+    case 4: return padded_out_channels<4>(d.out_channels);
+    default: return padded_out_channels<6>(d.out_channels);
+  }
+}
+
+template <typename T>
+wno_status run_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y, int order) {
+  switch (d.tile) {
+    case 2: return conv2d<2, T>(d, x, u, b, y, order);
+    case 4: return conv2d<4, T>(d, x, u, b, y, order);
+    default: return conv2d<6, T>(d, x, u, b, y, order);
+  }
+}
+
+template <typename T>
+void run_weights(const wno_conv_desc& d, const float* w, void* out) {
+  switch (d.tile) {
+    case 2: return transform_weights<2, T>(d, w, out);
+    case 4: return transform_weights<4, T>(d, w, out);
+    default: return transform_weights<6, T>(d, w, out);
+  }
+}
+
+template <int M>
+void info(int* out) {
+  using B = Block<M>;
+  const int values[] = {B::threads, B::smem_floats * 4, B::BN, B::BK, B::BC, B::passes};
+  std::copy(std::begin(values), std::end(values), out);
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace wno
+
+#define WNO_EMU_API extern "C" __attribute__((visibility("default")))
+
+// Same sizes as wno_cuda_weight_size; host pointers everywhere.
+WNO_EMU_API size_t wno_emu_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
+  if (!wno::valid_desc(d)) return 0;
+  const size_t a = static_cast<size_t>(d->tile) + 2;
+  return a * a * d->in_channels * wno::cuda::padded_k(*d) * (dtype == WNO_FLOAT32 ? 4 : 2);
+}
+
+WNO_EMU_API wno_status wno_emu_transform_weights(const wno_conv_desc* d, wno_dtype dtype,
+                                                 const float* weight, void* out) {
+  if (!wno::valid_desc(d) || !weight || !out) return WNO_ERROR_INVALID_ARGUMENT;
+  if (dtype == WNO_FLOAT32) wno::cuda::run_weights<float>(*d, weight, out);
+  else if (dtype == WNO_FLOAT16) wno::cuda::run_weights<wno::half_t>(*d, weight, out);
+  else return WNO_ERROR_UNSUPPORTED;
+  return WNO_SUCCESS;
+}
+
+// order: 0 threads in order, 1 reversed, 2 shuffled per block.
+WNO_EMU_API wno_status wno_emu_conv2d(const wno_conv_desc* d, wno_dtype dtype, const void* x,
+                                      const void* u, const float* bias, void* y, int order) {
+  if (!wno::valid_desc(d) || !x || !u || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (dtype == WNO_FLOAT32) return wno::cuda::run_conv<float>(*d, x, u, bias, y, order);
+  if (dtype == WNO_FLOAT16) return wno::cuda::run_conv<wno::half_t>(*d, x, u, bias, y, order);
+  return WNO_ERROR_UNSUPPORTED;
+}
+
+// {threads, shared bytes, tiles, out channels, in channels per chunk, epilogue passes}.
+WNO_EMU_API wno_status wno_emu_block_info(int tile, int* out6) {
+  if (!out6) return WNO_ERROR_INVALID_ARGUMENT;
+  switch (tile) {
+    case 2: wno::cuda::info<2>(out6); return WNO_SUCCESS;
+    case 4: wno::cuda::info<4>(out6); return WNO_SUCCESS;
+    case 6: wno::cuda::info<6>(out6); return WNO_SUCCESS;
+  }
+  return WNO_ERROR_INVALID_ARGUMENT;
+}
+
+WNO_EMU_API void wno_emu_float_to_half(const float* in, std::uint16_t* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = wno::float_to_half_bits(in[i]);
+}
+
+WNO_EMU_API void wno_emu_half_to_float(const std::uint16_t* in, float* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = wno::half_bits_to_float(in[i]);
+}

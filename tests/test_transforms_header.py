@@ -1,0 +1,149 @@
+"""runtime/include/wno/winograd_transforms.h is generated from wno_edge.winograd.MATRICES:
+it must be current, and the C++ it contains must compute exactly those matrices."""
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wno_edge.winograd import MATRICES
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADER = ROOT / "runtime" / "include" / "wno" / "winograd_transforms.h"
+CXX = shutil.which("g++") or shutil.which("c++")
+
+
+def load_generator():
+    spec = importlib.util.spec_from_file_location("gen_transforms", ROOT / "tools" / "gen_transforms.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_header_is_current():
+    assert HEADER.read_text() == load_generator().generate(), (
+        "winograd_transforms.h is stale: run python tools/gen_transforms.py")
+
+
+def test_literals_are_exact_float32_values():
+    literals = re.findall(r"(?<![\w.])(\d+\.\d*(?:e[-+]?\d+)?)f\b", HEADER.read_text())
+    entries = {np.float32(abs(v)) for mats in MATRICES.values() for M in (mats.BT, mats.G, mats.AT)
+               for v in M.ravel() if v != 0}
+    assert literals
+    for lit in literals:
+        value = np.float32(lit)
+        assert str(value) == lit, lit  # the shortest decimal that reads back as this float32
+        assert value in entries, lit   # ... of a matrix entry
+
+
+def test_zero_terms_are_skipped():
+    body = HEADER.read_text()
+    code = "\n".join(line for line in body.splitlines() if not line.lstrip().startswith("//"))
+    assert not re.search(r"\b0\.0f\s*\*", code)
+    assert "1.0f *" not in code  # +-1 factors are adds
+
+
+PROBE = r"""
+#include <cstdio>
+#include "wno/winograd_tile.h"
+// Prints each 1-D transform applied to unit vectors (its matrix, column by column), in
+// double, then the 2-D transforms of one fixed pseudo-random tile.
+template <int M> void dump() {
+  constexpr int A = M + 2;
+  double x[8], y[8];
+  for (int j = 0; j < A; ++j) {
+    for (int i = 0; i < A; ++i) x[i] = i == j;
+    wno::Winograd<M>::input_1d(x, 1, y, 1);
+    for (int i = 0; i < A; ++i) std::printf("BT %d %d %d %.17g\n", M, i, j, y[i]);
+    wno::Winograd<M>::output_1d(x, 1, y, 1);
+    for (int i = 0; i < M; ++i) std::printf("AT %d %d %d %.17g\n", M, i, j, y[i]);
+  }
+  for (int j = 0; j < 3; ++j) {
+    for (int i = 0; i < 3; ++i) x[i] = i == j;
+    wno::Winograd<M>::weight_1d(x, 1, y, 1);
+    for (int i = 0; i < A; ++i) std::printf("G %d %d %d %.17g\n", M, i, j, y[i]);
+  }
+  double d[64], v[64], g[9], u[64], o[36];
+  for (int i = 0; i < A * A; ++i) d[i] = ((i * 37) % 17) / 8.0 - 1.0;
+  for (int i = 0; i < 9; ++i) g[i] = ((i * 13) % 7) / 4.0 - 0.75;
+  wno::input_tile<M>(d, v);
+  wno::weight_tile<M>(g, u);
+  wno::output_tile<M>(d, o);
+  for (int i = 0; i < A * A; ++i) std::printf("V %d %d 0 %.17g\n", M, i, v[i]);
+  for (int i = 0; i < A * A; ++i) std::printf("U %d %d 0 %.17g\n", M, i, u[i]);
+  for (int i = 0; i < M * M; ++i) std::printf("Y %d %d 0 %.17g\n", M, i, o[i]);
+}
+typedef float v8f __attribute__((vector_size(32)));
+int main() {
+  dump<2>(); dump<4>(); dump<6>();
+  // The transforms also instantiate over float and GCC vector types (the CPU kernel's T).
+  float f[64] = {}, fo[64]; v8f vf[64] = {}, vo[64];
+  wno::input_tile<6>(f, fo); wno::output_tile<6>(vf, vo);
+  return static_cast<int>(fo[0] + vo[0][0]);
+}
+"""
+
+
+@pytest.fixture(scope="module")
+def probe(tmp_path_factory):
+    if CXX is None:
+        pytest.skip("no C++ compiler")
+    tmp = tmp_path_factory.mktemp("probe")
+    (tmp / "probe.cpp").write_text(PROBE)
+    exe = tmp / "probe"
+    out = subprocess.run([CXX, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror",
+                          f"-I{ROOT / 'runtime' / 'include'}", str(tmp / "probe.cpp"), "-o", str(exe)],
+                         capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    values: dict = {}
+    for line in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines():
+        name, m, i, j, v = line.split()
+        values[(name, int(m), int(i), int(j))] = float(v)
+    return values
+
+
+def matrix(values, name, m, shape):
+    M = np.zeros(shape)
+    for i in range(shape[0]):
+        for j in range(shape[1]):
+            M[i, j] = values[(name, m, i, j)]
+    return M
+
+
+@pytest.mark.parametrize("m", sorted(MATRICES))
+def test_generated_code_computes_the_python_matrices(probe, m):
+    mats = MATRICES[m]
+    a = mats.a
+    # Unit inputs pick single terms, so each entry is exactly the float32 literal.
+    np.testing.assert_array_equal(matrix(probe, "BT", m, (a, a)), mats.BT.astype(np.float32))
+    np.testing.assert_array_equal(matrix(probe, "G", m, (a, 3)), mats.G.astype(np.float32))
+    np.testing.assert_array_equal(matrix(probe, "AT", m, (m, a)), mats.AT.astype(np.float32))
+
+
+@pytest.mark.parametrize("m", sorted(MATRICES))
+def test_tile_transforms(probe, m):
+    mats = MATRICES[m]
+    a = mats.a
+    BT, G, AT = (M.astype(np.float32).astype(np.float64) for M in (mats.BT, mats.G, mats.AT))
+    d = np.array([((i * 37) % 17) / 8.0 - 1.0 for i in range(a * a)]).reshape(a, a)
+    g = np.array([((i * 13) % 7) / 4.0 - 0.75 for i in range(9)]).reshape(3, 3)
+    got_v = np.array([probe[("V", m, i, 0)] for i in range(a * a)]).reshape(a, a)
+    got_u = np.array([probe[("U", m, i, 0)] for i in range(a * a)]).reshape(a, a)
+    got_y = np.array([probe[("Y", m, i, 0)] for i in range(m * m)]).reshape(m, m)
+    np.testing.assert_allclose(got_v, BT @ d @ BT.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got_u, G @ g @ G.T, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(got_y, AT @ d @ AT.T, rtol=0, atol=1e-12)
+
+
+def test_generator_check_mode(tmp_path):
+    gen = load_generator()
+    stale = tmp_path / "h.h"
+    stale.write_text("// old\n")
+    assert gen.main(["--check", "--output", str(stale)]) == 1
+    assert gen.main(["--output", str(stale)]) == 0
+    assert gen.main(["--check", "--output", str(stale)]) == 0
