@@ -13,7 +13,10 @@ Loop:       wno_edge.runtime.ControlLoop at a fixed rate: each tick the batch-1 
             forecasts the next frame (its error against the plant is logged as model
             mismatch), then the MPC chooses the action and the plant advances.
 
-    python examples/mpc_diffusion_reaction.py [--model models/diffusion_reaction_wno.onnx]
+    python examples/mpc_diffusion_reaction.py [--model models/diffusion_reaction_wno.pt]
+
+A .pt checkpoint is first exported to FFT-free ONNX (out/examples/), so the loop runs
+what an edge device would: wno_edge.runtime on ONNX Runtime, no torch in the hot path.
 
 Prints the tracking error against doing nothing, loop timing and deadline misses, and
 writes a PNG of the trajectory.
@@ -84,6 +87,28 @@ class MPPI:
         self.plan = np.roll(self.plan, -1, axis=0)
         self.plan[-1] = 0
         return first
+
+
+def frame_dt(model: Path) -> float:
+    """Seconds of model time per predicted frame: PDEBench's 0.05 times the training time_reduce."""
+    if model.suffix == ".pt":
+        from wno_edge.checkpoint import read_checkpoint
+
+        options = read_checkpoint(model)["metadata"].get("options") or {}
+        return float(dr.T_END / (dr.N_FRAMES - 1) * options.get("time_reduce", 5))
+    return 0.25
+
+
+def onnx_model(model: Path, out_dir: Path) -> Path:
+    """The ONNX file to run: `model` itself, or its verified export for a checkpoint."""
+    if model.suffix != ".pt":
+        return model
+    from wno_edge.onnx_export import export_onnx
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / model.with_suffix(".onnx").name
+    export_onnx(model, path)  # dynamic batch: one file serves the forecaster and the planner
+    return path
 
 
 def run(model: Path, ticks: int, rate_hz: float, candidates: int, horizon: int, seed: int, dt: float,
@@ -191,17 +216,21 @@ def save_plot(path: Path, history: dict, free: np.ndarray, target: np.ndarray, f
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", type=Path, default=ROOT / "models" / "diffusion_reaction_wno.onnx")
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "diffusion_reaction_wno.pt")
+    p.add_argument("--out", type=Path, default=Path("out/examples"))
     p.add_argument("--ticks", type=int, default=40)
     p.add_argument("--rate", type=float, default=5.0, help="control rate in Hz")
     p.add_argument("--candidates", type=int, default=64)
     p.add_argument("--horizon", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frame-dt", type=float, default=0.25, help="time between the model's frames")
-    p.add_argument("--plot", type=Path, default=Path("mpc_diffusion_reaction.png"))
+    p.add_argument("--frame-dt", type=float, default=None,
+                   help="time between the model's frames (default: from the checkpoint's time_reduce, else 0.25)")
+    p.add_argument("--plot", type=Path, default=Path("out/examples/mpc_diffusion_reaction.png"))
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()
-    result = run(a.model, a.ticks, a.rate, a.candidates, a.horizon, a.seed, a.frame_dt, a.plot)
+    dt = a.frame_dt or frame_dt(a.model)
+    a.plot.parent.mkdir(parents=True, exist_ok=True)
+    result = run(onnx_model(a.model, a.out), a.ticks, a.rate, a.candidates, a.horizon, a.seed, dt, a.plot)
     if a.json:
         a.json.write_text(json.dumps(result, indent=2))
 
