@@ -23,7 +23,7 @@ from wno_edge.shapes import parse_resolution
 from wno_edge.model import SpectralConv2d, WNO2d, WNOConfig
 from wno_edge.onnx_export import (
     DEFAULT_OPSET, MAX_OPSET, TOLERANCE, ExportError, build_model_proto, check_model_proto, dft_bases,
-    export_onnx, mixing_matrix,
+    export_onnx, mixing_matrix, COMBINE_COMPLEX,
 )
 from wno_edge.onnx_graph import DOMAIN, OP_TYPE
 from wno_edge import onnx_verify
@@ -102,8 +102,9 @@ def test_truncated_dft_equals_rfft2_path(h, w, m1, m2):
     mix = mixing_matrix(w1, w2)
     n, c, o, k1 = 2, 3, 4, 2 * m1
     a = (x.numpy() @ b.fwd_w).reshape(n, c, h, 2, m2).transpose(0, 1, 3, 2, 4).reshape(n, c, 2 * h, m2)
-    xs = (b.fwd_h @ a).reshape(n, c, 2, k1 * m2).transpose(3, 0, 2, 1).reshape(k1 * m2, n, 2 * c)
-    ys = (xs @ mix).reshape(k1 * m2, n, 2, o).transpose(1, 3, 2, 0).reshape(n, o, 2 * k1, m2)
+    xs = (b.fwd_h @ a).reshape(n, c, 2, k1 * m2).transpose(3, 0, 2, 1)  # (modes, n, 2, c)
+    ys = (xs @ mix[:, None]).reshape(k1 * m2, n, 4, o).transpose(0, 1, 3, 2) @ COMBINE_COMPLEX
+    ys = ys.transpose(1, 2, 3, 0).reshape(n, o, 2 * k1, m2)
     z = (b.inv_h @ ys).reshape(n, o, 2, h, m2).transpose(0, 1, 3, 2, 4).reshape(n, o, h, 2 * m2)
     y = z @ b.inv_w
     assert np.max(np.abs(y - expected)) <= 1e-12 * np.max(np.abs(expected))
@@ -300,7 +301,7 @@ def test_graph_stats_count_macs(model, exported):
     hp, wp, (m1, m2), c = h + 2, w + 2, cfg.modes, cfg.width
     conv = cfg.n_layers * c * c * 9 * hp * wp
     dft = 2 * (hp * wp * 2 * m2 + 2 * (2 * m1) * 2 * hp * m2)  # per channel, forward + inverse
-    mixing = 2 * m1 * m2 * (2 * c) * (2 * c)
+    mixing = 2 * m1 * m2 * ((2 * c) * (2 * c) + c * 4 * 2)  # four real products, then combined
     pointwise = h * w * cfg.projection_width * (c + cfg.out_channels) + hp * wp * c * cfg.in_channels
     assert s.winograd_direct_macs == conv
     assert s.macs == conv + cfg.n_layers * (c * dft + mixing) + pointwise

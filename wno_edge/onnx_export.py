@@ -125,14 +125,19 @@ def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
 
 
 def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor) -> np.ndarray:
-    """Complex [in, out, m1, m2] corner weights -> real (K1*m2, 2*in, 2*out) so that
-    [X_re, X_im] @ M = [O_re, O_im] per mode (O = X * w, complex)."""
+    """Complex [in, out, m1, m2] corner weights -> real (K1*m2, in, 2*out) = [W_re | W_im]
+    per mode, each weight stored once. With X_re and X_im as two rows, X @ M gives the
+    four products X_re W_re, X_re W_im, X_im W_re, X_im W_im; COMBINE_COMPLEX adds them up.
+    (A block matrix [[W_re, W_im], [-W_im, W_re]] would do it in one MatMul, storing it twice.)"""
     wc = np.concatenate([weights1.detach().cpu().numpy(), weights2.detach().cpu().numpy()], axis=2)
     wc = wc.astype(np.complex128).transpose(2, 3, 0, 1)  # (K1, m2, in, out)
-    wr, wi = wc.real, wc.imag
-    m = np.concatenate([np.concatenate([wr, wi], axis=-1), np.concatenate([-wi, wr], axis=-1)], axis=-2)
-    k1, m2, c2, o2 = m.shape
-    return m.reshape(k1 * m2, c2, o2)
+    m = np.concatenate([wc.real, wc.imag], axis=-1)
+    k1, m2, c, o2 = m.shape
+    return m.reshape(k1 * m2, c, o2)
+
+
+# [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ COMBINE_COMPLEX = [Xr Wr - Xi Wi, Xr Wi + Xi Wr] = [O_re, O_im]
+COMBINE_COMPLEX = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
 
 
 def _spectral(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, hp: int, m2: int, c: int, o: int, i: int) -> str:
@@ -145,10 +150,11 @@ def _spectral(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, hp: int, m2
     x = g.op("MatMul", [bases["fwd_h"], a], f"{n}.dft_h")  # (B, C, 2*K1, m2)
     x = g.op("Reshape", [x, g.ints("shape_modes_split", [0, 0, 2, k1m2])], f"{n}.modes_split")
     x = g.op("Transpose", [x], f"{n}.modes_first", perm=[3, 0, 2, 1])  # (modes, B, 2, C)
-    x = g.op("Reshape", [x, g.ints(f"shape_modes_in_{c}", [k1m2, -1, 2 * c])], f"{n}.modes_in")
-    y = g.op("MatMul", [x, g.const(f"layers.{i}.spectral.mixing", mix)], f"{n}.mix")  # (modes, B, 2*O)
-    y = g.op("Reshape", [y, g.ints(f"shape_modes_out_{o}", [k1m2, -1, 2, o])], f"{n}.mix_split")
-    y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 3, 2, 0])  # (B, O, 2, modes)
+    y = g.op("MatMul", [x, g.const(f"layers.{i}.spectral.mixing", mix[:, None])], f"{n}.mix")  # (modes, B, 2, 2*O)
+    y = g.op("Reshape", [y, g.ints(f"shape_modes_products_{o}", [0, 0, 4, o])], f"{n}.mix_split")
+    y = g.op("Transpose", [y], f"{n}.products_last", perm=[0, 1, 3, 2])  # (modes, B, O, 4)
+    y = g.op("MatMul", [y, g.const("combine_complex", COMBINE_COMPLEX, shared=True)], f"{n}.complex")
+    y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, modes)
     y = g.op("Reshape", [y, g.ints("shape_stacked_modes", [0, 0, -1, m2])], f"{n}.mix_rows")  # (B, O, 2*K1, m2)
     z = g.op("MatMul", [bases["inv_h"], y], f"{n}.idft_h")  # (B, O, 2*H, m2)
     z = g.op("Reshape", [z, g.ints("shape_re_im_split", [0, 0, 2, hp, m2])], f"{n}.idft_h_split")
