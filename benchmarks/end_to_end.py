@@ -38,7 +38,7 @@ def neuraloperator_fno(width, modes, layers):
 
 
 def timed(fn, n, out):
-    for i in range(n):
+    for _ in range(n):
         t0 = time.perf_counter()
         fn()
         out.append(time.perf_counter() - t0)

@@ -212,7 +212,9 @@ def test_fixed_batch(model):
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_value == 3
     x = random_inputs(model, RES, 3)
     assert rel_err(run_onnxruntime(proto, {"input": x}), torch_output(model, x)) < 1e-5
-    with pytest.raises(Exception):
+    from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+    with pytest.raises(InvalidArgument, match="dimension"):
         run_onnxruntime(proto, {"input": random_inputs(model, RES, 2)})
 
 

@@ -1,7 +1,6 @@
 """`wno-edge profile`: time a model file (trtexec-style), or compare conv algorithms."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -60,7 +59,7 @@ def profile(
 
 
 def _compare_conv(engine: Path, session, threads: int) -> None:
-    from .conv_compare import ConvShape, compare_conv, methods
+    from .conv_compare import ConvShape, compare_conv
     from .profile import model_config
 
     cfg = model_config(engine, session)

@@ -47,7 +47,6 @@ def fft_conv(x, w, b):
 
 
 def _ort_conv(x, w, b, threads):
-    import onnx
     import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 

@@ -7,7 +7,7 @@ absent and the layer is PDEBench's FNO2d layer (W only).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import torch
 import torch.nn.functional as F
