@@ -220,7 +220,7 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=Path("out/examples"))
     p.add_argument("--ticks", type=int, default=40)
     p.add_argument("--rate", type=float, default=5.0, help="control rate in Hz")
-    p.add_argument("--candidates", type=int, default=64)
+    p.add_argument("--candidates", type=int, default=32)
     p.add_argument("--horizon", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--frame-dt", type=float, default=None,
