@@ -119,13 +119,24 @@ class WNOLayer(nn.Module):
         w = F.pad(self.pointwise.weight, (1, 1, 1, 1))
         return w if self.kernel is None else w + self.kernel
 
+    def _inference_weight(self) -> torch.Tensor:
+        """real_space_weight() for calls without autograd, folded again only when a parameter
+        changes: a stable tensor also lets the native kernel keep its transformed copy."""
+        w, k = self.pointwise.weight, self.kernel
+        key = (w._version, k._version, w.data_ptr(), k.data_ptr(), w.dtype, w.device)
+        if getattr(self, "_folded_key", None) != key:
+            with torch.inference_mode(False), torch.no_grad():  # a normal tensor, with a version
+                self._folded = self.real_space_weight()
+            self._folded_key = key
+        return self._folded
+
     def real_space(self, v: torch.Tensor) -> torch.Tensor:
         if self.kernel is None:
             return self.pointwise(v)
+        weight = self.real_space_weight() if torch.is_grad_enabled() else self._inference_weight()
         if self.tile is None:  # direct convolution: same function, the framework's fastest kernel
-            return F.conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1)
-        return winograd_conv2d(v, self.real_space_weight(), self.pointwise.bias, padding=1, tile=self.tile,
-                               backend=self.backend)
+            return F.conv2d(v, weight, self.pointwise.bias, padding=1)
+        return winograd_conv2d(v, weight, self.pointwise.bias, padding=1, tile=self.tile, backend=self.backend)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return self.real_space(v) + self.spectral(v)
