@@ -242,3 +242,20 @@ def test_native_backend_computes_the_same_model():
         for tile in (2, 4, 6):
             y = model.set_conv(tile, backend="native")(x)
             torch.testing.assert_close(y, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+
+
+def test_inference_fold_follows_parameter_updates():
+    model = randomize(WNO2d(WNOConfig(**SMALL))).eval()
+    x = torch.randn(1, 2, 16, 16)
+    with torch.no_grad():
+        before = model(x)
+        layer = model.layers[0]
+        folded = layer._inference_weight()
+        assert layer._inference_weight() is folded  # folded once, reused
+        layer.kernel.add_(0.5)
+        after = model(x)
+        torch.testing.assert_close(layer._inference_weight(), layer.real_space_weight())
+    with torch.enable_grad():
+        expected = model(x)
+    torch.testing.assert_close(after, expected)
+    assert not torch.allclose(before, after)
