@@ -259,3 +259,9 @@ def test_inference_fold_follows_parameter_updates():
         expected = model(x)
     torch.testing.assert_close(after, expected)
     assert not torch.allclose(before, after)
+
+
+def test_model_built_under_inference_mode_runs():
+    with torch.inference_mode():
+        model = WNO2d(WNOConfig(**SMALL)).eval()
+        assert model(torch.randn(1, 2, 16, 16)).shape == (1, 3, 16, 16)

@@ -123,6 +123,8 @@ class WNOLayer(nn.Module):
         """real_space_weight() for calls without autograd, folded again only when a parameter
         changes: a stable tensor also lets the native kernel keep its transformed copy."""
         w, k = self.pointwise.weight, self.kernel
+        if w.is_inference() or k.is_inference():  # built under inference_mode: no version counter
+            return self.real_space_weight()
         key = (w._version, k._version, w.data_ptr(), k.data_ptr(), w.dtype, w.device)
         if getattr(self, "_folded_key", None) != key:
             with torch.inference_mode(False), torch.no_grad():  # a normal tensor, with a version

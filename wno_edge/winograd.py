@@ -123,6 +123,19 @@ def _torch_matrices(tile: int, dtype: torch.dtype, device: str):
     return tuple(torch.tensor(M, dtype=dtype, device=device) for M in (mats.BT, mats.G, mats.AT))
 
 
+@lru_cache(maxsize=None)
+def _tile_operators(tile: int, dtype: torch.dtype, device: str):
+    """The 2-D transforms as whole-tensor operators (built in float64, rounded once):
+    input  (a*a, 1, a, a) conv kernels, kernel (i, j) = outer(BT[i], BT[j]): a stride-m
+           correlation with them is B^T d B for every tile at once, with no tile copies;
+    output (m*m, a*a) = kron(AT, AT): one matmul applies A^T M A to every tile."""
+    mats = matrices(tile)
+    a = mats.a
+    inp = np.einsum("iu,jv->ijuv", mats.BT, mats.BT).reshape(a * a, 1, a, a)
+    out = np.kron(mats.AT, mats.AT)
+    return (torch.tensor(inp, dtype=dtype, device=device), torch.tensor(out, dtype=dtype, device=device))
+
+
 def transform_weight(weight: torch.Tensor, tile: int) -> torch.Tensor:
     """U = G g G^T for every (out, in) filter: (K, C, 3, 3) -> (K, C, a, a).
 
@@ -169,17 +182,18 @@ def winograd_conv2d(
     th, tw = -(-ho // m), -(-wo // m)
     # Zero-pad: `padding` on the top/left, enough on the bottom/right to fill whole tiles.
     d = F.pad(x, (padding, tw * m + 2 - w - padding, padding, th * m + 2 - h - padding))
-    tiles = d.unfold(2, a, m).unfold(3, a, m)  # (N, C, th, tw, a, a)
+    to_winograd, from_winograd = _tile_operators(tile, x.dtype, str(x.device))
 
-    BT, _, AT = _torch_matrices(tile, x.dtype, str(x.device))
-    V = BT @ tiles @ BT.T  # input transform
+    # Input transform of all overlapping a x a tiles (stride m): (N*C, a*a, th, tw).
+    V = F.conv2d(d.reshape(n * c, 1, *d.shape[2:]), to_winograd, stride=m)
     U = transform_weight(weight, tile)
     # One GEMM per Winograd position: (a*a, K, C) x (a*a, C, N*th*tw).
-    V = V.permute(4, 5, 1, 0, 2, 3).reshape(a * a, c, n * th * tw)
+    V = V.reshape(n, c, a * a, th * tw).permute(2, 1, 0, 3).reshape(a * a, c, n * th * tw)
     U = U.permute(2, 3, 0, 1).reshape(a * a, k, c)
-    M = torch.bmm(U, V).reshape(a, a, k, n, th, tw).permute(3, 2, 4, 5, 0, 1)
-    Y = AT @ M @ AT.T  # output transform: (N, K, th, tw, m, m)
-    y = Y.permute(0, 1, 2, 4, 3, 5).reshape(n, k, th * m, tw * m)[:, :, :ho, :wo]
+    M = torch.bmm(U, V)  # (a*a, K, N*th*tw)
+    Y = from_winograd @ M.reshape(a * a, -1)  # output transform: (m*m, K*N*th*tw)
+    Y = Y.reshape(m, m, k, n, th, tw).permute(3, 2, 4, 0, 5, 1)  # (N, K, th, m, tw, m)
+    y = Y.reshape(n, k, th * m, tw * m)[:, :, :ho, :wo]
     if bias is not None:
         y = y + bias.view(1, -1, 1, 1)
     return y
