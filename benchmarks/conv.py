@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from wno_edge import native
+from wno_edge.conv_compare import ort_conv
 from wno_edge.native import ConvDesc
 
 TILES = (2, 4, 6)
@@ -80,30 +81,6 @@ class NativeConv:
         if status:
             raise RuntimeError(self.lib.wno_status_string(status).decode())
         return self.y
-
-
-def ort_conv(x, w, b, threads):
-    import onnxruntime as ort
-    from onnx import TensorProto, helper, numpy_helper
-
-    n, c, h, wd = x.shape
-    k = w.shape[0]
-    node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-    graph = helper.make_graph(
-        [node], "conv3x3",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n, c, h, wd])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n, k, h, wd])],
-        initializer=[numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 10  # onnx 1.23 writes 14 by default; ORT 1.31 reads at most 13
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    feed = {"x": x}
-    return lambda: sess.run(None, feed)[0]
 
 
 # ----------------------------------------------------------------- timing

@@ -46,28 +46,31 @@ def fft_conv(x, w, b):
     return y[:, :, 1:h + 1, 1:wd + 1] + b.view(1, -1, 1, 1)
 
 
-def _ort_conv(x, w, b, threads):
-    import onnxruntime as ort
+def ort_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
+    """ONNX Runtime's direct Conv on fixed float32 numpy inputs, as a zero-argument call."""
     from onnx import TensorProto, helper, numpy_helper
 
+    from .onnx_verify import ort_session
+
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])], "conv",
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], "conv3x3",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(w.numpy(), "w"), numpy_helper.from_array(b.numpy(), "b")])
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    sess = ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
-    xn = x.numpy()
-    return lambda: torch.from_numpy(sess.run(None, {"x": xn})[0])
+    session = ort_session(model, threads)
+    feed = {"x": x}
+    return lambda: session.run(None, feed)[0]
+
+
+def _as_torch(fn: Callable[[], np.ndarray]) -> Callable[[], torch.Tensor]:
+    return lambda: torch.from_numpy(fn())
 
 
 def methods(x, w, b, threads: int) -> dict[str, Callable[[], torch.Tensor]]:
     table = {
         "direct (torch conv2d)": lambda: F.conv2d(x, w, b, padding=1),
-        "direct (ONNX Runtime Conv)": _ort_conv(x, w, b, threads),
+        "direct (ONNX Runtime Conv)": _as_torch(ort_conv(x.numpy(), w.numpy(), b.numpy(), threads)),
         "im2col + GEMM": lambda: im2col_conv(x, w, b),
         "FFT convolution": lambda: fft_conv(x, w, b),
     }

@@ -55,6 +55,9 @@ class ExportOptions:
         return "fp16" if self.fp16 else "fp32"
 
 
+CONFIG_PROPERTY = "wno_edge.config"  # metadata_props key holding the WNOConfig as JSON
+
+
 def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False,
                     conv="winograd", tile=None) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
@@ -267,7 +270,7 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
                               ir_version=ir_version_for(opts.opset), producer_name="wno-edge",
                               producer_version=__version__, doc_string="Winograd Neural Operator (FFT-free export)")
     helper.set_model_props(proto, {
-        "wno_edge.config": json.dumps(cfg.to_dict()),
+        CONFIG_PROPERTY: json.dumps(cfg.to_dict()),
         "wno_edge.resolution": f"{h}x{w}",
         "wno_edge.batch": "dynamic" if opts.batch is None else str(opts.batch),
         "wno_edge.conv": opts.conv if cfg.real_space_kernel else "pointwise (FNO)",

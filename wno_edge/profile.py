@@ -32,10 +32,11 @@ def model_config(path: Path, session: Session):
         import onnx
 
         from .model import WNOConfig
+        from .onnx_export import CONFIG_PROPERTY
 
         meta = {p.key: p.value for p in onnx.load(str(path), load_external_data=False).metadata_props}
-        if "wno_edge.config" in meta:
-            return WNOConfig.from_dict(json.loads(meta["wno_edge.config"]))
+        if CONFIG_PROPERTY in meta:
+            return WNOConfig.from_dict(json.loads(meta[CONFIG_PROPERTY]))
     return None
 
 

@@ -118,9 +118,8 @@ def matrices(tile: int) -> WinogradMatrices:
 
 
 @lru_cache(maxsize=None)
-def _torch_matrices(tile: int, dtype: torch.dtype, device: str):
-    mats = matrices(tile)
-    return tuple(torch.tensor(M, dtype=dtype, device=device) for M in (mats.BT, mats.G, mats.AT))
+def _filter_matrix(tile: int, dtype: torch.dtype, device: str) -> torch.Tensor:
+    return torch.tensor(matrices(tile).G, dtype=dtype, device=device)
 
 
 @lru_cache(maxsize=None)
@@ -141,7 +140,7 @@ def transform_weight(weight: torch.Tensor, tile: int) -> torch.Tensor:
 
     Done once per layer at deployment; here it is differentiable so training sees it.
     """
-    _, G, _ = _torch_matrices(tile, weight.dtype, str(weight.device))
+    G = _filter_matrix(tile, weight.dtype, str(weight.device))
     return G @ weight @ G.T
 
 
