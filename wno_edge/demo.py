@@ -62,8 +62,7 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     data = out / f"darcy_fresh_{h}.h5"
     generate("darcy", data, n_samples=n_test, resolution=h, seed=seed, progress=False)
     fresh = PDEBenchDataset(data, "all")
-    a = torch.stack([fresh[i][0] for i in range(len(fresh))])
-    u = torch.stack([fresh[i][1] for i in range(len(fresh))])
+    a, u = (torch.stack(t) for t in zip(*(fresh[i] for i in range(len(fresh)))))  # each sample read once
     with torch.no_grad():
         pred = model(a)
     fresh_err = relative_l2(pred, u).item()
