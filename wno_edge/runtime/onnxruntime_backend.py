@@ -67,11 +67,6 @@ class OnnxRuntimeSession(Session):
         self._session.run_with_iobinding(self._binding)
         return self._y
 
-    def warmup(self, n: int = 10) -> None:
-        self._x[...] = 0
-        for _ in range(n):
-            self._session.run_with_iobinding(self._binding)
-
     def close(self) -> None:
         super().close()
         self._binding = self._session = None
