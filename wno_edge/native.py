@@ -24,12 +24,13 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .winograd import check_conv3x3_args
+
 LIBRARY_ENV = "WNO_EDGE_NATIVE_LIB"            # path of libwno_winograd.so to use instead
 CUDA_LIBRARY_ENV = "WNO_EDGE_NATIVE_CUDA_LIB"  # path of libwno_winograd_cuda.so
 NATIVE_DIR = Path(__file__).resolve().with_name("_native")
 CPU_LIBRARY = "libwno_winograd.so"
 CUDA_LIBRARY = "libwno_winograd_cuda.so"
-TILES = (2, 4, 6)
 
 WNO_SUCCESS = 0
 
@@ -235,20 +236,11 @@ winograd_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
 def winograd_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, padding: int = 1,
                     tile: int = 4) -> Tensor:
     """Checked entry to the op: CPU float32 tensors, x (N,C,H,W), weight (K,C,3,3)."""
-    if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
-        raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} "
-                         f"and {tuple(weight.shape)}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
-    if tile not in TILES or padding not in (0, 1):
-        raise ValueError(f"tile must be one of {TILES} and padding 0 or 1, got {tile}, {padding}")
+    check_conv3x3_args(x, weight, padding, tile)
     tensors = [t for t in (x, weight, bias) if t is not None]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         raise ValueError("the native backend runs CPU float32 tensors; use backend='torch' for "
                          f"{', '.join(sorted({f'{t.device.type} {t.dtype}' for t in tensors}))}")
-    if x.shape[2] + 2 * padding < 3 or x.shape[3] + 2 * padding < 3:
-        raise ValueError(f"input {tuple(x.shape[2:])} is too small for a 3x3 convolution "
-                         f"with padding {padding}")
     load()  # raises NativeUnavailable with the reason
     return winograd_conv2d_op(x, weight, bias, padding, tile)
 

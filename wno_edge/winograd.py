@@ -144,6 +144,22 @@ def transform_weight(weight: torch.Tensor, tile: int) -> torch.Tensor:
     return G @ weight @ G.T
 
 
+def check_conv3x3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> tuple[int, int]:
+    """Validate a 3x3 stride-1 conv call (every backend's contract); returns the output H, W."""
+    if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
+        raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
+    if padding not in (0, 1):
+        raise ValueError(f"padding must be 0 or 1, got {padding!r}")
+    matrices(tile)  # raises for an unsupported tile
+    h, w = x.shape[2:]
+    ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
+    if ho < 1 or wo < 1:
+        raise ValueError(f"input {h}x{w} is too small for a 3x3 convolution with padding {padding}")
+    return ho, wo
+
+
 def winograd_conv2d(
     x: torch.Tensor,
     weight: torch.Tensor,
@@ -159,25 +175,17 @@ def winograd_conv2d(
     backend: "torch" (this code, any device/dtype, differentiable) or "native" (the fused
     C++ kernel of runtime/, CPU float32; see wno_edge.native).
     """
-    if backend == "native":
+    if backend not in ("torch", "native"):
+        raise ValueError(f"backend must be 'torch' or 'native', got {backend!r}")
+    if backend == "native":  # checks the same arguments, then the native kernel's own limits
         from . import native
 
         return native.winograd_conv2d(x, weight, bias, padding=padding, tile=tile)
-    if backend != "torch":
-        raise ValueError(f"backend must be 'torch' or 'native', got {backend!r}")
-    if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
-        raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
-    if padding not in (0, 1):
-        raise ValueError(f"padding must be 0 or 1, got {padding!r}")
+    ho, wo = check_conv3x3_args(x, weight, padding, tile)
     mats = matrices(tile)
     m, a = mats.m, mats.a
     n, c, h, w = x.shape
     k = weight.shape[0]
-    ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
-    if ho < 1 or wo < 1:
-        raise ValueError(f"input {h}x{w} is too small for a 3x3 convolution with padding {padding}")
     th, tw = -(-ho // m), -(-wo // m)
     # Zero-pad: `padding` on the top/left, enough on the bottom/right to fill whole tiles.
     d = F.pad(x, (padding, tw * m + 2 - w - padding, padding, th * m + 2 - h - padding))
