@@ -15,15 +15,14 @@ from wno_edge.onnx_export import export_onnx
 def _gpu_ready() -> str | None:
     if importlib.util.find_spec("tensorrt") is None:
         return "TensorRT is not installed"
-    try:
-        from cuda.bindings import runtime as cudart
-
-        err, count = cudart.cudaGetDeviceCount()
-        if int(err) != 0 or count < 1:
-            return "no CUDA device"
-    except ImportError:
+    if importlib.util.find_spec("cuda") is None:
         return "cuda-python is not installed"
+    from wno_edge.native import cuda_device_count
     from wno_edge.tensorrt_plugin import find_plugin_library
+
+    count, how = cuda_device_count()
+    if count < 1:
+        return f"no CUDA device ({how})"
 
     try:
         find_plugin_library()
