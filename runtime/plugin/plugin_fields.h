@@ -11,10 +11,8 @@
 #include <string>
 #include <vector>
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
 // Name == ONNX op_type (the ONNX parser looks plugins up by it), version == the node's
 // plugin_version attribute, namespace == its plugin_namespace attribute.
@@ -25,52 +23,47 @@ inline constexpr char kPluginNamespace[] = "";
 inline constexpr char kFieldTile[] = "tile";
 inline constexpr char kFieldPadding[] = "padding";
 
-enum class FieldType : int32_t
-{
-    kFLOAT16 = 0,
-    kFLOAT32 = 1,
-    kFLOAT64 = 2,
-    kINT8 = 3,
-    kINT16 = 4,
-    kINT32 = 5,
-    kCHAR = 6,
-    kDIMS = 7,
-    kUNKNOWN = 8,
-    kBF16 = 9,
-    kINT64 = 10,
+enum class FieldType : int32_t {
+  kFLOAT16 = 0,
+  kFLOAT32 = 1,
+  kFLOAT64 = 2,
+  kINT8 = 3,
+  kINT16 = 4,
+  kINT32 = 5,
+  kCHAR = 6,
+  kDIMS = 7,
+  kUNKNOWN = 8,
+  kBF16 = 9,
+  kINT64 = 10,
 };
 
-struct FieldView
-{
-    char const* name;
-    void const* data;
-    FieldType type;
-    int32_t length;
+struct FieldView {
+  const char* name;
+  const void* data;
+  FieldType type;
+  int32_t length;
 };
 
 // The plugin's whole creation state.
-struct ConvParams
-{
-    int32_t tile{0};     // output tile m of F(m x m, 3 x 3): 2, 4 or 6
-    int32_t padding{-1}; // 0 or 1 on every side
+struct ConvParams {
+  int32_t tile{0};      // output tile m of F(m x m, 3 x 3): 2, 4 or 6
+  int32_t padding{-1};  // 0 or 1 on every side
 };
 
-enum class FieldStatus : int32_t
-{
-    kOK = 0,
-    kNULL_COLLECTION = 1, // fields == nullptr with count > 0, or count < 0
-    kMISSING = 2,         // tile or padding absent
-    kWRONG_TYPE = 3,      // not an integer field
-    kWRONG_LENGTH = 4,    // not exactly one element, or no data
-    kOUT_OF_RANGE = 5,    // tile not in {2, 4, 6} or padding not in {0, 1}
-    kDUPLICATE = 6,       // the same field twice
+enum class FieldStatus : int32_t {
+  kOK = 0,
+  kNULL_COLLECTION = 1,  // fields == nullptr with count > 0, or count < 0
+  kMISSING = 2,          // tile or padding absent
+  kWRONG_TYPE = 3,       // not an integer field
+  kWRONG_LENGTH = 4,     // not exactly one element, or no data
+  kOUT_OF_RANGE = 5,     // tile not in {2, 4, 6} or padding not in {0, 1}
+  kDUPLICATE = 6,        // the same field twice
 };
 
-struct FieldParse
-{
-    FieldStatus status{FieldStatus::kOK};
-    std::string message;              // why, when status != kOK
-    std::vector<std::string> ignored; // unknown fields, skipped (for a verbose log line)
+struct FieldParse {
+  FieldStatus status{FieldStatus::kOK};
+  std::string message;               // why, when status != kOK
+  std::vector<std::string> ignored;  // unknown fields, skipped (for a verbose log line)
 };
 
 bool validTile(int64_t tile) noexcept;
@@ -79,18 +72,18 @@ bool validPadding(int64_t padding) noexcept;
 // Reads tile and padding. Integer fields of any width (kINT8/16/32/64) with exactly one element
 // are accepted; the ONNX parser sends kINT32. plugin_version and plugin_namespace (consumed by
 // the parser) and unknown fields are skipped. Never throws anything but std::bad_alloc.
-FieldParse parseFields(FieldView const* fields, int32_t count, ConvParams& params);
+FieldParse parseFields(const FieldView* fields, int32_t count, ConvParams& params);
 
 // The serialisation format: exactly these fields, both kINT32 with one element, in this order.
 // The views point into `params`, which must outlive them. Returns the number of fields written
 // (kSerializedFieldCount), or 0 if capacity is too small.
 inline constexpr int32_t kSerializedFieldCount = 2;
-int32_t serializeFields(ConvParams const& params, FieldView* out, int32_t capacity) noexcept;
+int32_t serializeFields(const ConvParams& params, FieldView* out, int32_t capacity) noexcept;
 
 // "tile=4,padding=1": the timing-cache ID and metadata string of a plugin.
-std::string describe(ConvParams const& params);
+std::string describe(const ConvParams& params);
 
-char const* fieldStatusName(FieldStatus status) noexcept;
+const char* fieldStatusName(FieldStatus status) noexcept;
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

@@ -7,24 +7,22 @@
 #include <cstdint>
 #include <string>
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
 // Logs "WinogradConv <where>: <message>" through ::getLogger(), the logger TensorRT hands to
 // statically registered plugins (NVIDIA's own plugins do the same), or stderr without one.
-void logMessage(nvinfer1::ILogger::Severity severity, char const* where, char const* message) noexcept;
+void logMessage(nvinfer1::ILogger::Severity severity, const char* where,
+                const char* message) noexcept;
 
 // Logs an error and returns the non-zero status that TensorRT's plugin methods return.
-int32_t reportError(char const* where, char const* message) noexcept;
-inline int32_t reportError(char const* where, std::string const& message) noexcept
-{
-    return reportError(where, message.c_str());
+int32_t reportError(const char* where, const char* message) noexcept;
+inline int32_t reportError(const char* where, const std::string& message) noexcept {
+  return reportError(where, message.c_str());
 }
 
 // For a catch (...) block: logs the exception in flight and returns the error status.
-int32_t reportException(char const* where) noexcept;
+int32_t reportException(const char* where) noexcept;
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

@@ -10,46 +10,41 @@
 #include <cstdint>
 #include <string>
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
-class WeightCache
-{
-public:
-    WeightCache() = default;
-    ~WeightCache();
-    WeightCache(WeightCache const&) = delete;
-    WeightCache& operator=(WeightCache const&) = delete;
+class WeightCache {
+ public:
+  WeightCache() = default;
+  ~WeightCache();
+  WeightCache(const WeightCache&) = delete;
+  WeightCache& operator=(const WeightCache&) = delete;
 
-    // Makes the transformed weights (and a float32 bias for a half bias) for `key`, unless they
-    // are already there. Stream-ordered: the work is queued on `stream` before the caller's
-    // convolution, with no host synchronisation. The buffer grows by cudaMalloc, so the first
-    // call must not happen inside CUDA graph capture (refused with WNO_ERROR_UNSUPPORTED; run
-    // one enqueueV3 before capturing, as TensorRT itself requires). On failure `error` says why
-    // and the cache is empty.
-    wno_status prepare(WeightKey const& key, wno_conv_desc const& desc, cudaStream_t stream, std::string& error);
+  // Makes the transformed weights (and a float32 bias for a half bias) for `key`, unless they
+  // are already there. Stream-ordered: the work is queued on `stream` before the caller's
+  // convolution, with no host synchronisation. The buffer grows by cudaMalloc, so the first
+  // call must not happen inside CUDA graph capture (refused with WNO_ERROR_UNSUPPORTED; run
+  // one enqueueV3 before capturing, as TensorRT itself requires). On failure `error` says why
+  // and the cache is empty.
+  wno_status prepare(const WeightKey& key, const wno_conv_desc& desc, cudaStream_t stream,
+                     std::string& error);
 
-    void const* transformed() const noexcept;
-    // The float32 bias for the kernel: the converted copy for a half bias, else `input` itself.
-    float const* bias(void const* input) const noexcept;
-    // How many times the weights were transformed (for logs and tests).
-    int64_t transformCount() const noexcept
-    {
-        return mTransforms;
-    }
+  const void* transformed() const noexcept;
+  // The float32 bias for the kernel: the converted copy for a half bias, else `input` itself.
+  const float* bias(const void* input) const noexcept;
+  // How many times the weights were transformed (for logs and tests).
+  int64_t transformCount() const noexcept { return mTransforms; }
 
-private:
-    void release() noexcept;
+ private:
+  void release() noexcept;
 
-    WeightKey mKey{};
-    bool mValid{false};
-    WeightBufferLayout mLayout{};
-    char* mBuffer{nullptr};
-    size_t mCapacity{0};
-    int64_t mTransforms{0};
+  WeightKey mKey{};
+  bool mValid{false};
+  WeightBufferLayout mLayout{};
+  char* mBuffer{nullptr};
+  size_t mCapacity{0};
+  int64_t mTransforms{0};
 };
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

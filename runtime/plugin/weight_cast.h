@@ -5,13 +5,11 @@
 
 #include <cstddef>
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
 // Converts `count` IEEE half values at `src` to float at `dst`, asynchronously on `stream`.
-cudaError_t halfToFloat(void const* src, float* dst, size_t count, cudaStream_t stream) noexcept;
+cudaError_t halfToFloat(const void* src, float* dst, size_t count, cudaStream_t stream) noexcept;
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

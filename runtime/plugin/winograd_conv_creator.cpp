@@ -14,14 +14,13 @@
 
 using namespace nvinfer1;
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
-#define WNO_SAME_FIELD_TYPE(name)                                                                                      \
-    static_assert(static_cast<int32_t>(PluginFieldType::name) == static_cast<int32_t>(FieldType::name),               \
-        "nvinfer1::PluginFieldType::" #name " changed")
+#define WNO_SAME_FIELD_TYPE(name)                                                           \
+  static_assert(                                                                            \
+      static_cast<int32_t>(PluginFieldType::name) == static_cast<int32_t>(FieldType::name), \
+      "nvinfer1::PluginFieldType::" #name " changed")
 WNO_SAME_FIELD_TYPE(kFLOAT16);
 WNO_SAME_FIELD_TYPE(kFLOAT32);
 WNO_SAME_FIELD_TYPE(kFLOAT64);
@@ -35,79 +34,62 @@ WNO_SAME_FIELD_TYPE(kBF16);
 WNO_SAME_FIELD_TYPE(kINT64);
 #undef WNO_SAME_FIELD_TYPE
 
-WinogradConvPluginCreator::WinogradConvPluginCreator()
-{
-    mFieldNames.emplace_back(kFieldTile, nullptr, PluginFieldType::kINT32, 1);
-    mFieldNames.emplace_back(kFieldPadding, nullptr, PluginFieldType::kINT32, 1);
-    mFieldCollection.nbFields = static_cast<int32_t>(mFieldNames.size());
-    mFieldCollection.fields = mFieldNames.data();
+WinogradConvPluginCreator::WinogradConvPluginCreator() {
+  mFieldNames.emplace_back(kFieldTile, nullptr, PluginFieldType::kINT32, 1);
+  mFieldNames.emplace_back(kFieldPadding, nullptr, PluginFieldType::kINT32, 1);
+  mFieldCollection.nbFields = static_cast<int32_t>(mFieldNames.size());
+  mFieldCollection.fields = mFieldNames.data();
 }
 
-char const* WinogradConvPluginCreator::getPluginName() const noexcept
-{
-    return kPluginName;
+const char* WinogradConvPluginCreator::getPluginName() const noexcept { return kPluginName; }
+
+const char* WinogradConvPluginCreator::getPluginVersion() const noexcept { return kPluginVersion; }
+
+const char* WinogradConvPluginCreator::getPluginNamespace() const noexcept {
+  return kPluginNamespace;
 }
 
-char const* WinogradConvPluginCreator::getPluginVersion() const noexcept
-{
-    return kPluginVersion;
+const PluginFieldCollection* WinogradConvPluginCreator::getFieldNames() noexcept {
+  return &mFieldCollection;
 }
 
-char const* WinogradConvPluginCreator::getPluginNamespace() const noexcept
-{
-    return kPluginNamespace;
-}
-
-PluginFieldCollection const* WinogradConvPluginCreator::getFieldNames() noexcept
-{
-    return &mFieldCollection;
-}
-
-IPluginV3* WinogradConvPluginCreator::createPlugin(
-    char const* name, PluginFieldCollection const* fc, TensorRTPhase phase) noexcept
-{
-    try
-    {
-        std::string const where = std::string("createPlugin(") + (name ? name : "") + ", "
-            + (phase == TensorRTPhase::kBUILD ? "build" : "runtime") + ")";
-        if (fc == nullptr)
-        {
-            reportError(where.c_str(), "no field collection");
-            return nullptr;
-        }
-        std::vector<FieldView> views;
-        if (fc->nbFields > 0 && fc->fields != nullptr)
-        {
-            views.reserve(static_cast<size_t>(fc->nbFields));
-            for (int32_t i = 0; i < fc->nbFields; ++i)
-            {
-                PluginField const& f = fc->fields[i];
-                views.push_back(FieldView{f.name, f.data, static_cast<FieldType>(f.type), f.length});
-            }
-        }
-        ConvParams params;
-        int32_t const count = fc->fields == nullptr ? fc->nbFields : static_cast<int32_t>(views.size());
-        FieldParse const parsed = parseFields(views.data(), count, params);
-        if (parsed.status != FieldStatus::kOK)
-        {
-            reportError(where.c_str(), parsed.message);
-            return nullptr;
-        }
-        for (std::string const& ignored : parsed.ignored)
-        {
-            std::string const message = "ignoring unknown field '" + ignored + "'";
-            logMessage(ILogger::Severity::kVERBOSE, where.c_str(), message.c_str());
-        }
-        return new WinogradConvPlugin(params);
+IPluginV3* WinogradConvPluginCreator::createPlugin(const char* name,
+                                                   const PluginFieldCollection* fc,
+                                                   TensorRTPhase phase) noexcept {
+  try {
+    const std::string where = std::string("createPlugin(") + (name ? name : "") + ", " +
+                              (phase == TensorRTPhase::kBUILD ? "build" : "runtime") + ")";
+    if (fc == nullptr) {
+      reportError(where.c_str(), "no field collection");
+      return nullptr;
     }
-    catch (...)
-    {
-        reportException("createPlugin");
+    std::vector<FieldView> views;
+    if (fc->nbFields > 0 && fc->fields != nullptr) {
+      views.reserve(static_cast<size_t>(fc->nbFields));
+      for (int32_t i = 0; i < fc->nbFields; ++i) {
+        const PluginField& f = fc->fields[i];
+        views.push_back(FieldView{f.name, f.data, static_cast<FieldType>(f.type), f.length});
+      }
     }
-    return nullptr;
+    ConvParams params;
+    const int32_t count = fc->fields == nullptr ? fc->nbFields : static_cast<int32_t>(views.size());
+    const FieldParse parsed = parseFields(views.data(), count, params);
+    if (parsed.status != FieldStatus::kOK) {
+      reportError(where.c_str(), parsed.message);
+      return nullptr;
+    }
+    for (const std::string& ignored : parsed.ignored) {
+      const std::string message = "ignoring unknown field '" + ignored + "'";
+      logMessage(ILogger::Severity::kVERBOSE, where.c_str(), message.c_str());
+    }
+    return new WinogradConvPlugin(params);
+  } catch (...) {
+    reportException("createPlugin");
+  }
+  return nullptr;
 }
 
 REGISTER_TENSORRT_PLUGIN(WinogradConvPluginCreator);
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

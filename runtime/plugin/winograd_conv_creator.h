@@ -6,30 +6,27 @@
 
 #include <vector>
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
-class WinogradConvPluginCreator final : public nvinfer1::IPluginCreatorV3One
-{
-public:
-    WinogradConvPluginCreator();
-    ~WinogradConvPluginCreator() override = default;
+class WinogradConvPluginCreator final : public nvinfer1::IPluginCreatorV3One {
+ public:
+  WinogradConvPluginCreator();
+  ~WinogradConvPluginCreator() override = default;
 
-    char const* getPluginName() const noexcept override;
-    char const* getPluginVersion() const noexcept override;
-    char const* getPluginNamespace() const noexcept override;
-    // tile and padding, kINT32: the ONNX parser forwards exactly the attributes listed here.
-    nvinfer1::PluginFieldCollection const* getFieldNames() noexcept override;
-    // nullptr, with the reason logged, for missing or invalid fields.
-    nvinfer1::IPluginV3* createPlugin(
-        char const* name, nvinfer1::PluginFieldCollection const* fc, nvinfer1::TensorRTPhase phase) noexcept override;
+  const char* getPluginName() const noexcept override;
+  const char* getPluginVersion() const noexcept override;
+  const char* getPluginNamespace() const noexcept override;
+  // tile and padding, kINT32: the ONNX parser forwards exactly the attributes listed here.
+  const nvinfer1::PluginFieldCollection* getFieldNames() noexcept override;
+  // nullptr, with the reason logged, for missing or invalid fields.
+  nvinfer1::IPluginV3* createPlugin(const char* name, const nvinfer1::PluginFieldCollection* fc,
+                                    nvinfer1::TensorRTPhase phase) noexcept override;
 
-private:
-    std::vector<nvinfer1::PluginField> mFieldNames;
-    nvinfer1::PluginFieldCollection mFieldCollection{};
+ private:
+  std::vector<nvinfer1::PluginField> mFieldNames;
+  nvinfer1::PluginFieldCollection mFieldCollection{};
 };
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

@@ -27,68 +27,68 @@
 #include <memory>
 #include <string>
 
-namespace wno
-{
-namespace trt
-{
+namespace wno {
+namespace trt {
 
 class WinogradConvPlugin final : public nvinfer1::IPluginV3,
                                  public nvinfer1::IPluginV3OneCore,
                                  public nvinfer1::IPluginV3OneBuild,
-                                 public nvinfer1::IPluginV3OneRuntime
-{
-public:
-    explicit WinogradConvPlugin(ConvParams const& params);
-    ~WinogradConvPlugin() override = default;
-    WinogradConvPlugin(WinogradConvPlugin const&) = delete;
-    WinogradConvPlugin& operator=(WinogradConvPlugin const&) = delete;
+                                 public nvinfer1::IPluginV3OneRuntime {
+ public:
+  explicit WinogradConvPlugin(const ConvParams& params);
+  ~WinogradConvPlugin() override = default;
+  WinogradConvPlugin(const WinogradConvPlugin&) = delete;
+  WinogradConvPlugin& operator=(const WinogradConvPlugin&) = delete;
 
-    ConvParams const& params() const noexcept
-    {
-        return mParams;
-    }
+  const ConvParams& params() const noexcept { return mParams; }
 
-    // IPluginV3
-    nvinfer1::IPluginCapability* getCapabilityInterface(nvinfer1::PluginCapabilityType type) noexcept override;
-    nvinfer1::IPluginV3* clone() noexcept override;
+  // IPluginV3
+  nvinfer1::IPluginCapability* getCapabilityInterface(
+      nvinfer1::PluginCapabilityType type) noexcept override;
+  nvinfer1::IPluginV3* clone() noexcept override;
 
-    // IPluginV3OneCore
-    char const* getPluginName() const noexcept override;
-    char const* getPluginVersion() const noexcept override;
-    char const* getPluginNamespace() const noexcept override;
+  // IPluginV3OneCore
+  const char* getPluginName() const noexcept override;
+  const char* getPluginVersion() const noexcept override;
+  const char* getPluginNamespace() const noexcept override;
 
-    // IPluginV3OneBuild
-    int32_t configurePlugin(nvinfer1::DynamicPluginTensorDesc const* in, int32_t nbInputs,
-        nvinfer1::DynamicPluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
-    int32_t getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
-        nvinfer1::DataType const* inputTypes, int32_t nbInputs) const noexcept override;
-    int32_t getOutputShapes(nvinfer1::DimsExprs const* inputs, int32_t nbInputs,
-        nvinfer1::DimsExprs const* shapeInputs, int32_t nbShapeInputs, nvinfer1::DimsExprs* outputs,
-        int32_t nbOutputs, nvinfer1::IExprBuilder& exprBuilder) noexcept override;
-    bool supportsFormatCombination(int32_t pos, nvinfer1::DynamicPluginTensorDesc const* inOut, int32_t nbInputs,
-        int32_t nbOutputs) noexcept override;
-    int32_t getNbOutputs() const noexcept override;
-    size_t getWorkspaceSize(nvinfer1::DynamicPluginTensorDesc const* inputs, int32_t nbInputs,
-        nvinfer1::DynamicPluginTensorDesc const* outputs, int32_t nbOutputs) const noexcept override;
-    char const* getTimingCacheID() noexcept override;
-    char const* getMetadataString() noexcept override;
+  // IPluginV3OneBuild
+  int32_t configurePlugin(const nvinfer1::DynamicPluginTensorDesc* in, int32_t nbInputs,
+                          const nvinfer1::DynamicPluginTensorDesc* out,
+                          int32_t nbOutputs) noexcept override;
+  int32_t getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
+                             const nvinfer1::DataType* inputTypes,
+                             int32_t nbInputs) const noexcept override;
+  int32_t getOutputShapes(const nvinfer1::DimsExprs* inputs, int32_t nbInputs,
+                          const nvinfer1::DimsExprs* shapeInputs, int32_t nbShapeInputs,
+                          nvinfer1::DimsExprs* outputs, int32_t nbOutputs,
+                          nvinfer1::IExprBuilder& exprBuilder) noexcept override;
+  bool supportsFormatCombination(int32_t pos, const nvinfer1::DynamicPluginTensorDesc* inOut,
+                                 int32_t nbInputs, int32_t nbOutputs) noexcept override;
+  int32_t getNbOutputs() const noexcept override;
+  size_t getWorkspaceSize(const nvinfer1::DynamicPluginTensorDesc* inputs, int32_t nbInputs,
+                          const nvinfer1::DynamicPluginTensorDesc* outputs,
+                          int32_t nbOutputs) const noexcept override;
+  const char* getTimingCacheID() noexcept override;
+  const char* getMetadataString() noexcept override;
 
-    // IPluginV3OneRuntime
-    int32_t onShapeChange(nvinfer1::PluginTensorDesc const* in, int32_t nbInputs,
-        nvinfer1::PluginTensorDesc const* out, int32_t nbOutputs) noexcept override;
-    int32_t enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const* outputDesc,
-        void const* const* inputs, void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
-    nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
-    nvinfer1::PluginFieldCollection const* getFieldsToSerialize() noexcept override;
+  // IPluginV3OneRuntime
+  int32_t onShapeChange(const nvinfer1::PluginTensorDesc* in, int32_t nbInputs,
+                        const nvinfer1::PluginTensorDesc* out, int32_t nbOutputs) noexcept override;
+  int32_t enqueue(const nvinfer1::PluginTensorDesc* inputDesc,
+                  const nvinfer1::PluginTensorDesc* outputDesc, const void* const* inputs,
+                  void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
+  nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
+  const nvinfer1::PluginFieldCollection* getFieldsToSerialize() noexcept override;
 
-private:
-    ConvParams mParams;
-    std::string mDescription; // "tile=4,padding=1": timing-cache ID and metadata
-    std::unique_ptr<WeightCache> mWeights;
-    ConvParams mSerializedParams{};
-    nvinfer1::PluginField mSerializedFields[kSerializedFieldCount];
-    nvinfer1::PluginFieldCollection mSerializedCollection{};
+ private:
+  ConvParams mParams;
+  std::string mDescription;  // "tile=4,padding=1": timing-cache ID and metadata
+  std::unique_ptr<WeightCache> mWeights;
+  ConvParams mSerializedParams{};
+  nvinfer1::PluginField mSerializedFields[kSerializedFieldCount];
+  nvinfer1::PluginFieldCollection mSerializedCollection{};
 };
 
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno

@@ -16,7 +16,8 @@
 extern "C" {
 size_t wno_emu_weight_size(const wno_conv_desc*, wno_dtype);
 wno_status wno_emu_transform_weights(const wno_conv_desc*, wno_dtype, const float*, void*);
-wno_status wno_emu_conv2d(const wno_conv_desc*, wno_dtype, const void*, const void*, const float*, void*, int);
+wno_status wno_emu_conv2d(const wno_conv_desc*, wno_dtype, const void*, const void*, const float*,
+                          void*, int);
 void wno_emu_float_to_half(const float*, std::uint16_t*, size_t);
 void wno_emu_half_to_float(const std::uint16_t*, float*, size_t);
 }
@@ -25,7 +26,12 @@ namespace {
 
 struct Rng {  // xorshift: the same shapes and data on every machine
   std::uint64_t s = 88172645463325252ull;
-  std::uint64_t next() { s ^= s << 13; s ^= s >> 7; s ^= s << 17; return s; }
+  std::uint64_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return s;
+  }
   int below(int n) { return static_cast<int>(next() % static_cast<std::uint64_t>(n)); }
   float normal() {
     double u = 0;
@@ -48,8 +54,11 @@ std::vector<double> direct(const wno_conv_desc& d, const std::vector<float>& x,
               for (int j = 0; j < 3; ++j) {
                 const int yy = oy + i - d.padding, xx = ox + j - d.padding;
                 if (yy < 0 || yy >= d.height || xx < 0 || xx >= d.width) continue;
-                acc += static_cast<double>(x[((static_cast<size_t>(n) * d.in_channels + c) * d.height + yy) * d.width + xx]) *
-                       w[((static_cast<size_t>(k) * d.in_channels + c) * 3 + i) * 3 + j];
+                acc +=
+                    static_cast<double>(
+                        x[((static_cast<size_t>(n) * d.in_channels + c) * d.height + yy) * d.width +
+                          xx]) *
+                    w[((static_cast<size_t>(k) * d.in_channels + c) * 3 + i) * 3 + j];
               }
           y[((static_cast<size_t>(n) * d.out_channels + k) * ho + oy) * wo + ox] = acc;
         }
@@ -79,11 +88,13 @@ void expect(bool ok, const char* what, const wno_conv_desc& d, double err) {
 void check_cpu(const wno_conv_desc& d, const std::vector<float>& x, const std::vector<float>& w,
                const std::vector<float>& b, const std::vector<double>& ref, double tol) {
   std::vector<char> u(wno_cpu_weight_size(&d));
-  expect(wno_cpu_transform_weights(&d, w.data(), u.data(), u.size()) == WNO_SUCCESS, "cpu weights", d, 0);
+  expect(wno_cpu_transform_weights(&d, w.data(), u.data(), u.size()) == WNO_SUCCESS, "cpu weights",
+         d, 0);
   for (int threads : {1, 3}) {
     std::vector<float> y(ref.size(), NAN);
     std::vector<char> ws(wno_cpu_workspace_size(&d, threads));
-    const wno_status st = wno_cpu_conv2d(&d, x.data(), u.data(), b.data(), y.data(), ws.data(), ws.size(), threads);
+    const wno_status st =
+        wno_cpu_conv2d(&d, x.data(), u.data(), b.data(), y.data(), ws.data(), ws.size(), threads);
     const double err = st == WNO_SUCCESS ? rel_error(y, ref) : INFINITY;
     expect(err <= tol, "cpu", d, err);
   }
@@ -120,9 +131,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<wno_conv_desc> shapes = {
-      {1, 1, 1, 1, 1, 1, 0}, {1, 3, 5, 7, 9, 1, 0},   {2, 9, 17, 13, 20, 0, 0},
+      {1, 1, 1, 1, 1, 1, 0},     {1, 3, 5, 7, 9, 1, 0},     {2, 9, 17, 13, 20, 0, 0},
       {1, 20, 20, 32, 32, 1, 0}, {3, 13, 33, 61, 45, 1, 0}, {1, 40, 40, 20, 26, 1, 0},
-      {2, 5, 7, 3, 40, 0, 0},  {1, 2, 3, 40, 3, 1, 0},  {1, 4, 4, 2, 70, 1, 0}};
+      {2, 5, 7, 3, 40, 0, 0},    {1, 2, 3, 40, 3, 1, 0},    {1, 4, 4, 2, 70, 1, 0}};
   Rng rng;
   for (int i = 0; i < 12; ++i)
     shapes.push_back({1 + rng.below(3), 1 + rng.below(24), 1 + rng.below(40), 3 + rng.below(30),

@@ -59,7 +59,10 @@ inline float half_bits_to_float(std::uint16_t h) {
       x = sign;
     } else {  // subnormal: normalise
       int e = -1;
-      do { mant <<= 1; ++e; } while (!(mant & 0x400u));
+      do {
+        mant <<= 1;
+        ++e;
+      } while (!(mant & 0x400u));
       x = sign | (static_cast<std::uint32_t>(127 - 15 - e) << 23) | ((mant & 0x3ffu) << 13);
     }
   } else {

@@ -29,27 +29,27 @@ extern "C" {
 
 typedef enum wno_status {
   WNO_SUCCESS = 0,
-  WNO_ERROR_INVALID_ARGUMENT = 1,    /* shape, tile, padding or a null pointer */
+  WNO_ERROR_INVALID_ARGUMENT = 1, /* shape, tile, padding or a null pointer */
   WNO_ERROR_WORKSPACE_TOO_SMALL = 2,
   WNO_ERROR_OUT_OF_MEMORY = 3,
-  WNO_ERROR_UNSUPPORTED = 4,         /* dtype or feature not built into this library */
-  WNO_ERROR_CUDA = 5,                /* a CUDA runtime call failed: wno_cuda_last_error() */
+  WNO_ERROR_UNSUPPORTED = 4, /* dtype or feature not built into this library */
+  WNO_ERROR_CUDA = 5,        /* a CUDA runtime call failed: wno_cuda_last_error() */
   WNO_ERROR_INTERNAL = 6
 } wno_status;
 
 typedef enum wno_dtype {
   WNO_FLOAT32 = 0,
-  WNO_FLOAT16 = 1  /* storage; the arithmetic is float32 */
+  WNO_FLOAT16 = 1 /* storage; the arithmetic is float32 */
 } wno_dtype;
 
 typedef struct wno_conv_desc {
-  int batch;         /* N */
-  int in_channels;   /* C */
-  int out_channels;  /* K */
-  int height;        /* H */
-  int width;         /* W */
-  int padding;       /* 0 or 1, on every side */
-  int tile;          /* output tile m of F(m x m, 3 x 3): 2, 4 or 6 */
+  int batch;        /* N */
+  int in_channels;  /* C */
+  int out_channels; /* K */
+  int height;       /* H */
+  int width;        /* W */
+  int padding;      /* 0 or 1, on every side */
+  int tile;         /* output tile m of F(m x m, 3 x 3): 2, 4 or 6 */
 } wno_conv_desc;
 
 WNO_API int wno_abi_version(void);
@@ -80,13 +80,11 @@ WNO_API int wno_cpu_default_threads(void);
  * are of dtype. Calls are asynchronous on the stream. */
 WNO_API size_t wno_cuda_weight_size(const wno_conv_desc* desc, wno_dtype dtype);
 WNO_API wno_status wno_cuda_transform_weights(const wno_conv_desc* desc, wno_dtype dtype,
-                                              const float* weight, void* transformed,
-                                              void* stream);
+                                              const float* weight, void* transformed, void* stream);
 WNO_API size_t wno_cuda_workspace_size(const wno_conv_desc* desc, wno_dtype dtype);
 WNO_API wno_status wno_cuda_conv2d(const wno_conv_desc* desc, wno_dtype dtype, const void* x,
                                    const void* transformed, const float* bias /* K or NULL */,
-                                   void* y, void* workspace, size_t workspace_bytes,
-                                   void* stream);
+                                   void* y, void* workspace, size_t workspace_bytes, void* stream);
 /* Message of the last CUDA error seen by this thread ("" if none). */
 WNO_API const char* wno_cuda_last_error(void);
 

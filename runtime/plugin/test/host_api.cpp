@@ -1,7 +1,8 @@
 // C entry points over the TensorRT-free parts of the plugin (plugin_fields, plugin_rules), for
 // tests/test_trt_plugin_host.py (ctypes). Built by the test with any C++17 compiler:
 //   c++ -std=c++17 -shared -fPIC -I runtime/include -I runtime/plugin
-//       runtime/plugin/test/host_api.cpp runtime/plugin/plugin_fields.cpp runtime/plugin/plugin_rules.cpp
+//       runtime/plugin/test/host_api.cpp runtime/plugin/plugin_fields.cpp
+//       runtime/plugin/plugin_rules.cpp
 // Nothing throws across this boundary: every entry point returns a status.
 #include "plugin_fields.h"
 #include "plugin_rules.h"
@@ -12,175 +13,148 @@
 
 using namespace wno::trt;
 
-namespace
-{
+namespace {
 
-void copyMessage(std::string const& text, char* out, size_t capacity) noexcept
-{
-    if (out != nullptr && capacity > 0)
-    {
-        size_t const n = text.size() < capacity - 1 ? text.size() : capacity - 1;
-        std::memcpy(out, text.data(), n);
-        out[n] = '\0';
-    }
+void copyMessage(const std::string& text, char* out, size_t capacity) noexcept {
+  if (out != nullptr && capacity > 0) {
+    const size_t n = text.size() < capacity - 1 ? text.size() : capacity - 1;
+    std::memcpy(out, text.data(), n);
+    out[n] = '\0';
+  }
 }
 
-Shape makeShape(int64_t const* dims, int32_t nbDims) noexcept
-{
-    Shape s;
-    s.nbDims = nbDims;
-    for (int32_t i = 0; i < nbDims && i < kMaxDims && dims != nullptr; ++i)
-    {
-        s.d[i] = dims[i];
-    }
-    return s;
+Shape makeShape(const int64_t* dims, int32_t nbDims) noexcept {
+  Shape s;
+  s.nbDims = nbDims;
+  for (int32_t i = 0; i < nbDims && i < kMaxDims && dims != nullptr; ++i) {
+    s.d[i] = dims[i];
+  }
+  return s;
 }
 
 // A fake wno_cuda_workspace_size: monotone in every dimension, records its calls.
 int32_t gWorkspaceCalls = 0;
 
-size_t fakeWorkspace(wno_conv_desc const* d, wno_dtype dtype)
-{
-    ++gWorkspaceCalls;
-    size_t const elem = dtype == WNO_FLOAT16 ? 2 : 4;
-    return static_cast<size_t>(d->batch) * d->in_channels * d->height * d->width * elem + d->tile;
+size_t fakeWorkspace(const wno_conv_desc* d, wno_dtype dtype) {
+  ++gWorkspaceCalls;
+  const size_t elem = dtype == WNO_FLOAT16 ? 2 : 4;
+  return static_cast<size_t>(d->batch) * d->in_channels * d->height * d->width * elem + d->tile;
 }
 
-} // namespace
+}  // namespace
 
 #define WNO_TEST_API extern "C" __attribute__((visibility("default")))
 
 // Status: 0 ok, else the FieldStatus value; -1 on an exception. `ignored` receives the ignored
 // field names joined by ','.
-WNO_TEST_API int32_t wno_trt_parse_fields(FieldView const* fields, int32_t count, ConvParams* params, char* message,
-    size_t messageCapacity, char* ignored, size_t ignoredCapacity)
-{
-    try
-    {
-        ConvParams parsed;
-        FieldParse const result = parseFields(fields, count, parsed);
-        copyMessage(result.message, message, messageCapacity);
-        std::string names;
-        for (std::string const& name : result.ignored)
-        {
-            names += (names.empty() ? "" : ",") + name;
-        }
-        copyMessage(names, ignored, ignoredCapacity);
-        if (result.status == FieldStatus::kOK && params != nullptr)
-        {
-            *params = parsed;
-        }
-        return static_cast<int32_t>(result.status);
+WNO_TEST_API int32_t wno_trt_parse_fields(const FieldView* fields, int32_t count,
+                                          ConvParams* params, char* message, size_t messageCapacity,
+                                          char* ignored, size_t ignoredCapacity) {
+  try {
+    ConvParams parsed;
+    const FieldParse result = parseFields(fields, count, parsed);
+    copyMessage(result.message, message, messageCapacity);
+    std::string names;
+    for (const std::string& name : result.ignored) {
+      names += (names.empty() ? "" : ",") + name;
     }
-    catch (...)
-    {
-        return -1;
+    copyMessage(names, ignored, ignoredCapacity);
+    if (result.status == FieldStatus::kOK && params != nullptr) {
+      *params = parsed;
     }
+    return static_cast<int32_t>(result.status);
+  } catch (...) {
+    return -1;
+  }
 }
 
-WNO_TEST_API int32_t wno_trt_serialize_fields(ConvParams const* params, FieldView* out, int32_t capacity)
-{
-    return params == nullptr ? 0 : serializeFields(*params, out, capacity);
+WNO_TEST_API int32_t wno_trt_serialize_fields(const ConvParams* params, FieldView* out,
+                                              int32_t capacity) {
+  return params == nullptr ? 0 : serializeFields(*params, out, capacity);
 }
 
-WNO_TEST_API int32_t wno_trt_describe(ConvParams const* params, char* out, size_t capacity)
-{
-    try
-    {
-        copyMessage(describe(*params), out, capacity);
-        return 0;
-    }
-    catch (...)
-    {
-        return -1;
-    }
+WNO_TEST_API int32_t wno_trt_describe(const ConvParams* params, char* out, size_t capacity) {
+  try {
+    copyMessage(describe(*params), out, capacity);
+    return 0;
+  } catch (...) {
+    return -1;
+  }
 }
 
-WNO_TEST_API char const* wno_trt_field_status_name(int32_t status)
-{
-    return fieldStatusName(static_cast<FieldStatus>(status));
+WNO_TEST_API const char* wno_trt_field_status_name(int32_t status) {
+  return fieldStatusName(static_cast<FieldStatus>(status));
 }
 
-WNO_TEST_API int32_t wno_trt_supports_io(int32_t pos, int32_t const* types, int32_t const* linear)
-{
-    bool flags[kPosY + 1]{};
-    for (int32_t i = 0; i <= pos && i <= kPosY && linear != nullptr; ++i)
-    {
-        flags[i] = linear[i] != 0;
-    }
-    return supportsIo(pos, types, linear == nullptr ? nullptr : flags) ? 1 : 0;
+WNO_TEST_API int32_t wno_trt_supports_io(int32_t pos, const int32_t* types, const int32_t* linear) {
+  bool flags[kPosY + 1]{};
+  for (int32_t i = 0; i <= pos && i <= kPosY && linear != nullptr; ++i) {
+    flags[i] = linear[i] != 0;
+  }
+  return supportsIo(pos, types, linear == nullptr ? nullptr : flags) ? 1 : 0;
 }
 
-WNO_TEST_API int64_t wno_trt_output_extent(int64_t in, int32_t padding)
-{
-    return outputExtent(in, padding);
+WNO_TEST_API int64_t wno_trt_output_extent(int64_t in, int32_t padding) {
+  return outputExtent(in, padding);
 }
 
 // 0 when consistent, 1 with the reason in `message`, -1 on an exception.
-WNO_TEST_API int32_t wno_trt_check_shapes(int64_t const* x, int32_t nx, int64_t const* w, int32_t nw,
-    int64_t const* b, int32_t nb, ConvParams const* params, char* message, size_t capacity)
-{
-    try
-    {
-        std::string const problem = checkShapes(makeShape(x, nx), makeShape(w, nw), makeShape(b, nb), *params);
-        copyMessage(problem, message, capacity);
-        return problem.empty() ? 0 : 1;
-    }
-    catch (...)
-    {
-        return -1;
-    }
+WNO_TEST_API int32_t wno_trt_check_shapes(const int64_t* x, int32_t nx, const int64_t* w,
+                                          int32_t nw, const int64_t* b, int32_t nb,
+                                          const ConvParams* params, char* message,
+                                          size_t capacity) {
+  try {
+    const std::string problem =
+        checkShapes(makeShape(x, nx), makeShape(w, nw), makeShape(b, nb), *params);
+    copyMessage(problem, message, capacity);
+    return problem.empty() ? 0 : 1;
+  } catch (...) {
+    return -1;
+  }
 }
 
-WNO_TEST_API int32_t wno_trt_make_desc(
-    int64_t const* x, int32_t nx, int64_t const* w, int32_t nw, ConvParams const* params, wno_conv_desc* desc)
-{
-    return static_cast<int32_t>(makeDesc(makeShape(x, nx), makeShape(w, nw), *params, *desc));
+WNO_TEST_API int32_t wno_trt_make_desc(const int64_t* x, int32_t nx, const int64_t* w, int32_t nw,
+                                       const ConvParams* params, wno_conv_desc* desc) {
+  return static_cast<int32_t>(makeDesc(makeShape(x, nx), makeShape(w, nw), *params, *desc));
 }
 
-WNO_TEST_API int32_t wno_trt_to_wno_dtype(int32_t type, int32_t* dtype)
-{
-    wno_dtype d{};
-    bool const ok = toWnoDtype(type, d);
-    *dtype = static_cast<int32_t>(d);
-    return ok ? 1 : 0;
+WNO_TEST_API int32_t wno_trt_to_wno_dtype(int32_t type, int32_t* dtype) {
+  wno_dtype d{};
+  const bool ok = toWnoDtype(type, d);
+  *dtype = static_cast<int32_t>(d);
+  return ok ? 1 : 0;
 }
 
 // xs: `count` shapes of rank 4, row after row. Returns the workspace; *calls = how many times
 // the (fake) kernel size function was asked.
-WNO_TEST_API size_t wno_trt_profile_workspace(int64_t const* xs, int32_t count, int64_t const* w,
-    ConvParams const* params, int32_t dtype, int32_t* calls)
-{
-    Shape shapes[8];
-    int32_t const n = count < 8 ? count : 8;
-    for (int32_t i = 0; i < n; ++i)
-    {
-        shapes[i] = makeShape(xs + 4 * i, 4);
-    }
-    gWorkspaceCalls = 0;
-    size_t const bytes
-        = profileWorkspace(shapes, n, makeShape(w, 4), *params, static_cast<wno_dtype>(dtype), &fakeWorkspace);
-    *calls = gWorkspaceCalls;
-    return bytes;
+WNO_TEST_API size_t wno_trt_profile_workspace(const int64_t* xs, int32_t count, const int64_t* w,
+                                              const ConvParams* params, int32_t dtype,
+                                              int32_t* calls) {
+  Shape shapes[8];
+  const int32_t n = count < 8 ? count : 8;
+  for (int32_t i = 0; i < n; ++i) {
+    shapes[i] = makeShape(xs + 4 * i, 4);
+  }
+  gWorkspaceCalls = 0;
+  const size_t bytes = profileWorkspace(shapes, n, makeShape(w, 4), *params,
+                                        static_cast<wno_dtype>(dtype), &fakeWorkspace);
+  *calls = gWorkspaceCalls;
+  return bytes;
 }
 
-WNO_TEST_API int32_t wno_trt_weight_keys_equal(WeightKey const* a, WeightKey const* b)
-{
-    return *a == *b ? 1 : 0;
+WNO_TEST_API int32_t wno_trt_weight_keys_equal(const WeightKey* a, const WeightKey* b) {
+  return *a == *b ? 1 : 0;
 }
 
-WNO_TEST_API int32_t wno_trt_plan_weight_buffer(size_t transformedBytes, int32_t inChannels, int32_t outChannels,
-    int32_t weightHalf, int32_t biasHalf, WeightBufferLayout* layout)
-{
-    WeightKey key;
-    key.inChannels = inChannels;
-    key.outChannels = outChannels;
-    key.weightHalf = weightHalf != 0;
-    key.biasHalf = biasHalf != 0;
-    return planWeightBuffer(transformedBytes, key, *layout) ? 1 : 0;
+WNO_TEST_API int32_t wno_trt_plan_weight_buffer(size_t transformedBytes, int32_t inChannels,
+                                                int32_t outChannels, int32_t weightHalf,
+                                                int32_t biasHalf, WeightBufferLayout* layout) {
+  WeightKey key;
+  key.inChannels = inChannels;
+  key.outChannels = outChannels;
+  key.weightHalf = weightHalf != 0;
+  key.biasHalf = biasHalf != 0;
+  return planWeightBuffer(transformedBytes, key, *layout) ? 1 : 0;
 }
 
-WNO_TEST_API size_t wno_trt_section_alignment()
-{
-    return kSectionAlignment;
-}
+WNO_TEST_API size_t wno_trt_section_alignment() { return kSectionAlignment; }

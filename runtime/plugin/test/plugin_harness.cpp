@@ -31,408 +31,298 @@ using namespace nvinfer1;
 
 // ---- recording logger and registry (libnvinfer) --------------------------------------------
 
-namespace
-{
+namespace {
 
-struct LogLine
-{
-    ILogger::Severity severity;
-    std::string text;
+struct LogLine {
+  ILogger::Severity severity;
+  std::string text;
 };
 
-class RecordingLogger : public ILogger
-{
-public:
-    void log(Severity severity, AsciiChar const* msg) noexcept override
-    {
-        lines.push_back(LogLine{severity, msg ? msg : ""});
-    }
-    std::vector<LogLine> lines;
+class RecordingLogger : public ILogger {
+ public:
+  void log(Severity severity, const AsciiChar* msg) noexcept override {
+    lines.push_back(LogLine{severity, msg ? msg : ""});
+  }
+  std::vector<LogLine> lines;
 };
 
-struct Registration
-{
-    IPluginCreatorInterface* creator;
-    std::string pluginNamespace;
+struct Registration {
+  IPluginCreatorInterface* creator;
+  std::string pluginNamespace;
 };
 
-class FakeRegistry : public IPluginRegistry
-{
-public:
-    std::vector<Registration> registrations;
+class FakeRegistry : public IPluginRegistry {
+ public:
+  std::vector<Registration> registrations;
 
 #if NV_TENSORRT_MAJOR < 11
-    bool registerCreator(IPluginCreator&, AsciiChar const* const) noexcept override
-    {
-        return false;
-    }
-    IPluginCreator* const* getPluginCreatorList(int32_t* const n) const noexcept override
-    {
-        *n = 0;
-        return nullptr;
-    }
-    IPluginCreator* getPluginCreator(
-        AsciiChar const* const, AsciiChar const* const, AsciiChar const* const) noexcept override
-    {
-        return nullptr;
-    }
-    bool deregisterCreator(IPluginCreator const&) noexcept override
-    {
-        return false;
-    }
+  bool registerCreator(IPluginCreator&, AsciiChar const* const) noexcept override { return false; }
+  IPluginCreator* const* getPluginCreatorList(int32_t* const n) const noexcept override {
+    *n = 0;
+    return nullptr;
+  }
+  IPluginCreator* getPluginCreator(const AsciiChar* const, const AsciiChar* const,
+                                   const AsciiChar* const) noexcept override {
+    return nullptr;
+  }
+  bool deregisterCreator(const IPluginCreator&) noexcept override { return false; }
 #endif
 #if NV_TENSORRT_MAJOR > 10 || NV_TENSORRT_MINOR >= 10
-    IPluginCreatorInterface* const* getAllCreatorsRecursive(int32_t* const n) noexcept override
-    {
-        *n = 0;
-        return nullptr;
-    }
+  IPluginCreatorInterface* const* getAllCreatorsRecursive(int32_t* const n) noexcept override {
+    *n = 0;
+    return nullptr;
+  }
 #endif
-    void setErrorRecorder(IErrorRecorder* const) noexcept override {}
-    IErrorRecorder* getErrorRecorder() const noexcept override
-    {
-        return nullptr;
-    }
-    bool isParentSearchEnabled() const override
-    {
-        return false;
-    }
-    void setParentSearchEnabled(bool const) override {}
-    PluginLibraryHandle loadLibrary(AsciiChar const*) noexcept override
-    {
-        return nullptr;
-    }
-    void deregisterLibrary(PluginLibraryHandle) noexcept override {}
-    bool registerCreator(IPluginCreatorInterface& creator, AsciiChar const* const ns) noexcept override
-    {
-        registrations.push_back(Registration{&creator, ns ? ns : ""});
-        return true;
-    }
-    IPluginCreatorInterface* const* getAllCreators(int32_t* const n) const noexcept override
-    {
-        *n = 0;
-        return nullptr;
-    }
-    IPluginCreatorInterface* getCreator(
-        AsciiChar const* const, AsciiChar const* const, AsciiChar const* const) noexcept override
-    {
-        return nullptr;
-    }
-    bool deregisterCreator(IPluginCreatorInterface const&) noexcept override
-    {
-        return false;
-    }
-    IPluginResource* acquirePluginResource(AsciiChar const*, IPluginResource*) noexcept override
-    {
-        return nullptr;
-    }
-    int32_t releasePluginResource(AsciiChar const*) noexcept override
-    {
-        return 0;
-    }
+  void setErrorRecorder(IErrorRecorder* const) noexcept override {}
+  IErrorRecorder* getErrorRecorder() const noexcept override { return nullptr; }
+  bool isParentSearchEnabled() const override { return false; }
+  void setParentSearchEnabled(const bool) override {}
+  PluginLibraryHandle loadLibrary(const AsciiChar*) noexcept override { return nullptr; }
+  void deregisterLibrary(PluginLibraryHandle) noexcept override {}
+  bool registerCreator(IPluginCreatorInterface& creator,
+                       const AsciiChar* const ns) noexcept override {
+    registrations.push_back(Registration{&creator, ns ? ns : ""});
+    return true;
+  }
+  IPluginCreatorInterface* const* getAllCreators(int32_t* const n) const noexcept override {
+    *n = 0;
+    return nullptr;
+  }
+  IPluginCreatorInterface* getCreator(const AsciiChar* const, const AsciiChar* const,
+                                      const AsciiChar* const) noexcept override {
+    return nullptr;
+  }
+  bool deregisterCreator(const IPluginCreatorInterface&) noexcept override { return false; }
+  IPluginResource* acquirePluginResource(const AsciiChar*, IPluginResource*) noexcept override {
+    return nullptr;
+  }
+  int32_t releasePluginResource(const AsciiChar*) noexcept override { return 0; }
 };
 
 // Function-local statics: the plugin's static registrar may run before this file's globals.
-RecordingLogger& logger()
-{
-    static RecordingLogger instance;
-    return instance;
+RecordingLogger& logger() {
+  static RecordingLogger instance;
+  return instance;
 }
 
-FakeRegistry& registry()
-{
-    static FakeRegistry instance;
-    return instance;
+FakeRegistry& registry() {
+  static FakeRegistry instance;
+  return instance;
 }
 
-} // namespace
+}  // namespace
 
-extern "C" IPluginRegistry* getPluginRegistry() noexcept
-{
-    return &registry();
-}
+extern "C" IPluginRegistry* getPluginRegistry() noexcept { return &registry(); }
 
-extern "C" ILogger* getLogger() noexcept
-{
-    return &logger();
-}
+extern "C" ILogger* getLogger() noexcept { return &logger(); }
 
 // ---- CUDA runtime over host memory -----------------------------------------------------------
 
-namespace
-{
+namespace {
 
-cudaStream_t const kCapturingStream = reinterpret_cast<cudaStream_t>(0xCA97);
-std::map<void*, size_t> gLive; // "device" allocations
+const cudaStream_t kCapturingStream = reinterpret_cast<cudaStream_t>(0xCA97);
+std::map<void*, size_t> gLive;  // "device" allocations
 bool gFailMalloc = false;
 int gHalfToFloatCalls = 0;
 
-float halfBitsToFloat(uint16_t h)
-{
-    int const sign = h >> 15;
-    int const exponent = (h >> 10) & 0x1f;
-    int const mantissa = h & 0x3ff;
-    float value;
-    if (exponent == 0)
-    {
-        value = std::ldexp(static_cast<float>(mantissa), -24);
-    }
-    else if (exponent == 31)
-    {
-        value = mantissa ? NAN : INFINITY;
-    }
-    else
-    {
-        value = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
-    }
-    return sign ? -value : value;
+float halfBitsToFloat(uint16_t h) {
+  const int sign = h >> 15;
+  const int exponent = (h >> 10) & 0x1f;
+  const int mantissa = h & 0x3ff;
+  float value;
+  if (exponent == 0) {
+    value = std::ldexp(static_cast<float>(mantissa), -24);
+  } else if (exponent == 31) {
+    value = mantissa ? NAN : INFINITY;
+  } else {
+    value = std::ldexp(static_cast<float>(mantissa | 0x400), exponent - 25);
+  }
+  return sign ? -value : value;
 }
 
-} // namespace
+}  // namespace
 
-extern "C"
-{
-cudaError_t CUDARTAPI cudaMalloc(void** devPtr, size_t size)
-{
-    if (gFailMalloc)
-    {
-        return cudaErrorMemoryAllocation;
-    }
-    *devPtr = std::malloc(size);
-    gLive[*devPtr] = size;
-    return cudaSuccess;
+extern "C" {
+cudaError_t CUDARTAPI cudaMalloc(void** devPtr, size_t size) {
+  if (gFailMalloc) {
+    return cudaErrorMemoryAllocation;
+  }
+  *devPtr = std::malloc(size);
+  gLive[*devPtr] = size;
+  return cudaSuccess;
 }
 
-cudaError_t CUDARTAPI cudaFree(void* devPtr)
-{
-    if (devPtr != nullptr)
-    {
-        gLive.erase(devPtr);
-        std::free(devPtr);
-    }
-    return cudaSuccess;
+cudaError_t CUDARTAPI cudaFree(void* devPtr) {
+  if (devPtr != nullptr) {
+    gLive.erase(devPtr);
+    std::free(devPtr);
+  }
+  return cudaSuccess;
 }
 
-cudaError_t CUDARTAPI cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status)
-{
-    *status = stream == kCapturingStream ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
-    return cudaSuccess;
+cudaError_t CUDARTAPI cudaStreamIsCapturing(cudaStream_t stream, cudaStreamCaptureStatus* status) {
+  *status =
+      stream == kCapturingStream ? cudaStreamCaptureStatusActive : cudaStreamCaptureStatusNone;
+  return cudaSuccess;
 }
 
-char const* CUDARTAPI cudaGetErrorName(cudaError_t error)
-{
-    return error == cudaErrorMemoryAllocation ? "cudaErrorMemoryAllocation" : "cudaErrorFake";
+const char* CUDARTAPI cudaGetErrorName(cudaError_t error) {
+  return error == cudaErrorMemoryAllocation ? "cudaErrorMemoryAllocation" : "cudaErrorFake";
 }
 
-char const* CUDARTAPI cudaGetErrorString(cudaError_t)
-{
-    return "fake CUDA runtime";
-}
+const char* CUDARTAPI cudaGetErrorString(cudaError_t) { return "fake CUDA runtime"; }
 }
 
-namespace wno
-{
-namespace trt
-{
-cudaError_t halfToFloat(void const* src, float* dst, size_t count, cudaStream_t) noexcept
-{
-    ++gHalfToFloatCalls;
-    auto const* bits = static_cast<uint16_t const*>(src);
-    for (size_t i = 0; i < count; ++i)
-    {
-        dst[i] = halfBitsToFloat(bits[i]);
-    }
-    return cudaSuccess;
+namespace wno {
+namespace trt {
+cudaError_t halfToFloat(const void* src, float* dst, size_t count, cudaStream_t) noexcept {
+  ++gHalfToFloatCalls;
+  const auto* bits = static_cast<const uint16_t*>(src);
+  for (size_t i = 0; i < count; ++i) {
+    dst[i] = halfBitsToFloat(bits[i]);
+  }
+  return cudaSuccess;
 }
-} // namespace trt
-} // namespace wno
+}  // namespace trt
+}  // namespace wno
 
 // ---- kernel ABI recorders ----------------------------------------------------------------------
 
-namespace
-{
+namespace {
 
-struct KernelLog
-{
-    int transforms{0};
-    int convs{0};
-    std::vector<float> transformedFrom; // the float32 weights the last transform read
-    std::vector<float> lastBias;        // the float32 bias the last conv read
-    void const* lastBiasPointer{nullptr};
-    void const* lastTransformed{nullptr};
-    size_t lastWorkspaceBytes{0};
-    void* lastWorkspace{nullptr};
-    wno_dtype lastDtype{WNO_FLOAT32};
-    wno_conv_desc lastDesc{};
-    wno_status convStatus{WNO_SUCCESS};
+struct KernelLog {
+  int transforms{0};
+  int convs{0};
+  std::vector<float> transformedFrom;  // the float32 weights the last transform read
+  std::vector<float> lastBias;         // the float32 bias the last conv read
+  const void* lastBiasPointer{nullptr};
+  const void* lastTransformed{nullptr};
+  size_t lastWorkspaceBytes{0};
+  void* lastWorkspace{nullptr};
+  wno_dtype lastDtype{WNO_FLOAT32};
+  wno_conv_desc lastDesc{};
+  wno_status convStatus{WNO_SUCCESS};
 };
 
 KernelLog gKernel;
 
-size_t elementSize(wno_dtype dtype)
-{
-    return dtype == WNO_FLOAT16 ? 2 : 4;
+size_t elementSize(wno_dtype dtype) { return dtype == WNO_FLOAT16 ? 2 : 4; }
+
+}  // namespace
+
+extern "C" {
+size_t wno_cuda_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
+  const size_t a = static_cast<size_t>(d->tile) + 2;
+  return static_cast<size_t>(d->out_channels) * d->in_channels * a * a * elementSize(dtype);
 }
 
-} // namespace
-
-extern "C"
-{
-size_t wno_cuda_weight_size(wno_conv_desc const* d, wno_dtype dtype)
-{
-    size_t const a = static_cast<size_t>(d->tile) + 2;
-    return static_cast<size_t>(d->out_channels) * d->in_channels * a * a * elementSize(dtype);
+wno_status wno_cuda_transform_weights(const wno_conv_desc* d, wno_dtype, const float* weight,
+                                      void* transformed, void*) {
+  ++gKernel.transforms;
+  const size_t n = static_cast<size_t>(d->out_channels) * d->in_channels * 9;
+  gKernel.transformedFrom.assign(weight, weight + n);
+  gKernel.lastTransformed = transformed;
+  return WNO_SUCCESS;
 }
 
-wno_status wno_cuda_transform_weights(
-    wno_conv_desc const* d, wno_dtype, float const* weight, void* transformed, void*)
-{
-    ++gKernel.transforms;
-    size_t const n = static_cast<size_t>(d->out_channels) * d->in_channels * 9;
-    gKernel.transformedFrom.assign(weight, weight + n);
-    gKernel.lastTransformed = transformed;
-    return WNO_SUCCESS;
+size_t wno_cuda_workspace_size(const wno_conv_desc* d, wno_dtype dtype) {
+  return static_cast<size_t>(d->batch) * d->in_channels * d->height * d->width *
+             elementSize(dtype) +
+         64;
 }
 
-size_t wno_cuda_workspace_size(wno_conv_desc const* d, wno_dtype dtype)
-{
-    return static_cast<size_t>(d->batch) * d->in_channels * d->height * d->width * elementSize(dtype) + 64;
+wno_status wno_cuda_conv2d(const wno_conv_desc* d, wno_dtype dtype, const void*,
+                           const void* transformed, const float* bias, void*, void* workspace,
+                           size_t workspaceBytes, void*) {
+  ++gKernel.convs;
+  gKernel.lastDesc = *d;
+  gKernel.lastDtype = dtype;
+  gKernel.lastTransformed = transformed;
+  gKernel.lastBiasPointer = bias;
+  gKernel.lastBias.assign(bias, bias + d->out_channels);
+  gKernel.lastWorkspace = workspace;
+  gKernel.lastWorkspaceBytes = workspaceBytes;
+  return gKernel.convStatus;
 }
 
-wno_status wno_cuda_conv2d(wno_conv_desc const* d, wno_dtype dtype, void const*, void const* transformed,
-    float const* bias, void*, void* workspace, size_t workspaceBytes, void*)
-{
-    ++gKernel.convs;
-    gKernel.lastDesc = *d;
-    gKernel.lastDtype = dtype;
-    gKernel.lastTransformed = transformed;
-    gKernel.lastBiasPointer = bias;
-    gKernel.lastBias.assign(bias, bias + d->out_channels);
-    gKernel.lastWorkspace = workspace;
-    gKernel.lastWorkspaceBytes = workspaceBytes;
-    return gKernel.convStatus;
+const char* wno_status_string(wno_status status) {
+  return status == WNO_SUCCESS ? "success" : status == WNO_ERROR_CUDA ? "CUDA error" : "error";
 }
 
-char const* wno_status_string(wno_status status)
-{
-    return status == WNO_SUCCESS ? "success" : status == WNO_ERROR_CUDA ? "CUDA error" : "error";
-}
-
-char const* wno_cuda_last_error(void)
-{
-    return "fake kernel failure";
-}
+const char* wno_cuda_last_error(void) { return "fake kernel failure"; }
 }
 
 // ---- affine dimension expressions ------------------------------------------------------------
 
-namespace
-{
+namespace {
 
 // symbol + offset; symbol "" is a constant.
-class Expr : public IDimensionExpr
-{
-public:
-    Expr(std::string symbol, int64_t offset)
-        : mSymbol(std::move(symbol))
-        , mOffset(offset)
-        , mV(this)
-    {
-        mImpl = &mV;
+class Expr : public IDimensionExpr {
+ public:
+  Expr(std::string symbol, int64_t offset) : mSymbol(std::move(symbol)), mOffset(offset), mV(this) {
+    mImpl = &mV;
+  }
+  ~Expr() noexcept override = default;
+  const std::string& symbol() const { return mSymbol; }
+  int64_t offset() const { return mOffset; }
+  std::string str() const {
+    if (mSymbol.empty()) {
+      return std::to_string(mOffset);
     }
-    ~Expr() noexcept override = default;
-    std::string const& symbol() const
-    {
-        return mSymbol;
-    }
-    int64_t offset() const
-    {
-        return mOffset;
-    }
-    std::string str() const
-    {
-        if (mSymbol.empty())
-        {
-            return std::to_string(mOffset);
-        }
-        return mOffset == 0 ? mSymbol : mSymbol + (mOffset > 0 ? "+" : "") + std::to_string(mOffset);
-    }
+    return mOffset == 0 ? mSymbol : mSymbol + (mOffset > 0 ? "+" : "") + std::to_string(mOffset);
+  }
 
-private:
-    struct V : apiv::VDimensionExpr
-    {
-        explicit V(Expr* e)
-            : e(e)
-        {
-        }
-        bool isConstant() const override
-        {
-            return e->mSymbol.empty();
-        }
-        int64_t getConstantValue() const override
-        {
-            return e->mSymbol.empty() ? e->mOffset : INT64_MIN;
-        }
-        bool isSizeTensor() const override
-        {
-            return false;
-        }
-        Expr* e;
-    };
-    std::string mSymbol;
-    int64_t mOffset;
-    V mV;
+ private:
+  struct V : apiv::VDimensionExpr {
+    explicit V(Expr* e) : e(e) {}
+    bool isConstant() const override { return e->mSymbol.empty(); }
+    int64_t getConstantValue() const override {
+      return e->mSymbol.empty() ? e->mOffset : INT64_MIN;
+    }
+    bool isSizeTensor() const override { return false; }
+    Expr* e;
+  };
+  std::string mSymbol;
+  int64_t mOffset;
+  V mV;
 };
 
-class Builder : public IExprBuilder
-{
-public:
-    Builder()
-        : mV(this)
-    {
-        mImpl = &mV;
-    }
-    ~Builder() noexcept override = default;
-    Expr const* make(std::string symbol, int64_t offset)
-    {
-        mPool.push_back(std::make_unique<Expr>(std::move(symbol), offset));
-        return mPool.back().get();
-    }
-    bool unsupported{false};
+class Builder : public IExprBuilder {
+ public:
+  Builder() : mV(this) { mImpl = &mV; }
+  ~Builder() noexcept override = default;
+  const Expr* make(std::string symbol, int64_t offset) {
+    mPool.push_back(std::make_unique<Expr>(std::move(symbol), offset));
+    return mPool.back().get();
+  }
+  bool unsupported{false};
 
-private:
-    struct V : apiv::VExprBuilder
-    {
-        explicit V(Builder* b)
-            : b(b)
-        {
-        }
-        IDimensionExpr const* constant(int64_t value) override
-        {
-            return b->make("", value);
-        }
-        IDimensionExpr const* operation(
-            DimensionOperation op, IDimensionExpr const& first, IDimensionExpr const& second) override
-        {
-            auto const& x = static_cast<Expr const&>(first);
-            auto const& y = static_cast<Expr const&>(second);
-            if ((op != DimensionOperation::kSUM && op != DimensionOperation::kSUB) || !y.symbol().empty())
-            {
-                b->unsupported = true;
-                return nullptr;
-            }
-            int64_t const offset = op == DimensionOperation::kSUM ? x.offset() + y.offset() : x.offset() - y.offset();
-            return b->make(x.symbol(), offset);
-        }
-        IDimensionExpr const* declareSizeTensor(int32_t, IDimensionExpr const&, IDimensionExpr const&) override
-        {
-            b->unsupported = true;
-            return nullptr;
-        }
-        Builder* b;
-    };
-    V mV;
-    std::vector<std::unique_ptr<Expr>> mPool;
+ private:
+  struct V : apiv::VExprBuilder {
+    explicit V(Builder* b) : b(b) {}
+    const IDimensionExpr* constant(int64_t value) override { return b->make("", value); }
+    const IDimensionExpr* operation(DimensionOperation op, const IDimensionExpr& first,
+                                    const IDimensionExpr& second) override {
+      const auto& x = static_cast<const Expr&>(first);
+      const auto& y = static_cast<const Expr&>(second);
+      if ((op != DimensionOperation::kSUM && op != DimensionOperation::kSUB) ||
+          !y.symbol().empty()) {
+        b->unsupported = true;
+        return nullptr;
+      }
+      const int64_t offset =
+          op == DimensionOperation::kSUM ? x.offset() + y.offset() : x.offset() - y.offset();
+      return b->make(x.symbol(), offset);
+    }
+    const IDimensionExpr* declareSizeTensor(int32_t, const IDimensionExpr&,
+                                            const IDimensionExpr&) override {
+      b->unsupported = true;
+      return nullptr;
+    }
+    Builder* b;
+  };
+  V mV;
+  std::vector<std::unique_ptr<Expr>> mPool;
 };
 
 // ---- checks ------------------------------------------------------------------------------------
@@ -440,516 +330,509 @@ private:
 int gFailures = 0;
 int gChecks = 0;
 
-void check(bool ok, char const* name, std::string const& why = std::string())
-{
-    ++gChecks;
-    if (ok)
-    {
-        std::printf("ok %s\n", name);
-    }
-    else
-    {
-        ++gFailures;
-        std::printf("FAIL %s: %s\n", name, why.c_str());
-    }
+void check(bool ok, const char* name, const std::string& why = std::string()) {
+  ++gChecks;
+  if (ok) {
+    std::printf("ok %s\n", name);
+  } else {
+    ++gFailures;
+    std::printf("FAIL %s: %s\n", name, why.c_str());
+  }
 }
 
-bool logged(ILogger::Severity severity, char const* needle)
-{
-    for (LogLine const& line : logger().lines)
-    {
-        if (line.severity == severity && line.text.find(needle) != std::string::npos)
-        {
-            return true;
-        }
+bool logged(ILogger::Severity severity, const char* needle) {
+  for (const LogLine& line : logger().lines) {
+    if (line.severity == severity && line.text.find(needle) != std::string::npos) {
+      return true;
     }
-    return false;
+  }
+  return false;
 }
 
-std::string lastLog()
-{
-    return logger().lines.empty() ? std::string("(no log)") : logger().lines.back().text;
+std::string lastLog() {
+  return logger().lines.empty() ? std::string("(no log)") : logger().lines.back().text;
 }
 
-IPluginCreatorV3One* theCreator()
-{
-    return registry().registrations.empty()
-        ? nullptr
-        : static_cast<IPluginCreatorV3One*>(registry().registrations.front().creator);
+IPluginCreatorV3One* theCreator() {
+  return registry().registrations.empty()
+             ? nullptr
+             : static_cast<IPluginCreatorV3One*>(registry().registrations.front().creator);
 }
 
-struct OwnedPlugin
-{
-    explicit OwnedPlugin(IPluginV3* p = nullptr)
-        : plugin(p)
-    {
-    }
-    ~OwnedPlugin()
-    {
-        delete plugin;
-    }
-    OwnedPlugin(OwnedPlugin const&) = delete;
-    OwnedPlugin& operator=(OwnedPlugin const&) = delete;
-    IPluginV3OneBuild* build() const
-    {
-        return static_cast<IPluginV3OneBuild*>(plugin->getCapabilityInterface(PluginCapabilityType::kBUILD));
-    }
-    IPluginV3OneRuntime* runtime() const
-    {
-        return static_cast<IPluginV3OneRuntime*>(plugin->getCapabilityInterface(PluginCapabilityType::kRUNTIME));
-    }
-    IPluginV3OneCore* core() const
-    {
-        return static_cast<IPluginV3OneCore*>(plugin->getCapabilityInterface(PluginCapabilityType::kCORE));
-    }
-    IPluginV3* plugin;
+struct OwnedPlugin {
+  explicit OwnedPlugin(IPluginV3* p = nullptr) : plugin(p) {}
+  ~OwnedPlugin() { delete plugin; }
+  OwnedPlugin(const OwnedPlugin&) = delete;
+  OwnedPlugin& operator=(const OwnedPlugin&) = delete;
+  IPluginV3OneBuild* build() const {
+    return static_cast<IPluginV3OneBuild*>(
+        plugin->getCapabilityInterface(PluginCapabilityType::kBUILD));
+  }
+  IPluginV3OneRuntime* runtime() const {
+    return static_cast<IPluginV3OneRuntime*>(
+        plugin->getCapabilityInterface(PluginCapabilityType::kRUNTIME));
+  }
+  IPluginV3OneCore* core() const {
+    return static_cast<IPluginV3OneCore*>(
+        plugin->getCapabilityInterface(PluginCapabilityType::kCORE));
+  }
+  IPluginV3* plugin;
 };
 
-IPluginV3* create(int32_t tile, int32_t padding, TensorRTPhase phase = TensorRTPhase::kBUILD)
-{
-    char const version[] = "1";
-    char const nameSpace[] = "";
-    int64_t const extra = 7;
-    std::vector<PluginField> fields{
-        PluginField("tile", &tile, PluginFieldType::kINT32, 1),
-        PluginField("padding", &padding, PluginFieldType::kINT32, 1),
-        PluginField("plugin_version", version, PluginFieldType::kCHAR, 1),
-        PluginField("plugin_namespace", nameSpace, PluginFieldType::kCHAR, 0),
-        PluginField("some_future_attribute", &extra, PluginFieldType::kINT64, 1),
-    };
-    PluginFieldCollection fc{static_cast<int32_t>(fields.size()), fields.data()};
-    return theCreator()->createPlugin("layer0", &fc, phase);
+IPluginV3* create(int32_t tile, int32_t padding, TensorRTPhase phase = TensorRTPhase::kBUILD) {
+  const char version[] = "1";
+  const char nameSpace[] = "";
+  const int64_t extra = 7;
+  std::vector<PluginField> fields{
+      PluginField("tile", &tile, PluginFieldType::kINT32, 1),
+      PluginField("padding", &padding, PluginFieldType::kINT32, 1),
+      PluginField("plugin_version", version, PluginFieldType::kCHAR, 1),
+      PluginField("plugin_namespace", nameSpace, PluginFieldType::kCHAR, 0),
+      PluginField("some_future_attribute", &extra, PluginFieldType::kINT64, 1),
+  };
+  PluginFieldCollection fc{static_cast<int32_t>(fields.size()), fields.data()};
+  return theCreator()->createPlugin("layer0", &fc, phase);
 }
 
-Dims dims(std::vector<int64_t> values)
-{
-    Dims d{};
-    d.nbDims = static_cast<int32_t>(values.size());
-    for (size_t i = 0; i < values.size(); ++i)
-    {
-        d.d[i] = values[i];
-    }
-    return d;
+Dims dims(std::vector<int64_t> values) {
+  Dims d{};
+  d.nbDims = static_cast<int32_t>(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    d.d[i] = values[i];
+  }
+  return d;
 }
 
-PluginTensorDesc tensor(std::vector<int64_t> shape, DataType type)
-{
-    PluginTensorDesc t{};
-    t.dims = dims(std::move(shape));
-    t.type = type;
-    t.format = TensorFormat::kLINEAR;
-    t.scale = 1.0F;
-    return t;
+PluginTensorDesc tensor(std::vector<int64_t> shape, DataType type) {
+  PluginTensorDesc t{};
+  t.dims = dims(std::move(shape));
+  t.type = type;
+  t.format = TensorFormat::kLINEAR;
+  t.scale = 1.0F;
+  return t;
 }
 
 // ---- the checks --------------------------------------------------------------------------------
 
-void checkRegistration()
-{
-    auto const& regs = registry().registrations;
-    check(regs.size() == 1, "registered exactly once", std::to_string(regs.size()) + " registrations");
-    if (regs.size() != 1)
-    {
-        return;
-    }
-    check(regs[0].pluginNamespace.empty(), "registered in the empty namespace");
-    IPluginCreatorV3One* c = theCreator();
-    check(std::string(c->getInterfaceInfo().kind) == "PLUGIN CREATOR_V3ONE", "creator is an IPluginCreatorV3One",
-        c->getInterfaceInfo().kind);
-    check(std::string(c->getPluginName()) == "WinogradConv" && std::string(c->getPluginVersion()) == "1"
-            && std::string(c->getPluginNamespace()).empty(),
+void checkRegistration() {
+  const auto& regs = registry().registrations;
+  check(regs.size() == 1, "registered exactly once",
+        std::to_string(regs.size()) + " registrations");
+  if (regs.size() != 1) {
+    return;
+  }
+  check(regs[0].pluginNamespace.empty(), "registered in the empty namespace");
+  IPluginCreatorV3One* c = theCreator();
+  check(std::string(c->getInterfaceInfo().kind) == "PLUGIN CREATOR_V3ONE",
+        "creator is an IPluginCreatorV3One", c->getInterfaceInfo().kind);
+  check(std::string(c->getPluginName()) == "WinogradConv" &&
+            std::string(c->getPluginVersion()) == "1" &&
+            std::string(c->getPluginNamespace()).empty(),
         "creator name/version/namespace = WinogradConv/1/\"\"");
-    PluginFieldCollection const* names = c->getFieldNames();
-    bool ok = names != nullptr && names->nbFields == 2 && std::string(names->fields[0].name) == "tile"
-        && std::string(names->fields[1].name) == "padding" && names->fields[0].type == PluginFieldType::kINT32
-        && names->fields[1].type == PluginFieldType::kINT32;
-    check(ok, "getFieldNames lists tile and padding as kINT32");
+  const PluginFieldCollection* names = c->getFieldNames();
+  bool ok = names != nullptr && names->nbFields == 2 &&
+            std::string(names->fields[0].name) == "tile" &&
+            std::string(names->fields[1].name) == "padding" &&
+            names->fields[0].type == PluginFieldType::kINT32 &&
+            names->fields[1].type == PluginFieldType::kINT32;
+  check(ok, "getFieldNames lists tile and padding as kINT32");
 }
 
-void checkCreate()
-{
-    logger().lines.clear();
-    OwnedPlugin p(create(4, 1));
-    check(p.plugin != nullptr, "createPlugin from ONNX-style fields", lastLog());
-    if (!p.plugin)
-    {
-        return;
-    }
-    check(logged(ILogger::Severity::kVERBOSE, "some_future_attribute"), "unknown field ignored with a verbose log");
-    check(!logged(ILogger::Severity::kVERBOSE, "plugin_version"), "plugin_version skipped silently");
-    check(std::string(p.plugin->getInterfaceInfo().kind) == "PLUGIN", "plugin is an IPluginV3",
+void checkCreate() {
+  logger().lines.clear();
+  OwnedPlugin p(create(4, 1));
+  check(p.plugin != nullptr, "createPlugin from ONNX-style fields", lastLog());
+  if (!p.plugin) {
+    return;
+  }
+  check(logged(ILogger::Severity::kVERBOSE, "some_future_attribute"),
+        "unknown field ignored with a verbose log");
+  check(!logged(ILogger::Severity::kVERBOSE, "plugin_version"), "plugin_version skipped silently");
+  check(std::string(p.plugin->getInterfaceInfo().kind) == "PLUGIN", "plugin is an IPluginV3",
         p.plugin->getInterfaceInfo().kind);
-    check(p.core() && std::string(p.core()->getInterfaceInfo().kind) == "PLUGIN_V3ONE_CORE"
-            && p.build() && std::string(p.build()->getInterfaceInfo().kind) == "PLUGIN_V3ONE_BUILD"
-            && p.runtime() && std::string(p.runtime()->getInterfaceInfo().kind) == "PLUGIN_V3ONE_RUNTIME",
+  check(p.core() && std::string(p.core()->getInterfaceInfo().kind) == "PLUGIN_V3ONE_CORE" &&
+            p.build() && std::string(p.build()->getInterfaceInfo().kind) == "PLUGIN_V3ONE_BUILD" &&
+            p.runtime() &&
+            std::string(p.runtime()->getInterfaceInfo().kind) == "PLUGIN_V3ONE_RUNTIME",
         "capability interfaces core/build/runtime");
-    check(std::string(p.core()->getPluginName()) == "WinogradConv" && std::string(p.core()->getPluginVersion()) == "1"
-            && std::string(p.core()->getPluginNamespace()).empty(),
+  check(std::string(p.core()->getPluginName()) == "WinogradConv" &&
+            std::string(p.core()->getPluginVersion()) == "1" &&
+            std::string(p.core()->getPluginNamespace()).empty(),
         "plugin name/version/namespace");
-    check(std::string(p.build()->getMetadataString()) == "tile=4,padding=1"
-            && std::string(p.build()->getTimingCacheID()) == "tile=4,padding=1",
+  check(std::string(p.build()->getMetadataString()) == "tile=4,padding=1" &&
+            std::string(p.build()->getTimingCacheID()) == "tile=4,padding=1",
         "metadata and timing-cache ID", p.build()->getMetadataString());
-    check(p.build()->getNbOutputs() == 1, "one output");
+  check(p.build()->getNbOutputs() == 1, "one output");
 
-    struct Bad
-    {
-        char const* name;
-        std::vector<PluginField> fields;
-        char const* message;
-    };
-    int32_t const eight = 8, four = 4, one = 1, two = 2;
-    float const fourf = 4.0F;
-    int32_t const pair[2] = {4, 4};
-    auto field = [](char const* name, void const* data, PluginFieldType type, int32_t length = 1) {
-        return PluginField(name, data, type, length);
-    };
-    PluginField const padding1 = field("padding", &one, PluginFieldType::kINT32);
-    PluginField const tile4 = field("tile", &four, PluginFieldType::kINT32);
-    std::vector<Bad> bad{
-        {"tile 8 rejected", {field("tile", &eight, PluginFieldType::kINT32), padding1}, "tile must be 2, 4 or 6"},
-        {"padding 2 rejected", {tile4, field("padding", &two, PluginFieldType::kINT32)}, "padding must be 0 or 1"},
-        {"missing padding rejected", {tile4}, "'padding' is missing"},
-        {"float tile rejected", {field("tile", &fourf, PluginFieldType::kFLOAT32), padding1}, "must be an integer"},
-        {"two-element tile rejected", {field("tile", pair, PluginFieldType::kINT32, 2), padding1}, "exactly one value"},
-    };
-    for (Bad const& b : bad)
-    {
-        logger().lines.clear();
-        PluginFieldCollection fc{static_cast<int32_t>(b.fields.size()), b.fields.data()};
-        IPluginV3* plugin = theCreator()->createPlugin("bad", &fc, TensorRTPhase::kBUILD);
-        check(plugin == nullptr && logged(ILogger::Severity::kERROR, b.message), b.name, lastLog());
-        delete plugin;
-    }
+  struct Bad {
+    const char* name;
+    std::vector<PluginField> fields;
+    const char* message;
+  };
+  const int32_t eight = 8, four = 4, one = 1, two = 2;
+  const float fourf = 4.0F;
+  const int32_t pair[2] = {4, 4};
+  auto field = [](const char* name, const void* data, PluginFieldType type, int32_t length = 1) {
+    return PluginField(name, data, type, length);
+  };
+  const PluginField padding1 = field("padding", &one, PluginFieldType::kINT32);
+  const PluginField tile4 = field("tile", &four, PluginFieldType::kINT32);
+  std::vector<Bad> bad{
+      {"tile 8 rejected",
+       {field("tile", &eight, PluginFieldType::kINT32), padding1},
+       "tile must be 2, 4 or 6"},
+      {"padding 2 rejected",
+       {tile4, field("padding", &two, PluginFieldType::kINT32)},
+       "padding must be 0 or 1"},
+      {"missing padding rejected", {tile4}, "'padding' is missing"},
+      {"float tile rejected",
+       {field("tile", &fourf, PluginFieldType::kFLOAT32), padding1},
+       "must be an integer"},
+      {"two-element tile rejected",
+       {field("tile", pair, PluginFieldType::kINT32, 2), padding1},
+       "exactly one value"},
+  };
+  for (const Bad& b : bad) {
     logger().lines.clear();
-    check(theCreator()->createPlugin("null", nullptr, TensorRTPhase::kBUILD) == nullptr
-            && logged(ILogger::Severity::kERROR, "no field collection"),
+    PluginFieldCollection fc{static_cast<int32_t>(b.fields.size()), b.fields.data()};
+    IPluginV3* plugin = theCreator()->createPlugin("bad", &fc, TensorRTPhase::kBUILD);
+    check(plugin == nullptr && logged(ILogger::Severity::kERROR, b.message), b.name, lastLog());
+    delete plugin;
+  }
+  logger().lines.clear();
+  check(theCreator()->createPlugin("null", nullptr, TensorRTPhase::kBUILD) == nullptr &&
+            logged(ILogger::Severity::kERROR, "no field collection"),
         "null field collection rejected", lastLog());
 }
 
-void checkSerialization()
-{
-    for (int32_t tile : {2, 4, 6})
-    {
-        for (int32_t padding : {0, 1})
-        {
-            OwnedPlugin p(create(tile, padding));
-            PluginFieldCollection const* fc = p.runtime()->getFieldsToSerialize();
-            bool ok = fc != nullptr && fc->nbFields == 2;
-            OwnedPlugin q(ok ? theCreator()->createPlugin("layer0", fc, TensorRTPhase::kRUNTIME) : nullptr);
-            ok = ok && q.plugin != nullptr
-                && std::string(q.build()->getMetadataString()) == std::string(p.build()->getMetadataString());
-            std::string const name
-                = "serialise round trip tile=" + std::to_string(tile) + " padding=" + std::to_string(padding);
-            check(ok, name.c_str(), lastLog());
-        }
+void checkSerialization() {
+  for (int32_t tile : {2, 4, 6}) {
+    for (int32_t padding : {0, 1}) {
+      OwnedPlugin p(create(tile, padding));
+      const PluginFieldCollection* fc = p.runtime()->getFieldsToSerialize();
+      bool ok = fc != nullptr && fc->nbFields == 2;
+      OwnedPlugin q(ok ? theCreator()->createPlugin("layer0", fc, TensorRTPhase::kRUNTIME)
+                       : nullptr);
+      ok = ok && q.plugin != nullptr &&
+           std::string(q.build()->getMetadataString()) ==
+               std::string(p.build()->getMetadataString());
+      const std::string name = "serialise round trip tile=" + std::to_string(tile) +
+                               " padding=" + std::to_string(padding);
+      check(ok, name.c_str(), lastLog());
     }
+  }
 }
 
-void checkOutputShapes()
-{
-    for (int32_t padding : {0, 1})
-    {
-        OwnedPlugin p(create(4, padding));
-        Builder b;
-        DimsExprs in[3]{};
-        in[0].nbDims = 4;
-        in[0].d[0] = b.make("N", 0);
-        in[0].d[1] = b.make("", 20);
-        in[0].d[2] = b.make("H", 0);
-        in[0].d[3] = b.make("W", 0);
-        in[1].nbDims = 4;
-        in[1].d[0] = b.make("", 32);
-        in[1].d[1] = b.make("", 20);
-        in[1].d[2] = b.make("", 3);
-        in[1].d[3] = b.make("", 3);
-        in[2].nbDims = 1;
-        in[2].d[0] = b.make("", 32);
-        DimsExprs out[1]{};
-        int32_t const status = p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b);
-        std::string got;
-        for (int32_t i = 0; status == 0 && i < out[0].nbDims; ++i)
-        {
-            got += (i ? "," : "") + static_cast<Expr const*>(out[0].d[i])->str();
-        }
-        std::string const want = padding == 1 ? "N,32,H,W" : "N,32,H-2,W-2";
-        std::string const name = "getOutputShapes symbolic, padding " + std::to_string(padding);
-        check(status == 0 && !b.unsupported && got == want, name.c_str(), "got (" + got + ") want (" + want + ")");
-    }
-    OwnedPlugin p(create(2, 0));
+void checkOutputShapes() {
+  for (int32_t padding : {0, 1}) {
+    OwnedPlugin p(create(4, padding));
     Builder b;
     DimsExprs in[3]{};
     in[0].nbDims = 4;
-    in[0].d[0] = b.make("", 1);
-    in[0].d[1] = b.make("", 8);
-    in[0].d[2] = b.make("", 2);
-    in[0].d[3] = b.make("", 9);
+    in[0].d[0] = b.make("N", 0);
+    in[0].d[1] = b.make("", 20);
+    in[0].d[2] = b.make("H", 0);
+    in[0].d[3] = b.make("W", 0);
     in[1].nbDims = 4;
-    in[1].d[0] = b.make("", 4);
-    in[1].d[1] = b.make("", 8);
+    in[1].d[0] = b.make("", 32);
+    in[1].d[1] = b.make("", 20);
     in[1].d[2] = b.make("", 3);
     in[1].d[3] = b.make("", 3);
     in[2].nbDims = 1;
-    in[2].d[0] = b.make("", 4);
+    in[2].d[0] = b.make("", 32);
     DimsExprs out[1]{};
-    logger().lines.clear();
-    check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0
-            && logged(ILogger::Severity::kERROR, "too small"),
+    const int32_t status = p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b);
+    std::string got;
+    for (int32_t i = 0; status == 0 && i < out[0].nbDims; ++i) {
+      got += (i ? "," : "") + static_cast<const Expr*>(out[0].d[i])->str();
+    }
+    const std::string want = padding == 1 ? "N,32,H,W" : "N,32,H-2,W-2";
+    const std::string name = "getOutputShapes symbolic, padding " + std::to_string(padding);
+    check(status == 0 && !b.unsupported && got == want, name.c_str(),
+          "got (" + got + ") want (" + want + ")");
+  }
+  OwnedPlugin p(create(2, 0));
+  Builder b;
+  DimsExprs in[3]{};
+  in[0].nbDims = 4;
+  in[0].d[0] = b.make("", 1);
+  in[0].d[1] = b.make("", 8);
+  in[0].d[2] = b.make("", 2);
+  in[0].d[3] = b.make("", 9);
+  in[1].nbDims = 4;
+  in[1].d[0] = b.make("", 4);
+  in[1].d[1] = b.make("", 8);
+  in[1].d[2] = b.make("", 3);
+  in[1].d[3] = b.make("", 3);
+  in[2].nbDims = 1;
+  in[2].d[0] = b.make("", 4);
+  DimsExprs out[1]{};
+  logger().lines.clear();
+  check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0 &&
+            logged(ILogger::Severity::kERROR, "too small"),
         "getOutputShapes rejects a 2-row input with padding 0", lastLog());
-    in[0].d[2] = b.make("", 9);
-    in[1].d[1] = b.make("", 7);
-    logger().lines.clear();
-    check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0
-            && logged(ILogger::Severity::kERROR, "channels"),
+  in[0].d[2] = b.make("", 9);
+  in[1].d[1] = b.make("", 7);
+  logger().lines.clear();
+  check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0 &&
+            logged(ILogger::Severity::kERROR, "channels"),
         "getOutputShapes rejects a channel mismatch", lastLog());
-    logger().lines.clear();
-    check(p.build()->getOutputShapes(in, 2, nullptr, 0, out, 1, b) != 0, "getOutputShapes rejects 2 inputs");
+  logger().lines.clear();
+  check(p.build()->getOutputShapes(in, 2, nullptr, 0, out, 1, b) != 0,
+        "getOutputShapes rejects 2 inputs");
 }
 
-void checkTypes()
-{
-    OwnedPlugin p(create(4, 1));
-    DataType out{};
-    DataType in[3] = {DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT};
-    check(p.build()->getOutputDataTypes(&out, 1, in, 3) == 0 && out == DataType::kFLOAT, "output type float");
-    in[0] = DataType::kHALF;
-    check(p.build()->getOutputDataTypes(&out, 1, in, 3) == 0 && out == DataType::kHALF, "output type half");
-    in[0] = DataType::kINT8;
-    logger().lines.clear();
-    check(p.build()->getOutputDataTypes(&out, 1, in, 3) != 0 && logged(ILogger::Severity::kERROR, "float32 or float16"),
+void checkTypes() {
+  OwnedPlugin p(create(4, 1));
+  DataType out{};
+  DataType in[3] = {DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT};
+  check(p.build()->getOutputDataTypes(&out, 1, in, 3) == 0 && out == DataType::kFLOAT,
+        "output type float");
+  in[0] = DataType::kHALF;
+  check(p.build()->getOutputDataTypes(&out, 1, in, 3) == 0 && out == DataType::kHALF,
+        "output type half");
+  in[0] = DataType::kINT8;
+  logger().lines.clear();
+  check(p.build()->getOutputDataTypes(&out, 1, in, 3) != 0 &&
+            logged(ILogger::Severity::kERROR, "float32 or float16"),
         "int8 X rejected", lastLog());
 
-    // Every combination of {float, half, int8} x {linear, CHW32}: exactly three are accepted.
-    DataType const types[3] = {DataType::kFLOAT, DataType::kHALF, DataType::kINT8};
-    TensorFormat const formats[2] = {TensorFormat::kLINEAR, TensorFormat::kCHW32};
-    int accepted = 0;
-    bool expectedOnly = true;
-    DynamicPluginTensorDesc io[4]{};
-    for (int code = 0; code < 6 * 6 * 6 * 6; ++code)
-    {
-        int c = code;
-        for (auto& t : io)
-        {
-            t.desc.type = types[c % 3];
-            t.desc.format = formats[(c / 3) % 2];
-            c /= 6;
-        }
-        bool all = true;
-        for (int32_t pos = 0; pos < 4 && all; ++pos)
-        {
-            all = p.build()->supportsFormatCombination(pos, io, 3, 1);
-        }
-        if (all)
-        {
-            ++accepted;
-            bool const linear = io[0].desc.format == TensorFormat::kLINEAR && io[1].desc.format == TensorFormat::kLINEAR
-                && io[2].desc.format == TensorFormat::kLINEAR && io[3].desc.format == TensorFormat::kLINEAR;
-            DataType const x = io[0].desc.type, w = io[1].desc.type, bias = io[2].desc.type, y = io[3].desc.type;
-            DataType const F = DataType::kFLOAT, H = DataType::kHALF;
-            bool const known = (x == F && w == F && bias == F && y == F) || (x == H && w == F && bias == F && y == H)
-                || (x == H && w == H && bias == H && y == H);
-            expectedOnly = expectedOnly && linear && known;
-        }
+  // Every combination of {float, half, int8} x {linear, CHW32}: exactly three are accepted.
+  const DataType types[3] = {DataType::kFLOAT, DataType::kHALF, DataType::kINT8};
+  const TensorFormat formats[2] = {TensorFormat::kLINEAR, TensorFormat::kCHW32};
+  int accepted = 0;
+  bool expectedOnly = true;
+  DynamicPluginTensorDesc io[4]{};
+  for (int code = 0; code < 6 * 6 * 6 * 6; ++code) {
+    int c = code;
+    for (auto& t : io) {
+      t.desc.type = types[c % 3];
+      t.desc.format = formats[(c / 3) % 2];
+      c /= 6;
     }
-    check(accepted == 3 && expectedOnly, "supportsFormatCombination: fp32, fp16 X + fp32 W/B, all fp16; linear",
+    bool all = true;
+    for (int32_t pos = 0; pos < 4 && all; ++pos) {
+      all = p.build()->supportsFormatCombination(pos, io, 3, 1);
+    }
+    if (all) {
+      ++accepted;
+      const bool linear = io[0].desc.format == TensorFormat::kLINEAR &&
+                          io[1].desc.format == TensorFormat::kLINEAR &&
+                          io[2].desc.format == TensorFormat::kLINEAR &&
+                          io[3].desc.format == TensorFormat::kLINEAR;
+      const DataType x = io[0].desc.type, w = io[1].desc.type, bias = io[2].desc.type,
+                     y = io[3].desc.type;
+      const DataType F = DataType::kFLOAT, H = DataType::kHALF;
+      const bool known = (x == F && w == F && bias == F && y == F) ||
+                         (x == H && w == F && bias == F && y == H) ||
+                         (x == H && w == H && bias == H && y == H);
+      expectedOnly = expectedOnly && linear && known;
+    }
+  }
+  check(accepted == 3 && expectedOnly,
+        "supportsFormatCombination: fp32, fp16 X + fp32 W/B, all fp16; linear",
         std::to_string(accepted) + " combinations accepted");
-    check(!p.build()->supportsFormatCombination(4, io, 3, 1) && !p.build()->supportsFormatCombination(0, io, 2, 1),
+  check(!p.build()->supportsFormatCombination(4, io, 3, 1) &&
+            !p.build()->supportsFormatCombination(0, io, 2, 1),
         "supportsFormatCombination rejects bad positions/counts");
 }
 
-DynamicPluginTensorDesc dyn(std::vector<int64_t> desc, std::vector<int64_t> mn, std::vector<int64_t> opt,
-    std::vector<int64_t> mx, DataType type)
-{
-    DynamicPluginTensorDesc d{};
-    d.desc = tensor(std::move(desc), type);
-    d.min = dims(std::move(mn));
-    d.opt = dims(std::move(opt));
-    d.max = dims(std::move(mx));
-    return d;
+DynamicPluginTensorDesc dyn(std::vector<int64_t> desc, std::vector<int64_t> mn,
+                            std::vector<int64_t> opt, std::vector<int64_t> mx, DataType type) {
+  DynamicPluginTensorDesc d{};
+  d.desc = tensor(std::move(desc), type);
+  d.min = dims(std::move(mn));
+  d.opt = dims(std::move(opt));
+  d.max = dims(std::move(mx));
+  return d;
 }
 
-void checkBuildPhase()
-{
-    OwnedPlugin p(create(4, 1));
-    for (DataType type : {DataType::kFLOAT, DataType::kHALF})
-    {
-        DynamicPluginTensorDesc in[3] = {
-            dyn({-1, 20, -1, -1}, {1, 20, 8, 8}, {2, 20, 64, 64}, {4, 20, 128, 96}, type),
-            dyn({32, 20, 3, 3}, {32, 20, 3, 3}, {32, 20, 3, 3}, {32, 20, 3, 3}, DataType::kFLOAT),
-            dyn({32}, {32}, {32}, {32}, DataType::kFLOAT),
-        };
-        DynamicPluginTensorDesc out[1]
-            = {dyn({-1, 32, -1, -1}, {1, 32, 8, 8}, {2, 32, 64, 64}, {4, 32, 128, 96}, type)};
-        size_t const elem = type == DataType::kHALF ? 2 : 4;
-        size_t const want = 4 * 20 * 128 * 96 * elem + 64;
-        size_t const got = p.build()->getWorkspaceSize(in, 3, out, 1);
-        std::string const name = std::string("getWorkspaceSize = kernel's size at the profile max, ")
-            + (type == DataType::kHALF ? "fp16" : "fp32");
-        check(got == want, name.c_str(), std::to_string(got) + " != " + std::to_string(want));
-        check(p.build()->configurePlugin(in, 3, out, 1) == 0, "configurePlugin accepts a dynamic profile", lastLog());
-        in[1].desc.dims = dims({32, 20, 5, 5});
-        logger().lines.clear();
-        check(p.build()->configurePlugin(in, 3, out, 1) != 0 && logged(ILogger::Severity::kERROR, "(K,C,3,3)"),
-            "configurePlugin rejects a 5x5 weight", lastLog());
-    }
+void checkBuildPhase() {
+  OwnedPlugin p(create(4, 1));
+  for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
+    DynamicPluginTensorDesc in[3] = {
+        dyn({-1, 20, -1, -1}, {1, 20, 8, 8}, {2, 20, 64, 64}, {4, 20, 128, 96}, type),
+        dyn({32, 20, 3, 3}, {32, 20, 3, 3}, {32, 20, 3, 3}, {32, 20, 3, 3}, DataType::kFLOAT),
+        dyn({32}, {32}, {32}, {32}, DataType::kFLOAT),
+    };
+    DynamicPluginTensorDesc out[1] = {
+        dyn({-1, 32, -1, -1}, {1, 32, 8, 8}, {2, 32, 64, 64}, {4, 32, 128, 96}, type)};
+    const size_t elem = type == DataType::kHALF ? 2 : 4;
+    const size_t want = 4 * 20 * 128 * 96 * elem + 64;
+    const size_t got = p.build()->getWorkspaceSize(in, 3, out, 1);
+    const std::string name = std::string("getWorkspaceSize = kernel's size at the profile max, ") +
+                             (type == DataType::kHALF ? "fp16" : "fp32");
+    check(got == want, name.c_str(), std::to_string(got) + " != " + std::to_string(want));
+    check(p.build()->configurePlugin(in, 3, out, 1) == 0,
+          "configurePlugin accepts a dynamic profile", lastLog());
+    in[1].desc.dims = dims({32, 20, 5, 5});
+    logger().lines.clear();
+    check(p.build()->configurePlugin(in, 3, out, 1) != 0 &&
+              logged(ILogger::Severity::kERROR, "(K,C,3,3)"),
+          "configurePlugin rejects a 5x5 weight", lastLog());
+  }
 }
 
-struct Io
-{
-    std::vector<float> x, y, weight, bias;
-    std::vector<uint16_t> weightHalf, biasHalf;
-    std::vector<char> workspace;
+struct Io {
+  std::vector<float> x, y, weight, bias;
+  std::vector<uint16_t> weightHalf, biasHalf;
+  std::vector<char> workspace;
 };
 
-int32_t run(IPluginV3OneRuntime* rt, Io& io, std::vector<int64_t> xShape, int64_t k, DataType xType, DataType wType,
-    cudaStream_t stream = nullptr)
-{
-    int64_t const c = xShape[1];
-    PluginTensorDesc in[3] = {tensor(xShape, xType), tensor({k, c, 3, 3}, wType), tensor({k}, wType)};
-    PluginTensorDesc out[1] = {tensor({xShape[0], k, xShape[2], xShape[3]}, xType)};
-    bool const half = wType == DataType::kHALF;
-    void const* inputs[3] = {io.x.data(), half ? static_cast<void const*>(io.weightHalf.data()) : io.weight.data(),
-        half ? static_cast<void const*>(io.biasHalf.data()) : io.bias.data()};
-    void* outputs[1] = {io.y.data()};
-    if (rt->onShapeChange(in, 3, out, 1) != 0)
-    {
-        return -100;
-    }
-    return rt->enqueue(in, out, inputs, outputs, io.workspace.data(), stream);
+int32_t run(IPluginV3OneRuntime* rt, Io& io, std::vector<int64_t> xShape, int64_t k, DataType xType,
+            DataType wType, cudaStream_t stream = nullptr) {
+  const int64_t c = xShape[1];
+  PluginTensorDesc in[3] = {tensor(xShape, xType), tensor({k, c, 3, 3}, wType), tensor({k}, wType)};
+  PluginTensorDesc out[1] = {tensor({xShape[0], k, xShape[2], xShape[3]}, xType)};
+  const bool half = wType == DataType::kHALF;
+  const void* inputs[3] = {io.x.data(),
+                           half ? static_cast<const void*>(io.weightHalf.data()) : io.weight.data(),
+                           half ? static_cast<const void*>(io.biasHalf.data()) : io.bias.data()};
+  void* outputs[1] = {io.y.data()};
+  if (rt->onShapeChange(in, 3, out, 1) != 0) {
+    return -100;
+  }
+  return rt->enqueue(in, out, inputs, outputs, io.workspace.data(), stream);
 }
 
-Io makeIo(int64_t k, int64_t c)
-{
-    Io io;
-    io.x.resize(2 * c * 16 * 16);
-    io.y.resize(2 * k * 16 * 16);
-    io.workspace.resize(1 << 20);
-    for (int64_t i = 0; i < k * c * 9; ++i)
-    {
-        io.weight.push_back(static_cast<float>(i % 7) - 3.0F);
-        uint16_t const bits[4] = {0x3C00, 0xC000, 0x3800, 0x0000}; // 1, -2, 0.5, 0
-        io.weightHalf.push_back(bits[i % 4]);
-    }
-    for (int64_t i = 0; i < k; ++i)
-    {
-        io.bias.push_back(0.25F * static_cast<float>(i));
-        io.biasHalf.push_back(i % 2 ? 0x3400 : 0xB400); // 0.25, -0.25
-    }
-    return io;
+Io makeIo(int64_t k, int64_t c) {
+  Io io;
+  io.x.resize(2 * c * 16 * 16);
+  io.y.resize(2 * k * 16 * 16);
+  io.workspace.resize(1 << 20);
+  for (int64_t i = 0; i < k * c * 9; ++i) {
+    io.weight.push_back(static_cast<float>(i % 7) - 3.0F);
+    const uint16_t bits[4] = {0x3C00, 0xC000, 0x3800, 0x0000};  // 1, -2, 0.5, 0
+    io.weightHalf.push_back(bits[i % 4]);
+  }
+  for (int64_t i = 0; i < k; ++i) {
+    io.bias.push_back(0.25F * static_cast<float>(i));
+    io.biasHalf.push_back(i % 2 ? 0x3400 : 0xB400);  // 0.25, -0.25
+  }
+  return io;
 }
 
-void checkEnqueue()
-{
-    int64_t const k = 6, c = 5;
-    {
-        gKernel = KernelLog{};
-        OwnedPlugin built(create(4, 1));
-        OwnedPlugin p(built.runtime()->attachToContext(nullptr));
-        Io io = makeIo(k, c);
-        int32_t s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-        int32_t s2 = run(p.runtime(), io, {1, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-        int32_t s3 = run(p.runtime(), io, {2, c, 9, 13}, k, DataType::kFLOAT, DataType::kFLOAT);
-        check(s1 == 0 && s2 == 0 && s3 == 0 && gKernel.transforms == 1 && gKernel.convs == 3,
-            "fp32: weights transformed once over three enqueues of changing shapes",
-            lastLog() + "; transforms=" + std::to_string(gKernel.transforms)
-                + " convs=" + std::to_string(gKernel.convs));
-        check(gKernel.transformedFrom == io.weight && gKernel.lastBiasPointer == io.bias.data(),
-            "fp32: transform reads the weight input, conv reads the bias input");
-        check(gKernel.lastDesc.batch == 2 && gKernel.lastDesc.in_channels == c && gKernel.lastDesc.out_channels == k
-                && gKernel.lastDesc.height == 9 && gKernel.lastDesc.width == 13 && gKernel.lastDesc.tile == 4
-                && gKernel.lastDesc.padding == 1 && gKernel.lastDtype == WNO_FLOAT32,
-            "fp32: kernel descriptor from the runtime shapes");
-        check(gKernel.lastWorkspaceBytes == static_cast<size_t>(2 * c * 9 * 13 * 4 + 64)
-                && gKernel.lastWorkspace == io.workspace.data(),
-            "fp32: TensorRT's workspace passed with the kernel's size for the actual shape");
-        check(built.plugin != p.plugin && gKernel.transforms == 1, "attachToContext clones without sharing state");
+void checkEnqueue() {
+  const int64_t k = 6, c = 5;
+  {
+    gKernel = KernelLog{};
+    OwnedPlugin built(create(4, 1));
+    OwnedPlugin p(built.runtime()->attachToContext(nullptr));
+    Io io = makeIo(k, c);
+    int32_t s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+    int32_t s2 = run(p.runtime(), io, {1, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+    int32_t s3 = run(p.runtime(), io, {2, c, 9, 13}, k, DataType::kFLOAT, DataType::kFLOAT);
+    check(s1 == 0 && s2 == 0 && s3 == 0 && gKernel.transforms == 1 && gKernel.convs == 3,
+          "fp32: weights transformed once over three enqueues of changing shapes",
+          lastLog() + "; transforms=" + std::to_string(gKernel.transforms) +
+              " convs=" + std::to_string(gKernel.convs));
+    check(gKernel.transformedFrom == io.weight && gKernel.lastBiasPointer == io.bias.data(),
+          "fp32: transform reads the weight input, conv reads the bias input");
+    check(gKernel.lastDesc.batch == 2 && gKernel.lastDesc.in_channels == c &&
+              gKernel.lastDesc.out_channels == k && gKernel.lastDesc.height == 9 &&
+              gKernel.lastDesc.width == 13 && gKernel.lastDesc.tile == 4 &&
+              gKernel.lastDesc.padding == 1 && gKernel.lastDtype == WNO_FLOAT32,
+          "fp32: kernel descriptor from the runtime shapes");
+    check(gKernel.lastWorkspaceBytes == static_cast<size_t>(2 * c * 9 * 13 * 4 + 64) &&
+              gKernel.lastWorkspace == io.workspace.data(),
+          "fp32: TensorRT's workspace passed with the kernel's size for the actual shape");
+    check(built.plugin != p.plugin && gKernel.transforms == 1,
+          "attachToContext clones without sharing state");
 
-        std::vector<float> moved(io.weight); // same values at a new address
-        io.weight.swap(moved);
-        s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-        check(s1 == 0 && gKernel.transforms == 2, "a new weight address re-transforms");
+    std::vector<float> moved(io.weight);  // same values at a new address
+    io.weight.swap(moved);
+    s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+    check(s1 == 0 && gKernel.transforms == 2, "a new weight address re-transforms");
 
-        OwnedPlugin second(built.runtime()->attachToContext(nullptr));
-        s1 = run(second.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-        check(s1 == 0 && gKernel.transforms == 3, "a second execution context makes its own copy");
+    OwnedPlugin second(built.runtime()->attachToContext(nullptr));
+    s1 = run(second.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+    check(s1 == 0 && gKernel.transforms == 3, "a second execution context makes its own copy");
 
-        s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
-        check(s1 == 0 && gKernel.transforms == 4 && gKernel.lastDtype == WNO_FLOAT16 && gHalfToFloatCalls == 0,
-            "a new I/O type re-transforms; float weights need no conversion");
+    s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
+    check(s1 == 0 && gKernel.transforms == 4 && gKernel.lastDtype == WNO_FLOAT16 &&
+              gHalfToFloatCalls == 0,
+          "a new I/O type re-transforms; float weights need no conversion");
 
-        int const convs = gKernel.convs;
-        s1 = run(p.runtime(), io, {0, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
-        check(s1 == 0 && gKernel.convs == convs, "an empty batch is a no-op");
+    const int convs = gKernel.convs;
+    s1 = run(p.runtime(), io, {0, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
+    check(s1 == 0 && gKernel.convs == convs, "an empty batch is a no-op");
 
-        s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT, kCapturingStream);
-        check(s1 == 0 && gKernel.convs == convs + 1, "enqueue inside graph capture after a warm-up works", lastLog());
+    s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT,
+             kCapturingStream);
+    check(s1 == 0 && gKernel.convs == convs + 1,
+          "enqueue inside graph capture after a warm-up works", lastLog());
+  }
+  {
+    gKernel = KernelLog{};
+    gHalfToFloatCalls = 0;
+    OwnedPlugin p(create(2, 1));
+    Io io = makeIo(k, c);
+    const int32_t s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
+    std::vector<float> wantWeight, wantBias;
+    for (uint16_t h : io.weightHalf) {
+      wantWeight.push_back(halfBitsToFloat(h));
     }
-    {
-        gKernel = KernelLog{};
-        gHalfToFloatCalls = 0;
-        OwnedPlugin p(create(2, 1));
-        Io io = makeIo(k, c);
-        int32_t const s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
-        std::vector<float> wantWeight, wantBias;
-        for (uint16_t h : io.weightHalf)
-        {
-            wantWeight.push_back(halfBitsToFloat(h));
-        }
-        for (uint16_t h : io.biasHalf)
-        {
-            wantBias.push_back(halfBitsToFloat(h));
-        }
-        check(s == 0 && gHalfToFloatCalls == 2 && gKernel.transformedFrom == wantWeight && gKernel.lastBias == wantBias
-                && gKernel.lastBiasPointer != static_cast<void const*>(io.biasHalf.data()),
-            "fp16 weight/bias converted to float32 once for the kernel", lastLog());
-        run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
-        check(gHalfToFloatCalls == 2 && gKernel.transforms == 1, "fp16 conversion not repeated");
+    for (uint16_t h : io.biasHalf) {
+      wantBias.push_back(halfBitsToFloat(h));
     }
-    {
-        gKernel = KernelLog{};
-        OwnedPlugin p(create(4, 1));
-        Io io = makeIo(k, c);
-        logger().lines.clear();
-        int32_t s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT, kCapturingStream);
-        check(s != 0 && gKernel.convs == 0 && logged(ILogger::Severity::kERROR, "CUDA graph capture"),
-            "first enqueue inside graph capture refused with a message", lastLog());
-        gFailMalloc = true;
-        logger().lines.clear();
-        s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-        gFailMalloc = false;
-        check(s != 0 && logged(ILogger::Severity::kERROR, "cudaMalloc"), "allocation failure reported", lastLog());
-        gKernel.convStatus = WNO_ERROR_CUDA;
-        logger().lines.clear();
-        s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-        gKernel.convStatus = WNO_SUCCESS;
-        check(s != 0 && logged(ILogger::Severity::kERROR, "wno_cuda_conv2d: CUDA error: fake kernel failure"),
-            "kernel failure reported with the kernel's message", lastLog());
-        PluginTensorDesc in[3] = {tensor({2, c, 16, 16}, DataType::kFLOAT), tensor({k, c + 1, 3, 3}, DataType::kFLOAT),
-            tensor({k}, DataType::kFLOAT)};
-        PluginTensorDesc out[1] = {tensor({2, k, 16, 16}, DataType::kFLOAT)};
-        logger().lines.clear();
-        check(p.runtime()->onShapeChange(in, 3, out, 1) != 0 && logged(ILogger::Severity::kERROR, "channels"),
-            "onShapeChange rejects a channel mismatch", lastLog());
-    }
-    check(gLive.empty(), "every device allocation freed with its plugin", std::to_string(gLive.size()) + " left");
+    check(s == 0 && gHalfToFloatCalls == 2 && gKernel.transformedFrom == wantWeight &&
+              gKernel.lastBias == wantBias &&
+              gKernel.lastBiasPointer != static_cast<const void*>(io.biasHalf.data()),
+          "fp16 weight/bias converted to float32 once for the kernel", lastLog());
+    run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
+    check(gHalfToFloatCalls == 2 && gKernel.transforms == 1, "fp16 conversion not repeated");
+  }
+  {
+    gKernel = KernelLog{};
+    OwnedPlugin p(create(4, 1));
+    Io io = makeIo(k, c);
+    logger().lines.clear();
+    int32_t s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT,
+                    kCapturingStream);
+    check(s != 0 && gKernel.convs == 0 && logged(ILogger::Severity::kERROR, "CUDA graph capture"),
+          "first enqueue inside graph capture refused with a message", lastLog());
+    gFailMalloc = true;
+    logger().lines.clear();
+    s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+    gFailMalloc = false;
+    check(s != 0 && logged(ILogger::Severity::kERROR, "cudaMalloc"), "allocation failure reported",
+          lastLog());
+    gKernel.convStatus = WNO_ERROR_CUDA;
+    logger().lines.clear();
+    s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+    gKernel.convStatus = WNO_SUCCESS;
+    check(s != 0 &&
+              logged(ILogger::Severity::kERROR, "wno_cuda_conv2d: CUDA error: fake kernel failure"),
+          "kernel failure reported with the kernel's message", lastLog());
+    PluginTensorDesc in[3] = {tensor({2, c, 16, 16}, DataType::kFLOAT),
+                              tensor({k, c + 1, 3, 3}, DataType::kFLOAT),
+                              tensor({k}, DataType::kFLOAT)};
+    PluginTensorDesc out[1] = {tensor({2, k, 16, 16}, DataType::kFLOAT)};
+    logger().lines.clear();
+    check(p.runtime()->onShapeChange(in, 3, out, 1) != 0 &&
+              logged(ILogger::Severity::kERROR, "channels"),
+          "onShapeChange rejects a channel mismatch", lastLog());
+  }
+  check(gLive.empty(), "every device allocation freed with its plugin",
+        std::to_string(gLive.size()) + " left");
 }
 
-} // namespace
+}  // namespace
 
-int main()
-{
-    std::printf("TensorRT headers %d.%d.%d\n", NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR, NV_TENSORRT_PATCH);
-    checkRegistration();
-    if (theCreator() == nullptr)
-    {
-        std::printf("FAIL no creator registered\n");
-        return 1;
-    }
-    checkCreate();
-    checkSerialization();
-    checkOutputShapes();
-    checkTypes();
-    checkBuildPhase();
-    checkEnqueue();
-    std::printf("%d checks, %d failed\n", gChecks, gFailures);
-    return gFailures == 0 ? 0 : 1;
+int main() {
+  std::printf("TensorRT headers %d.%d.%d\n", NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR,
+              NV_TENSORRT_PATCH);
+  checkRegistration();
+  if (theCreator() == nullptr) {
+    std::printf("FAIL no creator registered\n");
+    return 1;
+  }
+  checkCreate();
+  checkSerialization();
+  checkOutputShapes();
+  checkTypes();
+  checkBuildPhase();
+  checkEnqueue();
+  std::printf("%d checks, %d failed\n", gChecks, gFailures);
+  return gFailures == 0 ? 0 : 1;
 }

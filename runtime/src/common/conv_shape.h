@@ -14,8 +14,13 @@ struct ConvShape {
 
   WNO_HD static ConvShape from(const wno_conv_desc& d) {
     ConvShape s{};
-    s.n = d.batch; s.c = d.in_channels; s.k = d.out_channels;
-    s.h = d.height; s.w = d.width; s.pad = d.padding; s.m = d.tile;
+    s.n = d.batch;
+    s.c = d.in_channels;
+    s.k = d.out_channels;
+    s.h = d.height;
+    s.w = d.width;
+    s.pad = d.padding;
+    s.m = d.tile;
     s.ho = s.h + 2 * s.pad - 2;
     s.wo = s.w + 2 * s.pad - 2;
     s.th = s.m > 0 ? (s.ho + s.m - 1) / s.m : 0;

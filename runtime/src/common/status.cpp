@@ -7,13 +7,20 @@ int wno_abi_version(void) { return WNO_ABI_VERSION; }
 
 const char* wno_status_string(wno_status status) {
   switch (status) {
-    case WNO_SUCCESS: return "success";
-    case WNO_ERROR_INVALID_ARGUMENT: return "invalid argument";
-    case WNO_ERROR_WORKSPACE_TOO_SMALL: return "workspace too small";
-    case WNO_ERROR_OUT_OF_MEMORY: return "out of memory";
-    case WNO_ERROR_UNSUPPORTED: return "unsupported";
-    case WNO_ERROR_CUDA: return "CUDA error";
-    case WNO_ERROR_INTERNAL: return "internal error";
+    case WNO_SUCCESS:
+      return "success";
+    case WNO_ERROR_INVALID_ARGUMENT:
+      return "invalid argument";
+    case WNO_ERROR_WORKSPACE_TOO_SMALL:
+      return "workspace too small";
+    case WNO_ERROR_OUT_OF_MEMORY:
+      return "out of memory";
+    case WNO_ERROR_UNSUPPORTED:
+      return "unsupported";
+    case WNO_ERROR_CUDA:
+      return "CUDA error";
+    case WNO_ERROR_INTERNAL:
+      return "internal error";
   }
   return "unknown status";
 }

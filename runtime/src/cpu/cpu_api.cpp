@@ -13,10 +13,12 @@ namespace {
 struct Isa {
   const char* name;
   std::size_t (*scratch_bytes)(const wno::ConvShape&);
-  void (*conv2d)(const wno::ConvShape&, const float*, const float*, const float*, float*, char*, int);
+  void (*conv2d)(const wno::ConvShape&, const float*, const float*, const float*, float*, char*,
+                 int);
 };
 
-#define WNO_ISA(label, ns) Isa{label, ns::scratch_bytes, ns::conv2d}
+#define WNO_ISA(label, ns) \
+  Isa { label, ns::scratch_bytes, ns::conv2d }
 
 #if defined(__x86_64__) || defined(_M_X64)
 // $WNO_CPU_ISA caps the choice (to test or compare every path on one machine).

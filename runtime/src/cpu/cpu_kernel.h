@@ -22,11 +22,11 @@ void cpu_transform_weights(const ConvShape& s, const float* weight, float* u);
 }  // namespace wno
 
 // One namespace per ISA build of cpu_kernel_isa.cpp (compiled once per ISA's flags).
-#define WNO_DECLARE_CPU_ISA(ns)                                                         \
-  namespace ns {                                                                        \
-  std::size_t scratch_bytes(const wno::ConvShape& s); /* per thread */                  \
+#define WNO_DECLARE_CPU_ISA(ns)                                                           \
+  namespace ns {                                                                          \
+  std::size_t scratch_bytes(const wno::ConvShape& s); /* per thread */                    \
   void conv2d(const wno::ConvShape& s, const float* x, const float* u, const float* bias, \
-              float* y, char* scratch, int threads);                                    \
+              float* y, char* scratch, int threads);                                      \
   }
 
 WNO_DECLARE_CPU_ISA(wno_cpu_generic)

@@ -25,9 +25,9 @@ namespace WNO_CPU_NS {
 namespace {
 
 using wno::ConvShape;
-constexpr int MR = wno::kPanelRows;  // out channels per register tile
-constexpr int NV = kTileVectors;     // vectors of tiles per register tile
-constexpr int NR = NV * VL;          // tiles per block
+constexpr int MR = wno::kPanelRows;             // out channels per register tile
+constexpr int NV = kTileVectors;                // vectors of tiles per register tile
+constexpr int NR = NV * VL;                     // tiles per block
 constexpr long long kChunkBudget = 192 * 1024;  // bytes of Mb per out-channel chunk
 
 template <int M>
@@ -112,10 +112,12 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
       fill_band<M>(s, x + (1LL * g.n * s.c + c) * plane, g, band);
       for (int q = 0; q * VL < g.count; ++q) {
         vf d[P];
-        WNO_UNROLL for (int i = 0; i < A; ++i) deinterleave<M>(band + i * L + q * VL * M, d + i * A);
+        WNO_UNROLL for (int i = 0; i < A; ++i)
+          deinterleave<M>(band + i * L + q * VL * M, d + i * A);
         wno::input_tile<M>(d, d);
         float* out = V + 1LL * c * NR + g.slot + q * VL;
-        WNO_UNROLL for (int p = 0; p < P; ++p) store(out + p * v_stride, d[p]);
+        WNO_UNROLL for (int p = 0; p < P; ++p)
+          store(out + p * v_stride, d[p]);
       }
     }
   }
@@ -125,18 +127,24 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
 WNO_FORCE_INLINE void gemm_tile(const float* __restrict u, const float* __restrict v, int c_count,
                                 float* __restrict out) {
   vf acc[MR][NV];
-  WNO_UNROLL for (int i = 0; i < MR; ++i)
-    WNO_UNROLL for (int j = 0; j < NV; ++j) acc[i][j] = vf{};
+  WNO_UNROLL for (int i = 0; i < MR; ++i) {
+    WNO_UNROLL for (int j = 0; j < NV; ++j)
+      acc[i][j] = vf{};
+  }
   for (int c = 0; c < c_count; ++c, u += MR, v += NR) {
     vf b[NV];
-    WNO_UNROLL for (int j = 0; j < NV; ++j) b[j] = load(v + j * VL);
+    WNO_UNROLL for (int j = 0; j < NV; ++j)
+      b[j] = load(v + j * VL);
     WNO_UNROLL for (int i = 0; i < MR; ++i) {
       const vf a = splat(u[i]);
-      WNO_UNROLL for (int j = 0; j < NV; ++j) acc[i][j] += a * b[j];
+      WNO_UNROLL for (int j = 0; j < NV; ++j)
+        acc[i][j] += a * b[j];
     }
   }
-  WNO_UNROLL for (int i = 0; i < MR; ++i)
-    WNO_UNROLL for (int j = 0; j < NV; ++j) store(out + i * NR + j * VL, acc[i][j]);
+  WNO_UNROLL for (int i = 0; i < MR; ++i) {
+    WNO_UNROLL for (int j = 0; j < NV; ++j)
+      store(out + i * NR + j * VL, acc[i][j]);
+  }
 }
 
 // 3. Output transform + bias of out channels [k0, k0 + kn) of the chunk in Mb.
@@ -156,16 +164,19 @@ void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, 
       for (int q = 0; q * VL < g.count; ++q) {
         vf m[P], o[M * M];
         const float* src = Mb + kk * NR + g.slot + q * VL;
-        WNO_UNROLL for (int p = 0; p < P; ++p) m[p] = load(src + p * mb_stride);
+        WNO_UNROLL for (int p = 0; p < P; ++p)
+          m[p] = load(src + p * mb_stride);
         wno::output_tile<M>(m, o);
-        WNO_UNROLL for (int r = 0; r < M * M; ++r) o[r] += b;
+        WNO_UNROLL for (int r = 0; r < M * M; ++r)
+          o[r] += b;
         const int n = std::min(VL * M, cols - q * VL * M);
         for (int r = 0; r < rows; ++r) {
           vf line[M];
           interleave<M>(o + r * M, line);
           float* out = dst + 1LL * r * s.wo + q * VL * M;
           if (n == VL * M) {
-            WNO_UNROLL for (int t = 0; t < M; ++t) store(out + t * VL, line[t]);
+            WNO_UNROLL for (int t = 0; t < M; ++t)
+              store(out + t * VL, line[t]);
           } else {
             std::memcpy(out, line, sizeof(float) * n);
           }
@@ -194,7 +205,8 @@ void run_block(void* ctx, long long block, int worker) {
   const BlockTiles bt(s, first, static_cast<int>(std::min<long long>(NR, s.tiles - first)));
 
   char* base = job.scratch + job.scratch_stride * worker;
-  float* V = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(base) + 63) & ~std::uintptr_t{63});
+  float* V =
+      reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(base) + 63) & ~std::uintptr_t{63});
   float* Mb = V + L::v_floats(s);
   float* band = Mb + L::mb_floats(s);
   const long long v_stride = L::v_stride(s), mb_stride = L::mb_stride(s);
@@ -228,18 +240,24 @@ void conv2d_tile(const ConvShape& s, const float* x, const float* u, const float
 
 std::size_t scratch_bytes(const ConvShape& s) {
   switch (s.m) {
-    case 2: return Layout<2>::scratch_bytes(s);
-    case 4: return Layout<4>::scratch_bytes(s);
-    default: return Layout<6>::scratch_bytes(s);
+    case 2:
+      return Layout<2>::scratch_bytes(s);
+    case 4:
+      return Layout<4>::scratch_bytes(s);
+    default:
+      return Layout<6>::scratch_bytes(s);
   }
 }
 
 void conv2d(const ConvShape& s, const float* x, const float* u, const float* bias, float* y,
             char* scratch, int threads) {
   switch (s.m) {
-    case 2: return conv2d_tile<2>(s, x, u, bias, y, scratch, threads);
-    case 4: return conv2d_tile<4>(s, x, u, bias, y, scratch, threads);
-    default: return conv2d_tile<6>(s, x, u, bias, y, scratch, threads);
+    case 2:
+      return conv2d_tile<2>(s, x, u, bias, y, scratch, threads);
+    case 4:
+      return conv2d_tile<4>(s, x, u, bias, y, scratch, threads);
+    default:
+      return conv2d_tile<6>(s, x, u, bias, y, scratch, threads);
   }
 }
 

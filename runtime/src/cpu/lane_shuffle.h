@@ -46,7 +46,9 @@ struct Spread {
 template <typename Map, int LO>
 struct LeafMask {
   static constexpr int at(int l) {
-    return Map::source(l) == LO ? Map::offset(l) : Map::source(l) == LO + 1 ? VL + Map::offset(l) : 0;
+    return Map::source(l) == LO       ? Map::offset(l)
+           : Map::source(l) == LO + 1 ? VL + Map::offset(l)
+                                      : 0;
   }
 };
 
@@ -66,7 +68,8 @@ WNO_FORCE_INLINE vf gather(const vf* src) {
     return shuffle<LeafMask<Map, LO>>(src[LO], src[HI - LO == 2 ? LO + 1 : LO]);
   } else {
     constexpr int MID = LO + 2 * ((HI - LO + 3) / 4);  // even split keeps leaves paired
-    return shuffle<MergeMask<Map, LO, MID, HI>>(gather<Map, LO, MID>(src), gather<Map, MID, HI>(src));
+    return shuffle<MergeMask<Map, LO, MID, HI>>(gather<Map, LO, MID>(src),
+                                                gather<Map, MID, HI>(src));
   }
 }
 
@@ -86,7 +89,8 @@ WNO_FORCE_INLINE void columns(const vf* s, vf* d) {
 template <int M>
 WNO_FORCE_INLINE void deinterleave(const float* row, vf* d) {
   vf s[M];
-  WNO_UNROLL for (int t = 0; t < M; ++t) s[t] = load(row + t * VL);
+  WNO_UNROLL for (int t = 0; t < M; ++t)
+    s[t] = load(row + t * VL);
   columns<M>(s, d);
   const vf next = load(row + M * VL);  // columns M, M + 1 are columns 0, 1 of the next tile
   d[M] = shuffle<ShiftMask<0>>(d[0], next);

@@ -29,9 +29,12 @@ void transform(const ConvShape& s, const float* weight, float* u) {
 
 void cpu_transform_weights(const ConvShape& s, const float* weight, float* u) {
   switch (s.m) {
-    case 2: return transform<2>(s, weight, u);
-    case 4: return transform<4>(s, weight, u);
-    case 6: return transform<6>(s, weight, u);
+    case 2:
+      return transform<2>(s, weight, u);
+    case 4:
+      return transform<4>(s, weight, u);
+    case 6:
+      return transform<6>(s, weight, u);
   }
 }
 

@@ -30,9 +30,18 @@ struct BlockConfig;
 // BN tiles, BK out channels, BC in channels per chunk, TK x TN register tile per
 // thread and position, S output columns per epilogue pass. Shared memory stays under
 // the 48 KiB static limit of every target; threads * registers fit one SM.
-template <> struct BlockConfig<2> { static constexpr int BN = 32, BK = 32, BC = 8, TK = 4, TN = 4, S = 2; };
-template <> struct BlockConfig<4> { static constexpr int BN = 32, BK = 16, BC = 4, TK = 4, TN = 4, S = 2; };
-template <> struct BlockConfig<6> { static constexpr int BN = 32, BK = 16, BC = 2, TK = 4, TN = 4, S = 2; };
+template <>
+struct BlockConfig<2> {
+  static constexpr int BN = 32, BK = 32, BC = 8, TK = 4, TN = 4, S = 2;
+};
+template <>
+struct BlockConfig<4> {
+  static constexpr int BN = 32, BK = 16, BC = 4, TK = 4, TN = 4, S = 2;
+};
+template <>
+struct BlockConfig<6> {
+  static constexpr int BN = 32, BK = 16, BC = 2, TK = 4, TN = 4, S = 2;
+};
 
 template <int M>
 struct Block : BlockConfig<M> {
@@ -40,10 +49,11 @@ struct Block : BlockConfig<M> {
   static constexpr int A = M + 2, P = A * A;
   static constexpr int KQ = C::BK / C::TK, TQ = C::BN / C::TN;
   static constexpr int threads = A * KQ * TQ;
-  static constexpr int v_floats = P * C::BC * C::BN;  // Vs[P][BC][BN]
-  static constexpr int u_floats = P * C::BC * C::BK;  // Us[P][BC][BK]
+  static constexpr int v_floats = P * C::BC * C::BN;         // Vs[P][BC][BN]
+  static constexpr int u_floats = P * C::BC * C::BK;         // Us[P][BC][BK]
   static constexpr int z_floats = A * C::S * C::BK * C::BN;  // Zs[A][S][BK][BN]
-  static constexpr int smem_floats = v_floats + u_floats > z_floats ? v_floats + u_floats : z_floats;
+  static constexpr int smem_floats =
+      v_floats + u_floats > z_floats ? v_floats + u_floats : z_floats;
   static constexpr int passes = (M + C::S - 1) / C::S;
   static_assert(smem_floats * 4 <= 48 * 1024, "static shared memory limit");
   static_assert(C::BK % C::TK == 0 && C::BN % C::TN == 0, "register tile must divide the block");
@@ -96,9 +106,11 @@ WNO_HD WNO_FORCE_INLINE void transform_weight(const WeightParams<T>& p, int inde
   const int k = static_cast<int>(index % p.kpad);
   const int c = static_cast<int>(index / p.kpad);
   float g[9], u[P];
-  WNO_UNROLL for (int i = 0; i < 9; ++i) g[i] = k < p.k ? p.weight[(1LL * k * p.c + c) * 9 + i] : 0.f;
+  WNO_UNROLL for (int i = 0; i < 9; ++i)
+    g[i] = k < p.k ? p.weight[(1LL * k * p.c + c) * 9 + i] : 0.f;
   weight_tile<M>(g, u);
-  WNO_UNROLL for (int q = 0; q < P; ++q) from_float(u[q], p.u[(1LL * q * p.c + c) * p.kpad + k]);
+  WNO_UNROLL for (int q = 0; q < P; ++q)
+    from_float(u[q], p.u[(1LL * q * p.c + c) * p.kpad + k]);
 }
 
 // ---- phases of the conv kernel -------------------------------------------------------
@@ -126,10 +138,12 @@ WNO_HD WNO_FORCE_INLINE void load_chunk(const ConvParams<T>& p, int bx, int by, 
         col[i] = x_in && yy >= 0 && yy < s.h ? to_float(src[1LL * yy * s.w + xx]) : 0.f;
       }
     } else {
-      WNO_UNROLL for (int i = 0; i < A; ++i) col[i] = 0.f;
+      WNO_UNROLL for (int i = 0; i < A; ++i)
+        col[i] = 0.f;
     }
     Winograd<M>::input_1d(col, 1, col, 1);  // column pass: (BT d)[i][j]
-    WNO_UNROLL for (int i = 0; i < A; ++i) Vs[((i * A + j) * B::BC + cc) * B::BN + t] = col[i];
+    WNO_UNROLL for (int i = 0; i < A; ++i)
+      Vs[((i * A + j) * B::BC + cc) * B::BN + t] = col[i];
   }
   // Weights: item (q, cc, kk), kk fastest: coalesced rows of U.
   for (int item = tid; item < B::P * B::BC * B::BK; item += B::threads) {
@@ -146,8 +160,8 @@ WNO_HD WNO_FORCE_INLINE void transform_rows(int tid, float* smem) {
   for (int item = tid; item < B::BC * A * B::BN; item += B::threads) {
     const int t = item % B::BN, i = (item / B::BN) % A, cc = item / (B::BN * A);
     float* v = smem + (i * A * B::BC + cc) * B::BN + t;  // position (i, 0)
-    constexpr int stride = B::BC * B::BN;                 // to position (i, j + 1)
-    Winograd<M>::input_1d(v, stride, v, stride);          // row pass, in place
+    constexpr int stride = B::BC * B::BN;                // to position (i, j + 1)
+    Winograd<M>::input_1d(v, stride, v, stride);         // row pass, in place
   }
 }
 
@@ -156,11 +170,15 @@ WNO_HD WNO_FORCE_INLINE void load_regs(const float* src, float* dst) {
 #if defined(__CUDA_ARCH__)
   if constexpr (N == 4) {  // one 128-bit shared load: offsets are multiples of 4
     const float4 v = *reinterpret_cast<const float4*>(src);
-    dst[0] = v.x; dst[1] = v.y; dst[2] = v.z; dst[3] = v.w;
+    dst[0] = v.x;
+    dst[1] = v.y;
+    dst[2] = v.z;
+    dst[3] = v.w;
   } else
 #endif
   {
-    WNO_UNROLL for (int i = 0; i < N; ++i) dst[i] = src[i];
+    WNO_UNROLL for (int i = 0; i < N; ++i)
+      dst[i] = src[i];
   }
 }
 
@@ -177,8 +195,10 @@ WNO_HD WNO_FORCE_INLINE void accumulate(int tid, const float* smem, ThreadState<
       float u[TK], v[TN];
       load_regs<TK>(Us + q * B::BK + kq * TK, u);
       load_regs<TN>(Vs + q * B::BN + tq * TN, v);
-      WNO_UNROLL for (int a = 0; a < TK; ++a)
-        WNO_UNROLL for (int b = 0; b < TN; ++b) st.acc[j][a][b] += u[a] * v[b];
+      WNO_UNROLL for (int a = 0; a < TK; ++a) {
+        WNO_UNROLL for (int b = 0; b < TN; ++b)
+          st.acc[j][a][b] += u[a] * v[b];
+      }
     }
   }
 }
@@ -187,11 +207,12 @@ WNO_HD WNO_FORCE_INLINE void accumulate(int tid, const float* smem, ThreadState<
 template <int M>
 WNO_HD WNO_FORCE_INLINE void finish_rows(ThreadState<M>& st) {
   constexpr int TK = Block<M>::TK, TN = Block<M>::TN, stride = TK * TN;
-  WNO_UNROLL for (int a = 0; a < TK; ++a)
+  WNO_UNROLL for (int a = 0; a < TK; ++a) {
     WNO_UNROLL for (int b = 0; b < TN; ++b) {
       float* row = &st.acc[0][a][b];
       Winograd<M>::output_1d(row, stride, row, stride);
     }
+  }
 }
 
 template <int M, int PASS>
@@ -200,10 +221,11 @@ WNO_HD WNO_FORCE_INLINE void write_z(int tid, const ThreadState<M>& st, float* s
   const int i = tid / (B::KQ * B::TQ), kq = (tid / B::TQ) % B::KQ, tq = tid % B::TQ;
   WNO_UNROLL for (int s = 0; s < B::S; ++s) {
     if (PASS * B::S + s >= M) break;
-    WNO_UNROLL for (int a = 0; a < B::TK; ++a)
+    WNO_UNROLL for (int a = 0; a < B::TK; ++a) {
       WNO_UNROLL for (int b = 0; b < B::TN; ++b)
         smem[((i * B::S + s) * B::BK + kq * B::TK + a) * B::BN + tq * B::TN + b] =
             st.acc[PASS * B::S + s][a][b];
+    }
   }
 }
 
@@ -222,7 +244,8 @@ WNO_HD WNO_FORCE_INLINE void store_outputs(const ConvParams<T>& p, int bx, int b
     const int ox = o.tx * M + col;
     if (ox >= s.wo) continue;
     float z[A];
-    WNO_UNROLL for (int i = 0; i < A; ++i) z[i] = smem[((i * B::S + sc) * B::BK + kk) * B::BN + t];
+    WNO_UNROLL for (int i = 0; i < A; ++i)
+      z[i] = smem[((i * B::S + sc) * B::BK + kk) * B::BN + t];
     Winograd<M>::output_1d(z, 1, z, 1);  // column pass: z[0..m) = output column col
     const float bias = p.bias ? p.bias[k] : 0.f;
     T* dst = p.y + ((1LL * o.n * s.k + k) * s.ho + o.ty * M) * s.wo + ox;
@@ -239,7 +262,9 @@ WNO_HD WNO_FORCE_INLINE void output_passes(Runner& run, const ConvParams<T>& p, 
     if (PASS == 0) finish_rows<M>(st);
     write_z<M, PASS>(tid, st, smem);
   });
-  run.phase([&](int tid, ThreadState<M>&) { store_outputs<M>(p, bx, by, tid, smem, PASS * Block<M>::S); });
+  run.phase([&](int tid, ThreadState<M>&) {
+    store_outputs<M>(p, bx, by, tid, smem, PASS * Block<M>::S);
+  });
   if constexpr (PASS + 1 < Block<M>::passes) output_passes<M, PASS + 1>(run, p, bx, by, smem);
 }
 

@@ -43,8 +43,9 @@ template <int M, typename T>
 wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
                   int order) {
   using B = Block<M>;
-  const ConvParams<T> p{static_cast<const T*>(x), static_cast<const T*>(u), bias, static_cast<T*>(y),
-                        ConvShape::from(d), padded_out_channels<M>(d.out_channels)};
+  const ConvParams<T> p{
+      static_cast<const T*>(x), static_cast<const T*>(u), bias,
+      static_cast<T*>(y),       ConvShape::from(d),       padded_out_channels<M>(d.out_channels)};
   const int grid_x = static_cast<int>((p.s.tiles + B::BN - 1) / B::BN), grid_y = p.kpad / B::BK;
   std::vector<float> smem(B::smem_floats + kGuard);
   const float nan = std::numeric_limits<float>::quiet_NaN(), guard = -12345.f;
@@ -70,27 +71,37 @@ void transform_weights(const wno_conv_desc& d, const float* weight, void* out) {
 
 int padded_k(const wno_conv_desc& d) {
   switch (d.tile) {
-    case 2: return padded_out_channels<2>(d.out_channels);
-    case 4: return padded_out_channels<4>(d.out_channels);
-    default: return padded_out_channels<6>(d.out_channels);
+    case 2:
+      return padded_out_channels<2>(d.out_channels);
+    case 4:
+      return padded_out_channels<4>(d.out_channels);
+    default:
+      return padded_out_channels<6>(d.out_channels);
   }
 }
 
 template <typename T>
-wno_status run_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y, int order) {
+wno_status run_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y,
+                    int order) {
   switch (d.tile) {
-    case 2: return conv2d<2, T>(d, x, u, b, y, order);
-    case 4: return conv2d<4, T>(d, x, u, b, y, order);
-    default: return conv2d<6, T>(d, x, u, b, y, order);
+    case 2:
+      return conv2d<2, T>(d, x, u, b, y, order);
+    case 4:
+      return conv2d<4, T>(d, x, u, b, y, order);
+    default:
+      return conv2d<6, T>(d, x, u, b, y, order);
   }
 }
 
 template <typename T>
 void run_weights(const wno_conv_desc& d, const float* w, void* out) {
   switch (d.tile) {
-    case 2: return transform_weights<2, T>(d, w, out);
-    case 4: return transform_weights<4, T>(d, w, out);
-    default: return transform_weights<6, T>(d, w, out);
+    case 2:
+      return transform_weights<2, T>(d, w, out);
+    case 4:
+      return transform_weights<4, T>(d, w, out);
+    default:
+      return transform_weights<6, T>(d, w, out);
   }
 }
 
@@ -117,9 +128,12 @@ WNO_EMU_API size_t wno_emu_weight_size(const wno_conv_desc* d, wno_dtype dtype) 
 WNO_EMU_API wno_status wno_emu_transform_weights(const wno_conv_desc* d, wno_dtype dtype,
                                                  const float* weight, void* out) {
   if (!wno::valid_desc(d) || !weight || !out) return WNO_ERROR_INVALID_ARGUMENT;
-  if (dtype == WNO_FLOAT32) wno::cuda::run_weights<float>(*d, weight, out);
-  else if (dtype == WNO_FLOAT16) wno::cuda::run_weights<wno::half_t>(*d, weight, out);
-  else return WNO_ERROR_UNSUPPORTED;
+  if (dtype == WNO_FLOAT32)
+    wno::cuda::run_weights<float>(*d, weight, out);
+  else if (dtype == WNO_FLOAT16)
+    wno::cuda::run_weights<wno::half_t>(*d, weight, out);
+  else
+    return WNO_ERROR_UNSUPPORTED;
   return WNO_SUCCESS;
 }
 
@@ -136,9 +150,15 @@ WNO_EMU_API wno_status wno_emu_conv2d(const wno_conv_desc* d, wno_dtype dtype, c
 WNO_EMU_API wno_status wno_emu_block_info(int tile, int* out6) {
   if (!out6) return WNO_ERROR_INVALID_ARGUMENT;
   switch (tile) {
-    case 2: wno::cuda::info<2>(out6); return WNO_SUCCESS;
-    case 4: wno::cuda::info<4>(out6); return WNO_SUCCESS;
-    case 6: wno::cuda::info<6>(out6); return WNO_SUCCESS;
+    case 2:
+      wno::cuda::info<2>(out6);
+      return WNO_SUCCESS;
+    case 4:
+      wno::cuda::info<4>(out6);
+      return WNO_SUCCESS;
+    case 6:
+      wno::cuda::info<6>(out6);
+      return WNO_SUCCESS;
   }
   return WNO_ERROR_INVALID_ARGUMENT;
 }

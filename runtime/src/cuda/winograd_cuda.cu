@@ -32,8 +32,7 @@ struct DeviceRunner {
 };
 
 template <int M, typename T>
-__global__ void __launch_bounds__(Block<M>::threads)
-winograd_conv_kernel(const ConvParams<T> p) {
+__global__ void __launch_bounds__(Block<M>::threads) winograd_conv_kernel(const ConvParams<T> p) {
   __shared__ __align__(16) float smem[Block<M>::smem_floats];
   DeviceRunner<M> run;
   conv_block<M>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
@@ -60,8 +59,9 @@ template <int M, typename T>
 wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
                   cudaStream_t stream) {
   using B = Block<M>;
-  const ConvParams<T> p{static_cast<const T*>(x), static_cast<const T*>(u), bias, static_cast<T*>(y),
-                        ConvShape::from(d), padded_out_channels<M>(d.out_channels)};
+  const ConvParams<T> p{
+      static_cast<const T*>(x), static_cast<const T*>(u), bias,
+      static_cast<T*>(y),       ConvShape::from(d),       padded_out_channels<M>(d.out_channels)};
   const dim3 grid(static_cast<unsigned>((p.s.tiles + B::BN - 1) / B::BN),
                   static_cast<unsigned>(p.kpad / B::BK));
   winograd_conv_kernel<M, T><<<grid, B::threads, 0, stream>>>(p);
@@ -71,9 +71,12 @@ wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const fl
 template <typename T>
 wno_status dispatch_weights(const wno_conv_desc& d, const float* w, void* out, cudaStream_t st) {
   switch (d.tile) {
-    case 2: return transform_weights<2, T>(d, w, out, st);
-    case 4: return transform_weights<4, T>(d, w, out, st);
-    default: return transform_weights<6, T>(d, w, out, st);
+    case 2:
+      return transform_weights<2, T>(d, w, out, st);
+    case 4:
+      return transform_weights<4, T>(d, w, out, st);
+    default:
+      return transform_weights<6, T>(d, w, out, st);
   }
 }
 
@@ -81,17 +84,23 @@ template <typename T>
 wno_status dispatch_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b,
                          void* y, cudaStream_t st) {
   switch (d.tile) {
-    case 2: return conv2d<2, T>(d, x, u, b, y, st);
-    case 4: return conv2d<4, T>(d, x, u, b, y, st);
-    default: return conv2d<6, T>(d, x, u, b, y, st);
+    case 2:
+      return conv2d<2, T>(d, x, u, b, y, st);
+    case 4:
+      return conv2d<4, T>(d, x, u, b, y, st);
+    default:
+      return conv2d<6, T>(d, x, u, b, y, st);
   }
 }
 
 int padded_k(const wno_conv_desc& d) {
   switch (d.tile) {
-    case 2: return padded_out_channels<2>(d.out_channels);
-    case 4: return padded_out_channels<4>(d.out_channels);
-    default: return padded_out_channels<6>(d.out_channels);
+    case 2:
+      return padded_out_channels<2>(d.out_channels);
+    case 4:
+      return padded_out_channels<4>(d.out_channels);
+    default:
+      return padded_out_channels<6>(d.out_channels);
   }
 }
 
@@ -107,12 +116,14 @@ size_t wno_cuda_weight_size(const wno_conv_desc* desc, wno_dtype dtype) {
   return a * a * desc->in_channels * wno::cuda::padded_k(*desc) * (dtype == WNO_FLOAT32 ? 4 : 2);
 }
 
-wno_status wno_cuda_transform_weights(const wno_conv_desc* desc, wno_dtype dtype, const float* weight,
-                                      void* transformed, void* stream) {
+wno_status wno_cuda_transform_weights(const wno_conv_desc* desc, wno_dtype dtype,
+                                      const float* weight, void* transformed, void* stream) {
   if (!wno::valid_desc(desc) || !weight || !transformed) return WNO_ERROR_INVALID_ARGUMENT;
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
-  if (dtype == WNO_FLOAT32) return wno::cuda::dispatch_weights<float>(*desc, weight, transformed, st);
-  if (dtype == WNO_FLOAT16) return wno::cuda::dispatch_weights<__half>(*desc, weight, transformed, st);
+  if (dtype == WNO_FLOAT32)
+    return wno::cuda::dispatch_weights<float>(*desc, weight, transformed, st);
+  if (dtype == WNO_FLOAT16)
+    return wno::cuda::dispatch_weights<__half>(*desc, weight, transformed, st);
   return WNO_ERROR_UNSUPPORTED;
 }
 
@@ -123,8 +134,10 @@ wno_status wno_cuda_conv2d(const wno_conv_desc* desc, wno_dtype dtype, const voi
                            void* stream) {
   if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
-  if (dtype == WNO_FLOAT32) return wno::cuda::dispatch_conv<float>(*desc, x, transformed, bias, y, st);
-  if (dtype == WNO_FLOAT16) return wno::cuda::dispatch_conv<__half>(*desc, x, transformed, bias, y, st);
+  if (dtype == WNO_FLOAT32)
+    return wno::cuda::dispatch_conv<float>(*desc, x, transformed, bias, y, st);
+  if (dtype == WNO_FLOAT16)
+    return wno::cuda::dispatch_conv<__half>(*desc, x, transformed, bias, y, st);
   return WNO_ERROR_UNSUPPORTED;
 }
 
