@@ -32,9 +32,8 @@ import torch.nn.functional as F
 
 from wno_edge import native
 from wno_edge.conv_compare import ort_conv
-from wno_edge.native import ConvDesc
-
-TILES = (2, 4, 6)
+from wno_edge.contract import TILES
+from wno_edge.native.abi import ConvDesc
 
 
 # ----------------------------------------------------------------- machine peak

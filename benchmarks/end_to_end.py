@@ -5,7 +5,7 @@
   (b) our WNO in PyTorch eager
   (c) our WNO exported to FFT-free ONNX, run by wno_edge.runtime on ONNX Runtime CPU
 
-64x64 grid, width 32, 12x12 modes, 4 layers, batch 1 (as shared/DESIGN.md section 7).
+64x64 grid, width 32, 12x12 modes, 4 layers, batch 1 (the anchor the README quotes).
 Runs are interleaved in blocks (a x n, b x n, c x n, repeated) so machine noise hits all
 three alike; medians and p99 over all iterations. Goal: (c) >= 5x faster than (a) at the
 median, and (c)'s p99 <= 1.5x its own median.
@@ -26,7 +26,7 @@ import torch
 
 from wno_edge import runtime
 from wno_edge.model import WNO2d, WNOConfig
-from wno_edge.onnx_export import export_onnx
+from wno_edge.onnx import export_onnx
 
 
 def neuraloperator_fno(width, modes, layers):

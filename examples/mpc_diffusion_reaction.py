@@ -103,7 +103,7 @@ def onnx_model(model: Path, out_dir: Path) -> Path:
     """The ONNX file to run: `model` itself, or its verified export for a checkpoint."""
     if model.suffix != ".pt":
         return model
-    from wno_edge.onnx_export import export_onnx
+    from wno_edge.onnx import export_onnx
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / model.with_suffix(".onnx").name

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from native_build import ROOT, RUNTIME, build_native, run_sanitized_check
 
 from wno_edge import native
-from wno_edge.native import ConvDesc
+from wno_edge.native.abi import ConvDesc
 from wno_edge.winograd import MATRICES
 
 FP32, FP16 = 0, 1

@@ -21,13 +21,12 @@ from wno_edge.cli import main as cli_main
 from wno_edge.errors import WNOEdgeError
 from wno_edge.shapes import parse_resolution
 from wno_edge.model import SpectralConv2d, WNO2d, WNOConfig
-from wno_edge.onnx_export import (
-    DEFAULT_OPSET, MAX_OPSET, TOLERANCE, ExportError, build_model_proto, check_model_proto, dft_bases,
-    export_onnx, mixing_matrix, COMBINE_COMPLEX,
-)
-from wno_edge.onnx_graph import DOMAIN, OP_TYPE
-from wno_edge import onnx_verify
-from wno_edge.onnx_verify import graph_stats, random_inputs, run_onnxruntime, run_reference
+from wno_edge.contract import DEFAULT_OPSET, MAX_OPSET
+from wno_edge.onnx import TOLERANCE, ExportError, build_model_proto, check_model_proto, export_onnx
+from wno_edge.onnx.spectral import COMBINE_COMPLEX, dft_bases, mixing_matrix
+from wno_edge.onnx.graph import DOMAIN, OP_TYPE
+from wno_edge.onnx import verify as onnx_verify
+from wno_edge.onnx.verify import graph_stats, random_inputs, run_onnxruntime, run_reference
 from wno_edge.winograd import conv3x3_cost
 
 RES = (20, 18)  # padded to 22 x 20 by the default domain padding
@@ -404,25 +403,20 @@ def test_winograd_conv_node_equals_conv2d_in_the_exported_graph(model, exported)
     assert math.isclose(rel_err(y, expected), 0, abs_tol=1e-6)
 
 
-def test_compares_on_the_checkpoints_test_data_when_it_exists(tmp_path):
-    import h5py
-
-    n, res = 4, (16, 16)
-    rng = np.random.default_rng(0)
-    data = tmp_path / "darcy.h5"
-    with h5py.File(data, "w") as f:  # PDEBench Darcy layout
-        f["nu"] = np.where(rng.standard_normal((n, *res)) > 0, 1.0, 0.1).astype(np.float32)
-        f["tensor"] = rng.standard_normal((n, 1, *res)).astype(np.float32)
-        f["x-coordinate"] = np.linspace(0, 1, res[0], dtype=np.float32)
-        f["y-coordinate"] = np.linspace(0, 1, res[1], dtype=np.float32)
+def test_compares_on_the_test_samples_stored_in_the_checkpoint(tmp_path, monkeypatch):
+    res = (16, 16)
+    samples = torch.from_numpy(np.where(np.random.default_rng(0).standard_normal((2, 1, *res)) > 0, 1.0, 0.1)).float()
     model = make_model(in_channels=1, out_channels=1, resolution=res)
     ckpt = tmp_path / "m.pt"
-    save_model(model, ckpt, {"options": {"data": str(data), "test_fraction": 0.5}})
+    save_model(model, ckpt, {"sample_inputs": samples, "options": {"data": str(tmp_path / "darcy.h5")}})
+    import h5py
+
+    monkeypatch.setattr(h5py, "File", None)  # export never reopens the training data
     report = export_onnx(ckpt, None)
-    assert report.ok and report.inputs == "2 test samples from darcy.h5"
-    save_model(model, ckpt, {"options": {"data": "darcy.h5", "test_fraction": 0.5}})  # relative: beside it
-    assert export_onnx(ckpt, None).inputs == "2 test samples from darcy.h5"
-    save_model(model, ckpt, {"options": {"data": str(tmp_path / "gone.h5")}})
+    assert report.ok and report.inputs == "2 test samples stored in the checkpoint"
+    save_model(model, ckpt, {"sample_inputs": samples[:, :, :8]})  # another grid: not usable
+    assert "random inputs" in export_onnx(ckpt, None).inputs
+    save_model(model, ckpt)
     assert "random inputs" in export_onnx(ckpt, None).inputs
 
 

@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from native_build import RUNTIME, build_native, run_sanitized_check
 
 from wno_edge import native
-from wno_edge.native import ConvDesc
+from wno_edge.native.abi import ConvDesc, declare
+from wno_edge.native.library import CPU_LIBRARY
+from wno_edge.backends import backends_report
 from wno_edge.winograd import winograd_conv2d
 
 # float32, C = 64, N(0,1) data: max |y - y64| / max |y64|, the golden vectors' tolerances.
@@ -38,7 +40,7 @@ def build_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def lib(build_dir):
-    return native.load(build_dir / native.CPU_LIBRARY)
+    return native.load(build_dir / CPU_LIBRARY)
 
 
 def reference(x, w, b, padding):
@@ -68,7 +70,7 @@ def test_golden_vectors(lib, name, case):
 @pytest.mark.parametrize("padding", [0, 1])
 def test_matches_conv2d_c64(lib, tile, padding):
     x, w, b = random_conv(tile + 10 * padding, 2, 64, 64, 37, 30)
-    y = winograd_conv2d(x, w, b, padding=padding, tile=tile, backend="native")
+    y = native.winograd_conv2d(x, w, b, padding=padding, tile=tile)
     ref = reference(x, w, b, padding)
     assert y.shape == ref.shape and y.dtype == torch.float32
     assert rel_err(y, ref) <= TOL_C64[tile]
@@ -123,12 +125,12 @@ def test_edge_tiles_and_thread_counts_agree(lib):
 def _isa_library(build_dir: Path, isa: str, tmp: Path) -> ctypes.CDLL:
     """A private copy of the library (its own static ISA choice) loaded with $WNO_CPU_ISA."""
     copy = tmp / f"libwno_winograd_{isa}.so"
-    shutil.copy(build_dir / native.CPU_LIBRARY, copy)
+    shutil.copy(build_dir / CPU_LIBRARY, copy)
     old = os.environ.get("WNO_CPU_ISA")
     os.environ["WNO_CPU_ISA"] = isa
     try:
         lib = ctypes.CDLL(str(copy))
-        native._declare(lib)
+        declare(lib)
         lib.wno_cpu_isa()  # fixes the choice while the variable is set
     finally:
         if old is None:
@@ -249,17 +251,19 @@ def test_weight_cache_follows_in_place_updates(lib):
 
 
 def test_backend_argument(lib):
+    from wno_edge import WNO2d, WNOEdgeError
+
     x, w, b = random_conv(6, 1, 4, 4, 12, 12)
-    torch.testing.assert_close(winograd_conv2d(x, w, b, backend="native"), winograd_conv2d(x, w, b),
+    torch.testing.assert_close(native.winograd_conv2d(x, w, b), winograd_conv2d(x, w, b),
                                rtol=1e-5, atol=1e-5)
-    with pytest.raises(ValueError, match="backend"):
-        winograd_conv2d(x, w, b, backend="cudnn")
+    with pytest.raises(WNOEdgeError, match="backend"):
+        WNO2d(in_channels=1, out_channels=1, width=4, modes=(2, 2), n_layers=1).set_conv(4, backend="cudnn")
     with pytest.raises(ValueError, match="CPU float32"):
-        winograd_conv2d(x.double(), w.double(), b.double(), backend="native")
+        native.winograd_conv2d(x.double(), w.double(), b.double())
 
 
 def test_backends_report(lib):
-    rows = native.backends_report()
+    rows = backends_report()
     names = [r[0] for r in rows]
     assert names == ["torch", "cpu-kernel", "cuda-kernel", "tensorrt-plugin"]
     assert all(isinstance(ok, bool) and isinstance(why, str) and why for _, ok, why in rows)
@@ -268,7 +272,9 @@ def test_backends_report(lib):
 
 def test_unavailable_library_reports_why(tmp_path, monkeypatch):
     monkeypatch.setenv(native.LIBRARY_ENV, str(tmp_path / "missing.so"))
-    monkeypatch.setattr(native, "_lib", None)
+    from wno_edge.native import library
+
+    monkeypatch.setattr(library, "_lib", None)
     ok, why = native.available()
     assert not ok and "missing.so" in why
 

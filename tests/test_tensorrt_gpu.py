@@ -9,7 +9,7 @@ import torch
 from wno_edge import runtime
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import WNO2d, WNOConfig
-from wno_edge.onnx_export import export_onnx
+from wno_edge.onnx import export_onnx
 
 
 def _gpu_ready() -> str | None:
@@ -18,7 +18,7 @@ def _gpu_ready() -> str | None:
     if importlib.util.find_spec("cuda") is None:
         return "cuda-python is not installed"
     from wno_edge.native import cuda_device_count
-    from wno_edge.tensorrt_plugin import find_plugin_library
+    from wno_edge.tensorrt.plugin import find_plugin_library
 
     count, how = cuda_device_count()
     if count < 1:
@@ -45,7 +45,7 @@ def model():
 
 @pytest.mark.parametrize("tile", [2, 4, 6])
 def test_fp32_engine_matches_pytorch_and_onnxruntime(model, tile, tmp_path):
-    from wno_edge.tensorrt_build import build_engine
+    from wno_edge.tensorrt.build import build_engine
 
     export_onnx(model, tmp_path / "m.onnx", tile=tile)
     report = build_engine(tmp_path / "m.onnx", tmp_path / "m.trt", opt_shape=(2, 1, 32, 32), max_shape=(4, 1, 32, 32))
@@ -70,8 +70,8 @@ def test_fp32_engine_matches_pytorch_and_onnxruntime(model, tile, tmp_path):
 def test_fp16_engine_within_the_half_precision_budget(model, tmp_path):
     import tensorrt as trt
 
-    from wno_edge.tensorrt_build import build_engine
-    from wno_edge.tensorrt_plugin import tensorrt_version
+    from wno_edge.tensorrt.build import build_engine
+    from wno_edge.tensorrt.plugin import tensorrt_version
 
     fp16_onnx = tensorrt_version(trt) >= (11, 0)  # strongly typed: precision comes from the file
     export_onnx(model, tmp_path / "m.onnx", fp16=fp16_onnx, tile=4)
@@ -87,7 +87,7 @@ def test_fp16_engine_within_the_half_precision_budget(model, tmp_path):
 
 def test_profile_reports_the_gpu_split(model, tmp_path, capsys):
     from wno_edge.cli import main
-    from wno_edge.tensorrt_build import build_engine
+    from wno_edge.tensorrt.build import build_engine
 
     export_onnx(model, tmp_path / "m.onnx", batch=1)
     build_engine(tmp_path / "m.onnx", tmp_path / "m.trt")

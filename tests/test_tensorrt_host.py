@@ -10,8 +10,8 @@ from onnx import TensorProto, helper, numpy_helper
 from wno_edge import runtime
 from wno_edge.cli import main
 from wno_edge.errors import WNOEdgeError
-from wno_edge.tensorrt_build import parse_shape, prepare_onnx, profile_shapes
-from wno_edge.tensorrt_plugin import find_plugin_library
+from wno_edge.tensorrt.build import parse_shape, prepare_onnx, profile_shapes
+from wno_edge.tensorrt.plugin import find_plugin_library
 
 HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
 

@@ -14,7 +14,7 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from .errors import WNOEdgeError
 
 _LAZY = {
-    "WNO2d": "model", "WNOConfig": "model", "winograd_conv2d": "winograd",
+    "WNO2d": "model", "WNOConfig": "contract", "winograd_conv2d": "winograd",
     "load_model": "checkpoint", "save_model": "checkpoint",
 }
 

@@ -15,12 +15,12 @@ from pathlib import Path
 
 import torch
 
+from .contract import CHECKPOINT_FORMAT as FORMAT
+from .contract import CHECKPOINT_VERSION as FORMAT_VERSION
+from .contract import WNOConfig
 from .errors import WNOEdgeError
 from .io import atomic_path
-from .model import WNO2d, WNOConfig
-
-FORMAT = "wno-edge-checkpoint"
-FORMAT_VERSION = 1
+from .model import WNO2d
 
 
 class CheckpointError(WNOEdgeError):

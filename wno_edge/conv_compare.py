@@ -50,7 +50,7 @@ def ort_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, threads: int) -> Calla
     """ONNX Runtime's direct Conv on fixed float32 numpy inputs, as a zero-argument call."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from .onnx_verify import ort_session
+    from .onnx.verify import ort_session
 
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], "conv3x3",
@@ -84,7 +84,7 @@ def methods(x, w, b, threads: int) -> dict[str, Callable[[], torch.Tensor]]:
         ok = False
     if ok:
         for tile in TILES:
-            table[f"Winograd F({tile},3) (native)"] = lambda t=tile: winograd_conv2d(x, w, b, tile=t, backend="native")
+            table[f"Winograd F({tile},3) (native)"] = lambda t=tile: native.winograd_conv2d(x, w, b, tile=t)
     return table
 
 

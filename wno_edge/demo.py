@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .contract import OP_DOMAIN, OP_NAME
+
 BUNDLED = Path(__file__).resolve().parents[1] / "models" / "darcy_wno.pt"
 
 
@@ -43,7 +45,7 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     from . import runtime
     from .checkpoint import load_model
     from .data import PDEBenchDataset, generate
-    from .onnx_export import export_onnx
+    from .onnx import export_onnx
     from .profile import profile_session
     from .train import relative_l2
 
@@ -72,7 +74,7 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     report = export_onnx(model, onnx_path, inputs=a[:2].numpy())  # dynamic batch
     worst = max(c.relative for c in report.comparisons)
     say(f"exported {onnx_path}: {report.stats.total_nodes} nodes, "
-        f"{report.stats.node_counts.get('wno_edge::WinogradConv', 0)} WinogradConv, no DFT; "
+        f"{report.stats.node_counts.get(f'{OP_DOMAIN}::{OP_NAME}', 0)} WinogradConv, no DFT; "
         f"max deviation from PyTorch {worst:.1e} of the output scale")
 
     with runtime.load(onnx_path, threads=2) as session:

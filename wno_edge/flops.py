@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import WNOConfig
-from .winograd import TILES, ConvCost, conv3x3_cost
+from .contract import TILES, WNOConfig
+from .winograd import ConvCost, conv3x3_cost
 
 
 @dataclass(frozen=True)

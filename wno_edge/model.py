@@ -7,62 +7,15 @@ absent and the layer is PDEBench's FNO2d layer (W only).
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .contract import TILES, WNOConfig
 from .errors import WNOEdgeError
-from .winograd import TILES, winograd_conv2d
+from .winograd import winograd_conv2d
 
-
-@dataclass(frozen=True)
-class WNOConfig:
-    """Everything needed to rebuild a WNO2d (stored in every checkpoint)."""
-
-    in_channels: int
-    out_channels: int
-    width: int = 32
-    modes: tuple[int, int] = (12, 12)
-    n_layers: int = 4
-    winograd_tile: int = 4
-    real_space_kernel: bool = True  # False: the FNO special case, k = 0 (W only)
-    domain_padding: int = 2  # zero padding right/bottom after lifting, as PDEBench FNO2d
-    projection_width: int = 128
-    grid: bool = True  # append (x, y) coordinates in [0, 1] before lifting
-    resolution: tuple[int, int] | None = None  # grid the model was trained on (informational)
-
-    def __post_init__(self):
-        object.__setattr__(self, "modes", tuple(int(m) for m in self.modes))
-        if self.resolution is not None:
-            object.__setattr__(self, "resolution", tuple(int(r) for r in self.resolution))
-        problems = []
-        for name in ("in_channels", "out_channels", "width", "n_layers", "projection_width"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be >= 1")
-        if len(self.modes) != 2 or min(self.modes) < 1:
-            problems.append(f"modes must be two positive ints, got {self.modes}")
-        if self.winograd_tile not in TILES:
-            problems.append(f"winograd_tile must be one of {TILES}, got {self.winograd_tile}")
-        if self.domain_padding < 0:
-            problems.append("domain_padding must be >= 0")
-        if problems:
-            raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["modes"] = list(self.modes)
-        d["resolution"] = list(self.resolution) if self.resolution else None
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "WNOConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise WNOEdgeError(f"unknown WNO config keys: {sorted(unknown)}")
-        return cls(**d)
+__all__ = ["WNO2d", "WNOConfig", "WNOLayer", "SpectralConv2d", "count_parameters"]
 
 
 class SpectralConv2d(nn.Module):
@@ -138,7 +91,11 @@ class WNOLayer(nn.Module):
         weight = self.real_space_weight() if torch.is_grad_enabled() else self._inference_weight()
         if self.tile is None:  # direct convolution: same function, the framework's fastest kernel
             return F.conv2d(v, weight, self.pointwise.bias, padding=1)
-        return winograd_conv2d(v, weight, self.pointwise.bias, padding=1, tile=self.tile, backend=self.backend)
+        if self.backend == "native":
+            from .native import winograd_conv2d as native_conv2d
+
+            return native_conv2d(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
+        return winograd_conv2d(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return self.real_space(v) + self.spectral(v)

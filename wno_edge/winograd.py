@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-TILES = (2, 4, 6)
+from .contract import PADDINGS, TILES
 _S = math.sqrt(2.0)
 
 
@@ -150,8 +150,8 @@ def check_conv3x3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile
         raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
     if weight.shape[1] != x.shape[1]:
         raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
-    if padding not in (0, 1):
-        raise ValueError(f"padding must be 0 or 1, got {padding!r}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     matrices(tile)  # raises for an unsupported tile
     h, w = x.shape[2:]
     ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
@@ -166,21 +166,14 @@ def winograd_conv2d(
     bias: torch.Tensor | None = None,
     padding: int = 1,
     tile: int = 4,
-    backend: str = "torch",
 ) -> torch.Tensor:
     """3x3, stride-1 convolution by Winograd F(tile x tile, 3 x 3).
 
     Equals F.conv2d(x, weight, bias, padding=padding) up to rounding, for any batch,
     channel counts and spatial size (edge tiles are zero-padded and cropped).
-    backend: "torch" (this code, any device/dtype, differentiable) or "native" (the fused
-    C++ kernel of runtime/, CPU float32; see wno_edge.native).
+    Any device and dtype, differentiable; wno_edge.native.winograd_conv2d is the same
+    contract computed by the fused C++ kernel of runtime/ (CPU float32).
     """
-    if backend not in ("torch", "native"):
-        raise ValueError(f"backend must be 'torch' or 'native', got {backend!r}")
-    if backend == "native":  # checks the same arguments, then the native kernel's own limits
-        from . import native
-
-        return native.winograd_conv2d(x, weight, bias, padding=padding, tile=tile)
     ho, wo = check_conv3x3_args(x, weight, padding, tile)
     mats = matrices(tile)
     m, a = mats.m, mats.a

@@ -6,7 +6,8 @@
     train = PDEBenchDataset("darcy.h5", split="train")
     model.set_normalization(*normalization_stats(train).as_tuple())
 """
-from .generate import TASKS, GenerationResult, generate
+from ..contract import TASKS
+from .generate import GenerationResult, generate
 from .pdebench import (NormalizationStats, PDEBenchDataset, PDEBenchFormatError, PDEBenchInfo, describe,
                        normalization_stats, split_indices)
 

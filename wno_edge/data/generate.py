@@ -16,11 +16,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from ..contract import TASKS
 from ..errors import WNOEdgeError
 from ..io import atomic_path
 from . import darcy, diffusion_reaction, shallow_water
 
-TASKS = ("darcy", "diffusion-reaction", "shallow-water")
 MIN_RESOLUTION = 4
 
 

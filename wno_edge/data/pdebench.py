@@ -1,4 +1,4 @@
-"""Lazy readers for PDEBench's 2-D HDF5 layouts (DESIGN.md section 6).
+"""Lazy readers for PDEBench's 2-D HDF5 layouts (PDEBench's own data files and ours).
 
     darcy        `nu` (N, X, Y) coefficient a, `tensor` (N, 1, X, Y) solution u,
                  `x-coordinate` (X,), `y-coordinate` (Y,), attribute `beta`

@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from ..errors import WNOEdgeError
+from .onnx_metadata import read_config
 from .session import Session
 
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
@@ -47,6 +48,7 @@ class OnnxRuntimeSession(Session):
         self.input_shape = self._concrete(self._input.shape, batch)
         self.output_shape = self._concrete(self._output.shape, batch)
         self.device = device
+        self.config = read_config(path)
         self._x = np.zeros(self.input_shape, self.dtype)
         self._y = np.zeros(self.output_shape, self.dtype)
         # Buffers stay put, so bind them once; each run copies into _x and out of _y.

@@ -16,6 +16,7 @@ class Session(ABC):
     """One loaded operator. Subclasses set input_shape, output_shape, dtype and implement _run."""
 
     backend: str = "?"
+    config = None  # the WNOConfig of a wno-edge model (checkpoint or export); None for a foreign file
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     dtype: np.dtype

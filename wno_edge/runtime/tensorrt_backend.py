@@ -48,7 +48,7 @@ class TensorRTSession(Session):
     def __init__(self, path: str | os.PathLike, device: str = "cuda", threads: int | None = None, batch: int = 1,
                  check_finite: bool = True, plugin: str | None = None, cuda_graph: bool = True):
         super().__init__(check_finite)
-        from ..tensorrt_plugin import load_plugin, require_tensorrt
+        from ..tensorrt.plugin import load_plugin, require_tensorrt
 
         if device != "cuda":
             raise WNOEdgeError("TensorRT engines run on cuda; use the .onnx file for cpu")

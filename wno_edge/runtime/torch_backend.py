@@ -27,7 +27,7 @@ class TorchSession(Session):
             torch.set_num_threads(threads)
         self._torch = torch
         self.model = load_model(path, map_location=device)
-        cfg = self.model.config
+        self.config = cfg = self.model.config
         h, w = resolution or cfg.resolution or (None, None)
         if h is None:
             raise WNOEdgeError(f"{path}: the checkpoint names no grid; pass resolution=(H, W)")

@@ -8,10 +8,9 @@ from pathlib import Path
 import typer
 
 
-class Task(str, Enum):
-    darcy = "darcy"
-    diffusion_reaction = "diffusion-reaction"
-    shallow_water = "shallow-water"
+from ..contract import TASKS
+
+Task = Enum("Task", {name.replace("-", "_"): name for name in TASKS}, type=str)
 
 
 def generate(
@@ -25,7 +24,7 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Solve PDEBench-style samples and write them in PDEBench's HDF5 layout."""
-    from .data.generate import generate as run
+    from ..data.generate import generate as run
 
     result = run(task.value, output, samples, resolution, seed, beta=beta, workers=workers, progress=not quiet)
     typer.echo(f"wrote {result.path}: {result.n_samples} {result.task} samples at {resolution}x{resolution} "
@@ -38,7 +37,7 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ):
     """Layout, sample count, shapes and grid of a PDEBench file."""
-    from .data.pdebench import PDEBenchDataset, describe
+    from ..data.pdebench import PDEBenchDataset, describe
 
     info = describe(path)
     summary = {

@@ -7,32 +7,40 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
+from ..contract import TASKS, TILES
+from ..train.options import TrainOptions
+
 console = Console()
+
+
+def _default(name: str):
+    """TrainOptions' own default: the CLI never restates it."""
+    return TrainOptions.__dataclass_fields__[name].default
 
 
 def train(
     data: Path = typer.Option(..., "--data", help="A PDEBench-layout HDF5 file (downloaded or `wno-edge data generate`)."),
-    task: str = typer.Option(..., "--task", help="darcy | diffusion-reaction | shallow-water"),
+    task: str = typer.Option(..., "--task", help=" | ".join(TASKS)),
     output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (the best on the test split)."),
-    epochs: int = typer.Option(50, "--epochs"),
-    batch_size: int = typer.Option(20, "--batch-size"),
-    lr: float = typer.Option(1e-3, "--lr"),
-    width: int = typer.Option(32, "--width"),
-    modes: int = typer.Option(12, "--modes"),
-    layers: int = typer.Option(4, "--layers"),
-    tile: int = typer.Option(4, "--tile", help="Winograd tile of the deployed model: 2, 4 or 6."),
+    epochs: int = typer.Option(_default("epochs"), "--epochs"),
+    batch_size: int = typer.Option(_default("batch_size"), "--batch-size"),
+    lr: float = typer.Option(_default("lr"), "--lr"),
+    width: int = typer.Option(_default("width"), "--width"),
+    modes: int = typer.Option(_default("modes"), "--modes"),
+    layers: int = typer.Option(_default("layers"), "--layers"),
+    tile: int = typer.Option(_default("tile"), "--tile", help=f"Winograd tile of the deployed model, one of {TILES}."),
     fno: bool = typer.Option(False, "--fno", help="Train the FNO special case (no 3x3 kernel, k = 0)."),
-    resolution: int = typer.Option(None, "--resolution", help="Subsample the grid to this size."),
-    initial_step: int = typer.Option(10, "--initial-step", help="Input frames for time-dependent tasks."),
-    time_reduce: int = typer.Option(1, "--time-reduce", help="Keep every k-th frame."),
-    max_samples: int = typer.Option(None, "--max-samples", help="Use only the first N samples of the file."),
-    seed: int = typer.Option(0, "--seed"),
-    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    threads: int = typer.Option(None, "--threads", help="PyTorch CPU threads."),
+    resolution: int = typer.Option(_default("resolution"), "--resolution", help="Subsample the grid to this size."),
+    initial_step: int = typer.Option(_default("initial_step"), "--initial-step", help="Input frames for time-dependent tasks."),
+    time_reduce: int = typer.Option(_default("time_reduce"), "--time-reduce", help="Keep every k-th frame."),
+    max_samples: int = typer.Option(_default("max_samples"), "--max-samples", help="Use only the first N samples of the file."),
+    seed: int = typer.Option(_default("seed"), "--seed"),
+    device: str = typer.Option(_default("device"), "--device", help="cpu or cuda."),
+    threads: int = typer.Option(_default("threads"), "--threads", help="PyTorch CPU threads."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUTPUT.state."),
 ):
     """Train a WNO (or its FNO special case) with relative-L2 loss; keeps the best checkpoint."""
-    from .train import TrainOptions, fit
+    from ..train import TrainOptions, fit
 
     opts = TrainOptions(
         data=str(data), task=task, output=str(output), epochs=epochs, batch_size=batch_size, lr=lr, width=width,

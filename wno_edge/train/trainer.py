@@ -19,41 +19,15 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from .checkpoint import load_model, save_model
-from .data import PDEBenchDataset, normalization_stats
-from .errors import WNOEdgeError
-from .io import atomic_path
-from .model import WNO2d, WNOConfig
+from ..checkpoint import load_model, save_model
+from ..data import PDEBenchDataset, normalization_stats
+from ..errors import WNOEdgeError
+from ..io import atomic_path
+from ..contract import SAMPLE_INPUTS_KEY, TASKS, WNOConfig
+from ..model import WNO2d
+from .options import TrainOptions
 
-TASKS = ("darcy", "diffusion-reaction", "shallow-water")
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """Everything a run depends on; stored in the checkpoint's metadata."""
-
-    data: str
-    task: str
-    output: str
-    epochs: int = 50
-    batch_size: int = 20
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    width: int = 32
-    modes: int = 12
-    layers: int = 4
-    tile: int = 4
-    real_space_kernel: bool = True  # False: the FNO special case (k = 0)
-    resolution: int | None = None  # spatial grid to subsample to (None: the file's)
-    initial_step: int = 10
-    time_reduce: int = 1
-    max_samples: int | None = None
-    test_fraction: float = 0.1
-    rollout_trajectories: int = 8  # test trajectories in the rollout evaluation
-    seed: int = 0
-    device: str = "cpu"
-    threads: int | None = None
-    resume: bool = False
+SAMPLE_INPUTS = 2  # test inputs stored in the checkpoint
 
 
 @dataclass
@@ -124,8 +98,7 @@ def build_model(opts: TrainOptions, train: PDEBenchDataset) -> WNO2d:
     return model
 
 
-def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] | None = None) -> TrainResult:
-    """Train, keep the best-on-test model at opts.output; returns the final figures."""
+def _check_options(opts: TrainOptions) -> Path:
     if opts.task not in TASKS:
         raise WNOEdgeError(f"task must be one of {', '.join(TASKS)}, got {opts.task!r}")
     if opts.epochs < 1 or opts.batch_size < 1 or opts.lr <= 0:
@@ -135,12 +108,10 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
         raise WNOEdgeError(f"cannot write {output}: directory {output.parent} does not exist")
     if opts.device == "cuda" and not torch.cuda.is_available():
         raise WNOEdgeError("--device cuda requested but PyTorch sees no CUDA GPU")
-    rank, world = _distributed()
-    device = torch.device(opts.device if world == 1 or opts.device == "cpu" else f"cuda:{rank % torch.cuda.device_count()}")
-    if opts.threads:
-        torch.set_num_threads(opts.threads)
-    torch.manual_seed(opts.seed)
+    return output
 
+
+def _open_datasets(opts: TrainOptions) -> tuple[PDEBenchDataset, PDEBenchDataset]:
     common = dict(test_fraction=opts.test_fraction, resolution=opts.resolution, initial_step=opts.initial_step,
                   time_reduce=opts.time_reduce, max_samples=opts.max_samples)
     train = PDEBenchDataset(opts.data, "train", **common)
@@ -149,6 +120,36 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
         raise WNOEdgeError(f"{opts.data} holds {train.info.task} data, not {opts.task}")
     if len(train) == 0 or len(test) == 0:
         raise WNOEdgeError(f"{opts.data}: too few samples for a train/test split ({train.info.n_samples})")
+    return train, test
+
+
+def _train_epoch(net, loader, optimizer, device, world: int) -> float:
+    """One pass over the training set; the mean relative L2 over all ranks."""
+    net.train()
+    total, count = 0.0, 0
+    for x, y in loader:
+        x, y = x.to(device), y.to(device)
+        loss = relative_l2(net(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total, count = total + loss.item() * len(x), count + len(x)
+    if world > 1:  # average the ranks' training error for the report
+        t = torch.tensor([total, count], dtype=torch.float64, device=device)
+        dist.all_reduce(t)
+        return (t[0] / t[1]).item()
+    return total / max(count, 1)
+
+
+def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] | None = None) -> TrainResult:
+    """Train, keep the best-on-test model at opts.output; returns the final figures."""
+    output = _check_options(opts)
+    rank, world = _distributed()
+    device = torch.device(opts.device if world == 1 or opts.device == "cpu" else f"cuda:{rank % torch.cuda.device_count()}")
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    torch.manual_seed(opts.seed)
+    train, test = _open_datasets(opts)
 
     state_file = _state_path(output)
     start_epoch, best, history = 0, float("inf"), []
@@ -175,21 +176,8 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
     for epoch in range(start_epoch, opts.epochs):
         if sampler is not None:
             sampler.set_epoch(epoch)
-        net.train()
-        total, count = 0.0, 0
-        for x, y in loader:
-            x, y = x.to(device), y.to(device)
-            loss = relative_l2(net(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total, count = total + loss.item() * len(x), count + len(x)
+        train_err = _train_epoch(net, loader, optimizer, device, world)
         scheduler.step()
-        train_err = total / max(count, 1)
-        if world > 1:  # average the ranks' training error for the report
-            t = torch.tensor([total, count], dtype=torch.float64, device=device)
-            dist.all_reduce(t)
-            train_err = (t[0] / t[1]).item()
         if rank == 0:
             test_err = evaluate(model, test, device=device)
             improved = test_err < best
@@ -228,4 +216,7 @@ def _save(model, output, opts, train, test, best, best_epoch, history, seconds, 
         meta["initial_step"] = train.initial_step
     if rollout is not None:
         meta["rollout_rel_l2"] = rollout
+    # A few test inputs travel with the model, so that export can verify on real data
+    # without reopening the training file.
+    meta[SAMPLE_INPUTS_KEY] = torch.stack([test[i][0] for i in range(min(SAMPLE_INPUTS, len(test)))])
     save_model(model, output, meta)

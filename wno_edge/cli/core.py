@@ -7,14 +7,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from .errors import WNOEdgeError
-from .shapes import parse_resolution
+from ..errors import WNOEdgeError
+from ..shapes import parse_resolution
 
 console = Console()
 
 
 def info(
-    model_path: Path = typer.Argument(None, help="A wno-edge checkpoint (.pt)."),
+    model_path: Path = typer.Argument(None, help="A wno-edge checkpoint (.pt) or export (.onnx)."),
     resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for the MAC count (default: the trained grid)."),
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size for the MAC count."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
@@ -25,10 +25,10 @@ def info(
         return _backends(as_json)
     if model_path is None:
         raise WNOEdgeError("give a checkpoint (wno-edge info model.pt) or --backends")
-    from .checkpoint import load_model
-    from .summary import model_summary, summary_tables
+    from ..summary import model_summary
+    from .display import summary_tables
 
-    model = load_model(model_path)
+    model = _load_for_summary(model_path)
     summary = model_summary(model, parse_resolution(resolution), batch)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
@@ -37,10 +37,31 @@ def info(
         console.print(table)
 
 
+def _load_for_summary(path: Path):
+    """The checkpoint's model; for an export, a model of its stored config (weights are not
+    needed to count parameters and MACs) carrying the export's metadata."""
+    if path.suffix.lower() != ".onnx":
+        from ..checkpoint import load_model
+
+        return load_model(path)
+    from ..contract import Metadata
+    from ..model import WNO2d
+    from ..runtime.onnx_metadata import read_config, read_onnx_metadata
+
+    if not path.is_file():
+        raise WNOEdgeError(f"{path}: no such file")
+    config = read_config(path)
+    if config is None:
+        raise WNOEdgeError(f"{path}: not a wno-edge export (no {Metadata.CONFIG} metadata)")
+    model = WNO2d(config)
+    model.metadata = {k: v for k, v in read_onnx_metadata(path).items() if k != Metadata.CONFIG}
+    return model
+
+
 def _backends(as_json: bool) -> None:
     from rich.table import Table
 
-    from .native import backends_report
+    from ..backends import backends_report
 
     rows = backends_report()
     if as_json:
@@ -60,7 +81,7 @@ def demo(
     samples: int = typer.Option(50, "--samples", min=2, help="Fresh test samples to generate."),
 ):
     """The toolchain end to end: bundled Darcy WNO -> fresh data -> ONNX -> runtime -> latency."""
-    from .demo import run_demo
+    from ..demo import run_demo
 
     run_demo(out, checkpoint, samples, say=console.print)
 

@@ -10,11 +10,12 @@ import ctypes
 import os
 from pathlib import Path
 
-from .errors import WNOEdgeError
+from ..contract import OP_NAME as PLUGIN_NAME
+from ..contract import PLUGIN_NAMESPACE, PLUGIN_VERSION
+from ..errors import WNOEdgeError
 
-PLUGIN_NAME, PLUGIN_VERSION, PLUGIN_NAMESPACE = "WinogradConv", "1", ""
 LIBRARY = "libwno_trt_plugin.so"
-_ROOT = Path(__file__).resolve().parent
+_ROOT = Path(__file__).resolve().parents[1]  # the wno_edge package
 _loaded: dict[Path, ctypes.CDLL] = {}
 
 

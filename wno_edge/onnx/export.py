@@ -23,19 +23,18 @@ import onnx
 import torch
 from onnx import TensorProto, helper
 
-from . import __version__
-from .errors import WNOEdgeError
-from .shapes import parse_resolution
-from .io import atomic_path
-from .model import WNO2d
-from .onnx_graph import DOMAIN, OP_VERSION, GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
-from .onnx_verify import Comparison, GraphStats, compare_with_torch, graph_stats, random_inputs
-from .winograd import TILES
+from .. import __version__
+from ..contract import CONV_MODES, DEFAULT_OPSET, INPUT_NAME, MAX_OPSET, MIN_OPSET, OP_DOMAIN, OP_VERSION, OUTPUT_NAME, TILES
+from ..contract import SAMPLE_INPUTS_KEY, Metadata
+from ..errors import WNOEdgeError
+from ..io import atomic_path
+from ..model import WNO2d
+from ..shapes import parse_resolution
+from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
+from .spectral import dft_bases, mixing_matrix, spectral_graph
+from .verify import Comparison, GraphStats, compare_with_torch, graph_stats, random_inputs
 
-MIN_OPSET = DEFAULT_OPSET = 17  # TensorRT >= 8.6 (JetPack 5/6), ORT >= 1.13; opset 20+ adds a native Gelu op
-MAX_OPSET = 25  # needs IR 13, the newest ORT 1.31 reads; checked with onnx 1.23, ORT 1.31, onnx.reference
-CONV_MODES = ("winograd", "direct")
-INPUT, OUTPUT = "input", "output"
+INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |y_onnx - y_torch| / max |y_torch|; fp16 measures ~1e-3
 
 
@@ -55,7 +54,7 @@ class ExportOptions:
         return "fp16" if self.fp16 else "fp32"
 
 
-CONFIG_PROPERTY = "wno_edge.config"  # metadata_props key holding the WNOConfig as JSON
+CONFIG_PROPERTY = Metadata.CONFIG
 
 
 def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False,
@@ -87,84 +86,7 @@ def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_
                          cfg.winograd_tile if tile is None else int(tile))
 
 
-# ----------------------------------------------------------------------------- spectral math
-
-@dataclass(frozen=True)
-class DFTBases:
-    """Real bases of the truncated rfft2 / irfft2 on an H x W grid, float64.
-
-    Forward:  A = v @ fwd_w                   (.., H, 2*m2)  = [Re | Im] of the row DFT
-              X = fwd_h @ [A_re; A_im]        (.., 2*K1, m2) = [Re; Im] at the kept rows
-    Inverse:  Z = inv_h @ [O_re; O_im]        (.., 2*H, m2)  = complex ifft along H
-              y = [Z_re | Z_im] @ inv_w       (.., H, W)     = Hermitian C2R along W
-    K1 = 2*m1 kept rows (0..m1-1, H-m1..H-1). 'ortho' scaling (1/sqrt(N) each way)
-    keeps fp16 spectra in range; the product is still irfft2's 1/(H*W).
-    """
-
-    fwd_w: np.ndarray
-    fwd_h: np.ndarray
-    inv_h: np.ndarray
-    inv_w: np.ndarray
-
-
-def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
-    rows = np.r_[np.arange(m1), np.arange(h - m1, h)]
-    aw = 2 * np.pi * np.outer(np.arange(w), np.arange(m2)) / w  # (W, m2)
-    ah = 2 * np.pi * np.outer(rows, np.arange(h)) / h  # (K1, H)
-    c, s = np.cos(ah), np.sin(ah)
-    # irfft counts column 0 (and the Nyquist column of an even W) once, every other column
-    # twice (its conjugate twin is implied); imaginary parts of those columns drop out
-    # because sin vanishes there, exactly as C2R transforms ignore them.
-    count = np.full(m2, 2.0)
-    count[0] = 1.0
-    if w % 2 == 0 and m2 == w // 2 + 1:
-        count[-1] = 1.0
-    return DFTBases(
-        fwd_w=np.concatenate([np.cos(aw), -np.sin(aw)], axis=1) / math.sqrt(w),
-        fwd_h=np.block([[c, s], [-s, c]]) / math.sqrt(h),  # (c - i s)(A_re + i A_im)
-        inv_h=np.block([[c.T, -s.T], [s.T, c.T]]) / math.sqrt(h),  # (c + i s)(O_re + i O_im)
-        inv_w=np.concatenate([count[:, None] * np.cos(aw.T), -count[:, None] * np.sin(aw.T)], axis=0) / math.sqrt(w),
-    )
-
-
-def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor) -> np.ndarray:
-    """Complex [in, out, m1, m2] corner weights -> real (K1*m2, in, 2*out) = [W_re | W_im]
-    per mode, each weight stored once. With X_re and X_im as two rows, X @ M gives the
-    four products X_re W_re, X_re W_im, X_im W_re, X_im W_im; COMBINE_COMPLEX adds them up.
-    (A block matrix [[W_re, W_im], [-W_im, W_re]] would do it in one MatMul, storing it twice.)"""
-    wc = np.concatenate([weights1.detach().cpu().numpy(), weights2.detach().cpu().numpy()], axis=2)
-    wc = wc.astype(np.complex128).transpose(2, 3, 0, 1)  # (K1, m2, in, out)
-    m = np.concatenate([wc.real, wc.imag], axis=-1)
-    k1, m2, c, o2 = m.shape
-    return m.reshape(k1 * m2, c, o2)
-
-
-# [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ COMBINE_COMPLEX = [Xr Wr - Xi Wi, Xr Wi + Xi Wr] = [O_re, O_im]
-COMBINE_COMPLEX = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
-
-
-def _spectral(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, hp: int, m2: int, c: int, o: int, i: int) -> str:
-    k1m2 = mix.shape[0]
-    n = f"l{i}.spectral"
-    a = g.op("MatMul", [v, bases["fwd_w"]], f"{n}.dft_w")  # (B, C, H, 2*m2)
-    a = g.op("Reshape", [a, g.ints("shape_re_im_rows", [0, 0, hp, 2, m2])], f"{n}.dft_w_split")
-    a = g.op("Transpose", [a], f"{n}.dft_w_stacked", perm=[0, 1, 3, 2, 4])  # (B, C, 2, H, m2): Re over Im
-    a = g.op("Reshape", [a, g.ints("shape_stacked_rows", [0, 0, 2 * hp, m2])], f"{n}.dft_w_rows")
-    x = g.op("MatMul", [bases["fwd_h"], a], f"{n}.dft_h")  # (B, C, 2*K1, m2)
-    x = g.op("Reshape", [x, g.ints("shape_modes_split", [0, 0, 2, k1m2])], f"{n}.modes_split")
-    x = g.op("Transpose", [x], f"{n}.modes_first", perm=[3, 0, 2, 1])  # (modes, B, 2, C)
-    y = g.op("MatMul", [x, g.const(f"layers.{i}.spectral.mixing", mix[:, None])], f"{n}.mix")  # (modes, B, 2, 2*O)
-    y = g.op("Reshape", [y, g.ints(f"shape_modes_products_{o}", [0, 0, 4, o])], f"{n}.mix_split")
-    y = g.op("Transpose", [y], f"{n}.products_last", perm=[0, 1, 3, 2])  # (modes, B, O, 4)
-    y = g.op("MatMul", [y, g.const("combine_complex", COMBINE_COMPLEX, shared=True)], f"{n}.complex")
-    y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, modes)
-    y = g.op("Reshape", [y, g.ints("shape_stacked_modes", [0, 0, -1, m2])], f"{n}.mix_rows")  # (B, O, 2*K1, m2)
-    z = g.op("MatMul", [bases["inv_h"], y], f"{n}.idft_h")  # (B, O, 2*H, m2)
-    z = g.op("Reshape", [z, g.ints("shape_re_im_split", [0, 0, 2, hp, m2])], f"{n}.idft_h_split")
-    z = g.op("Transpose", [z], f"{n}.idft_h_interleaved", perm=[0, 1, 3, 2, 4])  # (B, O, H, 2, m2)
-    z = g.op("Reshape", [z, g.ints("shape_re_im_cols", [0, 0, hp, 2 * m2])], f"{n}.idft_h_cols")
-    return g.op("MatMul", [z, bases["inv_w"]], f"{n}.idft_w")  # (B, O, H, W)
-
+# ----------------------------------------------------------------------------- graph
 
 def _gelu(g: GraphBuilder, x: str, opset: int, name: str) -> str:
     if opset >= 20:
@@ -181,7 +103,96 @@ def _pointwise_weight(linear: torch.nn.Linear) -> np.ndarray:
     return linear.weight.detach().double().numpy()[:, :, None, None]
 
 
-# ----------------------------------------------------------------------------- graph
+def _f64(t: torch.Tensor) -> np.ndarray:
+    return t.detach().double().cpu().numpy()
+
+
+def _normalize_input(g: GraphBuilder, model: WNO2d, x: str) -> str:
+    """(x - mean) / std as the model computes it; identity statistics are skipped."""
+    mean_in, std_in = _f64(model.input_mean), _f64(model.input_std)
+    if np.any(mean_in != 0):
+        x = g.op("Sub", [x, g.const("input_mean", mean_in.reshape(1, -1, 1, 1))], "input_centred")
+    if np.any(std_in != 1):
+        x = g.op("Div", [x, g.const("input_std", std_in.reshape(1, -1, 1, 1))], "input_normalised")
+    return x
+
+
+def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int) -> str:
+    """Linear over [x, grid] = 1x1 Conv over x + (bias + W_grid @ grid), a constant. The
+    narrow input is padded, not the lifted field; the lift constant is zero there."""
+    cfg, p = model.config, model.config.domain_padding
+    if p:
+        x = g.op("Pad", [x, g.ints("domain_padding", [0, 0, 0, 0, 0, 0, p, p])], "input_padded")
+    lw = _f64(model.lift.weight)
+    lift_const = np.zeros((1, cfg.width, h + p, w + p))
+    lift_const[0, :, :h, :w] = _f64(model.lift.bias)[:, None, None]
+    if cfg.grid:
+        grid = WNO2d.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
+        lift_const[0, :, :h, :w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels:], grid)
+    v = g.op("Conv", [x, g.const("lift.weight", lw[:, :cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
+    return g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
+
+
+def _real_space(g: GraphBuilder, layer, v: str, i: int, opts: ExportOptions) -> tuple[str, bool]:
+    """W v + k * v of layer i; True if it is a WinogradConv node."""
+    bias = g.const(f"layers.{i}.bias", _f64(layer.pointwise.bias))
+    if layer.kernel is None:  # FNO special case: W alone is a 1x1 conv; a 3x3 would cost 9x
+        return g.op("Conv", [v, g.const(f"layers.{i}.pointwise", _f64(layer.pointwise.weight)), bias],
+                    f"l{i}.pointwise", kernel_shape=[1, 1]), False
+    weight = g.const(f"layers.{i}.kernel", _f64(layer.real_space_weight()))
+    if opts.conv == "direct":
+        return g.op("Conv", [v, weight, bias], f"l{i}.conv3x3", kernel_shape=[3, 3], pads=[1, 1, 1, 1]), False
+    r = g.name(f"l{i}.winograd")
+    g.add_node(winograd_conv_node(v, weight, bias, r, tile=opts.tile, padding=1, name=g.name(f"{r}/WinogradConv")))
+    return r, True
+
+
+def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: ExportOptions) -> tuple[str, bool]:
+    """Every WNO layer with GELU between them; True if any layer is a WinogradConv."""
+    m1, m2 = model.config.modes
+    b = dft_bases(hp, wp, m1, m2)
+    bases = {k: g.const(f"dft.{k}", getattr(b, k)) for k in ("fwd_w", "fwd_h", "inv_h", "inv_w")}
+    any_winograd = False
+    for i, layer in enumerate(model.layers):
+        r, is_winograd = _real_space(g, layer, v, i, opts)
+        any_winograd |= is_winograd
+        sc = layer.spectral
+        s = spectral_graph(g, v, mixing_matrix(sc.weights1, sc.weights2), bases, hp, m2,
+                           sc.in_channels, sc.out_channels, i)
+        v = g.op("Add", [r, s], f"l{i}.sum")
+        if i < len(model.layers) - 1:
+            v = _gelu(g, v, opts.opset, f"l{i}.gelu")
+    return v, any_winograd
+
+
+def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
+    """Projection MLP and de-normalisation."""
+    v = g.op("Conv", [v, g.const("project1.weight", _pointwise_weight(model.project1)),
+                      g.const("project1.bias", _f64(model.project1.bias))], "project1", kernel_shape=[1, 1])
+    v = _gelu(g, v, opset, "project1.gelu")
+    y = g.op("Conv", [v, g.const("project2.weight", _pointwise_weight(model.project2)),
+                      g.const("project2.bias", _f64(model.project2.bias))], "project2", kernel_shape=[1, 1])
+    mean_out, std_out = _f64(model.output_mean), _f64(model.output_std)
+    if np.any(std_out != 1):
+        y = g.op("Mul", [y, g.const("output_std", std_out.reshape(1, -1, 1, 1))], "output_scaled")
+    if np.any(mean_out != 0):
+        y = g.op("Add", [y, g.const("output_mean", mean_out.reshape(1, -1, 1, 1))], "output_shifted")
+    return y
+
+
+def export_metadata(model: WNO2d, opts: ExportOptions) -> dict[str, str]:
+    """The metadata_props of an exported file (keys: contract.Metadata)."""
+    cfg = model.config
+    h, w = opts.resolution
+    return {
+        Metadata.CONFIG: json.dumps(cfg.to_dict()),
+        Metadata.RESOLUTION: f"{h}x{w}",
+        Metadata.BATCH: "dynamic" if opts.batch is None else str(opts.batch),
+        Metadata.CONV: opts.conv if cfg.real_space_kernel else "pointwise (FNO)",
+        Metadata.TILE: str(opts.tile),
+        Metadata.PRECISION: opts.precision,
+    }
+
 
 def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwargs) -> onnx.ModelProto:
     """The ONNX model of `model` (eval mode) at a fixed grid; nothing is checked or written.
@@ -190,67 +201,14 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     cfg = model.config
     h, w = opts.resolution
     p = cfg.domain_padding
-    hp, wp = h + p, w + p
-    m1, m2 = cfg.modes
-    dtype = np.float16 if opts.fp16 else np.float32
-    g = GraphBuilder(dtype)
-    f64 = lambda t: t.detach().double().cpu().numpy()  # noqa: E731
+    g = GraphBuilder(np.float16 if opts.fp16 else np.float32)
 
-    x = INPUT
-    # Normalisation as the model computes it, (x - mean) / std; identity statistics are skipped.
-    mean_in, std_in = f64(model.input_mean), f64(model.input_std)
-    if np.any(mean_in != 0):
-        x = g.op("Sub", [x, g.const("input_mean", mean_in.reshape(1, -1, 1, 1))], "input_centred")
-    if np.any(std_in != 1):
-        x = g.op("Div", [x, g.const("input_std", std_in.reshape(1, -1, 1, 1))], "input_normalised")
-    if p:  # pad the narrow input, not the lifted field; the lift constant is zero there
-        x = g.op("Pad", [x, g.ints("domain_padding", [0, 0, 0, 0, 0, 0, p, p])], "input_padded")
-
-    # Lift: Linear over [x, grid] = 1x1 Conv over x + (bias + W_grid @ grid), a constant.
-    lw = f64(model.lift.weight)
-    lift_const = np.zeros((1, cfg.width, hp, wp))
-    lift_const[0, :, :h, :w] = f64(model.lift.bias)[:, None, None]
-    if cfg.grid:
-        grid = WNO2d.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
-        lift_const[0, :, :h, :w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels:], grid)
-    v = g.op("Conv", [x, g.const("lift.weight", lw[:, :cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
-    v = g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
-
-    b = dft_bases(hp, wp, m1, m2)
-    bases = {k: g.const(f"dft.{k}", getattr(b, k)) for k in ("fwd_w", "fwd_h", "inv_h", "inv_w")}
-    winograd_paddings = set()
-    for i, layer in enumerate(model.layers):
-        bias = g.const(f"layers.{i}.bias", f64(layer.pointwise.bias))
-        if layer.kernel is None:  # FNO special case: W alone is a 1x1 conv; a 3x3 would cost 9x
-            r = g.op("Conv", [v, g.const(f"layers.{i}.pointwise", f64(layer.pointwise.weight)), bias],
-                     f"l{i}.pointwise", kernel_shape=[1, 1])
-        elif opts.conv == "direct":
-            r = g.op("Conv", [v, g.const(f"layers.{i}.kernel", f64(layer.real_space_weight())), bias],
-                     f"l{i}.conv3x3", kernel_shape=[3, 3], pads=[1, 1, 1, 1])
-        else:
-            r = g.name(f"l{i}.winograd")
-            weight = g.const(f"layers.{i}.kernel", f64(layer.real_space_weight()))
-            g.add_node(winograd_conv_node(v, weight, bias, r, tile=opts.tile, padding=1, name=g.name(f"{r}/WinogradConv")))
-            winograd_paddings.add(1)
-        s = _spectral(g, v, mixing_matrix(layer.spectral.weights1, layer.spectral.weights2), bases, hp, m2,
-                      layer.spectral.in_channels, layer.spectral.out_channels, i)
-        v = g.op("Add", [r, s], f"l{i}.sum")
-        if i < len(model.layers) - 1:
-            v = _gelu(g, v, opts.opset, f"l{i}.gelu")
+    v = _lift(g, model, _normalize_input(g, model, INPUT), h, w)
+    v, any_winograd = _layers(g, model, v, h + p, w + p, opts)
     if p:
         v = g.op("Slice", [v, g.ints("crop_start", [0, 0]), g.ints("crop_end", [h, w]), g.ints("crop_axes", [2, 3])],
                  "cropped")
-
-    v = g.op("Conv", [v, g.const("project1.weight", _pointwise_weight(model.project1)),
-                      g.const("project1.bias", f64(model.project1.bias))], "project1", kernel_shape=[1, 1])
-    v = _gelu(g, v, opts.opset, "project1.gelu")
-    y = g.op("Conv", [v, g.const("project2.weight", _pointwise_weight(model.project2)),
-                      g.const("project2.bias", f64(model.project2.bias))], "project2", kernel_shape=[1, 1])
-    mean_out, std_out = f64(model.output_mean), f64(model.output_std)
-    if np.any(std_out != 1):
-        y = g.op("Mul", [y, g.const("output_std", std_out.reshape(1, -1, 1, 1))], "output_scaled")
-    if np.any(mean_out != 0):
-        y = g.op("Add", [y, g.const("output_mean", mean_out.reshape(1, -1, 1, 1))], "output_shifted")
+    _project(g, model, v, opts.opset)
     g.nodes[-1].output[0] = OUTPUT  # the last node writes the graph output directly
 
     batch = opts.batch if opts.batch is not None else "batch"
@@ -262,21 +220,13 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     )
     opset_imports = [helper.make_opsetid("", opts.opset)]
     functions = []
-    if winograd_paddings:
-        (padding,) = winograd_paddings  # one fixed-body function serves one padding value
-        opset_imports.append(helper.make_opsetid(DOMAIN, OP_VERSION))
-        functions.append(winograd_conv_function(padding, opts.opset))
+    if any_winograd:  # every WinogradConv node has padding 1: one fixed-body function serves them
+        opset_imports.append(helper.make_opsetid(OP_DOMAIN, OP_VERSION))
+        functions.append(winograd_conv_function(1, opts.opset))
     proto = helper.make_model(graph, opset_imports=opset_imports, functions=functions,
                               ir_version=ir_version_for(opts.opset), producer_name="wno-edge",
                               producer_version=__version__, doc_string="Winograd Neural Operator (FFT-free export)")
-    helper.set_model_props(proto, {
-        CONFIG_PROPERTY: json.dumps(cfg.to_dict()),
-        "wno_edge.resolution": f"{h}x{w}",
-        "wno_edge.batch": "dynamic" if opts.batch is None else str(opts.batch),
-        "wno_edge.conv": opts.conv if cfg.real_space_kernel else "pointwise (FNO)",
-        "wno_edge.winograd_tile": str(opts.tile),
-        "wno_edge.precision": opts.precision,
-    })
+    helper.set_model_props(proto, export_metadata(model, opts))
     return proto
 
 
@@ -323,36 +273,20 @@ class ExportReport:
 def _load(model_or_path) -> WNO2d:
     if isinstance(model_or_path, WNO2d):
         return model_or_path
-    from .checkpoint import load_model
+    from ..checkpoint import load_model
     return load_model(model_or_path)
 
 
-def checkpoint_test_inputs(model: WNO2d, resolution: tuple[int, int], n: int = 2,
-                           checkpoint_dir: Path | None = None) -> tuple[np.ndarray, str] | None:
-    """Up to `n` inputs from the test split the checkpoint was trained on (metadata written by
-    wno_edge.train), if that file still exists and matches the export grid; else None.
-    A relative data path is tried from the working directory, then beside the checkpoint."""
-    options = (getattr(model, "metadata", None) or {}).get("options") or {}
-    data = options.get("data")
-    if not isinstance(data, str):
+def checkpoint_sample_inputs(model: WNO2d, resolution: tuple[int, int], n: int = 2) -> tuple[np.ndarray, str] | None:
+    """Up to `n` test inputs stored in the checkpoint's metadata by wno_edge.train, if they
+    match the export grid; else None. Export never reopens the training data file."""
+    stored = (getattr(model, "metadata", None) or {}).get(SAMPLE_INPUTS_KEY)
+    if not isinstance(stored, torch.Tensor) or stored.dim() != 4:
         return None
-    candidates = [Path(data)] + ([checkpoint_dir / data] if checkpoint_dir and not Path(data).is_absolute() else [])
-    data = next((str(c) for c in candidates if c.is_file()), None)
-    if data is None:
-        return None
-    keys = ("test_fraction", "resolution", "time_reduce", "initial_step", "max_samples")
-    kwargs = {k: options[k] for k in keys if options.get(k) is not None}
-    try:
-        from .data import PDEBenchDataset
-
-        ds = PDEBenchDataset(data, "test", **kwargs)
-        x = np.stack([ds[i][0].numpy() for i in range(min(n, len(ds)))])
-        ds.close()
-    except Exception:  # noqa: BLE001  (optional check: a moved or changed file only drops it)
-        return None
+    x = stored[:n].detach().cpu().numpy().astype(np.float32)
     if x.shape[1:] != (model.config.in_channels, *resolution):
         return None
-    return x.astype(np.float32), f"{len(x)} test samples from {Path(data).name}"
+    return x, f"{len(x)} test samples stored in the checkpoint"
 
 
 def _check_writable(path: Path) -> None:
@@ -368,8 +302,7 @@ def _check_writable(path: Path) -> None:
         raise WNOEdgeError(f"cannot write {path}: the existing file is read-only")
 
 
-def _test_inputs(model: WNO2d, opts: ExportOptions, inputs, seed: int,
-                 checkpoint_dir: Path | None) -> tuple[np.ndarray, str]:
+def _test_inputs(model: WNO2d, opts: ExportOptions, inputs, seed: int) -> tuple[np.ndarray, str]:
     n = opts.batch or 2
     if inputs is not None:
         inputs = np.asarray(inputs, dtype=np.float32)
@@ -377,8 +310,7 @@ def _test_inputs(model: WNO2d, opts: ExportOptions, inputs, seed: int,
         if inputs.shape != expected:
             raise WNOEdgeError(f"test inputs must have shape {expected}, got {inputs.shape}")
         what = f"{len(inputs)} given inputs"
-    elif (found := checkpoint_test_inputs(model, opts.resolution, n, checkpoint_dir)) is not None \
-            and len(found[0]) == n:
+    elif (found := checkpoint_sample_inputs(model, opts.resolution, n)) is not None and len(found[0]) == n:
         inputs, what = found
     else:
         inputs = random_inputs(model, opts.resolution, n, seed)
@@ -394,7 +326,7 @@ def export_onnx(model_or_checkpoint_path, path, *, resolution=None, batch=None, 
 
     Writes only if every comparison is within tolerance, or with force=True (the report
     says so). Compares on `inputs` (physical units, (N, C, H, W)) if given, else on test
-    samples of the checkpoint's training data if that file exists, else on random inputs.
+    samples stored in the checkpoint if it has them, else on random inputs.
     """
     path = Path(path) if path is not None else None
     if path is not None:
@@ -408,8 +340,7 @@ def export_onnx(model_or_checkpoint_path, path, *, resolution=None, batch=None, 
     report.build_seconds = time.perf_counter() - t0
     report.stats = graph_stats(proto)
 
-    checkpoint_dir = None if isinstance(model_or_checkpoint_path, WNO2d) else Path(model_or_checkpoint_path).parent
-    inputs, report.inputs = _test_inputs(model, opts, inputs, seed, checkpoint_dir)
+    inputs, report.inputs = _test_inputs(model, opts, inputs, seed)
     t0 = time.perf_counter()
     report.comparisons = compare_with_torch(proto, model, inputs, report.tolerance)
     report.verify_seconds = time.perf_counter() - t0

@@ -7,14 +7,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from .winograd import TILES
-
-DOMAIN = "wno_edge"  # custom-op domain; also the TensorRT plugin namespace from TRT 10.10 on
-OP_TYPE = "WinogradConv"  # == TensorRT plugin name
-OP_VERSION = 1  # opset version of DOMAIN
-PLUGIN_VERSION = "1"
-PLUGIN_NAMESPACE = ""
-PADDINGS = (0, 1)
+from ..contract import OP_DOMAIN as DOMAIN
+from ..contract import OP_NAME as OP_TYPE
+from ..contract import OP_VERSION, PADDINGS, PLUGIN_NAMESPACE, PLUGIN_VERSION, TILES
 
 
 def winograd_conv_function(padding: int, opset: int) -> onnx.FunctionProto:

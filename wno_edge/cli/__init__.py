@@ -6,8 +6,8 @@ from importlib import import_module
 
 import typer
 
-from . import __version__
-from .errors import WNOEdgeError
+from .. import __version__
+from ..errors import WNOEdgeError
 
 app = typer.Typer(
     name="wno-edge",
@@ -31,8 +31,8 @@ def _root(
     pass
 
 
-# Each area keeps its commands in its own cli_*.py module, in the order --help lists them.
-COMMAND_MODULES = ("cli_core", "cli_data", "cli_train", "cli_export", "cli_build", "cli_profile")
+# Each area keeps its commands in its own module, in the order --help lists them.
+COMMAND_MODULES = ("core", "data", "train", "export", "build", "profile")
 for _module in COMMAND_MODULES:
     import_module(f".{_module}", __package__).register(app)
 

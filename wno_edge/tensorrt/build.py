@@ -1,7 +1,7 @@
 """`wno-edge build`: an ONNX file from `wno-edge export` -> a TensorRT engine using our plugin.
 
 The parser must prefer the WinogradConv plugin over the node's local-function fallback
-on every TensorRT from 10.0 (shared/DESIGN.md section 4):
+on every TensorRT from 10.0 (docs/export.md, "How runtimes pick the plugin"):
   <= 10.6   always inlines a local function -> we drop the function before parsing;
   10.7-10.14 prefers a registered plugin;
   >= 10.15  prefers it when the node has plugin_namespace (our exporter sets it) or
@@ -16,12 +16,11 @@ from pathlib import Path
 
 import onnx
 
-from .errors import WNOEdgeError
-from .io import atomic_path
-from .shapes import parse_dims
-from .tensorrt_plugin import PLUGIN_NAME, load_plugin, require_tensorrt, tensorrt_version
-
-CUSTOM_DOMAIN = "wno_edge"
+from ..contract import OP_DOMAIN
+from ..errors import WNOEdgeError
+from ..io import atomic_path
+from ..shapes import parse_dims
+from .plugin import PLUGIN_NAME, load_plugin, require_tensorrt, tensorrt_version
 
 
 @dataclass
@@ -45,7 +44,7 @@ def prepare_onnx(model: onnx.ModelProto, version: tuple[int, int]) -> onnx.Model
     """A copy of the model the parser will map to our plugin (see the module docstring)."""
     model = onnx.ModelProto.FromString(model.SerializeToString())
     if version < (10, 7):
-        keep = [f for f in model.functions if not (f.domain == CUSTOM_DOMAIN and f.name == PLUGIN_NAME)]
+        keep = [f for f in model.functions if not (f.domain == OP_DOMAIN and f.name == PLUGIN_NAME)]
         del model.functions[:]
         model.functions.extend(keep)
     return model
@@ -80,7 +79,7 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool =
     except Exception as e:
         raise WNOEdgeError(f"{onnx_path}: not a readable ONNX file ({str(e).splitlines()[0][:120]})") from None
     shapes = profile_shapes(model, min_shape, opt_shape, max_shape)
-    winograd_nodes = sum(n.op_type == PLUGIN_NAME and n.domain == CUSTOM_DOMAIN for n in model.graph.node)
+    winograd_nodes = sum(n.op_type == PLUGIN_NAME and n.domain == OP_DOMAIN for n in model.graph.node)
 
     trt = require_tensorrt()
     version = tensorrt_version(trt)

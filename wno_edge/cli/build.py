@@ -21,7 +21,7 @@ def build(
     plugin: Path = typer.Option(None, "--plugin", help="libwno_trt_plugin.so (default: searched)."),
 ):
     """Build a TensorRT engine; prints which layers run the WinogradConv plugin."""
-    from .tensorrt_build import build_engine, parse_shape
+    from ..tensorrt.build import build_engine, parse_shape
 
     report = build_engine(
         onnx_file, output or onnx_file.with_suffix(".trt"), fp16=fp16, workspace_mib=workspace,

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .errors import WNOEdgeError
+from ..errors import WNOEdgeError
 
 console = Console()
 
@@ -31,9 +31,10 @@ def profile(
     compare_conv_: bool = typer.Option(False, "--compare-conv", help="Time the model's 3x3 conv every way (paper Table 1)."),
 ):
     """Latency percentiles, throughput and jitter of one model file."""
-    from . import runtime
-    from .shapes import parse_resolution
-    from .profile import add_arithmetic, format_report, model_macs, plot_latency, profile_session, write_json
+    from .. import runtime
+    from ..profile import add_arithmetic, model_macs, profile_session, write_json
+    from ..shapes import parse_resolution
+    from .display import format_report, plot_latency
 
     if device not in (None, "cpu", "cuda"):
         raise WNOEdgeError(f"--device must be cpu or cuda, got {device!r}")
@@ -47,7 +48,7 @@ def profile(
         with _progress() as bar:
             task = bar.add_task("profiling", total=iterations)
             result = profile_session(session, iterations, warmup, lambda i: bar.update(task, completed=i))
-        add_arithmetic(result, model_macs(engine, session))
+        add_arithmetic(result, model_macs(session))
     result["model"] = str(engine)
     typer.echo(format_report(result))  # plain lines, unwrapped, as trtexec prints them
     if json_out:
@@ -59,10 +60,9 @@ def profile(
 
 
 def _compare_conv(engine: Path, session, threads: int) -> None:
-    from .conv_compare import ConvShape, compare_conv
-    from .profile import model_config
+    from ..conv_compare import ConvShape, compare_conv
 
-    cfg = model_config(engine, session)
+    cfg = session.config
     if cfg is None or not cfg.real_space_kernel:
         raise WNOEdgeError(f"{engine}: no 3x3 conv layers to compare (needs a WNO checkpoint or a wno-edge ONNX file)")
     b, _, h, w = session.input_shape

@@ -13,9 +13,11 @@ import torch
 from onnx.reference import ReferenceEvaluator
 from onnx.reference.op_run import OpRun
 
-from .model import WNO2d
-from .onnx_graph import DOMAIN, OP_TYPE
-from .winograd import conv3x3_cost, matrices
+from ..contract import OP_DOMAIN as DOMAIN
+from ..contract import OP_NAME as OP_TYPE
+from ..contract import PADDINGS
+from ..model import WNO2d
+from ..winograd import conv3x3_cost, matrices
 
 
 # ----------------------------------------------------------------------------- runtimes
@@ -40,8 +42,8 @@ def run_onnxruntime(model, feeds: dict[str, np.ndarray]) -> np.ndarray:
 def winograd_conv_numpy(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int, tile: int) -> np.ndarray:
     """WinogradConv as the fused kernel computes it (F(tile,3), float32 accumulation), in
     numpy: a second implementation of the contract, independent of PyTorch and of ORT."""
-    if padding not in (0, 1):
-        raise ValueError(f"WinogradConv padding must be 0 or 1, got {padding!r}")
+    if padding not in PADDINGS:
+        raise ValueError(f"WinogradConv padding must be one of {PADDINGS}, got {padding!r}")
     mats = matrices(tile)  # raises for a tile the contract does not define
     m, a = mats.m, mats.a
     acc = np.float32

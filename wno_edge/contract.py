@@ -1,0 +1,139 @@
+"""The facts that tie wno-edge's stages together, written once (torch-free, numpy-free).
+
+Every Python stage reads these names; the C++ side gets the same values from the
+generated header runtime/include/wno/winograd_transforms.h (tools/gen_transforms.py,
+kept in step by tests/test_transforms_header.py). The op contract itself, in prose,
+is export/SPEC.md.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from numbers import Integral
+
+from .errors import WNOEdgeError
+
+# ---- the WinogradConv custom op (export/SPEC.md) --------------------------------------
+OP_DOMAIN = "wno_edge"  # ONNX custom-op domain; TensorRT >= 10.10 also tries it as namespace
+OP_NAME = "WinogradConv"  # ONNX op_type == TensorRT plugin name
+OP_VERSION = 1  # opset version of OP_DOMAIN
+PLUGIN_VERSION = "1"  # node attribute plugin_version == TensorRT plugin version
+PLUGIN_NAMESPACE = ""  # node attribute plugin_namespace == TensorRT plugin namespace
+TILES = (2, 4, 6)  # output tile m of F(m x m, 3 x 3)
+PADDINGS = (0, 1)  # zero padding on every side
+
+# ---- ONNX export ----------------------------------------------------------------------
+MIN_OPSET = DEFAULT_OPSET = 17  # TensorRT >= 8.6 (JetPack 5/6), ORT >= 1.13; opset 20+ has Gelu
+MAX_OPSET = 25  # needs IR 13, the newest ONNX Runtime 1.31 reads
+CONV_MODES = ("winograd", "direct")
+INPUT_NAME, OUTPUT_NAME = "input", "output"
+
+
+class Metadata:
+    """metadata_props keys of an exported .onnx file."""
+
+    CONFIG = "wno_edge.config"  # the WNOConfig as JSON
+    RESOLUTION = "wno_edge.resolution"  # "HxW"
+    BATCH = "wno_edge.batch"  # "dynamic" or an int
+    CONV = "wno_edge.conv"  # winograd | direct | pointwise (FNO)
+    TILE = "wno_edge.winograd_tile"
+    PRECISION = "wno_edge.precision"  # fp32 | fp16
+
+
+# ---- data and training ----------------------------------------------------------------
+TASKS = ("darcy", "diffusion-reaction", "shallow-water")
+
+# ---- the checkpoint -------------------------------------------------------------------
+CHECKPOINT_FORMAT = "wno-edge-checkpoint"
+CHECKPOINT_VERSION = 1
+SAMPLE_INPUTS_KEY = "sample_inputs"  # metadata: a few test inputs (N, C, H, W) that export verifies on
+
+# ---- the model config -----------------------------------------------------------------
+# Bounds keep a hostile or corrupt file from allocating without limit before its weights
+# are even looked at; they are far above any model that fits an edge device.
+MAX_CHANNELS = 4096
+MAX_WIDTH = 4096
+MAX_LAYERS = 256
+MAX_MODES = 4096
+MAX_RESOLUTION = 1 << 16
+
+
+def _int(value, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        problems.append(f"{name} must be an integer, got {value!r}")
+        return None
+    if not lo <= value <= hi:
+        problems.append(f"{name} must be in [{lo}, {hi}], got {value}")
+    return int(value)
+
+
+def _pair(value, name: str, lo: int, hi: int, problems: list[str]) -> tuple | None:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        problems.append(f"{name} must be two integers, got {value!r}")
+        return None
+    items = [_int(v, f"{name}[{i}]", lo, hi, problems) for i, v in enumerate(value)]
+    return tuple(items) if None not in items else None
+
+
+@dataclass(frozen=True)
+class WNOConfig:
+    """Everything needed to rebuild a WNO2d (stored in every checkpoint and exported file)."""
+
+    in_channels: int
+    out_channels: int
+    width: int = 32
+    modes: tuple[int, int] = (12, 12)
+    n_layers: int = 4
+    winograd_tile: int = 4
+    real_space_kernel: bool = True  # False: the FNO special case, k = 0 (W only)
+    domain_padding: int = 2  # zero padding right/bottom after lifting, as PDEBench FNO2d
+    projection_width: int = 128
+    grid: bool = True  # append (x, y) coordinates in [0, 1] before lifting
+    resolution: tuple[int, int] | None = None  # grid the model was trained on (informational)
+
+    def __post_init__(self):
+        problems: list[str] = []
+        for name, hi in (("in_channels", MAX_CHANNELS), ("out_channels", MAX_CHANNELS), ("width", MAX_WIDTH),
+                         ("n_layers", MAX_LAYERS), ("projection_width", MAX_WIDTH)):
+            value = _int(getattr(self, name), name, 1, hi, problems)
+            if value is not None:
+                object.__setattr__(self, name, value)
+        modes = _pair(self.modes, "modes", 1, MAX_MODES, problems)
+        if modes is not None:
+            object.__setattr__(self, "modes", modes)
+        if self.winograd_tile not in TILES or isinstance(self.winograd_tile, bool):
+            problems.append(f"winograd_tile must be one of {TILES}, got {self.winograd_tile!r}")
+        if _int(self.domain_padding, "domain_padding", 0, MAX_RESOLUTION, problems) is not None:
+            object.__setattr__(self, "domain_padding", int(self.domain_padding))
+        for name in ("real_space_kernel", "grid"):
+            if not isinstance(getattr(self, name), bool):
+                problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.resolution is not None:
+            resolution = _pair(self.resolution, "resolution", 1, MAX_RESOLUTION, problems)
+            if resolution is not None:
+                object.__setattr__(self, "resolution", resolution)
+        if problems:
+            raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["modes"] = list(self.modes)
+        d["resolution"] = list(self.resolution) if self.resolution else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "WNOConfig":
+        if not isinstance(d, dict):
+            raise WNOEdgeError(f"invalid WNO config: expected a mapping, got {type(d).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise WNOEdgeError(f"unknown WNO config keys: {sorted(map(str, unknown))}")
+        missing = [name for name in ("in_channels", "out_channels") if name not in d]
+        if missing:
+            raise WNOEdgeError(f"invalid WNO config: missing {', '.join(missing)}")
+        return cls(**d)
+
+
+def config_default(name: str):
+    """WNOConfig's default for a field (training options and CLIs reuse it, never restate it)."""
+    return WNOConfig.__dataclass_fields__[name].default

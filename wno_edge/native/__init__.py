@@ -1,0 +1,27 @@
+"""The native kernels of runtime/ from Python.
+
+    from wno_edge import native
+    native.available()                      # (True, "libwno_winograd.so: avx512, ...")
+    y = native.winograd_conv2d(x, w, b, padding=1, tile=4)   # torch op, CPU float32
+
+abi (the ctypes declarations), library (the loader), and cuda (GPU probes) import
+neither torch nor numpy; the torch op (torch_op) loads on first use of its names.
+"""
+from importlib import import_module
+
+from .abi import ABI_VERSION, ConvDesc
+from .cuda import cuda_device_count, cuda_kernel_status
+from .library import LIBRARY_ENV, NativeUnavailable, available, library_path, load
+
+_TORCH_OP = ("winograd_conv2d", "winograd_conv2d_op", "transform_weights", "set_num_threads",
+             "get_num_threads")
+
+
+def __getattr__(name):
+    if name in _TORCH_OP:
+        return getattr(import_module(".torch_op", __name__), name)
+    raise AttributeError(f"module 'wno_edge.native' has no attribute {name!r}")
+
+
+__all__ = ["ABI_VERSION", "ConvDesc", "LIBRARY_ENV", "NativeUnavailable", "available", "library_path", "load",
+           "cuda_device_count", "cuda_kernel_status", *_TORCH_OP]

@@ -1,0 +1,49 @@
+"""ctypes view of the C ABI in runtime/include/wno/winograd.h, written once.
+
+tests/test_native_abi.py compiles a probe against the header and checks ABI_VERSION,
+the struct's size and every field offset against these declarations.
+"""
+from __future__ import annotations
+
+import ctypes
+
+ABI_VERSION = 1  # WNO_ABI_VERSION
+
+# wno_status
+SUCCESS = 0
+ERROR_INVALID_ARGUMENT = 1
+ERROR_WORKSPACE_TOO_SMALL = 2
+ERROR_OUT_OF_MEMORY = 3
+ERROR_UNSUPPORTED = 4
+ERROR_CUDA = 5
+ERROR_INTERNAL = 6
+
+
+class ConvDesc(ctypes.Structure):
+    """wno_conv_desc."""
+
+    _fields_ = [(name, ctypes.c_int) for name in (
+        "batch", "in_channels", "out_channels", "height", "width", "padding", "tile")]
+
+
+_p, _sz, _i, _desc = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ConvDesc)
+
+# The CPU library's functions: name -> (restype, argtypes).
+SIGNATURES = {
+    "wno_abi_version": (_i, []),
+    "wno_status_string": (ctypes.c_char_p, [_i]),
+    "wno_cpu_weight_size": (_sz, [_desc]),
+    "wno_cpu_transform_weights": (_i, [_desc, _p, _p, _sz]),
+    "wno_cpu_workspace_size": (_sz, [_desc, _i]),
+    "wno_cpu_conv2d": (_i, [_desc, _p, _p, _p, _p, _p, _sz, _i]),
+    "wno_cpu_isa": (ctypes.c_char_p, []),
+    "wno_cpu_default_threads": (_i, []),
+}
+
+
+def declare(lib: ctypes.CDLL, signatures: dict = SIGNATURES) -> ctypes.CDLL:
+    """Set restype/argtypes of every function in `signatures` on `lib` (AttributeError if absent)."""
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    return lib

@@ -1,0 +1,77 @@
+"""Finding and loading the native CPU library (libwno_winograd.so), torch-free.
+
+Built by `pip install .` / `pip install -e .` into wno_edge/_native/ when CMake and a C++
+compiler are found; $WNO_EDGE_NATIVE_LIB names another copy. Nothing is loaded until
+first use.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from pathlib import Path
+
+from . import abi
+
+LIBRARY_ENV = "WNO_EDGE_NATIVE_LIB"  # path of libwno_winograd.so to use instead
+NATIVE_DIR = Path(__file__).resolve().parents[1] / "_native"
+CPU_LIBRARY = "libwno_winograd.so"
+
+
+class NativeUnavailable(RuntimeError):
+    """The native library is not built or cannot be loaded here."""
+
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+_lib_path: Path | None = None
+_on_reload: list = []  # callbacks run when another library replaces the loaded one
+
+
+def library_path() -> Path:
+    """Where the CPU library is looked for: $WNO_EDGE_NATIVE_LIB, else wno_edge/_native/."""
+    env = os.environ.get(LIBRARY_ENV)
+    return Path(env) if env else NATIVE_DIR / CPU_LIBRARY
+
+
+def load(path: str | os.PathLike | None = None) -> ctypes.CDLL:
+    """The CPU library, loaded once (thread-safe). Raises NativeUnavailable with the reason.
+
+    `path` (or $WNO_EDGE_NATIVE_LIB) replaces the library loaded so far, for tests that
+    build runtime/ into build/.
+    """
+    global _lib, _lib_path
+    with _lock:
+        target = Path(path) if path is not None else library_path()
+        if _lib is not None and (path is None or target == _lib_path):
+            return _lib
+        if not target.exists():
+            raise NativeUnavailable(f"{target} not found: build it with `pip install -e .` "
+                                    "(needs CMake and a C++17 compiler) or see runtime/README.md")
+        try:
+            lib = abi.declare(ctypes.CDLL(str(target)))
+        except (OSError, AttributeError) as exc:
+            raise NativeUnavailable(f"cannot load {target}: {exc}") from exc
+        if lib.wno_abi_version() != abi.ABI_VERSION:
+            raise NativeUnavailable(f"{target} has C ABI {lib.wno_abi_version()}, "
+                                    f"this wno_edge needs {abi.ABI_VERSION}")
+        _lib, _lib_path = lib, target
+        for callback in _on_reload:
+            callback()
+        return lib
+
+
+def available() -> tuple[bool, str]:
+    """(True, what was loaded) or (False, why not)."""
+    try:
+        lib = load()
+    except NativeUnavailable as exc:
+        return False, str(exc)
+    return True, (f"{_lib_path.name}: {lib.wno_cpu_isa().decode()}, "
+                  f"{lib.wno_cpu_default_threads()} hardware threads, at {_lib_path.parent}")
+
+
+def check(lib: ctypes.CDLL, status: int, what: str) -> None:
+    """Raise RuntimeError with the library's message for a failing status."""
+    if status != abi.SUCCESS:
+        raise RuntimeError(f"{what} failed: {lib.wno_status_string(status).decode()}")

@@ -1,0 +1,87 @@
+"""The spectral convolution as real matrices: truncated rfft2/irfft2 bases and the
+per-mode complex channel mixing, so the exported graph needs no DFT op."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .graph import GraphBuilder
+
+@dataclass(frozen=True)
+class DFTBases:
+    """Real bases of the truncated rfft2 / irfft2 on an H x W grid, float64.
+
+    Forward:  A = v @ fwd_w                   (.., H, 2*m2)  = [Re | Im] of the row DFT
+              X = fwd_h @ [A_re; A_im]        (.., 2*K1, m2) = [Re; Im] at the kept rows
+    Inverse:  Z = inv_h @ [O_re; O_im]        (.., 2*H, m2)  = complex ifft along H
+              y = [Z_re | Z_im] @ inv_w       (.., H, W)     = Hermitian C2R along W
+    K1 = 2*m1 kept rows (0..m1-1, H-m1..H-1). 'ortho' scaling (1/sqrt(N) each way)
+    keeps fp16 spectra in range; the product is still irfft2's 1/(H*W).
+    """
+
+    fwd_w: np.ndarray
+    fwd_h: np.ndarray
+    inv_h: np.ndarray
+    inv_w: np.ndarray
+
+
+def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
+    rows = np.r_[np.arange(m1), np.arange(h - m1, h)]
+    aw = 2 * np.pi * np.outer(np.arange(w), np.arange(m2)) / w  # (W, m2)
+    ah = 2 * np.pi * np.outer(rows, np.arange(h)) / h  # (K1, H)
+    c, s = np.cos(ah), np.sin(ah)
+    # irfft counts column 0 (and the Nyquist column of an even W) once, every other column
+    # twice (its conjugate twin is implied); imaginary parts of those columns drop out
+    # because sin vanishes there, exactly as C2R transforms ignore them.
+    count = np.full(m2, 2.0)
+    count[0] = 1.0
+    if w % 2 == 0 and m2 == w // 2 + 1:
+        count[-1] = 1.0
+    return DFTBases(
+        fwd_w=np.concatenate([np.cos(aw), -np.sin(aw)], axis=1) / math.sqrt(w),
+        fwd_h=np.block([[c, s], [-s, c]]) / math.sqrt(h),  # (c - i s)(A_re + i A_im)
+        inv_h=np.block([[c.T, -s.T], [s.T, c.T]]) / math.sqrt(h),  # (c + i s)(O_re + i O_im)
+        inv_w=np.concatenate([count[:, None] * np.cos(aw.T), -count[:, None] * np.sin(aw.T)], axis=0) / math.sqrt(w),
+    )
+
+
+def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor) -> np.ndarray:
+    """Complex [in, out, m1, m2] corner weights -> real (K1*m2, in, 2*out) = [W_re | W_im]
+    per mode, each weight stored once. With X_re and X_im as two rows, X @ M gives the
+    four products X_re W_re, X_re W_im, X_im W_re, X_im W_im; COMBINE_COMPLEX adds them up.
+    (A block matrix [[W_re, W_im], [-W_im, W_re]] would do it in one MatMul, storing it twice.)"""
+    wc = np.concatenate([weights1.detach().cpu().numpy(), weights2.detach().cpu().numpy()], axis=2)
+    wc = wc.astype(np.complex128).transpose(2, 3, 0, 1)  # (K1, m2, in, out)
+    m = np.concatenate([wc.real, wc.imag], axis=-1)
+    k1, m2, c, o2 = m.shape
+    return m.reshape(k1 * m2, c, o2)
+
+
+# [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ COMBINE_COMPLEX = [Xr Wr - Xi Wi, Xr Wi + Xi Wr] = [O_re, O_im]
+COMBINE_COMPLEX = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
+
+
+def spectral_graph(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, hp: int, m2: int, c: int, o: int, i: int) -> str:
+    k1m2 = mix.shape[0]
+    n = f"l{i}.spectral"
+    a = g.op("MatMul", [v, bases["fwd_w"]], f"{n}.dft_w")  # (B, C, H, 2*m2)
+    a = g.op("Reshape", [a, g.ints("shape_re_im_rows", [0, 0, hp, 2, m2])], f"{n}.dft_w_split")
+    a = g.op("Transpose", [a], f"{n}.dft_w_stacked", perm=[0, 1, 3, 2, 4])  # (B, C, 2, H, m2): Re over Im
+    a = g.op("Reshape", [a, g.ints("shape_stacked_rows", [0, 0, 2 * hp, m2])], f"{n}.dft_w_rows")
+    x = g.op("MatMul", [bases["fwd_h"], a], f"{n}.dft_h")  # (B, C, 2*K1, m2)
+    x = g.op("Reshape", [x, g.ints("shape_modes_split", [0, 0, 2, k1m2])], f"{n}.modes_split")
+    x = g.op("Transpose", [x], f"{n}.modes_first", perm=[3, 0, 2, 1])  # (modes, B, 2, C)
+    y = g.op("MatMul", [x, g.const(f"layers.{i}.spectral.mixing", mix[:, None])], f"{n}.mix")  # (modes, B, 2, 2*O)
+    y = g.op("Reshape", [y, g.ints(f"shape_modes_products_{o}", [0, 0, 4, o])], f"{n}.mix_split")
+    y = g.op("Transpose", [y], f"{n}.products_last", perm=[0, 1, 3, 2])  # (modes, B, O, 4)
+    y = g.op("MatMul", [y, g.const("combine_complex", COMBINE_COMPLEX, shared=True)], f"{n}.complex")
+    y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, modes)
+    y = g.op("Reshape", [y, g.ints("shape_stacked_modes", [0, 0, -1, m2])], f"{n}.mix_rows")  # (B, O, 2*K1, m2)
+    z = g.op("MatMul", [bases["inv_h"], y], f"{n}.idft_h")  # (B, O, 2*H, m2)
+    z = g.op("Reshape", [z, g.ints("shape_re_im_split", [0, 0, 2, hp, m2])], f"{n}.idft_h_split")
+    z = g.op("Transpose", [z], f"{n}.idft_h_interleaved", perm=[0, 1, 3, 2, 4])  # (B, O, H, 2, m2)
+    z = g.op("Reshape", [z, g.ints("shape_re_im_cols", [0, 0, hp, 2 * m2])], f"{n}.idft_h_cols")
+    return g.op("MatMul", [z, bases["inv_w"]], f"{n}.idft_w")  # (B, O, H, W)

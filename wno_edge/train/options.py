@@ -1,0 +1,34 @@
+"""The options of a training run (torch-free, so the CLI can show their defaults cheaply)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..contract import config_default
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything a run depends on; stored in the checkpoint's metadata."""
+
+    data: str
+    task: str
+    output: str
+    epochs: int = 50
+    batch_size: int = 20
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    width: int = config_default("width")
+    modes: int = config_default("modes")[0]  # square: modes x modes
+    layers: int = config_default("n_layers")
+    tile: int = config_default("winograd_tile")
+    real_space_kernel: bool = config_default("real_space_kernel")  # False: the FNO special case (k = 0)
+    resolution: int | None = None  # spatial grid to subsample to (None: the file's)
+    initial_step: int = 10
+    time_reduce: int = 1
+    max_samples: int | None = None
+    test_fraction: float = 0.1
+    rollout_trajectories: int = 8  # test trajectories in the rollout evaluation
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+    resume: bool = False
