@@ -81,7 +81,7 @@ def test_fp16_engine_within_the_half_precision_budget(model, tmp_path):
         y = session.run(x).astype(np.float32)
     with torch.no_grad():
         expected = model(torch.from_numpy(x.astype(np.float32))).numpy()
-    # shared/DESIGN.md: fp16 operands with F(4,3)-sqrt2 stay near 1e-2 of the output scale at worst.
+    # export/SPEC.md (accuracy): fp16 operands with F(4,3)-sqrt2 stay near 1e-2 of the output scale.
     assert np.abs(y - expected).max() <= 2e-2 * np.abs(expected).max()
 
 

@@ -140,10 +140,38 @@ def test_tile_transforms(probe, m):
     np.testing.assert_allclose(got_y, AT @ d @ AT.T, rtol=0, atol=1e-12)
 
 
-def test_generator_check_mode(tmp_path):
+def test_generator_check_mode(tmp_path, monkeypatch):
     gen = load_generator()
-    stale = tmp_path / "h.h"
-    stale.write_text("// old\n")
-    assert gen.main(["--check", "--output", str(stale)]) == 1
-    assert gen.main(["--output", str(stale)]) == 0
-    assert gen.main(["--check", "--output", str(stale)]) == 0
+    outputs = {tmp_path / "transforms.h": gen.generate, tmp_path / "contract.h": gen.generate_contract}
+    monkeypatch.setattr(gen, "OUTPUTS", outputs)
+    (tmp_path / "transforms.h").write_text("// old\n")
+    assert gen.main(["--check"]) == 1
+    assert gen.main([]) == 0
+    assert gen.main(["--check"]) == 0
+
+
+def test_contract_header_is_current_and_compiles(tmp_path):
+    """contract.h carries wno_edge.contract's values, and C++ reads them back unchanged."""
+    from wno_edge import contract
+
+    header = ROOT / "runtime" / "include" / "wno" / "contract.h"
+    assert header.read_text() == load_generator().generate_contract(), (
+        "contract.h is stale: run python tools/gen_transforms.py")
+    if CXX is None:
+        pytest.skip("no C++ compiler")
+    probe = tmp_path / "probe.cpp"
+    probe.write_text(
+        '#include <cstdio>\n#include "wno/contract.h"\nusing namespace wno::contract;\n'
+        "int main() {\n"
+        '  std::printf("%s %s %d %s [%s]\\n", kOpDomain, kOpName, kOpVersion, kPluginVersion, kPluginNamespace);\n'
+        '  for (int m = -1; m < 9; ++m) if (valid_tile(m)) std::printf("t%d ", m);\n'
+        '  for (int p = -1; p < 3; ++p) if (valid_padding(p)) std::printf("p%d ", p);\n'
+        '  std::printf("\\n%s\\n", kMetadataConfig);\n}\n')
+    exe = tmp_path / "probe"
+    subprocess.run([CXX, "-std=c++17", "-Wall", "-Wextra", f"-I{ROOT / 'runtime' / 'include'}", str(probe),
+                    "-o", str(exe)], check=True)
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[0] == (f"{contract.OP_DOMAIN} {contract.OP_NAME} {contract.OP_VERSION} "
+                        f"{contract.PLUGIN_VERSION} [{contract.PLUGIN_NAMESPACE}]")
+    assert lines[1].split() == [f"t{m}" for m in contract.TILES] + [f"p{p}" for p in contract.PADDINGS]
+    assert lines[2] == contract.Metadata.CONFIG

@@ -121,8 +121,8 @@ def test_winograd_gemm_multiplies_are_the_minimal_count(tile, elementwise_saving
 
 
 def test_transform_costs_at_64_channels_match_published_counts():
-    # shared/DESIGN.md: counting transforms at C = K = 64, about 2.1x, 3.6x, 4.3x fewer
-    # operations than direct (multiplies and adds together).
+    # The published counts (Lavin & Gray 2016; ncnn, NNPACK): with transforms counted at
+    # C = K = 64, about 2.1x, 3.6x, 4.3x fewer operations than direct (multiplies and adds).
     direct = conv3x3_cost(64, 64, 96, 96, None)
     savings = {t: direct.flops / conv3x3_cost(64, 64, 96, 96, t).flops for t in TILES}
     assert savings[2] == pytest.approx(2.1, abs=0.15)

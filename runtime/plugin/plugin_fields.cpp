@@ -70,9 +70,9 @@ FieldParse failure(FieldStatus status, std::string message) {
 
 }  // namespace
 
-bool validTile(int64_t tile) noexcept { return tile == 2 || tile == 4 || tile == 6; }
+bool validTile(int64_t tile) noexcept { return contract::valid_tile(tile); }
 
-bool validPadding(int64_t padding) noexcept { return padding == 0 || padding == 1; }
+bool validPadding(int64_t padding) noexcept { return contract::valid_padding(padding); }
 
 FieldParse parseFields(const FieldView* fields, int32_t count, ConvParams& params) {
   if (count < 0 || (count > 0 && fields == nullptr)) {

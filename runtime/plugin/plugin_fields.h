@@ -11,14 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "wno/contract.h"
+
 namespace wno {
 namespace trt {
 
 // Name == ONNX op_type (the ONNX parser looks plugins up by it), version == the node's
 // plugin_version attribute, namespace == its plugin_namespace attribute.
-inline constexpr char kPluginName[] = "WinogradConv";
-inline constexpr char kPluginVersion[] = "1";
-inline constexpr char kPluginNamespace[] = "";
+inline constexpr const char* kPluginName = contract::kOpName;
+inline constexpr const char* kPluginVersion = contract::kPluginVersion;
+inline constexpr const char* kPluginNamespace = contract::kPluginNamespace;
 
 inline constexpr char kFieldTile[] = "tile";
 inline constexpr char kFieldPadding[] = "padding";

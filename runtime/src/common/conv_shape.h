@@ -1,6 +1,7 @@
 // Shape arithmetic shared by every kernel: output size, tile grid, validation.
 #pragma once
 
+#include "wno/contract.h"
 #include "wno/host_device.h"
 #include "wno/winograd.h"
 
@@ -34,8 +35,7 @@ struct ConvShape {
 inline bool valid_desc(const wno_conv_desc* d) {
   if (!d) return false;
   if (d->batch < 1 || d->in_channels < 1 || d->out_channels < 1) return false;
-  if (d->padding != 0 && d->padding != 1) return false;
-  if (d->tile != 2 && d->tile != 4 && d->tile != 6) return false;
+  if (!contract::valid_padding(d->padding) || !contract::valid_tile(d->tile)) return false;
   if (d->height + 2 * d->padding < 3 || d->width + 2 * d->padding < 3) return false;
   const long long limit = 1LL << 31;
   const long long x = 1LL * d->batch * d->in_channels * d->height * d->width;
