@@ -171,10 +171,148 @@ def test_control_loop_keeps_rate_and_counts_misses():
     assert slow.misses == 5 and "5 deadline misses" in str(slow)
 
 
-def test_control_loop_stops_on_signal():
+def _feed_back(y):
+    return np.concatenate([y] * 3, axis=1)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_control_loop_stops_on_signal(signum):
+    # Deterministic: the signal is raised from inside the 4th tick, not by a timer that must
+    # fire within some time on a possibly loaded machine.
     s = ShiftSession()
-    loop = runtime.ControlLoop(s, rate_hz=100, step=lambda y: np.concatenate([y] * 3, axis=1))
-    threading.Timer(0.1, lambda: signal.raise_signal(signal.SIGINT)).start()
-    loop.run(np.zeros(s.input_shape, np.float32))  # no step limit: only the signal ends it
-    assert 3 <= loop.iterations <= 30
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    ticks = []
+
+    def step(y):
+        ticks.append(len(ticks))
+        if len(ticks) == 4:
+            signal.raise_signal(signum)
+        return _feed_back(y)
+
+    before = signal.getsignal(signum)
+    loop = runtime.ControlLoop(s, rate_hz=1000, step=step)
+    result = loop.run(np.zeros(s.input_shape, np.float32))  # no step limit: only the signal ends it
+    assert result.reason == "signal" and result.signal == signum and result.ticks == 4 == loop.iterations
+    assert signal.getsignal(signum) is before
+
+
+def test_control_loop_runs_again_after_stop_and_counts_steps_per_run():
+    s = ShiftSession()
+    loop = runtime.ControlLoop(s, rate_hz=1000, step=lambda y: (loop.stop() if loop.iterations == 1 else None,
+                                                                 _feed_back(y))[1])
+    x0 = np.zeros(s.input_shape, np.float32)
+    first = loop.run(x0)
+    assert (first.reason, first.ticks) == ("stop", 2)
+    second = loop.run(first.state, steps=3)  # the stop flag of the first run does not end this one
+    assert (second.reason, second.ticks, loop.iterations) == ("steps", 3, 5)
+    third = loop.run(second.state, steps=3)  # steps count per run, not across runs
+    assert (third.reason, third.ticks, loop.iterations) == ("steps", 3, 8)
+    assert loop.run(x0, steps=0).ticks == 0
+    np.testing.assert_array_equal(third.state, np.full(s.input_shape, 8, np.float32))  # each tick adds one
+
+
+@pytest.mark.parametrize("rate", [float("nan"), float("inf"), -1.0, 0, "50", True])
+def test_control_loop_rejects_rates_that_are_not_finite_and_positive(rate):
+    with pytest.raises(WNOEdgeError, match="rate_hz must be a finite number > 0"):
+        runtime.ControlLoop(ShiftSession(), rate_hz=rate, step=_feed_back)
+
+
+def test_control_loop_rejects_bad_steps():
+    loop = runtime.ControlLoop(ShiftSession(), rate_hz=100, step=_feed_back)
+    with pytest.raises(WNOEdgeError, match="steps must be"):
+        loop.run(np.zeros((1, 6, 4, 5), np.float32), steps=-1)
+
+
+def _parallel_results(session, inputs, use_out: bool, threads: int = 4):
+    """Each thread runs its own inputs through the one shared session; results by input index."""
+    results = [None] * len(inputs)
+    barrier = threading.Barrier(threads)
+
+    def worker(t):
+        barrier.wait()
+        for i in range(t, len(inputs), threads):
+            if use_out:
+                results[i] = session.run(inputs[i], out=np.empty(session.output_shape, session.dtype))
+            else:
+                results[i] = session.run(inputs[i])
+
+    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    return results
+
+
+@pytest.mark.parametrize("kind", ["onnx", "pt"])
+@pytest.mark.parametrize("use_out", [False, True])
+def test_threads_sharing_a_session_get_their_own_results(tmp_path, kind, use_out):
+    if kind == "onnx":
+        conv_model(tmp_path / "m.onnx", c_in=8, c_out=8, hw=(48, 48))
+        path = tmp_path / "m.onnx"
+    else:
+        torch.manual_seed(0)
+        save_model(WNO2d(WNOConfig(2, 2, width=8, modes=(4, 4), n_layers=1, resolution=(24, 24))), tmp_path / "m.pt")
+        path = tmp_path / "m.pt"
+    with runtime.load(path, threads=1) as s:
+        rng = np.random.default_rng(0)
+        inputs = [rng.standard_normal(s.input_shape).astype(np.float32) for _ in range(300)]
+        expected = [s.run(x) for x in inputs]  # one thread
+        got = _parallel_results(s, inputs, use_out)
+    wrong = sum(not np.array_equal(g, e) for g, e in zip(got, expected))
+    assert wrong == 0, f"{wrong} of {len(inputs)} results belong to another call"
+
+
+def test_output_check_is_opt_in(tmp_path):
+    conv_model(tmp_path / "m.onnx")
+    x = np.full((1, 2, 16, 16), 3e38, np.float32)  # finite, but the conv overflows
+    with runtime.load(tmp_path / "m.onnx") as s:
+        assert not np.isfinite(s.run(x)).all()  # default: inputs are checked, outputs are not
+    with runtime.load(tmp_path / "m.onnx", check_output=True) as s:
+        with pytest.raises(WNOEdgeError, match="output contains NaN or Inf"):
+            s.run(x)
+        with pytest.raises(WNOEdgeError, match="output contains NaN or Inf"):
+            s.run(x, out=np.empty(s.output_shape, np.float32))
+        assert np.isfinite(s.run(np.ones_like(x))).all()
+
+
+def _fixed_batch_model(path, batch):
+    w = np.zeros((1, 1, 1, 1), np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 1, 4, 4])],
+        [numpy_helper.from_array(w, "w")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
+
+
+def test_batch_of_a_fixed_batch_export(tmp_path):
+    _fixed_batch_model(tmp_path / "b2.onnx", 2)
+    with runtime.load(tmp_path / "b2.onnx") as s:  # no batch asked for: the file's
+        assert s.input_shape[0] == 2
+    with runtime.load(tmp_path / "b2.onnx", batch=2) as s:
+        assert s.input_shape[0] == 2
+    with pytest.raises(WNOEdgeError, match="fixed batch of 2, not 8"):
+        runtime.load(tmp_path / "b2.onnx", batch=8)
+    conv_model(tmp_path / "dyn.onnx")
+    assert runtime.load(tmp_path / "dyn.onnx").input_shape[0] == 1
+    for bad in (0, -3, 1.5):
+        with pytest.raises(WNOEdgeError, match="batch must be a positive integer"):
+            runtime.load(tmp_path / "dyn.onnx", batch=bad)
+        with pytest.raises(WNOEdgeError, match="batch must be a positive integer"):
+            runtime.load(tmp_path / "b2.onnx", batch=bad)
+
+
+def test_closed_session_refuses_run_warmup_and_rollout_alike(tmp_path):
+    conv_model(tmp_path / "m.onnx", c_in=2, c_out=2)
+    s = runtime.load(tmp_path / "m.onnx")
+    s.warmup(2)
+    s.close()
+    assert s.closed
+    x = np.zeros(s.input_shape, np.float32)
+    for call in (lambda: s.run(x), lambda: s.warmup(), lambda: runtime.rollout(s, x, 2)):
+        with pytest.raises(WNOEdgeError, match="onnxruntime session is closed"):
+            call()
+    shift = ShiftSession()
+    shift.close()
+    with pytest.raises(WNOEdgeError, match="closed"):
+        runtime.ControlLoop(shift, 100, _feed_back).run(np.zeros(shift.input_shape, np.float32), steps=1)

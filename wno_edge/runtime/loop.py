@@ -1,9 +1,12 @@
 """Closed-loop helpers: autoregressive rollout and a fixed-rate control loop."""
 from __future__ import annotations
 
+import math
 import signal
 import threading
 import time
+from dataclasses import dataclass
+from numbers import Real
 from typing import Callable
 
 import numpy as np
@@ -41,36 +44,63 @@ def rollout(session: Session, state0: np.ndarray, steps: int, out: np.ndarray | 
     return out
 
 
+STOP_REASONS = ("steps", "stop", "signal")
+
+
+@dataclass(frozen=True)
+class LoopResult:
+    """How one ControlLoop.run ended."""
+
+    state: np.ndarray  # the last input: what step() returned on the last tick (x0 if none ran)
+    reason: str  # "steps": the step count was reached; "stop": stop() was called; "signal": SIGINT/SIGTERM
+    ticks: int  # ticks run by this call
+    misses: int  # deadline misses in this call
+    signal: int | None = None  # the signal number when reason == "signal"
+
+
 class ControlLoop:
     """Run `step(prediction) -> next input` at a fixed rate on a monotonic clock.
 
     Each tick: predict with the session, hand the prediction to `step`, then sleep to
     the next deadline. A tick that ends after its deadline is a miss; the loop then
     re-phases to the next future deadline instead of bursting to catch up.
+    `iterations`, `misses` and the latency statistics accumulate over runs; `steps`
+    and the LoopResult's counts are per run.
     """
 
     def __init__(self, session: Session, rate_hz: float, step: Callable[[np.ndarray], np.ndarray],
                  history: int = 100_000):
-        if rate_hz <= 0:
-            raise WNOEdgeError("rate_hz must be > 0")
-        self.session, self.rate_hz, self.step = session, rate_hz, step
+        if isinstance(rate_hz, bool) or not isinstance(rate_hz, Real) or not (math.isfinite(rate_hz) and rate_hz > 0):
+            raise WNOEdgeError(f"rate_hz must be a finite number > 0, got {rate_hz!r}")
+        self.session, self.rate_hz, self.step = session, float(rate_hz), step
         self.period = 1.0 / rate_hz
         self.inference = LatencyRecorder(history)
         self.tick = LatencyRecorder(history)
         self.iterations = self.misses = 0
         self._stop = threading.Event()
+        self._signal: int | None = None
         self._prediction = np.empty(session.output_shape, session.dtype)
 
     def stop(self) -> None:
+        """End the current run after its tick in progress (from another thread or from step)."""
         self._stop.set()
 
-    def run(self, x0: np.ndarray, steps: int | None = None) -> np.ndarray:
-        """Loop from input x0 until `steps` ticks, stop(), SIGINT or SIGTERM; returns the last input."""
+    def run(self, x0: np.ndarray, steps: int | None = None) -> LoopResult:
+        """Loop from input x0 until `steps` ticks of this call, stop(), SIGINT or SIGTERM.
+
+        Returns a LoopResult: the last input and why the loop ended. Each call starts
+        afresh: a stop() or signal that ended an earlier run does not end this one.
+        """
+        if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
+            raise WNOEdgeError(f"steps must be a non-negative integer or None, got {steps!r}")
         x = x0
+        ticks = misses = 0
+        self._stop.clear()
+        self._signal = None
         previous = self._install_signal_handlers()
         try:
             deadline = time.monotonic()
-            while not self._stop.is_set() and (steps is None or self.iterations < steps):
+            while not self._stop.is_set() and (steps is None or ticks < steps):
                 start = time.monotonic()
                 self.session.run(x, out=self._prediction)
                 predicted = time.monotonic()
@@ -79,20 +109,32 @@ class ControlLoop:
                 self.inference.add(predicted - start)
                 self.tick.add(end - start)
                 self.iterations += 1
+                ticks += 1
                 deadline += self.period
                 if end > deadline:
                     self.misses += 1
-                    deadline += self.period * np.ceil((end - deadline) / self.period)
-                self._stop.wait(max(0.0, deadline - time.monotonic()))
+                    misses += 1
+                    deadline += self.period * math.ceil((end - deadline) / self.period)
+                if steps is None or ticks < steps:
+                    self._stop.wait(max(0.0, deadline - time.monotonic()))
         finally:
             self._restore_signal_handlers(previous)
-        return x
+        if self._signal is not None:
+            reason = "signal"
+        elif self._stop.is_set():
+            reason = "stop"
+        else:
+            reason = "steps"
+        return LoopResult(x, reason, ticks, misses, self._signal)
+
+    def _on_signal(self, signum, frame) -> None:
+        self._signal = signum
+        self._stop.set()
 
     def _install_signal_handlers(self):
         if threading.current_thread() is not threading.main_thread():
             return None  # signals can only be handled on the main thread
-        handler = lambda signum, frame: self._stop.set()  # noqa: E731
-        return {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     @staticmethod
     def _restore_signal_handlers(previous):

@@ -9,6 +9,18 @@ from ..errors import WNOEdgeError
 from .onnx_metadata import read_config
 from .session import Session
 
+
+def import_onnxruntime():
+    """onnxruntime, or one line saying how to install it (wno-edge does not pick CPU or GPU for you)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise WNOEdgeError("running .onnx files needs ONNX Runtime, which is not installed: "
+                           "pip install 'wno-edge[onnxruntime]' (CPU) or 'wno-edge[onnxruntime-gpu]' "
+                           "(CUDA; on a Jetson, NVIDIA's onnxruntime-gpu wheel)") from None
+    return onnxruntime
+
+
 _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64}
 
 
@@ -16,9 +28,9 @@ class OnnxRuntimeSession(Session):
     backend = "onnxruntime"
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-                 batch: int = 1, check_finite: bool = True):
-        super().__init__(check_finite)
-        import onnxruntime as ort
+                 batch: int | None = None, check_finite: bool = True, check_output: bool = False):
+        super().__init__(check_finite, check_output)
+        ort = import_onnxruntime()
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -45,6 +57,7 @@ class OnnxRuntimeSession(Session):
         if self._input.type not in _NP_TYPES:
             raise WNOEdgeError(f"{path}: unsupported input type {self._input.type}")
         self.dtype = np.dtype(_NP_TYPES[self._input.type])
+        batch = self._batch_dim(path, self._input.shape[0] if self._input.shape else None, batch)
         self.input_shape = self._concrete(self._input.shape, batch)
         self.output_shape = self._concrete(self._output.shape, batch)
         self.device = device

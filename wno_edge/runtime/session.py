@@ -1,10 +1,13 @@
 """The Session contract every backend implements: numpy in, numpy out, no surprises.
 
 A session owns its buffers; `run(x, out=buf)` copies the prediction into the caller's
-buffer so a control loop can run without allocating.
+buffer so a control loop can run without allocating. Those buffers are shared by every
+call, so a session runs one call at a time: threads that share a session take turns
+(each gets its own result); for parallel inference, open one session per thread.
 """
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 
 import numpy as np
@@ -21,33 +24,55 @@ class Session(ABC):
     output_shape: tuple[int, ...]
     dtype: np.dtype
 
-    def __init__(self, check_finite: bool = True):
+    def __init__(self, check_finite: bool = True, check_output: bool = False):
         self.check_finite = check_finite  # cheap, but switch it off in the hot path if inputs are trusted
+        self.check_output = check_output  # opt in: also refuse a prediction holding NaN or Inf
         self._closed = False
+        self._lock = threading.RLock()  # one call at a time: _run works in the session's own buffers
 
     # -- public API -------------------------------------------------------------------
 
     def run(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Predict for `x` (input_shape, dtype, C-contiguous). With `out`, write into it and
         return it (no allocation); without, return a new array."""
-        if self._closed:
-            raise WNOEdgeError(f"{self.backend} session is closed")
+        self._check_open()
         self.validate(x)
         if out is not None:
             self._check_out(out)
-        y = self._run(x)  # a view of the session's own output buffer
-        if out is None:
-            return y.copy()
-        np.copyto(out, y)
-        return out
+        with self._lock:  # from the input copy to the output copy: the buffers are shared
+            self._check_open()
+            y = self._run(x)  # a view of the session's own output buffer
+            if self.check_output and not np.isfinite(y.sum(dtype=np.float64)):
+                raise WNOEdgeError("output contains NaN or Inf (is the input far outside the range the "
+                                   "model was trained on?)")
+            if out is None:
+                return y.copy()
+            np.copyto(out, y)
+            return out
 
     def warmup(self, n: int = 10) -> None:
+        """Run `n` times on zeros (first-run allocations, lazy initialisation, caches)."""
+        self._check_open()
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise WNOEdgeError(f"warmup count must be a non-negative integer, got {n!r}")
         x = np.zeros(self.input_shape, self.dtype)
         for _ in range(n):
-            self._run(x)
+            with self._lock:
+                self._check_open()
+                self._run(x)
 
     def close(self) -> None:
-        self._closed = True
+        """Release the session; later run, warmup and rollout calls raise WNOEdgeError."""
+        with self._lock:  # never while another thread is inside _run
+            self._closed = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise WNOEdgeError(f"{self.backend} session is closed")
 
     def __enter__(self):
         return self
@@ -72,6 +97,19 @@ class Session(ABC):
             raise WNOEdgeError("input must be C-contiguous (use np.ascontiguousarray)")
         if self.check_finite and not np.isfinite(x.sum(dtype=np.float64)):  # one pass, no temporaries
             raise WNOEdgeError("input contains NaN or Inf")
+
+    @staticmethod
+    def _batch_dim(path, file_dim, batch: int | None) -> int:
+        """The session's batch size: `batch` for a dynamic batch dimension (default 1); for a
+        fixed one, the file's (asking for another is an error, not a silent substitution)."""
+        if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
+            raise WNOEdgeError(f"batch must be a positive integer, got {batch!r}")
+        if isinstance(file_dim, int) and file_dim > 0:
+            if batch is not None and batch != file_dim:
+                raise WNOEdgeError(f"{path} has a fixed batch of {file_dim}, not {batch}: load it with "
+                                   f"batch={file_dim} (or omit batch), or export with a dynamic batch")
+            return file_dim
+        return 1 if batch is None else batch
 
     def _check_out(self, out: np.ndarray) -> None:
         if not isinstance(out, np.ndarray) or out.shape != self.output_shape or out.dtype != self.dtype:

@@ -45,9 +45,10 @@ def _pinned_array(cudart, shape, dtype) -> tuple[int, np.ndarray]:
 class TensorRTSession(Session):
     backend = "tensorrt"
 
-    def __init__(self, path: str | os.PathLike, device: str = "cuda", threads: int | None = None, batch: int = 1,
-                 check_finite: bool = True, plugin: str | None = None, cuda_graph: bool = True):
-        super().__init__(check_finite)
+    def __init__(self, path: str | os.PathLike, device: str = "cuda", threads: int | None = None,
+                 batch: int | None = None, check_finite: bool = True, plugin: str | None = None,
+                 cuda_graph: bool = True, check_output: bool = False):
+        super().__init__(check_finite, check_output)
         from ..tensorrt.plugin import load_plugin, require_tensorrt
 
         if device != "cuda":
@@ -71,7 +72,7 @@ class TensorRTSession(Session):
         self._in_name, self._out_name = inputs[0], outputs[0]
         self._context = self._engine.create_execution_context()
         shape = list(self._engine.get_tensor_shape(self._in_name))
-        shape[0] = batch if shape[0] < 0 else shape[0]
+        shape[0] = self._batch_dim(path, shape[0] if shape[0] > 0 else None, batch)
         if min(shape) < 1:
             raise WNOEdgeError(f"{path}: only the batch dimension may be dynamic, got {shape}")
         if not self._context.set_input_shape(self._in_name, shape):

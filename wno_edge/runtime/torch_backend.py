@@ -13,9 +13,14 @@ class TorchSession(Session):
     backend = "pytorch"
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-                 batch: int = 1, resolution: tuple[int, int] | None = None, check_finite: bool = True):
-        super().__init__(check_finite)
-        import torch
+                 batch: int | None = None, resolution: tuple[int, int] | None = None, check_finite: bool = True,
+                 check_output: bool = False):
+        super().__init__(check_finite, check_output)
+        try:
+            import torch
+        except ImportError:
+            raise WNOEdgeError(f"{path}: running a .pt checkpoint needs PyTorch: pip install 'wno-edge[train]' "
+                               "(or export it to .onnx and run that)") from None
 
         from ..checkpoint import load_model
 
@@ -33,6 +38,7 @@ class TorchSession(Session):
             raise WNOEdgeError(f"{path}: the checkpoint names no grid; pass resolution=(H, W)")
         self.device = device
         self.dtype = np.dtype(np.float32)
+        batch = self._batch_dim(path, None, batch)  # a checkpoint's batch is always free
         self.input_shape = (batch, cfg.in_channels, h, w)
         self.output_shape = (batch, cfg.out_channels, h, w)
         self._x = torch.zeros(self.input_shape, device=device)
