@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from native_build import RUNTIME, build_native, run_sanitized_check
 
 from wno_edge import native
+from wno_edge.backends import backends_report
 from wno_edge.native.abi import ConvDesc, declare
 from wno_edge.native.library import CPU_LIBRARY
-from wno_edge.backends import backends_report
 from wno_edge.winograd import winograd_conv2d
 
 # float32, C = 64, N(0,1) data: max |y - y64| / max |y64|, the golden vectors' tolerances.
@@ -178,6 +178,10 @@ def test_every_isa_path(build_dir, tmp_path, isa):
             y = _run_raw(lib, x, w, b, padding, tile)
             ref = reference(*(torch.from_numpy(t) for t in (x, w, b)), padding)
             assert rel_err(torch.from_numpy(y), ref) <= TOL_ANY[tile], (isa, tile, padding)
+            x, w, b, addend = _fused_case(tile + 20, 2, 13, 11, 29, 38, padding)
+            outs = [_run_fused(lib, x, w, b, addend, ACT_GELU, padding, tile, t) for t in (1, 2, 3)]
+            assert all(np.array_equal(outs[0], o) for o in outs[1:]), (isa, tile, padding)
+            _check_fused(outs[0], x, w, b, addend, ACT_GELU, padding, tile)
 
 
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
@@ -188,6 +192,118 @@ def test_every_isa_under_sanitizers(isa):
         pytest.skip(f"this CPU has no {isa}")
     out = run_sanitized_check("cpu", WNO_CPU_ISA=isa)
     assert f"isa {isa}" in out or isa == "generic"
+
+
+# ------------------------------------------------------------------ fused epilogue
+
+ACT_NONE, ACT_GELU = 0, 1
+
+
+def _run_fused(lib, x, w, b, addend, act, padding, tile, threads, workspace=True):
+    """wno_cpu_conv2d_fused straight from numpy: y = act(conv(x, w) + b + addend)."""
+    n, c, h, wd = x.shape
+    k = w.shape[0]
+    d = ConvDesc(n, c, k, h, wd, padding, tile)
+    u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
+    assert lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes) == 0
+    ws = np.empty(lib.wno_cpu_workspace_size(ctypes.byref(d), threads), np.uint8)
+    y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, np.float32)
+    status = lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data,
+                                      None if b is None else b.ctypes.data,
+                                      None if addend is None else addend.ctypes.data, act, y.ctypes.data,
+                                      ws.ctypes.data if workspace else None, ws.nbytes if workspace else 0,
+                                      threads)
+    assert status == 0, lib.wno_status_string(status)
+    return y
+
+
+def _fused_reference(x, w, b, addend, act, padding):
+    """float64 conv + bias + addend, then torch's float32 F.gelu (the function users compare to)."""
+    t = torch.from_numpy
+    pre = reference(t(x), t(w), None if b is None else t(b), padding)
+    if addend is not None:
+        pre = pre + t(addend).double()
+    return pre, (F.gelu(pre.float()).double() if act == ACT_GELU else pre)
+
+
+def _fused_case(seed, n, c, k, h, w, padding, with_bias=True, with_addend=True):
+    x, wt, b = (t.numpy() for t in random_conv(seed, n, c, k, h, w))
+    ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
+    addend = (np.random.default_rng(seed).standard_normal((n, k, ho, wo)).astype(np.float32)
+              if with_addend else None)
+    return x, wt, b if with_bias else None, addend
+
+
+def _check_fused(y, x, w, b, addend, act, padding, tile):
+    pre, ref = _fused_reference(x, w, b, addend, act, padding)
+    scale = pre.abs().max().item()
+    # The conv's own Winograd error (relative to its scale), then GELU (Lipschitz ~1.13) on top,
+    # plus GELU's float32 rounding: torch's F.gelu and ours differ by ~1e-7 of the scale.
+    err = (torch.from_numpy(y).double() - ref).abs().max().item() / scale
+    assert err <= 1.2 * TOL_ANY[tile] + 1e-6, (tile, act, err)
+
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+@pytest.mark.parametrize("act", [ACT_NONE, ACT_GELU])
+@pytest.mark.parametrize("with_addend", [False, True])
+def test_fused_matches_conv_bias_addend_gelu(lib, tile, act, with_addend):
+    for n, c, k, h, w, padding in ((1, 32, 32, 66, 66, 1), (3, 7, 5, 29, 38, 1), (2, 13, 11, 17, 23, 0),
+                                   (1, 3, 9, 5, 4, 1)):
+        x, wt, b, addend = _fused_case(tile + n + h, n, c, k, h, w, padding, with_addend=with_addend)
+        outs = [_run_fused(lib, x, wt, b, addend, act, padding, tile, threads) for threads in (1, 2, 3)]
+        for y in outs[1:]:
+            np.testing.assert_array_equal(y, outs[0])  # threads never change a bit
+        _check_fused(outs[0], x, wt, b, addend, act, padding, tile)
+
+
+def test_fused_plain_equals_conv2d(lib):
+    # wno_cpu_conv2d is the fused entry with no addend and no activation: the same bits.
+    x, w, b, _ = _fused_case(11, 2, 9, 10, 31, 27, 1, with_addend=False)
+    for tile in (2, 4, 6):
+        np.testing.assert_array_equal(_run_fused(lib, x, w, b, None, ACT_NONE, 1, tile, 2),
+                                      _run_raw(lib, x, w, b, 1, tile, threads=2))
+    # No bias, the call's own workspace.
+    y = _run_fused(lib, x, w, None, None, ACT_GELU, 1, 4, 2, workspace=False)
+    _check_fused(y, x, w, None, None, ACT_GELU, 1, 4)
+
+
+def test_fused_addend_may_alias_output(lib):
+    x, w, b, addend = _fused_case(12, 2, 6, 7, 21, 19, 1)
+    want = _run_fused(lib, x, w, b, addend, ACT_GELU, 1, 4, 2)
+    d = ConvDesc(2, 6, 7, 21, 19, 1, 4)
+    u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
+    lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes)
+    y = addend.copy()  # y += conv, in place: the WNO layer's residual sum
+    assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data,
+                                    y.ctypes.data, ACT_GELU, y.ctypes.data, None, 0, 2) == 0
+    np.testing.assert_array_equal(y, want)
+
+
+def test_fused_gelu_matches_torch_gelu(lib):
+    # The epilogue alone: GELU of the same conv bits (fused ACT_NONE) vs F.gelu, over the whole
+    # range where erf is not yet +-1 in float (|x| <= 8), to ~1e-7 of max(|value|, 1).
+    xs = np.linspace(-8, 8, 8 * 9 * 401, dtype=np.float32).reshape(1, 1, 72, 401)
+    w = np.zeros((1, 1, 3, 3), np.float32)
+    w[0, 0, 1, 1] = 1  # passes x through, up to the transforms' rounding
+    for tile in (2, 4, 6):
+        pre = torch.from_numpy(_run_fused(lib, xs, w, None, None, ACT_NONE, 1, tile, 2))
+        y = torch.from_numpy(_run_fused(lib, xs, w, None, None, ACT_GELU, 1, tile, 2))
+        # Exact GELU: measured 1.6e-7. torch's float32 F.gelu is itself 1.0e-6 off exact at x = -3.48.
+        for want, tol in ((F.gelu(pre.double()), 5e-7), (F.gelu(pre).double(), 2e-6)):
+            err = ((y.double() - want).abs() / want.abs().clamp(min=1)).max().item()
+            assert err <= tol, (tile, err)
+
+
+def test_fused_rejects_bad_activation(lib):
+    x, w, _, _ = _fused_case(13, 1, 2, 3, 8, 8, 1, with_addend=False)
+    d = ConvDesc(1, 2, 3, 8, 8, 1, 4)
+    u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
+    lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes)
+    y = np.zeros((1, 3, 8, 8), np.float32)
+    assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data, None, None, 2,
+                                    y.ctypes.data, None, 0, 1) == 1  # WNO_ERROR_INVALID_ARGUMENT
+    assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), None, u.ctypes.data, None, None, ACT_GELU,
+                                    y.ctypes.data, None, 0, 1) == 1
 
 
 # ------------------------------------------------------------------ C ABI contract

@@ -36,6 +36,7 @@ SIGNATURES = {
     "wno_cpu_transform_weights": (_i, [_desc, _p, _p, _sz]),
     "wno_cpu_workspace_size": (_sz, [_desc, _i]),
     "wno_cpu_conv2d": (_i, [_desc, _p, _p, _p, _p, _p, _sz, _i]),
+    "wno_cpu_conv2d_fused": (_i, [_desc, _p, _p, _p, _p, _i, _p, _p, _sz, _i]),
     "wno_cpu_isa": (ctypes.c_char_p, []),
     "wno_cpu_default_threads": (_i, []),
 }

@@ -69,6 +69,17 @@ WNO_API wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x,
                                   const void* transformed, const float* bias /* K or NULL */,
                                   float* y, void* workspace, size_t workspace_bytes,
                                   int num_threads);
+/* y = act(conv2d(x, weight) + bias + addend): a WNO layer's fused epilogue.
+ * addend: NULL or a tensor of y's shape (N, K, Ho, Wo) added before the activation (the
+ * spectral branch); it may alias y (read before y is written, element by element).
+ * activation: WNO_ACT_NONE or WNO_ACT_GELU (exact erf GELU, as torch.nn.functional.gelu).
+ * Same weight/workspace contract as wno_cpu_conv2d, which is this call with addend NULL
+ * and WNO_ACT_NONE. */
+typedef enum wno_activation { WNO_ACT_NONE = 0, WNO_ACT_GELU = 1 } wno_activation;
+WNO_API wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* x,
+                                        const void* transformed, const float* bias,
+                                        const float* addend, wno_activation activation, float* y,
+                                        void* workspace, size_t workspace_bytes, int num_threads);
 /* Instruction set the CPU kernel dispatched to: "avx512", "avx2", "neon" or "generic".
  * $WNO_CPU_ISA (same names) lowers the choice, e.g. to test every path on one machine. */
 WNO_API const char* wno_cpu_isa(void);

@@ -13,8 +13,8 @@ namespace {
 struct Isa {
   const char* name;
   std::size_t (*scratch_bytes)(const wno::ConvShape&);
-  void (*conv2d)(const wno::ConvShape&, const float*, const float*, const float*, float*, char*,
-                 int);
+  void (*conv2d)(const wno::ConvShape&, const float*, const float*, const wno::Epilogue&, float*,
+                 char*, int);
 };
 
 #define WNO_ISA(label, ns) \
@@ -77,10 +77,12 @@ size_t wno_cpu_workspace_size(const wno_conv_desc* desc, int num_threads) {
   return isa().scratch_bytes(wno::ConvShape::from(*desc)) * threads_or_default(num_threads);
 }
 
-wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
-                          const float* bias, float* y, void* workspace, size_t workspace_bytes,
-                          int num_threads) {
+wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* x, const void* transformed,
+                                const float* bias, const float* addend, wno_activation activation,
+                                float* y, void* workspace, size_t workspace_bytes,
+                                int num_threads) {
   if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (activation != WNO_ACT_NONE && activation != WNO_ACT_GELU) return WNO_ERROR_INVALID_ARGUMENT;
   const wno::ConvShape s = wno::ConvShape::from(*desc);
   const int threads = threads_or_default(num_threads);
   const size_t need = isa().scratch_bytes(s) * threads;
@@ -92,9 +94,10 @@ wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void*
   } else if (workspace_bytes < need) {
     return WNO_ERROR_WORKSPACE_TOO_SMALL;
   }
+  const wno::Epilogue epi{bias, addend, activation == WNO_ACT_GELU ? 1 : 0};
   wno_status status = WNO_SUCCESS;
   try {  // nothing may unwind into C callers (std::thread creation can throw)
-    isa().conv2d(s, x, static_cast<const float*>(transformed), bias, y,
+    isa().conv2d(s, x, static_cast<const float*>(transformed), epi, y,
                  static_cast<char*>(workspace), threads);
   } catch (const std::bad_alloc&) {
     status = WNO_ERROR_OUT_OF_MEMORY;
@@ -103,6 +106,13 @@ wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void*
   }
   std::free(owned);
   return status;
+}
+
+wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
+                          const float* bias, float* y, void* workspace, size_t workspace_bytes,
+                          int num_threads) {
+  return wno_cpu_conv2d_fused(desc, x, transformed, bias, nullptr, WNO_ACT_NONE, y, workspace,
+                              workspace_bytes, num_threads);
 }
 
 const char* wno_cpu_isa(void) { return isa().name; }

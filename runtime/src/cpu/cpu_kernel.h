@@ -19,14 +19,21 @@ inline long long cpu_weight_floats(const ConvShape& s) {
 
 void cpu_transform_weights(const ConvShape& s, const float* weight, float* u);
 
+// What the output transform applies: y = act(conv + bias + addend), each part optional.
+struct Epilogue {
+  const float* bias;    // K floats or null
+  const float* addend;  // y's shape or null; may alias y
+  int gelu;             // 1: exact erf GELU, 0: none
+};
+
 }  // namespace wno
 
 // One namespace per ISA build of cpu_kernel_isa.cpp (compiled once per ISA's flags).
-#define WNO_DECLARE_CPU_ISA(ns)                                                           \
-  namespace ns {                                                                          \
-  std::size_t scratch_bytes(const wno::ConvShape& s); /* per thread */                    \
-  void conv2d(const wno::ConvShape& s, const float* x, const float* u, const float* bias, \
-              float* y, char* scratch, int threads);                                      \
+#define WNO_DECLARE_CPU_ISA(ns)                                                                  \
+  namespace ns {                                                                                 \
+  std::size_t scratch_bytes(const wno::ConvShape& s); /* per thread */                           \
+  void conv2d(const wno::ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, \
+              float* y, char* scratch, int threads);                                             \
   }
 
 WNO_DECLARE_CPU_ISA(wno_cpu_generic)

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "cpu_kernel.h"
+#include "gelu.h"
 #include "lane_shuffle.h"
 #include "simd.h"
 #include "thread_pool.h"
@@ -147,20 +148,48 @@ WNO_FORCE_INLINE void gemm_tile(const float* __restrict u, const float* __restri
   }
 }
 
-// 3. Output transform + bias of out channels [k0, k0 + kn) of the chunk in Mb.
+// act(line + addend) over n <= VL * M floats of one output row, stored at out.
+template <int M>
+WNO_FORCE_INLINE void store_row(vf* line, int n, const float* add, int gelu, float* out) {
+  if (n == VL * M) {
+    WNO_UNROLL for (int t = 0; t < M; ++t) {
+      vf v = line[t];
+      if (add) v += load(add + t * VL);
+      if (gelu) v = WNO_CPU_NS::gelu(v);
+      store(out + t * VL, v);
+    }
+    return;
+  }
+  if (add) {
+    float tmp[VL * M];
+    store(tmp, vf{});  // lanes past n stay finite
+    std::memcpy(tmp, add, sizeof(float) * n);
+    WNO_UNROLL for (int t = 0; t < M; ++t)
+      line[t] += load(tmp + t * VL);
+  }
+  if (gelu) {
+    WNO_UNROLL for (int t = 0; t < M; ++t)
+      line[t] = WNO_CPU_NS::gelu(line[t]);
+  }
+  std::memcpy(out, line, sizeof(float) * n);
+}
+
+// 3. Output transform + epilogue of out channels [k0, k0 + kn) of the chunk in Mb.
 template <int M>
 void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, int k0, int kn,
-                      const float* bias, const BlockTiles& bt, float* y) {
+                      const wno::Epilogue& epi, const BlockTiles& bt, float* y) {
   constexpr int A = M + 2, P = A * A;
   for (int kk = 0; kk < kn; ++kk) {
     const int k = k0 + kk;
-    const vf b = splat(bias ? bias[k] : 0.f);
+    const vf b = splat(epi.bias ? epi.bias[k] : 0.f);
     for (int gi = 0; gi < bt.segments; ++gi) {
       const Segment& g = bt.seg[gi];
       const int oy = g.ty * M, ox = g.tx * M;
       const int rows = std::min(M, s.ho - oy);
       const int cols = std::min(g.count * M, s.wo - ox);  // cropped at the right edge
-      float* dst = y + ((1LL * g.n * s.k + k) * s.ho + oy) * s.wo + ox;
+      const long long at = ((1LL * g.n * s.k + k) * s.ho + oy) * s.wo + ox;
+      float* dst = y + at;
+      const float* add = epi.addend ? epi.addend + at : nullptr;
       for (int q = 0; q * VL < g.count; ++q) {
         vf m[P], o[M * M];
         const float* src = Mb + kk * NR + g.slot + q * VL;
@@ -173,13 +202,8 @@ void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, 
         for (int r = 0; r < rows; ++r) {
           vf line[M];
           interleave<M>(o + r * M, line);
-          float* out = dst + 1LL * r * s.wo + q * VL * M;
-          if (n == VL * M) {
-            WNO_UNROLL for (int t = 0; t < M; ++t)
-              store(out + t * VL, line[t]);
-          } else {
-            std::memcpy(out, line, sizeof(float) * n);
-          }
+          const long long off = 1LL * r * s.wo + q * VL * M;
+          store_row<M>(line, n, add ? add + off : nullptr, epi.gelu, dst + off);
         }
       }
     }
@@ -189,7 +213,8 @@ void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, 
 template <int M>
 struct Job {
   const ConvShape* s;
-  const float *x, *u, *bias;
+  const float *x, *u;
+  wno::Epilogue epi;
   float* y;
   char* scratch;
   std::size_t scratch_stride;
@@ -224,14 +249,14 @@ void run_block(void* ctx, long long block, int worker) {
         gemm_tile(job.u + panel * s.c * MR, v, s.c, Mb + p * mb_stride + j * MR * NR);
       }
     }
-    transform_output<M>(s, Mb, mb_stride, k0, std::min(kb, s.k - k0), job.bias, bt, job.y);
+    transform_output<M>(s, Mb, mb_stride, k0, std::min(kb, s.k - k0), job.epi, bt, job.y);
   }
 }
 
 template <int M>
-void conv2d_tile(const ConvShape& s, const float* x, const float* u, const float* bias, float* y,
-                 char* scratch, int threads) {
-  Job<M> job{&s, x, u, bias, y, scratch, Layout<M>::scratch_bytes(s)};
+void conv2d_tile(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi,
+                 float* y, char* scratch, int threads) {
+  Job<M> job{&s, x, u, epi, y, scratch, Layout<M>::scratch_bytes(s)};
   const long long blocks = (s.tiles + NR - 1) / NR;
   wno::parallel_for(blocks, threads, run_block<M>, &job);
 }
@@ -249,15 +274,15 @@ std::size_t scratch_bytes(const ConvShape& s) {
   }
 }
 
-void conv2d(const ConvShape& s, const float* x, const float* u, const float* bias, float* y,
+void conv2d(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, float* y,
             char* scratch, int threads) {
   switch (s.m) {
     case 2:
-      return conv2d_tile<2>(s, x, u, bias, y, scratch, threads);
+      return conv2d_tile<2>(s, x, u, epi, y, scratch, threads);
     case 4:
-      return conv2d_tile<4>(s, x, u, bias, y, scratch, threads);
+      return conv2d_tile<4>(s, x, u, epi, y, scratch, threads);
     default:
-      return conv2d_tile<6>(s, x, u, bias, y, scratch, threads);
+      return conv2d_tile<6>(s, x, u, epi, y, scratch, threads);
   }
 }
 
