@@ -123,3 +123,52 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypatch
 def test_saved_file_is_a_torch_zip(tmp_path):
     save_model(make_model(), tmp_path / "m.pt")
     assert zipfile.is_zipfile(tmp_path / "m.pt")
+
+
+def _tampered(tmp_path, name, **changes):
+    save_model(make_model(), tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    for key, value in changes.items():
+        if key == "format_version":
+            raw[key] = value
+        else:
+            raw["config"][key] = value
+    torch.save(raw, tmp_path / name)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(n_layers=10**6), "n_layers must be in"),
+    (dict(n_layers=200), "missing layers.2"),  # within bounds, but the file holds 2 layers
+    (dict(width=10**6), "width must be in"),
+    (dict(width=4096), "lift.weight has shape"),  # would allocate GBs if built first
+    (dict(modes=(512, 512)), "weights1 has shape"),
+    (dict(modes="ab"), "modes must be two integers"),
+    (dict(width=8.5), "width must be an integer"),
+    (dict(resolution=[-16, -16]), r"resolution\[0\] must be in"),
+    (dict(real_space_kernel=False), "unexpected layers.0.kernel"),
+    (dict(format_version="1"), "format_version must be an integer, got '1'"),
+    (dict(format_version=0), "format_version must be >= 1"),
+])
+def test_config_is_checked_against_the_weights_before_building(tmp_path, monkeypatch, capsys, changes, message):
+    from wno_edge.cli import main
+
+    path = _tampered(tmp_path, "bad.pt", **changes)
+    built = []
+    monkeypatch.setattr(checkpoint, "WNO2d", lambda *a, **k: built.append(1))
+    with pytest.raises(CheckpointError, match=message) as e:
+        load_model(path)
+    assert "\n" not in str(e.value) and str(path) in str(e.value) and not built
+    monkeypatch.undo()
+    assert main(["info", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_state_dict_shapes_are_those_of_the_model():
+    from wno_edge.model import state_dict_shapes
+
+    for cfg in (CFG, WNOConfig(3, 1, width=5, modes=(2, 4), n_layers=1, real_space_kernel=False, grid=False,
+                               projection_width=7)):
+        sd = WNO2d(cfg).state_dict()
+        assert {k: (tuple(v.shape), v.is_complex()) for k, v in sd.items()} == state_dict_shapes(cfg)

@@ -20,7 +20,7 @@ from .contract import CHECKPOINT_VERSION as FORMAT_VERSION
 from .contract import WNOConfig
 from .errors import WNOEdgeError
 from .io import atomic_path
-from .model import WNO2d
+from .model import WNO2d, check_state_dict
 
 
 class CheckpointError(WNOEdgeError):
@@ -73,7 +73,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a wno-edge checkpoint (no format={FORMAT!r} marker)")
     version = payload.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise CheckpointError(f"{path}: checkpoint format_version must be an integer, got {version!r}")
+    if version < 1:
+        raise CheckpointError(f"{path}: checkpoint format_version must be >= 1, got {version}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format version {version} is newer than this wno-edge reads "
             f"({FORMAT_VERSION}); upgrade wno-edge"
@@ -82,16 +86,32 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         if not isinstance(payload.get(key), dict):
             raise CheckpointError(f"{path}: checkpoint has no {key}")
     payload.setdefault("metadata", {})
+    if not isinstance(payload["metadata"], dict):
+        raise CheckpointError(f"{path}: checkpoint metadata must be a mapping, got {type(payload['metadata']).__name__}")
     return payload
+
+
+def read_config(path: str | os.PathLike, payload: dict | None = None) -> WNOConfig:
+    """The checkpoint's validated WNOConfig, checked against its weights' names and shapes:
+    nothing is allocated for a config the stored tensors do not back."""
+    payload = read_checkpoint(path) if payload is None else payload
+    try:
+        config = WNOConfig.from_dict(payload["config"])
+        check_state_dict(config, payload["state_dict"])
+    except CheckpointError:
+        raise
+    except WNOEdgeError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return config
 
 
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> WNO2d:
     """Rebuild the model from a checkpoint, in eval mode; `model.metadata` holds the metadata."""
     payload = read_checkpoint(path)
-    model = WNO2d(WNOConfig.from_dict(payload["config"]))
+    model = WNO2d(read_config(path, payload))
     try:
         model.load_state_dict(payload["state_dict"])
-    except RuntimeError as e:
+    except RuntimeError as e:  # not expected after read_config's check
         raise CheckpointError(f"{path}: weights do not match the stored config: {str(e).splitlines()[0]}") from None
     model.metadata = payload["metadata"]
     return model.to(map_location).eval()

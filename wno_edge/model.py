@@ -15,7 +15,8 @@ from .contract import TILES, WNOConfig
 from .errors import WNOEdgeError
 from .winograd import winograd_conv2d
 
-__all__ = ["WNO2d", "WNOConfig", "WNOLayer", "SpectralConv2d", "count_parameters"]
+__all__ = ["WNO2d", "WNOConfig", "WNOLayer", "SpectralConv2d", "check_state_dict", "count_parameters",
+           "state_dict_shapes"]
 
 
 class SpectralConv2d(nn.Module):
@@ -217,6 +218,49 @@ class WNO2d(nn.Module):
         if missing:
             raise WNOEdgeError(f"FNO state dict is missing {missing}")
         return model
+
+
+def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], bool]]:
+    """{name: (shape, is_complex)} of WNO2d(config).state_dict(), computed without building
+    the model: a checkpoint is checked against it before anything is allocated."""
+    c = config
+    shapes = {"lift.weight": ((c.width, c.in_channels + (2 if c.grid else 0)), False), "lift.bias": ((c.width,), False)}
+    for i in range(c.n_layers):
+        shapes[f"layers.{i}.spectral.weights1"] = ((c.width, c.width, *c.modes), True)
+        shapes[f"layers.{i}.spectral.weights2"] = ((c.width, c.width, *c.modes), True)
+        shapes[f"layers.{i}.pointwise.weight"] = ((c.width, c.width, 1, 1), False)
+        shapes[f"layers.{i}.pointwise.bias"] = ((c.width,), False)
+        if c.real_space_kernel:
+            shapes[f"layers.{i}.kernel"] = ((c.width, c.width, 3, 3), False)
+    shapes.update({
+        "project1.weight": ((c.projection_width, c.width), False), "project1.bias": ((c.projection_width,), False),
+        "project2.weight": ((c.out_channels, c.projection_width), False), "project2.bias": ((c.out_channels,), False),
+        "input_mean": ((c.in_channels,), False), "input_std": ((c.in_channels,), False),
+        "output_mean": ((c.out_channels,), False), "output_std": ((c.out_channels,), False),
+    })
+    return shapes
+
+
+def check_state_dict(config: WNOConfig, state_dict: dict) -> None:
+    """Raise WNOEdgeError (one line) unless `state_dict` has exactly WNO2d(config)'s tensors."""
+    expected = state_dict_shapes(config)
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [str(k) for k in state_dict if k not in expected]
+    if missing or unexpected:
+        parts = ([f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"] if missing else []) + \
+                ([f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}"] if unexpected else [])
+        raise WNOEdgeError(f"weights do not match the stored config: {'; '.join(parts)}")
+    for name, (shape, is_complex) in expected.items():
+        value = state_dict[name]
+        if not isinstance(value, torch.Tensor):
+            raise WNOEdgeError(f"weights do not match the stored config: {name} is a {type(value).__name__}, "
+                               "not a tensor")
+        if tuple(value.shape) != shape:
+            raise WNOEdgeError(f"weights do not match the stored config: {name} has shape {tuple(value.shape)}, "
+                               f"the config needs {shape}")
+        if value.is_complex() != is_complex or not (value.is_floating_point() or value.is_complex()):
+            kind = "complex" if is_complex else "real floating-point"
+            raise WNOEdgeError(f"weights do not match the stored config: {name} is {value.dtype}, expected {kind}")
 
 
 def count_parameters(model: nn.Module) -> int:
