@@ -96,12 +96,66 @@ def test_train_cli_and_errors(darcy_file, tmp_path, capsys):
     args = ["train", "--data", str(darcy_file), "--task", "darcy", "-o", str(tmp_path / "c.pt"), "--epochs", "1",
             "--width", "8", "--modes", "4", "--layers", "1"]
     assert main(args) == 0
-    assert "best epoch 1" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "best epoch 1" in out
+    assert any("best epoch 1" in line and f"saved {tmp_path / 'c.pt'}" in line for line in out.splitlines())  # unwrapped
     assert main(args[:4] + ["shallow-water"] + args[5:]) == 1
     assert main(["train", "--data", str(tmp_path / "none.h5"), "--task", "darcy", "-o", str(tmp_path / "x.pt")]) == 1
     assert main(args[:6] + [str(tmp_path / "no" / "x.pt")] + args[7:]) == 1
     err = capsys.readouterr().err
     assert "holds darcy data, not shallow-water" in err and "does not exist" in err and "Traceback" not in err
+
+
+def test_a_diverging_run_is_an_error_and_keeps_the_existing_checkpoint(darcy_file, tmp_path, capsys):
+    keep = tmp_path / "keep.pt"
+    fit(TrainOptions(data=str(darcy_file), task="darcy", output=str(keep), epochs=1, **TINY))
+    before = keep.read_bytes()
+    args = ["train", "--data", str(darcy_file), "--epochs", "2", "--width", "8", "--modes", "4", "--layers", "1",
+            "--lr", "1e30", "-o"]
+    assert main(args + [str(keep)]) == 1
+    err = capsys.readouterr().err
+    assert "training diverged at epoch 1" in err and "unchanged" in err and len(err.strip().splitlines()) == 1
+    assert keep.read_bytes() == before  # not even its metadata was rewritten
+    fresh = tmp_path / "fresh.pt"
+    assert main(args + [str(fresh)]) == 1
+    assert "was not written" in capsys.readouterr().err
+    assert not fresh.exists() and not (tmp_path / "fresh.pt.state").exists()
+
+
+def test_targets_of_zero_norm_are_refused(darcy_file, tmp_path):
+    zeros = tmp_path / "zeros.h5"
+    zeros.write_bytes(darcy_file.read_bytes())
+    with h5py.File(zeros, "r+") as f:
+        f["tensor"][...] = 0
+    with pytest.raises(WNOEdgeError, match=r"zeros.h5: a target is all zeros"):
+        fit(TrainOptions(data=str(zeros), task="darcy", output=str(tmp_path / "z.pt"), epochs=1, **TINY))
+    assert not (tmp_path / "z.pt").exists()
+
+
+def test_resume_from_a_bad_state_or_another_model_is_one_line(darcy_file, tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    fit(TrainOptions(data=str(darcy_file), task="darcy", output=str(out), epochs=1, **TINY))
+    base = ["train", "--data", str(darcy_file), "-o", str(out), "--epochs", "2", "--modes", "4", "--layers", "2",
+            "--resume"]
+    assert main(base + ["--width", "16"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "was trained with another model: width 8 (now 16)" in err and len(err.splitlines()) == 1
+    state = tmp_path / "m.pt.state"
+    state.write_bytes(state.read_bytes()[:1000])
+    assert main(base + ["--width", "8"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "not a readable training state" in err and len(err.splitlines()) == 1
+
+
+def test_task_comes_from_the_file_and_progress_moves_per_batch(darcy_file, tmp_path, capsys):
+    batches = []
+    opts = TrainOptions(data=str(darcy_file), task=None, output=str(tmp_path / "m.pt"), epochs=2, **TINY)
+    fit(opts, on_batch=lambda *a: batches.append(a))
+    assert load_model(tmp_path / "m.pt").metadata["task"] == "darcy"
+    assert batches == [(e, b, 9) for e in (1, 2) for b in range(1, 10)]  # 36 training samples, batch 4
+    assert main(["train", "--data", str(darcy_file), "--task", "heat", "-o", str(tmp_path / "x.pt")]) == 1
+    captured = capsys.readouterr()
+    assert "task must be one of" in captured.err and "training" not in captured.out + captured.err
 
 
 @pytest.mark.slow

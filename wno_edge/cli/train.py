@@ -5,12 +5,12 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..contract import TASKS, TILES
 from ..train.options import TrainOptions
 
-console = Console()
+console = Console(soft_wrap=True)  # a log line stays one line when piped to a file
 
 
 def _default(name: str):
@@ -20,7 +20,7 @@ def _default(name: str):
 
 def train(
     data: Path = typer.Option(..., "--data", help="A PDEBench-layout HDF5 file (downloaded or `wno-edge data generate`)."),
-    task: str = typer.Option(..., "--task", help=" | ".join(TASKS)),
+    task: str = typer.Option(None, "--task", help=" | ".join(TASKS) + " (default: the task the file names)."),
     output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (the best on the test split)."),
     epochs: int = typer.Option(_default("epochs"), "--epochs"),
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size"),
@@ -40,7 +40,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUTPUT.state."),
 ):
     """Train a WNO (or its FNO special case) with relative-L2 loss; keeps the best checkpoint."""
-    from ..train import TrainOptions, fit
+    from ..train import TrainOptions, check_options, fit
 
     opts = TrainOptions(
         data=str(data), task=task, output=str(output), epochs=epochs, batch_size=batch_size, lr=lr, width=width,
@@ -48,17 +48,23 @@ def train(
         initial_step=initial_step, time_reduce=time_reduce, max_samples=max_samples, seed=seed, device=device,
         threads=threads, resume=resume,
     )
-    columns = (TextColumn("[bold]training[/]"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[status]}"),
+    check_options(opts)  # a bad option is one line before anything is drawn
+    columns = (TextColumn("[bold]training[/] epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),
+               TextColumn("{task.fields[batch]}"), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("train", total=epochs, status="")
+        bar = progress.add_task("train", total=None, epoch="-", batch="", status="")
+
+        def on_batch(epoch, batch, batches):  # the bar moves per batch, not once an epoch
+            progress.update(bar, total=epochs * batches, completed=(epoch - 1) * batches + batch, epoch=epoch,
+                            batch=f"batch {batch}/{batches}")
 
         def on_epoch(epoch, train_err, test_err, improved):
             mark = " (best, saved)" if improved else ""
             progress.console.print(f"epoch {epoch:4d}  train rel L2 {train_err:.4f}  test rel L2 {test_err:.4f}{mark}")
-            progress.update(bar, completed=epoch, status=f"test {test_err:.4f}")
+            progress.update(bar, status=f"test {test_err:.4f}")
 
-        result = fit(opts, on_epoch)
+        result = fit(opts, on_epoch, on_batch)
     console.print(f"[bold]best[/] epoch {result.best_epoch}: test relative L2 {result.test_rel_l2:.4f}"
                   + (f", rollout relative L2 {result.rollout_rel_l2:.4f}" if result.rollout_rel_l2 is not None else "")
                   + f"; {result.train_seconds:.0f} s; saved {result.checkpoint}")

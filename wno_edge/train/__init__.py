@@ -8,7 +8,8 @@ from importlib import import_module
 
 from .options import TrainOptions
 
-_FIT = ("fit", "evaluate", "rollout_error", "relative_l2", "build_model", "TrainResult", "SAMPLE_INPUTS")
+_FIT = ("fit", "evaluate", "rollout_error", "relative_l2", "build_model", "check_options", "TrainResult",
+        "ZeroTargetError", "SAMPLE_INPUTS")
 
 
 def __getattr__(name):

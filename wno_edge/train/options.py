@@ -11,7 +11,7 @@ class TrainOptions:
     """Everything a run depends on; stored in the checkpoint's metadata."""
 
     data: str
-    task: str
+    task: str | None  # None: the task the data file names
     output: str
     epochs: int = 50
     batch_size: int = 20

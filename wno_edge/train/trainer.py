@@ -24,7 +24,7 @@ from ..data import PDEBenchDataset, normalization_stats
 from ..errors import WNOEdgeError
 from ..io import atomic_path
 from ..contract import SAMPLE_INPUTS_KEY, TASKS, WNOConfig
-from ..model import WNO2d
+from ..model import WNO2d, check_state_dict
 from .options import TrainOptions
 
 SAMPLE_INPUTS = 2  # test inputs stored in the checkpoint
@@ -40,10 +40,23 @@ class TrainResult:
     history: list = field(default_factory=list)  # [epoch, train rel L2, test rel L2]
 
 
+class ZeroTargetError(WNOEdgeError):
+    """A target of zero norm: its relative error is undefined."""
+
+
 def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample ||pred - target|| / ||target||, averaged over the batch."""
+    """Per-sample ||pred - target|| / ||target||, averaged over the batch. A target of zero
+    norm has no relative error: it raises ZeroTargetError instead of dividing by ~0."""
+    norm = target.flatten(1).norm(dim=1)
+    if not bool((norm > 0).all()):
+        raise ZeroTargetError("a target is all zeros: its relative L2 error is undefined (remove such samples "
+                              "from the data, or check that the file holds the solutions)")
     diff = (pred - target).flatten(1).norm(dim=1)
-    return (diff / target.flatten(1).norm(dim=1).clamp_min(1e-12)).mean()
+    return (diff / norm).mean()
+
+
+def _finite(value: float) -> bool:
+    return value == value and value not in (float("inf"), float("-inf"))
 
 
 @torch.no_grad()
@@ -98,8 +111,9 @@ def build_model(opts: TrainOptions, train: PDEBenchDataset) -> WNO2d:
     return model
 
 
-def _check_options(opts: TrainOptions) -> Path:
-    if opts.task not in TASKS:
+def check_options(opts: TrainOptions) -> Path:
+    """The checks that need no data; the CLI runs them before it draws anything."""
+    if opts.task is not None and opts.task not in TASKS:
         raise WNOEdgeError(f"task must be one of {', '.join(TASKS)}, got {opts.task!r}")
     if opts.epochs < 1 or opts.batch_size < 1 or opts.lr <= 0:
         raise WNOEdgeError("epochs and batch size must be >= 1 and lr > 0")
@@ -111,29 +125,64 @@ def _check_options(opts: TrainOptions) -> Path:
     return output
 
 
-def _open_datasets(opts: TrainOptions) -> tuple[PDEBenchDataset, PDEBenchDataset]:
+def _open_datasets(opts: TrainOptions) -> tuple[TrainOptions, PDEBenchDataset, PDEBenchDataset]:
+    """The datasets, and the options with the task filled in from the file when not given."""
     common = dict(test_fraction=opts.test_fraction, resolution=opts.resolution, initial_step=opts.initial_step,
                   time_reduce=opts.time_reduce, max_samples=opts.max_samples)
     train = PDEBenchDataset(opts.data, "train", **common)
     test = PDEBenchDataset(opts.data, "test", **common)
-    if train.info.task not in (opts.task, "time-series"):
-        raise WNOEdgeError(f"{opts.data} holds {train.info.task} data, not {opts.task}")
+    file_task = train.info.task
+    if opts.task is None:
+        if file_task not in TASKS:
+            raise WNOEdgeError(f"{opts.data} does not say which task it holds ({file_task}); pass --task, "
+                               f"one of {', '.join(TASKS)}")
+        opts = replace(opts, task=file_task)
+    elif file_task not in (opts.task, "time-series"):
+        raise WNOEdgeError(f"{opts.data} holds {file_task} data, not {opts.task}")
     if len(train) == 0 or len(test) == 0:
         raise WNOEdgeError(f"{opts.data}: too few samples for a train/test split ({train.info.n_samples})")
-    return train, test
+    return opts, train, test
 
 
-def _train_epoch(net, loader, optimizer, device, world: int) -> float:
+def _load_state(state_file: Path, model: WNO2d) -> dict:
+    """The training state to resume from, checked against this run's model (one-line errors)."""
+    if not state_file.is_file():
+        raise WNOEdgeError(f"--resume: no training state {state_file} to resume from")
+    try:
+        state = torch.load(state_file, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated or corrupt: the unpickler fails in arbitrary ways
+        msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        raise WNOEdgeError(f"--resume: {state_file} is not a readable training state (truncated or corrupt?): "
+                           f"{msg[:160]}") from None
+    keys = ("model", "optimizer", "scheduler", "epoch", "best", "history")
+    if not isinstance(state, dict) or any(k not in state for k in keys):
+        raise WNOEdgeError(f"--resume: {state_file} is not a wno-edge training state")
+    stored = state.get("config")
+    if isinstance(stored, dict) and stored != model.config.to_dict():
+        diff = [f"{k} {stored.get(k)!r} (now {v!r})" for k, v in model.config.to_dict().items() if stored.get(k) != v]
+        raise WNOEdgeError(f"--resume: {state_file} was trained with another model: {', '.join(diff)}; "
+                           "use the same options, or train afresh without --resume")
+    try:
+        check_state_dict(model.config, state["model"])
+    except WNOEdgeError as e:
+        raise WNOEdgeError(f"--resume: {state_file} does not fit this run's model ({e}); use the same "
+                           "--width/--modes/--layers, or train afresh without --resume") from None
+    return state
+
+
+def _train_epoch(net, loader, optimizer, device, world: int, on_batch=None) -> float:
     """One pass over the training set; the mean relative L2 over all ranks."""
     net.train()
     total, count = 0.0, 0
-    for x, y in loader:
+    for i, (x, y) in enumerate(loader):
         x, y = x.to(device), y.to(device)
         loss = relative_l2(net(x), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         total, count = total + loss.item() * len(x), count + len(x)
+        if on_batch:
+            on_batch(i + 1, len(loader))
     if world > 1:  # average the ranks' training error for the report
         t = torch.tensor([total, count], dtype=torch.float64, device=device)
         dist.all_reduce(t)
@@ -141,29 +190,39 @@ def _train_epoch(net, loader, optimizer, device, world: int) -> float:
     return total / max(count, 1)
 
 
-def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] | None = None) -> TrainResult:
-    """Train, keep the best-on-test model at opts.output; returns the final figures."""
-    output = _check_options(opts)
+def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] | None = None,
+        on_batch: Callable[[int, int, int], None] | None = None) -> TrainResult:
+    """Train, keep the best-on-test model at opts.output; returns the final figures.
+
+    on_epoch(epoch, train error, test error, saved) after each epoch; on_batch(epoch, batch,
+    batches per epoch) after each training batch (rank 0). The output file is written only
+    with models of this run: a run that diverges (a loss or test error that is not finite)
+    raises and leaves an existing file as it was; opts.task None takes the file's task.
+    """
+    output = check_options(opts)
     rank, world = _distributed()
     device = torch.device(opts.device if world == 1 or opts.device == "cpu" else f"cuda:{rank % torch.cuda.device_count()}")
     if opts.threads:
         torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
-    train, test = _open_datasets(opts)
+    opts, train, test = _open_datasets(opts)
 
     state_file = _state_path(output)
     start_epoch, best, history = 0, float("inf"), []
     model = build_model(opts, train)
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=opts.epochs)
+    saved_here = False  # has this run (or the run it resumes) written the output?
     if opts.resume:
-        if not state_file.is_file():
-            raise WNOEdgeError(f"--resume: no training state {state_file} to resume from")
-        state = torch.load(state_file, map_location="cpu", weights_only=True)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
+        state = _load_state(state_file, model)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            raise WNOEdgeError(f"--resume: {state_file} does not fit this run: {str(e).splitlines()[0][:160]}") from None
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
+        saved_here = output.is_file() and best < float("inf")
     model.to(device).set_conv(None)  # train with direct conv: the same function, oneDNN/cuDNN speed
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     sampler = DistributedSampler(train, world, rank, shuffle=True, seed=opts.seed) if world > 1 else None
@@ -173,29 +232,40 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
 
     t0 = time.perf_counter()
     best_epoch = next((int(e) for e, _, te in history if te == best), 0)
-    for epoch in range(start_epoch, opts.epochs):
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        train_err = _train_epoch(net, loader, optimizer, device, world)
-        scheduler.step()
-        if rank == 0:
-            test_err = evaluate(model, test, device=device)
-            improved = test_err < best
-            history.append([epoch + 1, train_err, test_err])
-            if improved:
-                best, best_epoch = test_err, epoch + 1
-                _save(model, output, opts, train, test, best, best_epoch, history, time.perf_counter() - t0)
-            with atomic_path(state_file) as tmp:
-                torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best,
-                            "history": history}, tmp)
-            if on_epoch:
-                on_epoch(epoch + 1, train_err, test_err, improved)
+    try:
+        for epoch in range(start_epoch, opts.epochs):
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            batch_cb = (lambda i, n, e=epoch + 1: on_batch(e, i, n)) if on_batch and rank == 0 else None
+            train_err = _train_epoch(net, loader, optimizer, device, world, batch_cb)
+            if not _finite(train_err):
+                raise _diverged(epoch + 1, "training", train_err, best_epoch if saved_here else None, output)
+            scheduler.step()
+            if rank == 0:
+                test_err = evaluate(model, test, device=device)
+                if not _finite(test_err):
+                    raise _diverged(epoch + 1, "test", test_err, best_epoch if saved_here else None, output)
+                improved = test_err < best
+                history.append([epoch + 1, train_err, test_err])
+                if improved:
+                    best, best_epoch = test_err, epoch + 1
+                    _save(model, output, opts, train, test, best, best_epoch, history, time.perf_counter() - t0)
+                    saved_here = True
+                with atomic_path(state_file) as tmp:
+                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best,
+                                "history": history, "config": model.config.to_dict()}, tmp)
+                if on_epoch:
+                    on_epoch(epoch + 1, train_err, test_err, improved)
+    except ZeroTargetError as e:  # name the file: the error is in the data, not the model
+        raise WNOEdgeError(f"{opts.data}: {e}") from None
     seconds = time.perf_counter() - t0
     if world > 1:
         dist.barrier()
     rollout = None
     if rank == 0:
+        if not saved_here:  # e.g. --resume of a finished run: nothing of this run to write
+            raise WNOEdgeError(f"no model was trained (epochs {start_epoch + 1}..{opts.epochs}); {output} is unchanged")
         best_model = load_model(output, map_location=device).set_conv(None)
         if train.initial_step is not None:
             rollout = rollout_error(best_model, test, opts.rollout_trajectories, device=device)
@@ -203,6 +273,13 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
     if world > 1:
         dist.destroy_process_group()
     return TrainResult(output, best_epoch, best, rollout, seconds, history)
+
+
+def _diverged(epoch: int, which: str, value: float, best_epoch: int | None, output: Path) -> WNOEdgeError:
+    kept = (f"{output} keeps epoch {best_epoch}'s model" if best_epoch else
+            f"{output} was not written" + (" (the existing file is unchanged)" if output.exists() else ""))
+    return WNOEdgeError(f"training diverged at epoch {epoch}: the {which} error is {value}; {kept}. "
+                        "Try a lower --lr")
 
 
 def _save(model, output, opts, train, test, best, best_epoch, history, seconds, rollout=None):
