@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from golden import load_cases, relative_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_build import RUNTIME, build_native, run_sanitized_check
+from native_build import ROOT, RUNTIME, build_native, cmake_build, run_sanitized_check
 
 from wno_edge import native
 from wno_edge.backends import backends_report
@@ -399,45 +399,21 @@ def test_unavailable_library_reports_why(tmp_path, monkeypatch):
 
 AARCH64_CXX = shutil.which("aarch64-linux-gnu-g++")
 QEMU = shutil.which("qemu-aarch64")
-
-DRIVER = r"""
-// Reads desc + x + w + b from stdin, writes y to stdout: the C ABI under qemu.
-#include <cstdio>
-#include <vector>
-#include "wno/winograd.h"
-int main() {
-  wno_conv_desc d;
-  if (std::fread(&d, sizeof d, 1, stdin) != 1) return 2;
-  const size_t nx = 1ul * d.batch * d.in_channels * d.height * d.width;
-  const size_t nw = 9ul * d.out_channels * d.in_channels;
-  const size_t ny = 1ul * d.batch * d.out_channels * (d.height + 2 * d.padding - 2) * (d.width + 2 * d.padding - 2);
-  std::vector<float> x(nx), w(nw), b(d.out_channels), y(ny);
-  if (std::fread(x.data(), 4, nx, stdin) != nx || std::fread(w.data(), 4, nw, stdin) != nw ||
-      std::fread(b.data(), 4, b.size(), stdin) != b.size()) return 2;
-  std::vector<char> u(wno_cpu_weight_size(&d));
-  if (wno_cpu_transform_weights(&d, w.data(), u.data(), u.size())) return 3;
-  if (wno_cpu_conv2d(&d, x.data(), u.data(), b.data(), y.data(), nullptr, 0, 2)) return 4;
-  std::fprintf(stderr, "%s\n", wno_cpu_isa());
-  std::fwrite(y.data(), 4, ny, stdout);
-  return 0;
-}
-"""
+AARCH64_BUILD = ROOT / "build" / "aarch64"
 
 
 @pytest.mark.skipif(AARCH64_CXX is None, reason="no aarch64-linux-gnu-g++ (apt install g++-aarch64-linux-gnu)")
-def test_aarch64_build(tmp_path):
-    """The NEON build compiles warning-free; under qemu-aarch64 it computes the conv."""
-    sources = ["src/common/status.cpp", "src/cpu/cpu_api.cpp", "src/cpu/thread_pool.cpp",
-               "src/cpu/weight_transform.cpp", "src/cpu/cpu_kernel_isa.cpp"]
-    (tmp_path / "driver.cpp").write_text(DRIVER)
-    exe = tmp_path / "conv_aarch64"
+def test_aarch64_build():
+    """The NEON build compiles warning-free; under qemu-aarch64 it computes the conv.
+
+    runtime/tests/conv_stdio.cpp (the C ABI over stdin/stdout) with the CPU kernel linked in,
+    statically, cross-built by CMake with runtime/cmake/aarch64-linux-gnu.cmake."""
     # WNO_FORCE_BUILTIN_SHUFFLE: the GCC 11 code path (JetPack 6's compiler) on this GCC.
-    cmd = [AARCH64_CXX, "-std=c++17", "-O2", "-ffp-contract=fast", "-Wall", "-Wextra", "-Werror",
-           "-DWNO_CPU_NS=wno_cpu_generic", "-DWNO_FORCE_BUILTIN_SHUFFLE", f"-I{RUNTIME / 'include'}",
-           "-static", "-pthread", *[str(RUNTIME / s) for s in sources], str(tmp_path / "driver.cpp"),
-           "-o", str(exe)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    assert out.returncode == 0, out.stderr[-4000:]
+    build, _ = cmake_build(AARCH64_BUILD, RUNTIME, [
+        f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}", "-DCMAKE_BUILD_TYPE=Release",
+        "-DWNO_BUILD_CUDA=OFF", "-DWNO_BUILD_TESTS=ON", "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
+        "-DCMAKE_EXE_LINKER_FLAGS=-static"], ["wno_conv_stdio"], "aarch64 cross build")
+    exe = build / "wno_conv_stdio"
     if QEMU is None:
         pytest.skip("compiled for aarch64; no qemu-aarch64 to run it (apt install qemu-user)")
     x, w, b = (t.numpy() for t in random_conv(9, 2, 7, 6, 19, 23))

@@ -1,32 +1,39 @@
 """The WinogradConv TensorRT plugin (runtime/plugin) as far as it runs without TensorRT or a GPU.
 
-1. Host tests (any C++17 compiler): the TensorRT-free parts, plugin_fields.cpp and
-   plugin_rules.cpp, through runtime/plugin/test/host_api.cpp and ctypes: field parsing
-   (errors as statuses, never exceptions), the serialisation round trip, shape, type and
-   workspace arithmetic, the weight-buffer layout.
-2. Header tests (where the NVIDIA/TensorRT mirror and the CUDA headers exist; skipped in CI):
-   the whole plugin compiled with -Werror against TensorRT 10.3 (JetPack 6), the newest 10.x
-   tag and 11.x (the mirror's HEAD), linked into runtime/plugin/test/plugin_harness.cpp with
-   fakes for libnvinfer, the CUDA runtime and the kernel, and run; weight_cast.cu through nvcc;
-   the CMake skip message. Building an engine needs TensorRT and a GPU: not here.
+1. Host tests (cmake and any C++17 compiler): the TensorRT-free parts, plugin_fields.cpp and
+   plugin_rules.cpp, through runtime/plugin/test/host_api.cpp (CMake target
+   wno_trt_plugin_host) and ctypes: field parsing (errors as statuses, never exceptions), the
+   serialisation round trip, shape, type and workspace arithmetic, the weight-buffer layout.
+2. Header tests, one per TensorRT include/ directory named in $WNO_EDGE_TENSORRT_INCLUDE
+   (several separated by os.pathsep; skipped without it): every plugin source compiled against
+   those headers, linked with runtime/plugin/test/plugin_harness.cpp's fakes for libnvinfer, the
+   CUDA runtime and the kernel (CMake target wno_trt_plugin_harness) and run; weight_cast.cu
+   through nvcc; the CMake skip message. Building an engine needs TensorRT and a GPU: not here.
+   Headers of a release: the public NVIDIA/TensorRT repository's include/ at its tag, e.g.
+       git clone --bare https://github.com/NVIDIA/TensorRT trt.git && mkdir -p trt-10.3 &&
+       git --git-dir=trt.git archive v10.3.0 include | tar -x -C trt-10.3
+       WNO_EDGE_TENSORRT_INCLUDE=$PWD/trt-10.3/include pytest tests/test_trt_plugin_host.py
+   runtime/plugin/README.md lists the versions the plugin is checked against (10.3, the newest
+   10.x, 11.x).
 """
 from __future__ import annotations
 
 import ctypes
-import io
+import hashlib
 import os
 import re
 import shutil
 import subprocess
-import tarfile
 from pathlib import Path
 
 import pytest
+from native_build import PLUGIN, ROOT, build_native, cmake_build
 
-ROOT = Path(__file__).resolve().parents[1]
-PLUGIN = ROOT / "runtime" / "plugin"
-INCLUDE = ROOT / "runtime" / "include"
-MIRROR = Path(os.environ.get("WNO_TRT_MIRROR", "/work/.mirror/NVIDIA+TensorRT/repo"))
+TRT_INCLUDE_ENV = "WNO_EDGE_TENSORRT_INCLUDE"
+TRT_INCLUDES = [Path(p) for p in os.environ.get(TRT_INCLUDE_ENV, "").split(os.pathsep) if p.strip()]
+HOW_TO_GET_HEADERS = (f"set {TRT_INCLUDE_ENV} to a TensorRT include/ directory (several: separated by "
+                      f"{os.pathsep!r}); the public NVIDIA/TensorRT repository's include/ at a release tag, "
+                      "e.g. git archive v10.3.0 include")
 
 # nvinfer1::PluginFieldType values (mirrored by wno::trt::FieldType).
 FLOAT32, INT8, INT16, INT32, CHAR, INT64 = 1, 3, 4, 5, 6, 10
@@ -37,9 +44,6 @@ T_FLOAT, T_HALF, T_INT8 = 0, 1, 2
 # wno::trt::DescStatus
 DESC_OK, DESC_EMPTY, DESC_INVALID = 0, 1, 2
 WNO_FLOAT32, WNO_FLOAT16 = 0, 1
-PLUGIN_SOURCES = ["plugin_fields.cpp", "plugin_rules.cpp", "weight_cache.cpp", "plugin_logging.cpp",
-                  "winograd_conv_plugin.cpp", "winograd_conv_creator.cpp"]
-WARNINGS = ["-Wall", "-Wextra", "-Wno-long-long", "-pedantic", "-Wno-deprecated-declarations", "-Werror"]
 
 
 def _cxx() -> str | None:
@@ -82,15 +86,10 @@ I64P = ctypes.POINTER(ctypes.c_int64)
 
 
 @pytest.fixture(scope="module")
-def lib(tmp_path_factory):
-    cxx = _cxx()
-    if cxx is None:
+def lib():
+    if _cxx() is None:
         pytest.skip("no C++ compiler")
-    out = tmp_path_factory.mktemp("trt_plugin_host") / "libwno_trt_plugin_host.so"
-    _compile([cxx, "-std=c++17", "-O1", "-shared", "-fPIC", *WARNINGS, f"-I{INCLUDE}", f"-I{PLUGIN}",
-              str(PLUGIN / "test" / "host_api.cpp"), str(PLUGIN / "plugin_fields.cpp"),
-              str(PLUGIN / "plugin_rules.cpp"), "-o", str(out)], "host library build")
-    h = ctypes.CDLL(str(out))
+    h = ctypes.CDLL(str(build_native(("wno_trt_plugin_host",)) / "libwno_trt_plugin_host.so"))
     sig = {
         "wno_trt_parse_fields": (ctypes.c_int32, [ctypes.POINTER(FieldView), ctypes.c_int32,
                                                   ctypes.POINTER(ConvParams), ctypes.c_char_p, ctypes.c_size_t,
@@ -426,73 +425,47 @@ def test_weight_buffer_layout_rejects(lib, transformed, c, k, weight_half):
 
 # ---------------------------------------------------------------------------------- TensorRT headers
 
-def _git(*args) -> subprocess.CompletedProcess:
-    return subprocess.run(["git", f"--git-dir={MIRROR}", *args], capture_output=True)
+def header_version(include: Path) -> str:
+    """"major.minor.patch" from NvInferVersion.h (10.x: NV_TENSORRT_*; later: TRT_*_ENTERPRISE)."""
+    text = (include / "NvInferVersion.h").read_text()
+
+    def part(name: str) -> str:
+        m = re.search(rf"#define\s+(?:NV_TENSORRT_{name}|TRT_{name}_ENTERPRISE)\s+(\d+)", text)
+        assert m, f"no {name} version in {include / 'NvInferVersion.h'}"
+        return m.group(1)
+
+    return ".".join(part(p) for p in ("MAJOR", "MINOR", "PATCH"))
 
 
-def _mirror_refs() -> dict[str, str]:
-    """label -> git ref: 10.3 (JetPack 6), the newest v10.* tag, and HEAD (11.x)."""
-    tags = _git("tag", "--list", "v10.*").stdout.decode().split()
-    newest = max(tags, key=lambda t: tuple(int(p) for p in re.findall(r"\d+", t)), default=None)
-    refs = {"10.3": "v10.3.0", "10-newest": newest, "11-head": "HEAD"}
-    return {label: ref for label, ref in refs.items() if ref}
-
-
-def _cuda_include() -> Path | None:
-    candidates = []
-    if os.environ.get("CUDA_HOME"):
-        candidates.append(Path(os.environ["CUDA_HOME"]) / "include")
-    if shutil.which("nvcc"):
-        candidates.append(Path(shutil.which("nvcc")).resolve().parent.parent / "include")
-    candidates += [Path("/usr/local/cuda/include"), Path("/usr/include")]
-    return next((p for p in candidates if (p / "cuda_runtime_api.h").is_file()), None)
-
-
-@pytest.fixture(scope="module")
-def trt_headers(tmp_path_factory):
-    """Materialise include/ of a TensorRT version from the local mirror (never copied into the repo)."""
-    if not MIRROR.exists() or shutil.which("git") is None:
-        pytest.skip(f"no NVIDIA/TensorRT mirror at {MIRROR}")
-    root = tmp_path_factory.mktemp("trt_headers")
-    refs = _mirror_refs()
-
-    def get(label: str) -> tuple[Path, str]:
-        if label not in refs or _git("rev-parse", "--verify", "--quiet", refs[label] + "^{commit}").returncode:
-            pytest.skip(f"TensorRT {label} not in the mirror")
-        dest = root / label
-        if not dest.exists():
-            r = _git("archive", "--format=tar", refs[label], "include")
-            assert r.returncode == 0, r.stderr.decode()
-            with tarfile.open(fileobj=io.BytesIO(r.stdout)) as tar:
-                if hasattr(tarfile, "data_filter"):  # Python >= 3.12 and recent patch releases
-                    tar.extractall(dest, filter="data")
-                else:
-                    tar.extractall(dest)
-        commit = _git("rev-parse", refs[label] + "^{commit}").stdout.decode().strip()
-        return dest / "include", f"{refs[label]} {commit}"
-
-    return get
+def _include_id(include: Path) -> str:
+    return f"{include.name}-{hashlib.sha1(str(include.resolve()).encode()).hexdigest()[:10]}"
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("label", ["10.3", "10-newest", "11-head"])
-def test_plugin_against_tensorrt_headers(trt_headers, tmp_path, label):
-    """Compiles every plugin source with -Werror against the headers, links the harness (fake
-    libnvinfer/CUDA runtime/kernel) and runs its checks: registration, fields, shapes, formats,
-    workspace, weight lifetime and error paths of the real IPluginV3 code."""
-    cxx, cuda = _cxx(), _cuda_include()
-    if cxx is None or cuda is None:
-        pytest.skip("needs a C++ compiler and the CUDA headers (cuda_runtime_api.h)")
-    include, ref = trt_headers(label)
-    exe = tmp_path / "plugin_harness"
-    _compile([cxx, "-std=c++17", "-O0", *WARNINGS, f"-isystem{include}", f"-isystem{cuda}", f"-I{INCLUDE}",
-              f"-I{PLUGIN}", *(str(PLUGIN / s) for s in PLUGIN_SOURCES), str(PLUGIN / "test" / "plugin_harness.cpp"),
-              "-o", str(exe)], f"plugin + harness against TensorRT {ref}")
-    r = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+@pytest.mark.parametrize("include", TRT_INCLUDES or [None], ids=[str(p) for p in TRT_INCLUDES] or ["no-headers"])
+def test_plugin_against_tensorrt_headers(include):
+    """Compiles every plugin source against the headers (CMake target wno_trt_plugin_harness;
+    warnings fail under CI), links the harness (fake libnvinfer/CUDA runtime/kernel) and runs its
+    checks: registration, fields, shapes, formats, workspace, weight lifetime and error paths of the
+    real IPluginV3 code."""
+    if include is None:
+        pytest.skip(f"no TensorRT headers: {HOW_TO_GET_HEADERS}")
+    if _cxx() is None:
+        pytest.skip("needs a C++ compiler")
+    assert (include / "NvInferRuntime.h").is_file(), f"{TRT_INCLUDE_ENV}: {include} has no NvInferRuntime.h"
+    version = header_version(include)
+    assert int(version.split(".")[0]) >= 10, f"{include}: TensorRT {version}; the plugin needs 10 or newer"
+    build = ROOT / "build" / "trt-harness" / _include_id(include)
+    build, configured = cmake_build(build, PLUGIN, ["-DCMAKE_BUILD_TYPE=Debug", "-DWNO_BUILD_TESTS=ON",
+                                                    f"-DWNO_TRT_HARNESS_INCLUDE_DIR={include}"],
+                                    ["wno_trt_plugin_harness"], f"plugin + harness against TensorRT {version}")
+    skipped = re.search(r"wno: plugin harness skipped: (.*)", configured)
+    if skipped:
+        pytest.skip(skipped.group(1))
+    r = subprocess.run([str(build / "wno_trt_plugin_harness")], capture_output=True, text=True, timeout=60)
     failures = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
-    assert r.returncode == 0 and not failures, f"TensorRT {ref}:\n" + "\n".join(failures) + r.stderr
-    major = {"10.3": "10.3.", "10-newest": "10.", "11-head": "11."}[label]
-    assert r.stdout.startswith(f"TensorRT headers {major}"), r.stdout.splitlines()[0]
+    assert r.returncode == 0 and not failures, f"TensorRT {version}:\n" + "\n".join(failures) + r.stderr
+    assert r.stdout.splitlines()[0] == f"TensorRT headers {version}", r.stdout.splitlines()[0]
 
 
 @pytest.mark.slow

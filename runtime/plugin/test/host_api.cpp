@@ -1,8 +1,6 @@
 // C entry points over the TensorRT-free parts of the plugin (plugin_fields, plugin_rules), for
-// tests/test_trt_plugin_host.py (ctypes). Built by the test with any C++17 compiler:
-//   c++ -std=c++17 -shared -fPIC -I runtime/include -I runtime/plugin
-//       runtime/plugin/test/host_api.cpp runtime/plugin/plugin_fields.cpp
-//       runtime/plugin/plugin_rules.cpp
+// tests/test_trt_plugin_host.py (ctypes): CMake target wno_trt_plugin_host (WNO_BUILD_TESTS=ON),
+// with any C++17 compiler and no TensorRT.
 // Nothing throws across this boundary: every entry point returns a status.
 #include "plugin_fields.h"
 #include "plugin_rules.h"

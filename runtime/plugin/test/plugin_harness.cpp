@@ -1,8 +1,9 @@
 // Host test of the TensorRT-facing plugin code, run without libnvinfer and without a GPU.
 //
-// Built by tests/test_trt_plugin_host.py against TensorRT's public headers, together with the
-// plugin's .cpp sources (not weight_cast.cu). This file stands in for what the process would
-// otherwise get from elsewhere:
+// CMake target wno_trt_plugin_harness (WNO_BUILD_TESTS=ON, WNO_TRT_HARNESS_INCLUDE_DIR=<a
+// TensorRT include/ directory>; tests/test_trt_plugin_host.py): the plugin's .cpp sources (not
+// weight_cast.cu) with this file, which stands in for what the process would otherwise get from
+// elsewhere:
 //   - getPluginRegistry() / getLogger(): the two libnvinfer entry points the plugin calls;
 //     a recording registry and logger,
 //   - the CUDA runtime calls of weight_cache.cpp, over host memory ("device" = heap),

@@ -1,0 +1,59 @@
+/* The layout of the C ABI (include/wno/winograd.h) as the C compiler sees it, as one JSON
+ * object on stdout: WNO_ABI_VERSION, sizeof and the offset and size of every field of
+ * wno_conv_desc, and the values of the wno_status and wno_dtype enumerators.
+ * tests/test_native_abi.py compares it with the ctypes declarations in wno_edge/native/abi.py.
+ * A field added to wno_conv_desc belongs in FIELDS below as well. */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "wno/winograd.h"
+
+#define FIELD(f) {#f, offsetof(wno_conv_desc, f), sizeof(((wno_conv_desc*)0)->f)}
+#define VALUE(v) {#v, (long)(v)}
+
+struct field {
+  const char* name;
+  size_t offset;
+  size_t size;
+};
+
+struct value {
+  const char* name;
+  long value;
+};
+
+static const struct field FIELDS[] = {FIELD(batch),  FIELD(in_channels), FIELD(out_channels),
+                                      FIELD(height), FIELD(width),       FIELD(padding),
+                                      FIELD(tile)};
+
+static const struct value STATUS[] = {VALUE(WNO_SUCCESS),
+                                      VALUE(WNO_ERROR_INVALID_ARGUMENT),
+                                      VALUE(WNO_ERROR_WORKSPACE_TOO_SMALL),
+                                      VALUE(WNO_ERROR_OUT_OF_MEMORY),
+                                      VALUE(WNO_ERROR_UNSUPPORTED),
+                                      VALUE(WNO_ERROR_CUDA),
+                                      VALUE(WNO_ERROR_INTERNAL)};
+
+static const struct value DTYPE[] = {VALUE(WNO_FLOAT32), VALUE(WNO_FLOAT16)};
+
+static void print_values(const char* key, const struct value* v, size_t n) {
+  size_t i;
+  printf(", \"%s\": {", key);
+  for (i = 0; i < n; ++i) printf("%s\"%s\": %ld", i ? ", " : "", v[i].name, v[i].value);
+  printf("}");
+}
+
+int main(void) {
+  size_t i;
+  printf("{\"abi_version\": %d, \"conv_desc\": {\"size\": %zu, \"fields\": [", WNO_ABI_VERSION,
+         sizeof(wno_conv_desc));
+  for (i = 0; i < sizeof FIELDS / sizeof FIELDS[0]; ++i) {
+    printf("%s{\"name\": \"%s\", \"offset\": %zu, \"size\": %zu}", i ? ", " : "", FIELDS[i].name,
+           FIELDS[i].offset, FIELDS[i].size);
+  }
+  printf("]}");
+  print_values("status", STATUS, sizeof STATUS / sizeof STATUS[0]);
+  print_values("dtype", DTYPE, sizeof DTYPE / sizeof DTYPE[0]);
+  printf("}\n");
+  return 0;
+}
