@@ -33,8 +33,8 @@ from wno_edge.winograd import MATRICES
 
 FP32, FP16 = 0, 1
 TOL_FP32 = {2: 2e-6, 4: 1e-5, 6: 4e-5}
-# float16 storage of x, U and y, float32 arithmetic: max error / max |y| (DESIGN.md 5
-# measures 5.8e-4 / 2.3e-3 / 1.8e-2 with float16 operands as well).
+# float16 storage of x, U and y, float32 arithmetic: max error / max |y| (export/SPEC.md,
+# Tolerance, measures 5.8e-4 / 2.3e-3 / 1.8e-2 with float16 operands as well).
 TOL_FP16 = {2: 2e-3, 4: 6e-3, 6: 3e-2}
 ARCHS = ("75", "80", "86", "87", "89", "90")
 
