@@ -1,6 +1,11 @@
 """Dataset generation: files hold the solvers' output, reproducibly, written atomically; CLI."""
 import importlib
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import h5py
 import numpy as np
@@ -99,3 +104,34 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys, args, message):
     assert main([a.format(dir=tmp_path) for a in args]) == 1
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("signum, workers, status", [
+    (signal.SIGTERM, 1, 128 + signal.SIGTERM),
+    (signal.SIGINT, 2, 130),  # Ctrl-C: the whole process group, workers included
+])
+def test_a_signal_removes_the_temporary_file_and_prints_one_line(tmp_path, signum, workers, status):
+    out = tmp_path / "big.h5"
+    cmd = [sys.executable, "-m", "wno_edge.cli", "data", "generate", "darcy", "-n", "3000", "-r", "16",
+           "-o", str(out), "-j", str(workers), "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not list(tmp_path.glob(".big.h5.*.tmp")):  # writing has begun
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.killpg(proc.pid, signum)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == status, err
+    assert len(err.strip().splitlines()) == 1 and "was not written" in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generating_data_does_not_import_torch():
+    code = "import sys, wno_edge.cli.data, wno_edge.data; wno_edge.data.generate; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -24,9 +24,17 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Solve PDEBench-style samples and write them in PDEBench's HDF5 layout."""
+    from ..data.generate import GenerationInterrupted
     from ..data.generate import generate as run
 
-    result = run(task.value, output, samples, resolution, seed, beta=beta, workers=workers, progress=not quiet)
+    try:
+        result = run(task.value, output, samples, resolution, seed, beta=beta, workers=workers, progress=not quiet)
+    except GenerationInterrupted as e:  # one line, and the conventional 128 + signal status
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(128 + e.signum) from None
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted: {output} was not written", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"wrote {result.path}: {result.n_samples} {result.task} samples at {resolution}x{resolution} "
                f"in {result.seconds:.1f} s ({result.samples_per_second:.1f} samples/s)")
 

@@ -6,9 +6,12 @@ and the first k samples of an n-sample file equal a k-sample file with the same 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,10 +80,49 @@ def _check_args(task: str, n_samples: int, resolution: int, seed: int, workers: 
         raise WNOEdgeError(f"workers must be >= 1, got {workers}")
 
 
+class GenerationInterrupted(WNOEdgeError):
+    """SIGTERM or SIGHUP ended generation; the temporary file was removed."""
+
+    def __init__(self, signum: int, path):
+        self.signum = signum
+        super().__init__(f"interrupted by {signal.Signals(signum).name}: {path} was not written")
+
+
+_TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _signals_unwind(path):
+    """SIGTERM/SIGHUP raise GenerationInterrupted in the main thread, so the `with` blocks
+    unwind (workers stopped, temporary file removed) instead of the process dying in place.
+    SIGINT already raises KeyboardInterrupt."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise GenerationInterrupted(signum, path)
+
+    previous = {sig: signal.signal(sig, handler) for sig in _TERMINATING}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group: the parent handles it and stops the workers,
+    # which must not print a traceback each. SIGTERM (Pool.terminate) simply ends a worker.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in _TERMINATING:
+        signal.signal(sig, signal.SIG_DFL)
+
+
 def _pool(workers: int):
     # fork starts workers instantly and shares the imported modules; spawn where there is no fork.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    return multiprocessing.get_context(method).Pool(workers)
+    return multiprocessing.get_context(method).Pool(workers, initializer=_worker_init)
 
 
 def _progress(enabled: bool):
@@ -104,7 +146,9 @@ def generate(task: str, path: str | os.PathLike, n_samples: int, resolution: int
 
     darcy: `nu`, `tensor`, `x-coordinate`, `y-coordinate`, attribute `beta` (the forcing).
     diffusion-reaction / shallow-water: groups "0000", "0001", ... with `data` (T, X, Y, C)
-    and `grid/x`, `grid/y`, `grid/t`. The file appears only when complete (atomic rename).
+    and `grid/x`, `grid/y`, `grid/t`. The file appears only when complete (atomic rename);
+    on an error, Ctrl-C (KeyboardInterrupt), SIGTERM or SIGHUP (GenerationInterrupted) the
+    temporary file is removed and the workers are stopped.
     """
     _check_args(task, n_samples, resolution, seed, workers)
     n = resolution
@@ -120,7 +164,7 @@ def generate(task: str, path: str | os.PathLike, n_samples: int, resolution: int
         params.update(g=shallow_water.GRAVITY, T=shallow_water.T_END, radius_range=list(shallow_water.RADIUS_RANGE),
                       boundary="reflect")
     start = time.perf_counter()
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f, _progress(progress) as bar:
+    with _signals_unwind(path), atomic_path(path) as tmp, h5py.File(tmp, "w") as f, _progress(progress) as bar:
         f.attrs["generator"] = "wno-edge"
         f.attrs["task"] = task
         f.attrs["config"] = json.dumps(params)
