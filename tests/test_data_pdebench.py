@@ -54,26 +54,36 @@ def test_darcy_items_split_and_downsampling(files):
     nu, tensor = load(files["darcy"])
     train = PDEBenchDataset(files["darcy"], "train")
     test = PDEBenchDataset(files["darcy"], "test")
-    assert (len(train), len(test)) == (9, 1)  # PDEBench: the last 10% are the test set
+    assert (len(train), len(test)) == (9, 1)  # PDEBench's FNODatasetSingle: the first 10% are the test set
     a, u = test[0]
     assert a.shape == u.shape == (1, 16, 16) and a.dtype == torch.float32
-    np.testing.assert_array_equal(a[0].numpy(), nu[9])
-    np.testing.assert_array_equal(u.numpy(), tensor[9])
+    np.testing.assert_array_equal(a[0].numpy(), nu[0])
+    np.testing.assert_array_equal(u.numpy(), tensor[0])
+    np.testing.assert_array_equal(train[0][0][0].numpy(), nu[1])
+    last = PDEBenchDataset(files["darcy"], "test", test_split="last")  # the split of wno-edge <= 0.1
+    np.testing.assert_array_equal(last[0][0][0].numpy(), nu[9])
     for kwargs in ({"reduce": 2}, {"resolution": 8}):
         small = PDEBenchDataset(files["darcy"], "train", **kwargs)
         a, u = small[3]
         assert small.resolution == (8, 8)
-        np.testing.assert_array_equal(a[0].numpy(), nu[3, ::2, ::2])
-        np.testing.assert_array_equal(u.numpy(), tensor[3, :, ::2, ::2])
-    assert PDEBenchDataset(files["darcy"], "train", max_samples=5).indices.tolist() == [0, 1, 2, 3]
+        np.testing.assert_array_equal(a[0].numpy(), nu[4, ::2, ::2])
+        np.testing.assert_array_equal(u.numpy(), tensor[4, :, ::2, ::2])
+    assert PDEBenchDataset(files["darcy"], "train", max_samples=5).indices.tolist() == [0, 1, 2, 3, 4]  # int(0.5) = 0
+    assert PDEBenchDataset(files["darcy"], "test", max_samples=5, test_fraction=0.2).indices.tolist() == [0]
     assert (train.in_channels, train.out_channels) == (1, 1)
 
 
 def test_split_is_deterministic_disjoint_and_complete():
     train, test = split_indices(1000, "train", 0.1), split_indices(1000, "test", 0.1)
+    assert test.tolist() == list(range(100)) and train.tolist() == list(range(100, 1000))  # PDEBench
+    train, test = split_indices(1000, "train", 0.1, "last"), split_indices(1000, "test", 0.1, "last")
     assert train.tolist() == list(range(900)) and test.tolist() == list(range(900, 1000))
+    with pytest.raises(WNOEdgeError, match="test_split must be one of"):
+        split_indices(10, "train", 0.1, "middle")
     with pytest.raises(WNOEdgeError, match="split is empty"):
-        split_indices(1, "train", 0.1)
+        split_indices(1, "test", 0.1)
+    with pytest.raises(WNOEdgeError, match="split is empty"):
+        split_indices(1, "train", 0.1, "last")
 
 
 @pytest.mark.parametrize("task,channels", [("diffusion-reaction", 2), ("shallow-water", 1)])
@@ -85,11 +95,11 @@ def test_time_series_windows_and_trajectories(files, task, channels):
     sample, start = 4, 37
     x, y = ds[sample * 91 + start]
     assert x.shape == (10 * channels, 8, 8) and y.shape == (channels, 8, 8)
-    expected = data[sample, start:start + 10, ::2, ::2].transpose(0, 3, 1, 2)  # (frames, C, H, W)
+    expected = data[sample + 1, start:start + 10, ::2, ::2].transpose(0, 3, 1, 2)  # (frames, C, H, W); 0 is test
     np.testing.assert_array_equal(x.numpy(), expected.reshape(10 * channels, 8, 8))  # channel = frame * C + c
-    np.testing.assert_array_equal(y.numpy(), data[sample, start + 10, ::2, ::2].transpose(2, 0, 1))
+    np.testing.assert_array_equal(y.numpy(), data[sample + 1, start + 10, ::2, ::2].transpose(2, 0, 1))
     traj = PDEBenchDataset(files[task], "test").trajectory(0)
-    np.testing.assert_array_equal(traj.numpy(), data[9].transpose(0, 3, 1, 2))
+    np.testing.assert_array_equal(traj.numpy(), data[0].transpose(0, 3, 1, 2))
     coarse = PDEBenchDataset(files[task], "all", time_reduce=5, initial_step=4)
     assert len(coarse.t) == 21 and len(coarse) == N * 17
     np.testing.assert_array_equal(coarse.trajectory(2).numpy(), data[2, ::5].transpose(0, 3, 1, 2))
@@ -101,11 +111,11 @@ def test_normalization_stats_equal_those_of_all_training_data_at_once(files, tas
     stats = normalization_stats(ds)
     if task == "darcy":
         nu, tensor = load(files[task])
-        np.testing.assert_allclose(stats.input_mean, [nu[:9].mean()], rtol=1e-6)
-        np.testing.assert_allclose(stats.input_std, [nu[:9].std()], rtol=1e-6)
-        np.testing.assert_allclose(stats.output_std, [tensor[:9].std()], rtol=1e-6)
+        np.testing.assert_allclose(stats.input_mean, [nu[1:].mean()], rtol=1e-6)
+        np.testing.assert_allclose(stats.input_std, [nu[1:].std()], rtol=1e-6)
+        np.testing.assert_allclose(stats.output_std, [tensor[1:].std()], rtol=1e-6)
     else:
-        data = load(files[task])[:9].astype(np.float64)
+        data = load(files[task])[1:].astype(np.float64)
         mean, std = data.mean(axis=(0, 1, 2, 3)), data.std(axis=(0, 1, 2, 3))
         np.testing.assert_allclose(stats.output_mean, mean, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(stats.output_std, std, rtol=1e-9)
@@ -128,13 +138,13 @@ def test_access_is_lazy_one_sample_per_item(files, monkeypatch):
     assert not [name for name, _ in reads if name.endswith("/data")]  # opening reads metadata only
     reads.clear()
     ds[3 * 91 + 5]
-    assert [name for name, _ in reads] == ["/0003/data"]
+    assert [name for name, _ in reads] == ["/0004/data"]  # train item 3: file sample 4 (0 is the test set)
     window = reads[0][1]
     assert (window.start, window.stop) == (5, 16)  # 11 frames, not the whole trajectory
     darcy = PDEBenchDataset(files["darcy"], "train")
     reads.clear()
     darcy[6]
-    assert sorted(reads) == [("/nu", 6), ("/tensor", 6)]
+    assert sorted(reads) == [("/nu", 7), ("/tensor", 7)]
 
 
 def test_dataloader_workers_open_their_own_handles(files):

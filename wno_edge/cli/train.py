@@ -34,6 +34,8 @@ def train(
     initial_step: int = typer.Option(_default("initial_step"), "--initial-step", help="Input frames for time-dependent tasks."),
     time_reduce: int = typer.Option(_default("time_reduce"), "--time-reduce", help="Keep every k-th frame."),
     max_samples: int = typer.Option(_default("max_samples"), "--max-samples", help="Use only the first N samples of the file."),
+    test_split: str = typer.Option(_default("test_split"), "--test-split",
+                                   help="Test samples: the file's first 10% (PDEBench) or last (older cards)."),
     seed: int = typer.Option(_default("seed"), "--seed"),
     device: str = typer.Option(_default("device"), "--device", help="cpu or cuda."),
     threads: int = typer.Option(_default("threads"), "--threads", help="PyTorch CPU threads."),
@@ -45,7 +47,8 @@ def train(
     opts = TrainOptions(
         data=str(data), task=task, output=str(output), epochs=epochs, batch_size=batch_size, lr=lr, width=width,
         modes=modes, layers=layers, tile=tile, real_space_kernel=not fno, resolution=resolution,
-        initial_step=initial_step, time_reduce=time_reduce, max_samples=max_samples, seed=seed, device=device,
+        initial_step=initial_step, time_reduce=time_reduce, max_samples=max_samples, test_split=test_split, seed=seed,
+        device=device,
         threads=threads, resume=resume,
     )
     check_options(opts)  # a bad option is one line before anything is drawn

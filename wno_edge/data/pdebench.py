@@ -28,6 +28,7 @@ EXPECTED_LAYOUTS = ("darcy: datasets 'nu' (N, X, Y) and 'tensor' (N, 1, X, Y) wi
                     "'y-coordinate'; or time series: groups '0000', '0001', ... each with 'data' "
                     "(T, X, Y, C) and 'grid/x', 'grid/y', 'grid/t'")
 SPLITS = ("train", "test", "all")
+TEST_SPLITS = ("first", "last")  # where the test samples sit in the file; "first" is PDEBench's
 
 
 class PDEBenchFormatError(WNOEdgeError):
@@ -135,14 +136,24 @@ def describe(path: str | os.PathLike) -> PDEBenchInfo:
         return _describe(Path(path), f)
 
 
-def split_indices(n_samples: int, split: str = "train", test_fraction: float = 0.1) -> np.ndarray:
-    """PDEBench's split: the first int(n (1 - test_fraction)) samples train, the rest test."""
+def split_indices(n_samples: int, split: str = "train", test_fraction: float = 0.1,
+                  test_split: str = "first") -> np.ndarray:
+    """PDEBench's split (FNODatasetSingle): the first int(n test_fraction) samples test, the
+    rest train. test_split="last" takes the test samples from the end instead (wno-edge < 0.2,
+    and the bundled models' cards)."""
     if split not in SPLITS:
         raise WNOEdgeError(f"split must be one of {SPLITS}, got {split!r}")
+    if test_split not in TEST_SPLITS:
+        raise WNOEdgeError(f"test_split must be one of {TEST_SPLITS}, got {test_split!r}")
     if not 0.0 <= test_fraction < 1.0:
         raise WNOEdgeError(f"test_fraction must be in [0, 1), got {test_fraction}")
-    cut = int(n_samples * (1.0 - test_fraction))
-    idx = {"train": np.arange(cut), "test": np.arange(cut, n_samples), "all": np.arange(n_samples)}[split]
+    if test_split == "first":
+        cut = int(n_samples * test_fraction)
+        test, train = np.arange(cut), np.arange(cut, n_samples)
+    else:
+        cut = int(n_samples * (1.0 - test_fraction))
+        train, test = np.arange(cut), np.arange(cut, n_samples)
+    idx = {"train": train, "test": test, "all": np.arange(n_samples)}[split]
     if idx.size == 0:
         raise WNOEdgeError(f"the {split} split is empty: {n_samples} samples with test_fraction {test_fraction}")
     return idx
@@ -170,14 +181,15 @@ class PDEBenchDataset(Dataset):
     time series:  item = (frames t..t+s-1 stacked as channels (s*C, H, W), frame t+s (C, H, W))
                   for every sample and start t (s = initial_step), channel index = frame * C + c
                   as PDEBench; `trajectory(j)` gives a whole (T, C, H, W) trajectory for rollouts.
-    split:        'train' (first 1 - test_fraction of the samples), 'test' (the rest) or 'all',
-                  taken after keeping the first max_samples (PDEBench's num_samples_max).
+    split:        'test' (the first test_fraction of the samples, as PDEBench), 'train' (the
+                  rest) or 'all', taken after keeping the first max_samples (PDEBench's
+                  num_samples_max); test_split="last" takes the test samples from the end.
     reduce / resolution: strided spatial subsampling; time_reduce: keep every k-th frame.
     """
 
     def __init__(self, path: str | os.PathLike, split: str = "train", *, test_fraction: float = 0.1,
                  reduce: int | None = None, resolution: int | None = None, time_reduce: int = 1,
-                 initial_step: int = 10, max_samples: int | None = None):
+                 initial_step: int = 10, max_samples: int | None = None, test_split: str = "first"):
         self.path = Path(path)
         self.info = info = describe(self.path)
         self.stride = spatial_stride(info.shape, reduce, resolution)
@@ -185,7 +197,7 @@ class PDEBenchDataset(Dataset):
         if n < 1:
             raise WNOEdgeError(f"max_samples must be >= 1, got {max_samples}")
         self.split = split
-        self.indices = split_indices(n, split, test_fraction)
+        self.indices = split_indices(n, split, test_fraction, test_split)
         s = self.stride
         self.x, self.y = info.x[::s], info.y[::s]
         self.resolution = (len(self.x), len(self.y))

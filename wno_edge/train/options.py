@@ -27,6 +27,7 @@ class TrainOptions:
     time_reduce: int = 1
     max_samples: int | None = None
     test_fraction: float = 0.1
+    test_split: str = "first"  # the test samples: the file's first (PDEBench) or last test_fraction
     rollout_trajectories: int = 8  # test trajectories in the rollout evaluation
     seed: int = 0
     device: str = "cpu"

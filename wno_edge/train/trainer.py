@@ -21,6 +21,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from ..checkpoint import load_model, save_model
 from ..data import PDEBenchDataset, normalization_stats
+from ..data.pdebench import TEST_SPLITS
 from ..errors import WNOEdgeError
 from ..io import atomic_path
 from ..contract import SAMPLE_INPUTS_KEY, TASKS, WNOConfig
@@ -115,6 +116,8 @@ def check_options(opts: TrainOptions) -> Path:
     """The checks that need no data; the CLI runs them before it draws anything."""
     if opts.task is not None and opts.task not in TASKS:
         raise WNOEdgeError(f"task must be one of {', '.join(TASKS)}, got {opts.task!r}")
+    if opts.test_split not in TEST_SPLITS:
+        raise WNOEdgeError(f"test split must be one of {', '.join(TEST_SPLITS)}, got {opts.test_split!r}")
     if opts.epochs < 1 or opts.batch_size < 1 or opts.lr <= 0:
         raise WNOEdgeError("epochs and batch size must be >= 1 and lr > 0")
     output = Path(opts.output)
@@ -128,7 +131,7 @@ def check_options(opts: TrainOptions) -> Path:
 def _open_datasets(opts: TrainOptions) -> tuple[TrainOptions, PDEBenchDataset, PDEBenchDataset]:
     """The datasets, and the options with the task filled in from the file when not given."""
     common = dict(test_fraction=opts.test_fraction, resolution=opts.resolution, initial_step=opts.initial_step,
-                  time_reduce=opts.time_reduce, max_samples=opts.max_samples)
+                  time_reduce=opts.time_reduce, max_samples=opts.max_samples, test_split=opts.test_split)
     train = PDEBenchDataset(opts.data, "train", **common)
     test = PDEBenchDataset(opts.data, "test", **common)
     file_task = train.info.task
