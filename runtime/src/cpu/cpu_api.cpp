@@ -12,13 +12,13 @@ namespace {
 
 struct Isa {
   const char* name;
-  std::size_t (*scratch_bytes)(const wno::ConvShape&);
+  std::size_t (*workspace_bytes)(const wno::ConvShape&, int threads);
   void (*conv2d)(const wno::ConvShape&, const float*, const float*, const wno::Epilogue&, float*,
                  char*, int);
 };
 
 #define WNO_ISA(label, ns) \
-  Isa { label, ns::scratch_bytes, ns::conv2d }
+  Isa { label, ns::workspace_bytes, ns::conv2d }
 
 #if defined(__x86_64__) || defined(_M_X64)
 // $WNO_CPU_ISA caps the choice (to test or compare every path on one machine).
@@ -74,7 +74,7 @@ wno_status wno_cpu_transform_weights(const wno_conv_desc* desc, const float* wei
 
 size_t wno_cpu_workspace_size(const wno_conv_desc* desc, int num_threads) {
   if (!wno::valid_desc(desc)) return 0;
-  return isa().scratch_bytes(wno::ConvShape::from(*desc)) * threads_or_default(num_threads);
+  return isa().workspace_bytes(wno::ConvShape::from(*desc), threads_or_default(num_threads));
 }
 
 wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* x, const void* transformed,
@@ -85,7 +85,7 @@ wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* x, const
   if (activation != WNO_ACT_NONE && activation != WNO_ACT_GELU) return WNO_ERROR_INVALID_ARGUMENT;
   const wno::ConvShape s = wno::ConvShape::from(*desc);
   const int threads = threads_or_default(num_threads);
-  const size_t need = isa().scratch_bytes(s) * threads;
+  const size_t need = isa().workspace_bytes(s, threads);
   void* owned = nullptr;
   if (!workspace) {
     owned = std::malloc(need);

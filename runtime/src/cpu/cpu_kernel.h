@@ -31,9 +31,9 @@ struct Epilogue {
 // One namespace per ISA build of cpu_kernel_isa.cpp (compiled once per ISA's flags).
 #define WNO_DECLARE_CPU_ISA(ns)                                                                  \
   namespace ns {                                                                                 \
-  std::size_t scratch_bytes(const wno::ConvShape& s); /* per thread */                           \
+  std::size_t workspace_bytes(const wno::ConvShape& s, int threads);                             \
   void conv2d(const wno::ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, \
-              float* y, char* scratch, int threads);                                             \
+              float* y, char* workspace, int threads);                                           \
   }
 
 WNO_DECLARE_CPU_ISA(wno_cpu_generic)

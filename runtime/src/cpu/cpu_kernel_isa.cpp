@@ -2,15 +2,21 @@
 // convolution_3x3_winograd. Compiled once per ISA (-DWNO_CPU_NS=..., ISA flags).
 //
 // The tiles of the whole batch (tiles take the place of the batch) are cut into blocks
-// of NR consecutive tiles; one thread owns a block at a time:
+// of NR consecutive tiles. Per block:
 //   1. input transform, per in channel and run of tiles in one tile row: copy the a rows
 //      with zero padding into a band, deinterleave them into one-tile-per-lane vectors
 //      (lane_shuffle.h), transform VL tiles at once:           V[position][C][NR]
 //   2. batched GEMM, one per position, in out-channel chunks that stay in cache:
 //      Mb[position][k][NR] = U[position][k][C] . V[position][C][NR]
 //      (register tile kPanelRows x NR: broadcast U, vector loads of V, FMA)
-//   3. epilogue per chunk: output transform of Mb + bias, interleave the m x m tiles back
-//      into NCHW rows, store with the ragged right/bottom edge cropped.
+//   3. epilogue per chunk: output transform of Mb, + bias + addend, activation,
+//      interleave the m x m tiles back into NCHW rows, store with the ragged edge cropped.
+// Work split (Plan): with many blocks per thread, a thread owns a block at a time and
+// runs 1-3 on it (V private, in its L2). With few (batch 1), the call runs in two
+// phases: 1 for every (block, in-channel group) into a V shared by all threads, then
+// 2-3 for every (block, out-channel group), so two threads share even one block.
+// Either way each output element is computed by the same arithmetic in the same
+// order: the result does not depend on the thread count.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -49,10 +55,53 @@ struct Layout {
   static long long mb_stride(const ConvShape& s) { return 1LL * chunk_channels(s) * NR + 16; }
   static long long v_floats(const ConvShape& s) { return P * v_stride(s); }
   static long long mb_floats(const ConvShape& s) { return P * mb_stride(s); }
-  static std::size_t scratch_bytes(const ConvShape& s) {
-    return sizeof(float) * (v_floats(s) + mb_floats(s) + A * kBandRow) + 64;
-  }
+  static constexpr long long band_floats() { return (A * kBandRow + 15) / 16 * 16; }
 };
+
+// How a call's work is cut into tasks (see the top of the file).
+struct Plan {
+  long long blocks = 0;
+  bool split = false;      // two phases over a shared V
+  int cgroups = 1, cg;     // phase 1: in-channel groups of cg channels
+  int kchunks = 1, kcp;    // phase 2: out-channel groups of kcp panels
+  long long shared = 0;    // floats of the shared V
+  long long private_ = 0;  // floats per thread
+};
+
+long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
+
+template <int M>
+Plan make_plan(const ConvShape& s, int threads) {
+  using L = Layout<M>;
+  Plan pl;
+  pl.blocks = ceil_div(s.tiles, NR);
+  const int panels = static_cast<int>(ceil_div(s.k, MR));
+  pl.cg = s.c;
+  pl.kcp = panels;
+  // Fewer than kSplitBlocks blocks a thread: a block-per-task schedule would leave
+  // threads idle (4 blocks at batch 1, 64 x 64, F(4,3)); split the channels instead.
+  constexpr int kSplitBlocks = 4;
+  pl.split = threads > 1 && pl.blocks < 1LL * kSplitBlocks * threads;
+  if (pl.split) {
+    const long long want = ceil_div(4LL * threads, pl.blocks);  // tasks per block
+    pl.cg = static_cast<int>(ceil_div(s.c, std::min<long long>(want, s.c)));
+    pl.cgroups = static_cast<int>(ceil_div(s.c, pl.cg));
+    pl.kcp = static_cast<int>(ceil_div(panels, std::min<long long>(want, panels)));
+    pl.kchunks = static_cast<int>(ceil_div(panels, pl.kcp));
+    pl.shared = pl.blocks * L::v_floats(s);
+    pl.private_ = L::mb_floats(s) + L::band_floats();
+  } else {
+    pl.private_ = L::v_floats(s) + L::mb_floats(s) + L::band_floats();
+  }
+  pl.private_ = (pl.private_ + 15) / 16 * 16;  // each thread's part starts on a cache line
+  return pl;
+}
+
+template <int M>
+std::size_t workspace_bytes_tile(const ConvShape& s, int threads) {
+  const Plan pl = make_plan<M>(s, threads);
+  return sizeof(float) * (pl.shared + threads * pl.private_) + 64;
+}
 
 // A run of consecutive tiles of one tile row inside a block; slot is its first lane.
 struct Segment {
@@ -97,17 +146,19 @@ void fill_band(const ConvShape& s, const float* plane, const Segment& g, float* 
   }
 }
 
-// 1. V[p][c][slot ..] for every in channel c and segment. Vectors are stored at the
-// segment's slot; lanes past its end spill into the next segment's slots, which are
-// written afterwards, or into the spare lanes and padding at the end of the block.
+// 1. V[p][c][slot ..] for in channels [c0, c1) and every segment. Vectors are stored at
+// the segment's slot; lanes past its end spill into the next segment's slots, which are
+// written afterwards, or into the unused lanes of the block, never past lane NR (another
+// task may own the next channel).
 template <int M>
 void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, float* V,
-                     long long v_stride, float* band) {
+                     long long v_stride, float* band, int c0, int c1) {
   constexpr int A = M + 2, P = A * A, L = Layout<M>::kBandRow;
   const long long plane = 1LL * s.h * s.w;
-  if (bt.count < NR)  // keep the unused lanes of the last block finite
-    for (int p = 0; p < P; ++p) std::memset(V + p * v_stride, 0, sizeof(float) * v_stride);
-  for (int c = 0; c < s.c; ++c) {
+  for (int c = c0; c < c1; ++c) {
+    if (bt.count < NR)  // keep the unused lanes of the last block finite
+      for (int p = 0; p < P; ++p)
+        std::memset(V + p * v_stride + 1LL * c * NR + bt.count, 0, sizeof(float) * (NR - bt.count));
     for (int gi = 0; gi < bt.segments; ++gi) {
       const Segment& g = bt.seg[gi];
       fill_band<M>(s, x + (1LL * g.n * s.c + c) * plane, g, band);
@@ -116,9 +167,14 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
         WNO_UNROLL for (int i = 0; i < A; ++i)
           deinterleave<M>(band + i * L + q * VL * M, d + i * A);
         wno::input_tile<M>(d, d);
-        float* out = V + 1LL * c * NR + g.slot + q * VL;
-        WNO_UNROLL for (int p = 0; p < P; ++p)
-          store(out + p * v_stride, d[p]);
+        const int lane = g.slot + q * VL;
+        float* out = V + 1LL * c * NR + lane;
+        if (lane + VL <= NR) {
+          WNO_UNROLL for (int p = 0; p < P; ++p)
+            store(out + p * v_stride, d[p]);
+        } else {
+          for (int p = 0; p < P; ++p) std::memcpy(out + p * v_stride, &d[p], 4 * (NR - lane));
+        }
       }
     }
   }
@@ -216,73 +272,124 @@ struct Job {
   const float *x, *u;
   wno::Epilogue epi;
   float* y;
-  char* scratch;
-  std::size_t scratch_stride;
+  Plan plan;
+  float* shared_v;  // split: plan.blocks blocks of V
+  float* threads;   // plan.private_ floats per worker
 };
 
 template <int M>
-void run_block(void* ctx, long long block, int worker) {
+BlockTiles block_tiles(const ConvShape& s, long long block) {
+  const long long first = block * NR;
+  return BlockTiles(s, first, static_cast<int>(std::min<long long>(NR, s.tiles - first)));
+}
+
+// 2-3 for out-channel panels [pan0, pan1) of one block, in cache-sized chunks.
+template <int M>
+void gemm_output(const Job<M>& job, const BlockTiles& bt, const float* V, float* Mb, int pan0,
+                 int pan1) {
   using L = Layout<M>;
   constexpr int P = L::P;
-  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
   const ConvShape& s = *job.s;
-  const long long first = block * NR;
-  const BlockTiles bt(s, first, static_cast<int>(std::min<long long>(NR, s.tiles - first)));
-
-  char* base = job.scratch + job.scratch_stride * worker;
-  float* V =
-      reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(base) + 63) & ~std::uintptr_t{63});
-  float* Mb = V + L::v_floats(s);
-  float* band = Mb + L::mb_floats(s);
   const long long v_stride = L::v_stride(s), mb_stride = L::mb_stride(s);
-
-  transform_input<M>(s, job.x, bt, V, v_stride, band);
-
-  const int panels = (s.k + MR - 1) / MR;
-  const int kb = L::chunk_channels(s);
-  for (int k0 = 0; k0 < s.k; k0 += kb) {
-    const int chunk_panels = std::min(kb, panels * MR - k0) / MR;
+  const int panels = static_cast<int>(ceil_div(s.k, MR));
+  const int kbp = L::chunk_channels(s) / MR;  // panels per chunk
+  for (int c0 = pan0; c0 < pan1; c0 += kbp) {
+    const int chunk_panels = std::min(kbp, pan1 - c0);
     for (int p = 0; p < P; ++p) {
       const float* v = V + p * v_stride;
       for (int j = 0; j < chunk_panels; ++j) {
-        const long long panel = 1LL * p * panels + k0 / MR + j;
+        const long long panel = 1LL * p * panels + c0 + j;
         gemm_tile(job.u + panel * s.c * MR, v, s.c, Mb + p * mb_stride + j * MR * NR);
       }
     }
-    transform_output<M>(s, Mb, mb_stride, k0, std::min(kb, s.k - k0), job.epi, bt, job.y);
+    const int k0 = c0 * MR;
+    transform_output<M>(s, Mb, mb_stride, k0, std::min(chunk_panels * MR, s.k - k0), job.epi, bt,
+                        job.y);
   }
+}
+
+// One block, 1-3, on one thread.
+template <int M>
+void block_task(void* ctx, long long block, int worker) {
+  using L = Layout<M>;
+  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
+  const ConvShape& s = *job.s;
+  const BlockTiles bt = block_tiles<M>(s, block);
+  float* V = job.threads + job.plan.private_ * worker;
+  float* Mb = V + L::v_floats(s);
+  float* band = Mb + L::mb_floats(s);
+  transform_input<M>(s, job.x, bt, V, L::v_stride(s), band, 0, s.c);
+  gemm_output<M>(job, bt, V, Mb, 0, job.plan.kcp);
+}
+
+// Phase 1 of a split call: one (block, in-channel group) into the shared V.
+template <int M>
+void input_task(void* ctx, long long task, int worker) {
+  using L = Layout<M>;
+  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
+  const ConvShape& s = *job.s;
+  const long long block = task / job.plan.cgroups;
+  const int c0 = static_cast<int>(task % job.plan.cgroups) * job.plan.cg;
+  const BlockTiles bt = block_tiles<M>(s, block);
+  float* band = job.threads + job.plan.private_ * worker + L::mb_floats(s);
+  transform_input<M>(s, job.x, bt, job.shared_v + block * L::v_floats(s), L::v_stride(s), band, c0,
+                     std::min(s.c, c0 + job.plan.cg));
+}
+
+// Phase 2 of a split call: one (block, out-channel group) from the shared V.
+template <int M>
+void output_task(void* ctx, long long task, int worker) {
+  using L = Layout<M>;
+  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
+  const ConvShape& s = *job.s;
+  const long long block = task / job.plan.kchunks;
+  const int pan0 = static_cast<int>(task % job.plan.kchunks) * job.plan.kcp;
+  const int panels = static_cast<int>(ceil_div(s.k, MR));
+  const BlockTiles bt = block_tiles<M>(s, block);
+  gemm_output<M>(job, bt, job.shared_v + block * L::v_floats(s),
+                 job.threads + job.plan.private_ * worker, pan0,
+                 std::min(panels, pan0 + job.plan.kcp));
 }
 
 template <int M>
 void conv2d_tile(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi,
-                 float* y, char* scratch, int threads) {
-  Job<M> job{&s, x, u, epi, y, scratch, Layout<M>::scratch_bytes(s)};
-  const long long blocks = (s.tiles + NR - 1) / NR;
-  wno::parallel_for(blocks, threads, run_block<M>, &job);
+                 float* y, char* workspace, int threads) {
+  Job<M> job{&s, x, u, epi, y, make_plan<M>(s, threads), nullptr, nullptr};
+  float* base = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(workspace) + 63) &
+                                         ~std::uintptr_t{63});
+  job.shared_v = base;
+  job.threads = base + job.plan.shared;
+  const Plan& pl = job.plan;
+  if (!pl.split) {
+    wno::parallel_for(pl.blocks, threads, block_task<M>, &job);
+    return;
+  }
+  wno::parallel_for(pl.blocks * pl.cgroups, threads, input_task<M>, &job);
+  wno::parallel_for(pl.blocks * pl.kchunks, threads, output_task<M>, &job);
 }
 
 }  // namespace
 
-std::size_t scratch_bytes(const ConvShape& s) {
+std::size_t workspace_bytes(const ConvShape& s, int threads) {
   switch (s.m) {
     case 2:
-      return Layout<2>::scratch_bytes(s);
+      return workspace_bytes_tile<2>(s, threads);
     case 4:
-      return Layout<4>::scratch_bytes(s);
+      return workspace_bytes_tile<4>(s, threads);
     default:
-      return Layout<6>::scratch_bytes(s);
+      return workspace_bytes_tile<6>(s, threads);
   }
 }
 
 void conv2d(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, float* y,
-            char* scratch, int threads) {
+            char* workspace, int threads) {
   switch (s.m) {
     case 2:
-      return conv2d_tile<2>(s, x, u, epi, y, scratch, threads);
+      return conv2d_tile<2>(s, x, u, epi, y, workspace, threads);
     case 4:
-      return conv2d_tile<4>(s, x, u, epi, y, scratch, threads);
+      return conv2d_tile<4>(s, x, u, epi, y, workspace, threads);
     default:
-      return conv2d_tile<6>(s, x, u, epi, y, scratch, threads);
+      return conv2d_tile<6>(s, x, u, epi, y, workspace, threads);
   }
 }
 
