@@ -1,0 +1,44 @@
+// The engine's own loops (everything but the 3x3 convolution, which is the Winograd kernel's):
+// small GEMMs on packed B panels, GELU, the per-mode complex channel mixing. Compiled once per
+// ISA (compute_isa.cpp, like the kernel's cpu_kernel_isa.cpp); engine.cpp picks one at load.
+#pragma once
+
+#include <cstddef>
+
+namespace wno::engine {
+
+constexpr int kNr = 16;  // columns of a packed B panel (one AVX-512 vector, two AVX2 vectors)
+constexpr int kMr = 6;   // rows of C per register tile
+
+// Floats of B (K x N) packed into panels of kNr columns, zero-padded.
+inline long long packed_floats(long long k, long long n) { return ((n + kNr - 1) / kNr) * kNr * k; }
+
+struct Kernels {
+  const char* isa;
+  // out[p][k][j] = B[k][p * kNr + j] (0 past column N), out holds packed_floats(K, N).
+  void (*pack_b)(int k, int n, const float* b, long long ldb, float* out);
+  // C (M x N, ldc) = / += A (M x K, lda) @ packed B.
+  void (*gemm_packed)(int m, int n, int k, const float* a, long long lda, const float* bp, float* c,
+                      long long ldc, bool accumulate);
+  // C[i][:] = act(C[i][:] + bias[i]) for rows i < m, n columns (bias may be null).
+  void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, bool gelu);
+  // Complex channel mixing over `modes` contiguous modes, for out channels [o0, o1):
+  //   x: (batch, c, 2, modes) [re; im], w: (o, c, 2, modes) [W_re; W_im], y: (batch, o, 2, modes)
+  //   y_re = sum_c x_re W_re - x_im W_im, y_im = sum_c x_re W_im + x_im W_re.
+  void (*mix)(int batch, int c, int o, int o0, int o1, long long modes, const float* x,
+              const float* w, float* y);
+};
+
+const Kernels& pick_kernels();
+
+}  // namespace wno::engine
+
+#define WNO_DECLARE_ENGINE_ISA(ns)       \
+  namespace ns {                         \
+  const wno::engine::Kernels& kernels(); \
+  }
+WNO_DECLARE_ENGINE_ISA(wno_engine_generic)
+#if defined(__x86_64__) || defined(_M_X64)
+WNO_DECLARE_ENGINE_ISA(wno_engine_avx2)
+WNO_DECLARE_ENGINE_ISA(wno_engine_avx512)
+#endif

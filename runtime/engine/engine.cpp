@@ -1,0 +1,782 @@
+// The native engine: load an exported WNO (.onnx) into one arena, run it end to end.
+//
+// Per run (channel-first NCHW throughout, no transposes):
+//   normalise + lift (1x1 conv + the lift/grid constant, zero in the domain padding)
+//   per layer: spectral branch   T = v @ fwd_w (re, im halves)      per (n, c): GEMM Hp x m2 x Wp
+//                                X = fwd_h @ [T_re; T_im]           GEMM 2K1 x m2 x 2Hp
+//                                O = per-mode complex mixing        over modes, per out channel
+//                                Z = inv_h @ [O_re; O_im]           per (n, o): GEMM 2Hp x m2 x 2K1
+//                                s = Z_re @ inv_w_re + Z_im @ inv_w_im          GEMM Hp x Wp x m2
+//              real-space branch v' = gelu(conv3x3(v; k + W) + b + s), the Winograd kernel's
+//                                fused epilogue writing over s (no GELU after the last layer);
+//                                FNO files: a 1x1 conv GEMM accumulated onto s, bias, GELU
+//   crop, projection per image row: gelu(P1 v + b1) -> P2 . + b2 -> * std + mean
+#include "wno/engine.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "compute.h"
+#include "config.h"
+#include "onnx_reader.h"
+#include "pool.h"
+#include "wno/contract.h"
+
+namespace wno::engine {
+namespace {
+
+constexpr int kStages = 6;
+const char* const kStageNames[kStages] = {"normalize+lift", "dft forward",   "spectral mixing",
+                                          "dft inverse",    "conv+epilogue", "projection"};
+constexpr long long kMaxArenaBytes = 1LL << 34;
+constexpr long long kMaxFileBytes = 1LL << 31;
+constexpr int kMaxOnnxOpset = 25;
+
+struct Error {
+  wno_status status;
+  std::string message;
+};
+
+struct Layer {
+  bool winograd = false;
+  wno_conv_desc desc{};
+  float* u = nullptr;          // transformed 3x3 weights (Winograd kernel layout)
+  float* pointwise = nullptr;  // FNO: (O, C)
+  float* bias = nullptr;       // (O)
+  float* mix = nullptr;        // (O, C, 2, modes)
+};
+
+}  // namespace
+
+struct Engine {
+  // shapes
+  int n = 0, cin = 0, cout = 0, h = 0, w = 0, pad = 0, hp = 0, wp = 0, c = 0, proj = 0;
+  int m1 = 0, m2 = 0, k1 = 0;
+  long long modes = 0;
+  WnoConfig cfg;
+  std::string config_json;
+  const Kernels* k = nullptr;
+  std::unique_ptr<Pool> pool;
+  std::mutex run_mu;
+  // one arena
+  void* arena = nullptr;
+  std::size_t arena_bytes = 0;
+  // weights
+  float *in_mean = nullptr, *in_std = nullptr, *out_mean = nullptr, *out_std = nullptr;
+  float *lift_w = nullptr, *lift_c = nullptr;
+  float *fwd_w_re = nullptr, *fwd_w_im = nullptr, *fwd_h = nullptr, *inv_h = nullptr;
+  float *inv_w_re = nullptr, *inv_w_im = nullptr;
+  std::vector<Layer> layers;
+  float *p1_w = nullptr, *p1_b = nullptr, *p2_w = nullptr, *p2_b = nullptr;
+  // activations and workspaces
+  float* xn = nullptr;
+  float* buf[2] = {nullptr, nullptr};
+  float *spec_x = nullptr, *spec_o = nullptr;
+  float* scratch = nullptr;
+  long long scratch_floats = 0;  // per worker
+  void* conv_ws = nullptr;
+  std::size_t conv_ws_bytes = 0;
+  // profile
+  bool profile = false;
+  double stage_s[kStages] = {};
+  long long runs = 0;
+
+  ~Engine() { std::free(arena); }
+
+  float* worker_scratch(int worker) const { return scratch + worker * scratch_floats; }
+  void run(const float* x, float* y);
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+void parallel(Pool& pool, long long n, F& f) {
+  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
+}
+
+// ---- loading ----------------------------------------------------------------------------
+
+Error invalid(std::string m) { return {WNO_ERROR_INVALID_ARGUMENT, std::move(m)}; }
+Error unsupported(std::string m) { return {WNO_ERROR_UNSUPPORTED, std::move(m)}; }
+
+bool parse_hw(std::string_view s, int* h, int* w) {
+  long long v[2] = {0, 0};
+  int part = 0, digits = 0;
+  for (const char ch : s) {
+    if (ch == 'x' && part == 0 && digits > 0) {
+      part = 1;
+      digits = 0;
+    } else if (ch >= '0' && ch <= '9' && digits < 6) {
+      v[part] = v[part] * 10 + (ch - '0');
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  if (part != 1 || digits == 0 || v[0] < 1 || v[1] < 1 || v[0] > kMaxResolution ||
+      v[1] > kMaxResolution)
+    return false;
+  *h = static_cast<int>(v[0]);
+  *w = static_cast<int>(v[1]);
+  return true;
+}
+
+bool parse_int(std::string_view s, int* out) {
+  if (s.empty() || s.size() > 9) return false;
+  long long v = 0;
+  for (const char ch : s) {
+    if (ch < '0' || ch > '9') return false;
+    v = v * 10 + (ch - '0');
+  }
+  *out = static_cast<int>(v);
+  return true;
+}
+
+// The float32 initializer `name` with exactly `dims`, copied out (the file's bytes may be
+// unaligned). Empty optional (no error) when absent and !required.
+bool tensor_floats(const ModelFile& m, const std::string& name, std::vector<long long> dims,
+                   bool required, std::vector<float>* out, Error* err) {
+  const Tensor* t = m.initializer(name);
+  out->clear();
+  if (!t) {
+    if (required) *err = invalid("initializer " + name + " is missing");
+    return !required;
+  }
+  if (t->external) {
+    *err = unsupported("initializer " + name + " uses external data");
+    return false;
+  }
+  if (t->data_type != kFloat) {
+    *err = t->data_type == kFloat16 ? unsupported("initializer " + name + " is float16")
+                                    : invalid("initializer " + name + " is not float32");
+    return false;
+  }
+  bool same = t->dims.size() == dims.size();
+  for (std::size_t i = 0; same && i < dims.size(); ++i) same = t->dims[i] == dims[i];
+  if (!same) {
+    std::string want, got;
+    for (const long long d : dims) want += (want.empty() ? "" : ",") + std::to_string(d);
+    for (const long long d : t->dims) got += (got.empty() ? "" : ",") + std::to_string(d);
+    *err = invalid("initializer " + name + " has shape (" + got + "), the config needs (" + want +
+                   ")");
+    return false;
+  }
+  const long long count = t->elements();
+  if (count < 0 || t->data.size != static_cast<std::size_t>(count) * sizeof(float)) {
+    *err = invalid("initializer " + name + " holds " + std::to_string(t->data.size) +
+                   " bytes, its shape needs " + std::to_string(count * 4));
+    return false;
+  }
+  out->resize(static_cast<std::size_t>(count));
+  if (count) std::memcpy(out->data(), t->data.data, t->data.size);
+  return true;
+}
+
+// Bump allocation of the arena: first pass sizes, second pass hands out 64-byte aligned blocks.
+class Layout {
+ public:
+  template <class T>
+  void add(T** ptr, long long count) {
+    if (count < 0 || count > kMaxArenaBytes) overflow_ = true;
+    const long long bytes = (static_cast<long long>(sizeof(T)) * std::max(count, 0LL) + 63) & ~63LL;
+    items_.push_back({reinterpret_cast<void**>(ptr), offset_});
+    offset_ += bytes;
+    if (offset_ > kMaxArenaBytes) overflow_ = true;
+  }
+  long long bytes() const { return offset_; }
+  bool overflow() const { return overflow_; }
+  void assign(char* base) {
+    for (const auto& it : items_) *it.first = base + it.second;
+  }
+
+ private:
+  std::vector<std::pair<void**, long long>> items_;
+  long long offset_ = 0;
+  bool overflow_ = false;
+};
+
+const char* kAllowedOps[] = {"Sub", "Div", "Pad",  "Conv",    "Add",       "MatMul",
+                             "Mul", "Erf", "Gelu", "Reshape", "Transpose", "Slice"};
+
+Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options& opt, Engine* e) {
+  ModelFile m;
+  std::string perr;
+  if (!parse_model(data, size, &m, &perr))
+    return invalid("not a readable ONNX file (" + perr + ")");
+  const std::string_view* cfg_json = m.meta(contract::kMetadataConfig);
+  if (!cfg_json || m.graphs != 1)
+    return invalid("not a wno-edge export (no " + std::string(contract::kMetadataConfig) +
+                   " metadata)");
+  for (const OpsetId& o : m.opsets) {
+    if (o.domain == contract::kOpDomain && o.version > contract::kOpVersion)
+      return unsupported("the file uses " + std::string(contract::kOpDomain) + " opset " +
+                         std::to_string(o.version) + ", newer than this engine's " +
+                         std::to_string(contract::kOpVersion));
+    if ((o.domain.empty() || o.domain == "ai.onnx") && o.version > kMaxOnnxOpset)
+      return unsupported("ONNX opset " + std::to_string(o.version) + " is newer than " +
+                         std::to_string(kMaxOnnxOpset));
+  }
+  const std::string_view* precision = m.meta(contract::kMetadataPrecision);
+  if (!precision) return invalid("metadata wno_edge.precision is missing");
+  if (*precision == "fp16")
+    return unsupported("float16 exports are not supported by the native engine (export fp32)");
+  if (*precision != "fp32") return invalid("unknown precision " + std::string(*precision));
+
+  // The weights are what they were at export.
+  const std::string_view* sum = m.meta(contract::kMetadataWeightsChecksum);
+  if (opt.verify_checksum) {
+    if (!sum)
+      return invalid("no weight checksum (" + std::string(contract::kMetadataWeightsChecksum) +
+                     "): re-export the model with this wno-edge version");
+    if (sum->substr(0, 6) != "crc32:")
+      return unsupported("unknown weight checksum algorithm in \"" + std::string(*sum) + "\"");
+    char want[16];
+    std::snprintf(want, sizeof want, "%08x", weights_checksum(m));
+    if (sum->substr(6) != want)
+      return invalid("weight checksum mismatch (file says " + std::string(sum->substr(6)) +
+                     ", weights give " + want + "): the file is corrupt");
+  }
+
+  bool newer = false;
+  std::string cerr;
+  WnoConfig& cfg = e->cfg;
+  if (!parse_config(*cfg_json, &cfg, &cerr, &newer))
+    return {newer ? WNO_ERROR_UNSUPPORTED : WNO_ERROR_INVALID_ARGUMENT, cerr};
+  e->config_json.assign(cfg_json->data(), cfg_json->size());
+  const std::string_view* res = m.meta(contract::kMetadataResolution);
+  if (!res || !parse_hw(*res, &e->h, &e->w))
+    return invalid("metadata wno_edge.resolution is missing or malformed");
+  const std::string_view* conv = m.meta(contract::kMetadataConv);
+  if (!conv) return invalid("metadata wno_edge.conv is missing");
+  const bool fno = *conv == "pointwise (FNO)";
+  const bool direct = *conv == "direct";
+  if (!fno && !direct && *conv != "winograd")
+    return invalid("unknown conv mode \"" + std::string(*conv) + "\"");
+  if (fno == cfg.real_space_kernel)
+    return invalid("wno_edge.conv contradicts the config's real_space_kernel");
+  const std::string_view* batch = m.meta(contract::kMetadataBatch);
+  if (!batch) return invalid("metadata wno_edge.batch is missing");
+  int file_batch = 0;
+  if (*batch != "dynamic" && (!parse_int(*batch, &file_batch) || file_batch < 1))
+    return invalid("metadata wno_edge.batch is malformed");
+  e->n = opt.batch > 0 ? opt.batch : (file_batch > 0 ? file_batch : 1);
+  if (file_batch > 0 && e->n != file_batch)
+    return invalid("the file has a fixed batch of " + std::to_string(file_batch) + ", asked for " +
+                   std::to_string(e->n));
+  if (e->n > 65536) return invalid("batch too large");
+
+  e->cin = cfg.in_channels;
+  e->cout = cfg.out_channels;
+  e->c = cfg.width;
+  e->proj = cfg.projection_width;
+  e->pad = cfg.domain_padding;
+  e->hp = e->h + e->pad;
+  e->wp = e->w + e->pad;
+  e->m1 = cfg.modes1;
+  e->m2 = cfg.modes2;
+  e->k1 = 2 * e->m1;
+  e->modes = 1LL * e->k1 * e->m2;
+  if (e->hp < 2 * e->m1 || e->wp < 2 * e->m2 - 1 || e->hp > kMaxResolution ||
+      e->wp > kMaxResolution)
+    return invalid("the padded grid does not hold the Fourier modes");
+
+  // Nodes: only what the exporter writes; the WinogradConv nodes give each layer's tile.
+  std::vector<int> tiles;
+  int pointwise_convs = 0, conv3x3 = 0;
+  for (const Node& nd : m.nodes) {
+    if (nd.domain == contract::kOpDomain && nd.op_type == contract::kOpName) {
+      const Attribute* tile = nd.find("tile");
+      const Attribute* padding = nd.find("padding");
+      const Attribute* version = nd.find("plugin_version");
+      if (!tile || !padding || !contract::valid_tile(tile->i) || padding->i != 1)
+        return invalid("a WinogradConv node has a missing or unsupported tile/padding");
+      if (version && version->s != contract::kPluginVersion)
+        return unsupported("WinogradConv plugin_version " + std::string(version->s) +
+                           " is newer than this engine's " + contract::kPluginVersion);
+      tiles.push_back(static_cast<int>(tile->i));
+      continue;
+    }
+    if (!nd.domain.empty() && nd.domain != "ai.onnx")
+      return unsupported("op " + std::string(nd.domain) + "::" + std::string(nd.op_type) +
+                         " is not one a wno-edge export writes");
+    bool known = false;
+    for (const char* op : kAllowedOps) known |= nd.op_type == op;
+    if (!known)
+      return invalid("op " + std::string(nd.op_type) + " is not one a wno-edge export writes");
+    if (nd.op_type == "Conv") {
+      const Attribute* ks = nd.find("kernel_shape");
+      if (ks && ks->ints.size() == 2 && ks->ints[0] == 3 && ks->ints[1] == 3) {
+        const Attribute* pads = nd.find("pads");
+        if (!pads || pads->ints.size() != 4) return invalid("a 3x3 Conv node has no pads");
+        for (const std::int64_t p : pads->ints)
+          if (p != 1) return invalid("a 3x3 Conv node has pads other than 1");
+        ++conv3x3;
+      } else {
+        ++pointwise_convs;
+      }
+    }
+  }
+  const int nl = cfg.n_layers;
+  if (!fno && !direct && static_cast<int>(tiles.size()) != nl)
+    return invalid("expected " + std::to_string(nl) + " WinogradConv nodes, found " +
+                   std::to_string(tiles.size()));
+  if (direct && (conv3x3 != nl || !tiles.empty()))
+    return invalid("expected " + std::to_string(nl) + " 3x3 Conv nodes");
+  if (fno && (!tiles.empty() || conv3x3 || pointwise_convs != nl + 3))
+    return invalid("the FNO graph does not have one 1x1 Conv per layer");
+  if (direct) tiles.assign(nl, 4);  // F(4,3): the same function, within the op's tolerance
+
+  // Weights, checked against the config's shapes.
+  Error err{WNO_SUCCESS, ""};
+  std::vector<float> in_mean, in_std, out_mean, out_std, lift_w, lift_c, fwd_w, fwd_h, inv_h, inv_w,
+      combine, p1w, p1b, p2w, p2b;
+  const long long C = e->c, Hp = e->hp, Wp = e->wp, M2 = e->m2, K1 = e->k1;
+  if (!tensor_floats(m, "input_mean", {1, e->cin, 1, 1}, false, &in_mean, &err) ||
+      !tensor_floats(m, "input_std", {1, e->cin, 1, 1}, false, &in_std, &err) ||
+      !tensor_floats(m, "output_mean", {1, e->cout, 1, 1}, false, &out_mean, &err) ||
+      !tensor_floats(m, "output_std", {1, e->cout, 1, 1}, false, &out_std, &err) ||
+      !tensor_floats(m, "lift.weight", {C, e->cin, 1, 1}, true, &lift_w, &err) ||
+      !tensor_floats(m, "lift.bias_and_grid", {1, C, Hp, Wp}, true, &lift_c, &err) ||
+      !tensor_floats(m, "dft.fwd_w", {Wp, 2 * M2}, true, &fwd_w, &err) ||
+      !tensor_floats(m, "dft.fwd_h", {2 * K1, 2 * Hp}, true, &fwd_h, &err) ||
+      !tensor_floats(m, "dft.inv_h", {2 * Hp, 2 * K1}, true, &inv_h, &err) ||
+      !tensor_floats(m, "dft.inv_w", {2 * M2, Wp}, true, &inv_w, &err) ||
+      !tensor_floats(m, "combine_complex", {4, 2}, true, &combine, &err) ||
+      !tensor_floats(m, "project1.weight", {e->proj, C, 1, 1}, true, &p1w, &err) ||
+      !tensor_floats(m, "project1.bias", {e->proj}, true, &p1b, &err) ||
+      !tensor_floats(m, "project2.weight", {e->cout, e->proj, 1, 1}, true, &p2w, &err) ||
+      !tensor_floats(m, "project2.bias", {e->cout}, true, &p2b, &err))
+    return err;
+  const float kCombine[8] = {1, 0, 0, 1, 0, 1, -1, 0};
+  if (std::memcmp(combine.data(), kCombine, sizeof kCombine) != 0)
+    return invalid("combine_complex is not the complex product this engine computes");
+  for (const float s : in_std)
+    if (!(s != 0.f)) return invalid("input_std has a zero");
+
+  // Arena layout.
+  e->k = &pick_kernels();
+  const int threads = opt.num_threads > 0 ? opt.num_threads : wno_cpu_default_threads();
+  if (threads > 1024) return invalid("num_threads too large");
+  e->layers.resize(nl);
+  const long long N = e->n;
+  Layout lay;
+  if (!in_mean.empty()) lay.add(&e->in_mean, e->cin);
+  if (!in_std.empty()) lay.add(&e->in_std, e->cin);
+  if (!out_mean.empty()) lay.add(&e->out_mean, e->cout);
+  if (!out_std.empty()) lay.add(&e->out_std, e->cout);
+  lay.add(&e->lift_w, C * e->cin);
+  lay.add(&e->lift_c, C * Hp * Wp);
+  lay.add(&e->fwd_w_re, packed_floats(Wp, M2));
+  lay.add(&e->fwd_w_im, packed_floats(Wp, M2));
+  lay.add(&e->fwd_h, 4 * K1 * Hp);
+  lay.add(&e->inv_h, 4 * Hp * K1);
+  lay.add(&e->inv_w_re, packed_floats(M2, Wp));
+  lay.add(&e->inv_w_im, packed_floats(M2, Wp));
+  for (int i = 0; i < nl; ++i) {
+    Layer& L = e->layers[i];
+    L.winograd = !fno;
+    L.desc = wno_conv_desc{e->n, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : tiles[i]};
+    if (!fno) {
+      const std::size_t ub = wno_cpu_weight_size(&L.desc);
+      if (ub == 0) return invalid("the Winograd kernel rejects this layer's shape");
+      lay.add(&L.u, static_cast<long long>(ub / sizeof(float)));
+    } else {
+      lay.add(&L.pointwise, C * C);
+    }
+    lay.add(&L.bias, C);
+    lay.add(&L.mix, C * C * 2 * e->modes);
+  }
+  lay.add(&e->p1_w, e->proj * C);
+  lay.add(&e->p1_b, e->proj);
+  lay.add(&e->p2_w, 1LL * e->cout * e->proj);
+  lay.add(&e->p2_b, e->cout);
+  lay.add(&e->xn, N * e->cin * e->h * e->w);
+  lay.add(&e->buf[0], N * C * Hp * Wp);
+  lay.add(&e->buf[1], N * C * Hp * Wp);
+  lay.add(&e->spec_x, N * C * 2 * e->modes);
+  lay.add(&e->spec_o, N * C * 2 * e->modes);
+  // Per-worker scratch: the largest of the stages' needs.
+  const long long fwd = 2 * Hp * M2 + packed_floats(2 * Hp, M2);
+  const long long inv = 2 * Hp * M2 + packed_floats(2 * K1, M2);
+  const long long prj =
+      packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w);
+  const long long pw = packed_floats(C, 256);
+  e->scratch_floats = (std::max(std::max(fwd, inv), std::max(prj, pw)) + 15) & ~15LL;
+  lay.add(&e->scratch, e->scratch_floats * threads);
+  if (!fno) {
+    e->conv_ws_bytes = wno_cpu_workspace_size(&e->layers[0].desc, threads);
+    lay.add(reinterpret_cast<char**>(&e->conv_ws), static_cast<long long>(e->conv_ws_bytes));
+  }
+  if (lay.overflow()) return invalid("the model is too large for this engine");
+  e->arena_bytes = static_cast<std::size_t>(lay.bytes());
+  e->arena = std::aligned_alloc(64, e->arena_bytes);
+  if (!e->arena) return {WNO_ERROR_OUT_OF_MEMORY, "cannot allocate the engine's arena"};
+  std::memset(e->arena, 0, e->arena_bytes);
+  lay.assign(static_cast<char*>(e->arena));
+
+  // Fill the weights, in the layouts the loops want.
+  auto put = [](float* dst, const std::vector<float>& src) {
+    if (!src.empty()) std::memcpy(dst, src.data(), src.size() * sizeof(float));
+  };
+  put(e->in_mean, in_mean);
+  put(e->in_std, in_std);
+  put(e->out_mean, out_mean);
+  put(e->out_std, out_std);
+  put(e->lift_w, lift_w);
+  put(e->lift_c, lift_c);
+  e->k->pack_b(e->wp, e->m2, fwd_w.data(), 2 * M2, e->fwd_w_re);
+  e->k->pack_b(e->wp, e->m2, fwd_w.data() + M2, 2 * M2, e->fwd_w_im);
+  put(e->fwd_h, fwd_h);
+  put(e->inv_h, inv_h);
+  e->k->pack_b(e->m2, e->wp, inv_w.data(), Wp, e->inv_w_re);
+  e->k->pack_b(e->m2, e->wp, inv_w.data() + M2 * Wp, Wp, e->inv_w_im);
+  put(e->p1_w, p1w);
+  put(e->p1_b, p1b);
+  put(e->p2_w, p2w);
+  put(e->p2_b, p2b);
+  std::vector<float> wt, bias, mixing;
+  for (int i = 0; i < nl; ++i) {
+    Layer& L = e->layers[i];
+    const std::string pre = "layers." + std::to_string(i) + ".";
+    if (!tensor_floats(m, pre + "bias", {C}, true, &bias, &err)) return err;
+    put(L.bias, bias);
+    if (L.winograd) {
+      if (!tensor_floats(m, pre + "kernel", {C, C, 3, 3}, true, &wt, &err)) return err;
+      const wno_status s =
+          wno_cpu_transform_weights(&L.desc, wt.data(), L.u, wno_cpu_weight_size(&L.desc));
+      if (s != WNO_SUCCESS) return {s, "transforming layer weights failed"};
+    } else {
+      if (!tensor_floats(m, pre + "pointwise", {C, C, 1, 1}, true, &wt, &err)) return err;
+      put(L.pointwise, wt);
+    }
+    if (!tensor_floats(m, pre + "spectral.mixing", {e->modes, 1, C, 2 * C}, true, &mixing, &err))
+      return err;
+    // (mode, 1, c, [o | O + o]) -> (o, c, [re, im], mode)
+    for (long long q = 0; q < e->modes; ++q)
+      for (long long ci = 0; ci < C; ++ci) {
+        const float* src = mixing.data() + (q * C + ci) * 2 * C;
+        for (long long o = 0; o < C; ++o) {
+          float* dst = L.mix + ((o * C + ci) * 2) * e->modes + q;
+          dst[0] = src[o];
+          dst[e->modes] = src[C + o];
+        }
+      }
+  }
+
+  e->profile = opt.profile != 0;
+  try {
+    e->pool = std::make_unique<Pool>(threads, opt.pin_threads != 0, opt.first_cpu);
+  } catch (...) {
+    return {WNO_ERROR_INTERNAL, "cannot start the engine's threads"};
+  }
+  if (!e->pool->pin_error().empty()) return invalid(e->pool->pin_error());
+  return {WNO_SUCCESS, ""};
+}
+
+}  // namespace
+
+// ---- running ------------------------------------------------------------------------------
+
+void Engine::run(const float* x, float* y) {
+  const Kernels& K = *k;
+  Pool& P = *pool;
+  const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
+  Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
+  auto lap = [&](int stage) {
+    if (!profile) return;
+    const Clock::time_point t1 = Clock::now();
+    stage_s[stage] += std::chrono::duration<double>(t1 - t0).count();
+    t0 = t1;
+  };
+
+  // Normalise (as the graph: (x - mean) / std), then lift into buf[0] (zero in the padding).
+  for (int b = 0; b < n; ++b)
+    for (int ci = 0; ci < cin; ++ci) {
+      const float* src = x + (1LL * b * cin + ci) * hw;
+      float* dst = xn + (1LL * b * cin + ci) * hw;
+      const float mean = in_mean ? in_mean[ci] : 0.f;
+      if (in_std) {
+        const float sd = in_std[ci];
+        for (long long i = 0; i < hw; ++i) dst[i] = (src[i] - mean) / sd;
+      } else {
+        for (long long i = 0; i < hw; ++i) dst[i] = src[i] - mean;
+      }
+    }
+  auto lift = [&](long long task, int) {
+    const int b = static_cast<int>(task / c), ch = static_cast<int>(task % c);
+    float* out = buf[0] + (1LL * b * c + ch) * hpwp;
+    const float* lc = lift_c + 1LL * ch * hpwp;
+    for (int i = 0; i < h; ++i) {
+      float* row = out + 1LL * i * wp;
+      for (int j = 0; j < w; ++j) row[j] = 0.f;
+      for (int ci = 0; ci < cin; ++ci) {
+        const float wgt = lift_w[ch * cin + ci];
+        const float* src = xn + (1LL * b * cin + ci) * hw + 1LL * i * w;
+        for (int j = 0; j < w; ++j) row[j] += wgt * src[j];
+      }
+      for (int j = 0; j < w; ++j) row[j] += lc[1LL * i * wp + j];
+      for (int j = w; j < wp; ++j) row[j] = 0.f;
+    }
+    for (long long i = 1LL * h * wp; i < hpwp; ++i) out[i] = 0.f;
+  };
+  parallel(P, 1LL * n * c, lift);
+  lap(0);
+
+  float* v = buf[0];
+  float* s = buf[1];
+  const long long nl = static_cast<long long>(layers.size());
+  for (long long li = 0; li < nl; ++li) {
+    const Layer& L = layers[li];
+    const bool last = li == nl - 1;
+    // Forward truncated DFT: per (n, c).
+    auto forward = [&](long long nc, int worker) {
+      float* t = worker_scratch(worker);  // [T_re; T_im]: (2 Hp, m2)
+      float* tp = t + 2LL * hp * m2;
+      const float* vin = v + nc * hpwp;
+      K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
+      K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
+      K.pack_b(2 * hp, m2, t, m2, tp);
+      K.gemm_packed(2 * k1, m2, 2 * hp, fwd_h, 2 * hp, tp, spec_x + nc * 2 * modes, m2, false);
+    };
+    parallel(P, 1LL * n * c, forward);
+    lap(1);
+    auto mixing = [&](long long o, int) {
+      K.mix(n, c, c, static_cast<int>(o), static_cast<int>(o) + 1, modes, spec_x, L.mix, spec_o);
+    };
+    parallel(P, c, mixing);
+    lap(2);
+    auto inverse = [&](long long no, int worker) {
+      float* z = worker_scratch(worker);  // [Z_re; Z_im]: (2 Hp, m2)
+      float* op = z + 2LL * hp * m2;
+      K.pack_b(2 * k1, m2, spec_o + no * 2 * modes, m2, op);
+      K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
+      float* out = s + no * hpwp;
+      K.gemm_packed(hp, wp, m2, z, m2, inv_w_re, out, wp, false);
+      K.gemm_packed(hp, wp, m2, z + 1LL * hp * m2, m2, inv_w_im, out, wp, true);
+    };
+    parallel(P, 1LL * n * c, inverse);
+    lap(3);
+    if (L.winograd) {
+      // s = act(conv(v) + bias + s), written over s.
+      wno_cpu_conv2d_fused(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
+                           conv_ws, conv_ws_bytes, P.threads());
+    } else {
+      constexpr int kChunk = 256;
+      const long long chunks = (hpwp + kChunk - 1) / kChunk;
+      auto pointwise = [&](long long task, int worker) {
+        const long long b = task / chunks, j0 = (task % chunks) * kChunk;
+        const int cw = static_cast<int>(std::min<long long>(kChunk, hpwp - j0));
+        float* bp = worker_scratch(worker);
+        K.pack_b(c, cw, v + b * c * hpwp + j0, hpwp, bp);
+        float* out = s + b * c * hpwp + j0;
+        K.gemm_packed(c, cw, c, L.pointwise, c, bp, out, hpwp, true);
+        K.bias_act(c, cw, out, hpwp, L.bias, !last);
+      };
+      parallel(P, n * chunks, pointwise);
+    }
+    lap(4);
+    std::swap(v, s);
+  }
+
+  // Crop and project, one image row per task.
+  auto project = [&](long long task, int worker) {
+    const long long b = task / h, i = task % h;
+    float* bp = worker_scratch(worker);
+    float* h1 = bp + packed_floats(c, w);
+    float* bp2 = h1 + 1LL * proj * w;
+    K.pack_b(c, w, v + b * c * hpwp + i * wp, hpwp, bp);
+    K.gemm_packed(proj, w, c, p1_w, c, bp, h1, w, false);
+    K.bias_act(proj, w, h1, w, p1_b, true);
+    K.pack_b(proj, w, h1, w, bp2);
+    float* out = y + b * cout * hw + i * w;
+    K.gemm_packed(cout, w, proj, p2_w, proj, bp2, out, hw, false);
+    K.bias_act(cout, w, out, hw, p2_b, false);
+    if (out_std || out_mean)
+      for (int o = 0; o < cout; ++o) {
+        float* row = out + o * hw;
+        const float sd = out_std ? out_std[o] : 1.f, mean = out_mean ? out_mean[o] : 0.f;
+        if (out_std)
+          for (int j = 0; j < w; ++j) row[j] *= sd;
+        if (out_mean)
+          for (int j = 0; j < w; ++j) row[j] += mean;
+      }
+  };
+  parallel(P, 1LL * n * h, project);
+  lap(5);
+  if (profile) ++runs;
+}
+
+}  // namespace wno::engine
+
+// ---- C ABI ----------------------------------------------------------------------------------
+
+struct wno_engine {
+  wno::engine::Engine e;
+};
+
+namespace {
+
+void set_error(char* error, std::size_t size, const std::string& message) {
+  if (!error || size == 0) return;
+  const std::size_t n = std::min(size - 1, message.size());
+  std::memcpy(error, message.data(), n);
+  error[n] = '\0';
+}
+
+wno_status open_bytes(const std::uint8_t* data, std::size_t size, const wno_engine_options* options,
+                      wno_engine** engine, char* error, std::size_t error_size,
+                      const std::string& what) {
+  wno_engine_options opt;
+  wno_engine_default_options(&opt);
+  if (options) opt = *options;
+  std::unique_ptr<wno_engine> e;
+  try {
+    e.reset(new wno_engine());
+    const wno::engine::Error err = wno::engine::load(data, size, opt, &e->e);
+    if (err.status != WNO_SUCCESS) {
+      set_error(error, error_size, what + ": " + err.message);
+      return err.status;
+    }
+    // One run on zeros: starts the kernel's threads and touches every page, so the first
+    // real run allocates nothing and takes no page faults.
+    const std::size_t in = 1ULL * e->e.n * e->e.cin * e->e.h * e->e.w;
+    const std::size_t out = 1ULL * e->e.n * e->e.cout * e->e.h * e->e.w;
+    std::vector<float> x(in), y(out);
+    const bool profile = e->e.profile;
+    e->e.profile = false;
+    e->e.run(x.data(), y.data());
+    e->e.profile = profile;
+  } catch (const std::bad_alloc&) {
+    set_error(error, error_size, what + ": out of memory");
+    return WNO_ERROR_OUT_OF_MEMORY;
+  } catch (...) {
+    set_error(error, error_size, what + ": internal error while loading");
+    return WNO_ERROR_INTERNAL;
+  }
+  set_error(error, error_size, "");
+  *engine = e.release();
+  return WNO_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
+int wno_engine_abi_version(void) { return WNO_ENGINE_ABI_VERSION; }
+
+void wno_engine_default_options(wno_engine_options* o) {
+  if (!o) return;
+  *o = wno_engine_options{};
+  o->verify_checksum = 1;
+}
+
+wno_status wno_engine_open_memory(const void* data, size_t size, const wno_engine_options* options,
+                                  wno_engine** engine, char* error, size_t error_size) {
+  if (!engine) return WNO_ERROR_INVALID_ARGUMENT;
+  *engine = nullptr;
+  if (!data && size) {
+    set_error(error, error_size, "no data");
+    return WNO_ERROR_INVALID_ARGUMENT;
+  }
+  return open_bytes(static_cast<const std::uint8_t*>(data), size, options, engine, error,
+                    error_size, "model");
+}
+
+wno_status wno_engine_open(const char* path, const wno_engine_options* options, wno_engine** engine,
+                           char* error, size_t error_size) {
+  if (!engine) return WNO_ERROR_INVALID_ARGUMENT;
+  *engine = nullptr;
+  if (!path) {
+    set_error(error, error_size, "no path");
+    return WNO_ERROR_INVALID_ARGUMENT;
+  }
+  std::FILE* f = std::fopen(path, "rb");
+  if (!f) {
+    set_error(error, error_size, std::string(path) + ": cannot open");
+    return WNO_ERROR_INVALID_ARGUMENT;
+  }
+  std::vector<std::uint8_t> bytes;
+  bool ok = std::fseek(f, 0, SEEK_END) == 0;
+  const long size = ok ? std::ftell(f) : -1;
+  ok = ok && size >= 0 && size <= wno::engine::kMaxFileBytes && std::fseek(f, 0, SEEK_SET) == 0;
+  try {
+    if (ok) bytes.resize(static_cast<std::size_t>(size));
+  } catch (...) {
+    ok = false;
+  }
+  ok = ok && (size == 0 || std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size());
+  std::fclose(f);
+  if (!ok) {
+    set_error(error, error_size, std::string(path) + ": cannot read");
+    return WNO_ERROR_INVALID_ARGUMENT;
+  }
+  return open_bytes(bytes.data(), bytes.size(), options, engine, error, error_size, path);
+}
+
+void wno_engine_close(wno_engine* engine) { delete engine; }
+
+wno_status wno_engine_run(wno_engine* engine, const float* input, float* output) {
+  if (!engine || !input || !output) return WNO_ERROR_INVALID_ARGUMENT;
+  std::lock_guard<std::mutex> lock(engine->e.run_mu);
+  engine->e.run(input, output);
+  return WNO_SUCCESS;
+}
+
+wno_status wno_engine_shape(const wno_engine* engine, int which, int dims[4]) {
+  if (!engine || !dims || (which != 0 && which != 1)) return WNO_ERROR_INVALID_ARGUMENT;
+  const auto& e = engine->e;
+  dims[0] = e.n;
+  dims[1] = which == 0 ? e.cin : e.cout;
+  dims[2] = e.h;
+  dims[3] = e.w;
+  return WNO_SUCCESS;
+}
+
+const char* wno_engine_config_json(const wno_engine* engine) {
+  return engine ? engine->e.config_json.c_str() : "";
+}
+
+size_t wno_engine_arena_bytes(const wno_engine* engine) {
+  return engine ? engine->e.arena_bytes : 0;
+}
+
+int wno_engine_num_threads(const wno_engine* engine) {
+  return engine ? engine->e.pool->threads() : 0;
+}
+
+const char* wno_engine_isa(void) { return wno::engine::pick_kernels().isa; }
+
+int wno_engine_stage_count(void) { return wno::engine::kStages; }
+
+const char* wno_engine_stage_name(int stage) {
+  return stage >= 0 && stage < wno::engine::kStages ? wno::engine::kStageNames[stage] : "";
+}
+
+wno_status wno_engine_stage_times(const wno_engine* engine, double* seconds, int count,
+                                  long long* runs) {
+  if (!engine || (count > 0 && !seconds)) return WNO_ERROR_INVALID_ARGUMENT;
+  wno_engine* e = const_cast<wno_engine*>(engine);
+  std::lock_guard<std::mutex> lock(e->e.run_mu);
+  for (int i = 0; i < count && i < wno::engine::kStages; ++i) seconds[i] = e->e.stage_s[i];
+  if (runs) *runs = e->e.runs;
+  return WNO_SUCCESS;
+}
+
+void wno_engine_reset_stage_times(wno_engine* engine) {
+  if (!engine) return;
+  std::lock_guard<std::mutex> lock(engine->e.run_mu);
+  for (double& s : engine->e.stage_s) s = 0;
+  engine->e.runs = 0;
+}
+
+}  // extern "C"

@@ -1,0 +1,80 @@
+/* C ABI of the wno-edge native engine: runs a WNO exported by `wno-edge export` (.onnx,
+ * float32) end to end on the CPU, with neither Python, ONNX Runtime nor protobuf.
+ *
+ *   wno_engine_options o;  wno_engine_default_options(&o);  o.num_threads = 2;
+ *   wno_engine* e;  char err[256];
+ *   if (wno_engine_open("model.onnx", &o, &e, err, sizeof err) != WNO_SUCCESS) puts(err);
+ *   wno_engine_run(e, x, y);          x: (N, C_in, H, W), y: (N, C_out, H, W), float32 NCHW
+ *   wno_engine_close(e);
+ *
+ * Loading reads the file once, verifies the weight checksum the exporter stored, checks every
+ * shape against the config in the file's metadata and allocates one arena; wno_engine_run
+ * allocates nothing. A file that is not a wno-edge export, has a newer format version, is
+ * truncated or corrupt gets an error status and a message, never a crash.
+ * One engine runs one call at a time: concurrent wno_engine_run calls on the same engine are
+ * serialised. Separate engines are independent.
+ * Statuses: WNO_ERROR_INVALID_ARGUMENT (bad file or argument), WNO_ERROR_UNSUPPORTED (newer
+ * format version, float16 export), WNO_ERROR_OUT_OF_MEMORY. */
+#ifndef WNO_ENGINE_H
+#define WNO_ENGINE_H
+
+#include <stddef.h>
+
+#include "winograd.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define WNO_ENGINE_ABI_VERSION 1
+
+typedef struct wno_engine wno_engine;
+
+typedef struct wno_engine_options {
+  int batch;       /* 0: the file's fixed batch, or 1 if it is dynamic */
+  int num_threads; /* <= 0: $WNO_NUM_THREADS, else the hardware threads */
+  int pin_threads; /* 1: pin worker i (the caller is worker 0) to CPU first_cpu + i */
+  int first_cpu;
+  int profile;         /* 1: record per-stage times (wno_engine_stage_*) */
+  int verify_checksum; /* 1 (default): refuse a file whose weights differ from its checksum */
+} wno_engine_options;
+
+WNO_API int wno_engine_abi_version(void);
+WNO_API void wno_engine_default_options(wno_engine_options* options);
+
+/* Open from a file or from bytes in memory (copied what it needs; data may be freed after).
+ * On failure *engine is NULL and error (if not NULL) holds a one-line message. */
+WNO_API wno_status wno_engine_open(const char* path, const wno_engine_options* options,
+                                   wno_engine** engine, char* error, size_t error_size);
+WNO_API wno_status wno_engine_open_memory(const void* data, size_t size,
+                                          const wno_engine_options* options, wno_engine** engine,
+                                          char* error, size_t error_size);
+WNO_API void wno_engine_close(wno_engine* engine);
+
+/* input: N*C_in*H*W floats, output: N*C_out*H*W floats (NCHW, not overlapping). */
+WNO_API wno_status wno_engine_run(wno_engine* engine, const float* input, float* output);
+
+/* dims[4] = (N, C, H, W) of the input (which = 0) or the output (which = 1). */
+WNO_API wno_status wno_engine_shape(const wno_engine* engine, int which, int dims[4]);
+/* The WNO config JSON stored in the file (valid while the engine is open). */
+WNO_API const char* wno_engine_config_json(const wno_engine* engine);
+/* Bytes of the arena allocated at load (weights, activations, workspaces). */
+WNO_API size_t wno_engine_arena_bytes(const wno_engine* engine);
+WNO_API int wno_engine_num_threads(const wno_engine* engine);
+/* Instruction set of the engine's own loops: "avx512", "avx2", "neon" or "generic". */
+WNO_API const char* wno_engine_isa(void);
+
+/* Per-stage times, accumulated over runs since open or the last reset (options.profile = 1):
+ * stage i in [0, wno_engine_stage_count()) is named wno_engine_stage_name(i); seconds[i]
+ * receives its total, *runs the number of runs. */
+WNO_API int wno_engine_stage_count(void);
+WNO_API const char* wno_engine_stage_name(int stage);
+WNO_API wno_status wno_engine_stage_times(const wno_engine* engine, double* seconds, int count,
+                                          long long* runs);
+WNO_API void wno_engine_reset_stage_times(wno_engine* engine);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WNO_ENGINE_H */
