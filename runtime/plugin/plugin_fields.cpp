@@ -6,9 +6,9 @@ namespace wno {
 namespace trt {
 namespace {
 
-bool isIntegerType(FieldType type) noexcept {
-  return type == FieldType::kINT8 || type == FieldType::kINT16 || type == FieldType::kINT32 ||
-         type == FieldType::kINT64;
+bool is_integer_type(FieldType type) noexcept {
+  return type == FieldType::kInt8 || type == FieldType::kInt16 || type == FieldType::kInt32 ||
+         type == FieldType::kInt64;
 }
 
 template <typename T>
@@ -18,44 +18,44 @@ int64_t load(const void* data) noexcept {
   return static_cast<int64_t>(value);
 }
 
-int64_t readInteger(const FieldView& field) noexcept {
+int64_t read_integer(const FieldView& field) noexcept {
   switch (field.type) {
-    case FieldType::kINT8:
+    case FieldType::kInt8:
       return load<int8_t>(field.data);
-    case FieldType::kINT16:
+    case FieldType::kInt16:
       return load<int16_t>(field.data);
-    case FieldType::kINT32:
+    case FieldType::kInt32:
       return load<int32_t>(field.data);
-    case FieldType::kINT64:
+    case FieldType::kInt64:
       return load<int64_t>(field.data);
     default:
       return 0;
   }
 }
 
-const char* typeName(FieldType type) noexcept {
+const char* type_name(FieldType type) noexcept {
   switch (type) {
-    case FieldType::kFLOAT16:
+    case FieldType::kFloat16:
       return "kFLOAT16";
-    case FieldType::kFLOAT32:
+    case FieldType::kFloat32:
       return "kFLOAT32";
-    case FieldType::kFLOAT64:
+    case FieldType::kFloat64:
       return "kFLOAT64";
-    case FieldType::kINT8:
+    case FieldType::kInt8:
       return "kINT8";
-    case FieldType::kINT16:
+    case FieldType::kInt16:
       return "kINT16";
-    case FieldType::kINT32:
+    case FieldType::kInt32:
       return "kINT32";
-    case FieldType::kCHAR:
+    case FieldType::kChar:
       return "kCHAR";
-    case FieldType::kDIMS:
+    case FieldType::kDims:
       return "kDIMS";
-    case FieldType::kUNKNOWN:
+    case FieldType::kUnknown:
       return "kUNKNOWN";
-    case FieldType::kBF16:
+    case FieldType::kBf16:
       return "kBF16";
-    case FieldType::kINT64:
+    case FieldType::kInt64:
       return "kINT64";
   }
   return "an unknown type";
@@ -70,17 +70,17 @@ FieldParse failure(FieldStatus status, std::string message) {
 
 }  // namespace
 
-bool validTile(int64_t tile) noexcept { return contract::valid_tile(tile); }
+bool valid_tile(int64_t tile) noexcept { return contract::valid_tile(tile); }
 
-bool validPadding(int64_t padding) noexcept { return contract::valid_padding(padding); }
+bool valid_padding(int64_t padding) noexcept { return contract::valid_padding(padding); }
 
-FieldParse parseFields(const FieldView* fields, int32_t count, ConvParams& params) {
+FieldParse parse_fields(const FieldView* fields, int32_t count, ConvParams& params) {
   if (count < 0 || (count > 0 && fields == nullptr)) {
-    return failure(FieldStatus::kNULL_COLLECTION, "no field collection");
+    return failure(FieldStatus::kNullCollection, "no field collection");
   }
   FieldParse result;
-  bool seenTile = false;
-  bool seenPadding = false;
+  bool seen_tile = false;
+  bool seen_padding = false;
   ConvParams parsed;
   for (int32_t i = 0; i < count; ++i) {
     const FieldView& field = fields[i];
@@ -88,9 +88,9 @@ FieldParse parseFields(const FieldView* fields, int32_t count, ConvParams& param
       result.ignored.emplace_back("(unnamed)");
       continue;
     }
-    const bool isTile = std::strcmp(field.name, kFieldTile) == 0;
-    const bool isPadding = std::strcmp(field.name, kFieldPadding) == 0;
-    if (!isTile && !isPadding) {
+    const bool is_tile = std::strcmp(field.name, kFieldTile) == 0;
+    const bool is_padding = std::strcmp(field.name, kFieldPadding) == 0;
+    if (!is_tile && !is_padding) {
       // Forwarded by some parser versions; their meaning is the registry lookup itself.
       if (std::strcmp(field.name, "plugin_version") != 0 &&
           std::strcmp(field.name, "plugin_namespace") != 0) {
@@ -99,52 +99,52 @@ FieldParse parseFields(const FieldView* fields, int32_t count, ConvParams& param
       continue;
     }
     const std::string name = field.name;
-    if ((isTile && seenTile) || (isPadding && seenPadding)) {
-      return failure(FieldStatus::kDUPLICATE, "field '" + name + "' given twice");
+    if ((is_tile && seen_tile) || (is_padding && seen_padding)) {
+      return failure(FieldStatus::kDuplicate, "field '" + name + "' given twice");
     }
-    if (!isIntegerType(field.type)) {
+    if (!is_integer_type(field.type)) {
       return failure(
-          FieldStatus::kWRONG_TYPE,
-          "field '" + name + "' must be an integer (kINT32), got " + typeName(field.type));
+          FieldStatus::kWrongType,
+          "field '" + name + "' must be an integer (kINT32), got " + type_name(field.type));
     }
     if (field.length != 1 || field.data == nullptr) {
-      return failure(FieldStatus::kWRONG_LENGTH,
+      return failure(FieldStatus::kWrongLength,
                      "field '" + name + "' must hold exactly one value, got " +
                          (field.data == nullptr ? std::string("no data")
                                                 : std::to_string(field.length) + " values"));
     }
-    const int64_t value = readInteger(field);
-    if (isTile) {
-      if (!validTile(value)) {
-        return failure(FieldStatus::kOUT_OF_RANGE,
+    const int64_t value = read_integer(field);
+    if (is_tile) {
+      if (!valid_tile(value)) {
+        return failure(FieldStatus::kOutOfRange,
                        "tile must be 2, 4 or 6, got " + std::to_string(value));
       }
       parsed.tile = static_cast<int32_t>(value);
-      seenTile = true;
+      seen_tile = true;
     } else {
-      if (!validPadding(value)) {
-        return failure(FieldStatus::kOUT_OF_RANGE,
+      if (!valid_padding(value)) {
+        return failure(FieldStatus::kOutOfRange,
                        "padding must be 0 or 1, got " + std::to_string(value));
       }
       parsed.padding = static_cast<int32_t>(value);
-      seenPadding = true;
+      seen_padding = true;
     }
   }
-  if (!seenTile || !seenPadding) {
-    return failure(
-        FieldStatus::kMISSING,
-        std::string("required field '") + (seenTile ? kFieldPadding : kFieldTile) + "' is missing");
+  if (!seen_tile || !seen_padding) {
+    return failure(FieldStatus::kMissing, std::string("required field '") +
+                                              (seen_tile ? kFieldPadding : kFieldTile) +
+                                              "' is missing");
   }
   params = parsed;
   return result;
 }
 
-int32_t serializeFields(const ConvParams& params, FieldView* out, int32_t capacity) noexcept {
+int32_t serialize_fields(const ConvParams& params, FieldView* out, int32_t capacity) noexcept {
   if (out == nullptr || capacity < kSerializedFieldCount) {
     return 0;
   }
-  out[0] = FieldView{kFieldTile, &params.tile, FieldType::kINT32, 1};
-  out[1] = FieldView{kFieldPadding, &params.padding, FieldType::kINT32, 1};
+  out[0] = FieldView{kFieldTile, &params.tile, FieldType::kInt32, 1};
+  out[1] = FieldView{kFieldPadding, &params.padding, FieldType::kInt32, 1};
   return kSerializedFieldCount;
 }
 
@@ -152,21 +152,21 @@ std::string describe(const ConvParams& params) {
   return "tile=" + std::to_string(params.tile) + ",padding=" + std::to_string(params.padding);
 }
 
-const char* fieldStatusName(FieldStatus status) noexcept {
+const char* field_status_name(FieldStatus status) noexcept {
   switch (status) {
-    case FieldStatus::kOK:
+    case FieldStatus::kOk:
       return "ok";
-    case FieldStatus::kNULL_COLLECTION:
+    case FieldStatus::kNullCollection:
       return "null collection";
-    case FieldStatus::kMISSING:
+    case FieldStatus::kMissing:
       return "missing field";
-    case FieldStatus::kWRONG_TYPE:
+    case FieldStatus::kWrongType:
       return "wrong field type";
-    case FieldStatus::kWRONG_LENGTH:
+    case FieldStatus::kWrongLength:
       return "wrong field length";
-    case FieldStatus::kOUT_OF_RANGE:
+    case FieldStatus::kOutOfRange:
       return "value out of range";
-    case FieldStatus::kDUPLICATE:
+    case FieldStatus::kDuplicate:
       return "duplicate field";
   }
   return "unknown status";

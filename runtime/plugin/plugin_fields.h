@@ -26,17 +26,17 @@ inline constexpr char kFieldTile[] = "tile";
 inline constexpr char kFieldPadding[] = "padding";
 
 enum class FieldType : int32_t {
-  kFLOAT16 = 0,
-  kFLOAT32 = 1,
-  kFLOAT64 = 2,
-  kINT8 = 3,
-  kINT16 = 4,
-  kINT32 = 5,
-  kCHAR = 6,
-  kDIMS = 7,
-  kUNKNOWN = 8,
-  kBF16 = 9,
-  kINT64 = 10,
+  kFloat16 = 0,
+  kFloat32 = 1,
+  kFloat64 = 2,
+  kInt8 = 3,
+  kInt16 = 4,
+  kInt32 = 5,
+  kChar = 6,
+  kDims = 7,
+  kUnknown = 8,
+  kBf16 = 9,
+  kInt64 = 10,
 };
 
 struct FieldView {
@@ -53,39 +53,39 @@ struct ConvParams {
 };
 
 enum class FieldStatus : int32_t {
-  kOK = 0,
-  kNULL_COLLECTION = 1,  // fields == nullptr with count > 0, or count < 0
-  kMISSING = 2,          // tile or padding absent
-  kWRONG_TYPE = 3,       // not an integer field
-  kWRONG_LENGTH = 4,     // not exactly one element, or no data
-  kOUT_OF_RANGE = 5,     // tile not in {2, 4, 6} or padding not in {0, 1}
-  kDUPLICATE = 6,        // the same field twice
+  kOk = 0,
+  kNullCollection = 1,  // fields == nullptr with count > 0, or count < 0
+  kMissing = 2,         // tile or padding absent
+  kWrongType = 3,       // not an integer field
+  kWrongLength = 4,     // not exactly one element, or no data
+  kOutOfRange = 5,      // tile not in {2, 4, 6} or padding not in {0, 1}
+  kDuplicate = 6,       // the same field twice
 };
 
 struct FieldParse {
-  FieldStatus status{FieldStatus::kOK};
-  std::string message;               // why, when status != kOK
+  FieldStatus status{FieldStatus::kOk};
+  std::string message;               // why, when status != kOk
   std::vector<std::string> ignored;  // unknown fields, skipped (for a verbose log line)
 };
 
-bool validTile(int64_t tile) noexcept;
-bool validPadding(int64_t padding) noexcept;
+bool valid_tile(int64_t tile) noexcept;
+bool valid_padding(int64_t padding) noexcept;
 
 // Reads tile and padding. Integer fields of any width (kINT8/16/32/64) with exactly one element
 // are accepted; the ONNX parser sends kINT32. plugin_version and plugin_namespace (consumed by
 // the parser) and unknown fields are skipped. Never throws anything but std::bad_alloc.
-FieldParse parseFields(const FieldView* fields, int32_t count, ConvParams& params);
+FieldParse parse_fields(const FieldView* fields, int32_t count, ConvParams& params);
 
 // The serialisation format: exactly these fields, both kINT32 with one element, in this order.
 // The views point into `params`, which must outlive them. Returns the number of fields written
 // (kSerializedFieldCount), or 0 if capacity is too small.
 inline constexpr int32_t kSerializedFieldCount = 2;
-int32_t serializeFields(const ConvParams& params, FieldView* out, int32_t capacity) noexcept;
+int32_t serialize_fields(const ConvParams& params, FieldView* out, int32_t capacity) noexcept;
 
 // "tile=4,padding=1": the timing-cache ID and metadata string of a plugin.
 std::string describe(const ConvParams& params);
 
-const char* fieldStatusName(FieldStatus status) noexcept;
+const char* field_status_name(FieldStatus status) noexcept;
 
 }  // namespace trt
 }  // namespace wno

@@ -8,8 +8,8 @@
 namespace wno {
 namespace trt {
 
-void logMessage(nvinfer1::ILogger::Severity severity, const char* where,
-                const char* message) noexcept {
+void log_message(nvinfer1::ILogger::Severity severity, const char* where,
+                 const char* message) noexcept {
   try {
     const std::string line =
         std::string(kPluginName) + " " + (where ? where : "") + ": " + (message ? message : "");
@@ -24,18 +24,18 @@ void logMessage(nvinfer1::ILogger::Severity severity, const char* where,
   }
 }
 
-int32_t reportError(const char* where, const char* message) noexcept {
-  logMessage(nvinfer1::ILogger::Severity::kERROR, where, message);
+int32_t report_error(const char* where, const char* message) noexcept {
+  log_message(nvinfer1::ILogger::Severity::kERROR, where, message);
   return -1;
 }
 
-int32_t reportException(const char* where) noexcept {
+int32_t report_exception(const char* where) noexcept {
   try {
     throw;
   } catch (const std::exception& e) {
-    return reportError(where, e.what());
+    return report_error(where, e.what());
   } catch (...) {
-    return reportError(where, "unknown exception");
+    return report_error(where, "unknown exception");
   }
 }
 

@@ -12,17 +12,17 @@ namespace trt {
 
 // Logs "WinogradConv <where>: <message>" through ::getLogger(), the logger TensorRT hands to
 // statically registered plugins (NVIDIA's own plugins do the same), or stderr without one.
-void logMessage(nvinfer1::ILogger::Severity severity, const char* where,
-                const char* message) noexcept;
+void log_message(nvinfer1::ILogger::Severity severity, const char* where,
+                 const char* message) noexcept;
 
 // Logs an error and returns the non-zero status that TensorRT's plugin methods return.
-int32_t reportError(const char* where, const char* message) noexcept;
-inline int32_t reportError(const char* where, const std::string& message) noexcept {
-  return reportError(where, message.c_str());
+int32_t report_error(const char* where, const char* message) noexcept;
+inline int32_t report_error(const char* where, const std::string& message) noexcept {
+  return report_error(where, message.c_str());
 }
 
 // For a catch (...) block: logs the exception in flight and returns the error status.
-int32_t reportException(const char* where) noexcept;
+int32_t report_exception(const char* where) noexcept;
 
 }  // namespace trt
 }  // namespace wno

@@ -9,18 +9,18 @@ namespace {
 
 bool known(int64_t dim) noexcept { return dim >= 0; }
 
-std::string shapeString(const Shape& s) {
+std::string shape_string(const Shape& s) {
   std::string out = "(";
-  for (int32_t i = 0; i < s.nbDims && i < kMaxDims; ++i) {
+  for (int32_t i = 0; i < s.nb_dims && i < kMaxDims; ++i) {
     out += (i ? "," : "");
     out += known(s.d[i]) ? std::to_string(s.d[i]) : std::string("?");
   }
   return out + ")";
 }
 
-bool fitsInt(int64_t v) noexcept { return v >= 0 && v <= std::numeric_limits<int32_t>::max(); }
+bool fits_int(int64_t v) noexcept { return v >= 0 && v <= std::numeric_limits<int32_t>::max(); }
 
-bool alignUp(size_t value, size_t& out) noexcept {
+bool align_up(size_t value, size_t& out) noexcept {
   const size_t mask = kSectionAlignment - 1;
   if (value > std::numeric_limits<size_t>::max() - mask) {
     return false;
@@ -31,7 +31,7 @@ bool alignUp(size_t value, size_t& out) noexcept {
 
 }  // namespace
 
-bool supportsIo(int32_t pos, const int32_t* types, const bool* linear) noexcept {
+bool supports_io(int32_t pos, const int32_t* types, const bool* linear) noexcept {
   if (types == nullptr || linear == nullptr || pos < 0 || pos > kPosY || !linear[pos]) {
     return false;
   }
@@ -50,56 +50,56 @@ bool supportsIo(int32_t pos, const int32_t* types, const bool* linear) noexcept 
   }
 }
 
-int64_t outputExtent(int64_t in, int32_t padding) noexcept {
+int64_t output_extent(int64_t in, int32_t padding) noexcept {
   return known(in) ? in + 2 * static_cast<int64_t>(padding) - 2 : kUnknownDim;
 }
 
-std::string checkShapes(const Shape& x, const Shape& weight, const Shape& bias,
-                        const ConvParams& params) {
-  if (x.nbDims != 4) {
-    return "X must be 4-D (N,C,H,W), got rank " + std::to_string(x.nbDims);
+std::string check_shapes(const Shape& x, const Shape& weight, const Shape& bias,
+                         const ConvParams& params) {
+  if (x.nb_dims != 4) {
+    return "X must be 4-D (N,C,H,W), got rank " + std::to_string(x.nb_dims);
   }
-  if (weight.nbDims != 4) {
-    return "weight must be 4-D (K,C,3,3), got rank " + std::to_string(weight.nbDims);
+  if (weight.nb_dims != 4) {
+    return "weight must be 4-D (K,C,3,3), got rank " + std::to_string(weight.nb_dims);
   }
-  if (bias.nbDims != 1) {
-    return "bias must be 1-D (K), got rank " + std::to_string(bias.nbDims);
+  if (bias.nb_dims != 1) {
+    return "bias must be 1-D (K), got rank " + std::to_string(bias.nb_dims);
   }
   if ((known(weight.d[2]) && weight.d[2] != 3) || (known(weight.d[3]) && weight.d[3] != 3)) {
-    return "weight must be (K,C,3,3), got " + shapeString(weight);
+    return "weight must be (K,C,3,3), got " + shape_string(weight);
   }
   if (known(x.d[1]) && known(weight.d[1]) && x.d[1] != weight.d[1]) {
-    return "X " + shapeString(x) + " has " + std::to_string(x.d[1]) + " channels, weight " +
-           shapeString(weight) + " expects " + std::to_string(weight.d[1]);
+    return "X " + shape_string(x) + " has " + std::to_string(x.d[1]) + " channels, weight " +
+           shape_string(weight) + " expects " + std::to_string(weight.d[1]);
   }
   if (known(bias.d[0]) && known(weight.d[0]) && bias.d[0] != weight.d[0]) {
-    return "bias " + shapeString(bias) + " does not match weight " + shapeString(weight);
+    return "bias " + shape_string(bias) + " does not match weight " + shape_string(weight);
   }
   for (int32_t i = 2; i < 4; ++i) {
-    if (known(x.d[i]) && outputExtent(x.d[i], params.padding) < 1) {
-      return "X " + shapeString(x) + " is too small for a 3x3 kernel with padding " +
+    if (known(x.d[i]) && output_extent(x.d[i], params.padding) < 1) {
+      return "X " + shape_string(x) + " is too small for a 3x3 kernel with padding " +
              std::to_string(params.padding) + " (the output must be at least 1x1)";
     }
   }
   return std::string();
 }
 
-DescStatus makeDesc(const Shape& x, const Shape& weight, const ConvParams& params,
-                    wno_conv_desc& desc) noexcept {
-  if (x.nbDims != 4 || weight.nbDims != 4 || !validTile(params.tile) ||
-      !validPadding(params.padding)) {
-    return DescStatus::kINVALID;
+DescStatus make_desc(const Shape& x, const Shape& weight, const ConvParams& params,
+                     wno_conv_desc& desc) noexcept {
+  if (x.nb_dims != 4 || weight.nb_dims != 4 || !valid_tile(params.tile) ||
+      !valid_padding(params.padding)) {
+    return DescStatus::kInvalid;
   }
   for (int32_t i = 0; i < 4; ++i) {
-    if (!fitsInt(x.d[i]) || !fitsInt(weight.d[i])) {
-      return DescStatus::kINVALID;
+    if (!fits_int(x.d[i]) || !fits_int(weight.d[i])) {
+      return DescStatus::kInvalid;
     }
   }
-  const int64_t ho = outputExtent(x.d[2], params.padding);
-  const int64_t wo = outputExtent(x.d[3], params.padding);
+  const int64_t ho = output_extent(x.d[2], params.padding);
+  const int64_t wo = output_extent(x.d[3], params.padding);
   if (weight.d[2] != 3 || weight.d[3] != 3 || x.d[1] != weight.d[1] || x.d[1] < 1 || ho < 1 ||
       wo < 1) {
-    return DescStatus::kINVALID;
+    return DescStatus::kInvalid;
   }
   desc.batch = static_cast<int>(x.d[0]);
   desc.in_channels = static_cast<int>(x.d[1]);
@@ -109,10 +109,10 @@ DescStatus makeDesc(const Shape& x, const Shape& weight, const ConvParams& param
   desc.padding = params.padding;
   desc.tile = params.tile;
   const bool empty = desc.batch == 0 || desc.out_channels == 0;
-  return empty ? DescStatus::kEMPTY : DescStatus::kOK;
+  return empty ? DescStatus::kEmpty : DescStatus::kOk;
 }
 
-bool toWnoDtype(int32_t type, wno_dtype& dtype) noexcept {
+bool to_wno_dtype(int32_t type, wno_dtype& dtype) noexcept {
   if (type == kTypeFloat) {
     dtype = WNO_FLOAT32;
     return true;
@@ -124,57 +124,57 @@ bool toWnoDtype(int32_t type, wno_dtype& dtype) noexcept {
   return false;
 }
 
-size_t profileWorkspace(const Shape* xs, int32_t count, const Shape& weight,
-                        const ConvParams& params, wno_dtype dtype,
-                        WorkspaceSizeFn workspaceSize) noexcept {
+size_t profile_workspace(const Shape* xs, int32_t count, const Shape& weight,
+                         const ConvParams& params, wno_dtype dtype,
+                         WorkspaceSizeFn workspace_size) noexcept {
   size_t result = 0;
-  if (xs == nullptr || workspaceSize == nullptr) {
+  if (xs == nullptr || workspace_size == nullptr) {
     return result;
   }
   for (int32_t i = 0; i < count; ++i) {
     wno_conv_desc desc{};
-    if (makeDesc(xs[i], weight, params, desc) == DescStatus::kOK) {
-      result = std::max(result, workspaceSize(&desc, dtype));
+    if (make_desc(xs[i], weight, params, desc) == DescStatus::kOk) {
+      result = std::max(result, workspace_size(&desc, dtype));
     }
   }
   return result;
 }
 
 bool operator==(const WeightKey& a, const WeightKey& b) noexcept {
-  return a.weight == b.weight && a.bias == b.bias && a.inChannels == b.inChannels &&
-         a.outChannels == b.outChannels && a.tile == b.tile && a.padding == b.padding &&
-         a.dtype == b.dtype && a.weightHalf == b.weightHalf && a.biasHalf == b.biasHalf;
+  return a.weight == b.weight && a.bias == b.bias && a.in_channels == b.in_channels &&
+         a.out_channels == b.out_channels && a.tile == b.tile && a.padding == b.padding &&
+         a.dtype == b.dtype && a.weight_half == b.weight_half && a.bias_half == b.bias_half;
 }
 
-bool planWeightBuffer(size_t transformedBytes, const WeightKey& key,
-                      WeightBufferLayout& layout) noexcept {
-  if (transformedBytes == 0 || key.inChannels < 1 || key.outChannels < 1) {
+bool plan_weight_buffer(size_t transformed_bytes, const WeightKey& key,
+                        WeightBufferLayout& layout) noexcept {
+  if (transformed_bytes == 0 || key.in_channels < 1 || key.out_channels < 1) {
     return false;
   }
-  const size_t k = static_cast<size_t>(key.outChannels);
-  const size_t c = static_cast<size_t>(key.inChannels);
+  const size_t k = static_cast<size_t>(key.out_channels);
+  const size_t c = static_cast<size_t>(key.in_channels);
   if (c > std::numeric_limits<size_t>::max() / (9 * sizeof(float)) / k) {
     return false;
   }
   WeightBufferLayout out;
-  out.transformedBytes = transformedBytes;
-  out.biasBytes = key.biasHalf ? k * sizeof(float) : 0;
-  out.weightBytes = key.weightHalf ? k * c * 9 * sizeof(float) : 0;
+  out.transformed_bytes = transformed_bytes;
+  out.bias_bytes = key.bias_half ? k * sizeof(float) : 0;
+  out.weight_bytes = key.weight_half ? k * c * 9 * sizeof(float) : 0;
   size_t end = 0;
-  if (!alignUp(out.transformedBytes, end)) {
+  if (!align_up(out.transformed_bytes, end)) {
     return false;
   }
-  out.biasOffset = end;
-  if (end > std::numeric_limits<size_t>::max() - out.biasBytes ||
-      !alignUp(end + out.biasBytes, end)) {
+  out.bias_offset = end;
+  if (end > std::numeric_limits<size_t>::max() - out.bias_bytes ||
+      !align_up(end + out.bias_bytes, end)) {
     return false;
   }
-  out.weightOffset = end;
-  if (end > std::numeric_limits<size_t>::max() - out.weightBytes ||
-      !alignUp(end + out.weightBytes, end)) {
+  out.weight_offset = end;
+  if (end > std::numeric_limits<size_t>::max() - out.weight_bytes ||
+      !align_up(end + out.weight_bytes, end)) {
     return false;
   }
-  out.totalBytes = end;
+  out.total_bytes = end;
   layout = out;
   return true;
 }

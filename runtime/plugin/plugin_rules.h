@@ -17,7 +17,7 @@ namespace trt {
 // I/O: X (N,C,H,W), weight (K,C,3,3), bias (K) -> Y (N,K,H+2p-2,W+2p-2).
 inline constexpr int32_t kNbInputs = 3;
 inline constexpr int32_t kNbOutputs = 1;
-inline constexpr int32_t kPosX = 0;  // positions in supportsFormatCombination's inOut
+inline constexpr int32_t kPosX = 0;  // positions in supportsFormatCombination's in_out
 inline constexpr int32_t kPosWeight = 1;
 inline constexpr int32_t kPosBias = 2;
 inline constexpr int32_t kPosY = 3;
@@ -29,61 +29,61 @@ inline constexpr int32_t kTypeHalf = 1;
 // X/Y: linear, same type, float or half. Weight/bias: linear, float; or half when X is half
 // (an all-fp16 ONNX model: its fallback Conv types X, W and B alike, and strongly typed
 // networks, the only kind from TensorRT 11 on, keep those types). Bias has weight's type.
-// Decides inOut[pos] from types[0..pos] and linear[0..pos] only, as TensorRT requires.
-bool supportsIo(int32_t pos, const int32_t* types, const bool* linear) noexcept;
+// Decides in_out[pos] from types[0..pos] and linear[0..pos] only, as TensorRT requires.
+bool supports_io(int32_t pos, const int32_t* types, const bool* linear) noexcept;
 
 inline constexpr int32_t kMaxDims = 8;
 inline constexpr int64_t kUnknownDim = -1;
 
 // A shape; kUnknownDim (or any negative value) marks a dimension not known at build time.
 struct Shape {
-  int32_t nbDims{0};
+  int32_t nb_dims{0};
   int64_t d[kMaxDims]{};
 };
 
 // H + 2p - 2, or kUnknownDim when `in` is unknown. < 1 for too small an input.
-int64_t outputExtent(int64_t in, int32_t padding) noexcept;
+int64_t output_extent(int64_t in, int32_t padding) noexcept;
 
 // Ranks 4/4/1, a 3x3 kernel, matching C and K, an output of at least 1x1 (export/SPEC.md);
 // unknown dimensions pass.
 // Returns "" when consistent, else the reason.
-std::string checkShapes(const Shape& x, const Shape& weight, const Shape& bias,
-                        const ConvParams& params);
+std::string check_shapes(const Shape& x, const Shape& weight, const Shape& bias,
+                         const ConvParams& params);
 
 enum class DescStatus : int32_t {
-  kOK = 0,
-  kEMPTY = 1,  // a zero-size batch or K: nothing to compute
-  kINVALID =
+  kOk = 0,
+  kEmpty = 1,  // a zero-size batch or K: nothing to compute
+  kInvalid =
       2,  // unknown, negative or out-of-int range dimensions, mismatches, an output under 1x1
 };
 
 // The kernel descriptor of fully known shapes.
-DescStatus makeDesc(const Shape& x, const Shape& weight, const ConvParams& params,
-                    wno_conv_desc& desc) noexcept;
+DescStatus make_desc(const Shape& x, const Shape& weight, const ConvParams& params,
+                     wno_conv_desc& desc) noexcept;
 
 // float -> WNO_FLOAT32, half -> WNO_FLOAT16; false for any other type.
-bool toWnoDtype(int32_t type, wno_dtype& dtype) noexcept;
+bool to_wno_dtype(int32_t type, wno_dtype& dtype) noexcept;
 
 using WorkspaceSizeFn = size_t (*)(const wno_conv_desc*, wno_dtype);
 
 // The largest workspace the kernel asks for over the given input shapes (an optimisation
 // profile's min, opt and max); shapes with no valid descriptor are skipped.
-size_t profileWorkspace(const Shape* xs, int32_t count, const Shape& weight,
-                        const ConvParams& params, wno_dtype dtype,
-                        WorkspaceSizeFn workspaceSize) noexcept;
+size_t profile_workspace(const Shape* xs, int32_t count, const Shape& weight,
+                         const ConvParams& params, wno_dtype dtype,
+                         WorkspaceSizeFn workspace_size) noexcept;
 
 // What the transformed weights depend on. Pointers: TensorRT passes constant inputs at fixed
 // addresses; another address (a rebinding, a different engine's weights) means a re-transform.
 struct WeightKey {
   const void* weight{nullptr};
   const void* bias{nullptr};
-  int32_t inChannels{0};
-  int32_t outChannels{0};
+  int32_t in_channels{0};
+  int32_t out_channels{0};
   int32_t tile{0};
   int32_t padding{0};
   wno_dtype dtype{WNO_FLOAT32};  // X/Y storage, also the transformed weights' storage
-  bool weightHalf{false};
-  bool biasHalf{false};
+  bool weight_half{false};
+  bool bias_half{false};
 };
 
 bool operator==(const WeightKey& a, const WeightKey& b) noexcept;
@@ -95,18 +95,18 @@ inline bool operator!=(const WeightKey& a, const WeightKey& b) noexcept { return
 inline constexpr size_t kSectionAlignment = 256;
 
 struct WeightBufferLayout {
-  size_t transformedOffset{0};
-  size_t transformedBytes{0};
-  size_t biasOffset{0};
-  size_t biasBytes{0};
-  size_t weightOffset{0};
-  size_t weightBytes{0};
-  size_t totalBytes{0};
+  size_t transformed_offset{0};
+  size_t transformed_bytes{0};
+  size_t bias_offset{0};
+  size_t bias_bytes{0};
+  size_t weight_offset{0};
+  size_t weight_bytes{0};
+  size_t total_bytes{0};
 };
 
 // false on overflow or negative channel counts.
-bool planWeightBuffer(size_t transformedBytes, const WeightKey& key,
-                      WeightBufferLayout& layout) noexcept;
+bool plan_weight_buffer(size_t transformed_bytes, const WeightKey& key,
+                        WeightBufferLayout& layout) noexcept;
 
 }  // namespace trt
 }  // namespace wno

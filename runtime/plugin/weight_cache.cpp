@@ -6,7 +6,7 @@ namespace wno {
 namespace trt {
 namespace {
 
-std::string cudaMessage(const char* what, cudaError_t err) {
+std::string cuda_message(const char* what, cudaError_t err) {
   return std::string(what) + ": " + cudaGetErrorName(err) + " (" + cudaGetErrorString(err) + ")";
 }
 
@@ -15,21 +15,21 @@ std::string cudaMessage(const char* what, cudaError_t err) {
 WeightCache::~WeightCache() { release(); }
 
 void WeightCache::release() noexcept {
-  if (mBuffer != nullptr) {
+  if (buffer_ != nullptr) {
     // Errors are ignored: at process exit the CUDA context may already be gone.
-    static_cast<void>(cudaFree(mBuffer));
+    static_cast<void>(cudaFree(buffer_));
   }
-  mBuffer = nullptr;
-  mCapacity = 0;
-  mValid = false;
+  buffer_ = nullptr;
+  capacity_ = 0;
+  valid_ = false;
 }
 
 wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
                                 cudaStream_t stream, std::string& error) {
-  if (mValid && key == mKey) {
+  if (valid_ && key == key_) {
     return WNO_SUCCESS;
   }
-  mValid = false;
+  valid_ = false;
   if (key.weight == nullptr || key.bias == nullptr) {
     error = "weight or bias input is a null pointer";
     return WNO_ERROR_INVALID_ARGUMENT;
@@ -37,7 +37,7 @@ wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
   cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
   cudaError_t err = cudaStreamIsCapturing(stream, &capture);
   if (err != cudaSuccess) {
-    error = cudaMessage("cudaStreamIsCapturing", err);
+    error = cuda_message("cudaStreamIsCapturing", err);
     return WNO_ERROR_CUDA;
   }
   if (capture != cudaStreamCaptureStatusNone) {
@@ -47,43 +47,43 @@ wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
         "run enqueueV3 once before capturing";
     return WNO_ERROR_UNSUPPORTED;
   }
-  const size_t transformedBytes = wno_cuda_weight_size(&desc, key.dtype);
+  const size_t transformed_bytes = wno_cuda_weight_size(&desc, key.dtype);
   WeightBufferLayout layout;
-  if (!planWeightBuffer(transformedBytes, key, layout)) {
+  if (!plan_weight_buffer(transformed_bytes, key, layout)) {
     error = "wno_cuda_weight_size gave no size for this convolution";
     return WNO_ERROR_INVALID_ARGUMENT;
   }
-  if (layout.totalBytes > mCapacity) {
+  if (layout.total_bytes > capacity_) {
     release();
     void* buffer = nullptr;
-    err = cudaMalloc(&buffer, layout.totalBytes);
+    err = cudaMalloc(&buffer, layout.total_bytes);
     if (err != cudaSuccess) {
-      error = cudaMessage("cudaMalloc of the transformed weights", err);
+      error = cuda_message("cudaMalloc of the transformed weights", err);
       return err == cudaErrorMemoryAllocation ? WNO_ERROR_OUT_OF_MEMORY : WNO_ERROR_CUDA;
     }
-    mBuffer = static_cast<char*>(buffer);
-    mCapacity = layout.totalBytes;
+    buffer_ = static_cast<char*>(buffer);
+    capacity_ = layout.total_bytes;
   }
   const float* weight = static_cast<const float*>(key.weight);
-  if (key.weightHalf) {
-    float* weight32 = reinterpret_cast<float*>(mBuffer + layout.weightOffset);
-    err = halfToFloat(key.weight, weight32, layout.weightBytes / sizeof(float), stream);
+  if (key.weight_half) {
+    float* weight32 = reinterpret_cast<float*>(buffer_ + layout.weight_offset);
+    err = half_to_float(key.weight, weight32, layout.weight_bytes / sizeof(float), stream);
     if (err != cudaSuccess) {
-      error = cudaMessage("half-to-float conversion of the weight", err);
+      error = cuda_message("half-to-float conversion of the weight", err);
       return WNO_ERROR_CUDA;
     }
     weight = weight32;
   }
-  if (key.biasHalf) {
-    err = halfToFloat(key.bias, reinterpret_cast<float*>(mBuffer + layout.biasOffset),
-                      layout.biasBytes / sizeof(float), stream);
+  if (key.bias_half) {
+    err = half_to_float(key.bias, reinterpret_cast<float*>(buffer_ + layout.bias_offset),
+                        layout.bias_bytes / sizeof(float), stream);
     if (err != cudaSuccess) {
-      error = cudaMessage("half-to-float conversion of the bias", err);
+      error = cuda_message("half-to-float conversion of the bias", err);
       return WNO_ERROR_CUDA;
     }
   }
   const wno_status status = wno_cuda_transform_weights(&desc, key.dtype, weight,
-                                                       mBuffer + layout.transformedOffset, stream);
+                                                       buffer_ + layout.transformed_offset, stream);
   if (status != WNO_SUCCESS) {
     error = std::string("wno_cuda_transform_weights: ") + wno_status_string(status);
     if (status == WNO_ERROR_CUDA) {
@@ -91,20 +91,20 @@ wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
     }
     return status;
   }
-  mKey = key;
-  mLayout = layout;
-  mValid = true;
-  ++mTransforms;
+  key_ = key;
+  layout_ = layout;
+  valid_ = true;
+  ++transforms_;
   return WNO_SUCCESS;
 }
 
 const void* WeightCache::transformed() const noexcept {
-  return mValid ? mBuffer + mLayout.transformedOffset : nullptr;
+  return valid_ ? buffer_ + layout_.transformed_offset : nullptr;
 }
 
 const float* WeightCache::bias(const void* input) const noexcept {
-  if (mValid && mKey.biasHalf) {
-    return reinterpret_cast<const float*>(mBuffer + mLayout.biasOffset);
+  if (valid_ && key_.bias_half) {
+    return reinterpret_cast<const float*>(buffer_ + layout_.bias_offset);
   }
   return static_cast<const float*>(input);
 }

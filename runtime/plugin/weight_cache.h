@@ -33,17 +33,17 @@ class WeightCache {
   // The float32 bias for the kernel: the converted copy for a half bias, else `input` itself.
   const float* bias(const void* input) const noexcept;
   // How many times the weights were transformed (for logs and tests).
-  int64_t transformCount() const noexcept { return mTransforms; }
+  int64_t transform_count() const noexcept { return transforms_; }
 
  private:
   void release() noexcept;
 
-  WeightKey mKey{};
-  bool mValid{false};
-  WeightBufferLayout mLayout{};
-  char* mBuffer{nullptr};
-  size_t mCapacity{0};
-  int64_t mTransforms{0};
+  WeightKey key_{};
+  bool valid_{false};
+  WeightBufferLayout layout_{};
+  char* buffer_{nullptr};
+  size_t capacity_{0};
+  int64_t transforms_{0};
 };
 
 }  // namespace trt

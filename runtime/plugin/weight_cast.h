@@ -9,7 +9,7 @@ namespace wno {
 namespace trt {
 
 // Converts `count` IEEE half values at `src` to float at `dst`, asynchronously on `stream`.
-cudaError_t halfToFloat(const void* src, float* dst, size_t count, cudaStream_t stream) noexcept;
+cudaError_t half_to_float(const void* src, float* dst, size_t count, cudaStream_t stream) noexcept;
 
 }  // namespace trt
 }  // namespace wno

@@ -17,28 +17,28 @@ using namespace nvinfer1;
 namespace wno {
 namespace trt {
 
-#define WNO_SAME_FIELD_TYPE(name)                                                           \
-  static_assert(                                                                            \
-      static_cast<int32_t>(PluginFieldType::name) == static_cast<int32_t>(FieldType::name), \
-      "nvinfer1::PluginFieldType::" #name " changed")
-WNO_SAME_FIELD_TYPE(kFLOAT16);
-WNO_SAME_FIELD_TYPE(kFLOAT32);
-WNO_SAME_FIELD_TYPE(kFLOAT64);
-WNO_SAME_FIELD_TYPE(kINT8);
-WNO_SAME_FIELD_TYPE(kINT16);
-WNO_SAME_FIELD_TYPE(kINT32);
-WNO_SAME_FIELD_TYPE(kCHAR);
-WNO_SAME_FIELD_TYPE(kDIMS);
-WNO_SAME_FIELD_TYPE(kUNKNOWN);
-WNO_SAME_FIELD_TYPE(kBF16);
-WNO_SAME_FIELD_TYPE(kINT64);
+#define WNO_SAME_FIELD_TYPE(theirs, ours)                                                     \
+  static_assert(                                                                              \
+      static_cast<int32_t>(PluginFieldType::theirs) == static_cast<int32_t>(FieldType::ours), \
+      "nvinfer1::PluginFieldType::" #theirs " changed")
+WNO_SAME_FIELD_TYPE(kFLOAT16, kFloat16);
+WNO_SAME_FIELD_TYPE(kFLOAT32, kFloat32);
+WNO_SAME_FIELD_TYPE(kFLOAT64, kFloat64);
+WNO_SAME_FIELD_TYPE(kINT8, kInt8);
+WNO_SAME_FIELD_TYPE(kINT16, kInt16);
+WNO_SAME_FIELD_TYPE(kINT32, kInt32);
+WNO_SAME_FIELD_TYPE(kCHAR, kChar);
+WNO_SAME_FIELD_TYPE(kDIMS, kDims);
+WNO_SAME_FIELD_TYPE(kUNKNOWN, kUnknown);
+WNO_SAME_FIELD_TYPE(kBF16, kBf16);
+WNO_SAME_FIELD_TYPE(kINT64, kInt64);
 #undef WNO_SAME_FIELD_TYPE
 
 WinogradConvPluginCreator::WinogradConvPluginCreator() {
-  mFieldNames.emplace_back(kFieldTile, nullptr, PluginFieldType::kINT32, 1);
-  mFieldNames.emplace_back(kFieldPadding, nullptr, PluginFieldType::kINT32, 1);
-  mFieldCollection.nbFields = static_cast<int32_t>(mFieldNames.size());
-  mFieldCollection.fields = mFieldNames.data();
+  field_names_.emplace_back(kFieldTile, nullptr, PluginFieldType::kINT32, 1);
+  field_names_.emplace_back(kFieldPadding, nullptr, PluginFieldType::kINT32, 1);
+  field_collection_.nbFields = static_cast<int32_t>(field_names_.size());
+  field_collection_.fields = field_names_.data();
 }
 
 const char* WinogradConvPluginCreator::getPluginName() const noexcept { return kPluginName; }
@@ -50,7 +50,7 @@ const char* WinogradConvPluginCreator::getPluginNamespace() const noexcept {
 }
 
 const PluginFieldCollection* WinogradConvPluginCreator::getFieldNames() noexcept {
-  return &mFieldCollection;
+  return &field_collection_;
 }
 
 IPluginV3* WinogradConvPluginCreator::createPlugin(const char* name,
@@ -60,7 +60,7 @@ IPluginV3* WinogradConvPluginCreator::createPlugin(const char* name,
     const std::string where = std::string("createPlugin(") + (name ? name : "") + ", " +
                               (phase == TensorRTPhase::kBUILD ? "build" : "runtime") + ")";
     if (fc == nullptr) {
-      reportError(where.c_str(), "no field collection");
+      report_error(where.c_str(), "no field collection");
       return nullptr;
     }
     std::vector<FieldView> views;
@@ -73,18 +73,18 @@ IPluginV3* WinogradConvPluginCreator::createPlugin(const char* name,
     }
     ConvParams params;
     const int32_t count = fc->fields == nullptr ? fc->nbFields : static_cast<int32_t>(views.size());
-    const FieldParse parsed = parseFields(views.data(), count, params);
-    if (parsed.status != FieldStatus::kOK) {
-      reportError(where.c_str(), parsed.message);
+    const FieldParse parsed = parse_fields(views.data(), count, params);
+    if (parsed.status != FieldStatus::kOk) {
+      report_error(where.c_str(), parsed.message);
       return nullptr;
     }
     for (const std::string& ignored : parsed.ignored) {
       const std::string message = "ignoring unknown field '" + ignored + "'";
-      logMessage(ILogger::Severity::kVERBOSE, where.c_str(), message.c_str());
+      log_message(ILogger::Severity::kVERBOSE, where.c_str(), message.c_str());
     }
     return new WinogradConvPlugin(params);
   } catch (...) {
-    reportException("createPlugin");
+    report_exception("createPlugin");
   }
   return nullptr;
 }

@@ -24,8 +24,8 @@ class WinogradConvPluginCreator final : public nvinfer1::IPluginCreatorV3One {
                                     nvinfer1::TensorRTPhase phase) noexcept override;
 
  private:
-  std::vector<nvinfer1::PluginField> mFieldNames;
-  nvinfer1::PluginFieldCollection mFieldCollection{};
+  std::vector<nvinfer1::PluginField> field_names_;
+  nvinfer1::PluginFieldCollection field_collection_{};
 };
 
 }  // namespace trt

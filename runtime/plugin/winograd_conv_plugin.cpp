@@ -18,9 +18,9 @@ static_assert(Dims::MAX_DIMS <= kMaxDims, "Shape holds fewer dimensions than nvi
 
 namespace {
 
-Shape toShape(const Dims& dims) noexcept {
+Shape to_shape(const Dims& dims) noexcept {
   Shape shape;
-  shape.nbDims = dims.nbDims;
+  shape.nb_dims = dims.nbDims;
   for (int32_t i = 0; i < dims.nbDims && i < kMaxDims; ++i) {
     shape.d[i] = dims.d[i];
   }
@@ -28,9 +28,9 @@ Shape toShape(const Dims& dims) noexcept {
 }
 
 // Constant dimensions as values, the others as unknown.
-Shape toShape(const DimsExprs& dims) noexcept {
+Shape to_shape(const DimsExprs& dims) noexcept {
   Shape shape;
-  shape.nbDims = dims.nbDims;
+  shape.nb_dims = dims.nbDims;
   for (int32_t i = 0; i < dims.nbDims && i < kMaxDims; ++i) {
     shape.d[i] = dims.d[i] != nullptr && dims.d[i]->isConstant() ? dims.d[i]->getConstantValue()
                                                                  : kUnknownDim;
@@ -38,16 +38,16 @@ Shape toShape(const DimsExprs& dims) noexcept {
   return shape;
 }
 
-bool ioCountOk(int32_t nbInputs, int32_t nbOutputs) noexcept {
-  return nbInputs == kNbInputs && nbOutputs == kNbOutputs;
+bool io_count_ok(int32_t nb_inputs, int32_t nb_outputs) noexcept {
+  return nb_inputs == kNbInputs && nb_outputs == kNbOutputs;
 }
 
-std::string ioCountMessage(int32_t nbInputs, int32_t nbOutputs) {
-  return "expects 3 inputs (X, weight, bias) and 1 output, got " + std::to_string(nbInputs) +
-         " and " + std::to_string(nbOutputs);
+std::string io_count_message(int32_t nb_inputs, int32_t nb_outputs) {
+  return "expects 3 inputs (X, weight, bias) and 1 output, got " + std::to_string(nb_inputs) +
+         " and " + std::to_string(nb_outputs);
 }
 
-std::string wnoMessage(const char* call, wno_status status) {
+std::string wno_message(const char* call, wno_status status) {
   std::string message = std::string(call) + ": " + wno_status_string(status);
   if (status == WNO_ERROR_CUDA) {
     message += std::string(": ") + wno_cuda_last_error();
@@ -58,7 +58,7 @@ std::string wnoMessage(const char* call, wno_status status) {
 }  // namespace
 
 WinogradConvPlugin::WinogradConvPlugin(const ConvParams& params)
-    : mParams(params), mDescription(describe(params)) {}
+    : params_(params), description_(describe(params)) {}
 
 IPluginCapability* WinogradConvPlugin::getCapabilityInterface(PluginCapabilityType type) noexcept {
   switch (type) {
@@ -75,9 +75,9 @@ IPluginCapability* WinogradConvPlugin::getCapabilityInterface(PluginCapabilityTy
 // A clone carries the fields only: its weight cache starts empty (see the header).
 IPluginV3* WinogradConvPlugin::clone() noexcept {
   try {
-    return new WinogradConvPlugin(mParams);
+    return new WinogradConvPlugin(params_);
   } catch (...) {
-    reportException("clone");
+    report_exception("clone");
   }
   return nullptr;
 }
@@ -88,60 +88,61 @@ const char* WinogradConvPlugin::getPluginVersion() const noexcept { return kPlug
 
 const char* WinogradConvPlugin::getPluginNamespace() const noexcept { return kPluginNamespace; }
 
-int32_t WinogradConvPlugin::configurePlugin(const DynamicPluginTensorDesc* in, int32_t nbInputs,
+int32_t WinogradConvPlugin::configurePlugin(const DynamicPluginTensorDesc* in, int32_t nb_inputs,
                                             const DynamicPluginTensorDesc* out,
-                                            int32_t nbOutputs) noexcept {
+                                            int32_t nb_outputs) noexcept {
   try {
-    if (!ioCountOk(nbInputs, nbOutputs) || in == nullptr || out == nullptr) {
-      return reportError("configurePlugin", ioCountMessage(nbInputs, nbOutputs));
+    if (!io_count_ok(nb_inputs, nb_outputs) || in == nullptr || out == nullptr) {
+      return report_error("configurePlugin", io_count_message(nb_inputs, nb_outputs));
     }
     const std::string problem =
-        checkShapes(toShape(in[kPosX].desc.dims), toShape(in[kPosWeight].desc.dims),
-                    toShape(in[kPosBias].desc.dims), mParams);
+        check_shapes(to_shape(in[kPosX].desc.dims), to_shape(in[kPosWeight].desc.dims),
+                     to_shape(in[kPosBias].desc.dims), params_);
     if (!problem.empty()) {
-      return reportError("configurePlugin", problem);
+      return report_error("configurePlugin", problem);
     }
     return 0;
   } catch (...) {
-    return reportException("configurePlugin");
+    return report_exception("configurePlugin");
   }
 }
 
-int32_t WinogradConvPlugin::getOutputDataTypes(DataType* outputTypes, int32_t nbOutputs,
-                                               const DataType* inputTypes,
-                                               int32_t nbInputs) const noexcept {
+int32_t WinogradConvPlugin::getOutputDataTypes(DataType* output_types, int32_t nb_outputs,
+                                               const DataType* input_types,
+                                               int32_t nb_inputs) const noexcept {
   try {
-    if (!ioCountOk(nbInputs, nbOutputs) || outputTypes == nullptr || inputTypes == nullptr) {
-      return reportError("getOutputDataTypes", ioCountMessage(nbInputs, nbOutputs));
+    if (!io_count_ok(nb_inputs, nb_outputs) || output_types == nullptr || input_types == nullptr) {
+      return report_error("getOutputDataTypes", io_count_message(nb_inputs, nb_outputs));
     }
     wno_dtype dtype{};
-    if (!toWnoDtype(static_cast<int32_t>(inputTypes[kPosX]), dtype)) {
-      const int32_t type = static_cast<int32_t>(inputTypes[kPosX]);
-      return reportError("getOutputDataTypes",
-                         "X must be float32 or float16, got DataType " + std::to_string(type));
+    if (!to_wno_dtype(static_cast<int32_t>(input_types[kPosX]), dtype)) {
+      const int32_t type = static_cast<int32_t>(input_types[kPosX]);
+      return report_error("getOutputDataTypes",
+                          "X must be float32 or float16, got DataType " + std::to_string(type));
     }
-    outputTypes[0] = inputTypes[kPosX];
+    output_types[0] = input_types[kPosX];
     return 0;
   } catch (...) {
-    return reportException("getOutputDataTypes");
+    return report_exception("getOutputDataTypes");
   }
 }
 
 // Y = (N, K, H + 2p - 2, W + 2p - 2), symbolic in N, H and W.
-int32_t WinogradConvPlugin::getOutputShapes(const DimsExprs* inputs, int32_t nbInputs,
+int32_t WinogradConvPlugin::getOutputShapes(const DimsExprs* inputs, int32_t nb_inputs,
                                             const DimsExprs* /* shapeInputs */,
                                             int32_t /* nbShapeInputs */, DimsExprs* outputs,
-                                            int32_t nbOutputs, IExprBuilder& exprBuilder) noexcept {
+                                            int32_t nb_outputs,
+                                            IExprBuilder& expr_builder) noexcept {
   try {
-    if (!ioCountOk(nbInputs, nbOutputs) || inputs == nullptr || outputs == nullptr) {
-      return reportError("getOutputShapes", ioCountMessage(nbInputs, nbOutputs));
+    if (!io_count_ok(nb_inputs, nb_outputs) || inputs == nullptr || outputs == nullptr) {
+      return report_error("getOutputShapes", io_count_message(nb_inputs, nb_outputs));
     }
     const DimsExprs& x = inputs[kPosX];
     const DimsExprs& weight = inputs[kPosWeight];
     const std::string problem =
-        checkShapes(toShape(x), toShape(weight), toShape(inputs[kPosBias]), mParams);
+        check_shapes(to_shape(x), to_shape(weight), to_shape(inputs[kPosBias]), params_);
     if (!problem.empty()) {
-      return reportError("getOutputShapes", problem);
+      return report_error("getOutputShapes", problem);
     }
     DimsExprs& y = outputs[0];
     y.nbDims = 4;
@@ -149,32 +150,32 @@ int32_t WinogradConvPlugin::getOutputShapes(const DimsExprs* inputs, int32_t nbI
     y.d[1] = weight.d[0];
     for (int32_t i = 2; i < 4; ++i) {
       // padding 1: H + 0; padding 0: H - 2.
-      y.d[i] = mParams.padding == 1 ? x.d[i]
-                                    : exprBuilder.operation(DimensionOperation::kSUB, *x.d[i],
-                                                            *exprBuilder.constant(2));
+      y.d[i] = params_.padding == 1 ? x.d[i]
+                                    : expr_builder.operation(DimensionOperation::kSUB, *x.d[i],
+                                                             *expr_builder.constant(2));
       if (y.d[i] == nullptr) {
-        return reportError("getOutputShapes", "IExprBuilder returned no expression");
+        return report_error("getOutputShapes", "IExprBuilder returned no expression");
       }
     }
     return 0;
   } catch (...) {
-    return reportException("getOutputShapes");
+    return report_exception("getOutputShapes");
   }
 }
 
 bool WinogradConvPlugin::supportsFormatCombination(int32_t pos,
-                                                   const DynamicPluginTensorDesc* inOut,
-                                                   int32_t nbInputs, int32_t nbOutputs) noexcept {
-  if (!ioCountOk(nbInputs, nbOutputs) || inOut == nullptr || pos < 0 || pos > kPosY) {
+                                                   const DynamicPluginTensorDesc* in_out,
+                                                   int32_t nb_inputs, int32_t nb_outputs) noexcept {
+  if (!io_count_ok(nb_inputs, nb_outputs) || in_out == nullptr || pos < 0 || pos > kPosY) {
     return false;
   }
   int32_t types[kPosY + 1]{};
   bool linear[kPosY + 1]{};
   for (int32_t i = 0; i <= pos; ++i) {
-    types[i] = static_cast<int32_t>(inOut[i].desc.type);
-    linear[i] = inOut[i].desc.format == TensorFormat::kLINEAR;
+    types[i] = static_cast<int32_t>(in_out[i].desc.type);
+    linear[i] = in_out[i].desc.format == TensorFormat::kLINEAR;
   }
-  return supportsIo(pos, types, linear);
+  return supports_io(pos, types, linear);
 }
 
 int32_t WinogradConvPlugin::getNbOutputs() const noexcept { return kNbOutputs; }
@@ -183,107 +184,110 @@ int32_t WinogradConvPlugin::getNbOutputs() const noexcept { return kNbOutputs; }
 // are covered as long as wno_cuda_workspace_size does not decrease with N, H or W. The
 // transformed weights live in plugin-owned memory, not here: TensorRT's workspace does not
 // persist between enqueues.
-size_t WinogradConvPlugin::getWorkspaceSize(const DynamicPluginTensorDesc* inputs, int32_t nbInputs,
+size_t WinogradConvPlugin::getWorkspaceSize(const DynamicPluginTensorDesc* inputs,
+                                            int32_t nb_inputs,
                                             const DynamicPluginTensorDesc* outputs,
-                                            int32_t nbOutputs) const noexcept {
-  if (!ioCountOk(nbInputs, nbOutputs) || inputs == nullptr || outputs == nullptr) {
+                                            int32_t nb_outputs) const noexcept {
+  if (!io_count_ok(nb_inputs, nb_outputs) || inputs == nullptr || outputs == nullptr) {
     return 0;
   }
   wno_dtype dtype{};
-  if (!toWnoDtype(static_cast<int32_t>(inputs[kPosX].desc.type), dtype)) {
+  if (!to_wno_dtype(static_cast<int32_t>(inputs[kPosX].desc.type), dtype)) {
     return 0;
   }
-  const Shape xs[3] = {toShape(inputs[kPosX].min), toShape(inputs[kPosX].opt),
-                       toShape(inputs[kPosX].max)};
-  return profileWorkspace(xs, 3, toShape(inputs[kPosWeight].max), mParams, dtype,
-                          &wno_cuda_workspace_size);
+  const Shape xs[3] = {to_shape(inputs[kPosX].min), to_shape(inputs[kPosX].opt),
+                       to_shape(inputs[kPosX].max)};
+  return profile_workspace(xs, 3, to_shape(inputs[kPosWeight].max), params_, dtype,
+                           &wno_cuda_workspace_size);
 }
 
-const char* WinogradConvPlugin::getTimingCacheID() noexcept { return mDescription.c_str(); }
+const char* WinogradConvPlugin::getTimingCacheID() noexcept { return description_.c_str(); }
 
-const char* WinogradConvPlugin::getMetadataString() noexcept { return mDescription.c_str(); }
+const char* WinogradConvPlugin::getMetadataString() noexcept { return description_.c_str(); }
 
-int32_t WinogradConvPlugin::onShapeChange(const PluginTensorDesc* in, int32_t nbInputs,
-                                          const PluginTensorDesc* out, int32_t nbOutputs) noexcept {
+int32_t WinogradConvPlugin::onShapeChange(const PluginTensorDesc* in, int32_t nb_inputs,
+                                          const PluginTensorDesc* out,
+                                          int32_t nb_outputs) noexcept {
   try {
-    if (!ioCountOk(nbInputs, nbOutputs) || in == nullptr || out == nullptr) {
-      return reportError("onShapeChange", ioCountMessage(nbInputs, nbOutputs));
+    if (!io_count_ok(nb_inputs, nb_outputs) || in == nullptr || out == nullptr) {
+      return report_error("onShapeChange", io_count_message(nb_inputs, nb_outputs));
     }
-    const Shape x = toShape(in[kPosX].dims);
-    const Shape weight = toShape(in[kPosWeight].dims);
-    const std::string problem = checkShapes(x, weight, toShape(in[kPosBias].dims), mParams);
+    const Shape x = to_shape(in[kPosX].dims);
+    const Shape weight = to_shape(in[kPosWeight].dims);
+    const std::string problem = check_shapes(x, weight, to_shape(in[kPosBias].dims), params_);
     if (!problem.empty()) {
-      return reportError("onShapeChange", problem);
+      return report_error("onShapeChange", problem);
     }
     wno_conv_desc desc{};
-    if (makeDesc(x, weight, mParams, desc) == DescStatus::kINVALID) {
-      return reportError("onShapeChange", "shapes out of the kernel's range");
+    if (make_desc(x, weight, params_, desc) == DescStatus::kInvalid) {
+      return report_error("onShapeChange", "shapes out of the kernel's range");
     }
     return 0;
   } catch (...) {
-    return reportException("onShapeChange");
+    return report_exception("onShapeChange");
   }
 }
 
-int32_t WinogradConvPlugin::enqueue(const PluginTensorDesc* inputDesc,
-                                    const PluginTensorDesc* outputDesc, const void* const* inputs,
+int32_t WinogradConvPlugin::enqueue(const PluginTensorDesc* input_desc,
+                                    const PluginTensorDesc* output_desc, const void* const* inputs,
                                     void* const* outputs, void* workspace,
                                     cudaStream_t stream) noexcept {
   try {
-    if (inputDesc == nullptr || outputDesc == nullptr || inputs == nullptr || outputs == nullptr) {
-      return reportError("enqueue", "null tensor descriptors or pointers");
+    if (input_desc == nullptr || output_desc == nullptr || inputs == nullptr ||
+        outputs == nullptr) {
+      return report_error("enqueue", "null tensor descriptors or pointers");
     }
     wno_conv_desc desc{};
-    const DescStatus shape = makeDesc(toShape(inputDesc[kPosX].dims),
-                                      toShape(inputDesc[kPosWeight].dims), mParams, desc);
-    if (shape == DescStatus::kEMPTY) {
+    const DescStatus shape = make_desc(to_shape(input_desc[kPosX].dims),
+                                       to_shape(input_desc[kPosWeight].dims), params_, desc);
+    if (shape == DescStatus::kEmpty) {
       return 0;
     }
     wno_dtype dtype{};
-    if (shape != DescStatus::kOK ||
-        !toWnoDtype(static_cast<int32_t>(inputDesc[kPosX].type), dtype)) {
-      return reportError("enqueue", "unsupported shapes or data type");
+    if (shape != DescStatus::kOk ||
+        !to_wno_dtype(static_cast<int32_t>(input_desc[kPosX].type), dtype)) {
+      return report_error("enqueue", "unsupported shapes or data type");
     }
     WeightKey key;
     key.weight = inputs[kPosWeight];
     key.bias = inputs[kPosBias];
-    key.inChannels = desc.in_channels;
-    key.outChannels = desc.out_channels;
+    key.in_channels = desc.in_channels;
+    key.out_channels = desc.out_channels;
     key.tile = desc.tile;
     key.padding = desc.padding;
     key.dtype = dtype;
-    key.weightHalf = inputDesc[kPosWeight].type == DataType::kHALF;
-    key.biasHalf = inputDesc[kPosBias].type == DataType::kHALF;
+    key.weight_half = input_desc[kPosWeight].type == DataType::kHALF;
+    key.bias_half = input_desc[kPosBias].type == DataType::kHALF;
 
-    if (!mWeights) {
-      mWeights = std::make_unique<WeightCache>();
+    if (!weights_) {
+      weights_ = std::make_unique<WeightCache>();
     }
-    const int64_t transformsBefore = mWeights->transformCount();
+    const int64_t transforms_before = weights_->transform_count();
     std::string error;
-    wno_status status = mWeights->prepare(key, desc, stream, error);
+    wno_status status = weights_->prepare(key, desc, stream, error);
     if (status != WNO_SUCCESS) {
-      return reportError("enqueue", error);
+      return report_error("enqueue", error);
     }
-    if (mWeights->transformCount() != transformsBefore) {
-      logMessage(ILogger::Severity::kVERBOSE, "enqueue",
-                 ("transformed weights K=" + std::to_string(desc.out_channels) +
-                  " C=" + std::to_string(desc.in_channels) + " " + mDescription)
-                     .c_str());
+    if (weights_->transform_count() != transforms_before) {
+      log_message(ILogger::Severity::kVERBOSE, "enqueue",
+                  ("transformed weights K=" + std::to_string(desc.out_channels) +
+                   " C=" + std::to_string(desc.in_channels) + " " + description_)
+                      .c_str());
     }
 
-    const size_t workspaceBytes = wno_cuda_workspace_size(&desc, dtype);
-    if (workspaceBytes > 0 && workspace == nullptr) {
-      return reportError("enqueue", "TensorRT gave no workspace");
+    const size_t workspace_bytes = wno_cuda_workspace_size(&desc, dtype);
+    if (workspace_bytes > 0 && workspace == nullptr) {
+      return report_error("enqueue", "TensorRT gave no workspace");
     }
-    status = wno_cuda_conv2d(&desc, dtype, inputs[kPosX], mWeights->transformed(),
-                             mWeights->bias(inputs[kPosBias]), outputs[0], workspace,
-                             workspaceBytes, stream);
+    status = wno_cuda_conv2d(&desc, dtype, inputs[kPosX], weights_->transformed(),
+                             weights_->bias(inputs[kPosBias]), outputs[0], workspace,
+                             workspace_bytes, stream);
     if (status != WNO_SUCCESS) {
-      return reportError("enqueue", wnoMessage("wno_cuda_conv2d", status));
+      return report_error("enqueue", wno_message("wno_cuda_conv2d", status));
     }
     return 0;
   } catch (...) {
-    return reportException("enqueue");
+    return report_exception("enqueue");
   }
 }
 
@@ -293,16 +297,16 @@ IPluginV3* WinogradConvPlugin::attachToContext(IPluginResourceContext* /* contex
 }
 
 const PluginFieldCollection* WinogradConvPlugin::getFieldsToSerialize() noexcept {
-  mSerializedParams = mParams;
+  serialized_params_ = params_;
   FieldView views[kSerializedFieldCount];
-  const int32_t count = serializeFields(mSerializedParams, views, kSerializedFieldCount);
+  const int32_t count = serialize_fields(serialized_params_, views, kSerializedFieldCount);
   for (int32_t i = 0; i < count; ++i) {
-    mSerializedFields[i] = PluginField(
+    serialized_fields_[i] = PluginField(
         views[i].name, views[i].data, static_cast<PluginFieldType>(views[i].type), views[i].length);
   }
-  mSerializedCollection.nbFields = count;
-  mSerializedCollection.fields = mSerializedFields;
-  return &mSerializedCollection;
+  serialized_collection_.nbFields = count;
+  serialized_collection_.fields = serialized_fields_;
+  return &serialized_collection_;
 }
 
 }  // namespace trt

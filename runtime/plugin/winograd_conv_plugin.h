@@ -40,7 +40,7 @@ class WinogradConvPlugin final : public nvinfer1::IPluginV3,
   WinogradConvPlugin(const WinogradConvPlugin&) = delete;
   WinogradConvPlugin& operator=(const WinogradConvPlugin&) = delete;
 
-  const ConvParams& params() const noexcept { return mParams; }
+  const ConvParams& params() const noexcept { return params_; }
 
   // IPluginV3
   nvinfer1::IPluginCapability* getCapabilityInterface(
@@ -53,41 +53,42 @@ class WinogradConvPlugin final : public nvinfer1::IPluginV3,
   const char* getPluginNamespace() const noexcept override;
 
   // IPluginV3OneBuild
-  int32_t configurePlugin(const nvinfer1::DynamicPluginTensorDesc* in, int32_t nbInputs,
+  int32_t configurePlugin(const nvinfer1::DynamicPluginTensorDesc* in, int32_t nb_inputs,
                           const nvinfer1::DynamicPluginTensorDesc* out,
-                          int32_t nbOutputs) noexcept override;
-  int32_t getOutputDataTypes(nvinfer1::DataType* outputTypes, int32_t nbOutputs,
-                             const nvinfer1::DataType* inputTypes,
-                             int32_t nbInputs) const noexcept override;
-  int32_t getOutputShapes(const nvinfer1::DimsExprs* inputs, int32_t nbInputs,
-                          const nvinfer1::DimsExprs* shapeInputs, int32_t nbShapeInputs,
-                          nvinfer1::DimsExprs* outputs, int32_t nbOutputs,
-                          nvinfer1::IExprBuilder& exprBuilder) noexcept override;
-  bool supportsFormatCombination(int32_t pos, const nvinfer1::DynamicPluginTensorDesc* inOut,
-                                 int32_t nbInputs, int32_t nbOutputs) noexcept override;
+                          int32_t nb_outputs) noexcept override;
+  int32_t getOutputDataTypes(nvinfer1::DataType* output_types, int32_t nb_outputs,
+                             const nvinfer1::DataType* input_types,
+                             int32_t nb_inputs) const noexcept override;
+  int32_t getOutputShapes(const nvinfer1::DimsExprs* inputs, int32_t nb_inputs,
+                          const nvinfer1::DimsExprs* shape_inputs, int32_t nb_shape_inputs,
+                          nvinfer1::DimsExprs* outputs, int32_t nb_outputs,
+                          nvinfer1::IExprBuilder& expr_builder) noexcept override;
+  bool supportsFormatCombination(int32_t pos, const nvinfer1::DynamicPluginTensorDesc* in_out,
+                                 int32_t nb_inputs, int32_t nb_outputs) noexcept override;
   int32_t getNbOutputs() const noexcept override;
-  size_t getWorkspaceSize(const nvinfer1::DynamicPluginTensorDesc* inputs, int32_t nbInputs,
+  size_t getWorkspaceSize(const nvinfer1::DynamicPluginTensorDesc* inputs, int32_t nb_inputs,
                           const nvinfer1::DynamicPluginTensorDesc* outputs,
-                          int32_t nbOutputs) const noexcept override;
+                          int32_t nb_outputs) const noexcept override;
   const char* getTimingCacheID() noexcept override;
   const char* getMetadataString() noexcept override;
 
   // IPluginV3OneRuntime
-  int32_t onShapeChange(const nvinfer1::PluginTensorDesc* in, int32_t nbInputs,
-                        const nvinfer1::PluginTensorDesc* out, int32_t nbOutputs) noexcept override;
-  int32_t enqueue(const nvinfer1::PluginTensorDesc* inputDesc,
-                  const nvinfer1::PluginTensorDesc* outputDesc, const void* const* inputs,
+  int32_t onShapeChange(const nvinfer1::PluginTensorDesc* in, int32_t nb_inputs,
+                        const nvinfer1::PluginTensorDesc* out,
+                        int32_t nb_outputs) noexcept override;
+  int32_t enqueue(const nvinfer1::PluginTensorDesc* input_desc,
+                  const nvinfer1::PluginTensorDesc* output_desc, const void* const* inputs,
                   void* const* outputs, void* workspace, cudaStream_t stream) noexcept override;
   nvinfer1::IPluginV3* attachToContext(nvinfer1::IPluginResourceContext* context) noexcept override;
   const nvinfer1::PluginFieldCollection* getFieldsToSerialize() noexcept override;
 
  private:
-  ConvParams mParams;
-  std::string mDescription;  // "tile=4,padding=1": timing-cache ID and metadata
-  std::unique_ptr<WeightCache> mWeights;
-  ConvParams mSerializedParams{};
-  nvinfer1::PluginField mSerializedFields[kSerializedFieldCount];
-  nvinfer1::PluginFieldCollection mSerializedCollection{};
+  ConvParams params_;
+  std::string description_;  // "tile=4,padding=1": timing-cache ID and metadata
+  std::unique_ptr<WeightCache> weights_;
+  ConvParams serialized_params_{};
+  nvinfer1::PluginField serialized_fields_[kSerializedFieldCount];
+  nvinfer1::PluginFieldCollection serialized_collection_{};
 };
 
 }  // namespace trt

@@ -13,7 +13,7 @@ using namespace wno::trt;
 
 namespace {
 
-void copyMessage(const std::string& text, char* out, size_t capacity) noexcept {
+void copy_message(const std::string& text, char* out, size_t capacity) noexcept {
   if (out != nullptr && capacity > 0) {
     const size_t n = text.size() < capacity - 1 ? text.size() : capacity - 1;
     std::memcpy(out, text.data(), n);
@@ -21,20 +21,20 @@ void copyMessage(const std::string& text, char* out, size_t capacity) noexcept {
   }
 }
 
-Shape makeShape(const int64_t* dims, int32_t nbDims) noexcept {
+Shape make_shape(const int64_t* dims, int32_t nb_dims) noexcept {
   Shape s;
-  s.nbDims = nbDims;
-  for (int32_t i = 0; i < nbDims && i < kMaxDims && dims != nullptr; ++i) {
+  s.nb_dims = nb_dims;
+  for (int32_t i = 0; i < nb_dims && i < kMaxDims && dims != nullptr; ++i) {
     s.d[i] = dims[i];
   }
   return s;
 }
 
 // A fake wno_cuda_workspace_size: monotone in every dimension, records its calls.
-int32_t gWorkspaceCalls = 0;
+int32_t g_workspace_calls = 0;
 
-size_t fakeWorkspace(const wno_conv_desc* d, wno_dtype dtype) {
-  ++gWorkspaceCalls;
+size_t fake_workspace(const wno_conv_desc* d, wno_dtype dtype) {
+  ++g_workspace_calls;
   const size_t elem = dtype == WNO_FLOAT16 ? 2 : 4;
   return static_cast<size_t>(d->batch) * d->in_channels * d->height * d->width * elem + d->tile;
 }
@@ -46,18 +46,19 @@ size_t fakeWorkspace(const wno_conv_desc* d, wno_dtype dtype) {
 // Status: 0 ok, else the FieldStatus value; -1 on an exception. `ignored` receives the ignored
 // field names joined by ','.
 WNO_TEST_API int32_t wno_trt_parse_fields(const FieldView* fields, int32_t count,
-                                          ConvParams* params, char* message, size_t messageCapacity,
-                                          char* ignored, size_t ignoredCapacity) {
+                                          ConvParams* params, char* message,
+                                          size_t message_capacity, char* ignored,
+                                          size_t ignored_capacity) {
   try {
     ConvParams parsed;
-    const FieldParse result = parseFields(fields, count, parsed);
-    copyMessage(result.message, message, messageCapacity);
+    const FieldParse result = parse_fields(fields, count, parsed);
+    copy_message(result.message, message, message_capacity);
     std::string names;
     for (const std::string& name : result.ignored) {
       names += (names.empty() ? "" : ",") + name;
     }
-    copyMessage(names, ignored, ignoredCapacity);
-    if (result.status == FieldStatus::kOK && params != nullptr) {
+    copy_message(names, ignored, ignored_capacity);
+    if (result.status == FieldStatus::kOk && params != nullptr) {
       *params = parsed;
     }
     return static_cast<int32_t>(result.status);
@@ -68,12 +69,12 @@ WNO_TEST_API int32_t wno_trt_parse_fields(const FieldView* fields, int32_t count
 
 WNO_TEST_API int32_t wno_trt_serialize_fields(const ConvParams* params, FieldView* out,
                                               int32_t capacity) {
-  return params == nullptr ? 0 : serializeFields(*params, out, capacity);
+  return params == nullptr ? 0 : serialize_fields(*params, out, capacity);
 }
 
 WNO_TEST_API int32_t wno_trt_describe(const ConvParams* params, char* out, size_t capacity) {
   try {
-    copyMessage(describe(*params), out, capacity);
+    copy_message(describe(*params), out, capacity);
     return 0;
   } catch (...) {
     return -1;
@@ -81,7 +82,7 @@ WNO_TEST_API int32_t wno_trt_describe(const ConvParams* params, char* out, size_
 }
 
 WNO_TEST_API const char* wno_trt_field_status_name(int32_t status) {
-  return fieldStatusName(static_cast<FieldStatus>(status));
+  return field_status_name(static_cast<FieldStatus>(status));
 }
 
 WNO_TEST_API int32_t wno_trt_supports_io(int32_t pos, const int32_t* types, const int32_t* linear) {
@@ -89,11 +90,11 @@ WNO_TEST_API int32_t wno_trt_supports_io(int32_t pos, const int32_t* types, cons
   for (int32_t i = 0; i <= pos && i <= kPosY && linear != nullptr; ++i) {
     flags[i] = linear[i] != 0;
   }
-  return supportsIo(pos, types, linear == nullptr ? nullptr : flags) ? 1 : 0;
+  return supports_io(pos, types, linear == nullptr ? nullptr : flags) ? 1 : 0;
 }
 
 WNO_TEST_API int64_t wno_trt_output_extent(int64_t in, int32_t padding) {
-  return outputExtent(in, padding);
+  return output_extent(in, padding);
 }
 
 // 0 when consistent, 1 with the reason in `message`, -1 on an exception.
@@ -103,8 +104,8 @@ WNO_TEST_API int32_t wno_trt_check_shapes(const int64_t* x, int32_t nx, const in
                                           size_t capacity) {
   try {
     const std::string problem =
-        checkShapes(makeShape(x, nx), makeShape(w, nw), makeShape(b, nb), *params);
-    copyMessage(problem, message, capacity);
+        check_shapes(make_shape(x, nx), make_shape(w, nw), make_shape(b, nb), *params);
+    copy_message(problem, message, capacity);
     return problem.empty() ? 0 : 1;
   } catch (...) {
     return -1;
@@ -113,12 +114,12 @@ WNO_TEST_API int32_t wno_trt_check_shapes(const int64_t* x, int32_t nx, const in
 
 WNO_TEST_API int32_t wno_trt_make_desc(const int64_t* x, int32_t nx, const int64_t* w, int32_t nw,
                                        const ConvParams* params, wno_conv_desc* desc) {
-  return static_cast<int32_t>(makeDesc(makeShape(x, nx), makeShape(w, nw), *params, *desc));
+  return static_cast<int32_t>(make_desc(make_shape(x, nx), make_shape(w, nw), *params, *desc));
 }
 
 WNO_TEST_API int32_t wno_trt_to_wno_dtype(int32_t type, int32_t* dtype) {
   wno_dtype d{};
-  const bool ok = toWnoDtype(type, d);
+  const bool ok = to_wno_dtype(type, d);
   *dtype = static_cast<int32_t>(d);
   return ok ? 1 : 0;
 }
@@ -131,12 +132,12 @@ WNO_TEST_API size_t wno_trt_profile_workspace(const int64_t* xs, int32_t count, 
   Shape shapes[8];
   const int32_t n = count < 8 ? count : 8;
   for (int32_t i = 0; i < n; ++i) {
-    shapes[i] = makeShape(xs + 4 * i, 4);
+    shapes[i] = make_shape(xs + 4 * i, 4);
   }
-  gWorkspaceCalls = 0;
-  const size_t bytes = profileWorkspace(shapes, n, makeShape(w, 4), *params,
-                                        static_cast<wno_dtype>(dtype), &fakeWorkspace);
-  *calls = gWorkspaceCalls;
+  g_workspace_calls = 0;
+  const size_t bytes = profile_workspace(shapes, n, make_shape(w, 4), *params,
+                                         static_cast<wno_dtype>(dtype), &fake_workspace);
+  *calls = g_workspace_calls;
   return bytes;
 }
 
@@ -144,15 +145,15 @@ WNO_TEST_API int32_t wno_trt_weight_keys_equal(const WeightKey* a, const WeightK
   return *a == *b ? 1 : 0;
 }
 
-WNO_TEST_API int32_t wno_trt_plan_weight_buffer(size_t transformedBytes, int32_t inChannels,
-                                                int32_t outChannels, int32_t weightHalf,
-                                                int32_t biasHalf, WeightBufferLayout* layout) {
+WNO_TEST_API int32_t wno_trt_plan_weight_buffer(size_t transformed_bytes, int32_t in_channels,
+                                                int32_t out_channels, int32_t weight_half,
+                                                int32_t bias_half, WeightBufferLayout* layout) {
   WeightKey key;
-  key.inChannels = inChannels;
-  key.outChannels = outChannels;
-  key.weightHalf = weightHalf != 0;
-  key.biasHalf = biasHalf != 0;
-  return planWeightBuffer(transformedBytes, key, *layout) ? 1 : 0;
+  key.in_channels = in_channels;
+  key.out_channels = out_channels;
+  key.weight_half = weight_half != 0;
+  key.bias_half = bias_half != 0;
+  return plan_weight_buffer(transformed_bytes, key, *layout) ? 1 : 0;
 }
 
 WNO_TEST_API size_t wno_trt_section_alignment() { return kSectionAlignment; }

@@ -7,7 +7,7 @@
 //   - getPluginRegistry() / getLogger(): the two libnvinfer entry points the plugin calls;
 //     a recording registry and logger,
 //   - the CUDA runtime calls of weight_cache.cpp, over host memory ("device" = heap),
-//   - the kernel ABI (wno_cuda_*) as recorders, and halfToFloat on the host,
+//   - the kernel ABI (wno_cuda_*) as recorders, and half_to_float on the host,
 //   - IExprBuilder / IDimensionExpr as affine expressions "symbol + offset".
 // The executable runs every check, prints "ok NAME" or "FAIL NAME: why", and exits non-zero on
 // any failure.
@@ -49,7 +49,7 @@ class RecordingLogger : public ILogger {
 
 struct Registration {
   IPluginCreatorInterface* creator;
-  std::string pluginNamespace;
+  std::string plugin_namespace;
 };
 
 class FakeRegistry : public IPluginRegistry {
@@ -122,11 +122,11 @@ extern "C" ILogger* getLogger() noexcept { return &logger(); }
 namespace {
 
 const cudaStream_t kCapturingStream = reinterpret_cast<cudaStream_t>(0xCA97);
-std::map<void*, size_t> gLive;  // "device" allocations
-bool gFailMalloc = false;
-int gHalfToFloatCalls = 0;
+std::map<void*, size_t> g_live;  // "device" allocations
+bool g_fail_malloc = false;
+int g_half_to_float_calls = 0;
 
-float halfBitsToFloat(uint16_t h) {
+float half_bits_to_float(uint16_t h) {
   const int sign = h >> 15;
   const int exponent = (h >> 10) & 0x1f;
   const int mantissa = h & 0x3ff;
@@ -144,19 +144,19 @@ float halfBitsToFloat(uint16_t h) {
 }  // namespace
 
 extern "C" {
-cudaError_t CUDARTAPI cudaMalloc(void** devPtr, size_t size) {
-  if (gFailMalloc) {
+cudaError_t CUDARTAPI cudaMalloc(void** dev_ptr, size_t size) {
+  if (g_fail_malloc) {
     return cudaErrorMemoryAllocation;
   }
-  *devPtr = std::malloc(size);
-  gLive[*devPtr] = size;
+  *dev_ptr = std::malloc(size);
+  g_live[*dev_ptr] = size;
   return cudaSuccess;
 }
 
-cudaError_t CUDARTAPI cudaFree(void* devPtr) {
-  if (devPtr != nullptr) {
-    gLive.erase(devPtr);
-    std::free(devPtr);
+cudaError_t CUDARTAPI cudaFree(void* dev_ptr) {
+  if (dev_ptr != nullptr) {
+    g_live.erase(dev_ptr);
+    std::free(dev_ptr);
   }
   return cudaSuccess;
 }
@@ -176,11 +176,11 @@ const char* CUDARTAPI cudaGetErrorString(cudaError_t) { return "fake CUDA runtim
 
 namespace wno {
 namespace trt {
-cudaError_t halfToFloat(const void* src, float* dst, size_t count, cudaStream_t) noexcept {
-  ++gHalfToFloatCalls;
+cudaError_t half_to_float(const void* src, float* dst, size_t count, cudaStream_t) noexcept {
+  ++g_half_to_float_calls;
   const auto* bits = static_cast<const uint16_t*>(src);
   for (size_t i = 0; i < count; ++i) {
-    dst[i] = halfBitsToFloat(bits[i]);
+    dst[i] = half_bits_to_float(bits[i]);
   }
   return cudaSuccess;
 }
@@ -194,56 +194,56 @@ namespace {
 struct KernelLog {
   int transforms{0};
   int convs{0};
-  std::vector<float> transformedFrom;  // the float32 weights the last transform read
-  std::vector<float> lastBias;         // the float32 bias the last conv read
-  const void* lastBiasPointer{nullptr};
-  const void* lastTransformed{nullptr};
-  size_t lastWorkspaceBytes{0};
-  void* lastWorkspace{nullptr};
-  wno_dtype lastDtype{WNO_FLOAT32};
-  wno_conv_desc lastDesc{};
-  wno_status convStatus{WNO_SUCCESS};
+  std::vector<float> transformed_from;  // the float32 weights the last transform read
+  std::vector<float> last_bias;         // the float32 bias the last conv read
+  const void* last_bias_pointer{nullptr};
+  const void* last_transformed{nullptr};
+  size_t last_workspace_bytes{0};
+  void* last_workspace{nullptr};
+  wno_dtype last_dtype{WNO_FLOAT32};
+  wno_conv_desc last_desc{};
+  wno_status conv_status{WNO_SUCCESS};
 };
 
-KernelLog gKernel;
+KernelLog g_kernel;
 
-size_t elementSize(wno_dtype dtype) { return dtype == WNO_FLOAT16 ? 2 : 4; }
+size_t element_size(wno_dtype dtype) { return dtype == WNO_FLOAT16 ? 2 : 4; }
 
 }  // namespace
 
 extern "C" {
 size_t wno_cuda_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
   const size_t a = static_cast<size_t>(d->tile) + 2;
-  return static_cast<size_t>(d->out_channels) * d->in_channels * a * a * elementSize(dtype);
+  return static_cast<size_t>(d->out_channels) * d->in_channels * a * a * element_size(dtype);
 }
 
 wno_status wno_cuda_transform_weights(const wno_conv_desc* d, wno_dtype, const float* weight,
                                       void* transformed, void*) {
-  ++gKernel.transforms;
+  ++g_kernel.transforms;
   const size_t n = static_cast<size_t>(d->out_channels) * d->in_channels * 9;
-  gKernel.transformedFrom.assign(weight, weight + n);
-  gKernel.lastTransformed = transformed;
+  g_kernel.transformed_from.assign(weight, weight + n);
+  g_kernel.last_transformed = transformed;
   return WNO_SUCCESS;
 }
 
 size_t wno_cuda_workspace_size(const wno_conv_desc* d, wno_dtype dtype) {
   return static_cast<size_t>(d->batch) * d->in_channels * d->height * d->width *
-             elementSize(dtype) +
+             element_size(dtype) +
          64;
 }
 
 wno_status wno_cuda_conv2d(const wno_conv_desc* d, wno_dtype dtype, const void*,
                            const void* transformed, const float* bias, void*, void* workspace,
-                           size_t workspaceBytes, void*) {
-  ++gKernel.convs;
-  gKernel.lastDesc = *d;
-  gKernel.lastDtype = dtype;
-  gKernel.lastTransformed = transformed;
-  gKernel.lastBiasPointer = bias;
-  gKernel.lastBias.assign(bias, bias + d->out_channels);
-  gKernel.lastWorkspace = workspace;
-  gKernel.lastWorkspaceBytes = workspaceBytes;
-  return gKernel.convStatus;
+                           size_t workspace_bytes, void*) {
+  ++g_kernel.convs;
+  g_kernel.last_desc = *d;
+  g_kernel.last_dtype = dtype;
+  g_kernel.last_transformed = transformed;
+  g_kernel.last_bias_pointer = bias;
+  g_kernel.last_bias.assign(bias, bias + d->out_channels);
+  g_kernel.last_workspace = workspace;
+  g_kernel.last_workspace_bytes = workspace_bytes;
+  return g_kernel.conv_status;
 }
 
 const char* wno_status_string(wno_status status) {
@@ -260,41 +260,41 @@ namespace {
 // symbol + offset; symbol "" is a constant.
 class Expr : public IDimensionExpr {
  public:
-  Expr(std::string symbol, int64_t offset) : mSymbol(std::move(symbol)), mOffset(offset), mV(this) {
-    mImpl = &mV;
+  Expr(std::string symbol, int64_t offset) : symbol_(std::move(symbol)), offset_(offset), v_(this) {
+    mImpl = &v_;
   }
   ~Expr() noexcept override = default;
-  const std::string& symbol() const { return mSymbol; }
-  int64_t offset() const { return mOffset; }
+  const std::string& symbol() const { return symbol_; }
+  int64_t offset() const { return offset_; }
   std::string str() const {
-    if (mSymbol.empty()) {
-      return std::to_string(mOffset);
+    if (symbol_.empty()) {
+      return std::to_string(offset_);
     }
-    return mOffset == 0 ? mSymbol : mSymbol + (mOffset > 0 ? "+" : "") + std::to_string(mOffset);
+    return offset_ == 0 ? symbol_ : symbol_ + (offset_ > 0 ? "+" : "") + std::to_string(offset_);
   }
 
  private:
   struct V : apiv::VDimensionExpr {
     explicit V(Expr* e) : e(e) {}
-    bool isConstant() const override { return e->mSymbol.empty(); }
+    bool isConstant() const override { return e->symbol_.empty(); }
     int64_t getConstantValue() const override {
-      return e->mSymbol.empty() ? e->mOffset : INT64_MIN;
+      return e->symbol_.empty() ? e->offset_ : INT64_MIN;
     }
     bool isSizeTensor() const override { return false; }
     Expr* e;
   };
-  std::string mSymbol;
-  int64_t mOffset;
-  V mV;
+  std::string symbol_;
+  int64_t offset_;
+  V v_;
 };
 
 class Builder : public IExprBuilder {
  public:
-  Builder() : mV(this) { mImpl = &mV; }
+  Builder() : v_(this) { mImpl = &v_; }
   ~Builder() noexcept override = default;
   const Expr* make(std::string symbol, int64_t offset) {
-    mPool.push_back(std::make_unique<Expr>(std::move(symbol), offset));
-    return mPool.back().get();
+    pool_.push_back(std::make_unique<Expr>(std::move(symbol), offset));
+    return pool_.back().get();
   }
   bool unsupported{false};
 
@@ -322,21 +322,21 @@ class Builder : public IExprBuilder {
     }
     Builder* b;
   };
-  V mV;
-  std::vector<std::unique_ptr<Expr>> mPool;
+  V v_;
+  std::vector<std::unique_ptr<Expr>> pool_;
 };
 
 // ---- checks ------------------------------------------------------------------------------------
 
-int gFailures = 0;
-int gChecks = 0;
+int g_failures = 0;
+int g_checks = 0;
 
 void check(bool ok, const char* name, const std::string& why = std::string()) {
-  ++gChecks;
+  ++g_checks;
   if (ok) {
     std::printf("ok %s\n", name);
   } else {
-    ++gFailures;
+    ++g_failures;
     std::printf("FAIL %s: %s\n", name, why.c_str());
   }
 }
@@ -350,11 +350,11 @@ bool logged(ILogger::Severity severity, const char* needle) {
   return false;
 }
 
-std::string lastLog() {
+std::string last_log() {
   return logger().lines.empty() ? std::string("(no log)") : logger().lines.back().text;
 }
 
-IPluginCreatorV3One* theCreator() {
+IPluginCreatorV3One* the_creator() {
   return registry().registrations.empty()
              ? nullptr
              : static_cast<IPluginCreatorV3One*>(registry().registrations.front().creator);
@@ -382,17 +382,17 @@ struct OwnedPlugin {
 
 IPluginV3* create(int32_t tile, int32_t padding, TensorRTPhase phase = TensorRTPhase::kBUILD) {
   const char version[] = "1";
-  const char nameSpace[] = "";
+  const char name_space[] = "";
   const int64_t extra = 7;
   std::vector<PluginField> fields{
       PluginField("tile", &tile, PluginFieldType::kINT32, 1),
       PluginField("padding", &padding, PluginFieldType::kINT32, 1),
       PluginField("plugin_version", version, PluginFieldType::kCHAR, 1),
-      PluginField("plugin_namespace", nameSpace, PluginFieldType::kCHAR, 0),
+      PluginField("plugin_namespace", name_space, PluginFieldType::kCHAR, 0),
       PluginField("some_future_attribute", &extra, PluginFieldType::kINT64, 1),
   };
   PluginFieldCollection fc{static_cast<int32_t>(fields.size()), fields.data()};
-  return theCreator()->createPlugin("layer0", &fc, phase);
+  return the_creator()->createPlugin("layer0", &fc, phase);
 }
 
 Dims dims(std::vector<int64_t> values) {
@@ -415,15 +415,15 @@ PluginTensorDesc tensor(std::vector<int64_t> shape, DataType type) {
 
 // ---- the checks --------------------------------------------------------------------------------
 
-void checkRegistration() {
+void check_registration() {
   const auto& regs = registry().registrations;
   check(regs.size() == 1, "registered exactly once",
         std::to_string(regs.size()) + " registrations");
   if (regs.size() != 1) {
     return;
   }
-  check(regs[0].pluginNamespace.empty(), "registered in the empty namespace");
-  IPluginCreatorV3One* c = theCreator();
+  check(regs[0].plugin_namespace.empty(), "registered in the empty namespace");
+  IPluginCreatorV3One* c = the_creator();
   check(std::string(c->getInterfaceInfo().kind) == "PLUGIN CREATOR_V3ONE",
         "creator is an IPluginCreatorV3One", c->getInterfaceInfo().kind);
   check(std::string(c->getPluginName()) == "WinogradConv" &&
@@ -439,10 +439,10 @@ void checkRegistration() {
   check(ok, "getFieldNames lists tile and padding as kINT32");
 }
 
-void checkCreate() {
+void check_create() {
   logger().lines.clear();
   OwnedPlugin p(create(4, 1));
-  check(p.plugin != nullptr, "createPlugin from ONNX-style fields", lastLog());
+  check(p.plugin != nullptr, "createPlugin from ONNX-style fields", last_log());
   if (!p.plugin) {
     return;
   }
@@ -496,35 +496,35 @@ void checkCreate() {
   for (const Bad& b : bad) {
     logger().lines.clear();
     PluginFieldCollection fc{static_cast<int32_t>(b.fields.size()), b.fields.data()};
-    IPluginV3* plugin = theCreator()->createPlugin("bad", &fc, TensorRTPhase::kBUILD);
-    check(plugin == nullptr && logged(ILogger::Severity::kERROR, b.message), b.name, lastLog());
+    IPluginV3* plugin = the_creator()->createPlugin("bad", &fc, TensorRTPhase::kBUILD);
+    check(plugin == nullptr && logged(ILogger::Severity::kERROR, b.message), b.name, last_log());
     delete plugin;
   }
   logger().lines.clear();
-  check(theCreator()->createPlugin("null", nullptr, TensorRTPhase::kBUILD) == nullptr &&
+  check(the_creator()->createPlugin("null", nullptr, TensorRTPhase::kBUILD) == nullptr &&
             logged(ILogger::Severity::kERROR, "no field collection"),
-        "null field collection rejected", lastLog());
+        "null field collection rejected", last_log());
 }
 
-void checkSerialization() {
+void check_serialization() {
   for (int32_t tile : {2, 4, 6}) {
     for (int32_t padding : {0, 1}) {
       OwnedPlugin p(create(tile, padding));
       const PluginFieldCollection* fc = p.runtime()->getFieldsToSerialize();
       bool ok = fc != nullptr && fc->nbFields == 2;
-      OwnedPlugin q(ok ? theCreator()->createPlugin("layer0", fc, TensorRTPhase::kRUNTIME)
+      OwnedPlugin q(ok ? the_creator()->createPlugin("layer0", fc, TensorRTPhase::kRUNTIME)
                        : nullptr);
       ok = ok && q.plugin != nullptr &&
            std::string(q.build()->getMetadataString()) ==
                std::string(p.build()->getMetadataString());
       const std::string name = "serialise round trip tile=" + std::to_string(tile) +
                                " padding=" + std::to_string(padding);
-      check(ok, name.c_str(), lastLog());
+      check(ok, name.c_str(), last_log());
     }
   }
 }
 
-void checkOutputShapes() {
+void check_output_shapes() {
   for (int32_t padding : {0, 1}) {
     OwnedPlugin p(create(4, padding));
     Builder b;
@@ -571,19 +571,19 @@ void checkOutputShapes() {
   logger().lines.clear();
   check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0 &&
             logged(ILogger::Severity::kERROR, "too small"),
-        "getOutputShapes rejects a 2-row input with padding 0", lastLog());
+        "getOutputShapes rejects a 2-row input with padding 0", last_log());
   in[0].d[2] = b.make("", 9);
   in[1].d[1] = b.make("", 7);
   logger().lines.clear();
   check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0 &&
             logged(ILogger::Severity::kERROR, "channels"),
-        "getOutputShapes rejects a channel mismatch", lastLog());
+        "getOutputShapes rejects a channel mismatch", last_log());
   logger().lines.clear();
   check(p.build()->getOutputShapes(in, 2, nullptr, 0, out, 1, b) != 0,
         "getOutputShapes rejects 2 inputs");
 }
 
-void checkTypes() {
+void check_types() {
   OwnedPlugin p(create(4, 1));
   DataType out{};
   DataType in[3] = {DataType::kFLOAT, DataType::kFLOAT, DataType::kFLOAT};
@@ -596,13 +596,13 @@ void checkTypes() {
   logger().lines.clear();
   check(p.build()->getOutputDataTypes(&out, 1, in, 3) != 0 &&
             logged(ILogger::Severity::kERROR, "float32 or float16"),
-        "int8 X rejected", lastLog());
+        "int8 X rejected", last_log());
 
   // Every combination of {float, half, int8} x {linear, CHW32}: exactly three are accepted.
   const DataType types[3] = {DataType::kFLOAT, DataType::kHALF, DataType::kINT8};
   const TensorFormat formats[2] = {TensorFormat::kLINEAR, TensorFormat::kCHW32};
   int accepted = 0;
-  bool expectedOnly = true;
+  bool expected_only = true;
   DynamicPluginTensorDesc io[4]{};
   for (int code = 0; code < 6 * 6 * 6 * 6; ++code) {
     int c = code;
@@ -623,14 +623,14 @@ void checkTypes() {
                           io[3].desc.format == TensorFormat::kLINEAR;
       const DataType x = io[0].desc.type, w = io[1].desc.type, bias = io[2].desc.type,
                      y = io[3].desc.type;
-      const DataType F = DataType::kFLOAT, H = DataType::kHALF;
-      const bool known = (x == F && w == F && bias == F && y == F) ||
-                         (x == H && w == F && bias == F && y == H) ||
-                         (x == H && w == H && bias == H && y == H);
-      expectedOnly = expectedOnly && linear && known;
+      const DataType fp32 = DataType::kFLOAT, fp16 = DataType::kHALF;
+      const bool known = (x == fp32 && w == fp32 && bias == fp32 && y == fp32) ||
+                         (x == fp16 && w == fp32 && bias == fp32 && y == fp16) ||
+                         (x == fp16 && w == fp16 && bias == fp16 && y == fp16);
+      expected_only = expected_only && linear && known;
     }
   }
-  check(accepted == 3 && expectedOnly,
+  check(accepted == 3 && expected_only,
         "supportsFormatCombination: fp32, fp16 X + fp32 W/B, all fp16; linear",
         std::to_string(accepted) + " combinations accepted");
   check(!p.build()->supportsFormatCombination(4, io, 3, 1) &&
@@ -648,7 +648,7 @@ DynamicPluginTensorDesc dyn(std::vector<int64_t> desc, std::vector<int64_t> mn,
   return d;
 }
 
-void checkBuildPhase() {
+void check_build_phase() {
   OwnedPlugin p(create(4, 1));
   for (DataType type : {DataType::kFLOAT, DataType::kHALF}) {
     DynamicPluginTensorDesc in[3] = {
@@ -665,30 +665,31 @@ void checkBuildPhase() {
                              (type == DataType::kHALF ? "fp16" : "fp32");
     check(got == want, name.c_str(), std::to_string(got) + " != " + std::to_string(want));
     check(p.build()->configurePlugin(in, 3, out, 1) == 0,
-          "configurePlugin accepts a dynamic profile", lastLog());
+          "configurePlugin accepts a dynamic profile", last_log());
     in[1].desc.dims = dims({32, 20, 5, 5});
     logger().lines.clear();
     check(p.build()->configurePlugin(in, 3, out, 1) != 0 &&
               logged(ILogger::Severity::kERROR, "(K,C,3,3)"),
-          "configurePlugin rejects a 5x5 weight", lastLog());
+          "configurePlugin rejects a 5x5 weight", last_log());
   }
 }
 
 struct Io {
   std::vector<float> x, y, weight, bias;
-  std::vector<uint16_t> weightHalf, biasHalf;
+  std::vector<uint16_t> weight_half, bias_half;
   std::vector<char> workspace;
 };
 
-int32_t run(IPluginV3OneRuntime* rt, Io& io, std::vector<int64_t> xShape, int64_t k, DataType xType,
-            DataType wType, cudaStream_t stream = nullptr) {
-  const int64_t c = xShape[1];
-  PluginTensorDesc in[3] = {tensor(xShape, xType), tensor({k, c, 3, 3}, wType), tensor({k}, wType)};
-  PluginTensorDesc out[1] = {tensor({xShape[0], k, xShape[2], xShape[3]}, xType)};
-  const bool half = wType == DataType::kHALF;
-  const void* inputs[3] = {io.x.data(),
-                           half ? static_cast<const void*>(io.weightHalf.data()) : io.weight.data(),
-                           half ? static_cast<const void*>(io.biasHalf.data()) : io.bias.data()};
+int32_t run(IPluginV3OneRuntime* rt, Io& io, std::vector<int64_t> x_shape, int64_t k,
+            DataType x_type, DataType w_type, cudaStream_t stream = nullptr) {
+  const int64_t c = x_shape[1];
+  PluginTensorDesc in[3] = {tensor(x_shape, x_type), tensor({k, c, 3, 3}, w_type),
+                            tensor({k}, w_type)};
+  PluginTensorDesc out[1] = {tensor({x_shape[0], k, x_shape[2], x_shape[3]}, x_type)};
+  const bool half = w_type == DataType::kHALF;
+  const void* inputs[3] = {
+      io.x.data(), half ? static_cast<const void*>(io.weight_half.data()) : io.weight.data(),
+      half ? static_cast<const void*>(io.bias_half.data()) : io.bias.data()};
   void* outputs[1] = {io.y.data()};
   if (rt->onShapeChange(in, 3, out, 1) != 0) {
     return -100;
@@ -696,7 +697,7 @@ int32_t run(IPluginV3OneRuntime* rt, Io& io, std::vector<int64_t> xShape, int64_
   return rt->enqueue(in, out, inputs, outputs, io.workspace.data(), stream);
 }
 
-Io makeIo(int64_t k, int64_t c) {
+Io make_io(int64_t k, int64_t c) {
   Io io;
   io.x.resize(2 * c * 16 * 16);
   io.y.resize(2 * k * 16 * 16);
@@ -704,107 +705,107 @@ Io makeIo(int64_t k, int64_t c) {
   for (int64_t i = 0; i < k * c * 9; ++i) {
     io.weight.push_back(static_cast<float>(i % 7) - 3.0F);
     const uint16_t bits[4] = {0x3C00, 0xC000, 0x3800, 0x0000};  // 1, -2, 0.5, 0
-    io.weightHalf.push_back(bits[i % 4]);
+    io.weight_half.push_back(bits[i % 4]);
   }
   for (int64_t i = 0; i < k; ++i) {
     io.bias.push_back(0.25F * static_cast<float>(i));
-    io.biasHalf.push_back(i % 2 ? 0x3400 : 0xB400);  // 0.25, -0.25
+    io.bias_half.push_back(i % 2 ? 0x3400 : 0xB400);  // 0.25, -0.25
   }
   return io;
 }
 
-void checkEnqueue() {
+void check_enqueue() {
   const int64_t k = 6, c = 5;
   {
-    gKernel = KernelLog{};
+    g_kernel = KernelLog{};
     OwnedPlugin built(create(4, 1));
     OwnedPlugin p(built.runtime()->attachToContext(nullptr));
-    Io io = makeIo(k, c);
+    Io io = make_io(k, c);
     int32_t s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
     int32_t s2 = run(p.runtime(), io, {1, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
     int32_t s3 = run(p.runtime(), io, {2, c, 9, 13}, k, DataType::kFLOAT, DataType::kFLOAT);
-    check(s1 == 0 && s2 == 0 && s3 == 0 && gKernel.transforms == 1 && gKernel.convs == 3,
+    check(s1 == 0 && s2 == 0 && s3 == 0 && g_kernel.transforms == 1 && g_kernel.convs == 3,
           "fp32: weights transformed once over three enqueues of changing shapes",
-          lastLog() + "; transforms=" + std::to_string(gKernel.transforms) +
-              " convs=" + std::to_string(gKernel.convs));
-    check(gKernel.transformedFrom == io.weight && gKernel.lastBiasPointer == io.bias.data(),
+          last_log() + "; transforms=" + std::to_string(g_kernel.transforms) +
+              " convs=" + std::to_string(g_kernel.convs));
+    check(g_kernel.transformed_from == io.weight && g_kernel.last_bias_pointer == io.bias.data(),
           "fp32: transform reads the weight input, conv reads the bias input");
-    check(gKernel.lastDesc.batch == 2 && gKernel.lastDesc.in_channels == c &&
-              gKernel.lastDesc.out_channels == k && gKernel.lastDesc.height == 9 &&
-              gKernel.lastDesc.width == 13 && gKernel.lastDesc.tile == 4 &&
-              gKernel.lastDesc.padding == 1 && gKernel.lastDtype == WNO_FLOAT32,
+    check(g_kernel.last_desc.batch == 2 && g_kernel.last_desc.in_channels == c &&
+              g_kernel.last_desc.out_channels == k && g_kernel.last_desc.height == 9 &&
+              g_kernel.last_desc.width == 13 && g_kernel.last_desc.tile == 4 &&
+              g_kernel.last_desc.padding == 1 && g_kernel.last_dtype == WNO_FLOAT32,
           "fp32: kernel descriptor from the runtime shapes");
-    check(gKernel.lastWorkspaceBytes == static_cast<size_t>(2 * c * 9 * 13 * 4 + 64) &&
-              gKernel.lastWorkspace == io.workspace.data(),
+    check(g_kernel.last_workspace_bytes == static_cast<size_t>(2 * c * 9 * 13 * 4 + 64) &&
+              g_kernel.last_workspace == io.workspace.data(),
           "fp32: TensorRT's workspace passed with the kernel's size for the actual shape");
-    check(built.plugin != p.plugin && gKernel.transforms == 1,
+    check(built.plugin != p.plugin && g_kernel.transforms == 1,
           "attachToContext clones without sharing state");
 
     std::vector<float> moved(io.weight);  // same values at a new address
     io.weight.swap(moved);
     s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-    check(s1 == 0 && gKernel.transforms == 2, "a new weight address re-transforms");
+    check(s1 == 0 && g_kernel.transforms == 2, "a new weight address re-transforms");
 
     OwnedPlugin second(built.runtime()->attachToContext(nullptr));
     s1 = run(second.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-    check(s1 == 0 && gKernel.transforms == 3, "a second execution context makes its own copy");
+    check(s1 == 0 && g_kernel.transforms == 3, "a second execution context makes its own copy");
 
     s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
-    check(s1 == 0 && gKernel.transforms == 4 && gKernel.lastDtype == WNO_FLOAT16 &&
-              gHalfToFloatCalls == 0,
+    check(s1 == 0 && g_kernel.transforms == 4 && g_kernel.last_dtype == WNO_FLOAT16 &&
+              g_half_to_float_calls == 0,
           "a new I/O type re-transforms; float weights need no conversion");
 
-    const int convs = gKernel.convs;
+    const int convs = g_kernel.convs;
     s1 = run(p.runtime(), io, {0, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
-    check(s1 == 0 && gKernel.convs == convs, "an empty batch is a no-op");
+    check(s1 == 0 && g_kernel.convs == convs, "an empty batch is a no-op");
 
     s1 = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT,
              kCapturingStream);
-    check(s1 == 0 && gKernel.convs == convs + 1,
-          "enqueue inside graph capture after a warm-up works", lastLog());
+    check(s1 == 0 && g_kernel.convs == convs + 1,
+          "enqueue inside graph capture after a warm-up works", last_log());
   }
   {
-    gKernel = KernelLog{};
-    gHalfToFloatCalls = 0;
+    g_kernel = KernelLog{};
+    g_half_to_float_calls = 0;
     OwnedPlugin p(create(2, 1));
-    Io io = makeIo(k, c);
+    Io io = make_io(k, c);
     const int32_t s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
-    std::vector<float> wantWeight, wantBias;
-    for (uint16_t h : io.weightHalf) {
-      wantWeight.push_back(halfBitsToFloat(h));
+    std::vector<float> want_weight, want_bias;
+    for (uint16_t h : io.weight_half) {
+      want_weight.push_back(half_bits_to_float(h));
     }
-    for (uint16_t h : io.biasHalf) {
-      wantBias.push_back(halfBitsToFloat(h));
+    for (uint16_t h : io.bias_half) {
+      want_bias.push_back(half_bits_to_float(h));
     }
-    check(s == 0 && gHalfToFloatCalls == 2 && gKernel.transformedFrom == wantWeight &&
-              gKernel.lastBias == wantBias &&
-              gKernel.lastBiasPointer != static_cast<const void*>(io.biasHalf.data()),
-          "fp16 weight/bias converted to float32 once for the kernel", lastLog());
+    check(s == 0 && g_half_to_float_calls == 2 && g_kernel.transformed_from == want_weight &&
+              g_kernel.last_bias == want_bias &&
+              g_kernel.last_bias_pointer != static_cast<const void*>(io.bias_half.data()),
+          "fp16 weight/bias converted to float32 once for the kernel", last_log());
     run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
-    check(gHalfToFloatCalls == 2 && gKernel.transforms == 1, "fp16 conversion not repeated");
+    check(g_half_to_float_calls == 2 && g_kernel.transforms == 1, "fp16 conversion not repeated");
   }
   {
-    gKernel = KernelLog{};
+    g_kernel = KernelLog{};
     OwnedPlugin p(create(4, 1));
-    Io io = makeIo(k, c);
+    Io io = make_io(k, c);
     logger().lines.clear();
     int32_t s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT,
                     kCapturingStream);
-    check(s != 0 && gKernel.convs == 0 && logged(ILogger::Severity::kERROR, "CUDA graph capture"),
-          "first enqueue inside graph capture refused with a message", lastLog());
-    gFailMalloc = true;
+    check(s != 0 && g_kernel.convs == 0 && logged(ILogger::Severity::kERROR, "CUDA graph capture"),
+          "first enqueue inside graph capture refused with a message", last_log());
+    g_fail_malloc = true;
     logger().lines.clear();
     s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-    gFailMalloc = false;
+    g_fail_malloc = false;
     check(s != 0 && logged(ILogger::Severity::kERROR, "cudaMalloc"), "allocation failure reported",
-          lastLog());
-    gKernel.convStatus = WNO_ERROR_CUDA;
+          last_log());
+    g_kernel.conv_status = WNO_ERROR_CUDA;
     logger().lines.clear();
     s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-    gKernel.convStatus = WNO_SUCCESS;
+    g_kernel.conv_status = WNO_SUCCESS;
     check(s != 0 &&
               logged(ILogger::Severity::kERROR, "wno_cuda_conv2d: CUDA error: fake kernel failure"),
-          "kernel failure reported with the kernel's message", lastLog());
+          "kernel failure reported with the kernel's message", last_log());
     PluginTensorDesc in[3] = {tensor({2, c, 16, 16}, DataType::kFLOAT),
                               tensor({k, c + 1, 3, 3}, DataType::kFLOAT),
                               tensor({k}, DataType::kFLOAT)};
@@ -812,10 +813,10 @@ void checkEnqueue() {
     logger().lines.clear();
     check(p.runtime()->onShapeChange(in, 3, out, 1) != 0 &&
               logged(ILogger::Severity::kERROR, "channels"),
-          "onShapeChange rejects a channel mismatch", lastLog());
+          "onShapeChange rejects a channel mismatch", last_log());
   }
-  check(gLive.empty(), "every device allocation freed with its plugin",
-        std::to_string(gLive.size()) + " left");
+  check(g_live.empty(), "every device allocation freed with its plugin",
+        std::to_string(g_live.size()) + " left");
 }
 
 }  // namespace
@@ -823,17 +824,17 @@ void checkEnqueue() {
 int main() {
   std::printf("TensorRT headers %d.%d.%d\n", NV_TENSORRT_MAJOR, NV_TENSORRT_MINOR,
               NV_TENSORRT_PATCH);
-  checkRegistration();
-  if (theCreator() == nullptr) {
+  check_registration();
+  if (the_creator() == nullptr) {
     std::printf("FAIL no creator registered\n");
     return 1;
   }
-  checkCreate();
-  checkSerialization();
-  checkOutputShapes();
-  checkTypes();
-  checkBuildPhase();
-  checkEnqueue();
-  std::printf("%d checks, %d failed\n", gChecks, gFailures);
-  return gFailures == 0 ? 0 : 1;
+  check_create();
+  check_serialization();
+  check_output_shapes();
+  check_types();
+  check_build_phase();
+  check_enqueue();
+  std::printf("%d checks, %d failed\n", g_checks, g_failures);
+  return g_failures == 0 ? 0 : 1;
 }
