@@ -202,6 +202,11 @@ class PDEBenchFNO2d(nn.Module):
         return self.fc2(F.gelu(self.fc1(x)))
 
 
+def cell_centres(lo, hi, n):
+    """PDEBench's coordinates: the centres of n equal cells of [lo, hi] (as its files store them)."""
+    return torch.tensor([lo + (i + 0.5) * (hi - lo) / n for i in range(n)], dtype=torch.float64).float()
+
+
 @pytest.mark.parametrize("real_space_kernel", [True, False])
 def test_from_fno_computes_pdebench_fno2d(real_space_kernel):
     torch.manual_seed(0)
@@ -209,7 +214,7 @@ def test_from_fno_computes_pdebench_fno2d(real_space_kernel):
     model = WNO2d.from_fno(fno.state_dict(), real_space_kernel=real_space_kernel)
     assert model.config.width == 8 and model.config.modes == (5, 5) and model.config.n_layers == 4
     x = torch.rand(2, 24, 24, 1)
-    s = torch.linspace(0, 1, 24)
+    s = cell_centres(0, 1, 24)  # PDEBench's Darcy files: cell centres of the unit square
     grid = torch.stack(torch.meshgrid(s, s, indexing="ij"), -1).expand(2, 24, 24, 2)
     with torch.no_grad():
         expected = fno(x, grid).permute(0, 3, 1, 2)
@@ -217,6 +222,73 @@ def test_from_fno_computes_pdebench_fno2d(real_space_kernel):
     torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-6)
     with pytest.raises(WNOEdgeError, match="FNO2d"):
         WNO2d.from_fno({"weights": torch.zeros(1)})
+
+
+@pytest.mark.parametrize("domain, shape", [
+    (((-2.5, 2.5), (-2.5, 2.5)), (24, 24)),  # PDEBench's radial dam break
+    (((-1.0, 3.0), (2.0, 2.5)), (20, 26)),  # neither square nor unit, H != W
+])
+def test_from_fno_on_a_domain_that_is_not_the_unit_square(domain, shape):
+    torch.manual_seed(1)
+    fno = PDEBenchFNO2d(num_channels=1, modes1=4, modes2=4, width=8, initial_step=1)
+    model = WNO2d.from_fno(fno.state_dict(), domain=domain)
+    assert model.config.grid_domain == domain and model.config.grid_points == "centers"
+    h, w = shape
+    gx, gy = torch.meshgrid(cell_centres(*domain[0], h), cell_centres(*domain[1], w), indexing="ij")
+    x = torch.rand(2, h, w, 1)
+    with torch.no_grad():
+        expected = fno(x, torch.stack([gx, gy], -1).expand(2, h, w, 2)).permute(0, 3, 1, 2)
+        y = model(x.permute(0, 3, 1, 2))
+        unit = WNO2d.from_fno(fno.state_dict())(x.permute(0, 3, 1, 2))  # the grid matters
+    torch.testing.assert_close(y, expected, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(unit, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_grid_domain_travels_with_checkpoints_and_exports(tmp_path):
+    from wno_edge import runtime
+    from wno_edge.checkpoint import load_model, save_model
+    from wno_edge.onnx import export_onnx
+
+    cfg = WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=1, resolution=(12, 14),
+                    grid_domain=((-1.0, 3.0), (2.0, 2.5)), grid_points="centers")
+    model = randomize(WNO2d(cfg)).eval()
+    save_model(model, tmp_path / "m.pt")
+    loaded = load_model(tmp_path / "m.pt")
+    assert loaded.config == cfg
+    x = torch.rand(1, 1, 12, 14)
+    with torch.no_grad():
+        expected = model(x)
+        torch.testing.assert_close(loaded(x), expected, rtol=0, atol=0)
+    export_onnx(loaded, tmp_path / "m.onnx")
+    with runtime.load(tmp_path / "m.onnx") as session:
+        assert session.config == cfg
+        np.testing.assert_allclose(session.run(x.numpy()), expected.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_files_without_grid_keys_keep_the_unit_linspace_grid(tmp_path):
+    from wno_edge.checkpoint import load_model, save_model
+
+    model = randomize(WNO2d(WNOConfig(**SMALL))).eval()
+    assert "grid_domain" not in model.config.to_dict() and "grid_points" not in model.config.to_dict()
+    save_model(model, tmp_path / "old.pt")  # the default writes no grid keys: the old layout
+    loaded = load_model(tmp_path / "old.pt")
+    assert loaded.config.grid_domain == ((0.0, 1.0), (0.0, 1.0)) and loaded.config.grid_points == "endpoints"
+    x = np.random.default_rng(0).random((1, 2, 10, 12))
+    with torch.no_grad():
+        y = loaded.double()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(y, numpy_reference(loaded, x), rtol=1e-9, atol=1e-9)  # linspace(0, 1) grid
+
+
+@pytest.mark.parametrize("domain, points, message", [
+    (((0, 1),), "endpoints", "grid_domain must be"),
+    (((1, 0), (0, 1)), "endpoints", r"grid_domain\[0\] must have start < end"),
+    (((0, float("nan")), (0, 1)), "endpoints", "must be finite"),
+    (((0, 1), ("a", 1)), "endpoints", "two numbers"),
+    (((0, 1), (0, 1)), "corners", "grid_points must be one of"),
+])
+def test_grid_domain_validation(domain, points, message):
+    with pytest.raises(WNOEdgeError, match=message):
+        WNOConfig(1, 1, grid_domain=domain, grid_points=points)
 
 
 @pytest.mark.gpu

@@ -7,8 +7,9 @@ is export/SPEC.md.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
-from numbers import Integral
+from numbers import Integral, Real
 
 from .errors import WNOEdgeError
 
@@ -37,9 +38,6 @@ class Metadata:
     CONV = "wno_edge.conv"  # winograd | direct | pointwise (FNO)
     TILE = "wno_edge.winograd_tile"
     PRECISION = "wno_edge.precision"  # fp32 | fp16
-    # "crc32:%08x": CRC-32 (zlib) over every initializer in graph order: name bytes, dims as
-    # little-endian int64, data bytes (raw_data). The native engine refuses a file that differs.
-    WEIGHTS_CHECKSUM = "wno_edge.weights_checksum"
 
 
 # ---- data and training ----------------------------------------------------------------
@@ -58,6 +56,9 @@ MAX_WIDTH = 4096
 MAX_LAYERS = 256
 MAX_MODES = 4096
 MAX_RESOLUTION = 1 << 16
+MAX_COORDINATE = 1e12  # |grid_domain| bound: finite, and far from float32 overflow
+GRID_POINTS = ("endpoints", "centers")  # linspace(x0, x1, n) | cell centres x0 + (i + 1/2)(x1 - x0)/n
+UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
 
 
 def _int(value, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
@@ -67,6 +68,30 @@ def _int(value, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
     if not lo <= value <= hi:
         problems.append(f"{name} must be in [{lo}, {hi}], got {value}")
     return int(value)
+
+
+def _domain(value, problems: list[str]) -> tuple | None:
+    """((x0, x1), (y0, y1)), finite, x0 < x1 and y0 < y1."""
+    def interval(v, axis):
+        ok = (not isinstance(v, (str, bytes)) and hasattr(v, "__len__") and len(v) == 2
+              and all(isinstance(e, Real) and not isinstance(e, bool) for e in v))
+        if not ok:
+            problems.append(f"grid_domain[{axis}] must be two numbers (start, end), got {v!r}")
+            return None
+        a, b = float(v[0]), float(v[1])
+        if not (math.isfinite(a) and math.isfinite(b) and abs(a) <= MAX_COORDINATE and abs(b) <= MAX_COORDINATE):
+            problems.append(f"grid_domain[{axis}] must be finite (|x| <= {MAX_COORDINATE:g}), got {v!r}")
+            return None
+        if not a < b:
+            problems.append(f"grid_domain[{axis}] must have start < end, got {v!r}")
+            return None
+        return (a, b)
+
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        problems.append(f"grid_domain must be ((x0, x1), (y0, y1)), got {value!r}")
+        return None
+    axes = [interval(v, i) for i, v in enumerate(value)]
+    return tuple(axes) if None not in axes else None
 
 
 def _pair(value, name: str, lo: int, hi: int, problems: list[str]) -> tuple | None:
@@ -90,8 +115,13 @@ class WNOConfig:
     real_space_kernel: bool = True  # False: the FNO special case, k = 0 (W only)
     domain_padding: int = 2  # zero padding right/bottom after lifting, as PDEBench FNO2d
     projection_width: int = 128
-    grid: bool = True  # append (x, y) coordinates in [0, 1] before lifting
+    grid: bool = True  # append (x, y) coordinates before lifting (x along H, y along W)
     resolution: tuple[int, int] | None = None  # grid the model was trained on (informational)
+    # The coordinates appended: the domain ((x0, x1), (y0, y1)) and where the n points of an
+    # axis sit in it: "endpoints" linspace(x0, x1, n) (wno-edge's default, and every file
+    # without these keys), or "centers" x0 + (i + 1/2)(x1 - x0)/n (PDEBench's files).
+    grid_domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN
+    grid_points: str = "endpoints"
 
     def __post_init__(self):
         problems: list[str] = []
@@ -114,6 +144,11 @@ class WNOConfig:
             resolution = _pair(self.resolution, "resolution", 1, MAX_RESOLUTION, problems)
             if resolution is not None:
                 object.__setattr__(self, "resolution", resolution)
+        domain = _domain(self.grid_domain, problems)
+        if domain is not None:
+            object.__setattr__(self, "grid_domain", domain)
+        if not isinstance(self.grid_points, str) or self.grid_points not in GRID_POINTS:
+            problems.append(f"grid_points must be one of {GRID_POINTS}, got {self.grid_points!r}")
         if problems:
             raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
 
@@ -121,6 +156,12 @@ class WNOConfig:
         d = asdict(self)
         d["modes"] = list(self.modes)
         d["resolution"] = list(self.resolution) if self.resolution else None
+        # The grid keys are written only when not the default, so a default model's file is
+        # what older readers (earlier wno-edge, the native engine's config parser) expect.
+        if self.grid_domain == UNIT_DOMAIN and self.grid_points == "endpoints":
+            del d["grid_domain"], d["grid_points"]
+        else:
+            d["grid_domain"] = [list(axis) for axis in self.grid_domain]
         return d
 
     @classmethod

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .contract import TILES, WNOConfig
+from .contract import TILES, UNIT_DOMAIN, WNOConfig
 from .errors import WNOEdgeError
 from .winograd import winograd_conv2d
 
@@ -149,12 +149,10 @@ class WNO2d(nn.Module):
             layer.tile, layer.backend = tile, backend
         return self
 
-    @staticmethod
-    def grid(h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
-        """(B, 2, H, W) coordinates on [0, 1] x [0, 1], x along H as in PDEBench."""
-        gx = torch.linspace(0, 1, h, dtype=dtype, device=device).view(1, 1, h, 1).expand(batch, 1, h, w)
-        gy = torch.linspace(0, 1, w, dtype=dtype, device=device).view(1, 1, 1, w).expand(batch, 1, h, w)
-        return torch.cat([gx, gy], dim=1)
+    def grid(self, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
+        """(B, 2, H, W) coordinates of the config's grid_domain and grid_points, x along H as
+        in PDEBench (the ONNX export bakes the same values into its lift constant)."""
+        return grid_coordinates(self.config, h, w, batch, dtype, device)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -180,11 +178,16 @@ class WNO2d(nn.Module):
     # ------------------------------------------------------------------ FNO interop
 
     @classmethod
-    def from_fno(cls, fno_state_dict: dict, real_space_kernel: bool = True, **config) -> "WNO2d":
+    def from_fno(cls, fno_state_dict: dict, real_space_kernel: bool = True,
+                 domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN,
+                 grid_points: str = "centers", **config) -> "WNO2d":
         """A WNO from a PDEBench FNO2d state dict (fc0, conv{i}.weights1/2, w{i}, fc1, fc2).
 
         The FNO is the special case k = 0: the result computes the same function; with
-        `real_space_kernel=True` k starts at zero and can be fine-tuned.
+        `real_space_kernel=True` k starts at zero and can be fine-tuned. PDEBench feeds
+        FNO2d its file's coordinates, cell centres of the physical domain: pass that domain
+        ((x0, x1), (y0, y1)), e.g. ((-2.5, 2.5), (-2.5, 2.5)) for the radial dam break,
+        ((-1, 1), (-1, 1)) for diffusion-reaction, the unit square (default) for Darcy.
         """
         sd = fno_state_dict
         try:
@@ -198,7 +201,7 @@ class WNO2d(nn.Module):
         cfg = WNOConfig(
             in_channels=lift_in - (2 if grid else 0), out_channels=out_channels, width=width,
             modes=(m1, m2), n_layers=n_layers, projection_width=proj, grid=grid,
-            real_space_kernel=real_space_kernel, **config,
+            real_space_kernel=real_space_kernel, grid_domain=domain, grid_points=grid_points, **config,
         )
         model = cls(cfg)
         mapped = {"lift.weight": sd["fc0.weight"], "lift.bias": sd["fc0.bias"],
@@ -218,6 +221,23 @@ class WNO2d(nn.Module):
         if missing:
             raise WNOEdgeError(f"FNO state dict is missing {missing}")
         return model
+
+
+def grid_coordinates(config: WNOConfig, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
+    """(B, 2, H, W): channel 0 the x coordinate (along H), channel 1 y (along W)."""
+    def axis(n: int, lo: float, hi: float) -> torch.Tensor:
+        if config.grid_points == "centers":
+            return lo + (torch.arange(n, dtype=torch.float64, device=device) + 0.5) * ((hi - lo) / n)
+        return torch.linspace(lo, hi, n, dtype=torch.float64, device=device)
+
+    (x0, x1), (y0, y1) = config.grid_domain
+    if config.grid_points == "endpoints" and config.grid_domain == UNIT_DOMAIN:  # bit for bit as before
+        gx, gy = (torch.linspace(0, 1, n, dtype=dtype, device=device) for n in (h, w))
+    else:
+        gx, gy = axis(h, x0, x1).to(dtype), axis(w, y0, y1).to(dtype)
+    gx = gx.view(1, 1, h, 1).expand(batch, 1, h, w)
+    gy = gy.view(1, 1, 1, w).expand(batch, 1, h, w)
+    return torch.cat([gx, gy], dim=1)
 
 
 def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], bool]]:

@@ -129,7 +129,7 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int) -> str:
     lift_const = np.zeros((1, cfg.width, h + p, w + p))
     lift_const[0, :, :h, :w] = _f64(model.lift.bias)[:, None, None]
     if cfg.grid:
-        grid = WNO2d.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
+        grid = model.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
         lift_const[0, :, :h, :w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels:], grid)
     v = g.op("Conv", [x, g.const("lift.weight", lw[:, :cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
     return g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
