@@ -89,6 +89,6 @@ def test_demo_runs_the_toolchain_on_a_trained_model(tmp_path, capsys):
 def test_info_backends(capsys):
     assert main(["info", "--backends", "--json"]) == 0
     rows = {r["backend"]: r for r in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"torch", "cpu-kernel", "cuda-kernel", "tensorrt-plugin"}
+    assert set(rows) == {"torch", "cpu-kernel", "native-engine", "cuda-kernel", "tensorrt-plugin"}
     assert rows["torch"]["available"] and all(r["reason"] for r in rows.values())
     assert main(["info"]) == 1

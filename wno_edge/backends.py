@@ -19,6 +19,13 @@ def _tensorrt_plugin_status() -> tuple[bool, str]:
     return True, f"{path} (TensorRT {tensorrt.__version__})"
 
 
+def _native_engine_status() -> tuple[bool, str]:
+    from .runtime.native_backend import available as engine_available
+
+    ok, why = engine_available()
+    return ok, (why + "; the default for wno-edge .onnx exports on the CPU") if ok else why
+
+
 def _torch_status() -> tuple[bool, str]:
     try:
         import torch
@@ -32,6 +39,7 @@ def backends_report() -> list[tuple[str, bool, str]]:
     return [
         ("torch", *_torch_status()),
         ("cpu-kernel", *available()),
+        ("native-engine", *_native_engine_status()),
         ("cuda-kernel", *cuda_kernel_status()),
         ("tensorrt-plugin", *_tensorrt_plugin_status()),
     ]

@@ -69,6 +69,10 @@ def format_report(result: dict) -> str:
     for key, name in (("h2d", "H2D Latency"), ("gpu_compute", "GPU Compute Time"), ("d2h", "D2H Latency")):
         if key in result:
             lines.append(format_latency(name, result[key]))
+    if result.get("stages_ms"):  # native engine: mean time per run of each stage
+        total = sum(result["stages_ms"].values()) or 1.0
+        lines.append("Stages (mean per run): " + ", ".join(
+            f"{name} {ms:.3f} ms ({100 * ms / total:.0f}%)" for name, ms in result["stages_ms"].items()))
     lines.append(f"Jitter (p99 / p50): {result['latency']['jitter_p99_over_p50']:.3f}")
     lines.append(f"Peak resident memory: {result['peak_rss_mib']:.1f} MiB")
     if "macs" in result:

@@ -29,6 +29,8 @@ def profile(
     json_out: Path = typer.Option(None, "--json", help="Write the results as JSON."),
     plot: Path = typer.Option(None, "--plot", help="Write a latency histogram PNG."),
     compare_conv_: bool = typer.Option(False, "--compare-conv", help="Time the model's 3x3 conv every way (paper Table 1)."),
+    backend: str = typer.Option(None, "--backend", help="For .onnx: native (C++ engine, prints a per-stage "
+                                "breakdown) or onnxruntime (default: native for wno-edge exports when built)."),
 ):
     """Latency percentiles, throughput and jitter of one model file."""
     from .. import runtime
@@ -42,7 +44,10 @@ def profile(
         if out is not None and not out.resolve().parent.is_dir():
             raise WNOEdgeError(f"cannot write {out}: directory {out.parent} does not exist")
     options = {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
-    with runtime.load(engine, device=device, threads=threads, batch=batch, check_finite=False, **options) as session:
+    if backend == "native":
+        options["profile"] = True  # the engine records per-stage times
+    with runtime.load(engine, device=device, threads=threads, batch=batch, check_finite=False, backend=backend,
+                      **options) as session:
         if compare_conv_:
             return _compare_conv(engine, session, threads or 1)
         with _progress() as bar:

@@ -22,7 +22,7 @@ __all__ = ["load", "Session", "ControlLoop", "LoopResult", "rollout", "latency_s
 
 
 def load(path: str | os.PathLike, device: str | None = None, threads: int | None = None, batch: int | None = None,
-         check_finite: bool = True, check_output: bool = False, **options) -> Session:
+         check_finite: bool = True, check_output: bool = False, backend: str | None = None, **options) -> Session:
     """Open an operator for inference; the backend is chosen by the file's suffix.
 
     device: "cpu" or "cuda"; by default cuda for TensorRT engines, cpu otherwise.
@@ -31,12 +31,23 @@ def load(path: str | os.PathLike, device: str | None = None, threads: int | None
     check_finite: refuse inputs holding NaN or Inf (one pass over the input).
     check_output: also refuse predictions holding NaN or Inf (opt in: one pass over the output).
     A session runs one call at a time; threads sharing it take turns.
+    backend (.onnx only): "native" (the C++ engine, libwno_engine.so) or "onnxruntime". The
+        default is native for a wno-edge fp32 export with a weight checksum on the CPU when the
+        engine is built (same file, 2x+ faster, verifies the weights), else ONNX Runtime.
     """
     path = Path(path)
     if not path.is_file():
         raise WNOEdgeError(f"{path}: no such file")
     suffix = path.suffix.lower()
+    if backend not in (None, "native", "onnxruntime") or (backend and suffix != ".onnx"):
+        raise WNOEdgeError(f"backend must be 'native' or 'onnxruntime' for an .onnx file, got {backend!r}")
     if suffix == ".onnx":
+        if backend is None and (device or "cpu") == "cpu":
+            from .native_backend import default_backend
+            backend = default_backend(path)
+        if backend == "native":
+            from .native_backend import NativeSession
+            return NativeSession(path, device or "cpu", threads, batch, check_finite, check_output, **options)
         from .onnxruntime_backend import OnnxRuntimeSession
         return OnnxRuntimeSession(path, device or "cpu", threads, batch, check_finite, check_output=check_output,
                                   **options)

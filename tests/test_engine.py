@@ -1,0 +1,412 @@
+"""The native engine (runtime/engine, libwno_engine.so): the exported .onnx run end to end in C++.
+
+Exactness against ONNX Runtime on the same file (1e-5 of the output scale) and against PyTorch
+(1e-4), over tiles, odd and non-square grids, batches, --conv direct and the FNO special case;
+the Session contract through wno_edge.runtime (native_backend); corrupt and foreign files
+refused with a message; truncations and bit flips under AddressSanitizer + UBSan; no heap
+allocation during a run; the C++ control-loop example. Models are small (width 8-12).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from native_build import ASAN_BUILD, BUILD, NATIVE_OPTIONS, RUNTIME, cmake_build, require_cmake
+from wno_edge.contract import Metadata
+from wno_edge.errors import WNOEdgeError
+from wno_edge.model import WNO2d, WNOConfig
+from wno_edge.onnx.export import build_model_proto, weights_checksum
+
+ENGINE_DIR = BUILD / "engine"
+SANITIZED_OPTIONS = ("-DCMAKE_BUILD_TYPE=Release", "-DWNO_BUILD_CUDA=OFF", "-DWNO_SANITIZE=ON", "-DWNO_BUILD_TESTS=ON")
+
+
+def build_engine(build: Path, options, targets) -> Path:
+    """The engine's targets in a build dir shared with the other native tests; a dir configured
+    before runtime/engine existed is configured again (make knows no rule for new targets)."""
+    if (build / "CMakeCache.txt").exists() and not (build / "engine").is_dir():
+        subprocess.run([require_cmake(), "-S", str(RUNTIME), "-B", str(build), *options], capture_output=True,
+                       check=True)
+    return cmake_build(build, RUNTIME, options, targets, " ".join(targets))[0]
+
+
+@pytest.fixture(scope="module")
+def engine_lib() -> Path:
+    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine", "wno_control_loop", "wno_engine_alloc_test"))
+    return ENGINE_DIR / "libwno_engine.so"
+
+
+@pytest.fixture()
+def use_engine(engine_lib, monkeypatch):
+    monkeypatch.setenv("WNO_EDGE_ENGINE_LIB", str(engine_lib))
+    return engine_lib
+
+
+def make_model(h, w, *, width=12, modes=(5, 6), layers=3, tile=4, fno=False, cin=2, cout=3, seed=0,
+               normalise=True, padding=2) -> WNO2d:
+    torch.manual_seed(seed)
+    cfg = WNOConfig(cin, cout, width=width, modes=modes, n_layers=layers, winograd_tile=tile, projection_width=24,
+                    real_space_kernel=not fno, domain_padding=padding, resolution=(h, w))
+    model = WNO2d(cfg).eval()
+    if normalise:
+        g = torch.Generator().manual_seed(seed + 1)
+        model.set_normalization(torch.rand(cin, generator=g) - 0.5, torch.rand(cin, generator=g) + 0.5,
+                                torch.rand(cout, generator=g), torch.rand(cout, generator=g) + 0.5)
+    with torch.no_grad():  # spectral weights as large as the 3x3 kernels, so both branches count
+        for layer in model.layers:
+            layer.spectral.weights1.mul_(20)
+            layer.spectral.weights2.mul_(20)
+    return model
+
+
+def write(model: WNO2d, path: Path, **options) -> Path:
+    path.write_bytes(build_model_proto(model, **options).SerializeToString())
+    return path
+
+
+def ort_run(path: Path, x: np.ndarray) -> np.ndarray:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"]).run(None, {"input": x})[0]
+
+
+def rel(a, b) -> float:
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+def native(path, engine_lib, **kw):
+    from wno_edge.runtime.native_backend import NativeSession
+
+    return NativeSession(path, library=engine_lib, **kw)
+
+
+CASES = [  # (H, W, tile, conv, batch, dynamic)
+    pytest.param(32, 32, 2, "winograd", 1, False, id="32x32-t2"),
+    pytest.param(32, 32, 4, "winograd", 1, False, id="32x32-t4"),
+    pytest.param(32, 32, 6, "winograd", 1, False, id="32x32-t6"),
+    pytest.param(48, 40, 4, "winograd", 2, True, id="48x40-t4-batch2-dynamic"),
+    pytest.param(37, 41, 6, "winograd", 1, False, id="37x41-t6"),
+    pytest.param(37, 41, 2, "winograd", 3, False, id="37x41-t2-batch3"),
+    pytest.param(20, 18, None, "direct", 2, True, id="20x18-direct"),
+    pytest.param(33, 30, None, "fno", 2, False, id="33x30-fno"),
+]
+
+
+@pytest.mark.parametrize("h, w, tile, conv, batch, dynamic", CASES)
+def test_equals_onnxruntime_and_pytorch(engine_lib, tmp_path, h, w, tile, conv, batch, dynamic):
+    model = make_model(h, w, tile=tile or 4, fno=conv == "fno")
+    options = {"batch": None if dynamic else batch}
+    if conv == "winograd":
+        options["tile"] = tile
+    elif conv == "direct":
+        options["conv"] = "direct"
+    path = write(model, tmp_path / "m.onnx", **options)
+    x = (np.random.default_rng(batch).standard_normal((batch, 2, h, w)) * 2 + 0.3).astype(np.float32)
+    with native(path, engine_lib, threads=2, batch=batch if dynamic else None) as s:
+        assert s.input_shape == (batch, 2, h, w) and s.output_shape == (batch, 3, h, w)
+        y = s.run(x)
+    y_ort = ort_run(path, x)
+    with torch.no_grad():
+        y_torch = model(torch.from_numpy(x)).numpy()
+    assert rel(y, y_ort) <= 1e-5, rel(y, y_ort)
+    assert rel(y, y_torch) <= 1e-4, rel(y, y_torch)
+
+
+def test_no_domain_padding_and_identity_statistics(engine_lib, tmp_path):
+    model = make_model(24, 20, padding=0, normalise=False, layers=2, modes=(4, 4))
+    path = write(model, tmp_path / "m.onnx")
+    names = {t.name for t in onnx.load(path).graph.initializer}
+    assert "input_mean" not in names and "output_std" not in names  # the exporter omits identities
+    x = np.random.default_rng(0).standard_normal((1, 2, 24, 20)).astype(np.float32)
+    with native(path, engine_lib, threads=1) as s:
+        assert rel(s.run(x), ort_run(path, x)) <= 1e-5
+
+
+def test_one_and_two_threads_agree(engine_lib, tmp_path):
+    path = write(make_model(40, 36), tmp_path / "m.onnx", batch=2)
+    x = np.random.default_rng(1).standard_normal((2, 2, 40, 36)).astype(np.float32)
+    with native(path, engine_lib, threads=1) as a, native(path, engine_lib, threads=2) as b:
+        assert rel(a.run(x), b.run(x)) <= 1e-6
+
+
+@pytest.fixture()
+def small_file(tmp_path) -> Path:
+    return write(make_model(20, 18, width=8, modes=(3, 4), layers=2), tmp_path / "small.onnx", batch=1)
+
+
+def test_session_contract(engine_lib, small_file):
+    with native(small_file, engine_lib, threads=2) as s:
+        assert s.backend == "native" and s.dtype == np.float32 and s.config.width == 8
+        x = np.random.default_rng(0).standard_normal(s.input_shape).astype(np.float32)
+        y = s.run(x)
+        out = np.empty(s.output_shape, np.float32)
+        assert s.run(x, out=out) is out and np.array_equal(out, y)
+        s.warmup(3)
+        assert np.array_equal(s.run(x), y)
+        with pytest.raises(WNOEdgeError, match="shape"):
+            s.run(x[:, :, :-1])
+        with pytest.raises(WNOEdgeError, match="dtype"):
+            s.run(x.astype(np.float64))
+        with pytest.raises(WNOEdgeError, match="NaN"):
+            s.run(np.full(s.input_shape, np.nan, np.float32))
+        with pytest.raises(WNOEdgeError, match="C-contiguous"):
+            s.run(np.asfortranarray(np.zeros(s.input_shape, np.float32).transpose(0, 1, 3, 2)).transpose(0, 1, 3, 2))
+        with pytest.raises(WNOEdgeError, match="out"):
+            s.run(x, out=np.empty((1, 1), np.float32))
+    with pytest.raises(WNOEdgeError, match="closed"):
+        s.run(x)
+    with pytest.raises(WNOEdgeError, match="fixed batch"):
+        native(small_file, engine_lib, batch=2)
+
+
+def test_threads_sharing_a_session_get_their_own_results(engine_lib, small_file):
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((1, 2, 20, 18)).astype(np.float32) for _ in range(8)]
+    with native(small_file, engine_lib, threads=2) as s:
+        expected = [s.run(x) for x in xs]
+        failures = []
+
+        def worker(k):
+            out = np.empty(s.output_shape, np.float32)
+            for i in range(60):
+                j = (k * 3 + i) % len(xs)
+                y = s.run(xs[j], out=out if i % 2 else None)
+                if not np.array_equal(y, expected[j]):
+                    failures.append((k, i))
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not failures
+
+
+def test_profile_stage_times(engine_lib, small_file):
+    with native(small_file, engine_lib, threads=1, profile=True) as s:
+        s.warmup(5)
+        seconds, runs = s.stage_times()
+        assert runs == 5 and len(seconds) == 6 and all(v > 0 for v in seconds.values())
+        assert set(s.timing_breakdown()["stages_ms"]) == set(seconds)
+        s.reset_stage_times()
+        assert s.stage_times()[1] == 0
+
+
+def test_import_loads_neither_torch_nor_onnxruntime(engine_lib, small_file):
+    code = ("import sys, numpy as np\n"
+            "from wno_edge import runtime\n"
+            f"s = runtime.load({str(small_file)!r}, backend='native', threads=1)\n"
+            "s.run(np.zeros(s.input_shape, np.float32))\n"
+            "bad = [m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules]\n"
+            "print(s.backend, bad)\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
+                       env={**os.environ, "WNO_EDGE_ENGINE_LIB": str(engine_lib)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "native []"
+
+
+def test_default_backend(use_engine, small_file, tmp_path):
+    from wno_edge import runtime
+
+    with runtime.load(small_file) as s:
+        assert s.backend == "native"
+    with runtime.load(small_file, backend="onnxruntime") as s:
+        assert s.backend == "onnxruntime"
+    # A file exported before the checksum existed: ONNX Runtime by default; native refuses it.
+    proto = onnx.load(small_file)
+    keep = [p for p in proto.metadata_props if p.key != Metadata.WEIGHTS_CHECKSUM]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+    old = tmp_path / "old.onnx"
+    old.write_bytes(proto.SerializeToString())
+    with runtime.load(old) as s:
+        assert s.backend == "onnxruntime"
+    with pytest.raises(WNOEdgeError, match="re-export"):
+        runtime.load(old, backend="native")
+    with runtime.load(old, backend="native", verify_checksum=False) as s:
+        assert s.backend == "native"
+    with pytest.raises(WNOEdgeError, match="backend"):
+        runtime.load(small_file, backend="tensorrt")
+
+
+# ---- refusing what the engine cannot run ------------------------------------------------------
+
+def _edited(src: Path, dst: Path, edit) -> Path:
+    proto = onnx.load(src)
+    edit(proto)
+    dst.write_bytes(proto.SerializeToString())
+    return dst
+
+
+def _set_meta(proto, key, value):
+    for p in proto.metadata_props:
+        if p.key == key:
+            p.value = value
+            return
+    proto.metadata_props.add(key=key, value=value)
+
+
+def _rechecksum(proto):
+    _set_meta(proto, Metadata.WEIGHTS_CHECKSUM, weights_checksum(proto.graph))
+
+
+def _flip_weight(proto):
+    t = next(t for t in proto.graph.initializer if t.name == "layers.1.spectral.mixing")
+    raw = bytearray(t.raw_data)
+    raw[len(raw) // 2] ^= 0x40  # an exponent bit: the value becomes huge
+    t.raw_data = bytes(raw)
+
+
+def _newer_domain(proto):
+    for o in proto.opset_import:
+        if o.domain == "wno_edge":
+            o.version = 2
+
+
+def _unknown_key(proto):
+    import json
+
+    cfg = json.loads(next(p.value for p in proto.metadata_props if p.key == Metadata.CONFIG))
+    cfg["attention"] = True
+    _set_meta(proto, Metadata.CONFIG, json.dumps(cfg))
+
+
+def _wrong_width(proto):
+    import json
+
+    cfg = json.loads(next(p.value for p in proto.metadata_props if p.key == Metadata.CONFIG))
+    cfg["width"] = 9
+    _set_meta(proto, Metadata.CONFIG, json.dumps(cfg))
+
+
+def _bad_tile(proto):
+    for n in proto.graph.node:
+        for a in n.attribute:
+            if a.name == "tile":
+                a.i = 8
+    _rechecksum(proto)
+
+
+def _no_config(proto):
+    keep = [p for p in proto.metadata_props if p.key != Metadata.CONFIG]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(keep)
+
+
+def test_accepts_grid_keys_of_newer_configs(engine_lib, small_file, tmp_path):
+    """grid_domain / grid_points (written for non-default grids) are baked into the lift constant:
+    the engine reads past them; an unknown key is still refused."""
+    import json
+
+    def add(proto):
+        cfg = json.loads(next(p.value for p in proto.metadata_props if p.key == Metadata.CONFIG))
+        cfg.update(grid_domain=[[-1.5, 2.0], [0.0, 6.283185307179586]], grid_points="centers")
+        _set_meta(proto, Metadata.CONFIG, json.dumps(cfg))
+
+    edited = _edited(small_file, tmp_path / "grid.onnx", add)
+    x = np.random.default_rng(0).standard_normal((1, 2, 20, 18)).astype(np.float32)
+    with native(small_file, engine_lib, threads=1) as a, native(edited, engine_lib, threads=1) as b:
+        assert np.array_equal(a.run(x), b.run(x))
+
+
+@pytest.mark.parametrize("edit, match", [
+    (_flip_weight, "checksum mismatch"),
+    (_newer_domain, "newer"),
+    (_unknown_key, "newer wno-edge format"),
+    (_wrong_width, "shape"),
+    (_bad_tile, "tile"),
+    (_no_config, "not a wno-edge export"),
+])
+def test_refuses_corrupt_or_foreign_files(engine_lib, small_file, tmp_path, edit, match):
+    bad = _edited(small_file, tmp_path / "bad.onnx", edit)
+    with pytest.raises(WNOEdgeError, match=match):
+        native(bad, engine_lib)
+
+
+def test_refuses_non_onnx_fp16_and_missing_files(engine_lib, tmp_path):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(WNOEdgeError, match="not a"):
+        native(junk, engine_lib)
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(WNOEdgeError, match="empty"):
+        native(empty, engine_lib)
+    plain = tmp_path / "plain.onnx"
+    node = onnx.helper.make_node("Identity", ["input"], ["output"])
+    vi = onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 1, 4, 4])
+    vo = onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1, 1, 4, 4])
+    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([node], "g", [vi], [vo])), plain)
+    with pytest.raises(WNOEdgeError, match="not a wno-edge export"):
+        native(plain, engine_lib)
+    half = write(make_model(16, 16, width=8, modes=(3, 3), layers=1), tmp_path / "half.onnx", fp16=True)
+    with pytest.raises(WNOEdgeError, match="float16"):
+        native(half, engine_lib)
+    with pytest.raises(WNOEdgeError, match="cannot open"):
+        native(tmp_path / "missing.onnx", engine_lib)
+
+
+def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path):
+    """Every truncation length of a tiny export and random single-bit flips: refused, or the
+    intact file's output (the driver checks), under AddressSanitizer + UBSan."""
+    try:
+        build_engine(ASAN_BUILD, SANITIZED_OPTIONS, ("wno_engine_fuzz",))
+    except AssertionError as exc:
+        if "asan" in str(exc).lower() and "cannot find" in str(exc).lower():
+            pytest.skip("the compiler has no AddressSanitizer runtime")
+        raise
+    path = write(make_model(8, 8, width=4, modes=(2, 2), layers=2, cin=1, cout=1), tmp_path / "tiny.onnx", batch=1)
+    size = path.stat().st_size
+    r = subprocess.run([str(ASAN_BUILD / "engine" / "wno_engine_fuzz"), str(path), str(size), "2000", "7"],
+                       capture_output=True, text=True, timeout=600, check=False,
+                       env={**os.environ, "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1"})
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    assert " 0 wrong" in r.stdout and "WRONG" not in r.stdout, r.stdout
+
+
+def test_no_heap_allocation_during_run(engine_lib, tmp_path):
+    path = write(make_model(30, 26), tmp_path / "m.onnx", batch=2)
+    r = subprocess.run([str(ENGINE_DIR / "wno_engine_alloc_test"), str(path), "2", "40"], capture_output=True,
+                       text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert " 0 during 40 runs" in r.stdout, r.stdout
+
+
+def test_cpp_control_loop_example(engine_lib, tmp_path):
+    model = make_model(24, 24, cin=1, cout=1)
+    path = write(model, tmp_path / "model.onnx", batch=1)
+    r = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(path), "--rate", "200", "--ticks", "40",
+                        "--threads", "1"], capture_output=True, text=True, timeout=120, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "40 ticks at 200.0 Hz" in r.stdout and "deadline misses" in r.stdout and "p99" in r.stdout
+    bad = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(tmp_path / "missing.onnx")],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert bad.returncode == 1 and "cannot open" in bad.stderr
+
+
+def test_cli_profile_native_prints_stages(use_engine, small_file):
+    from typer.testing import CliRunner
+
+    from wno_edge.cli import app
+
+    r = CliRunner().invoke(app, ["profile", "--engine", str(small_file), "--backend", "native", "-n", "20",
+                                 "--warmup", "2", "--threads", "1"])
+    assert r.exit_code == 0, r.output
+    assert "native" in r.output and "Stages (mean per run): normalize+lift" in r.output
+
+
+def test_info_backends_lists_the_engine(use_engine):
+    from wno_edge.backends import backends_report
+
+    rows = {name: (ok, why) for name, ok, why in backends_report()}
+    assert rows["native-engine"][0], rows["native-engine"]
