@@ -82,7 +82,7 @@ def test_failed_generation_leaves_no_file(tmp_path, monkeypatch):
 
 def test_cli_generate_and_inspect(tmp_path, capsys):
     out = tmp_path / "rdb.h5"
-    assert main(["data", "generate", "shallow-water", "-n", "2", "--resolution", "8", "-o", str(out), "--seed", "3", "-q"]) == 0
+    assert main(["data", "generate", "shallow-water", "-n", "2", "--resolution", "8x8", "-o", str(out), "--seed", "3", "-q"]) == 0
     assert f"wrote {out}: 2 shallow-water samples at 8x8" in capsys.readouterr().out
     assert main(["data", "inspect", str(out), "--json", "--check"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -96,6 +96,7 @@ def test_cli_generate_and_inspect(tmp_path, capsys):
 @pytest.mark.parametrize("args,message", [
     (["data", "generate", "darcy", "-n", "2", "-r", "2", "-o", "{dir}/x.h5"], "resolution must be >= 4"),
     (["data", "generate", "darcy", "-n", "0", "-o", "{dir}/x.h5"], "number of samples must be >= 1"),
+    (["data", "generate", "darcy", "-n", "1", "-r", "8x6", "-o", "{dir}/x.h5"], "--resolution must be square"),
     (["data", "generate", "darcy", "-n", "1", "-o", "{dir}/missing/x.h5"], "does not exist"),
     (["data", "inspect", "{dir}/junk.h5"], "not a readable HDF5 file"),
 ])

@@ -156,6 +156,17 @@ def test_task_comes_from_the_file_and_progress_moves_per_batch(darcy_file, tmp_p
     assert main(["train", "--data", str(darcy_file), "--task", "heat", "-o", str(tmp_path / "x.pt")]) == 1
     captured = capsys.readouterr()
     assert "task must be one of" in captured.err and "training" not in captured.out + captured.err
+    assert main(["train", "--data", str(darcy_file), "-o", str(tmp_path / "x.pt"), "--test-split", "middle"]) == 1
+    assert main(["train", "--data", str(tmp_path / "none.h5"), "-o", str(tmp_path / "x.pt")]) == 1
+    captured = capsys.readouterr()  # data errors, too, come alone: the bar starts with training
+    assert "test split must be one of" in captured.err and "no such file" in captured.err
+    assert "training" not in captured.out + captured.err
+    args = ["train", "--data", str(darcy_file), "-o", str(tmp_path / "r.pt"), "--epochs", "1", "--width", "4",
+            "--modes", "2", "--layers", "1"]
+    assert main(args + ["--resolution", "8x8"]) == 0  # HxW, as every command takes it
+    assert load_model(tmp_path / "r.pt").config.resolution == (8, 8)
+    assert main(args + ["--resolution", "8x4"]) == 1
+    assert "must be square" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ import typer
 
 
 from ..contract import TASKS
+from ..errors import WNOEdgeError, missing_dependency
 
 Task = Enum("Task", {name.replace("-", "_"): name for name in TASKS}, type=str)
 
@@ -16,7 +17,7 @@ Task = Enum("Task", {name.replace("-", "_"): name for name in TASKS}, type=str)
 def generate(
     task: Task = typer.Argument(..., help="PDE to solve."),
     samples: int = typer.Option(..., "-n", "--samples", help="Number of samples (trajectories) to generate."),
-    resolution: int = typer.Option(64, "--resolution", "-r", help="Grid size R (an R x R grid)."),
+    resolution: str = typer.Option("64", "--resolution", "-r", help="Grid R or RxR (square)."),
     output: Path = typer.Option(..., "-o", "--output", help="HDF5 file to write (PDEBench layout)."),
     seed: int = typer.Option(0, "--seed", help="Sample i is drawn from seed and i alone."),
     beta: float = typer.Option(1.0, "--beta", help="Darcy forcing: -div(a grad u) = beta."),
@@ -24,8 +25,17 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Solve PDEBench-style samples and write them in PDEBench's HDF5 layout."""
-    from ..data.generate import GenerationInterrupted
-    from ..data.generate import generate as run
+    from ..shapes import parse_resolution
+
+    h, w = parse_resolution(resolution)
+    if h != w:
+        raise WNOEdgeError(f"--resolution must be square (64 or 64x64): the solvers use R x R grids, got {resolution!r}")
+    resolution = h
+    try:
+        from ..data.generate import GenerationInterrupted
+        from ..data.generate import generate as run
+    except ImportError as e:  # a runtime-only install: no h5py, scipy
+        raise missing_dependency(e, "wno-edge data generate") or e from None
 
     try:
         result = run(task.value, output, samples, resolution, seed, beta=beta, workers=workers, progress=not quiet)
@@ -45,7 +55,10 @@ def inspect(
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ):
     """Layout, sample count, shapes and grid of a PDEBench file."""
-    from ..data.pdebench import PDEBenchDataset, describe
+    try:
+        from ..data.pdebench import PDEBenchDataset, describe
+    except ImportError as e:
+        raise missing_dependency(e, "wno-edge data inspect") or e from None
 
     info = describe(path)
     summary = {

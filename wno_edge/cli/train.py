@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..contract import TASKS, TILES
+from ..errors import WNOEdgeError, missing_dependency
 from ..train.options import TrainOptions
 
 console = Console(soft_wrap=True)  # a log line stays one line when piped to a file
@@ -30,7 +31,8 @@ def train(
     layers: int = typer.Option(_default("layers"), "--layers"),
     tile: int = typer.Option(_default("tile"), "--tile", help=f"Winograd tile of the deployed model, one of {TILES}."),
     fno: bool = typer.Option(False, "--fno", help="Train the FNO special case (no 3x3 kernel, k = 0)."),
-    resolution: int = typer.Option(_default("resolution"), "--resolution", help="Subsample the grid to this size."),
+    resolution: str = typer.Option(None, "--resolution", "-r",
+                                   help="Subsample the grid to R or RxR (by the same factor on both axes)."),
     initial_step: int = typer.Option(_default("initial_step"), "--initial-step", help="Input frames for time-dependent tasks."),
     time_reduce: int = typer.Option(_default("time_reduce"), "--time-reduce", help="Keep every k-th frame."),
     max_samples: int = typer.Option(_default("max_samples"), "--max-samples", help="Use only the first N samples of the file."),
@@ -42,11 +44,14 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue from OUTPUT.state."),
 ):
     """Train a WNO (or its FNO special case) with relative-L2 loss; keeps the best checkpoint."""
-    from ..train import TrainOptions, check_options, fit
+    try:
+        from ..train import TrainOptions, check_options, fit
+    except ImportError as e:  # a runtime-only install: no torch
+        raise missing_dependency(e, "wno-edge train") or e from None
 
     opts = TrainOptions(
         data=str(data), task=task, output=str(output), epochs=epochs, batch_size=batch_size, lr=lr, width=width,
-        modes=modes, layers=layers, tile=tile, real_space_kernel=not fno, resolution=resolution,
+        modes=modes, layers=layers, tile=tile, real_space_kernel=not fno, resolution=_square(resolution),
         initial_step=initial_step, time_reduce=time_reduce, max_samples=max_samples, test_split=test_split, seed=seed,
         device=device,
         threads=threads, resume=resume,
@@ -55,22 +60,39 @@ def train(
     columns = (TextColumn("[bold]training[/] epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),
                TextColumn("{task.fields[batch]}"), TextColumn("{task.fields[status]}"),
                TimeElapsedColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("train", total=None, epoch="-", batch="", status="")
+    progress = Progress(*columns, console=console)
+    bar = progress.add_task("train", total=None, epoch="-", batch="", status="")
 
-        def on_batch(epoch, batch, batches):  # the bar moves per batch, not once an epoch
-            progress.update(bar, total=epochs * batches, completed=(epoch - 1) * batches + batch, epoch=epoch,
-                            batch=f"batch {batch}/{batches}")
+    def on_batch(epoch, batch, batches):  # the bar moves per batch, not once an epoch
+        if not progress.live.is_started:  # drawn once training runs: data errors come first, alone
+            progress.start()
+        progress.update(bar, total=epochs * batches, completed=(epoch - 1) * batches + batch, epoch=epoch,
+                        batch=f"batch {batch}/{batches}")
 
-        def on_epoch(epoch, train_err, test_err, improved):
-            mark = " (best, saved)" if improved else ""
-            progress.console.print(f"epoch {epoch:4d}  train rel L2 {train_err:.4f}  test rel L2 {test_err:.4f}{mark}")
-            progress.update(bar, status=f"test {test_err:.4f}")
+    def on_epoch(epoch, train_err, test_err, improved):
+        mark = " (best, saved)" if improved else ""
+        progress.console.print(f"epoch {epoch:4d}  train rel L2 {train_err:.4f}  test rel L2 {test_err:.4f}{mark}")
+        progress.update(bar, status=f"test {test_err:.4f}")
 
+    try:
         result = fit(opts, on_epoch, on_batch)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     console.print(f"[bold]best[/] epoch {result.best_epoch}: test relative L2 {result.test_rel_l2:.4f}"
                   + (f", rollout relative L2 {result.rollout_rel_l2:.4f}" if result.rollout_rel_l2 is not None else "")
                   + f"; {result.train_seconds:.0f} s; saved {result.checkpoint}")
+
+
+def _square(text: str | None) -> int | None:
+    """--resolution as every command takes it ('64' or '64x64'); training subsamples both axes
+    by one factor, so the two sizes must be equal."""
+    from ..shapes import parse_resolution
+
+    hw = parse_resolution(text)
+    if hw is not None and hw[0] != hw[1]:
+        raise WNOEdgeError(f"--resolution must be square here (64 or 64x64), got {text!r}")
+    return None if hw is None else hw[0]
 
 
 def register(app: typer.Typer) -> None:
