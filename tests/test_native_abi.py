@@ -59,7 +59,7 @@ def test_enum_values(probe):
 
 def header_prototypes() -> dict[str, tuple[str, list[str]]]:
     """name -> (return type, [parameter declarations]) of every WNO_API function in winograd.h."""
-    text = re.sub(r"/\*.*?\*/", " ", HEADER.read_text(), flags=re.S)
+    text = re.sub(r"/\*.*?\*/", " ", HEADER.read_text(), flags=re.DOTALL)
     protos = {}
     for ret, name, params in re.findall(r"WNO_API\s+([\w\s\*]+?)\s*\b(wno_\w+)\s*\(([^)]*)\)\s*;", text):
         params = " ".join(params.split())

@@ -29,6 +29,8 @@ from pathlib import Path
 import pytest
 from native_build import PLUGIN, ROOT, build_native, cmake_build
 
+from wno_edge.native.abi import ConvDesc  # wno_conv_desc (test_native_abi.py checks it)
+
 TRT_INCLUDE_ENV = "WNO_EDGE_TENSORRT_INCLUDE"
 TRT_INCLUDES = [Path(p) for p in os.environ.get(TRT_INCLUDE_ENV, "").split(os.pathsep) if p.strip()]
 HOW_TO_GET_HEADERS = (f"set {TRT_INCLUDE_ENV} to a TensorRT include/ directory (several: separated by "
@@ -64,11 +66,6 @@ class FieldView(ctypes.Structure):
 
 class ConvParams(ctypes.Structure):
     _fields_ = [("tile", ctypes.c_int32), ("padding", ctypes.c_int32)]
-
-
-class ConvDesc(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int) for n in ("batch", "in_channels", "out_channels", "height", "width",
-                                            "padding", "tile")]
 
 
 class WeightKey(ctypes.Structure):
@@ -462,7 +459,8 @@ def test_plugin_against_tensorrt_headers(include):
     skipped = re.search(r"wno: plugin harness skipped: (.*)", configured)
     if skipped:
         pytest.skip(skipped.group(1))
-    r = subprocess.run([str(build / "wno_trt_plugin_harness")], capture_output=True, text=True, timeout=60)
+    r = subprocess.run([str(build / "wno_trt_plugin_harness")], capture_output=True, text=True, timeout=60,
+                       check=False)
     failures = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
     assert r.returncode == 0 and not failures, f"TensorRT {version}:\n" + "\n".join(failures) + r.stderr
     assert r.stdout.splitlines()[0] == f"TensorRT headers {version}", r.stdout.splitlines()[0]
