@@ -1,21 +1,41 @@
 # Two commands on a fresh clone:  `make demo`  and  `make test`.
 # Each creates .venv if absent, installs the CPU build of torch first (a bare `torch`
-# requirement would pull a multi-GB CUDA build), then wno-edge with its extras.
+# requirement would pull a multi-GB CUDA build), then wno-edge with the extras the tests
+# and the demo use, and says whether the native library was built (pip hides build output).
+#
+#   TORCH_INDEX=https://download.pytorch.org/whl/cpu   where to get the CPU torch elsewhere
+#   WNO_EDGE_SKIP_NATIVE=1                             pure-Python install (no C++ build)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.wno-edge-installed
+TORCH_INDEX ?=
+EXTRAS ?= all,test,dev
+# The editable install builds runtime/ once: reinstall when its C++ or CMake files change.
+NATIVE_SOURCES := $(shell find runtime -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.cc' \
+                    -o -name '*.c' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.cmake' \) \
+                    -not -path '*/build/*' 2>/dev/null)
 
-.PHONY: demo test install clean
+.PHONY: demo test install native-status clean
 
-$(STAMP): pyproject.toml $(wildcard setup.py)
+$(STAMP): pyproject.toml $(wildcard setup.py) $(wildcard tools/build_backend.py) $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test,dev]'
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@$(MAKE) --no-print-directory native-status
 	touch $@
 
 install: $(STAMP)
+
+# One visible line: built, skipped, or not built and why (a failed build falls back quietly).
+native-status:
+	@$(PY) -c "import os; from wno_edge import native; ok, why = native.available(); \
+	skip = os.environ.get('WNO_EDGE_SKIP_NATIVE') == '1'; \
+	print('wno-edge: native CPU kernel built (' + why + ')' if ok else \
+	'wno-edge: native build skipped (WNO_EDGE_SKIP_NATIVE=1): the PyTorch path will be used' if skip else \
+	'\n*** WARNING: wno-edge: the native CPU kernel is NOT available: ' + why + \
+	'\n*** The slower PyTorch path will be used. See the build log: $(PY) -m pip install -v -e .\n')"
 
 demo: $(STAMP)
 	$(VENV)/bin/wno-edge demo

@@ -1,12 +1,15 @@
 """Native build of wno-edge: the CPU Winograd kernel of runtime/ via CMake.
 
-pyproject.toml holds the metadata; this file only adds a build_ext that runs CMake and
-puts libwno_winograd.so into wno_edge/_native/ (`pip install .` and `pip install -e .`).
-Without CMake or a C++ compiler, or if the build fails, the package still installs and
-wno_edge uses its pure-PyTorch path (wno_edge.native.available() says why).
+pyproject.toml holds the metadata; this file only adds a build_ext that runs CMake (with
+Ninja when there is one; tools/build_backend.py adds cmake and ninja to the build
+requirements where the system lacks them) and puts the libraries into wno_edge/_native/
+(`pip install .` and `pip install -e .`). Without a C++ compiler, or if the build fails,
+the package still installs without them and says so in a banner; pip hides build output
+unless run with -v, so `make install` checks `wno_edge.native.available()` afterwards and
+prints the result, and `wno-edge info --backends` says why at any time.
 
 Environment:
-  WNO_EDGE_SKIP_NATIVE=1     do not build the native library
+  WNO_EDGE_SKIP_NATIVE=1     do not build the native library (a pure-Python install)
   WNO_EDGE_REQUIRE_NATIVE=1  fail the install instead of falling back
   WNO_EDGE_CMAKE_ARGS="..."  extra CMake arguments, e.g. -DWNO_BUILD_CUDA=ON
 """
@@ -57,8 +60,13 @@ class CMakeBuild(build_ext):
     def _fallback(self, why: str):
         if os.environ.get("WNO_EDGE_REQUIRE_NATIVE") == "1":
             raise RuntimeError(f"wno-edge: native build failed: {why}")
-        print(f"wno-edge: native CPU kernel not built ({why}); the PyTorch path will be used",
-              file=sys.stderr)
+        rule = "*" * 78
+        print(f"\n{rule}\nWARNING: wno-edge: the native library was NOT built ({why}).\n"
+              "The package installs without it: the PyTorch path runs the Winograd convolutions.\n"
+              "Needs a C++17 compiler (and CMake >= 3.18, fetched by pip when absent). Set\n"
+              "WNO_EDGE_REQUIRE_NATIVE=1 to make this an error, WNO_EDGE_SKIP_NATIVE=1 to skip it.\n"
+              f"{rule}\n", file=sys.stderr)
+        self.warn(f"wno-edge: native library not built ({why})")
 
     def build_extension(self, ext: CMakeExtension):
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
@@ -70,6 +78,9 @@ class CMakeBuild(build_ext):
             "-DWNO_BUILD_CUDA_EMULATION=OFF",
             *shlex.split(os.environ.get("WNO_EDGE_CMAKE_ARGS", "")),
         ]
+        if (shutil.which("ninja") and not os.environ.get("CMAKE_GENERATOR")
+                and not (build_dir / "CMakeCache.txt").exists()):  # an existing tree keeps its generator
+            args = ["-G", "Ninja", *args]
         subprocess.run(["cmake", "-S", str(ext.source_dir), "-B", str(build_dir), *args], check=True)
         jobs = str(self.parallel or os.cpu_count() or 1)
         # All enabled targets: the CPU library, plus the CUDA one if WNO_EDGE_CMAKE_ARGS asks.
