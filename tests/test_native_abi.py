@@ -47,11 +47,11 @@ def test_conv_desc_fields(probe):
 
 def test_enum_values(probe):
     """Each WNO_<NAME> enumerator the module declares as <NAME> has the C value."""
-    c_values = {name.removeprefix("WNO_"): value for group in ("status", "dtype") for name, value in
+    c_values = {name.removeprefix("WNO_"): value for group in ("status", "dtype", "activation") for name, value in
                 probe[group].items()}
     declared = {name: getattr(abi, name) for name in c_values if hasattr(abi, name)}
     if not declared:
-        pytest.skip("wno_edge.native.abi declares none of the wno_status / wno_dtype values")
+        pytest.skip("wno_edge.native.abi declares none of the wno_status / wno_dtype / wno_activation values")
     assert declared == {name: c_values[name] for name in declared}
 
 

@@ -1,6 +1,6 @@
 /* The layout of the C ABI (include/wno/winograd.h) as the C compiler sees it, as one JSON
  * object on stdout: WNO_ABI_VERSION, sizeof and the offset and size of every field of
- * wno_conv_desc, and the values of the wno_status and wno_dtype enumerators.
+ * wno_conv_desc, and the values of the wno_status, wno_dtype and wno_activation enumerators.
  * tests/test_native_abi.py compares it with the ctypes declarations in wno_edge/native/abi.py.
  * A field added to wno_conv_desc belongs in FIELDS below as well. */
 #include <stddef.h>
@@ -36,6 +36,8 @@ static const struct value STATUS[] = {VALUE(WNO_SUCCESS),
 
 static const struct value DTYPE[] = {VALUE(WNO_FLOAT32), VALUE(WNO_FLOAT16)};
 
+static const struct value ACTIVATION[] = {VALUE(WNO_ACT_NONE), VALUE(WNO_ACT_GELU)};
+
 static void print_values(const char* key, const struct value* v, size_t n) {
   size_t i;
   printf(", \"%s\": {", key);
@@ -54,6 +56,7 @@ int main(void) {
   printf("]}");
   print_values("status", STATUS, sizeof STATUS / sizeof STATUS[0]);
   print_values("dtype", DTYPE, sizeof DTYPE / sizeof DTYPE[0]);
+  print_values("activation", ACTIVATION, sizeof ACTIVATION / sizeof ACTIVATION[0]);
   printf("}\n");
   return 0;
 }
