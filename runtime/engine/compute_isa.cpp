@@ -154,37 +154,32 @@ void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act
   }
 }
 
+// Weights streamed once per call in order (o, c, [re, im], mode): the accumulators for one out
+// channel (2 x modes floats) stay in L1 while the in channels go by.
 void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* x, const float* w,
          float* y) {
-  for (int n = 0; n < batch; ++n) {
-    for (int oc = o0; oc < o1; ++oc) {
+  for (int oc = o0; oc < o1; ++oc) {
+    const float* wo = w + static_cast<long long>(oc) * c * 2 * modes;
+    for (int n = 0; n < batch; ++n) {
       float* yr = y + ((static_cast<long long>(n) * o + oc) * 2) * modes;
       float* yi = yr + modes;
-      const float* wo = w + static_cast<long long>(oc) * c * 2 * modes;
       const float* xn = x + static_cast<long long>(n) * c * 2 * modes;
-      long long q = 0;
-      for (; q + kNr <= modes; q += kNr) {
-        v16 ar = v16{}, ai = v16{};
-        for (int ic = 0; ic < c; ++ic) {
-          const float* xc = xn + static_cast<long long>(ic) * 2 * modes + q;
-          const float* wc = wo + static_cast<long long>(ic) * 2 * modes + q;
-          const v16 xr = load(xc), xi = load(xc + modes), wr = load(wc), wi = load(wc + modes);
-          ar += xr * wr - xi * wi;
-          ai += xr * wi + xi * wr;
+      for (long long q = 0; q < 2 * modes; ++q) yr[q] = 0.f;
+      for (int ic = 0; ic < c; ++ic) {
+        const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
+        const float* xi = xr + modes;
+        const float* wr = wo + static_cast<long long>(ic) * 2 * modes;
+        const float* wi = wr + modes;
+        long long q = 0;
+        for (; q + kNr <= modes; q += kNr) {
+          const v16 a = load(xr + q), b = load(xi + q), cr = load(wr + q), ci = load(wi + q);
+          store(yr + q, load(yr + q) + a * cr - b * ci);
+          store(yi + q, load(yi + q) + a * ci + b * cr);
         }
-        store(yr + q, ar);
-        store(yi + q, ai);
-      }
-      for (; q < modes; ++q) {
-        float ar = 0.f, ai = 0.f;
-        for (int ic = 0; ic < c; ++ic) {
-          const float* xc = xn + static_cast<long long>(ic) * 2 * modes + q;
-          const float* wc = wo + static_cast<long long>(ic) * 2 * modes + q;
-          ar += xc[0] * wc[0] - xc[modes] * wc[modes];
-          ai += xc[0] * wc[modes] + xc[modes] * wc[0];
+        for (; q < modes; ++q) {
+          yr[q] += xr[q] * wr[q] - xi[q] * wi[q];
+          yi[q] += xr[q] * wi[q] + xi[q] * wr[q];
         }
-        yr[q] = ar;
-        yi[q] = ai;
       }
     }
   }

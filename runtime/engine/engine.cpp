@@ -24,6 +24,11 @@
 #include <string>
 #include <vector>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "compute.h"
 #include "config.h"
 #include "onnx_reader.h"
@@ -43,6 +48,22 @@ constexpr int kMaxOnnxOpset = 25;
 struct Error {
   wno_status status;
   std::string message;
+};
+
+// The file's bytes: a read-only private mapping (wno_engine_open) or the caller's memory. Pages
+// of a mapping are dropped once read, so loading never holds the file and the arena at once
+// (peak RSS ~ arena + one tensor).
+struct Source {
+  const std::uint8_t* data = nullptr;
+  std::size_t size = 0;
+  bool mapped = false;
+  void drop(Bytes b) const {
+    if (!mapped || b.size == 0) return;
+    const std::uintptr_t page = 4096;
+    const std::uintptr_t lo = (reinterpret_cast<std::uintptr_t>(b.data) + page - 1) & ~(page - 1);
+    const std::uintptr_t hi = (reinterpret_cast<std::uintptr_t>(b.data) + b.size) & ~(page - 1);
+    if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+  }
 };
 
 struct Layer {
@@ -142,12 +163,12 @@ bool parse_int(std::string_view s, int* out) {
   return true;
 }
 
-// The float32 initializer `name` with exactly `dims`, copied out (the file's bytes may be
-// unaligned). Empty optional (no error) when absent and !required.
-bool tensor_floats(const ModelFile& m, const std::string& name, std::vector<long long> dims,
-                   bool required, std::vector<float>* out, Error* err) {
+// The float32 initializer `name` with exactly `dims` (its bytes in the file, maybe unaligned).
+// Null data (no error) when absent and !required.
+bool tensor_view(const ModelFile& m, const std::string& name, std::vector<long long> dims,
+                 bool required, Bytes* out, Error* err) {
   const Tensor* t = m.initializer(name);
-  out->clear();
+  *out = Bytes{};
   if (!t) {
     if (required) *err = invalid("initializer " + name + " is missing");
     return !required;
@@ -177,9 +198,26 @@ bool tensor_floats(const ModelFile& m, const std::string& name, std::vector<long
                    " bytes, its shape needs " + std::to_string(count * 4));
     return false;
   }
-  out->resize(static_cast<std::size_t>(count));
-  if (count) std::memcpy(out->data(), t->data.data, t->data.size);
+  *out = t->data;
+  if (!out->data) *out = Bytes{reinterpret_cast<const std::uint8_t*>(""), 0};  // present, empty
   return true;
+}
+
+// The same, copied out into aligned floats (small tensors).
+bool tensor_floats(const ModelFile& m, const std::string& name, std::vector<long long> dims,
+                   bool required, std::vector<float>* out, Error* err) {
+  Bytes b;
+  out->clear();
+  if (!tensor_view(m, name, std::move(dims), required, &b, err)) return false;
+  out->resize(b.size / sizeof(float));
+  if (b.size) std::memcpy(out->data(), b.data, b.size);
+  return true;
+}
+
+inline float float_at(Bytes b, long long i) {
+  float v;
+  std::memcpy(&v, b.data + i * sizeof(float), sizeof v);
+  return v;
 }
 
 // Bump allocation of the arena: first pass sizes, second pass hands out 64-byte aligned blocks.
@@ -208,10 +246,10 @@ class Layout {
 const char* kAllowedOps[] = {"Sub", "Div", "Pad",  "Conv",    "Add",       "MatMul",
                              "Mul", "Erf", "Gelu", "Reshape", "Transpose", "Slice"};
 
-Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options& opt, Engine* e) {
+Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   ModelFile m;
   std::string perr;
-  if (!parse_model(data, size, &m, &perr))
+  if (!parse_model(src.data, src.size, &m, &perr))
     return invalid("not a readable ONNX file (" + perr + ")");
   const std::string_view* cfg_json = m.meta(contract::kMetadataConfig);
   if (!cfg_json || m.graphs != 1)
@@ -241,7 +279,8 @@ Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options&
     if (sum->substr(0, 6) != "crc32:")
       return unsupported("unknown weight checksum algorithm in \"" + std::string(*sum) + "\"");
     char want[16];
-    std::snprintf(want, sizeof want, "%08x", weights_checksum(m));
+    auto drop = [](Bytes b, void* ctx) { static_cast<const Source*>(ctx)->drop(b); };
+    std::snprintf(want, sizeof want, "%08x", weights_checksum(m, drop, const_cast<Source*>(&src)));
     if (sum->substr(6) != want)
       return invalid("weight checksum mismatch (file says " + std::string(sum->substr(6)) +
                      ", weights give " + want + "): the file is corrupt");
@@ -338,15 +377,16 @@ Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options&
 
   // Weights, checked against the config's shapes.
   Error err{WNO_SUCCESS, ""};
-  std::vector<float> in_mean, in_std, out_mean, out_std, lift_w, lift_c, fwd_w, fwd_h, inv_h, inv_w,
+  std::vector<float> in_mean, in_std, out_mean, out_std, lift_w, fwd_w, fwd_h, inv_h, inv_w,
       combine, p1w, p1b, p2w, p2b;
+  Bytes lift_c;
   const long long C = e->c, Hp = e->hp, Wp = e->wp, M2 = e->m2, K1 = e->k1;
   if (!tensor_floats(m, "input_mean", {1, e->cin, 1, 1}, false, &in_mean, &err) ||
       !tensor_floats(m, "input_std", {1, e->cin, 1, 1}, false, &in_std, &err) ||
       !tensor_floats(m, "output_mean", {1, e->cout, 1, 1}, false, &out_mean, &err) ||
       !tensor_floats(m, "output_std", {1, e->cout, 1, 1}, false, &out_std, &err) ||
       !tensor_floats(m, "lift.weight", {C, e->cin, 1, 1}, true, &lift_w, &err) ||
-      !tensor_floats(m, "lift.bias_and_grid", {1, C, Hp, Wp}, true, &lift_c, &err) ||
+      !tensor_view(m, "lift.bias_and_grid", {1, C, Hp, Wp}, true, &lift_c, &err) ||
       !tensor_floats(m, "dft.fwd_w", {Wp, 2 * M2}, true, &fwd_w, &err) ||
       !tensor_floats(m, "dft.fwd_h", {2 * K1, 2 * Hp}, true, &fwd_h, &err) ||
       !tensor_floats(m, "dft.inv_h", {2 * Hp, 2 * K1}, true, &inv_h, &err) ||
@@ -433,7 +473,8 @@ Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options&
   put(e->out_mean, out_mean);
   put(e->out_std, out_std);
   put(e->lift_w, lift_w);
-  put(e->lift_c, lift_c);
+  if (lift_c.size) std::memcpy(e->lift_c, lift_c.data, lift_c.size);
+  src.drop(lift_c);
   e->k->pack_b(e->wp, e->m2, fwd_w.data(), 2 * M2, e->fwd_w_re);
   e->k->pack_b(e->wp, e->m2, fwd_w.data() + M2, 2 * M2, e->fwd_w_im);
   put(e->fwd_h, fwd_h);
@@ -444,7 +485,8 @@ Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options&
   put(e->p1_b, p1b);
   put(e->p2_w, p2w);
   put(e->p2_b, p2b);
-  std::vector<float> wt, bias, mixing;
+  std::vector<float> wt, bias;
+  Bytes mixing;
   for (int i = 0; i < nl; ++i) {
     Layer& L = e->layers[i];
     const std::string pre = "layers." + std::to_string(i) + ".";
@@ -459,18 +501,19 @@ Error load(const std::uint8_t* data, std::size_t size, const wno_engine_options&
       if (!tensor_floats(m, pre + "pointwise", {C, C, 1, 1}, true, &wt, &err)) return err;
       put(L.pointwise, wt);
     }
-    if (!tensor_floats(m, pre + "spectral.mixing", {e->modes, 1, C, 2 * C}, true, &mixing, &err))
+    if (!tensor_view(m, pre + "spectral.mixing", {e->modes, 1, C, 2 * C}, true, &mixing, &err))
       return err;
     // (mode, 1, c, [o | O + o]) -> (o, c, [re, im], mode)
     for (long long q = 0; q < e->modes; ++q)
       for (long long ci = 0; ci < C; ++ci) {
-        const float* src = mixing.data() + (q * C + ci) * 2 * C;
+        const long long row = (q * C + ci) * 2 * C;
         for (long long o = 0; o < C; ++o) {
           float* dst = L.mix + ((o * C + ci) * 2) * e->modes + q;
-          dst[0] = src[o];
-          dst[e->modes] = src[C + o];
+          dst[0] = float_at(mixing, row + o);
+          dst[e->modes] = float_at(mixing, row + C + o);
         }
       }
+    src.drop(mixing);
   }
 
   e->profile = opt.profile != 0;
@@ -633,16 +676,16 @@ void set_error(char* error, std::size_t size, const std::string& message) {
   error[n] = '\0';
 }
 
-wno_status open_bytes(const std::uint8_t* data, std::size_t size, const wno_engine_options* options,
-                      wno_engine** engine, char* error, std::size_t error_size,
-                      const std::string& what) {
+wno_status open_source(const wno::engine::Source& src, const wno_engine_options* options,
+                       wno_engine** engine, char* error, std::size_t error_size,
+                       const std::string& what) {
   wno_engine_options opt;
   wno_engine_default_options(&opt);
   if (options) opt = *options;
   std::unique_ptr<wno_engine> e;
   try {
     e.reset(new wno_engine());
-    const wno::engine::Error err = wno::engine::load(data, size, opt, &e->e);
+    const wno::engine::Error err = wno::engine::load(src, opt, &e->e);
     if (err.status != WNO_SUCCESS) {
       set_error(error, error_size, what + ": " + err.message);
       return err.status;
@@ -688,8 +731,10 @@ wno_status wno_engine_open_memory(const void* data, size_t size, const wno_engin
     set_error(error, error_size, "no data");
     return WNO_ERROR_INVALID_ARGUMENT;
   }
-  return open_bytes(static_cast<const std::uint8_t*>(data), size, options, engine, error,
-                    error_size, "model");
+  wno::engine::Source src;
+  src.data = static_cast<const std::uint8_t*>(data);
+  src.size = size;
+  return open_source(src, options, engine, error, error_size, "model");
 }
 
 wno_status wno_engine_open(const char* path, const wno_engine_options* options, wno_engine** engine,
@@ -700,27 +745,35 @@ wno_status wno_engine_open(const char* path, const wno_engine_options* options, 
     set_error(error, error_size, "no path");
     return WNO_ERROR_INVALID_ARGUMENT;
   }
-  std::FILE* f = std::fopen(path, "rb");
-  if (!f) {
+  // A private read-only mapping: nothing is copied, and the pages are dropped as they are read.
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
     set_error(error, error_size, std::string(path) + ": cannot open");
     return WNO_ERROR_INVALID_ARGUMENT;
   }
-  std::vector<std::uint8_t> bytes;
-  bool ok = std::fseek(f, 0, SEEK_END) == 0;
-  const long size = ok ? std::ftell(f) : -1;
-  ok = ok && size >= 0 && size <= wno::engine::kMaxFileBytes && std::fseek(f, 0, SEEK_SET) == 0;
-  try {
-    if (ok) bytes.resize(static_cast<std::size_t>(size));
-  } catch (...) {
-    ok = false;
-  }
-  ok = ok && (size == 0 || std::fread(bytes.data(), 1, bytes.size(), f) == bytes.size());
-  std::fclose(f);
-  if (!ok) {
-    set_error(error, error_size, std::string(path) + ": cannot read");
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > wno::engine::kMaxFileBytes) {
+    ::close(fd);
+    set_error(error, error_size, std::string(path) + ": not a regular file of at most 2 GiB");
     return WNO_ERROR_INVALID_ARGUMENT;
   }
-  return open_bytes(bytes.data(), bytes.size(), options, engine, error, error_size, path);
+  wno::engine::Source src;
+  src.size = static_cast<std::size_t>(st.st_size);
+  void* map = nullptr;
+  if (src.size) {
+    map = mmap(nullptr, src.size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) {
+      ::close(fd);
+      set_error(error, error_size, std::string(path) + ": cannot read");
+      return WNO_ERROR_INVALID_ARGUMENT;
+    }
+    src.data = static_cast<const std::uint8_t*>(map);
+    src.mapped = true;
+  }
+  ::close(fd);
+  const wno_status status = open_source(src, options, engine, error, error_size, path);
+  if (map) munmap(map, src.size);
+  return status;
 }
 
 void wno_engine_close(wno_engine* engine) { delete engine; }

@@ -324,7 +324,7 @@ std::uint32_t crc32(std::uint32_t crc, const void* data, std::size_t size) {
   return ~crc;
 }
 
-std::uint32_t weights_checksum(const ModelFile& m) {
+std::uint32_t weights_checksum(const ModelFile& m, void (*after_tensor)(Bytes, void*), void* ctx) {
   std::uint32_t crc = 0;
   for (const Tensor& t : m.initializers) {
     crc = crc32(crc, t.name.data(), t.name.size());
@@ -335,6 +335,7 @@ std::uint32_t weights_checksum(const ModelFile& m) {
       crc = crc32(crc, le, 8);
     }
     crc = crc32(crc, t.data.data, t.data.size);
+    if (after_tensor) after_tensor(t.data, ctx);
   }
   return crc;
 }

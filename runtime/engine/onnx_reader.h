@@ -90,7 +90,9 @@ bool parse_model(const std::uint8_t* data, std::size_t size, ModelFile* out, std
 // CRC-32 (zlib, reflected 0xEDB88320), continuing from `crc` (0 to start).
 std::uint32_t crc32(std::uint32_t crc, const void* data, std::size_t size);
 // The exporter's weight checksum: over every initializer in graph order, CRC-32 of its name
-// bytes, its dims as little-endian int64, its data bytes.
-std::uint32_t weights_checksum(const ModelFile& m);
+// bytes, its dims as little-endian int64, its data bytes. after_tensor (if not null) is called
+// with each tensor's data once it is summed (the engine drops mapped file pages behind it).
+std::uint32_t weights_checksum(const ModelFile& m, void (*after_tensor)(Bytes, void*) = nullptr,
+                               void* ctx = nullptr);
 
 }  // namespace wno::engine

@@ -18,6 +18,22 @@
 
 #include "wno/engine.h"
 
+namespace {
+
+// Peak resident memory of this process in MiB (Linux VmHWM), or -1 where unavailable.
+double peak_rss_mib() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return -1;
+  char line[256];
+  double kib = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %lf kB", &kib) == 1) break;
+  std::fclose(f);
+  return kib < 0 ? -1 : kib / 1024;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr, "usage: %s model.onnx [--rate HZ] [--ticks N] [--threads T] [--pin CPU]\n",
@@ -102,6 +118,7 @@ int main(int argc, char** argv) {
   std::printf("%d ticks at %.1f Hz (deadline %.3f ms): %d deadline misses, %d ticks skipped\n",
               ticks, rate, 1e3 / rate, misses, skipped);
   std::printf("latency ms: p50 %.3f  p99 %.3f  max %.3f\n", pct(0.5), pct(0.99), sorted.back());
+  std::printf("peak resident memory: %.1f MiB\n", peak_rss_mib());
   wno_engine_close(engine);
   return 0;
 }
