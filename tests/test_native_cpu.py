@@ -381,7 +381,7 @@ def test_backend_argument(lib):
 def test_backends_report(lib):
     rows = backends_report()
     names = [r[0] for r in rows]
-    assert names == ["torch", "cpu-kernel", "cuda-kernel", "tensorrt-plugin"]
+    assert names == ["torch", "cpu-kernel", "native-engine", "cuda-kernel", "tensorrt-plugin"]
     assert all(isinstance(ok, bool) and isinstance(why, str) and why for _, ok, why in rows)
     assert {name: ok for name, ok, _ in rows}["cpu-kernel"] is True
 

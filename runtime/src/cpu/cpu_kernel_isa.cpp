@@ -128,54 +128,79 @@ struct BlockTiles {
   }
 };
 
-// The a input rows of a segment, zero outside the image, from column tx * M - pad.
+// The a input rows of a segment, zero outside the image, into band columns
+// [slot * M, (slot + count) * M + 2): tile l of the block starts at column l * M.
 template <int M>
-void fill_band(const ConvShape& s, const float* plane, const Segment& g, float* band) {
+void fill_segment(const ConvShape& s, const float* plane, const Segment& g, float* band) {
   constexpr int A = M + 2, L = Layout<M>::kBandRow;
+  const int width = g.count * M + 2;
   const int y0 = g.ty * M - s.pad, x0 = g.tx * M - s.pad;
-  const int lo = std::max(0, -x0), hi = std::min(L, s.w - x0);  // in-image columns
+  const int lo = std::max(0, -x0), hi = std::min(width, s.w - x0);  // in-image columns
+  band += g.slot * M;
   for (int i = 0; i < A; ++i, band += L) {
     const int yy = y0 + i;
     if (yy < 0 || yy >= s.h || hi <= lo) {
-      std::memset(band, 0, sizeof(float) * L);
+      for (int j = 0; j < width; ++j) band[j] = 0.f;
       continue;
     }
-    std::memset(band, 0, sizeof(float) * lo);
-    std::memcpy(band + lo, plane + 1LL * yy * s.w + x0 + lo, sizeof(float) * (hi - lo));
-    std::memset(band + hi, 0, sizeof(float) * (L - hi));
+    // Short rows (tens of floats): inline vector copies, no libc calls.
+    const float* src = plane + 1LL * yy * s.w + x0 + lo;  // column lo
+    for (int j = 0; j < lo; ++j) band[j] = 0.f;
+    float* dst = band + lo;
+    const int n = hi - lo;
+    int j = 0;
+    for (; j + VL <= n; j += VL) store(dst + j, load(src + j));
+    for (; j < n; ++j) dst[j] = src[j];
+    for (j = hi; j < width; ++j) band[j] = 0.f;
   }
 }
 
-// 1. V[p][c][slot ..] for in channels [c0, c1) and every segment. Vectors are stored at
-// the segment's slot; lanes past its end spill into the next segment's slots, which are
-// written afterwards, or into the unused lanes of the block, never past lane NR (another
-// task may own the next channel).
+// 1. V[p][c][lane] for in channels [c0, c1): the block's segments side by side in one
+// band, so a vector of tiles may span tile rows (17 tiles a row cost 2 vectors a row
+// otherwise). Where two segments meet they overlap by 2 columns: the last tile of the
+// left one gets its columns M, M + 1 patched in after the deinterleave.
 template <int M>
 void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, float* V,
                      long long v_stride, float* band, int c0, int c1) {
   constexpr int A = M + 2, P = A * A, L = Layout<M>::kBandRow;
   const long long plane = 1LL * s.h * s.w;
+  const int nvec = (bt.count + VL - 1) / VL;
+  const int width = nvec * VL * M + VL;  // columns the deinterleaves read
+  float seam[NR][A][2];                  // columns M, M + 1 of each segment's last tile
   for (int c = c0; c < c1; ++c) {
     if (bt.count < NR)  // keep the unused lanes of the last block finite
       for (int p = 0; p < P; ++p)
         std::memset(V + p * v_stride + 1LL * c * NR + bt.count, 0, sizeof(float) * (NR - bt.count));
     for (int gi = 0; gi < bt.segments; ++gi) {
       const Segment& g = bt.seg[gi];
-      fill_band<M>(s, x + (1LL * g.n * s.c + c) * plane, g, band);
-      for (int q = 0; q * VL < g.count; ++q) {
-        vf d[P];
-        WNO_UNROLL for (int i = 0; i < A; ++i)
-          deinterleave<M>(band + i * L + q * VL * M, d + i * A);
-        wno::input_tile<M>(d, d);
-        const int lane = g.slot + q * VL;
-        float* out = V + 1LL * c * NR + lane;
-        if (lane + VL <= NR) {
-          WNO_UNROLL for (int p = 0; p < P; ++p)
-            store(out + p * v_stride, d[p]);
-        } else {
-          for (int p = 0; p < P; ++p) std::memcpy(out + p * v_stride, &d[p], 4 * (NR - lane));
+      fill_segment<M>(s, x + (1LL * g.n * s.c + c) * plane, g, band);
+      if (gi + 1 < bt.segments) {
+        const int col = (g.slot + g.count) * M;
+        for (int i = 0; i < A; ++i) {
+          seam[gi][i][0] = band[i * L + col];
+          seam[gi][i][1] = band[i * L + col + 1];
         }
       }
+    }
+    for (int i = 0; i < A; ++i)  // over-read past the last tile: finite
+      for (int j = bt.count * M + 2; j < width; ++j) band[i * L + j] = 0.f;
+    int gi = 0;  // the first segment that ends at or after this vector
+    for (int q = 0; q < nvec; ++q) {
+      vf d[P];
+      WNO_UNROLL for (int i = 0; i < A; ++i)
+        deinterleave<M>(band + i * L + q * VL * M, d + i * A);
+      for (; gi + 1 < bt.segments; ++gi) {  // seams inside this vector
+        const int last = bt.seg[gi].slot + bt.seg[gi].count - 1 - q * VL;
+        if (last >= VL) break;
+        for (int i = 0; i < A; ++i) {
+          d[i * A + M][last] = seam[gi][i][0];
+          d[i * A + M + 1][last] = seam[gi][i][1];
+        }
+      }
+      wno::input_tile<M>(d, d);
+      float* out = V + 1LL * c * NR + q * VL;
+      WNO_UNROLL for (int p = 0; p < P; ++p)
+        store(out + p * v_stride, d[p]);
     }
   }
 }
@@ -204,10 +229,11 @@ WNO_FORCE_INLINE void gemm_tile(const float* __restrict u, const float* __restri
   }
 }
 
-// act(line + addend) over n <= VL * M floats of one output row, stored at out.
+// act(line + addend) of floats [from, from + n) of one interleaved output row (VL tiles,
+// VL * M floats), stored at out; addend (or null) is read at the same place as out.
 template <int M>
-WNO_FORCE_INLINE void store_row(vf* line, int n, const float* add, int gelu, float* out) {
-  if (n == VL * M) {
+WNO_FORCE_INLINE void store_row(vf* line, int from, int n, const float* add, int gelu, float* out) {
+  if (from == 0 && n == VL * M) {
     WNO_UNROLL for (int t = 0; t < M; ++t) {
       vf v = line[t];
       if (add) v += load(add + t * VL);
@@ -217,9 +243,8 @@ WNO_FORCE_INLINE void store_row(vf* line, int n, const float* add, int gelu, flo
     return;
   }
   if (add) {
-    float tmp[VL * M];
-    store(tmp, vf{});  // lanes past n stay finite
-    std::memcpy(tmp, add, sizeof(float) * n);
+    float tmp[VL * M] = {};  // lanes outside [from, from + n) stay finite
+    std::memcpy(tmp + from, add, sizeof(float) * n);
     WNO_UNROLL for (int t = 0; t < M; ++t)
       line[t] += load(tmp + t * VL);
   }
@@ -227,40 +252,44 @@ WNO_FORCE_INLINE void store_row(vf* line, int n, const float* add, int gelu, flo
     WNO_UNROLL for (int t = 0; t < M; ++t)
       line[t] = WNO_CPU_NS::gelu(line[t]);
   }
-  std::memcpy(out, line, sizeof(float) * n);
+  std::memcpy(out, reinterpret_cast<const float*>(line) + from, sizeof(float) * n);
 }
 
-// 3. Output transform + epilogue of out channels [k0, k0 + kn) of the chunk in Mb.
+// 3. Output transform + epilogue of out channels [k0, k0 + kn) of the chunk in Mb: per
+// vector of VL tiles, then the part of each segment in it back into NCHW rows.
 template <int M>
 void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, int k0, int kn,
                       const wno::Epilogue& epi, const BlockTiles& bt, float* y) {
   constexpr int A = M + 2, P = A * A;
+  const int nvec = (bt.count + VL - 1) / VL;
   for (int kk = 0; kk < kn; ++kk) {
     const int k = k0 + kk;
     const vf b = splat(epi.bias ? epi.bias[k] : 0.f);
-    for (int gi = 0; gi < bt.segments; ++gi) {
-      const Segment& g = bt.seg[gi];
-      const int oy = g.ty * M, ox = g.tx * M;
-      const int rows = std::min(M, s.ho - oy);
-      const int cols = std::min(g.count * M, s.wo - ox);  // cropped at the right edge
-      const long long at = ((1LL * g.n * s.k + k) * s.ho + oy) * s.wo + ox;
-      float* dst = y + at;
-      const float* add = epi.addend ? epi.addend + at : nullptr;
-      for (int q = 0; q * VL < g.count; ++q) {
-        vf m[P], o[M * M];
-        const float* src = Mb + kk * NR + g.slot + q * VL;
-        WNO_UNROLL for (int p = 0; p < P; ++p)
-          m[p] = load(src + p * mb_stride);
-        wno::output_tile<M>(m, o);
-        WNO_UNROLL for (int r = 0; r < M * M; ++r)
-          o[r] += b;
-        const int n = std::min(VL * M, cols - q * VL * M);
+    int gi = 0;  // the first segment that ends inside or after this vector
+    for (int q = 0; q < nvec; ++q) {
+      vf m[P], o[M * M];
+      const float* src = Mb + kk * NR + q * VL;
+      WNO_UNROLL for (int p = 0; p < P; ++p)
+        m[p] = load(src + p * mb_stride);
+      wno::output_tile<M>(m, o);
+      WNO_UNROLL for (int r = 0; r < M * M; ++r)
+        o[r] += b;
+      const int v0 = q * VL, v1 = std::min(bt.count, v0 + VL);  // lanes of this vector
+      for (int gj = gi; gj < bt.segments && bt.seg[gj].slot < v1; ++gj) {
+        const Segment& g = bt.seg[gj];
+        const int a = std::max(g.slot, v0), e = std::min(g.slot + g.count, v1);
+        const int oy = g.ty * M, ox = (g.tx + a - g.slot) * M;
+        const int rows = std::min(M, s.ho - oy);
+        const int cols = std::min((e - a) * M, s.wo - ox);  // cropped at the right edge
+        const long long at = ((1LL * g.n * s.k + k) * s.ho + oy) * s.wo + ox;
         for (int r = 0; r < rows; ++r) {
           vf line[M];
           interleave<M>(o + r * M, line);
-          const long long off = 1LL * r * s.wo + q * VL * M;
-          store_row<M>(line, n, add ? add + off : nullptr, epi.gelu, dst + off);
+          const long long off = at + 1LL * r * s.wo;
+          store_row<M>(line, (a - v0) * M, cols, epi.addend ? epi.addend + off : nullptr, epi.gelu,
+                       y + off);
         }
+        if (g.slot + g.count <= v1) gi = gj + 1;  // done with this segment
       }
     }
   }

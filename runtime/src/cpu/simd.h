@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstring>
+#include <utility>
 
 #include "wno/host_device.h"
 
@@ -42,6 +43,12 @@ WNO_FORCE_INLINE vf load(const float* p) {
 
 WNO_FORCE_INLINE void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
 
-WNO_FORCE_INLINE vf splat(float s) { return vf{} + s; }
+template <std::size_t... I>
+WNO_FORCE_INLINE vf splat(float s, std::index_sequence<I...>) {
+  return vf{((void)I, s)...};
+}
+
+// All lanes s: one broadcast (vf{} + s would cost a scalar add: 0 + -0 is +0).
+WNO_FORCE_INLINE vf splat(float s) { return splat(s, std::make_index_sequence<VL>{}); }
 
 }  // namespace WNO_CPU_NS
