@@ -99,6 +99,27 @@ WNO_API wno_status wno_cuda_conv2d(const wno_conv_desc* desc, wno_dtype dtype, c
 /* Message of the last CUDA error seen by this thread ("" if none). */
 WNO_API const char* wno_cuda_last_error(void);
 
+/* ---- CUDA kernel v2: tensor cores (mma.sync), same conv, own weight layout. -------
+ * The Winograd-domain GEMM runs on tensor cores: float16 storage multiplies float16
+ * operands with float32 accumulation (sm_75+); float32 storage uses TF32 operands, plain
+ * or split in three (3xTF32, float32-level accuracy), on sm_80+. v1 (wno_cuda_*) is
+ * unchanged; the transformed weights of the two kernels are not interchangeable.
+ * wno_cuda_v2_conv2d returns WNO_ERROR_UNSUPPORTED for float32 on a device below sm_80
+ * (use v1 there). No workspace: pass NULL, 0. */
+typedef enum wno_cuda_math {
+  WNO_MATH_DEFAULT = 0, /* float16: fp16 MMA; float32: 3xTF32 */
+  WNO_MATH_TF32 = 1,    /* float32 only: one TF32 MMA (about 1e-3 relative error) */
+  WNO_MATH_3XTF32 = 2   /* float32 only: three TF32 MMAs, float32-level error */
+} wno_cuda_math;
+WNO_API size_t wno_cuda_v2_weight_size(const wno_conv_desc* desc, wno_dtype dtype);
+WNO_API wno_status wno_cuda_v2_transform_weights(const wno_conv_desc* desc, wno_dtype dtype,
+                                                 const float* weight, void* transformed,
+                                                 void* stream);
+WNO_API wno_status wno_cuda_v2_conv2d(const wno_conv_desc* desc, wno_dtype dtype,
+                                      wno_cuda_math math, const void* x, const void* transformed,
+                                      const float* bias /* K or NULL */, void* y, void* workspace,
+                                      size_t workspace_bytes, void* stream);
+
 #ifdef __cplusplus
 }
 #endif

@@ -170,3 +170,203 @@ WNO_EMU_API void wno_emu_float_to_half(const float* in, std::uint16_t* out, size
 WNO_EMU_API void wno_emu_half_to_float(const std::uint16_t* in, float* out, size_t n) {
   for (size_t i = 0; i < n; ++i) out[i] = wno::half_bits_to_float(in[i]);
 }
+
+// ---- kernel v2 (tensor cores) -----------------------------------------------------------
+// The block code of conv_block_v2.h over an emulated grid. Within a barrier interval the
+// units are the threads (each running its parts of the interval in program order) and
+// the warps (whose MMA parts run as one, through mma.h's model of mma.sync); order 1
+// runs the units in reverse, order 2 shuffled, threads and warps interleaved.
+#include <functional>
+
+#include "conv_block_v2.h"
+
+namespace wno {
+namespace cuda {
+namespace {
+
+constexpr std::uint32_t kPoison = 0x7fc07fc0u;  // NaN as one float and as two halves
+constexpr std::uint32_t kGuardWord = 0xdeadbeefu;
+
+template <int M, class Math>
+struct HostRunnerV2 {
+  using St = v2::ThreadState<M, Math>;
+  using B = v2::Block<M, Math>;
+  struct Warp {
+    static constexpr int L = 32;
+    St* st;
+    int lane(int s) const { return s; }
+    St& state(int s) { return st[s]; }
+  };
+  std::vector<St> st;
+  std::vector<std::function<void(int)>> thread_parts, warp_parts;
+  int mode;
+  std::mt19937 rng;
+
+  HostRunnerV2(int order, unsigned seed) : st(B::threads), mode(order), rng(seed) {
+    // Registers start as NaN: a value used before the kernel sets it poisons the output.
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    for (St& s : st) {
+      float* f = reinterpret_cast<float*>(&s);
+      std::fill(f, f + sizeof(St) / sizeof(float), nan);
+    }
+  }
+  template <typename F>
+  void threads(F f) {
+    thread_parts.emplace_back([this, f](int tid) { f(tid, st[tid]); });
+  }
+  template <typename F>
+  void warps(F f) {
+    warp_parts.emplace_back([this, f](int w) {
+      Warp view{&st[static_cast<size_t>(w) * 32]};
+      f(w, view);
+    });
+  }
+  void sync() {
+    std::vector<int> units(B::threads + B::W);  // u < threads: a thread, else a warp
+    std::iota(units.begin(), units.end(), 0);
+    if (mode == 1) std::reverse(units.begin(), units.end());
+    if (mode == 2) std::shuffle(units.begin(), units.end(), rng);
+    for (int u : units) {
+      if (u < B::threads) {
+        for (auto& part : thread_parts) part(u);
+      } else {
+        for (auto& part : warp_parts) part(u - B::threads);
+      }
+    }
+    thread_parts.clear();
+    warp_parts.clear();
+  }
+};
+
+template <int M, class Math, typename T>
+wno_status conv2d_v2(const wno_conv_desc& d, const void* x, const void* u, const float* bias,
+                     void* y, int order) {
+  using B = v2::Block<M, Math>;
+  const v2::ConvParams<T> p = v2::make_params<M, Math, T>(d, x, u, bias, y);
+  const long long grid_x = (p.s.tiles + B::BN - 1) / B::BN;
+  const int grid_y = (p.kblocks + B::MF - 1) / B::MF;
+  constexpr int words = (B::smem_bytes + 3) / 4;
+  std::vector<std::uint32_t> smem(words + kGuard);
+  for (int by = 0; by < grid_y; ++by) {
+    for (long long bx = 0; bx < grid_x; ++bx) {
+      std::fill(smem.begin(), smem.begin() + words, kPoison);
+      std::fill(smem.begin() + words, smem.end(), kGuardWord);
+      HostRunnerV2<M, Math> run(order, static_cast<unsigned>(bx * 7919 + by));
+      v2::conv_block<M, Math>(run, p, static_cast<int>(bx), by,
+                              reinterpret_cast<unsigned char*>(smem.data()));
+      for (int i = words; i < words + kGuard; ++i)
+        if (smem[i] != kGuardWord) return WNO_ERROR_INTERNAL;
+    }
+  }
+  return WNO_SUCCESS;
+}
+
+template <int M, class Math, typename T>
+void transform_weights_v2(const wno_conv_desc& d, const float* weight, void* out) {
+  const ConvShape s = ConvShape::from(d);
+  const int kblocks = (s.k + 15) / 16, cchunks = (s.c + Math::K - 1) / Math::K;
+  const v2::WeightParams<T> p{weight,       static_cast<T*>(out), s.k,     s.c,
+                              kblocks * 16, cchunks * Math::K,    kblocks, cchunks};
+  for (int i = 0; i < p.kpad * p.cpad; ++i) v2::transform_weight<M, Math>(p, i);
+}
+
+template <class Math, typename T>
+wno_status run_v2(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y,
+                  int order) {
+  switch (d.tile) {
+    case 2:
+      return conv2d_v2<2, Math, T>(d, x, u, b, y, order);
+    case 4:
+      return conv2d_v2<4, Math, T>(d, x, u, b, y, order);
+    default:
+      return conv2d_v2<6, Math, T>(d, x, u, b, y, order);
+  }
+}
+
+template <class Math, typename T>
+void run_weights_v2(const wno_conv_desc& d, const float* w, void* out) {
+  switch (d.tile) {
+    case 2:
+      return transform_weights_v2<2, Math, T>(d, w, out);
+    case 4:
+      return transform_weights_v2<4, Math, T>(d, w, out);
+    default:
+      return transform_weights_v2<6, Math, T>(d, w, out);
+  }
+}
+
+template <int M, class Math>
+void info_v2(int* out) {
+  using B = v2::Block<M, Math>;
+  const int values[] = {B::threads, B::smem_bytes, B::BN, B::BK, B::BC, B::passes};
+  std::copy(std::begin(values), std::end(values), out);
+}
+
+template <class Math>
+wno_status info_v2_tile(int tile, int* out) {
+  switch (tile) {
+    case 2:
+      info_v2<2, Math>(out);
+      return WNO_SUCCESS;
+    case 4:
+      info_v2<4, Math>(out);
+      return WNO_SUCCESS;
+    case 6:
+      info_v2<6, Math>(out);
+      return WNO_SUCCESS;
+  }
+  return WNO_ERROR_INVALID_ARGUMENT;
+}
+
+}  // namespace
+}  // namespace cuda
+}  // namespace wno
+
+// Same sizes as wno_cuda_v2_weight_size.
+WNO_EMU_API size_t wno_emu_v2_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
+  if (!wno::valid_desc(d)) return 0;
+  const wno::ConvShape s = wno::ConvShape::from(*d);
+  if (dtype == WNO_FLOAT32)
+    return static_cast<size_t>(wno::cuda::v2::weight_elems<wno::cuda::MathTf32>(s)) * 4;
+  if (dtype == WNO_FLOAT16)
+    return static_cast<size_t>(wno::cuda::v2::weight_elems<wno::cuda::MathF16>(s)) * 2;
+  return 0;
+}
+
+WNO_EMU_API wno_status wno_emu_v2_transform_weights(const wno_conv_desc* d, wno_dtype dtype,
+                                                    const float* weight, void* out) {
+  using namespace wno::cuda;
+  if (!wno::valid_desc(d) || !weight || !out) return WNO_ERROR_INVALID_ARGUMENT;
+  if (dtype == WNO_FLOAT32)
+    run_weights_v2<MathTf32, float>(*d, weight, out);
+  else if (dtype == WNO_FLOAT16)
+    run_weights_v2<MathF16, wno::half_t>(*d, weight, out);
+  else
+    return WNO_ERROR_UNSUPPORTED;
+  return WNO_SUCCESS;
+}
+
+// math: wno_cuda_math (fp32: default = 3xTF32, TF32, 3xTF32; fp16: default only).
+WNO_EMU_API wno_status wno_emu_v2_conv2d(const wno_conv_desc* d, wno_dtype dtype, int math,
+                                         const void* x, const void* u, const float* bias, void* y,
+                                         int order) {
+  using namespace wno::cuda;
+  if (!wno::valid_desc(d) || !x || !u || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (dtype == WNO_FLOAT16) {
+    if (math != WNO_MATH_DEFAULT) return WNO_ERROR_UNSUPPORTED;
+    return run_v2<MathF16, wno::half_t>(*d, x, u, bias, y, order);
+  }
+  if (dtype != WNO_FLOAT32) return WNO_ERROR_UNSUPPORTED;
+  if (math == WNO_MATH_TF32) return run_v2<MathTf32, float>(*d, x, u, bias, y, order);
+  if (math == WNO_MATH_DEFAULT || math == WNO_MATH_3XTF32)
+    return run_v2<Math3xTf32, float>(*d, x, u, bias, y, order);
+  return WNO_ERROR_INVALID_ARGUMENT;
+}
+
+// {threads, shared bytes, tiles, out channels, in channels per chunk, epilogue passes}.
+WNO_EMU_API wno_status wno_emu_v2_block_info(int tile, wno_dtype dtype, int* out6) {
+  if (!out6) return WNO_ERROR_INVALID_ARGUMENT;
+  if (dtype == WNO_FLOAT16) return wno::cuda::info_v2_tile<wno::cuda::MathF16>(tile, out6);
+  if (dtype == WNO_FLOAT32) return wno::cuda::info_v2_tile<wno::cuda::MathTf32>(tile, out6);
+  return WNO_ERROR_INVALID_ARGUMENT;
+}

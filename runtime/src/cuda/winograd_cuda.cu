@@ -7,10 +7,10 @@
 
 namespace wno {
 namespace cuda {
-namespace {
 
 thread_local char g_last_error[256] = "";
 
+// Shared with winograd_cuda_v2.cu: records the message for wno_cuda_last_error().
 wno_status cuda_status(cudaError_t err) {
   if (err == cudaSuccess) return WNO_SUCCESS;
   const char* msg = cudaGetErrorString(err);
@@ -19,6 +19,8 @@ wno_status cuda_status(cudaError_t err) {
   g_last_error[i] = '\0';
   return WNO_ERROR_CUDA;
 }
+
+namespace {
 
 // One CUDA thread per emulated thread; a phase ends at a barrier.
 template <int M>

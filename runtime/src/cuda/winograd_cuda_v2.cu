@@ -1,0 +1,166 @@
+// Kernel v2 (tensor cores) and its C ABI (wno_cuda_v2_*). The block code lives in
+// conv_block_v2.h, shared with the host emulation that the tests run.
+#include <cuda_runtime.h>
+
+#include "conv_block_v2.h"
+
+namespace wno {
+namespace cuda {
+
+wno_status cuda_status(cudaError_t err);  // winograd_cuda.cu
+
+namespace v2 {
+namespace {
+
+template <int M, class Math>
+struct DeviceRunner {
+  using St = ThreadState<M, Math>;
+  struct Warp {
+    static constexpr int L = 1;
+    St& st;
+    int l;
+    __device__ __forceinline__ int lane(int) const { return l; }
+    __device__ __forceinline__ St& state(int) { return st; }
+  };
+  St st;
+  template <typename F>
+  __device__ __forceinline__ void threads(F&& f) {
+    f(static_cast<int>(threadIdx.x), st);
+  }
+  template <typename F>
+  __device__ __forceinline__ void warps(F&& f) {
+    Warp w{st, static_cast<int>(threadIdx.x & 31)};
+    f(static_cast<int>(threadIdx.x >> 5), w);
+  }
+  __device__ __forceinline__ void sync() { __syncthreads(); }
+};
+
+template <int M, class Math, typename T>
+__global__ void __launch_bounds__(Block<M, Math>::threads, Block<M, Math>::min_blocks)
+    winograd_conv_v2_kernel(const ConvParams<T> p) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  DeviceRunner<M, Math> run;
+  conv_block<M, Math>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
+}
+
+template <int M, class Math, typename T>
+__global__ void winograd_weight_v2_kernel(const WeightParams<T> p) {
+  const int count = p.kpad * p.cpad;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x)
+    transform_weight<M, Math>(p, i);
+}
+
+template <int M, class Math, typename T>
+wno_status transform_weights(const wno_conv_desc& d, const float* weight, void* out,
+                             cudaStream_t stream) {
+  const ConvShape s = ConvShape::from(d);
+  const int kblocks = (s.k + 15) / 16, cchunks = (s.c + Math::K - 1) / Math::K;
+  const WeightParams<T> p{weight,       static_cast<T*>(out), s.k,     s.c,
+                          kblocks * 16, cchunks * Math::K,    kblocks, cchunks};
+  const int count = p.kpad * p.cpad, threads = 128;
+  winograd_weight_v2_kernel<M, Math, T><<<(count + threads - 1) / threads, threads, 0, stream>>>(p);
+  return cuda_status(cudaGetLastError());
+}
+
+template <int M, class Math, typename T>
+wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
+                  cudaStream_t stream) {
+  using B = Block<M, Math>;
+  const ConvParams<T> p = make_params<M, Math, T>(d, x, u, bias, y);
+  const long long gx = (p.s.tiles + B::BN - 1) / B::BN;
+  if (gx > 0x7fffffffLL) return WNO_ERROR_INVALID_ARGUMENT;
+  const dim3 grid(static_cast<unsigned>(gx),
+                  static_cast<unsigned>((p.kblocks + B::MF - 1) / B::MF));
+  if (B::smem_bytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
+    const cudaError_t err =
+        cudaFuncSetAttribute(winograd_conv_v2_kernel<M, Math, T>,
+                             cudaFuncAttributeMaxDynamicSharedMemorySize, B::smem_bytes);
+    if (err != cudaSuccess) return cuda_status(err);
+  }
+  winograd_conv_v2_kernel<M, Math, T><<<grid, B::threads, B::smem_bytes, stream>>>(p);
+  return cuda_status(cudaGetLastError());
+}
+
+template <class Math, typename T>
+wno_status dispatch_weights(const wno_conv_desc& d, const float* w, void* out, cudaStream_t st) {
+  switch (d.tile) {
+    case 2:
+      return transform_weights<2, Math, T>(d, w, out, st);
+    case 4:
+      return transform_weights<4, Math, T>(d, w, out, st);
+    default:
+      return transform_weights<6, Math, T>(d, w, out, st);
+  }
+}
+
+template <class Math, typename T>
+wno_status dispatch_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b,
+                         void* y, cudaStream_t st) {
+  switch (d.tile) {
+    case 2:
+      return conv2d<2, Math, T>(d, x, u, b, y, st);
+    case 4:
+      return conv2d<4, Math, T>(d, x, u, b, y, st);
+    default:
+      return conv2d<6, Math, T>(d, x, u, b, y, st);
+  }
+}
+
+// TF32 MMA needs compute capability 8.0.
+wno_status require_tf32() {
+  int device = 0, major = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  if (err != cudaSuccess) return cuda_status(err);
+  return major >= 8 ? WNO_SUCCESS : WNO_ERROR_UNSUPPORTED;
+}
+
+}  // namespace
+}  // namespace v2
+}  // namespace cuda
+}  // namespace wno
+
+extern "C" {
+
+size_t wno_cuda_v2_weight_size(const wno_conv_desc* desc, wno_dtype dtype) {
+  using namespace wno::cuda;
+  if (!wno::valid_desc(desc)) return 0;
+  const wno::ConvShape s = wno::ConvShape::from(*desc);
+  if (dtype == WNO_FLOAT32) return static_cast<size_t>(v2::weight_elems<MathTf32>(s)) * 4;
+  if (dtype == WNO_FLOAT16) return static_cast<size_t>(v2::weight_elems<MathF16>(s)) * 2;
+  return 0;
+}
+
+wno_status wno_cuda_v2_transform_weights(const wno_conv_desc* desc, wno_dtype dtype,
+                                         const float* weight, void* transformed, void* stream) {
+  using namespace wno::cuda;
+  if (!wno::valid_desc(desc) || !weight || !transformed) return WNO_ERROR_INVALID_ARGUMENT;
+  const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  if (dtype == WNO_FLOAT32)
+    return v2::dispatch_weights<MathTf32, float>(*desc, weight, transformed, st);
+  if (dtype == WNO_FLOAT16)
+    return v2::dispatch_weights<MathF16, __half>(*desc, weight, transformed, st);
+  return WNO_ERROR_UNSUPPORTED;
+}
+
+wno_status wno_cuda_v2_conv2d(const wno_conv_desc* desc, wno_dtype dtype, wno_cuda_math math,
+                              const void* x, const void* transformed, const float* bias, void* y,
+                              void*, size_t, void* stream) {
+  using namespace wno::cuda;
+  if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  const cudaStream_t st = static_cast<cudaStream_t>(stream);
+  if (dtype == WNO_FLOAT16) {
+    if (math != WNO_MATH_DEFAULT) return WNO_ERROR_UNSUPPORTED;
+    return v2::dispatch_conv<MathF16, __half>(*desc, x, transformed, bias, y, st);
+  }
+  if (dtype != WNO_FLOAT32) return WNO_ERROR_UNSUPPORTED;
+  if (math != WNO_MATH_DEFAULT && math != WNO_MATH_TF32 && math != WNO_MATH_3XTF32)
+    return WNO_ERROR_INVALID_ARGUMENT;
+  if (const wno_status s = v2::require_tf32()) return s;
+  if (math == WNO_MATH_TF32)
+    return v2::dispatch_conv<MathTf32, float>(*desc, x, transformed, bias, y, st);
+  return v2::dispatch_conv<Math3xTf32, float>(*desc, x, transformed, bias, y, st);
+}
+
+}  // extern "C"
