@@ -43,5 +43,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+GPU_PYTHON ?= $(PYTHON)
+gpu-check:  # NVIDIA GPU, nvcc, a CUDA build of torch in GPU_PYTHON (tools/gpu_check.py); no GPU: exit 0
+	$(GPU_PYTHON) tools/gpu_check.py
+
 clean:
 	rm -rf $(VENV) build out .pytest_cache .hypothesis
