@@ -21,9 +21,14 @@ RUN cmake -S runtime -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTU
 # PyPI's aarch64 torch is a CPU build: enough for export and the PyTorch backend; inference
 # on the GPU goes through TensorRT. tensorrt itself comes from JetPack (python3-libnvinfer),
 # so only cuda-python is installed from the extra's list.
+# cuda-python is pinned to JetPack's CUDA major.minor (12.6 on JetPack 6), read from nvcc.
 RUN python3 -m pip install --upgrade pip \
     && python3 -m pip install torch \
-    && python3 -m pip install -e . 'cuda-python>=12.6,<13'
+    && python3 -c "import tensorrt; print('tensorrt', tensorrt.__version__, 'from JetPack')" \
+    && CUDA_MM=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\.\([0-9]*\).*/\1 \2/p') \
+    && set -- $CUDA_MM && python3 -m pip install -e . "cuda-python>=$1.0,<$1.$(($2 + 1))"
 ENV WNO_EDGE_TRT_PLUGIN=/opt/wno-edge/build/libwno_trt_plugin.so
+# `make test` here: a venv that sees JetPack's tensorrt and cuda-python (GPU tests run).
+RUN python3 -m venv --system-site-packages .venv
 
 CMD ["wno-edge", "--help"]

@@ -19,8 +19,16 @@ RUN cmake -S runtime -B build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTU
     && cmake --build build -j"$(nproc)" \
     && test -f build/libwno_trt_plugin.so
 
-# The package; the base image already provides tensorrt, cuda-python comes with the extra.
-RUN python3 -m pip install --upgrade pip && python3 -m pip install -e '.[tensorrt]'
+# The package. TensorRT's Python bindings are the image's own (never a wheel from PyPI: a
+# newer tensorrt would not load this plugin, linked against the image's libnvinfer), so the
+# [tensorrt] extra is not installed; cuda-python is pinned to the image's CUDA major.minor.
+RUN python3 -m pip install --upgrade pip \
+    && python3 -c "import tensorrt; print('tensorrt', tensorrt.__version__, 'from the image')" \
+    && CUDA_MM=$(nvcc --version | sed -n 's/.*release \([0-9]*\)\.\([0-9]*\).*/\1 \2/p') \
+    && set -- $CUDA_MM && python3 -m pip install -e . "cuda-python>=$1.0,<$1.$(($2 + 1))"
 ENV WNO_EDGE_TRT_PLUGIN=/opt/wno-edge/build/libwno_trt_plugin.so
+# `make test` here: a venv that sees the image's tensorrt and cuda-python, so the GPU tests
+# run instead of skipping (set TORCH_INDEX to a CUDA wheel index for the torch GPU tests).
+RUN python3 -m venv --system-site-packages .venv
 
 CMD ["wno-edge", "--help"]
