@@ -10,7 +10,14 @@ from onnx import TensorProto, helper, numpy_helper
 from wno_edge import runtime
 from wno_edge.cli import main
 from wno_edge.errors import WNOEdgeError
-from wno_edge.tensorrt.build import parse_shape, prepare_onnx, profile_shapes
+from wno_edge.tensorrt.build import (
+    check_plugin_layers,
+    format_parser_errors,
+    needs_plugin_override,
+    parse_shape,
+    prepare_onnx,
+    profile_shapes,
+)
 from wno_edge.tensorrt.plugin import find_plugin_library
 
 HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
@@ -97,3 +104,87 @@ def test_plugin_library_search(tmp_path, monkeypatch):
         find_plugin_library()
     lib = _touch(tmp_path / "libwno_trt_plugin.so")
     assert find_plugin_library(lib) == lib.resolve()
+
+
+def test_plugin_override_only_where_the_parser_needs_it():
+    model = winograd_model()  # the exporter's node: has plugin_namespace
+    for version in ((10, 3), (10, 7), (10, 15), (11, 1)):
+        assert not needs_plugin_override(model, version)
+    old = winograd_model()
+    node = old.graph.node[0]
+    keep = [a for a in node.attribute if a.name != "plugin_namespace"]
+    del node.attribute[:]
+    node.attribute.extend(keep)
+    assert not needs_plugin_override(old, (10, 14))  # before 10.15 a registered plugin wins anyway
+    assert needs_plugin_override(old, (10, 15)) and needs_plugin_override(old, (11, 1))
+
+
+def test_fallback_to_conv_is_an_error_unless_allowed():
+    check_plugin_layers(2, ["a", "b"], allow_fallback=False)
+    check_plugin_layers(0, [], allow_fallback=False)  # a direct-conv export has no plugin layers
+    with pytest.raises(WNOEdgeError, match="1 fell back.*--allow-fallback"):
+        check_plugin_layers(2, ["a"], allow_fallback=False)
+    said = []
+    check_plugin_layers(2, ["a"], allow_fallback=True, log=said.append)
+    assert len(said) == 1 and said[0].startswith("warning: 2 WinogradConv nodes but 1 plugin layers")
+
+
+def test_parser_errors_whole_in_verbose_mode():
+    errors = ["In node 3 (WinogradConv): " + "x" * 400, "second error"]
+    short = format_parser_errors(errors, verbose=False)
+    assert len(short) == 300 and "second" not in short
+    full = format_parser_errors(errors, verbose=True)
+    assert "x" * 400 in full and "second error" in full
+
+
+def test_build_cli_has_verbose_and_allow_fallback(capsys):
+    main(["build", "--help"])
+    out = capsys.readouterr().out
+    assert "--verbose" in out and "--allow-fallback" in out
+
+
+def test_tensorrt_stream_handle_without_int_conversion():
+    import ctypes
+
+    from wno_edge.runtime.tensorrt_backend import _stream_handle
+
+    class Handle:  # cuda-python's shape: getPtr() is the address of the cudaStream_t value
+        def __init__(self, value):
+            self.cell = ctypes.c_void_p(value)
+
+        def getPtr(self):
+            return ctypes.addressof(self.cell)
+
+        def __int__(self):
+            raise AssertionError("int() on the handle is the deprecated path")
+
+    assert _stream_handle(Handle(0x7F00_1234)) == 0x7F00_1234
+    assert _stream_handle(Handle(0)) == 0
+    assert _stream_handle(42) == 42
+    with pytest.raises(WNOEdgeError, match="not a CUDA stream"):
+        _stream_handle(object())
+
+
+def test_tensorrt_failing_enqueue_in_capture_reports_itself():
+    """A failed enqueue inside graph capture raises the enqueue's error; ending the broken
+    capture (which fails too) must not replace it."""
+    from wno_edge.runtime.tensorrt_backend import TensorRTSession
+
+    class FakeCudart:
+        class cudaStreamCaptureMode:
+            cudaStreamCaptureModeGlobal = 0
+
+        def cudaStreamBeginCapture(self, stream, mode):
+            return (0,)
+
+        def cudaStreamEndCapture(self, stream):
+            return (901, None)  # cudaErrorStreamCaptureInvalidated
+
+    class FailingContext:
+        def execute_async_v3(self, stream):
+            return False
+
+    session = TensorRTSession.__new__(TensorRTSession)
+    session._cudart, session._context, session._stream, session._stream_ptr = FakeCudart(), FailingContext(), 1, 1
+    with pytest.raises(WNOEdgeError, match="TensorRT enqueue failed"):
+        session._capture()

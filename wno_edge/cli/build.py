@@ -19,6 +19,9 @@ def build(
     max_shape: str = typer.Option(None, "--max", help="Largest input shape."),
     timing_cache: Path = typer.Option(None, "--timing-cache", help="Read and update this timing cache."),
     plugin: Path = typer.Option(None, "--plugin", help="libwno_trt_plugin.so (default: searched)."),
+    allow_fallback: bool = typer.Option(False, "--allow-fallback",
+                                        help="Build even if a WinogradConv node falls back to the plain Conv."),
+    verbose: bool = typer.Option(False, "--verbose", help="TensorRT's verbose log; whole parser errors."),
 ):
     """Build a TensorRT engine; prints which layers run the WinogradConv plugin."""
     from ..tensorrt.build import build_engine, parse_shape
@@ -26,7 +29,8 @@ def build(
     report = build_engine(
         onnx_file, output or onnx_file.with_suffix(".trt"), fp16=fp16, workspace_mib=workspace,
         min_shape=parse_shape(min_shape), opt_shape=parse_shape(opt_shape), max_shape=parse_shape(max_shape),
-        timing_cache=timing_cache, plugin=plugin, log=lambda m: console.print(f"[yellow]{m}[/]"),
+        timing_cache=timing_cache, plugin=plugin, allow_fallback=allow_fallback, verbose=verbose,
+        log=lambda m: console.print(f"[yellow]{m}[/]"),
     )
     console.print(f"[bold]wrote[/] {report.engine} ({report.engine_bytes / 2**20:.1f} MiB, TensorRT "
                   f"{report.tensorrt_version}, built in {report.build_seconds:.1f} s)")

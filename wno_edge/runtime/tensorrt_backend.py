@@ -35,6 +35,18 @@ def _check(result):
     return values[0] if len(values) == 1 else values
 
 
+def _stream_handle(stream) -> int:
+    """The cudaStream_t value TensorRT's execute_async_v3 takes, read from cuda-python's handle
+    object through getPtr() (the address of the handle) rather than the deprecated int(obj)
+    conversion; plain integers pass through."""
+    if isinstance(stream, int):
+        return stream
+    get_ptr = getattr(stream, "getPtr", None)
+    if get_ptr is None:
+        raise WNOEdgeError(f"not a CUDA stream handle: {type(stream).__name__}")
+    return ctypes.c_void_p.from_address(int(get_ptr())).value or 0
+
+
 def _pinned_array(cudart, shape, dtype) -> tuple[int, np.ndarray]:
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     ptr = _check(cudart.cudaMallocHost(nbytes))
@@ -80,12 +92,14 @@ class TensorRTSession(Session):
         self.input_shape = tuple(shape)
         self.output_shape = tuple(self._context.get_tensor_shape(self._out_name))
         self.dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(self._in_name)))
+        self.output_dtype = np.dtype(trt.nptype(self._engine.get_tensor_dtype(self._out_name)))
         self.device = device
 
         self._stream = _check(cudart.cudaStreamCreateWithFlags(cudart.cudaStreamNonBlocking))
+        self._stream_ptr = _stream_handle(self._stream)
         self._events = [_check(cudart.cudaEventCreate()) for _ in range(4)]
         self._x_host_ptr, self._x_host = _pinned_array(cudart, self.input_shape, self.dtype)
-        self._y_host_ptr, self._y_host = _pinned_array(cudart, self.output_shape, self.dtype)
+        self._y_host_ptr, self._y_host = _pinned_array(cudart, self.output_shape, self.output_dtype)
         self._x_dev = int(_check(cudart.cudaMalloc(self._x_host.nbytes)))
         self._y_dev = int(_check(cudart.cudaMalloc(self._y_host.nbytes)))
         self._context.set_tensor_address(self._in_name, self._x_dev)
@@ -100,7 +114,7 @@ class TensorRTSession(Session):
         self.timings = {k: LatencyRecorder() for k in ("h2d", "gpu_compute", "d2h")}
 
     def _enqueue(self):
-        if not self._context.execute_async_v3(int(self._stream)):
+        if not self._context.execute_async_v3(self._stream_ptr):
             raise WNOEdgeError("TensorRT enqueue failed (see the TensorRT log)")
 
     def _capture(self):
@@ -108,8 +122,15 @@ class TensorRTSession(Session):
         _check(cudart.cudaStreamBeginCapture(self._stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal))
         try:
             self._enqueue()
-        finally:
-            self._graph = _check(cudart.cudaStreamEndCapture(self._stream))
+        except BaseException:
+            # The enqueue's own error is the one to report: ending a capture it broke fails
+            # too (invalidated capture), and that error must not replace it.
+            result = cudart.cudaStreamEndCapture(self._stream)
+            graph = result[1] if isinstance(result, tuple) and len(result) > 1 else None
+            if graph is not None and int(result[0]) == 0:
+                cudart.cudaGraphDestroy(graph)
+            raise
+        self._graph = _check(cudart.cudaStreamEndCapture(self._stream))
         self._graph_exec = _check(cudart.cudaGraphInstantiate(self._graph, 0))
 
     def _run(self, x: np.ndarray) -> np.ndarray:

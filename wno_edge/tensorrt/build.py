@@ -5,7 +5,10 @@ on every TensorRT from 10.0 (docs/export.md, "How runtimes pick the plugin"):
   <= 10.6   always inlines a local function -> we drop the function before parsing;
   10.7-10.14 prefers a registered plugin;
   >= 10.15  prefers it when the node has plugin_namespace (our exporter sets it) or
-            kENABLE_PLUGIN_OVERRIDE is set -> we set the flag where it exists.
+            kENABLE_PLUGIN_OVERRIDE is set -> we set the flag only for nodes without the
+            attribute (files from older exporters), where the parser needs it.
+A WinogradConv node that still ends up as the Conv fallback is an error (the engine would
+silently lose the plugin) unless allow_fallback is given.
 TensorRT 11 networks are always strongly typed: fp16 comes from an fp16 ONNX file.
 """
 from __future__ import annotations
@@ -50,6 +53,35 @@ def prepare_onnx(model: onnx.ModelProto, version: tuple[int, int]) -> onnx.Model
     return model
 
 
+def needs_plugin_override(model: onnx.ModelProto, version: tuple[int, int]) -> bool:
+    """Whether the parser needs kENABLE_PLUGIN_OVERRIDE to map WinogradConv to the plugin:
+    only from 10.15 on (before, the function is dropped or a registered plugin wins) and only
+    when a WinogradConv node lacks plugin_namespace (which makes 10.15+ prefer the plugin)."""
+    if version < (10, 15):
+        return False
+    return any(n.op_type == PLUGIN_NAME and n.domain == OP_DOMAIN
+               and not any(a.name == "plugin_namespace" for a in n.attribute) for n in model.graph.node)
+
+
+def check_plugin_layers(winograd_nodes: int, plugin_layers: list[str], allow_fallback: bool, log=print) -> None:
+    """Every WinogradConv node must have become a plugin layer; a fallback to the Conv function
+    is an error unless allowed (then a warning)."""
+    if not winograd_nodes or len(plugin_layers) == winograd_nodes:
+        return
+    msg = (f"{winograd_nodes} WinogradConv nodes but {len(plugin_layers)} plugin layers: "
+           f"{winograd_nodes - len(plugin_layers)} fell back to the standard Conv function")
+    if not allow_fallback:
+        raise WNOEdgeError(msg + " (the plugin was not used; pass --allow-fallback to build anyway, "
+                           "--verbose to see TensorRT's parser log)")
+    log(f"warning: {msg}")
+
+
+def format_parser_errors(errors: list, verbose: bool) -> str:
+    """The parser's errors: all of each in verbose mode, else the first 300 characters."""
+    text = "; ".join(str(e) for e in errors)
+    return ("\n  " + "\n  ".join(str(e) for e in errors)) if verbose else text[:300]
+
+
 def profile_shapes(model: onnx.ModelProto, min_shape, opt_shape, max_shape) -> dict:
     """min/opt/max for the single input: dynamic dims must be given, fixed dims must match."""
     (inp,) = [i for i in model.graph.input if i.name not in {t.name for t in model.graph.initializer}]
@@ -68,7 +100,8 @@ def profile_shapes(model: onnx.ModelProto, min_shape, opt_shape, max_shape) -> d
 
 def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool = False, workspace_mib: int = 1024,
                  min_shape=None, opt_shape=None, max_shape=None, timing_cache: str | Path | None = None,
-                 plugin: str | Path | None = None, log=print) -> BuildReport:
+                 plugin: str | Path | None = None, allow_fallback: bool = False, verbose: bool = False,
+                 log=print) -> BuildReport:
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
     if not onnx_path.is_file():
         raise WNOEdgeError(f"{onnx_path}: no such file")
@@ -87,23 +120,21 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool =
         raise WNOEdgeError("TensorRT 11 builds strongly typed networks: export an fp16 model "
                            "(wno-edge export --fp16) instead of passing --fp16 here")
     plugin_path = load_plugin(plugin)
-    logger = trt.Logger(trt.Logger.WARNING)
+    logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
-    override = getattr(trt.OnnxParserFlag, "ENABLE_PLUGIN_OVERRIDE", None)
-    if override is not None:
+    override = getattr(getattr(trt, "OnnxParserFlag", None), "ENABLE_PLUGIN_OVERRIDE", None)
+    if override is not None and needs_plugin_override(model, version):
         parser.set_flag(override)
     if not parser.parse(prepare_onnx(model, version).SerializeToString(), str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise WNOEdgeError(f"TensorRT's ONNX parser rejected {onnx_path}: {errors[:300]}")
+        errors = [parser.get_error(i) for i in range(parser.num_errors)]
+        raise WNOEdgeError(f"TensorRT's ONNX parser rejected {onnx_path}: {format_parser_errors(errors, verbose)}")
 
     plugin_type = getattr(trt.LayerType, "PLUGIN_V3", None)
     plugin_layers = [network.get_layer(i).name for i in range(network.num_layers)
                      if network.get_layer(i).type == plugin_type]
-    if winograd_nodes and len(plugin_layers) != winograd_nodes:
-        log(f"warning: {winograd_nodes} WinogradConv nodes but {len(plugin_layers)} plugin layers: "
-            "the rest were inlined as standard Conv")
+    check_plugin_layers(winograd_nodes, plugin_layers, allow_fallback, log)
 
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mib << 20)
