@@ -24,6 +24,41 @@ void WeightCache::release() noexcept {
   valid_ = false;
 }
 
+namespace {
+
+bool plan(const WeightKey& key, const wno_conv_desc& desc, WeightBufferLayout& layout,
+          std::string& error) {
+  const size_t transformed_bytes = wno_cuda_weight_size(&desc, key.dtype);
+  if (!plan_weight_buffer(transformed_bytes, key, layout)) {
+    error = "wno_cuda_weight_size gave no size for this convolution";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+wno_status WeightCache::reserve(const WeightKey& key, const wno_conv_desc& desc,
+                                std::string& error) {
+  WeightBufferLayout layout;
+  if (!plan(key, desc, layout, error)) {
+    return WNO_ERROR_INVALID_ARGUMENT;
+  }
+  if (layout.total_bytes <= capacity_) {
+    return WNO_SUCCESS;
+  }
+  release();
+  void* buffer = nullptr;
+  const cudaError_t err = cudaMalloc(&buffer, layout.total_bytes);
+  if (err != cudaSuccess) {
+    error = cuda_message("cudaMalloc of the transformed weights", err);
+    return err == cudaErrorMemoryAllocation ? WNO_ERROR_OUT_OF_MEMORY : WNO_ERROR_CUDA;
+  }
+  buffer_ = static_cast<char*>(buffer);
+  capacity_ = layout.total_bytes;
+  return WNO_SUCCESS;
+}
+
 wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
                                 cudaStream_t stream, std::string& error) {
   if (valid_ && key == key_) {
@@ -47,22 +82,13 @@ wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
         "run enqueueV3 once before capturing";
     return WNO_ERROR_UNSUPPORTED;
   }
-  const size_t transformed_bytes = wno_cuda_weight_size(&desc, key.dtype);
   WeightBufferLayout layout;
-  if (!plan_weight_buffer(transformed_bytes, key, layout)) {
-    error = "wno_cuda_weight_size gave no size for this convolution";
+  if (!plan(key, desc, layout, error)) {
     return WNO_ERROR_INVALID_ARGUMENT;
   }
-  if (layout.total_bytes > capacity_) {
-    release();
-    void* buffer = nullptr;
-    err = cudaMalloc(&buffer, layout.total_bytes);
-    if (err != cudaSuccess) {
-      error = cuda_message("cudaMalloc of the transformed weights", err);
-      return err == cudaErrorMemoryAllocation ? WNO_ERROR_OUT_OF_MEMORY : WNO_ERROR_CUDA;
-    }
-    buffer_ = static_cast<char*>(buffer);
-    capacity_ = layout.total_bytes;
+  if (layout.total_bytes > capacity_) {  // enqueue never allocates
+    error = "the transformed-weight buffer was not allocated for these shapes (onShapeChange)";
+    return WNO_ERROR_INTERNAL;
   }
   const float* weight = static_cast<const float*>(key.weight);
   if (key.weight_half) {

@@ -1,5 +1,6 @@
-// Plugin-owned transformed weights: one device copy per plugin object, made on the first
-// enqueue and remade only when the WeightKey changes. CUDA runtime and the kernel ABI only;
+// Plugin-owned transformed weights: one device copy per plugin object, allocated when the
+// shapes are known (onShapeChange), made on the first enqueue and remade only when the
+// WeightKey changes. CUDA runtime and the kernel ABI only;
 // no TensorRT types.
 #pragma once
 
@@ -20,12 +21,18 @@ class WeightCache {
   WeightCache(const WeightCache&) = delete;
   WeightCache& operator=(const WeightCache&) = delete;
 
+  // Allocates (cudaMalloc) the device buffer for `key`'s sizes, if the one it has is smaller:
+  // called where the sizes are known (the plugin's onShapeChange), never in enqueue. The
+  // pointers in `key` are not used. On failure `error` says why and the cache is empty.
+  wno_status reserve(const WeightKey& key, const wno_conv_desc& desc, std::string& error);
+
   // Makes the transformed weights (and a float32 bias for a half bias) for `key`, unless they
-  // are already there. Stream-ordered: the work is queued on `stream` before the caller's
-  // convolution, with no host synchronisation. The buffer grows by cudaMalloc, so the first
-  // call must not happen inside CUDA graph capture (refused with WNO_ERROR_UNSUPPORTED; run
-  // one enqueueV3 before capturing, as TensorRT itself requires). On failure `error` says why
-  // and the cache is empty.
+  // are already there, in the buffer reserve() allocated (WNO_ERROR_INTERNAL if it did not).
+  // Stream-ordered: the work is queued on `stream` before the caller's convolution, with no
+  // host synchronisation and no allocation. The transform must not be recorded into a CUDA
+  // graph (it would rerun on every replay), so a first call inside graph capture is refused
+  // with WNO_ERROR_UNSUPPORTED: run one enqueueV3 before capturing, as TensorRT itself
+  // requires. On failure `error` says why and the cache is empty.
   wno_status prepare(const WeightKey& key, const wno_conv_desc& desc, cudaStream_t stream,
                      std::string& error);
 

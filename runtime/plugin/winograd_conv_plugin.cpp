@@ -219,8 +219,28 @@ int32_t WinogradConvPlugin::onShapeChange(const PluginTensorDesc* in, int32_t nb
       return report_error("onShapeChange", problem);
     }
     wno_conv_desc desc{};
-    if (make_desc(x, weight, params_, desc) == DescStatus::kInvalid) {
+    const DescStatus shape = make_desc(x, weight, params_, desc);
+    if (shape == DescStatus::kInvalid) {
       return report_error("onShapeChange", "shapes out of the kernel's range");
+    }
+    wno_dtype dtype{};
+    if (shape == DescStatus::kOk && to_wno_dtype(static_cast<int32_t>(in[kPosX].type), dtype)) {
+      // The sizes are known here: allocate the transformed-weight buffer now, not in enqueue.
+      WeightKey key;
+      key.in_channels = desc.in_channels;
+      key.out_channels = desc.out_channels;
+      key.tile = desc.tile;
+      key.padding = desc.padding;
+      key.dtype = dtype;
+      key.weight_half = in[kPosWeight].type == DataType::kHALF;
+      key.bias_half = in[kPosBias].type == DataType::kHALF;
+      if (!weights_) {
+        weights_ = std::make_unique<WeightCache>();
+      }
+      std::string error;
+      if (weights_->reserve(key, desc, error) != WNO_SUCCESS) {
+        return report_error("onShapeChange", error);
+      }
     }
     return 0;
   } catch (...) {

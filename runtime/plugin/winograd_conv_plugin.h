@@ -5,7 +5,8 @@
 //   a half X); Y (N,K,H+2p-2,W+2p-2) of X's type; NCHW linear; N, H, W dynamic.
 //
 // Weight lifetime. TensorRT passes weight and bias as constant device inputs at enqueue. The
-// plugin transforms them once, on the first enqueue, into device memory it owns (WeightCache),
+// plugin transforms them once, on the first enqueue, into device memory it owns (WeightCache,
+// allocated by onShapeChange, where the sizes are known: enqueue never allocates),
 // keyed on the weight/bias addresses, C, K, tile, padding and dtypes, so a rebinding or another
 // type re-transforms and nothing else does. The copy belongs to one plugin object: clone() and
 // attachToContext() start with an empty cache, so every execution context (and every builder

@@ -793,12 +793,32 @@ void check_enqueue() {
                     kCapturingStream);
     check(s != 0 && g_kernel.convs == 0 && logged(ILogger::Severity::kERROR, "CUDA graph capture"),
           "first enqueue inside graph capture refused with a message", last_log());
-    g_fail_malloc = true;
-    logger().lines.clear();
-    s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
-    g_fail_malloc = false;
-    check(s != 0 && logged(ILogger::Severity::kERROR, "cudaMalloc"), "allocation failure reported",
-          last_log());
+    {
+      OwnedPlugin fresh(create(4, 1));  // p's buffer exists already (its onShapeChange made it)
+      g_fail_malloc = true;
+      logger().lines.clear();
+      s = run(fresh.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+      g_fail_malloc = false;
+      check(s == -100 && logged(ILogger::Severity::kERROR, "cudaMalloc"),
+            "allocation failure reported by onShapeChange", last_log());
+    }
+    {
+      OwnedPlugin fresh(create(4, 1));
+      PluginTensorDesc in[3] = {tensor({2, c, 16, 16}, DataType::kFLOAT),
+                                tensor({k, c, 3, 3}, DataType::kFLOAT),
+                                tensor({k}, DataType::kFLOAT)};
+      PluginTensorDesc out[1] = {tensor({2, k, 16, 16}, DataType::kFLOAT)};
+      const size_t before = g_live.size();
+      const int32_t shaped = fresh.runtime()->onShapeChange(in, 3, out, 1);
+      const size_t after_shape = g_live.size();
+      const void* inputs[3] = {io.x.data(), io.weight.data(), io.bias.data()};
+      void* outputs[1] = {io.y.data()};
+      const int32_t enq =
+          fresh.runtime()->enqueue(in, out, inputs, outputs, io.workspace.data(), nullptr);
+      check(shaped == 0 && enq == 0 && after_shape == before + 1 && g_live.size() == after_shape,
+            "the weight buffer is allocated in onShapeChange; enqueue allocates nothing",
+            last_log());
+    }
     g_kernel.conv_status = WNO_ERROR_CUDA;
     logger().lines.clear();
     s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
