@@ -205,26 +205,28 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
   }
 }
 
-// 2. out[MR][NR] = u[C][MR]^T . v[C][NR]: the register-tiled inner GEMM.
+// 2. out[MR][NR] = u[C][MR]^T . v[C][NR]: the register-tiled inner GEMM, on the first
+// W <= NV vectors of tiles (the last block of a call may fill fewer).
+template <int W>
 WNO_FORCE_INLINE void gemm_tile(const float* __restrict u, const float* __restrict v, int c_count,
                                 float* __restrict out) {
-  vf acc[MR][NV];
+  vf acc[MR][W];
   WNO_UNROLL for (int i = 0; i < MR; ++i) {
-    WNO_UNROLL for (int j = 0; j < NV; ++j)
+    WNO_UNROLL for (int j = 0; j < W; ++j)
       acc[i][j] = vf{};
   }
   for (int c = 0; c < c_count; ++c, u += MR, v += NR) {
-    vf b[NV];
-    WNO_UNROLL for (int j = 0; j < NV; ++j)
+    vf b[W];
+    WNO_UNROLL for (int j = 0; j < W; ++j)
       b[j] = load(v + j * VL);
     WNO_UNROLL for (int i = 0; i < MR; ++i) {
       const vf a = splat(u[i]);
-      WNO_UNROLL for (int j = 0; j < NV; ++j)
+      WNO_UNROLL for (int j = 0; j < W; ++j)
         acc[i][j] += a * b[j];
     }
   }
   WNO_UNROLL for (int i = 0; i < MR; ++i) {
-    WNO_UNROLL for (int j = 0; j < NV; ++j)
+    WNO_UNROLL for (int j = 0; j < W; ++j)
       store(out + i * NR + j * VL, acc[i][j]);
   }
 }
@@ -312,6 +314,17 @@ BlockTiles block_tiles(const ConvShape& s, long long block) {
   return BlockTiles(s, first, static_cast<int>(std::min<long long>(NR, s.tiles - first)));
 }
 
+// Mb[p][j] = U[p][panel j] . V[p] for every position p and `count` panels from u.
+template <int P, int W>
+void gemm_panels(const float* u, const float* V, float* Mb, int panels, int count, int c,
+                 long long v_stride, long long mb_stride) {
+  for (int p = 0; p < P; ++p) {
+    const float* v = V + p * v_stride;
+    for (int j = 0; j < count; ++j)
+      gemm_tile<W>(u + (1LL * p * panels + j) * c * MR, v, c, Mb + p * mb_stride + j * MR * NR);
+  }
+}
+
 // 2-3 for out-channel panels [pan0, pan1) of one block, in cache-sized chunks.
 template <int M>
 void gemm_output(const Job<M>& job, const BlockTiles& bt, const float* V, float* Mb, int pan0,
@@ -324,12 +337,19 @@ void gemm_output(const Job<M>& job, const BlockTiles& bt, const float* V, float*
   const int kbp = L::chunk_channels(s) / MR;  // panels per chunk
   for (int c0 = pan0; c0 < pan1; c0 += kbp) {
     const int chunk_panels = std::min(kbp, pan1 - c0);
-    for (int p = 0; p < P; ++p) {
-      const float* v = V + p * v_stride;
-      for (int j = 0; j < chunk_panels; ++j) {
-        const long long panel = 1LL * p * panels + c0 + j;
-        gemm_tile(job.u + panel * s.c * MR, v, s.c, Mb + p * mb_stride + j * MR * NR);
-      }
+    const float* u = job.u + 1LL * c0 * s.c * MR;
+    switch ((bt.count + VL - 1) / VL) {
+      case 1:
+        gemm_panels<P, 1>(u, V, Mb, panels, chunk_panels, s.c, v_stride, mb_stride);
+        break;
+      case 2:
+        gemm_panels<P, NV >= 2 ? 2 : NV>(u, V, Mb, panels, chunk_panels, s.c, v_stride, mb_stride);
+        break;
+      case 3:
+        gemm_panels<P, NV >= 3 ? 3 : NV>(u, V, Mb, panels, chunk_panels, s.c, v_stride, mb_stride);
+        break;
+      default:
+        gemm_panels<P, NV>(u, V, Mb, panels, chunk_panels, s.c, v_stride, mb_stride);
     }
     const int k0 = c0 * MR;
     transform_output<M>(s, Mb, mb_stride, k0, std::min(chunk_panels * MR, s.k - k0), job.epi, bt,
