@@ -10,6 +10,7 @@ import ctypes
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +20,14 @@ import torch.nn.functional as F
 from golden import load_cases, relative_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from native_build import ROOT, RUNTIME, build_native, cmake_build, run_sanitized_check
+from native_build import (
+    ROOT,
+    RUNTIME,
+    build_native,
+    build_sanitized_check,
+    cmake_build,
+    run_sanitized_check,
+)
 
 from wno_edge import native
 from wno_edge.backends import backends_report
@@ -304,6 +312,69 @@ def test_fused_rejects_bad_activation(lib):
                                     y.ctypes.data, None, 0, 1) == 1  # WNO_ERROR_INVALID_ARGUMENT
     assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), None, u.ctypes.data, None, None, ACT_GELU,
                                     y.ctypes.data, None, 0, 1) == 1
+
+
+FUSED_UNDER_SANITIZERS = r"""
+# The fused entry (addend, GELU, 1 and 3 threads) of the ASan + UBSan library, on exact-size
+# numpy buffers: an access outside x, y, addend, weights or workspace aborts.
+import ctypes, math, sys
+import numpy as np
+from wno_edge.native.abi import ConvDesc, declare
+lib = declare(ctypes.CDLL(sys.argv[1]))
+erf = np.vectorize(math.erf)
+rng = np.random.default_rng(0)
+worst = 0.0
+for n, c, k, h, w, pad in ((1, 9, 7, 33, 31, 1), (2, 5, 6, 17, 23, 0), (1, 3, 5, 66, 66, 1), (1, 2, 3, 4, 3, 1)):
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((k, c, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(k, dtype=np.float32)
+    ho, wo = h + 2 * pad - 2, w + 2 * pad - 2
+    add = rng.standard_normal((n, k, ho, wo), dtype=np.float32)
+    for tile in (2, 4, 6):
+        d = ConvDesc(n, c, k, h, w, pad, tile)
+        u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
+        assert lib.wno_cpu_transform_weights(ctypes.byref(d), wt.ctypes.data, u.ctypes.data, u.nbytes) == 0
+        for threads in (1, 3):
+            ws = np.empty(lib.wno_cpu_workspace_size(ctypes.byref(d), threads), np.uint8)
+            plain = np.empty((n, k, ho, wo), np.float32)
+            y = np.empty((n, k, ho, wo), np.float32)
+            assert lib.wno_cpu_conv2d(ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data,
+                                      plain.ctypes.data, ws.ctypes.data, ws.nbytes, threads) == 0
+            assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data,
+                                            add.ctypes.data, 1, y.ctypes.data, ws.ctypes.data, ws.nbytes,
+                                            threads) == 0
+            pre = plain.astype(np.float64) + add
+            want = 0.5 * pre * (1 + erf(pre / math.sqrt(2)))
+            worst = max(worst, float(np.abs(y - want).max() / np.abs(pre).max()))
+print("isa", lib.wno_cpu_isa().decode(), "max error", worst)
+assert worst < 1e-5, worst
+"""
+
+
+def _asan_runtime(build: Path) -> str | None:
+    """The libasan the sanitizer build links, to LD_PRELOAD into Python (None if not found)."""
+    cache = (build / "CMakeCache.txt").read_text()
+    cxx = next((ln.split("=", 1)[1] for ln in cache.splitlines() if ln.startswith("CMAKE_CXX_COMPILER:")), "c++")
+    out = subprocess.run([cxx, "-print-file-name=libasan.so"], capture_output=True, text=True, check=False)
+    path = out.stdout.strip()
+    return path if out.returncode == 0 and os.path.isabs(path) and os.path.exists(path) else None
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_fused_under_sanitizers(isa):
+    """wno_cpu_conv2d_fused (addend + GELU, 1 and 3 threads) under AddressSanitizer and UBSan."""
+    if isa != "generic" and not _cpu_has({"avx2": "avx2", "avx512": "avx512f"}[isa]):
+        pytest.skip(f"this CPU has no {isa}")
+    build = build_sanitized_check().parent
+    asan = _asan_runtime(build)
+    if asan is None:
+        pytest.skip("cannot find the compiler's libasan.so to preload")
+    run = subprocess.run([sys.executable, "-c", FUSED_UNDER_SANITIZERS, str(build / CPU_LIBRARY)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600, check=False,
+                         env={**os.environ, "LD_PRELOAD": asan, "ASAN_OPTIONS": "detect_leaks=0",
+                              "WNO_CPU_ISA": isa, "PYTHONPATH": str(ROOT)})
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert f"isa {isa}" in run.stdout
 
 
 # ------------------------------------------------------------------ C ABI contract
