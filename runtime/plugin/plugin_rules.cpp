@@ -143,7 +143,15 @@ size_t profile_workspace(const Shape* xs, int32_t count, const Shape& weight,
 bool operator==(const WeightKey& a, const WeightKey& b) noexcept {
   return a.weight == b.weight && a.bias == b.bias && a.in_channels == b.in_channels &&
          a.out_channels == b.out_channels && a.tile == b.tile && a.padding == b.padding &&
-         a.dtype == b.dtype && a.weight_half == b.weight_half && a.bias_half == b.bias_half;
+         a.dtype == b.dtype && a.weight_half == b.weight_half && a.bias_half == b.bias_half &&
+         a.kernel == b.kernel;
+}
+
+int32_t choose_kernel(const char* env_value, bool v2_supported) noexcept {
+  if (env_value != nullptr && env_value[0] == '1' && env_value[1] == '\0') {
+    return 1;
+  }
+  return v2_supported ? 2 : 1;
 }
 
 bool plan_weight_buffer(size_t transformed_bytes, const WeightKey& key,

@@ -84,7 +84,13 @@ struct WeightKey {
   wno_dtype dtype{WNO_FLOAT32};  // X/Y storage, also the transformed weights' storage
   bool weight_half{false};
   bool bias_half{false};
+  int32_t kernel{1};  // 1: wno_cuda_* (v1), 2: wno_cuda_v2_* (tensor cores); layouts differ
 };
+
+// The CUDA kernel the plugin runs: v2 where it supports the dtype on this device, v1
+// otherwise; env_value ($WNO_CUDA_KERNEL) "1" forces v1, "2" asks for v2 (still v1 where v2
+// is not supported).
+int32_t choose_kernel(const char* env_value, bool v2_supported) noexcept;
 
 bool operator==(const WeightKey& a, const WeightKey& b) noexcept;
 inline bool operator!=(const WeightKey& a, const WeightKey& b) noexcept { return !(a == b); }

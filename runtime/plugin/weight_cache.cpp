@@ -28,9 +28,10 @@ namespace {
 
 bool plan(const WeightKey& key, const wno_conv_desc& desc, WeightBufferLayout& layout,
           std::string& error) {
-  const size_t transformed_bytes = wno_cuda_weight_size(&desc, key.dtype);
+  const size_t transformed_bytes = key.kernel == 2 ? wno_cuda_v2_weight_size(&desc, key.dtype)
+                                                   : wno_cuda_weight_size(&desc, key.dtype);
   if (!plan_weight_buffer(transformed_bytes, key, layout)) {
-    error = "wno_cuda_weight_size gave no size for this convolution";
+    error = "the kernel's weight_size gave no size for this convolution";
     return false;
   }
   return true;
@@ -108,10 +109,14 @@ wno_status WeightCache::prepare(const WeightKey& key, const wno_conv_desc& desc,
       return WNO_ERROR_CUDA;
     }
   }
-  const wno_status status = wno_cuda_transform_weights(&desc, key.dtype, weight,
-                                                       buffer_ + layout.transformed_offset, stream);
+  void* transformed = buffer_ + layout.transformed_offset;
+  const wno_status status =
+      key.kernel == 2 ? wno_cuda_v2_transform_weights(&desc, key.dtype, weight, transformed, stream)
+                      : wno_cuda_transform_weights(&desc, key.dtype, weight, transformed, stream);
   if (status != WNO_SUCCESS) {
-    error = std::string("wno_cuda_transform_weights: ") + wno_status_string(status);
+    error = std::string(key.kernel == 2 ? "wno_cuda_v2_transform_weights: "
+                                        : "wno_cuda_transform_weights: ") +
+            wno_status_string(status);
     if (status == WNO_ERROR_CUDA) {
       error += std::string(": ") + wno_cuda_last_error();
     }

@@ -3,6 +3,7 @@
 #include "plugin_logging.h"
 #include "plugin_rules.h"
 
+#include <cstdlib>
 #include <string>
 
 using namespace nvinfer1;
@@ -234,6 +235,8 @@ int32_t WinogradConvPlugin::onShapeChange(const PluginTensorDesc* in, int32_t nb
       key.dtype = dtype;
       key.weight_half = in[kPosWeight].type == DataType::kHALF;
       key.bias_half = in[kPosBias].type == DataType::kHALF;
+      kernel_ = choose_kernel(std::getenv("WNO_CUDA_KERNEL"), wno_cuda_v2_supported(dtype) != 0);
+      key.kernel = kernel_;
       if (!weights_) {
         weights_ = std::make_unique<WeightCache>();
       }
@@ -278,6 +281,7 @@ int32_t WinogradConvPlugin::enqueue(const PluginTensorDesc* input_desc,
     key.dtype = dtype;
     key.weight_half = input_desc[kPosWeight].type == DataType::kHALF;
     key.bias_half = input_desc[kPosBias].type == DataType::kHALF;
+    key.kernel = kernel_;
 
     if (!weights_) {
       weights_ = std::make_unique<WeightCache>();
@@ -290,7 +294,8 @@ int32_t WinogradConvPlugin::enqueue(const PluginTensorDesc* input_desc,
     }
     if (weights_->transform_count() != transforms_before) {
       log_message(ILogger::Severity::kVERBOSE, "enqueue",
-                  ("transformed weights K=" + std::to_string(desc.out_channels) +
+                  ("transformed weights (kernel v" + std::to_string(kernel_) +
+                   ") K=" + std::to_string(desc.out_channels) +
                    " C=" + std::to_string(desc.in_channels) + " " + description_)
                       .c_str());
     }
@@ -299,11 +304,18 @@ int32_t WinogradConvPlugin::enqueue(const PluginTensorDesc* input_desc,
     if (workspace_bytes > 0 && workspace == nullptr) {
       return report_error("enqueue", "TensorRT gave no workspace");
     }
-    status = wno_cuda_conv2d(&desc, dtype, inputs[kPosX], weights_->transformed(),
-                             weights_->bias(inputs[kPosBias]), outputs[0], workspace,
-                             workspace_bytes, stream);
+    if (kernel_ == 2) {  // tensor cores; float32 as 3xTF32 (float32-level error)
+      status = wno_cuda_v2_conv2d(&desc, dtype, WNO_MATH_DEFAULT, inputs[kPosX],
+                                  weights_->transformed(), weights_->bias(inputs[kPosBias]),
+                                  outputs[0], workspace, workspace_bytes, stream);
+    } else {
+      status = wno_cuda_conv2d(&desc, dtype, inputs[kPosX], weights_->transformed(),
+                               weights_->bias(inputs[kPosBias]), outputs[0], workspace,
+                               workspace_bytes, stream);
+    }
     if (status != WNO_SUCCESS) {
-      return report_error("enqueue", wno_message("wno_cuda_conv2d", status));
+      return report_error(
+          "enqueue", wno_message(kernel_ == 2 ? "wno_cuda_v2_conv2d" : "wno_cuda_conv2d", status));
     }
     return 0;
   } catch (...) {

@@ -87,6 +87,7 @@ class WinogradConvPlugin final : public nvinfer1::IPluginV3,
   ConvParams params_;
   std::string description_;  // "tile=4,padding=1": timing-cache ID and metadata
   std::unique_ptr<WeightCache> weights_;
+  int32_t kernel_{1};  // chosen by onShapeChange: choose_kernel(), see plugin_rules.h
   ConvParams serialized_params_{};
   nvinfer1::PluginField serialized_fields_[kSerializedFieldCount];
   nvinfer1::PluginFieldCollection serialized_collection_{};

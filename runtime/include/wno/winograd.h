@@ -119,6 +119,9 @@ WNO_API wno_status wno_cuda_v2_conv2d(const wno_conv_desc* desc, wno_dtype dtype
                                       wno_cuda_math math, const void* x, const void* transformed,
                                       const float* bias /* K or NULL */, void* y, void* workspace,
                                       size_t workspace_bytes, void* stream);
+/* 1 if kernel v2 runs dtype on the current device (float16: sm_75+, float32: sm_80+), else 0
+ * (also without a device). */
+WNO_API int wno_cuda_v2_supported(wno_dtype dtype);
 
 #ifdef __cplusplus
 }

@@ -194,6 +194,9 @@ namespace {
 struct KernelLog {
   int transforms{0};
   int convs{0};
+  int v2_transforms{0};  // of which through wno_cuda_v2_* (the tensor-core kernel)
+  int v2_convs{0};
+  int v2_math{-1};
   std::vector<float> transformed_from;  // the float32 weights the last transform read
   std::vector<float> last_bias;         // the float32 bias the last conv read
   const void* last_bias_pointer{nullptr};
@@ -206,6 +209,7 @@ struct KernelLog {
 };
 
 KernelLog g_kernel;
+bool g_v2_supported[2] = {true, true};  // wno_cuda_v2_supported per wno_dtype
 
 size_t element_size(wno_dtype dtype) { return dtype == WNO_FLOAT16 ? 2 : 4; }
 
@@ -245,6 +249,26 @@ wno_status wno_cuda_conv2d(const wno_conv_desc* d, wno_dtype dtype, const void*,
   g_kernel.last_workspace_bytes = workspace_bytes;
   return g_kernel.conv_status;
 }
+
+size_t wno_cuda_v2_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
+  return wno_cuda_weight_size(d, dtype) + 256;  // another layout, another size
+}
+
+wno_status wno_cuda_v2_transform_weights(const wno_conv_desc* d, wno_dtype dtype,
+                                         const float* weight, void* transformed, void* stream) {
+  ++g_kernel.v2_transforms;
+  return wno_cuda_transform_weights(d, dtype, weight, transformed, stream);
+}
+
+wno_status wno_cuda_v2_conv2d(const wno_conv_desc* d, wno_dtype dtype, wno_cuda_math math,
+                              const void* x, const void* transformed, const float* bias, void* y,
+                              void* workspace, size_t workspace_bytes, void* stream) {
+  ++g_kernel.v2_convs;
+  g_kernel.v2_math = math;
+  return wno_cuda_conv2d(d, dtype, x, transformed, bias, y, workspace, workspace_bytes, stream);
+}
+
+int wno_cuda_v2_supported(wno_dtype dtype) { return g_v2_supported[dtype == WNO_FLOAT16] ? 1 : 0; }
 
 const char* wno_status_string(wno_status status) {
   return status == WNO_SUCCESS ? "success" : status == WNO_ERROR_CUDA ? "CUDA error" : "error";
@@ -823,8 +847,7 @@ void check_enqueue() {
     logger().lines.clear();
     s = run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
     g_kernel.conv_status = WNO_SUCCESS;
-    check(s != 0 &&
-              logged(ILogger::Severity::kERROR, "wno_cuda_conv2d: CUDA error: fake kernel failure"),
+    check(s != 0 && logged(ILogger::Severity::kERROR, "_conv2d: CUDA error: fake kernel failure"),
           "kernel failure reported with the kernel's message", last_log());
     PluginTensorDesc in[3] = {tensor({2, c, 16, 16}, DataType::kFLOAT),
                               tensor({k, c + 1, 3, 3}, DataType::kFLOAT),
@@ -834,6 +857,32 @@ void check_enqueue() {
     check(p.runtime()->onShapeChange(in, 3, out, 1) != 0 &&
               logged(ILogger::Severity::kERROR, "channels"),
           "onShapeChange rejects a channel mismatch", last_log());
+  }
+  {
+    // Kernel choice: v2 where the device supports the dtype, v1 elsewhere or when forced.
+    Io io = make_io(k, c);
+    g_kernel = KernelLog{};
+    {
+      OwnedPlugin p(create(6, 1));
+      run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
+      check(g_kernel.v2_transforms == 1 && g_kernel.v2_convs == 1 && g_kernel.v2_math == 0,
+            "fp16: kernel v2 (scaled fp16 weights for F(6,3)) where supported", last_log());
+      g_v2_supported[0] = false;  // float32 below sm_80
+      run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kFLOAT, DataType::kFLOAT);
+      check(g_kernel.transforms == 2 && g_kernel.v2_transforms == 1 && g_kernel.convs == 2 &&
+                g_kernel.v2_convs == 1,
+            "fp32 where v2 is unsupported: kernel v1, weights re-transformed for its layout",
+            last_log());
+      g_v2_supported[0] = true;
+      setenv("WNO_CUDA_KERNEL", "1", 1);
+      run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
+      unsetenv("WNO_CUDA_KERNEL");
+      check(g_kernel.transforms == 3 && g_kernel.v2_transforms == 1 && g_kernel.v2_convs == 1,
+            "WNO_CUDA_KERNEL=1 forces kernel v1", last_log());
+      run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kFLOAT);
+      check(g_kernel.transforms == 4 && g_kernel.v2_transforms == 2 && g_kernel.v2_convs == 2,
+            "back to v2 without the variable", last_log());
+    }
   }
   check(g_live.empty(), "every device allocation freed with its plugin",
         std::to_string(g_live.size()) + " left");

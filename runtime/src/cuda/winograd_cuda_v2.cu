@@ -106,14 +106,23 @@ wno_status dispatch_conv(const wno_conv_desc& d, const void* x, const void* u, c
   }
 }
 
-// TF32 MMA needs compute capability 8.0.
-wno_status require_tf32() {
-  int device = 0, major = 0;
-  cudaError_t err = cudaGetDevice(&device);
+// Compute capability of the current device as 10 * major + minor (0 and the error if none).
+int compute_capability(cudaError_t& err) {
+  int device = 0, major = 0, minor = 0;
+  err = cudaGetDevice(&device);
   if (err == cudaSuccess)
     err = cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device);
+  return err == cudaSuccess ? 10 * major + minor : 0;
+}
+
+// TF32 MMA needs compute capability 8.0.
+wno_status require_tf32() {
+  cudaError_t err;
+  const int cc = compute_capability(err);
   if (err != cudaSuccess) return cuda_status(err);
-  return major >= 8 ? WNO_SUCCESS : WNO_ERROR_UNSUPPORTED;
+  return cc >= 80 ? WNO_SUCCESS : WNO_ERROR_UNSUPPORTED;
 }
 
 }  // namespace
@@ -161,6 +170,16 @@ wno_status wno_cuda_v2_conv2d(const wno_conv_desc* desc, wno_dtype dtype, wno_cu
   if (math == WNO_MATH_TF32)
     return v2::dispatch_conv<MathTf32, float>(*desc, x, transformed, bias, y, st);
   return v2::dispatch_conv<Math3xTf32, float>(*desc, x, transformed, bias, y, st);
+}
+
+int wno_cuda_v2_supported(wno_dtype dtype) {
+  cudaError_t err;
+  const int cc = wno::cuda::v2::compute_capability(err);
+  if (err != cudaSuccess) {
+    cudaGetLastError();  // clear it: a query is not a failure of the caller's work
+    return 0;
+  }
+  return (dtype == WNO_FLOAT16 && cc >= 75) || (dtype == WNO_FLOAT32 && cc >= 80) ? 1 : 0;
 }
 
 }  // extern "C"
