@@ -180,4 +180,5 @@ def test_torchrun_ddp_two_cpu_processes(darcy_file, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     model = load_model(out)
     assert len(model.metadata["history"]) == 2
+    assert all(np.isfinite(train_err) for _, train_err, _ in model.metadata["history"])  # batches ran on each rank
     assert torch.isfinite(model(torch.rand(1, 1, 16, 16))).all()

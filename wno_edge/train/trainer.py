@@ -189,8 +189,10 @@ def _train_epoch(net, loader, optimizer, device, world: int, on_batch=None) -> f
     if world > 1:  # average the ranks' training error for the report
         t = torch.tensor([total, count], dtype=torch.float64, device=device)
         dist.all_reduce(t)
-        return (t[0] / t[1]).item()
-    return total / max(count, 1)
+        total, count = t.tolist()
+    if count == 0:
+        raise WNOEdgeError("no training batch: the training split is empty")
+    return total / count
 
 
 def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] | None = None,
@@ -230,8 +232,11 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     sampler = DistributedSampler(train, world, rank, shuffle=True, seed=opts.seed) if world > 1 else None
     generator = torch.Generator().manual_seed(opts.seed)
+    # drop_last by what each rank sees: under DDP a rank's share can be smaller than a batch
+    # (a full-size drop_last then left no batch at all, and a NaN "training error").
+    per_rank = len(sampler) if sampler is not None else len(train)
     loader = DataLoader(train, batch_size=opts.batch_size, shuffle=sampler is None, sampler=sampler,
-                        generator=generator, drop_last=len(train) > opts.batch_size)
+                        generator=generator, drop_last=per_rank > opts.batch_size)
 
     t0 = time.perf_counter()
     best_epoch = next((int(e) for e, _, te in history if te == best), 0)
