@@ -38,6 +38,9 @@ class Metadata:
     CONV = "wno_edge.conv"  # winograd | direct | pointwise (FNO)
     TILE = "wno_edge.winograd_tile"
     PRECISION = "wno_edge.precision"  # fp32 | fp16
+    # "crc32:%08x": CRC-32 (zlib) over every initializer in graph order: name bytes, dims as
+    # little-endian int64, data bytes (raw_data). The native engine refuses a file that differs.
+    WEIGHTS_CHECKSUM = "wno_edge.weights_checksum"
 
 
 # ---- data and training ----------------------------------------------------------------
