@@ -148,6 +148,7 @@ def main() -> None:
                     fn()
             for _ in range(max(1, a.iterations // a.block)):
                 for name, fn in runs.items():
+                    time.sleep(0.02)  # untimed: the previous row's spinning threads (torch's) go idle first
                     timed(fn, a.block, times[name])
         stages = {}
         for name, t in ((D1, 1), (D2, 2)):

@@ -21,6 +21,7 @@ namespace {
 
 using wno::engine::kMr;
 using wno::engine::kNr;
+static_assert(kNr % 16 == 0, "kNr holds whole vectors of every ISA");
 
 typedef float v16 __attribute__((vector_size(64)));
 typedef int i16 __attribute__((vector_size(64)));
@@ -47,26 +48,75 @@ void pack_b(int k, int n, const float* b, long long ldb, float* out) {
   }
 }
 
+// The GEMM's register tile: MR rows x kNr columns of C in native vectors (kNv per row).
+#if defined(__AVX512F__)
+constexpr int kVw = 16;
+#elif defined(__AVX2__)
+constexpr int kVw = 8;
+#else
+constexpr int kVw = 4;  // SSE2, NEON
+#endif
+constexpr int kNv = kNr / kVw;
+#if defined(__x86_64__) && !defined(__AVX2__)
+constexpr int kMrIsa = 2;  // SSE2: 16 registers
+#else
+constexpr int kMrIsa = kMr;  // 6 x (1, 2 or 4) accumulators: 6, 12 or 24 of 32/16/32 registers
+#endif
+typedef float vn __attribute__((vector_size(kVw * sizeof(float))));
+
+inline vn loadn(const float* p) {
+  vn v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void storen(float* p, vn v) { std::memcpy(p, &v, sizeof v); }
+
 template <int MR>
 inline void micro(int k, const float* a, long long lda, const float* bp, float* c, long long ldc,
                   int nv, bool accumulate) {
-  v16 acc[MR];
-  for (int i = 0; i < MR; ++i) acc[i] = v16{};
+  vn acc[MR][kNv];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) acc[i][j] = vn{};
   for (int r = 0; r < k; ++r) {
-    const v16 b = load(bp + r * kNr);
-    for (int i = 0; i < MR; ++i) acc[i] += a[i * lda + r] * b;
+    vn b[kNv];
+#pragma GCC unroll 4
+    for (int j = 0; j < kNv; ++j) b[j] = loadn(bp + r * kNr + j * kVw);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) {
+      const float ai = a[i * lda + r];
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) acc[i][j] += ai * b[j];
+    }
   }
+#pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     float* ci = c + i * ldc;
     if (nv == kNr) {
-      store(ci, accumulate ? load(ci) + acc[i] : acc[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j)
+        storen(ci + j * kVw, accumulate ? loadn(ci + j * kVw) + acc[i][j] : acc[i][j]);
     } else {
       float t[kNr];
-      store(t, acc[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < kNv; ++j) storen(t + j * kVw, acc[i][j]);
       if (accumulate)
         for (int j = 0; j < nv; ++j) ci[j] += t[j];
       else
         for (int j = 0; j < nv; ++j) ci[j] = t[j];
+    }
+  }
+}
+
+template <int MR>
+void rows(int m, int k, const float* a, long long lda, const float* bp, float* c, long long ldc,
+          int nv, bool accumulate) {
+  if constexpr (MR > 0) {
+    if (m >= MR) {
+      micro<MR>(k, a, lda, bp, c, ldc, nv, accumulate);
+    } else {
+      rows<MR - 1>(m, k, a, lda, bp, c, ldc, nv, accumulate);
     }
   }
 }
@@ -76,27 +126,10 @@ void gemm_packed(int m, int n, int k, const float* a, long long lda, const float
   for (int j0 = 0; j0 < n; j0 += kNr) {
     const int nv = n - j0 < kNr ? n - j0 : kNr;
     int i = 0;
-    for (; i + kMr <= m; i += kMr)
-      micro<kMr>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-    switch (m - i) {
-      case 5:
-        micro<5>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-        break;
-      case 4:
-        micro<4>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-        break;
-      case 3:
-        micro<3>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-        break;
-      case 2:
-        micro<2>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-        break;
-      case 1:
-        micro<1>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-        break;
-      default:
-        break;
-    }
+    for (; i + kMrIsa <= m; i += kMrIsa)
+      micro<kMrIsa>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
+    if (i < m)
+      rows<kMrIsa - 1>(m - i, k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
     bp += static_cast<long long>(k) * kNr;
   }
 }

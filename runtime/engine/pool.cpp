@@ -15,7 +15,7 @@ inline void cpu_relax() {
   asm volatile("yield");
 #endif
 }
-constexpr int kSpin = 20000;  // ~ tens of microseconds of polling before sleeping
+constexpr int kSpin = 200;  // a few microseconds of polling before sleeping
 }  // namespace
 
 bool Pool::pin_to(int cpu) {
