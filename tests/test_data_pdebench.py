@@ -222,3 +222,14 @@ def test_bad_options(files, kwargs, message):
     with pytest.raises(WNOEdgeError) as err:
         PDEBenchDataset(files["shallow-water"], **kwargs)
     assert message in str(err.value)
+
+
+def test_domain_from_the_files_cell_centres_feeds_an_imported_fno_the_files_coordinates(tmp_path):
+    generate("shallow-water", tmp_path / "swe.h5", 1, 8, progress=False)
+    info = describe(tmp_path / "swe.h5")
+    assert np.allclose(info.domain, ((-2.5, 2.5), (-2.5, 2.5)))
+    assert np.allclose(describe(tmp_path / "swe.h5").domain, info.domain)
+    cfg = WNOConfig(1, 1, width=4, modes=(2, 2), n_layers=1, grid_domain=info.domain, grid_points="centers")
+    grid = WNO2d(cfg).grid(8, 8, 1, torch.float64, "cpu")[0]
+    np.testing.assert_allclose(grid[0, :, 0].numpy(), info.x, rtol=0, atol=1e-6)  # x along H
+    np.testing.assert_allclose(grid[1, 0, :].numpy(), info.y, rtol=0, atol=1e-6)

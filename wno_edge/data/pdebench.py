@@ -52,6 +52,20 @@ class PDEBenchInfo:
     sample_keys: tuple[str, ...] = field(repr=False, default=())  # group names (time series)
     attrs: dict = field(repr=False, default_factory=dict)
 
+    @property
+    def domain(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """((x0, x1), (y0, y1)) whose equal cells have the file's coordinates as centres (how
+        PDEBench stores them): WNO2d.from_fno(state_dict, domain=info.domain) then feeds an
+        imported FNO the coordinates PDEBench trained it with."""
+        def axis(c: np.ndarray, name: str) -> tuple[float, float]:
+            c = np.asarray(c, dtype=np.float64)
+            if c.size < 2 or not np.all(np.diff(c) > 0):
+                raise PDEBenchFormatError(f"{self.path}: {name} coordinates are not an increasing grid")
+            half = (c[-1] - c[0]) / (c.size - 1) / 2
+            return (float(c[0] - half), float(c[-1] + half))
+
+        return axis(self.x, "x"), axis(self.y, "y")
+
 
 def _fail(path, message: str):
     raise PDEBenchFormatError(f"{path}: {message}")
