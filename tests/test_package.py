@@ -160,3 +160,20 @@ def test_make_reinstalls_when_the_native_sources_change(tmp_path):
     before = source.stat().st_mtime
     os.utime(stamp, (before - 10, before - 10))  # the C++ changed after the last install
     assert not up_to_date()
+
+
+def test_make_installs_the_cpu_torch_here_or_from_pytorchs_cpu_index(tmp_path):
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("no make")
+
+    def plan(*args):
+        return subprocess.run(["make", "-n", "install", f"VENV={tmp_path / 'venv'}", *args], cwd=ROOT,
+                              capture_output=True, text=True, check=True).stdout
+
+    here = plan()
+    assert "pip install --quiet torch==2.13.0" in here and "--index-url" not in here  # the local CPU wheel
+    assert "pip install --quiet -e '.[all,test,dev]'" in here
+    elsewhere = plan("TORCH_INDEX=https://download.pytorch.org/whl/cpu")
+    assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in elsewhere
