@@ -139,6 +139,25 @@ def test_no_domain_padding_and_identity_statistics(engine_lib, tmp_path):
         assert rel(s.run(x), ort_run(path, x)) <= 1e-5
 
 
+def test_bases_without_symmetry_take_the_general_path(engine_lib, tmp_path):
+    """The W-direction DFTs are folded on the bases' cos/sin symmetry; a file whose bases lack
+    it (not one the exporter writes, but valid) runs the unfolded GEMMs, equally exact."""
+    path = write(make_model(22, 21, layers=2), tmp_path / "m.onnx")
+
+    def perturb(proto):
+        for t in proto.graph.initializer:
+            if t.name in ("dft.fwd_w", "dft.inv_w"):
+                a = onnx.numpy_helper.to_array(t).copy()
+                a[1, 0] *= 1.01
+                t.CopyFrom(onnx.numpy_helper.from_array(a, t.name))
+        _rechecksum(proto)
+
+    odd = _edited(path, tmp_path / "asym.onnx", perturb)
+    x = np.random.default_rng(2).standard_normal((1, 2, 22, 21)).astype(np.float32)
+    with native(odd, engine_lib, threads=1) as s:
+        assert rel(s.run(x), ort_run(odd, x)) <= 1e-5
+
+
 def test_one_and_two_threads_agree(engine_lib, tmp_path):
     path = write(make_model(40, 36), tmp_path / "m.onnx", batch=2)
     x = np.random.default_rng(1).standard_normal((2, 2, 40, 36)).astype(np.float32)

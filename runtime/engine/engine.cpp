@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -95,6 +96,10 @@ struct Engine {
   float *lift_w = nullptr, *lift_c = nullptr;
   float *fwd_w_re = nullptr, *fwd_w_im = nullptr, *fwd_h = nullptr, *inv_h = nullptr;
   float *inv_w_re = nullptr, *inv_w_im = nullptr;
+  // W-direction DFTs folded on the bases' symmetry (cos even, sin odd in w <-> W - w): half the
+  // multiplies; the packed bases then hold columns 0..ne-1 (cos) and 1..no (sin) only.
+  bool fold_w = false;
+  int ne = 0, no = 0;
   std::vector<Layer> layers;
   float *p1_w = nullptr, *p1_b = nullptr, *p2_w = nullptr, *p2_b = nullptr;
   // activations and workspaces
@@ -446,8 +451,11 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   lay.add(&e->spec_x, N * C * 2 * e->modes);
   lay.add(&e->spec_o, N * C * 2 * e->modes);
   // Per-worker scratch: the largest of the stages' needs.
-  const long long fwd = 2 * Hp * M2 + packed_floats(2 * Hp, M2);
-  const long long inv = 2 * Hp * M2 + packed_floats(2 * K1, M2);
+  e->ne = e->wp / 2 + 1;
+  e->no = (e->wp - 1) / 2;
+  const long long fold = Hp * (e->ne + e->no);
+  const long long fwd = fold + 2 * Hp * M2 + packed_floats(2 * Hp, M2);
+  const long long inv = 2 * Hp * M2 + packed_floats(2 * K1, M2) + fold;
   const long long prj =
       packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w);
   const long long pw = packed_floats(C, 256);
@@ -475,12 +483,35 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   put(e->lift_w, lift_w);
   if (lift_c.size) std::memcpy(e->lift_c, lift_c.data, lift_c.size);
   src.drop(lift_c);
-  e->k->pack_b(e->wp, e->m2, fwd_w.data(), 2 * M2, e->fwd_w_re);
-  e->k->pack_b(e->wp, e->m2, fwd_w.data() + M2, 2 * M2, e->fwd_w_im);
+  // Fold only if the stored bases have the symmetry (to float32 rounding), as the exporter's do.
+  e->fold_w = e->wp >= 3;
+  const float tol = 1e-6f;
+  for (long long w = 1; e->fold_w && w < Wp; ++w)
+    for (long long q = 0; q < M2; ++q) {
+      const long long w2 = Wp - w;
+      e->fold_w = e->fold_w && std::fabs(fwd_w[w * 2 * M2 + q] - fwd_w[w2 * 2 * M2 + q]) <= tol &&
+                  std::fabs(fwd_w[w * 2 * M2 + M2 + q] + fwd_w[w2 * 2 * M2 + M2 + q]) <= tol &&
+                  std::fabs(inv_w[q * Wp + w] - inv_w[q * Wp + w2]) <= tol &&
+                  std::fabs(inv_w[(M2 + q) * Wp + w] + inv_w[(M2 + q) * Wp + w2]) <= tol;
+    }
+  for (long long q = 0; e->fold_w && q < M2; ++q)  // sin vanishes at w = 0 (and W / 2)
+    e->fold_w = std::fabs(fwd_w[M2 + q]) <= tol && std::fabs(inv_w[(M2 + q) * Wp]) <= tol;
+  if (e->fold_w) {
+    e->k->pack_b(e->ne, e->m2, fwd_w.data(), 2 * M2, e->fwd_w_re);
+    e->k->pack_b(e->no, e->m2, fwd_w.data() + 2 * M2 + M2, 2 * M2, e->fwd_w_im);
+  } else {
+    e->k->pack_b(e->wp, e->m2, fwd_w.data(), 2 * M2, e->fwd_w_re);
+    e->k->pack_b(e->wp, e->m2, fwd_w.data() + M2, 2 * M2, e->fwd_w_im);
+  }
   put(e->fwd_h, fwd_h);
   put(e->inv_h, inv_h);
-  e->k->pack_b(e->m2, e->wp, inv_w.data(), Wp, e->inv_w_re);
-  e->k->pack_b(e->m2, e->wp, inv_w.data() + M2 * Wp, Wp, e->inv_w_im);
+  if (e->fold_w) {
+    e->k->pack_b(e->m2, e->ne, inv_w.data(), Wp, e->inv_w_re);
+    e->k->pack_b(e->m2, e->no, inv_w.data() + M2 * Wp + 1, Wp, e->inv_w_im);
+  } else {
+    e->k->pack_b(e->m2, e->wp, inv_w.data(), Wp, e->inv_w_re);
+    e->k->pack_b(e->m2, e->wp, inv_w.data() + M2 * Wp, Wp, e->inv_w_im);
+  }
   put(e->p1_w, p1w);
   put(e->p1_b, p1b);
   put(e->p2_w, p2w);
@@ -583,11 +614,29 @@ void Engine::run(const float* x, float* y) {
     const bool last = li == nl - 1;
     // Forward truncated DFT: per (n, c).
     auto forward = [&](long long nc, int worker) {
-      float* t = worker_scratch(worker);  // [T_re; T_im]: (2 Hp, m2)
+      float* ev = worker_scratch(worker);  // folded rows: even (Hp, ne), odd (Hp, no)
+      float* od = ev + 1LL * hp * ne;
+      float* t = od + 1LL * hp * no;  // [T_re; T_im]: (2 Hp, m2)
       float* tp = t + 2LL * hp * m2;
       const float* vin = v + nc * hpwp;
-      K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
-      K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
+      if (fold_w) {
+        for (int i = 0; i < hp; ++i) {
+          const float* row = vin + 1LL * i * wp;
+          float* er = ev + 1LL * i * ne;
+          float* orow = od + 1LL * i * no - 1;
+          er[0] = row[0];
+          for (int j = 1; j <= no; ++j) {
+            er[j] = row[j] + row[wp - j];
+            orow[j] = row[j] - row[wp - j];
+          }
+          if (wp % 2 == 0) er[wp / 2] = row[wp / 2];
+        }
+        K.gemm_packed(hp, m2, ne, ev, ne, fwd_w_re, t, m2, false);
+        K.gemm_packed(hp, m2, no, od, no, fwd_w_im, t + 1LL * hp * m2, m2, false);
+      } else {
+        K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
+        K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
+      }
       K.pack_b(2 * hp, m2, t, m2, tp);
       K.gemm_packed(2 * k1, m2, 2 * hp, fwd_h, 2 * hp, tp, spec_x + nc * 2 * modes, m2, false);
     };
@@ -598,14 +647,32 @@ void Engine::run(const float* x, float* y) {
     };
     parallel(P, c, mixing);
     lap(2);
-    auto inverse = [&](long long no, int worker) {
+    auto inverse = [&](long long nco, int worker) {
       float* z = worker_scratch(worker);  // [Z_re; Z_im]: (2 Hp, m2)
       float* op = z + 2LL * hp * m2;
-      K.pack_b(2 * k1, m2, spec_o + no * 2 * modes, m2, op);
+      K.pack_b(2 * k1, m2, spec_o + nco * 2 * modes, m2, op);
       K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
-      float* out = s + no * hpwp;
-      K.gemm_packed(hp, wp, m2, z, m2, inv_w_re, out, wp, false);
-      K.gemm_packed(hp, wp, m2, z + 1LL * hp * m2, m2, inv_w_im, out, wp, true);
+      float* out = s + nco * hpwp;
+      if (fold_w) {
+        float* pe = op + packed_floats(2 * k1, m2);  // (Hp, ne) even part, (Hp, no) odd part
+        float* qo = pe + 1LL * hp * ne;
+        K.gemm_packed(hp, ne, m2, z, m2, inv_w_re, pe, ne, false);
+        K.gemm_packed(hp, no, m2, z + 1LL * hp * m2, m2, inv_w_im, qo, no, false);
+        for (int i = 0; i < hp; ++i) {
+          float* row = out + 1LL * i * wp;
+          const float* pr = pe + 1LL * i * ne;
+          const float* qr = qo + 1LL * i * no - 1;
+          row[0] = pr[0];
+          for (int j = 1; j <= no; ++j) {
+            row[j] = pr[j] + qr[j];
+            row[wp - j] = pr[j] - qr[j];
+          }
+          if (wp % 2 == 0) row[wp / 2] = pr[wp / 2];
+        }
+      } else {
+        K.gemm_packed(hp, wp, m2, z, m2, inv_w_re, out, wp, false);
+        K.gemm_packed(hp, wp, m2, z + 1LL * hp * m2, m2, inv_w_im, out, wp, true);
+      }
     };
     parallel(P, 1LL * n * c, inverse);
     lap(3);
