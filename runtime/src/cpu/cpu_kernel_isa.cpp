@@ -40,8 +40,9 @@ constexpr long long kChunkBudget = 192 * 1024;  // bytes of Mb per out-channel c
 template <int M>
 struct Layout {
   static constexpr int A = M + 2, P = A * A;
-  // A band row holds the patch rows of up to NR tiles plus one vector of over-read.
-  static constexpr int kBandRow = ((NR + VL - 1) / VL) * VL * M + VL;
+  // A band row holds the patch rows of up to NR tiles plus one vector of over-read,
+  // plus one vector of slack for whole-vector zeroing past the end.
+  static constexpr int kBandRow = ((NR + VL - 1) / VL) * VL * M + 2 * VL;
   // Out channels per GEMM chunk: Mb = P * kb * NR floats stays near kChunkBudget.
   static int chunk_channels(const ConvShape& s) {
     const int kp = (s.k + MR - 1) / MR * MR;
@@ -129,29 +130,34 @@ struct BlockTiles {
 };
 
 // The a input rows of a segment, zero outside the image, into band columns
-// [slot * M, (slot + count) * M + 2): tile l of the block starts at column l * M.
+// [slot * M, (slot + count) * M + 2), then zeros up to column `end` (rounded up to whole
+// vectors: segments are filled left to right, the next one overwrites the excess).
+// Tile l of the block starts at column l * M.
 template <int M>
-void fill_segment(const ConvShape& s, const float* plane, const Segment& g, float* band) {
+void fill_segment(const ConvShape& s, const float* plane, const Segment& g, int end, float* band) {
   constexpr int A = M + 2, L = Layout<M>::kBandRow;
-  const int width = g.count * M + 2;
+  const int width = std::max(g.count * M + 2, end - g.slot * M);
   const int y0 = g.ty * M - s.pad, x0 = g.tx * M - s.pad;
-  const int lo = std::max(0, -x0), hi = std::min(width, s.w - x0);  // in-image columns
+  const int lo = std::max(0, -x0), hi = std::max(lo, std::min(g.count * M + 2, s.w - x0));
   band += g.slot * M;
   for (int i = 0; i < A; ++i, band += L) {
     const int yy = y0 + i;
-    if (yy < 0 || yy >= s.h || hi <= lo) {
-      for (int j = 0; j < width; ++j) band[j] = 0.f;
-      continue;
-    }
-    // Short rows (tens of floats): inline vector copies, no libc calls.
-    const float* src = plane + 1LL * yy * s.w + x0 + lo;  // column lo
-    for (int j = 0; j < lo; ++j) band[j] = 0.f;
-    float* dst = band + lo;
-    const int n = hi - lo;
     int j = 0;
-    for (; j + VL <= n; j += VL) store(dst + j, load(src + j));
-    for (; j < n; ++j) dst[j] = src[j];
-    for (j = hi; j < width; ++j) band[j] = 0.f;
+    if (yy >= 0 && yy < s.h && hi > lo) {
+      // Short rows (tens of floats): inline vector copies, the last one overlapping.
+      const float* src = plane + 1LL * yy * s.w + x0 + lo;  // column lo
+      for (; j < lo; ++j) band[j] = 0.f;
+      float* dst = band + lo;
+      const int n = hi - lo;
+      if (n >= VL) {
+        for (int t = 0; t + VL <= n; t += VL) store(dst + t, load(src + t));
+        store(dst + n - VL, load(src + n - VL));
+      } else {
+        for (int t = 0; t < n; ++t) dst[t] = src[t];
+      }
+      j = hi;
+    }
+    for (; j < width; j += VL) store(band + j, vf{});
   }
 }
 
@@ -173,7 +179,8 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
         std::memset(V + p * v_stride + 1LL * c * NR + bt.count, 0, sizeof(float) * (NR - bt.count));
     for (int gi = 0; gi < bt.segments; ++gi) {
       const Segment& g = bt.seg[gi];
-      fill_segment<M>(s, x + (1LL * g.n * s.c + c) * plane, g, band);
+      const int end = gi + 1 < bt.segments ? 0 : width;  // the last one zeroes the over-read
+      fill_segment<M>(s, x + (1LL * g.n * s.c + c) * plane, g, end, band);
       if (gi + 1 < bt.segments) {
         const int col = (g.slot + g.count) * M;
         for (int i = 0; i < A; ++i) {
@@ -182,8 +189,6 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
         }
       }
     }
-    for (int i = 0; i < A; ++i)  // over-read past the last tile: finite
-      for (int j = bt.count * M + 2; j < width; ++j) band[i * L + j] = 0.f;
     int gi = 0;  // the first segment that ends at or after this vector
     for (int q = 0; q < nvec; ++q) {
       vf d[P];
