@@ -218,6 +218,19 @@ def test_threads_sharing_a_session_get_their_own_results(engine_lib, small_file)
     assert not failures
 
 
+def test_pinned_helpers(engine_lib, small_file):
+    cpus = sorted(os.sched_getaffinity(0))
+    x = np.random.default_rng(0).standard_normal((1, 2, 20, 18)).astype(np.float32)
+    with native(small_file, engine_lib, threads=1) as ref:
+        expected = ref.run(x)
+    if len(cpus) >= 2 and cpus[1] == cpus[0] + 1:
+        with native(small_file, engine_lib, threads=2, pin_threads=True, first_cpu=cpus[0]) as s:
+            assert np.allclose(s.run(x), expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+        assert sorted(os.sched_getaffinity(0)) == cpus  # the calling thread is left alone
+    with pytest.raises(WNOEdgeError, match="cannot pin"):
+        native(small_file, engine_lib, threads=2, pin_threads=True, first_cpu=1 << 20)
+
+
 def test_profile_stage_times(engine_lib, small_file):
     with native(small_file, engine_lib, threads=1, profile=True) as s:
         s.warmup(5)
@@ -415,6 +428,11 @@ def test_cpp_control_loop_example(engine_lib, tmp_path):
                         "--threads", "1"], capture_output=True, text=True, timeout=120, check=False)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "40 ticks at 200.0 Hz" in r.stdout and "deadline misses" in r.stdout and "p99" in r.stdout
+    assert "peak resident memory" in r.stdout
+    cpu = min(os.sched_getaffinity(0))
+    pinned = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(path), "--ticks", "10", "--pin", str(cpu)],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     bad = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(tmp_path / "missing.onnx")],
                          capture_output=True, text=True, timeout=60, check=False)
     assert bad.returncode == 1 and "cannot open" in bad.stderr

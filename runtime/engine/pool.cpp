@@ -18,28 +18,27 @@ inline void cpu_relax() {
 constexpr int kSpin = 200;  // a few microseconds of polling before sleeping
 }  // namespace
 
-bool Pool::pin_to(int cpu) {
+bool Pool::pin(std::thread& t, int cpu) {
 #if defined(__linux__)
   if (cpu < 0 || cpu >= CPU_SETSIZE) return false;
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(cpu, &set);
-  return pthread_setaffinity_np(pthread_self(), sizeof set, &set) == 0;
+  return pthread_setaffinity_np(t.native_handle(), sizeof set, &set) == 0;
 #else
+  (void)t;
   (void)cpu;
   return false;
 #endif
 }
 
-Pool::Pool(int threads, bool pin, int first_cpu) : threads_(threads < 1 ? 1 : threads) {
-  if (pin && !pin_to(first_cpu))
-    pin_error_ = "cannot pin the calling thread to CPU " + std::to_string(first_cpu);
+Pool::Pool(int threads, bool pin_helpers, int first_cpu) : threads_(threads < 1 ? 1 : threads) {
   helpers_.reserve(threads_ - 1);
   for (int i = 1; i < threads_; ++i) {
-    helpers_.emplace_back([this, i, pin, first_cpu] {
-      if (pin) pin_to(first_cpu + i);
-      loop(i);
-    });
+    helpers_.emplace_back([this, i] { loop(i); });
+    if (pin_helpers && !pin(helpers_.back(), first_cpu + i) && pin_error_.empty())
+      pin_error_ =
+          "cannot pin worker " + std::to_string(i) + " to CPU " + std::to_string(first_cpu + i);
   }
 }
 

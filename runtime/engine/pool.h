@@ -1,4 +1,4 @@
-// The engine's own thread pool: threads started at load (none during a run), optionally
+// The engine's own thread pool: threads started at load (none during a run), helpers optionally
 // pinned to cores, dynamic task handout. Helpers spin briefly after a parallel region (the
 // next region of a run usually follows within microseconds), then sleep on a condition
 // variable, so an idle engine costs no CPU.
@@ -17,9 +17,11 @@ class Pool {
  public:
   using Fn = void (*)(void* ctx, long long task, int worker);
 
-  // threads >= 1 (the caller counts as worker 0); pin: worker i on CPU first_cpu + i.
+  // threads >= 1 (the calling thread counts as worker 0); pin_helpers: helper i (1..threads-1)
+  // on CPU first_cpu + i. The calling thread is whichever thread runs the engine, so pinning
+  // it is the application's choice (the example control loop pins itself to first_cpu).
   // Throws std::system_error if a thread cannot be started.
-  Pool(int threads, bool pin, int first_cpu);
+  Pool(int threads, bool pin_helpers, int first_cpu);
   ~Pool();
   Pool(const Pool&) = delete;
   Pool& operator=(const Pool&) = delete;
@@ -33,7 +35,7 @@ class Pool {
  private:
   void loop(int worker);
   void work(int worker);
-  static bool pin_to(int cpu);
+  static bool pin(std::thread& t, int cpu);
 
   int threads_;
   std::vector<std::thread> helpers_;

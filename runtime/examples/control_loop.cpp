@@ -18,6 +18,11 @@
 
 #include "wno/engine.h"
 
+#if defined(__linux__)
+#include <pthread.h>
+#include <sched.h>
+#endif
+
 namespace {
 
 // Peak resident memory of this process in MiB (Linux VmHWM), or -1 where unavailable.
@@ -65,6 +70,15 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+#if defined(__linux__)
+  if (opt.pin_threads) {  // this thread is the engine's worker 0: CPU first_cpu, helpers after it
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(opt.first_cpu, &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof set, &set) != 0)
+      std::fprintf(stderr, "warning: cannot pin the loop to CPU %d\n", opt.first_cpu);
+  }
+#endif
   wno_engine* engine = nullptr;
   char error[512];
   if (wno_engine_open(argv[1], &opt, &engine, error, sizeof error) != WNO_SUCCESS) {

@@ -33,7 +33,8 @@ typedef struct wno_engine wno_engine;
 typedef struct wno_engine_options {
   int batch;       /* 0: the file's fixed batch, or 1 if it is dynamic */
   int num_threads; /* <= 0: $WNO_NUM_THREADS, else the hardware threads */
-  int pin_threads; /* 1: pin worker i (the caller is worker 0) to CPU first_cpu + i */
+  int pin_threads; /* 1: pin helper thread i (1..num_threads-1) to CPU first_cpu + i; the
+                      calling thread is worker 0 and the application's to pin (to first_cpu) */
   int first_cpu;
   int profile;         /* 1: record per-stage times (wno_engine_stage_*) */
   int verify_checksum; /* 1 (default): refuse a file whose weights differ from its checksum */
