@@ -677,6 +677,7 @@ void Engine::run(const float* x, float* y) {
     parallel(P, 1LL * n * c, inverse);
     lap(3);
     if (L.winograd) {
+      P.park();  // the kernel runs on its own threads
       // s = act(conv(v) + bias + s), written over s.
       wno_cpu_conv2d_fused(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
                            conv_ws, conv_ws_bytes, P.threads());

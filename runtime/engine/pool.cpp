@@ -15,7 +15,10 @@ inline void cpu_relax() {
   asm volatile("yield");
 #endif
 }
-constexpr int kSpin = 200;  // a few microseconds of polling before sleeping
+// Helpers poll up to ~kSpin pauses for the next region (a run's regions follow each other
+// within microseconds) unless parked: the engine parks them before the Winograd kernel's
+// call, whose own threads need the cores.
+constexpr int kSpin = 20000;
 }  // namespace
 
 bool Pool::pin(std::thread& t, int cpu) {
@@ -66,7 +69,7 @@ void Pool::loop(int worker) {
   unsigned long long seen = 0;
   for (;;) {
     unsigned long long g = generation_.load(std::memory_order_acquire);
-    for (int s = 0; g == seen && s < kSpin; ++s) {
+    for (int s = 0; g == seen && s < kSpin && !parked_.load(std::memory_order_relaxed); ++s) {
       cpu_relax();
       g = generation_.load(std::memory_order_acquire);
     }
@@ -93,6 +96,7 @@ void Pool::run(long long n, Fn fn, void* ctx) {
     for (long long t = 0; t < n; ++t) fn(ctx, t, 0);
     return;
   }
+  parked_.store(false, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = fn;

@@ -1,7 +1,7 @@
 // The engine's own thread pool: threads started at load (none during a run), helpers optionally
-// pinned to cores, dynamic task handout. Helpers spin briefly after a parallel region (the
-// next region of a run usually follows within microseconds), then sleep on a condition
-// variable, so an idle engine costs no CPU.
+// pinned to cores, dynamic task handout. Helpers poll for a while after a parallel region (the
+// next region of a run usually follows within microseconds) unless parked, then sleep on a
+// condition variable, so an idle engine costs no CPU.
 #pragma once
 
 #include <atomic>
@@ -29,7 +29,9 @@ class Pool {
   int threads() const { return threads_; }
   // Runs fn(ctx, t, worker) for t in [0, n); returns when all are done. Not reentrant.
   void run(long long n, Fn fn, void* ctx);
-  // False with a message if pinning was asked for and failed.
+  // Helpers stop polling and sleep until the next run() (before work on other threads).
+  void park() { parked_.store(true, std::memory_order_relaxed); }
+  // Empty, or a message if pinning was asked for and failed.
   const std::string& pin_error() const { return pin_error_; }
 
  private:
@@ -43,6 +45,7 @@ class Pool {
   std::condition_variable wake_, done_;
   std::atomic<unsigned long long> generation_{0};
   std::atomic<int> active_{0};
+  std::atomic<bool> parked_{false};
   std::atomic<long long> next_{0};
   long long n_ = 0;
   Fn fn_ = nullptr;
