@@ -64,7 +64,31 @@ def test_user_errors_are_one_line(args, message, model_file, tmp_path, capsys):
 def test_bad_option_exits_non_zero_without_traceback(capsys):
     assert main(["info", "m.pt", "--batch", "many"]) == 2
     assert main(["no-such-command"]) == 2
-    assert "Traceback" not in capsys.readouterr().err
+    assert main(["export"]) == 2  # missing argument
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "─" not in err  # no box
+    lines = err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("error: ") and "--help" in line for line in lines)
+
+
+def test_no_arguments_prints_the_help(capsys):
+    assert main([]) == 0
+    assert "Commands" in capsys.readouterr().out
+
+
+def test_info_describes_an_export_from_its_metadata(model_file, tmp_path, capsys):
+    from wno_edge.onnx import export_onnx
+
+    onnx_file = tmp_path / "m.onnx"
+    export_onnx(model_file, onnx_file)
+    assert main(["info", str(onnx_file), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["config"] == WNOConfig.from_dict(summary["config"]).to_dict()
+    assert summary["config"]["width"] == 8 and summary["metadata"]["wno_edge.resolution"] == "32x32"
+    (tmp_path / "other.onnx").write_bytes(b"\x08\x07")  # a valid protobuf, but no wno-edge metadata
+    assert main(["info", str(tmp_path / "other.onnx")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "not a wno-edge export" in err and len(err.splitlines()) == 1 and "torch" not in err
 
 
 def test_demo_runs_the_toolchain_on_a_trained_model(tmp_path, capsys):

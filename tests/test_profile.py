@@ -23,7 +23,7 @@ def checkpoint(tmp_path):
 
 def test_profile_report_json_and_plot(checkpoint, tmp_path, capsys):
     args = ["profile", "--engine", str(checkpoint), "-n", "40", "--warmup", "2", "--batch", "2",
-            "--json", str(tmp_path / "p.json"), "--plot", str(tmp_path / "p.png")]
+            "--report", str(tmp_path / "p.json"), "--plot", str(tmp_path / "p.png")]
     assert main(args) == 0
     out = capsys.readouterr().out
     for text in ("Throughput:", " qps", "Latency: min = ", "median = ", "percentile(90%) = ", "percentile(99%) = ",
@@ -49,9 +49,16 @@ def test_latency_summary_matches_numpy():
 def test_profile_errors_are_one_line(checkpoint, tmp_path, capsys):
     assert main(["profile", "--engine", str(tmp_path / "none.onnx")]) == 1
     assert main(["profile", "--engine", str(checkpoint), "--device", "tpu"]) == 1
-    assert main(["profile", "--engine", str(checkpoint), "--json", str(tmp_path / "no" / "p.json")]) == 1
+    assert main(["profile", "--engine", str(checkpoint), "--report", str(tmp_path / "no" / "p.json")]) == 1
+    assert main(["profile", "--engine", str(checkpoint), "--plot", str(tmp_path), "-n", "100000000"]) == 1  # at once
     err = capsys.readouterr().err
-    assert err.count("error:") == 3 and "Traceback" not in err
+    assert err.count("error:") == 4 and "Traceback" not in err and "is a directory" in err
+
+
+def test_profile_json_on_stdout(checkpoint, capsys):
+    assert main(["profile", "--engine", str(checkpoint), "-n", "5", "--warmup", "1", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["iterations"] == 5 and result["input_shape"] == [1, 1, 16, 16] and "latencies_ms" not in result
 
 
 def test_conv_reference_methods_match_conv2d():

@@ -38,14 +38,17 @@ def model_macs(session: Session) -> int | None:
 
 
 def profile_session(session: Session, iterations: int = 1000, warmup: int = 50,
-                    progress=None) -> dict:
-    """Time `iterations` runs after `warmup`; returns trtexec-style statistics."""
+                    progress=None, warmup_progress=None) -> dict:
+    """Time `iterations` runs after `warmup`; returns trtexec-style statistics.
+    progress(i) and warmup_progress(i) are called after each timed and each warm-up run."""
     if iterations < 1 or warmup < 0:
         raise WNOEdgeError("iterations must be >= 1 and warmup >= 0")
     x = np.random.default_rng(0).standard_normal(session.input_shape).astype(session.dtype)
     out = np.empty(session.output_shape, session.dtype)
-    for _ in range(warmup):
+    for i in range(warmup):
         session.run(x, out=out)
+        if warmup_progress is not None:
+            warmup_progress(i + 1)
     times = np.empty(iterations)
     start = time.perf_counter()
     for i in range(iterations):

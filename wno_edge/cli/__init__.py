@@ -6,8 +6,13 @@ from importlib import import_module
 
 import typer
 
+try:  # typer >= 0.20 carries its own copy of click
+    from typer._click import exceptions as click
+except ImportError:
+    from click import exceptions as click
+
 from .. import __version__
-from ..errors import WNOEdgeError
+from ..errors import WNOEdgeError, missing_dependency
 
 app = typer.Typer(
     name="wno-edge",
@@ -38,18 +43,38 @@ for _module in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit status (the console script passes it to sys.exit)."""
+    """Run the CLI and return its exit status (the console script passes it to sys.exit).
+
+    Every error is one line on stderr: a user error (file, value, data) exits 1, a command
+    line the parser rejects (unknown option, missing argument, wrong type) exits 2.
+    """
     try:
-        app(args=argv, prog_name="wno-edge")  # standalone mode: ends in SystemExit
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+        code = app(args=argv, prog_name="wno-edge", standalone_mode=False)
+    except click.NoArgsIsHelpError as e:  # `wno-edge` alone: the help, as --help
+        typer.echo(e.ctx.get_help())
+        return 0
+    except click.UsageError as e:
+        hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        typer.secho(f"error: {e.format_message()}{hint}", err=True, fg=typer.colors.RED)
+        return 2
+    except click.ClickException as e:  # e.g. a file option that cannot be opened
+        typer.secho(f"error: {e.format_message()}", err=True, fg=typer.colors.RED)
+        return 1
     except WNOEdgeError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
         return 1
-    except KeyboardInterrupt:
+    except ImportError as e:
+        error = missing_dependency(e, "this command")
+        if error is None:
+            raise
+        typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
+        return 1
+    except (KeyboardInterrupt, click.Abort):
         typer.echo("interrupted", err=True)
         return 130
-    return 0
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

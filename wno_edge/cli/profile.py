@@ -1,6 +1,7 @@
 """`wno-edge profile`: time a model file (trtexec-style), or compare conv algorithms."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -20,13 +21,14 @@ def _progress():
 
 def profile(
     engine: Path = typer.Option(..., "--engine", "-e", help="Model file: .onnx, .trt/.engine or .pt."),
-    batch: int = typer.Option(1, "--batch", min=1),
+    batch: int = typer.Option(None, "--batch", min=1, help="Batch size (default: the file's fixed batch, else 1)."),
     iterations: int = typer.Option(1000, "--iterations", "-n", min=1),
     warmup: int = typer.Option(50, "--warmup", min=0),
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: the runtime's)."),
     device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda for engines, else cpu)."),
     resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for a .pt without a stored grid."),
-    json_out: Path = typer.Option(None, "--json", help="Write the results as JSON."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of the report."),
+    report: Path = typer.Option(None, "--report", help="Also write the results, every latency included, as JSON."),
     plot: Path = typer.Option(None, "--plot", help="Write a latency histogram PNG."),
     compare_conv_: bool = typer.Option(False, "--compare-conv", help="Time the model's 3x3 conv every way (paper Table 1)."),
     backend: str = typer.Option(None, "--backend", help="For .onnx: native (C++ engine, prints a per-stage "
@@ -40,7 +42,9 @@ def profile(
 
     if device not in (None, "cpu", "cuda"):
         raise WNOEdgeError(f"--device must be cpu or cuda, got {device!r}")
-    for out in (json_out, plot):
+    for out in (report, plot):  # fail before the run, not after it
+        if out is not None and out.is_dir():
+            raise WNOEdgeError(f"cannot write {out}: it is a directory, expected a file path")
         if out is not None and not out.resolve().parent.is_dir():
             raise WNOEdgeError(f"cannot write {out}: directory {out.parent} does not exist")
     options = {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
@@ -51,17 +55,22 @@ def profile(
         if compare_conv_:
             return _compare_conv(engine, session, threads or 1)
         with _progress() as bar:
+            warm = bar.add_task("warm-up", total=warmup) if warmup else None
             task = bar.add_task("profiling", total=iterations)
-            result = profile_session(session, iterations, warmup, lambda i: bar.update(task, completed=i))
+            result = profile_session(session, iterations, warmup, lambda i: bar.update(task, completed=i),
+                                     lambda i: bar.update(warm, completed=i))
         add_arithmetic(result, model_macs(session))
     result["model"] = str(engine)
-    typer.echo(format_report(result))  # plain lines, unwrapped, as trtexec prints them
-    if json_out:
-        write_json(result, json_out)
-        console.print(f"wrote {json_out}")
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "latencies_ms"}, indent=2))
+    else:
+        typer.echo(format_report(result))  # plain lines, unwrapped, as trtexec prints them
+    if report:
+        write_json(result, report)
+        typer.echo(f"wrote {report}", err=True)  # stdout carries the report (or its JSON) alone
     if plot:
         plot_latency(result, plot)
-        console.print(f"wrote {plot}")
+        typer.echo(f"wrote {plot}", err=True)
 
 
 def _compare_conv(engine: Path, session, threads: int) -> None:
