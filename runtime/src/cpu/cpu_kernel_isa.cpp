@@ -11,10 +11,13 @@
 //      (register tile kPanelRows x NR: broadcast U, vector loads of V, FMA)
 //   3. epilogue per chunk: output transform of Mb, + bias + addend, activation,
 //      interleave the m x m tiles back into NCHW rows, store with the ragged edge cropped.
-// Work split (Plan): with many blocks per thread, a thread owns a block at a time and
-// runs 1-3 on it (V private, in its L2). With few (batch 1), the call runs in two
+// Work split (Plan): a thread owns a block at a time and runs 1-3 on it (V private, in
+// its L2). The block size is NR tiles, or fewer vectors of tiles when that balances the
+// threads better (batch 1, 66 x 66, F(4,3): 289 tiles are 5 blocks of 64 but 10 of 32).
+// Only when that stays uneven (few tiles, many threads) does the call run in two
 // phases: 1 for every (block, in-channel group) into a V shared by all threads, then
-// 2-3 for every (block, out-channel group), so two threads share even one block.
+// 2-3 for every (block, out-channel group); V then travels between cores, which costs
+// more than the balance gains on two threads (Zen 4: 1.5x vs 1.9x at 64 x 64).
 // Either way each output element is computed by the same arithmetic in the same
 // order: the result does not depend on the thread count.
 #include <algorithm>
@@ -61,6 +64,7 @@ struct Layout {
 
 // How a call's work is cut into tasks (see the top of the file).
 struct Plan {
+  int nb = NR;  // tiles per block: NR, or fewer vectors for more blocks
   long long blocks = 0;
   bool split = false;      // two phases over a shared V
   int cgroups = 1, cg;     // phase 1: in-channel groups of cg channels
@@ -71,19 +75,44 @@ struct Plan {
 
 long long ceil_div(long long a, long long b) { return (a + b - 1) / b; }
 
+// Expected efficiency of a block-per-task schedule with nb tiles a block: the busiest
+// thread's share against an even one, times the relative speed of nb / VL vectors of
+// tiles a register tile (measured on Zen 4, one thread: 16-, 32- and 64-tile blocks are
+// within 2-7% of each other; the small penalty prefers big blocks on a tie).
+double block_schedule_score(long long tiles, int nb, int threads) {
+  const long long blocks = ceil_div(tiles, nb);
+  const double even = static_cast<double>(tiles) / nb / threads;
+  const double balance = even / static_cast<double>(ceil_div(blocks, threads));
+  const int w = nb / VL;
+  const double gemm = w >= NV ? 1.0 : w >= 2 ? 0.97 : 0.93;
+  return balance * gemm;
+}
+
 template <int M>
 Plan make_plan(const ConvShape& s, int threads) {
   using L = Layout<M>;
   Plan pl;
-  pl.blocks = ceil_div(s.tiles, NR);
   const int panels = static_cast<int>(ceil_div(s.k, MR));
   pl.cg = s.c;
   pl.kcp = panels;
-  // Fewer than kSplitBlocks blocks a thread: a block-per-task schedule would leave
-  // threads idle (4 blocks at batch 1, 64 x 64, F(4,3)); split the channels instead.
-  constexpr int kSplitBlocks = 4;
-  pl.split = threads > 1 && pl.blocks < 1LL * kSplitBlocks * threads;
+  // One block a task, with the block size (NR, half of it, one vector) that balances
+  // the threads best (batch 1, 64 x 64, F(4,3): 4 blocks of 64 tiles, or 8 of 32).
+  double best = 0;
+  if (threads > 1) {
+    for (const int nb : {NR, (NV + 1) / 2 * VL, VL}) {
+      const double score = block_schedule_score(s.tiles, nb, threads);
+      if (score > best + 1e-9) {
+        best = score;
+        pl.nb = nb;
+      }
+    }
+  }
+  pl.blocks = ceil_div(s.tiles, pl.nb);
+  // Still uneven (5 blocks on 2 threads): split the channels of NR-tile blocks instead.
+  pl.split = threads > 1 && best < 0.8;
   if (pl.split) {
+    pl.nb = NR;
+    pl.blocks = ceil_div(s.tiles, NR);
     const long long want = ceil_div(4LL * threads, pl.blocks);  // tasks per block
     pl.cg = static_cast<int>(ceil_div(s.c, std::min<long long>(want, s.c)));
     pl.cgroups = static_cast<int>(ceil_div(s.c, pl.cg));
@@ -174,9 +203,10 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
   const int width = nvec * VL * M + VL;  // columns the deinterleaves read
   float seam[NR][A][2];                  // columns M, M + 1 of each segment's last tile
   for (int c = c0; c < c1; ++c) {
-    if (bt.count < NR)  // keep the unused lanes of the last block finite
+    if (bt.count < nvec * VL)  // keep the unused lanes of the last vector finite
       for (int p = 0; p < P; ++p)
-        std::memset(V + p * v_stride + 1LL * c * NR + bt.count, 0, sizeof(float) * (NR - bt.count));
+        std::memset(V + p * v_stride + 1LL * c * NR + bt.count, 0,
+                    sizeof(float) * (nvec * VL - bt.count));
     for (int gi = 0; gi < bt.segments; ++gi) {
       const Segment& g = bt.seg[gi];
       const int end = gi + 1 < bt.segments ? 0 : width;  // the last one zeroes the over-read
@@ -313,10 +343,9 @@ struct Job {
   float* threads;   // plan.private_ floats per worker
 };
 
-template <int M>
-BlockTiles block_tiles(const ConvShape& s, long long block) {
-  const long long first = block * NR;
-  return BlockTiles(s, first, static_cast<int>(std::min<long long>(NR, s.tiles - first)));
+BlockTiles block_tiles(const ConvShape& s, long long block, int nb) {
+  const long long first = block * nb;
+  return BlockTiles(s, first, static_cast<int>(std::min<long long>(nb, s.tiles - first)));
 }
 
 // Mb[p][j] = U[p][panel j] . V[p] for every position p and `count` panels from u.
@@ -368,7 +397,7 @@ void block_task(void* ctx, long long block, int worker) {
   using L = Layout<M>;
   const Job<M>& job = *static_cast<const Job<M>*>(ctx);
   const ConvShape& s = *job.s;
-  const BlockTiles bt = block_tiles<M>(s, block);
+  const BlockTiles bt = block_tiles(s, block, job.plan.nb);
   float* V = job.threads + job.plan.private_ * worker;
   float* Mb = V + L::v_floats(s);
   float* band = Mb + L::mb_floats(s);
@@ -384,7 +413,7 @@ void input_task(void* ctx, long long task, int worker) {
   const ConvShape& s = *job.s;
   const long long block = task / job.plan.cgroups;
   const int c0 = static_cast<int>(task % job.plan.cgroups) * job.plan.cg;
-  const BlockTiles bt = block_tiles<M>(s, block);
+  const BlockTiles bt = block_tiles(s, block, job.plan.nb);
   float* band = job.threads + job.plan.private_ * worker + L::mb_floats(s);
   transform_input<M>(s, job.x, bt, job.shared_v + block * L::v_floats(s), L::v_stride(s), band, c0,
                      std::min(s.c, c0 + job.plan.cg));
@@ -399,7 +428,7 @@ void output_task(void* ctx, long long task, int worker) {
   const long long block = task / job.plan.kchunks;
   const int pan0 = static_cast<int>(task % job.plan.kchunks) * job.plan.kcp;
   const int panels = static_cast<int>(ceil_div(s.k, MR));
-  const BlockTiles bt = block_tiles<M>(s, block);
+  const BlockTiles bt = block_tiles(s, block, job.plan.nb);
   gemm_output<M>(job, bt, job.shared_v + block * L::v_floats(s),
                  job.threads + job.plan.private_ * worker, pan0,
                  std::min(panels, pan0 + job.plan.kcp));
