@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
-console = Console()
+from .display import console
+
 
 
 def build(

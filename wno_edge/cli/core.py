@@ -5,12 +5,11 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from ..errors import WNOEdgeError
 from ..shapes import parse_resolution
+from .display import console
 
-console = Console()
 
 
 def info(

@@ -4,10 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
 from rich.table import Table
 
 from ..io import atomic_path
 from ..runtime.stats import format_latency
+
+# One console for every command: a line stays one line when piped to a file or a log.
+console = Console(soft_wrap=True)
 
 
 def _si(n: float) -> str:

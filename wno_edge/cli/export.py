@@ -4,12 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 
 from ..contract import CONV_MODES, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, TILES
-from .display import report_tables
+from .display import console, report_tables
 
-console = Console()
 
 
 def export(

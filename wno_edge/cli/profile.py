@@ -10,8 +10,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import WNOEdgeError
+from .display import console
 
-console = Console()
 
 
 def _progress():

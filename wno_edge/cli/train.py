@@ -4,14 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from ..contract import TASKS, TILES
 from ..errors import WNOEdgeError, missing_dependency
 from ..train.options import TrainOptions
-
-console = Console(soft_wrap=True)  # a log line stays one line when piped to a file
+from .display import console
 
 
 def _default(name: str):
