@@ -723,6 +723,7 @@ void Engine::run(const float* x, float* y) {
       }
   };
   parallel(P, 1LL * n * h, project);
+  P.park();  // between runs (a control loop's tick) the helpers sleep
   lap(5);
   if (profile) ++runs;
 }
