@@ -530,7 +530,8 @@ def test_real_gpu_v2_equals_emulation(gpu_lib, emu, tile):
 def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
     """tools/cuda_resources.py on the Jetson Orin and Hopper builds: every kernel fits an SM
     without spills or stack, and kernel v2's SASS has tensor-core instructions (HMMA) where
-    cuobjdump is at hand ($WNO_CUOBJDUMP, PATH, or next to nvcc)."""
+    cuobjdump is at hand ($WNO_CUOBJDUMP, next to nvcc, PATH, or NVIDIA's pip packages
+    nvidia-cuda-cuobjdump and nvidia-cuda-nvdisasm in this Python)."""
     if NVCC is None:
         pytest.skip("nvcc not found: the CUDA kernels are only emulated here")
     out = tmp_path / "resources.json"
@@ -544,7 +545,8 @@ def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
         assert x["stack"] == x["spill_stores"] == x["spill_loads"] == 0, x
         assert x["blocks_per_sm"] >= 1, x
     if report["cuobjdump"] is None:
-        pytest.skip("cuobjdump not found: registers and spills checked, SASS not")
+        pytest.skip("cuobjdump not found (pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm): "
+                    "registers and spills checked, SASS not")
     for x in rows:
         if x["kernel"] == "v2":
             assert x["sass"]["HMMA"] > 0, x

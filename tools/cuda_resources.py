@@ -26,6 +26,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import tempfile
 from pathlib import Path
 
@@ -67,12 +68,18 @@ int main() {
 
 
 def find_tool(name: str, nvcc: str | None) -> str | None:
+    """$WNO_<NAME>, next to nvcc, PATH, /usr/local/cuda/bin, or NVIDIA's pip package in this
+    Python (`pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm`: nvidia/cu*/bin)."""
     env = os.environ.get(f"WNO_{name.upper()}")
     if env and Path(env).is_file():
         return env
     if nvcc and (Path(nvcc).parent / name).is_file():
         return str(Path(nvcc).parent / name)
-    return shutil.which(name) or (f"/usr/local/cuda/bin/{name}" if Path(f"/usr/local/cuda/bin/{name}").is_file() else None)
+    found = shutil.which(name) or (f"/usr/local/cuda/bin/{name}" if Path(f"/usr/local/cuda/bin/{name}").is_file() else None)
+    if found:
+        return found
+    packaged = sorted(Path(sysconfig.get_paths()["purelib"]).glob(f"nvidia/cu*/bin/{name}"))
+    return str(packaged[-1]) if packaged else None
 
 
 def source_hash(nvcc: str) -> str:
@@ -139,8 +146,8 @@ def parse_ptxas(log: str) -> dict[str, dict]:
 def sass_counts(cuobjdump: str, objects: list[Path]) -> dict[str, dict]:
     counts: dict[str, dict] = {}
     env = dict(os.environ)
-    disasm = shutil.which("nvdisasm") or (str(Path(cuobjdump).parent / "nvdisasm")
-                                          if (Path(cuobjdump).parent / "nvdisasm").is_file() else None)
+    disasm = (str(Path(cuobjdump).parent / "nvdisasm") if (Path(cuobjdump).parent / "nvdisasm").is_file()
+              else find_tool("nvdisasm", None))
     if disasm:
         env["PATH"] = str(Path(disasm).parent) + os.pathsep + env.get("PATH", "")
     for obj in objects:
