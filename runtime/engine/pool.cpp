@@ -49,6 +49,7 @@ Pool::~Pool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     stop_ = true;
+    stop_flag_.store(true, std::memory_order_release);
     generation_.fetch_add(1);
   }
   wake_.notify_all();
@@ -64,7 +65,11 @@ void Pool::work(int worker) {
 }
 
 // A helper the OS has not scheduled by the time every task is claimed is not waited for
-// (open_ is false when it arrives): a busy core delays a run by no more than its work.
+// (open_ is false when it arrives): a busy core delays a run by no more than its work. The
+// caller never takes the mutex after handing out work (a helper preempted while holding it
+// would stall the run for a time slice): joining is active_++ then a check of open_, closing
+// is open_ = false then a check of active_, both sequentially consistent, so a helper either
+// is counted before the caller looks or sees the region closed.
 void Pool::loop(int worker) {
   unsigned long long seen = 0;
   for (;;) {
@@ -73,17 +78,18 @@ void Pool::loop(int worker) {
       cpu_relax();
       g = generation_.load(std::memory_order_acquire);
     }
-    {
+    if (g == seen) {
       std::unique_lock<std::mutex> lock(mu_);
-      if (g == seen)
-        wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
-      seen = generation_.load(std::memory_order_relaxed);
+      wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
       if (stop_) return;
-      if (!open_) continue;
-      active_.fetch_add(1, std::memory_order_relaxed);
+      g = generation_.load(std::memory_order_acquire);
     }
-    work(worker);
-    if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    seen = g;
+    if (stop_flag_.load(std::memory_order_acquire)) return;
+    active_.fetch_add(1, std::memory_order_seq_cst);
+    if (open_.load(std::memory_order_seq_cst)) work(worker);
+    if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
+        waiting_.load(std::memory_order_seq_cst)) {
       std::lock_guard<std::mutex> lock(mu_);
       done_.notify_one();
     }
@@ -98,24 +104,23 @@ void Pool::run(long long n, Fn fn, void* ctx) {
   }
   parked_.store(false, std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<std::mutex> lock(mu_);  // no helper is inside work(): the last run waited
     fn_ = fn;
     ctx_ = ctx;
     n_ = n;
     next_.store(0, std::memory_order_relaxed);
-    open_ = true;
+    open_.store(true, std::memory_order_seq_cst);
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   work(0);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = false;  // every task is claimed: late helpers stay out
-  }
-  for (int s = 0; active_.load(std::memory_order_acquire) != 0 && s < kSpin; ++s) cpu_relax();
-  if (active_.load(std::memory_order_acquire) != 0) {
+  open_.store(false, std::memory_order_seq_cst);  // every task is claimed: late helpers stay out
+  for (int s = 0; active_.load(std::memory_order_seq_cst) != 0 && s < kSpin; ++s) cpu_relax();
+  if (active_.load(std::memory_order_seq_cst) != 0) {
     std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
+    waiting_.store(true, std::memory_order_seq_cst);
+    done_.wait(lock, [&] { return active_.load(std::memory_order_seq_cst) == 0; });
+    waiting_.store(false, std::memory_order_relaxed);
   }
 }
 

@@ -45,12 +45,12 @@ class Pool {
   std::condition_variable wake_, done_;
   std::atomic<unsigned long long> generation_{0};
   std::atomic<int> active_{0};
-  std::atomic<bool> parked_{false};
+  std::atomic<bool> parked_{false}, open_{false}, waiting_{false}, stop_flag_{false};
   std::atomic<long long> next_{0};
   long long n_ = 0;
   Fn fn_ = nullptr;
   void* ctx_ = nullptr;
-  bool stop_ = false, open_ = false;
+  bool stop_ = false;
   std::string pin_error_;
 };
 
