@@ -4,7 +4,8 @@
 // out-of-bounds access to x, y and the weights that a test of the values could miss.
 //
 //   wno_conv_check cpu    # the CPU kernel (ISA from $WNO_CPU_ISA), 1 and 3 threads
-//   wno_conv_check emu    # the CUDA kernel's block code, float32 and float16 storage
+//   wno_conv_check emu    # the CUDA kernels' block code (v1, v2), float32 and float16 storage
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +21,10 @@ wno_status wno_emu_conv2d(const wno_conv_desc*, wno_dtype, const void*, const vo
                           void*, int);
 void wno_emu_float_to_half(const float*, std::uint16_t*, size_t);
 void wno_emu_half_to_float(const std::uint16_t*, float*, size_t);
+size_t wno_emu_v2_weight_size(const wno_conv_desc*, wno_dtype);
+wno_status wno_emu_v2_transform_weights(const wno_conv_desc*, wno_dtype, const float*, void*);
+wno_status wno_emu_v2_conv2d(const wno_conv_desc*, wno_dtype, int, const void*, const void*,
+                             const float*, void*, int);
 }
 
 namespace {
@@ -117,8 +122,23 @@ void check_emu(const wno_conv_desc& d, const std::vector<float>& x, const std::v
   wno_emu_transform_weights(&d, WNO_FLOAT16, w.data(), uh.data());
   st = wno_emu_conv2d(&d, WNO_FLOAT16, xh.data(), uh.data(), b.data(), yh.data(), 0);
   wno_emu_half_to_float(yh.data(), yr.data(), yr.size());
-  err = st == WNO_SUCCESS ? rel_error(yr, direct(d, xr, w, b)) : INFINITY;
-  expect(err <= (d.tile == 2 ? 2e-3 : d.tile == 4 ? 6e-3 : 3e-2), "emu fp16", d, err);
+  const std::vector<double> ref_half = direct(d, xr, w, b);
+  const double tol_half = d.tile == 2 ? 2e-3 : d.tile == 4 ? 6e-3 : 3e-2;
+  err = st == WNO_SUCCESS ? rel_error(yr, ref_half) : INFINITY;
+  expect(err <= tol_half, "emu fp16", d, err);
+  // Kernel v2 (tensor cores, warp-level MMA through the model): float32 as 3xTF32, float16.
+  std::vector<char> u2(wno_emu_v2_weight_size(&d, WNO_FLOAT32));
+  wno_emu_v2_transform_weights(&d, WNO_FLOAT32, w.data(), u2.data());
+  std::fill(y.begin(), y.end(), NAN);
+  st = wno_emu_v2_conv2d(&d, WNO_FLOAT32, 0, x.data(), u2.data(), b.data(), y.data(), 2);
+  err = st == WNO_SUCCESS ? rel_error(y, ref) : INFINITY;
+  expect(err <= tol, "emu v2 fp32", d, err);
+  std::vector<char> u2h(wno_emu_v2_weight_size(&d, WNO_FLOAT16));
+  wno_emu_v2_transform_weights(&d, WNO_FLOAT16, w.data(), u2h.data());
+  st = wno_emu_v2_conv2d(&d, WNO_FLOAT16, 0, xh.data(), u2h.data(), b.data(), yh.data(), 1);
+  wno_emu_half_to_float(yh.data(), yr.data(), yr.size());
+  err = st == WNO_SUCCESS ? rel_error(yr, ref_half) : INFINITY;
+  expect(err <= tol_half, "emu v2 fp16", d, err);
 }
 
 }  // namespace
