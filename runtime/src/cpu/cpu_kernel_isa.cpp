@@ -2,10 +2,11 @@
 // convolution_3x3_winograd. Compiled once per ISA (-DWNO_CPU_NS=..., ISA flags).
 //
 // The tiles of the whole batch (tiles take the place of the batch) are cut into blocks
-// of NR consecutive tiles. Per block:
-//   1. input transform, per in channel and run of tiles in one tile row: copy the a rows
-//      with zero padding into a band, deinterleave them into one-tile-per-lane vectors
-//      (lane_shuffle.h), transform VL tiles at once:           V[position][C][NR]
+// of up to NR consecutive tiles. Per block:
+//   1. input transform, per in channel: copy the a rows of each run of tiles in one tile
+//      row, with zero padding, side by side into a band, deinterleave them into
+//      one-tile-per-lane vectors (lane_shuffle.h), transform VL tiles at once:
+//                                                               V[position][C][NR]
 //   2. batched GEMM, one per position, in out-channel chunks that stay in cache:
 //      Mb[position][k][NR] = U[position][k][C] . V[position][C][NR]
 //      (register tile kPanelRows x NR: broadcast U, vector loads of V, FMA)
@@ -53,8 +54,7 @@ struct Layout {
     return std::min(kp, std::max(MR, kb));
   }
   // Per-position strides of V and Mb, one cache line more than dense: a power-of-two
-  // stride would put the P lines one tile's transform touches into one cache set. The
-  // extra line also absorbs the over-run of the last unaligned vector of a block.
+  // stride would put the P lines one tile's transform touches into one cache set.
   static long long v_stride(const ConvShape& s) { return 1LL * s.c * NR + 16; }
   static long long mb_stride(const ConvShape& s) { return 1LL * chunk_channels(s) * NR + 16; }
   static long long v_floats(const ConvShape& s) { return P * v_stride(s); }
@@ -108,7 +108,7 @@ Plan make_plan(const ConvShape& s, int threads) {
     }
   }
   pl.blocks = ceil_div(s.tiles, pl.nb);
-  // Still uneven (5 blocks on 2 threads): split the channels of NR-tile blocks instead.
+  // Still uneven (25 tiles on 3 threads): split the channels of NR-tile blocks instead.
   pl.split = threads > 1 && best < 0.8;
   if (pl.split) {
     pl.nb = NR;
