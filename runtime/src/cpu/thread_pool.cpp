@@ -25,11 +25,13 @@ namespace {
 
 // Helpers spin this long after a call before they sleep, so back-to-back calls (the
 // layers of a network, 0.1-1 ms each) do not pay a futex wake-up (tens of microseconds
-// on a loaded machine) per call. $WNO_SPIN_US overrides it (0: sleep at once).
+// on a loaded machine) per call. Short, like libgomp's default spin, because a spinning
+// helper takes a core from whatever runs between the calls (torch's own threads, the
+// rest of a network). $WNO_SPIN_US overrides it (0: sleep at once).
 long long spin_ns() {
   static const long long ns = [] {
     const char* env = std::getenv("WNO_SPIN_US");
-    return env && *env ? 1000LL * std::atoll(env) : 2000000LL;
+    return env && *env ? 1000LL * std::atoll(env) : 300000LL;
   }();
   return ns;
 }
