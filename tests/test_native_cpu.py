@@ -106,7 +106,12 @@ def test_property_any_shape(lib, n, c, k, h, w, padding, tile, threads, bias, se
     finally:
         native.set_num_threads(None)
     assert torch.equal(y, y1)  # blocks are independent: threads never change a bit
-    assert rel_err(y, reference(x, wt, b, padding)) <= TOL_ANY[tile]
+    # Relative to max |y|, or to a quarter of the terms' magnitude when they cancel: a 1x1
+    # image with C = 9 gave |y| = 0.09 from terms of size ~3 (error 1.08e-5 of |y|).
+    ref = reference(x, wt, b, padding)
+    terms = reference(x.abs(), wt.abs(), None if b is None else b.abs(), padding)
+    scale = max(ref.abs().max().item(), 0.25 * terms.max().item())
+    assert (y.double() - ref).abs().max().item() / scale <= TOL_ANY[tile]
 
 
 def test_noncontiguous_input_and_no_bias(lib):
