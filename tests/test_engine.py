@@ -395,7 +395,8 @@ def test_refuses_non_onnx_fp16_and_missing_files(engine_lib, tmp_path):
         native(tmp_path / "missing.onnx", engine_lib)
 
 
-def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path):
+@pytest.mark.parametrize("variant", ["winograd", "direct", "fno-unpadded"])
+def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path, variant):
     """Every truncation length of a tiny export and random single-bit flips: refused, or the
     intact file's output (the driver checks), under AddressSanitizer + UBSan."""
     try:
@@ -404,9 +405,11 @@ def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path):
         if "asan" in str(exc).lower() and "cannot find" in str(exc).lower():
             pytest.skip("the compiler has no AddressSanitizer runtime")
         raise
-    path = write(make_model(8, 8, width=4, modes=(2, 2), layers=2, cin=1, cout=1), tmp_path / "tiny.onnx", batch=1)
+    model = make_model(8, 7, width=4, modes=(2, 2), layers=2, cin=1, cout=2, fno=variant.startswith("fno"),
+                       padding=0 if variant == "fno-unpadded" else 2)
+    path = write(model, tmp_path / "tiny.onnx", batch=1, **({"conv": "direct"} if variant == "direct" else {}))
     size = path.stat().st_size
-    r = subprocess.run([str(ASAN_BUILD / "engine" / "wno_engine_fuzz"), str(path), str(size), "2000", "7"],
+    r = subprocess.run([str(ASAN_BUILD / "engine" / "wno_engine_fuzz"), str(path), str(size), "1500", "7"],
                        capture_output=True, text=True, timeout=600, check=False,
                        env={**os.environ, "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1"})
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
