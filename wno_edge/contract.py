@@ -60,7 +60,10 @@ MAX_LAYERS = 256
 MAX_MODES = 4096
 MAX_RESOLUTION = 1 << 16
 MAX_COORDINATE = 1e12  # |grid_domain| bound: finite, and far from float32 overflow
-GRID_POINTS = ("endpoints", "centers")  # linspace(x0, x1, n) | cell centres x0 + (i + 1/2)(x1 - x0)/n
+# linspace(x0, x1, n) | cell centres x0 + (i + 1/2)(x1 - x0)/n | left ends x0 + i (x1 - x0)/n (neuraloperator)
+GRID_POINTS = ("endpoints", "centers", "left")
+BLOCKS = ("wno", "neuralop")  # WNOConfig.block
+MAX_PADDING_FRACTION = 4.0  # domain_padding_fraction bound (neuraloperator uses 0 .. ~0.25)
 UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
 
 
@@ -105,6 +108,20 @@ def _pair(value, name: str, lo: int, hi: int, problems: list[str]) -> tuple | No
     return tuple(items) if None not in items else None
 
 
+def _fractions(value, problems: list[str]) -> tuple | None:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        problems.append(f"domain_padding_fraction must be two numbers, got {value!r}")
+        return None
+    out = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= float(v) <= MAX_PADDING_FRACTION:
+            problems.append(f"domain_padding_fraction must be two numbers in [0, {MAX_PADDING_FRACTION:g}], "
+                            f"got {value!r}")
+            return None
+        out.append(float(v))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class WNOConfig:
     """Everything needed to rebuild a WNO2d (stored in every checkpoint and exported file)."""
@@ -125,6 +142,17 @@ class WNOConfig:
     # without these keys), or "centers" x0 + (i + 1/2)(x1 - x0)/n (PDEBench's files).
     grid_domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN
     grid_points: str = "endpoints"
+    # neuraloperator's FNO block (wno_edge.neuralop imports one); each default is today's model,
+    # and to_dict() leaves a key out while it has its default, so older files stay as they were.
+    # "wno": sum -> GELU between layers; "neuralop": neuraloperator's FNOBlocks, sum -> GELU ->
+    # channel MLP (+ skip) if any -> GELU, no GELU in the last layer (two GELUs without an MLP).
+    block: str = "wno"
+    lifting_width: int = 0  # > 0: lift = Linear(in + grid, lifting_width) -> GELU -> Linear(width)
+    channel_mlp_width: int = 0  # > 0: per layer, after the sum: Conv1x1(width, this) -> GELU -> Conv1x1(width)
+    channel_mlp_skip: bool = False  # the channel MLP adds S v_in (1x1, no bias) of the layer's input
+    # Symmetric zero padding of round(f * H) rows above and below, round(f * W) columns left and
+    # right (neuraloperator's DomainPadding), instead of domain_padding cells right/bottom.
+    domain_padding_fraction: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self):
         problems: list[str] = []
@@ -140,7 +168,11 @@ class WNOConfig:
             problems.append(f"winograd_tile must be one of {TILES}, got {self.winograd_tile!r}")
         if _int(self.domain_padding, "domain_padding", 0, MAX_RESOLUTION, problems) is not None:
             object.__setattr__(self, "domain_padding", int(self.domain_padding))
-        for name in ("real_space_kernel", "grid"):
+        for name in ("lifting_width", "channel_mlp_width"):
+            value = _int(getattr(self, name), name, 0, MAX_WIDTH, problems)
+            if value is not None:
+                object.__setattr__(self, name, value)
+        for name in ("real_space_kernel", "grid", "channel_mlp_skip"):
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
         if self.resolution is not None:
@@ -152,8 +184,28 @@ class WNOConfig:
             object.__setattr__(self, "grid_domain", domain)
         if not isinstance(self.grid_points, str) or self.grid_points not in GRID_POINTS:
             problems.append(f"grid_points must be one of {GRID_POINTS}, got {self.grid_points!r}")
+        if not isinstance(self.block, str) or self.block not in BLOCKS:
+            problems.append(f"block must be one of {BLOCKS}, got {self.block!r}")
+        elif self.channel_mlp_width and self.block != "neuralop":
+            problems.append('a channel MLP (channel_mlp_width > 0) is part of block "neuralop"')
+        if self.channel_mlp_skip is True and not self.channel_mlp_width:
+            problems.append("channel_mlp_skip needs a channel MLP (channel_mlp_width > 0)")
+        fraction = _fractions(self.domain_padding_fraction, problems)
+        if fraction is not None:
+            object.__setattr__(self, "domain_padding_fraction", fraction)
+            if any(fraction) and self.domain_padding:
+                problems.append("domain_padding and domain_padding_fraction exclude each other (one must be 0)")
         if problems:
             raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
+
+    def paddings(self, h: int, w: int) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) zero padding of the lifted field on an H x W input."""
+        fh, fw = self.domain_padding_fraction
+        if fh or fw:  # neuraloperator's DomainPadding: round(f * n) on both sides (Python's round)
+            ph, pw = round(fh * h), round(fw * w)
+            return ph, ph, pw, pw
+        p = self.domain_padding
+        return 0, p, 0, p
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -165,6 +217,13 @@ class WNOConfig:
             del d["grid_domain"], d["grid_points"]
         else:
             d["grid_domain"] = [list(axis) for axis in self.grid_domain]
+        for name in ("block", "lifting_width", "channel_mlp_width", "channel_mlp_skip"):
+            if d[name] == config_default(name):
+                del d[name]
+        if any(self.domain_padding_fraction):
+            d["domain_padding_fraction"] = list(self.domain_padding_fraction)
+        else:
+            del d["domain_padding_fraction"]
         return d
 
     @classmethod

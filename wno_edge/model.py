@@ -56,7 +56,8 @@ class SpectralConv2d(nn.Module):
 class WNOLayer(nn.Module):
     """sigma( W v + winograd(k, v) + spectral(v) ); the activation is applied by WNO2d."""
 
-    def __init__(self, width: int, modes: tuple[int, int], tile: int, real_space_kernel: bool):
+    def __init__(self, width: int, modes: tuple[int, int], tile: int, real_space_kernel: bool,
+                 channel_mlp_width: int = 0, channel_mlp_skip: bool = False):
         super().__init__()
         self.tile = tile
         self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32)
@@ -67,6 +68,17 @@ class WNOLayer(nn.Module):
             self.kernel = nn.Parameter(torch.randn(width, width, 3, 3) * (0.1 / (3 * width**0.5)))
         else:
             self.register_parameter("kernel", None)
+        # neuraloperator's channel MLP after the sum, with its skip S v_in (config.channel_mlp_*).
+        self.mlp1 = nn.Conv2d(width, channel_mlp_width, 1) if channel_mlp_width else None
+        self.mlp2 = nn.Conv2d(channel_mlp_width, width, 1) if channel_mlp_width else None
+        self.mlp_skip = nn.Conv2d(width, width, 1, bias=False) if channel_mlp_width and channel_mlp_skip else None
+
+    def channel_mlp(self, u: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
+        """mlp2(gelu(mlp1(u))) + S v_in (the skip of the layer's input), or u without an MLP."""
+        if self.mlp1 is None:
+            return u
+        y = self.mlp2(F.gelu(self.mlp1(u)))
+        return y if self.mlp_skip is None else y + self.mlp_skip(v_in)
 
     def real_space_weight(self) -> torch.Tensor:
         """The 3x3 kernel k + W (W folded into the centre tap): one conv computes W v + k * v."""
@@ -114,9 +126,12 @@ class WNO2d(nn.Module):
             raise TypeError("pass either a WNOConfig or keyword arguments, not both")
         self.config = c = config
         lift_in = c.in_channels + (2 if c.grid else 0)
-        self.lift = nn.Linear(lift_in, c.width)
+        self.lift = nn.Linear(lift_in, c.lifting_width or c.width)
+        # neuraloperator's lifting MLP: lift -> GELU -> lift2 (config.lifting_width > 0)
+        self.lift2 = nn.Linear(c.lifting_width, c.width) if c.lifting_width else None
         self.layers = nn.ModuleList(
-            WNOLayer(c.width, c.modes, c.winograd_tile, c.real_space_kernel) for _ in range(c.n_layers)
+            WNOLayer(c.width, c.modes, c.winograd_tile, c.real_space_kernel, c.channel_mlp_width, c.channel_mlp_skip)
+            for _ in range(c.n_layers)
         )
         self.project1 = nn.Linear(c.width, c.projection_width)
         self.project2 = nn.Linear(c.projection_width, c.out_channels)
@@ -162,16 +177,22 @@ class WNO2d(nn.Module):
         x = (x - self.input_mean.view(1, -1, 1, 1)) / self.input_std.view(1, -1, 1, 1)
         if c.grid:
             x = torch.cat([x, self.grid(h, w, b, x.dtype, x.device)], dim=1)
-        v = self.lift(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
-        p = c.domain_padding
-        if p:
-            v = F.pad(v, (0, p, 0, p))
+        v = self.lift(x.permute(0, 2, 3, 1))
+        if self.lift2 is not None:
+            v = self.lift2(F.gelu(v))
+        v = v.permute(0, 3, 1, 2)
+        top, bottom, left, right = c.paddings(h, w)
+        padded = top or bottom or left or right
+        if padded:
+            v = F.pad(v, (left, right, top, bottom))
         for i, layer in enumerate(self.layers):
-            v = layer(v)
-            if i < len(self.layers) - 1:
-                v = F.gelu(v)
-        if p:
-            v = v[..., :h, :w]
+            last = i == len(self.layers) - 1
+            u = layer(v)
+            if c.block == "neuralop":  # neuraloperator's block: GELU, channel MLP + skip (if any), GELU
+                u = layer.channel_mlp(u if last else F.gelu(u), v)
+            v = u if last else F.gelu(u)
+        if padded:
+            v = v[..., top:top + h, left:left + w]
         y = self.project2(F.gelu(self.project1(v.permute(0, 2, 3, 1)))).permute(0, 3, 1, 2)
         return y * self.output_std.view(1, -1, 1, 1) + self.output_mean.view(1, -1, 1, 1)
 
@@ -226,6 +247,8 @@ class WNO2d(nn.Module):
 def grid_coordinates(config: WNOConfig, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
     """(B, 2, H, W): channel 0 the x coordinate (along H), channel 1 y (along W)."""
     def axis(n: int, lo: float, hi: float) -> torch.Tensor:
+        if config.grid_points == "left":  # neuraloperator: linspace(x0, x1, n + 1)[:-1]
+            return torch.linspace(lo, hi, n + 1, dtype=torch.float64, device=device)[:-1]
         if config.grid_points == "centers":
             return lo + (torch.arange(n, dtype=torch.float64, device=device) + 0.5) * ((hi - lo) / n)
         return torch.linspace(lo, hi, n, dtype=torch.float64, device=device)
@@ -244,7 +267,10 @@ def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], boo
     """{name: (shape, is_complex)} of WNO2d(config).state_dict(), computed without building
     the model: a checkpoint is checked against it before anything is allocated."""
     c = config
-    shapes = {"lift.weight": ((c.width, c.in_channels + (2 if c.grid else 0)), False), "lift.bias": ((c.width,), False)}
+    lw = c.lifting_width or c.width
+    shapes = {"lift.weight": ((lw, c.in_channels + (2 if c.grid else 0)), False), "lift.bias": ((lw,), False)}
+    if c.lifting_width:
+        shapes.update({"lift2.weight": ((c.width, lw), False), "lift2.bias": ((c.width,), False)})
     for i in range(c.n_layers):
         shapes[f"layers.{i}.spectral.weights1"] = ((c.width, c.width, *c.modes), True)
         shapes[f"layers.{i}.spectral.weights2"] = ((c.width, c.width, *c.modes), True)
@@ -252,6 +278,13 @@ def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], boo
         shapes[f"layers.{i}.pointwise.bias"] = ((c.width,), False)
         if c.real_space_kernel:
             shapes[f"layers.{i}.kernel"] = ((c.width, c.width, 3, 3), False)
+        if c.channel_mlp_width:
+            h = c.channel_mlp_width
+            shapes.update({f"layers.{i}.mlp1.weight": ((h, c.width, 1, 1), False), f"layers.{i}.mlp1.bias": ((h,), False),
+                           f"layers.{i}.mlp2.weight": ((c.width, h, 1, 1), False),
+                           f"layers.{i}.mlp2.bias": ((c.width,), False)})
+            if c.channel_mlp_skip:
+                shapes[f"layers.{i}.mlp_skip.weight"] = ((c.width, c.width, 1, 1), False)
     shapes.update({
         "project1.weight": ((c.projection_width, c.width), False), "project1.bias": ((c.projection_width,), False),
         "project2.weight": ((c.out_channels, c.projection_width), False), "project2.bias": ((c.out_channels,), False),

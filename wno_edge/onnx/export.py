@@ -72,8 +72,13 @@ def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_
     h, w = (int(r) for r in resolution)
     if min(h, w) < 1:
         raise WNOEdgeError(f"resolution must be positive, got {h}x{w}")
-    p = cfg.domain_padding
-    model.layers[0].spectral.check_grid(h + p, w + p)  # exact truncated DFT needs non-overlapping modes
+    top, bottom, left, right = cfg.paddings(h, w)
+    model.layers[0].spectral.check_grid(h + top + bottom, w + left + right)  # exact truncated DFT: modes distinct
+    if cfg.block == "neuralop" and (h + top + bottom) % 2:
+        # neuraloperator 2.0 applies fftshift (not ifftshift) to its output spectrum: at an odd
+        # padded height its spectral conv is shifted by one frequency row; we do not copy that.
+        raise WNOEdgeError(f"a neuraloperator FNO is reproduced only at an even padded height; {h}x{w} pads to "
+                           f"{h + top + bottom} rows: pick an even resolution")
     if batch is not None and (isinstance(batch, bool) or int(batch) < 1):
         raise WNOEdgeError(f"--batch must be a positive integer (or omitted for a dynamic batch), got {batch!r}")
     if not MIN_OPSET <= int(opset) <= MAX_OPSET:
@@ -119,20 +124,34 @@ def _normalize_input(g: GraphBuilder, model: WNO2d, x: str) -> str:
     return x
 
 
-def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int) -> str:
-    """Linear over [x, grid] = 1x1 Conv over x + (bias + W_grid @ grid), a constant. The
-    narrow input is padded, not the lifted field; the lift constant is zero there."""
-    cfg, p = model.config, model.config.domain_padding
-    if p:
-        x = g.op("Pad", [x, g.ints("domain_padding", [0, 0, 0, 0, 0, 0, p, p])], "input_padded")
+def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> str:
+    """Linear over [x, grid] = 1x1 Conv over x + (bias + W_grid @ grid), a constant. With a
+    single lifting layer the narrow input is padded, not the lifted field, and the constant is
+    zero in the padding; a lifting MLP (neuraloperator) runs on H x W and its output is padded."""
+    cfg = model.config
+    top, bottom, left, right = cfg.paddings(h, w)
+    padded = top or bottom or left or right
+    mlp = model.lift2 is not None
+    pads = [0, 0, top, left, 0, 0, bottom, right]
+    if padded and not mlp:
+        x = g.op("Pad", [x, g.ints("domain_padding", pads)], "input_padded")
     lw = _f64(model.lift.weight)
-    lift_const = np.zeros((1, cfg.width, h + p, w + p))
-    lift_const[0, :, :h, :w] = _f64(model.lift.bias)[:, None, None]
+    hp, wp = (h, w) if mlp else (h + top + bottom, w + left + right)
+    r0, c0 = (0, 0) if mlp else (top, left)
+    lift_const = np.zeros((1, lw.shape[0], hp, wp))
+    lift_const[0, :, r0:r0 + h, c0:c0 + w] = _f64(model.lift.bias)[:, None, None]
     if cfg.grid:
         grid = model.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
-        lift_const[0, :, :h, :w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels:], grid)
+        lift_const[0, :, r0:r0 + h, c0:c0 + w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels:], grid)
     v = g.op("Conv", [x, g.const("lift.weight", lw[:, :cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
-    return g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
+    v = g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
+    if mlp:
+        v = _gelu(g, v, opset, "lift.gelu")
+        v = g.op("Conv", [v, g.const("lift2.weight", _pointwise_weight(model.lift2)),
+                          g.const("lift2.bias", _f64(model.lift2.bias))], "lift2", kernel_shape=[1, 1])
+        if padded:
+            v = g.op("Pad", [v, g.ints("domain_padding", pads)], "lifted_padded")
+    return v
 
 
 def _real_space(g: GraphBuilder, layer, v: str, i: int, opts: ExportOptions) -> tuple[str, bool]:
@@ -161,10 +180,31 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
         sc = layer.spectral
         s = spectral_graph(g, v, mixing_matrix(sc.weights1, sc.weights2), bases, hp, m2,
                            sc.in_channels, sc.out_channels, i)
-        v = g.op("Add", [r, s], f"l{i}.sum")
-        if i < len(model.layers) - 1:
-            v = _gelu(g, v, opts.opset, f"l{i}.gelu")
+        u = g.op("Add", [r, s], f"l{i}.sum")
+        last = i == len(model.layers) - 1
+        if model.config.block == "neuralop":  # GELU, channel MLP + skip of the layer input (if any), GELU
+            if not last:
+                u = _gelu(g, u, opts.opset, f"l{i}.gelu0")
+            if layer.mlp1 is not None:
+                u = _channel_mlp(g, layer, u, v, i, opts.opset)
+        v = u if last else _gelu(g, u, opts.opset, f"l{i}.gelu")
     return v, any_winograd
+
+
+def _conv1x1(g: GraphBuilder, x: str, conv: torch.nn.Conv2d, name: str) -> str:
+    inputs = [x, g.const(f"{name}.weight", _f64(conv.weight))]
+    if conv.bias is not None:
+        inputs.append(g.const(f"{name}.bias", _f64(conv.bias)))
+    return g.op("Conv", inputs, name, kernel_shape=[1, 1])
+
+
+def _channel_mlp(g: GraphBuilder, layer, u: str, v_in: str, i: int, opset: int) -> str:
+    """mlp2(gelu(mlp1(u))) + S v_in: plain 1x1 Convs (neuraloperator's ChannelMLP and skip)."""
+    y = _gelu(g, _conv1x1(g, u, layer.mlp1, f"layers.{i}.mlp1"), opset, f"l{i}.mlp.gelu")
+    y = _conv1x1(g, y, layer.mlp2, f"layers.{i}.mlp2")
+    if layer.mlp_skip is not None:
+        y = g.op("Add", [y, _conv1x1(g, v_in, layer.mlp_skip, f"layers.{i}.mlp_skip")], f"l{i}.mlp.sum")
+    return y
 
 
 def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
@@ -216,14 +256,14 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     opts = options or resolve_options(model, **kwargs)
     cfg = model.config
     h, w = opts.resolution
-    p = cfg.domain_padding
+    top, bottom, left, right = cfg.paddings(h, w)
     g = GraphBuilder(np.float16 if opts.fp16 else np.float32)
 
-    v = _lift(g, model, _normalize_input(g, model, INPUT), h, w)
-    v, any_winograd = _layers(g, model, v, h + p, w + p, opts)
-    if p:
-        v = g.op("Slice", [v, g.ints("crop_start", [0, 0]), g.ints("crop_end", [h, w]), g.ints("crop_axes", [2, 3])],
-                 "cropped")
+    v = _lift(g, model, _normalize_input(g, model, INPUT), h, w, opts.opset)
+    v, any_winograd = _layers(g, model, v, h + top + bottom, w + left + right, opts)
+    if top or bottom or left or right:
+        v = g.op("Slice", [v, g.ints("crop_start", [top, left]), g.ints("crop_end", [top + h, left + w]),
+                           g.ints("crop_axes", [2, 3])], "cropped")
     _project(g, model, v, opts.opset)
     g.nodes[-1].output[0] = OUTPUT  # the last node writes the graph output directly
 
