@@ -21,6 +21,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wno_edge"
 RANK = {
     "errors": 0, "io": 0, "shapes": 0, "contract": 1,
     "winograd": 2, "native": 3, "model": 4, "flops": 5, "checkpoint": 5, "data": 5, "summary": 6,
+    "importers": 6,  # other libraries' models -> checkpoints (reads model files, writes checkpoints)
     "train": 7, "onnx": 7, "tensorrt": 7,  # the pipeline's stages
     "runtime": 8,  # runs what the stages wrote: .onnx, engines (plugin loading), .pt (checkpoints)
     "profile": 9, "conv_compare": 9, "backends": 9, "demo": 10, "cli": 11, "__init__": 12, "__main__": 12,

@@ -37,7 +37,7 @@ def _root(
 
 
 # Each area keeps its commands in its own module, in the order --help lists them.
-COMMAND_MODULES = ("core", "data", "train", "export", "build", "profile")
+COMMAND_MODULES = ("core", "data", "train", "export", "build", "profile", "neuralop")
 for _module in COMMAND_MODULES:
     import_module(f".{_module}", __package__).register(app)
 

@@ -1,0 +1,217 @@
+"""neuraloperator 2.x FNOs imported (wno_edge.importers.neuralop), exported and run: the same
+function as neuraloperator's own forward, and a file is read without executing it."""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from wno_edge.contract import WNOConfig
+from wno_edge.errors import WNOEdgeError
+from wno_edge.model import WNO2d
+
+neuralop_models = pytest.importorskip("neuralop.models")
+from wno_edge.importers.neuralop import NeuralopImportError, from_neuralop, import_neuralop, read_neuralop  # noqa: E402
+from wno_edge.onnx.export import build_model_proto, check_model_proto, export_onnx  # noqa: E402
+from wno_edge.onnx.verify import run_onnxruntime  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+RESOLUTIONS = ((32, 32), (48, 40))
+# At least six configurations over the supported options (odd and even n_modes, dense / Tucker /
+# CP weights, every fno_skip, channel MLP on/off with each skip, grid or no embedding, padding).
+CONFIGS = {
+    "dense-default": dict(n_modes=(8, 6)),
+    "tucker-odd-softgating-pad": dict(n_modes=(7, 5), factorization="tucker", rank=0.5, fno_skip="soft-gating",
+                                      domain_padding=0.125),
+    "cp-identity-nomlp-nogrid": dict(n_modes=(6, 7), factorization="cp", rank=0.4, fno_skip="identity",
+                                     use_channel_mlp=False, positional_embedding=None),
+    "linear-mlpskip-1lift-pad2": dict(n_modes=(5, 8), channel_mlp_skip="linear", lifting_channel_ratio=0,
+                                      domain_padding=[0.1, 0.2]),
+    "identity-mlpskip-noskip": dict(n_modes=(8, 8), channel_mlp_skip="identity", fno_skip=None),
+    "tfno-nomlpskip-pad": dict(n_modes=(4, 4), channel_mlp_skip=None, domain_padding=0.25, tfno=True),
+}
+
+
+def make_fno(name: str, seed: int = 0):
+    kw = dict(CONFIGS[name])
+    cls = neuralop_models.TFNO if kw.pop("tfno", False) else neuralop_models.FNO
+    torch.manual_seed(seed)
+    m = cls(in_channels=2, out_channels=3, hidden_channels=8, n_layers=3, **kw).eval()
+    with torch.no_grad():  # soft-gating weights start at 1: make them count
+        for n, p in m.named_parameters():
+            if n.endswith("skips.0.weight") or ".weight" in n and p.dim() == 4 and p.shape[0] == 1:
+                p.copy_(torch.randn_like(p))
+    return m
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.fixture(scope="module")
+def engine_lib():
+    """The native engine of this checkout if it is built (tests/test_engine.py builds it)."""
+    from native_build import BUILD
+
+    lib = BUILD / "engine" / "libwno_engine.so"
+    return lib if lib.is_file() else None
+
+
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_imported_exported_and_run_match_neuraloperator(name, tmp_path, engine_lib):
+    fno = make_fno(name)
+    path = tmp_path / "fno.pt"
+    torch.save(fno.state_dict(), path)
+    for real_space_kernel in (False, True):
+        model = from_neuralop(path, real_space_kernel=real_space_kernel)
+        assert model.config.real_space_kernel == real_space_kernel
+        if real_space_kernel:
+            assert all(float(layer.kernel.abs().max()) == 0 for layer in model.layers)  # k starts at 0
+        for res in RESOLUTIONS:
+            x = torch.randn(2, 2, *res, generator=torch.Generator().manual_seed(1))
+            with torch.inference_mode():
+                ref = fno(x).numpy()
+                assert rel(model.set_conv(None)(x), ref) <= 1e-5, (name, res)
+                assert rel(model.set_conv(4)(x), ref) <= 1e-5, (name, res)
+            proto = check_model_proto(build_model_proto(model, resolution=res))
+            assert not any(n.op_type in ("DFT", "STFT") for n in proto.graph.node)
+            y = run_onnxruntime(proto, {"input": x.numpy()})
+            assert rel(y, ref) <= 1e-4, (name, res, "onnxruntime")
+            if engine_lib is not None and not real_space_kernel:
+                _check_engine(proto, tmp_path / f"m{res[0]}.onnx", engine_lib, x.numpy(), ref)
+
+
+def _check_engine(proto, path: Path, lib: Path, x: np.ndarray, ref: np.ndarray) -> None:
+    """Within 1e-4 in the native engine, or refused there with one 'unsupported model' line."""
+    from wno_edge import runtime
+
+    path.write_bytes(proto.SerializeToString())
+    try:
+        session = runtime.load(path, backend="native", library=lib, batch=len(x))
+    except WNOEdgeError as e:
+        assert "wno_edge.config" in str(e) and "\n" not in str(e), str(e)  # refused, never a wrong result
+        return
+    with session:
+        assert rel(session.run(x), ref) <= 1e-4
+
+
+def test_default_config_and_its_files_are_unchanged():
+    """The new WNOConfig fields leave today's model, its dict and its state dict as they were."""
+    cfg = WNOConfig(1, 1)
+    assert set(cfg.to_dict()) == {"in_channels", "out_channels", "width", "modes", "n_layers", "winograd_tile",
+                                  "real_space_kernel", "domain_padding", "projection_width", "grid", "resolution"}
+    sd = WNO2d(cfg).state_dict()
+    assert not any(k.startswith("lift2") or ".mlp" in k for k in sd)
+    assert cfg.paddings(64, 64) == (0, 2, 0, 2)
+
+
+def test_save_checkpoint_pair_and_cli(tmp_path):
+    from wno_edge.checkpoint import load_model
+    from wno_edge.cli import main
+
+    fno = make_fno("dense-default")
+    fno.save_checkpoint(tmp_path, "fno")
+    tensors, meta = read_neuralop(tmp_path / "fno_metadata.pkl")
+    assert meta["_name"] == "FNO" and "fno_blocks.convs.0.bias" in tensors
+    out = tmp_path / "imported.pt"
+    assert main(["import-neuralop", str(tmp_path / "fno_state_dict.pt"), "-o", str(out), "-r", "32"]) == 0
+    model = load_model(out)
+    assert model.config.resolution == (32, 32) and model.config.block == "neuralop"
+    x = torch.randn(1, 2, 32, 32)
+    with torch.inference_mode():
+        assert rel(model.set_conv(None)(x), fno(x)) <= 1e-5
+    report = export_onnx(out, tmp_path / "imported.onnx")  # the recorded resolution
+    assert report.written and report.ok
+
+
+def test_import_report_compares_with_neuraloperator(tmp_path):
+    fno = make_fno("tucker-odd-softgating-pad")
+    torch.save(fno.state_dict(), tmp_path / "t.pt")
+    report = import_neuralop(tmp_path / "t.pt", tmp_path / "t.wno.pt", resolution=(32, 32))
+    assert report.reference_error is not None and report.reference_error <= 1e-5
+    assert (tmp_path / "t.wno.pt").is_file()
+
+
+class _Payload:
+    def __init__(self, target: str):
+        self.target = target
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.target}",))
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_a_malicious_file_is_refused_and_never_runs(tmp_path, protocol):
+    target = tmp_path / "pwned"
+    sd = make_fno("dense-default").state_dict()
+    sd["_metadata"]["evil"] = _Payload(str(target))
+    path = tmp_path / "evil.pt"
+    torch.save(sd, path, pickle_protocol=protocol)
+    with pytest.raises(NeuralopImportError) as e:
+        read_neuralop(path)
+    assert "\n" not in str(e.value) and ("system" in str(e.value) or "STACK_GLOBAL" in str(e.value))
+    assert not target.exists()
+    raw = tmp_path / "raw.pkl"  # a bare pickle (not torch.save's zip) is refused before unpickling
+    raw.write_bytes(pickle.dumps(_Payload(str(target))))
+    with pytest.raises(NeuralopImportError, match="not a torch.save file"):
+        read_neuralop(raw)
+    assert not target.exists()
+    # the command line too: one line, exit 1, nothing written
+    out = subprocess.run([sys.executable, "-m", "wno_edge.cli", "import-neuralop", str(path), "-o",
+                          str(tmp_path / "x.pt")], capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "refused" in out.stderr
+    assert not target.exists() and not (tmp_path / "x.pt").exists()
+
+
+@pytest.mark.parametrize("kwargs, option", [
+    (dict(complex_data=True), "complex_data"),
+    (dict(separable=True), "separable"),
+    (dict(norm="group_norm"), "norm"),
+    (dict(non_linearity=torch.nn.functional.silu), "non_linearity"),
+    (dict(preactivation=True), "preactivation"),
+    (dict(factorization="tt", rank=0.5), "factorization"),
+])
+def test_unsupported_options_are_refused_with_one_line(tmp_path, kwargs, option):
+    fno = neuralop_models.FNO(n_modes=(4, 4), in_channels=1, out_channels=1, hidden_channels=4, n_layers=2, **kwargs)
+    path = tmp_path / "m.pt"
+    torch.save(fno.state_dict(), path)
+    with pytest.raises(NeuralopImportError) as e:
+        from_neuralop(path)
+    assert f"option {option}=" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_odd_padded_height_is_refused_at_export():
+    model = from_neuralop(make_fno("dense-default").state_dict())
+    with pytest.raises(WNOEdgeError, match="even padded height"):
+        build_model_proto(model, resolution=(33, 32))
+
+
+def test_exported_graph_uses_only_tensorrt_parser_ops():
+    """No DFT, no complex tensors; 1x1 convolutions stay plain Conv nodes (what TensorRT parses)."""
+    model = from_neuralop(make_fno("tucker-odd-softgating-pad").state_dict())
+    proto = build_model_proto(model, resolution=(32, 32))
+    ops = {n.op_type for n in proto.graph.node}
+    assert ops <= {"Conv", "Add", "Mul", "Div", "Erf", "MatMul", "Reshape", "Transpose", "Pad", "Slice", "Sub"}, ops
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    assert all(list(onnx.helper.get_attribute_value(a)) == [1, 1] for n in convs for a in n.attribute
+               if a.name == "kernel_shape")
+    assert all(t.data_type == onnx.TensorProto.FLOAT for t in proto.graph.initializer if t.data_type != onnx.TensorProto.INT64)
+
+
+def test_imported_fno_fine_tunes_its_3x3_kernel():
+    """k starts at 0 (the same function) and gets a gradient: fine-tuning turns the FNO into a WNO."""
+    fno = make_fno("dense-default")
+    model = from_neuralop(fno.state_dict(), real_space_kernel=True).train().set_conv(None)
+    x = torch.randn(2, 2, 32, 32)
+    loss = model(x).square().mean()
+    loss.backward()
+    assert all(layer.kernel.grad is not None and float(layer.kernel.grad.abs().max()) > 0 for layer in model.layers)

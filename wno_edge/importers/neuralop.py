@@ -1,0 +1,445 @@
+"""neuraloperator 2.x FNO -> WNO2d, read without executing anything from the file.
+
+A neuraloperator `FNO` (or `TFNO`) 2-D state dict, saved with `torch.save(model.state_dict())`
+or as the pair `save_checkpoint` writes (NAME_state_dict.pt, NAME_metadata.pkl), carries
+its init arguments in `_metadata`; those pickle two Python globals (the activation function
+and the SpectralConv class), so `torch.load(weights_only=True)` refuses the file and
+`weights_only=False` would run whatever it asks. Here the pickle is first scanned without
+running it: every global must be one neuraloperator writes (tensor rebuilding, OrderedDict,
+the storages, its activation and conv class), else the file is refused with one line. Then
+torch's weights-only unpickler loads it with the two neuraloperator globals mapped to inert
+names (nothing is imported from neuraloperator, which need not be installed).
+
+The block maps exactly onto a WNO2d (contract.WNOConfig's neuraloperator fields):
+
+    lifting ChannelMLP            lift (+ lift2 with a hidden layer), grid channels "left"
+    DomainPadding (symmetric)     domain_padding_fraction
+    SpectralConv + bias           spectral (rows re-laid from fftshift order) + pointwise bias
+    fno_skip linear/identity/soft-gating/None   pointwise W = the 1x1 matrix / I / diag(w) / 0
+    channel_mlp + channel_mlp_skip              mlp1, mlp2, mlp_skip (the skip as a 1x1 matrix)
+    projection ChannelMLP         project1, project2
+
+k (the 3x3 kernel) is absent (real_space_kernel=False, the FNO special case) or starts at
+zero (real_space_kernel=True), so the imported model computes the same function either way.
+"""
+from __future__ import annotations
+
+import math
+import os
+import pickletools
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import save_model
+from ..contract import WNOConfig
+from ..errors import WNOEdgeError
+from ..model import WNO2d
+
+__all__ = ["NeuralopImportError", "ImportReport", "read_neuralop", "from_neuralop", "import_neuralop",
+           "neuralop_config"]
+
+
+class NeuralopImportError(WNOEdgeError):
+    pass
+
+
+# ---- reading the file --------------------------------------------------------------------
+
+class _Name:
+    """An inert stand-in for a global the file names (never called: calling it is refused)."""
+
+    def __init__(self, qualname: str):
+        self.qualname = qualname
+
+    def __call__(self, *args, **kwargs):
+        raise NeuralopImportError(f"the file tries to call {self.qualname}")
+
+    def __repr__(self):
+        return self.qualname
+
+
+GELU = "torch._C._nn.gelu"
+SPECTRAL_CONV = "neuralop.layers.spectral_convolution.SpectralConv"
+# Activations neuraloperator users pass as non_linearity: read by name so the refusal names the
+# option (only GELU is supported); never resolved to the functions themselves.
+OTHER_ACTIVATIONS = tuple(f"{m}.{f}" for m in ("torch", "torch._C._nn", "torch.nn.functional", "torch._C._VariableFunctions")
+                          for f in ("relu", "silu", "tanh", "sigmoid", "elu", "leaky_relu", "softplus", "mish",
+                                    "gelu", "hardtanh", "relu6", "selu", "celu"))
+_STORAGES = ("Float", "Double", "Half", "BFloat16", "ComplexFloat", "ComplexDouble", "Long", "Int", "Bool")
+# Exactly the globals neuraloperator's state dicts and metadata pickles hold; torch's weights-only
+# unpickler resolves the first group itself, the names map to inert _Name objects.
+TORCH_GLOBALS = frozenset({"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
+                           *(f"torch.{s}Storage" for s in _STORAGES)})
+NAMED_GLOBALS = frozenset({GELU, SPECTRAL_CONV, *OTHER_ACTIVATIONS})
+# Opcodes that name or build objects without a GLOBAL the scan can read: refused outright.
+_REFUSED_OPS = {"STACK_GLOBAL", "INST", "OBJ", "EXT1", "EXT2", "EXT4"}
+
+
+def _scan_pickle(data: bytes, where: str) -> None:
+    """Refuse (one line) a pickle that names any global outside the allow-list; runs nothing."""
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name in _REFUSED_OPS:
+                raise NeuralopImportError(f"{where}: refused: the pickle uses {op.name}, which a neuraloperator "
+                                          "checkpoint never does (nothing was executed)")
+            if op.name == "GLOBAL":
+                name = str(arg).replace(" ", ".")
+                if name not in TORCH_GLOBALS and name not in NAMED_GLOBALS:
+                    raise NeuralopImportError(f"{where}: refused: the file asks for the global {name}, which "
+                                              "neuraloperator never writes (nothing was executed)")
+    except NeuralopImportError:
+        raise
+    except Exception as e:  # truncated or not a pickle at all
+        raise NeuralopImportError(f"{where}: not a readable pickle ({str(e)[:120] or type(e).__name__})") from None
+
+
+def _load(path: Path):
+    """torch.load of a neuraloperator file, after the scan, with neuraloperator's names inert."""
+    if not path.is_file():
+        raise NeuralopImportError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):
+        raise NeuralopImportError(f"{path}: not a torch.save file (expected the zip format torch.save writes)")
+    try:
+        with zipfile.ZipFile(path) as z:
+            pickles = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if len(pickles) != 1:
+                raise NeuralopImportError(f"{path}: not a torch.save file (no single data.pkl)")
+            data = z.read(pickles[0])
+    except (zipfile.BadZipFile, OSError) as e:
+        raise NeuralopImportError(f"{path}: unreadable ({e})") from None
+    _scan_pickle(data, str(path))
+    names = [(_Name(n), n) for n in sorted(NAMED_GLOBALS)]
+    try:
+        with torch.serialization.safe_globals(names):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise NeuralopImportError(f"{path}: refused or unreadable: {msg[:160]}") from None
+
+
+def _pair_paths(src: Path) -> tuple[Path, Path | None]:
+    """(state dict file, metadata file or None) for SRC: a state dict, or either file of the pair
+    save_checkpoint writes (NAME_state_dict.pt, NAME_metadata.pkl)."""
+    name = src.name
+    if name.endswith("_metadata.pkl"):
+        sd = src.with_name(name[: -len("_metadata.pkl")] + "_state_dict.pt")
+        if not sd.is_file():
+            raise NeuralopImportError(f"{src}: its state dict {sd.name} is not next to it")
+        return sd, src
+    if name.endswith("_state_dict.pt"):
+        meta = src.with_name(name[: -len("_state_dict.pt")] + "_metadata.pkl")
+        return src, meta if meta.is_file() else None
+    return src, None
+
+
+def read_neuralop(src: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict]:
+    """(tensors, init metadata) of a neuraloperator FNO file (see the module doc)."""
+    sd_path, meta_path = _pair_paths(Path(src))
+    sd = _load(sd_path)
+    if not isinstance(sd, dict):
+        raise NeuralopImportError(f"{sd_path}: not a state dict (a {type(sd).__name__})")
+    meta = sd.get("_metadata")
+    if meta_path is not None:
+        stored = _load(meta_path)
+        if not isinstance(stored, dict):
+            raise NeuralopImportError(f"{meta_path}: not neuraloperator metadata (a {type(stored).__name__})")
+        meta = meta if isinstance(meta, dict) else stored
+    if not isinstance(meta, dict):
+        raise NeuralopImportError(f"{sd_path}: no neuraloperator _metadata (save the model's own state_dict(), "
+                                  "which carries it, or the pair save_checkpoint writes)")
+    tensors = {k: v for k, v in sd.items() if k != "_metadata"}
+    bad = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
+    if bad:
+        raise NeuralopImportError(f"{sd_path}: {bad[0]} is not a tensor")
+    return tensors, meta
+
+
+# ---- the configuration --------------------------------------------------------------------
+
+def _refuse(option: str, value, why: str = "") -> NeuralopImportError:
+    return NeuralopImportError(f"unsupported neuraloperator option {option}={value!r}" + (f": {why}" if why else ""))
+
+
+# neuralop.models.FNO's defaults (2.0.0): TFNO records only the arguments it was given, FNO all.
+FNO_DEFAULTS = dict(
+    n_layers=4, lifting_channel_ratio=2, projection_channel_ratio=2, positional_embedding="grid",
+    non_linearity=_Name(GELU), norm=None, complex_data=False, use_channel_mlp=True, channel_mlp_dropout=0,
+    channel_mlp_expansion=0.5, channel_mlp_skip="soft-gating", fno_skip="linear", resolution_scaling_factor=None,
+    domain_padding=None, fno_block_precision="full", stabilizer=None, max_n_modes=None, factorization=None, rank=1.0,
+    fixed_rank_modes=False, implementation="factorized", decomposition_kwargs=None, separable=False,
+    preactivation=False, conv_module=_Name(SPECTRAL_CONV),
+)
+
+
+def _options(meta: dict) -> dict:
+    """The init options with neuraloperator's defaults filled in (TFNO: Tucker, rank 0.1)."""
+    defaults = dict(FNO_DEFAULTS)
+    if meta.get("_name") == "TFNO":
+        defaults.update(factorization="Tucker", rank=0.1)
+    return {**defaults, **meta}
+
+
+def _qualname(obj) -> str | None:
+    """The global's dotted name: a _Name from a file, or the object of an in-memory state dict."""
+    if isinstance(obj, _Name):
+        return obj.qualname
+    module, name = getattr(obj, "__module__", None), getattr(obj, "__qualname__", None)
+    return f"{module}.{name}" if module and name else None
+
+
+def _check_options(meta: dict) -> None:
+    """Refuse (one line naming the option) everything this import does not reproduce exactly."""
+    name = meta.get("_name", "FNO")
+    if name not in ("FNO", "TFNO"):
+        raise _refuse("model", name, "only FNO and TFNO are imported")
+    if meta.get("args"):
+        raise _refuse("args", meta["args"], "positional init arguments are not read")
+    n_modes = meta.get("n_modes")
+    if not isinstance(n_modes, (list, tuple)) or len(n_modes) != 2:
+        raise _refuse("n_modes", n_modes, "only 2-D FNOs (two mode counts)")
+    act = meta.get("non_linearity", None)
+    if _qualname(act) not in (GELU, "torch.nn.functional.gelu"):
+        raise _refuse("non_linearity", act, "only GELU (F.gelu)")
+    checks = [
+        ("complex_data", False), ("separable", False), ("norm", None), ("preactivation", False),
+        ("stabilizer", None), ("resolution_scaling_factor", None), ("max_n_modes", None),
+        ("fno_block_precision", "full"), ("fixed_rank_modes", False),
+    ]
+    for option, ok in checks:
+        value = meta.get(option, ok)
+        if value != ok and not (option == "max_n_modes" and list(value) == list(n_modes)):
+            raise _refuse(option, value)
+    conv = meta.get("conv_module")
+    if conv is not None and _qualname(conv) != SPECTRAL_CONV:
+        raise _refuse("conv_module", conv, "only SpectralConv")
+    if meta.get("positional_embedding", "grid") not in ("grid", None):
+        raise _refuse("positional_embedding", meta["positional_embedding"], "only 'grid' or None")
+    fact = meta.get("factorization")
+    if fact is not None and str(fact).lower() not in ("dense", "tucker", "cp"):
+        raise _refuse("factorization", fact, "dense, Tucker and CP weights are imported")
+    for option in ("fno_skip", "channel_mlp_skip"):
+        value = meta.get(option)
+        if value is not None and str(value).lower() not in ("linear", "identity", "soft-gating"):
+            raise _refuse(option, value)
+    pad = meta.get("domain_padding")
+    if pad is not None and not isinstance(pad, (int, float)) and not (isinstance(pad, (list, tuple)) and len(pad) == 2):
+        raise _refuse("domain_padding", pad, "a number or one per dimension")
+
+
+def _padding_fraction(meta: dict) -> tuple[float, float]:
+    pad = meta.get("domain_padding")
+    if pad is None:
+        return 0.0, 0.0
+    if isinstance(pad, (list, tuple)):
+        return (float(pad[0]), float(pad[1])) if sum(pad) > 0 else (0.0, 0.0)
+    return (float(pad), float(pad)) if pad > 0 else (0.0, 0.0)
+
+
+def _dense_weight(sd: dict, prefix: str) -> torch.Tensor:
+    """The SpectralConv weight (in, out, m1, m2) as one dense complex tensor: to_tensor() of
+    tltorch's Dense, Tucker or CP tensor, reconstructed from its factors here (float64)."""
+    if f"{prefix}.tensor" in sd:
+        return sd[f"{prefix}.tensor"]
+    factors = [sd.get(f"{prefix}.factors.factor_{i}") for i in range(4)]
+    if any(f is None for f in factors):
+        raise NeuralopImportError(f"the state dict has no weight {prefix} (dense .tensor, or Tucker/CP factors)")
+    factors = [f.to(torch.complex128) for f in factors]
+    if f"{prefix}.core" in sd:  # Tucker: core x_0 U0 x_1 U1 x_2 U2 x_3 U3
+        return torch.einsum("pqrs,ap,bq,cr,ds->abcd", sd[f"{prefix}.core"].to(torch.complex128), *factors)
+    if f"{prefix}.weights" in sd:  # CP: sum_r w_r U0[:, r] o U1[:, r] o U2[:, r] o U3[:, r]
+        return torch.einsum("r,ar,br,cr,dr->abcd", sd[f"{prefix}.weights"].to(torch.complex128), *factors)
+    raise NeuralopImportError(f"the weight {prefix} is factorized in a way this import does not read")
+
+
+def _skip_matrix(sd: dict, prefix: str, kind: str | None, width: int) -> torch.Tensor:
+    """A skip connection as the (width, width) matrix it applies."""
+    kind = None if kind is None else str(kind).lower()
+    if kind is None:
+        return torch.zeros(width, width)
+    if kind == "identity":
+        return torch.eye(width)
+    if kind == "soft-gating":
+        return torch.diag(sd[f"{prefix}.weight"].reshape(width).double()).float()
+    return sd[f"{prefix}.conv.weight"].reshape(width, width)
+
+
+def _get(sd: dict, key: str) -> torch.Tensor:
+    if key not in sd:
+        raise NeuralopImportError(f"the state dict has no {key}: not the FNO its _metadata describes")
+    return sd[key]
+
+
+def neuralop_config(sd: dict, meta: dict, *, real_space_kernel: bool = False, winograd_tile: int = 4,
+                    resolution: tuple[int, int] | None = None) -> WNOConfig:
+    """The WNOConfig of a neuraloperator FNO (after the option checks), from its tensors' shapes."""
+    meta = _options(meta)
+    _check_options(meta)
+    lift0 = _get(sd, "lifting.fcs.0.weight")
+    two_lift = "lifting.fcs.1.weight" in sd
+    width = int(_get(sd, "fno_blocks.convs.0.bias").shape[0]) if "fno_blocks.convs.0.bias" in sd else \
+        int(meta.get("hidden_channels"))
+    n_layers = int(meta.get("n_layers", 4))
+    grid = meta.get("positional_embedding", "grid") == "grid"
+    in_channels = int(lift0.shape[1]) - (2 if grid else 0)
+    m1n, m2n = (int(m) for m in meta["n_modes"])
+    mlp = "fno_blocks.channel_mlp.0.fcs.0.weight" in sd
+    if in_channels != meta.get("in_channels", in_channels) or width != meta.get("hidden_channels", width):
+        raise NeuralopImportError("the state dict's shapes contradict its _metadata (in_channels / hidden_channels)")
+    try:
+        return WNOConfig(
+            in_channels=in_channels, out_channels=int(_get(sd, "projection.fcs.1.weight").shape[0]), width=width,
+            modes=(-(-m1n // 2), m2n // 2 + 1), n_layers=n_layers, winograd_tile=winograd_tile,
+            real_space_kernel=real_space_kernel, domain_padding=0, block="neuralop",
+            projection_width=int(_get(sd, "projection.fcs.0.weight").shape[0]), grid=grid, resolution=resolution,
+            grid_points="left" if grid else "endpoints",
+            lifting_width=int(lift0.shape[0]) if two_lift else 0,
+            channel_mlp_width=int(sd["fno_blocks.channel_mlp.0.fcs.0.weight"].shape[0]) if mlp else 0,
+            channel_mlp_skip=mlp and meta.get("channel_mlp_skip") is not None,
+            domain_padding_fraction=_padding_fraction(meta),
+        )
+    except WNOEdgeError as e:
+        raise NeuralopImportError(str(e)) from None
+
+
+def _spectral_weights(w: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """neuraloperator's (in, out, m1n, m2) weight, rows in fftshift order (row t is frequency
+    t - m1n // 2), as SpectralConv2d's corners: weights1 rows 0..m1-1 (frequencies 0..m1-1),
+    weights2 rows 0..m1-1 (frequencies -m1..-1). A frequency neuraloperator does not keep
+    (-m1 for an odd m1n) gets a zero weight: the same function."""
+    m1n = w.shape[2]
+    half = m1n // 2
+    w1 = torch.zeros(*w.shape[:2], m1, w.shape[3], dtype=torch.complex64)
+    w2 = torch.zeros_like(w1)
+    for t in range(m1n):
+        f = t - half
+        if f >= 0:
+            w1[:, :, f] = w[:, :, t]
+        else:
+            w2[:, :, m1 + f] = w[:, :, t]
+    return w1, w2
+
+
+def from_neuralop(src, *, real_space_kernel: bool = False, winograd_tile: int = 4,
+                  resolution: tuple[int, int] | None = None) -> WNO2d:
+    """A WNO2d that computes the neuraloperator FNO's function. `src`: a path (see read_neuralop)
+    or a state dict with `_metadata`. With real_space_kernel=True every layer gains a 3x3
+    kernel k that starts at zero (fine-tune it with wno_edge.train)."""
+    if isinstance(src, dict):
+        sd = {k: v for k, v in src.items() if k != "_metadata"}
+        meta = src.get("_metadata")
+        if not isinstance(meta, dict):
+            raise NeuralopImportError("the state dict has no neuraloperator _metadata")
+    else:
+        sd, meta = read_neuralop(src)
+    meta = _options(meta)
+    cfg = neuralop_config(sd, meta, real_space_kernel=real_space_kernel, winograd_tile=winograd_tile,
+                          resolution=resolution)
+    c = cfg.width
+    col = lambda t: t.reshape(t.shape[0], t.shape[1], 1, 1)  # noqa: E731  Conv1d (o, i, 1) -> Conv2d (o, i, 1, 1)
+    mapped = {"lift.weight": _get(sd, "lifting.fcs.0.weight")[..., 0], "lift.bias": _get(sd, "lifting.fcs.0.bias"),
+              "project1.weight": _get(sd, "projection.fcs.0.weight")[..., 0],
+              "project1.bias": _get(sd, "projection.fcs.0.bias"),
+              "project2.weight": _get(sd, "projection.fcs.1.weight")[..., 0],
+              "project2.bias": _get(sd, "projection.fcs.1.bias")}
+    if cfg.lifting_width:
+        mapped.update({"lift2.weight": _get(sd, "lifting.fcs.1.weight")[..., 0],
+                       "lift2.bias": _get(sd, "lifting.fcs.1.bias")})
+    for i in range(cfg.n_layers):
+        blk, out = f"fno_blocks", f"layers.{i}"
+        w = _dense_weight(sd, f"{blk}.convs.{i}.weight")
+        expected = (c, c, int(meta["n_modes"][0]), cfg.modes[1])
+        if tuple(w.shape) != expected:
+            raise NeuralopImportError(f"{blk}.convs.{i}.weight has shape {tuple(w.shape)}, n_modes needs {expected}")
+        mapped[f"{out}.spectral.weights1"], mapped[f"{out}.spectral.weights2"] = _spectral_weights(w, cfg.modes[0])
+        bias = sd.get(f"{blk}.convs.{i}.bias")
+        mapped[f"{out}.pointwise.bias"] = torch.zeros(c) if bias is None else bias.reshape(c)
+        mapped[f"{out}.pointwise.weight"] = col(_skip_matrix(sd, f"{blk}.fno_skips.{i}", meta.get("fno_skip"), c))
+        if cfg.channel_mlp_width:
+            mapped.update({f"{out}.mlp1.weight": col(_get(sd, f"{blk}.channel_mlp.{i}.fcs.0.weight")),
+                           f"{out}.mlp1.bias": _get(sd, f"{blk}.channel_mlp.{i}.fcs.0.bias"),
+                           f"{out}.mlp2.weight": col(_get(sd, f"{blk}.channel_mlp.{i}.fcs.1.weight")),
+                           f"{out}.mlp2.bias": _get(sd, f"{blk}.channel_mlp.{i}.fcs.1.bias")})
+            if cfg.channel_mlp_skip:
+                mapped[f"{out}.mlp_skip.weight"] = col(
+                    _skip_matrix(sd, f"{blk}.channel_mlp_skips.{i}", meta.get("channel_mlp_skip"), c))
+    model = WNO2d(cfg)
+    with torch.no_grad():
+        for layer in model.layers:
+            if layer.kernel is not None:
+                layer.kernel.zero_()
+    try:
+        missing, unexpected = model.load_state_dict({k: v.detach().float() if not v.is_complex() else v.detach()
+                                                     for k, v in mapped.items()}, strict=False)
+    except RuntimeError as e:
+        raise NeuralopImportError(f"the weights do not fit the FNO its _metadata describes: "
+                                  f"{str(e).splitlines()[-1].strip()[:160]}") from None
+    missing = [k for k in missing if not k.endswith(("kernel", "_mean", "_std"))]
+    if missing:
+        raise NeuralopImportError(f"the import left {missing[0]} unset (a bug)")
+    return model.eval()
+
+
+# ---- the command ----------------------------------------------------------------------------
+
+@dataclass
+class ImportReport:
+    source: Path
+    output: Path | None
+    config: WNOConfig
+    options: dict = field(default_factory=dict)  # the neuraloperator options that mattered
+    reference_error: float | None = None  # max |wno - neuraloperator| / max |neuraloperator|, if checked
+    reference_note: str = ""
+
+
+def _reference_fno(meta: dict, sd: dict):
+    """neuraloperator's own FNO with these weights (neuraloperator installed), else None. The
+    model is built from the checked metadata values; nothing from the file is executed."""
+    try:
+        from neuralop.models import FNO
+    except ImportError:
+        return None
+    kwargs = {k: v for k, v in meta.items() if k not in ("_name", "_version", "args", "non_linearity", "conv_module")}
+    fno = FNO(**kwargs)
+    fno.load_state_dict({**sd, "_metadata": {"_version": meta.get("_version")}}, strict=True)
+    return fno.eval()
+
+
+def import_neuralop(src: str | os.PathLike, output: str | os.PathLike | None, *, real_space_kernel: bool = False,
+                    winograd_tile: int = 4, resolution: tuple[int, int] | None = None,
+                    check_resolution: tuple[int, int] | None = None, seed: int = 0) -> ImportReport:
+    """Read SRC, build the WNO2d, compare it with neuraloperator's own forward when neuraloperator
+    is installed (at `check_resolution`, else `resolution`, else 64x64), write `output` (a
+    wno-edge checkpoint) atomically; nothing is written when the comparison fails."""
+    src = Path(src)
+    sd, meta = read_neuralop(src)
+    meta = _options(meta)
+    model = from_neuralop({**sd, "_metadata": meta}, real_space_kernel=real_space_kernel,
+                          winograd_tile=winograd_tile, resolution=resolution)
+    cfg = model.config
+    report = ImportReport(src, Path(output) if output is not None else None, cfg, options={
+        k: meta.get(k) for k in ("n_modes", "hidden_channels", "n_layers", "factorization", "fno_skip",
+                                 "use_channel_mlp", "channel_mlp_skip", "positional_embedding", "domain_padding")})
+    h, w = check_resolution or resolution or (64, 64)
+    try:
+        fno = _reference_fno(meta, sd)
+    except Exception as e:  # neuraloperator's own constructor/loader disagreeing: report, do not block
+        fno, report.reference_note = None, f"neuraloperator could not rebuild the model ({str(e)[:100]})"
+    if fno is None:
+        report.reference_note = report.reference_note or "neuraloperator is not installed: not compared"
+    else:
+        x = torch.randn(2, cfg.in_channels, h, w, generator=torch.Generator().manual_seed(seed))
+        with torch.inference_mode():
+            ref, got = fno(x), model.set_conv(None)(x)
+            model.set_conv(winograd_tile)
+        report.reference_error = float((got - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
+        report.reference_note = f"2 random inputs at {h}x{w}"
+        if not report.reference_error <= 1e-5:
+            raise NeuralopImportError(f"the imported model differs from neuraloperator's by {report.reference_error:.2e} "
+                                      f"of the output scale at {h}x{w} (limit 1e-5); nothing written")
+    if output is not None:
+        save_model(model, output, {"imported_from": f"neuraloperator {meta.get('_name', 'FNO')}: {src.name}",
+                                   "neuralop_options": {k: str(v) for k, v in report.options.items()}})
+    return report
