@@ -2,6 +2,8 @@
 // conv_block_v2.h, shared with the host emulation that the tests run.
 #include <cuda_runtime.h>
 
+#include <atomic>
+
 #include "conv_block_v2.h"
 
 namespace wno {
@@ -50,6 +52,23 @@ __global__ void winograd_weight_v2_kernel(const WeightParams<T> p) {
     transform_weight<M, Math>(p, i);
 }
 
+// cudaFuncSetAttribute once per kernel and device (devices 0..63), not on every launch:
+// later launches may run inside CUDA graph capture (TensorRT's), where only stream work
+// belongs.
+template <typename Kernel>
+wno_status allow_shared_memory(Kernel kernel, int bytes) {
+  static std::atomic<unsigned long long> done{0};
+  int device = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err != cudaSuccess) return cuda_status(err);
+  const unsigned long long bit = device >= 0 && device < 64 ? 1ULL << device : 0ULL;
+  if (bit != 0 && (done.load(std::memory_order_acquire) & bit) != 0) return WNO_SUCCESS;
+  err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, bytes);
+  if (err != cudaSuccess) return cuda_status(err);
+  done.fetch_or(bit, std::memory_order_release);
+  return WNO_SUCCESS;
+}
+
 template <int M, class Math, typename T>
 wno_status transform_weights(const wno_conv_desc& d, const float* weight, void* out,
                              cudaStream_t stream) {
@@ -72,10 +91,8 @@ wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const fl
   const dim3 grid(static_cast<unsigned>(gx),
                   static_cast<unsigned>((p.kblocks + B::MF - 1) / B::MF));
   if (B::smem_bytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
-    const cudaError_t err =
-        cudaFuncSetAttribute(winograd_conv_v2_kernel<M, Math, T>,
-                             cudaFuncAttributeMaxDynamicSharedMemorySize, B::smem_bytes);
-    if (err != cudaSuccess) return cuda_status(err);
+    const wno_status s = allow_shared_memory(winograd_conv_v2_kernel<M, Math, T>, B::smem_bytes);
+    if (s != WNO_SUCCESS) return s;
   }
   winograd_conv_v2_kernel<M, Math, T><<<grid, B::threads, B::smem_bytes, stream>>>(p);
   return cuda_status(cudaGetLastError());
