@@ -215,3 +215,22 @@ def test_imported_fno_fine_tunes_its_3x3_kernel():
     loss = model(x).square().mean()
     loss.backward()
     assert all(layer.kernel.grad is not None and float(layer.kernel.grad.abs().max()) > 0 for layer in model.layers)
+
+
+def test_train_starts_from_an_imported_fno(tmp_path):
+    """`wno-edge import-neuralop --wno` then `wno-edge train --init`: the 3x3 kernels train."""
+    from wno_edge.checkpoint import load_model
+    from wno_edge.cli import main
+    from wno_edge.data import generate
+
+    data = tmp_path / "darcy.h5"
+    generate("darcy", data, n_samples=12, resolution=16, seed=1, progress=False)
+    fno = neuralop_models.FNO(n_modes=(4, 4), in_channels=1, out_channels=1, hidden_channels=6, n_layers=2).eval()
+    torch.save(fno.state_dict(), tmp_path / "fno.pt")
+    assert main(["import-neuralop", str(tmp_path / "fno.pt"), "-o", str(tmp_path / "wno0.pt"), "--wno", "-r", "16"]) == 0
+    assert main(["train", "--data", str(data), "-o", str(tmp_path / "wno1.pt"), "--init", str(tmp_path / "wno0.pt"),
+                 "--epochs", "2", "--batch-size", "4"]) == 0
+    tuned = load_model(tmp_path / "wno1.pt")
+    assert tuned.config == load_model(tmp_path / "wno0.pt").config
+    assert any(float(layer.kernel.abs().max()) > 0 for layer in tuned.layers)  # k moved away from 0
+    assert main(["train", "--data", str(data), "-o", str(tmp_path / "x.pt"), "--init", str(tmp_path / "none.pt")]) == 1

@@ -40,6 +40,8 @@ def train(
     device: str = typer.Option(_default("device"), "--device", help="cpu or cuda."),
     threads: int = typer.Option(_default("threads"), "--threads", help="PyTorch CPU threads."),
     resume: bool = typer.Option(False, "--resume", help="Continue from OUTPUT.state."),
+    init: Path = typer.Option(None, "--init", help="Start from this checkpoint (e.g. `wno-edge import-neuralop "
+                                                    "--wno`): its architecture and weights."),
 ):
     """Train a WNO (or its FNO special case) with relative-L2 loss; keeps the best checkpoint."""
     try:
@@ -52,7 +54,7 @@ def train(
         modes=modes, layers=layers, tile=tile, real_space_kernel=not fno, resolution=_square(resolution),
         initial_step=initial_step, time_reduce=time_reduce, max_samples=max_samples, test_split=test_split, seed=seed,
         device=device,
-        threads=threads, resume=resume,
+        threads=threads, resume=resume, init=None if init is None else str(init),
     )
     check_options(opts)  # a bad option is one line before anything is drawn
     columns = (TextColumn("[bold]training[/] epoch {task.fields[epoch]}/" + str(epochs)), BarColumn(),

@@ -33,3 +33,7 @@ class TrainOptions:
     device: str = "cpu"
     threads: int | None = None
     resume: bool = False
+    # Start from this wno-edge checkpoint (e.g. `wno-edge import-neuralop --wno`: an FNO whose 3x3
+    # kernels k start at 0): its architecture, weights and normalisation; width/modes/layers/tile
+    # and the FNO switch are then the checkpoint's, not these options'.
+    init: str | None = None

@@ -104,12 +104,26 @@ def _state_path(output: Path) -> Path:
 
 
 def build_model(opts: TrainOptions, train: PDEBenchDataset) -> WNO2d:
+    if opts.init is not None:
+        return _initial_model(opts.init, train)
     cfg = WNOConfig(in_channels=train.in_channels, out_channels=train.out_channels, width=opts.width,
                     modes=(opts.modes, opts.modes), n_layers=opts.layers, winograd_tile=opts.tile,
                     real_space_kernel=opts.real_space_kernel, resolution=train.resolution)
     model = WNO2d(cfg)
     model.set_normalization(*(torch.as_tensor(v, dtype=torch.float32) for v in normalization_stats(train).as_tuple()))
     return model
+
+
+def _initial_model(path: str, train: PDEBenchDataset) -> WNO2d:
+    """The checkpoint to start from, checked against the data (one-line errors); it keeps its
+    own normalisation statistics (new ones would change the function it computes)."""
+    model = load_model(path)
+    cfg = model.config
+    if (cfg.in_channels, cfg.out_channels) != (train.in_channels, train.out_channels):
+        raise WNOEdgeError(f"--init {path}: the model maps {cfg.in_channels} -> {cfg.out_channels} channels, the "
+                           f"data {train.in_channels} -> {train.out_channels}")
+    model.metadata = {}
+    return model.train()
 
 
 def check_options(opts: TrainOptions) -> Path:
@@ -123,6 +137,10 @@ def check_options(opts: TrainOptions) -> Path:
     output = Path(opts.output)
     if not output.resolve().parent.is_dir():
         raise WNOEdgeError(f"cannot write {output}: directory {output.parent} does not exist")
+    if opts.init is not None and not Path(opts.init).is_file():
+        raise WNOEdgeError(f"--init {opts.init}: no such file")
+    if opts.init is not None and opts.resume:
+        raise WNOEdgeError("--init starts a new run and --resume continues one: give one of them")
     if opts.device == "cuda" and not torch.cuda.is_available():
         raise WNOEdgeError("--device cuda requested but PyTorch sees no CUDA GPU")
     return output
