@@ -139,14 +139,16 @@ def test_no_domain_padding_and_identity_statistics(engine_lib, tmp_path):
         assert rel(s.run(x), ort_run(path, x)) <= 1e-5
 
 
-def test_bases_without_symmetry_take_the_general_path(engine_lib, tmp_path):
-    """The W-direction DFTs are folded on the bases' cos/sin symmetry; a file whose bases lack
+@pytest.mark.parametrize("bases", [("dft.fwd_w", "dft.inv_w"), ("dft.fwd_h", "dft.inv_h"),
+                                   ("dft.fwd_w", "dft.inv_w", "dft.fwd_h", "dft.inv_h")], ids=["w", "h", "both"])
+def test_bases_without_symmetry_take_the_general_path(engine_lib, tmp_path, bases):
+    """The DFTs are folded on the bases' cos/sin symmetry in w and in h; a file whose bases lack
     it (not one the exporter writes, but valid) runs the unfolded GEMMs, equally exact."""
     path = write(make_model(22, 21, layers=2), tmp_path / "m.onnx")
 
     def perturb(proto):
         for t in proto.graph.initializer:
-            if t.name in ("dft.fwd_w", "dft.inv_w"):
+            if t.name in bases:
                 a = onnx.numpy_helper.to_array(t).copy()
                 a[1, 0] *= 1.01
                 t.CopyFrom(onnx.numpy_helper.from_array(a, t.name))

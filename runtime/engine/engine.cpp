@@ -100,6 +100,10 @@ struct Engine {
   // multiplies; the packed bases then hold columns 0..ne-1 (cos) and 1..no (sin) only.
   bool fold_w = false;
   int ne = 0, no = 0;
+  // Likewise along H (cos even, sin odd in h <-> Hp - h): fwd_h then holds A1, A2 (K1 x Hp:
+  // X_re = A1 [E_re; O_im], X_im = A2 [E_im; O_re]) and inv_h two (Hp x K1) halves.
+  bool fold_h = false;
+  int ne_h = 0, no_h = 0;
   std::vector<Layer> layers;
   float *p1_w = nullptr, *p1_b = nullptr, *p2_w = nullptr, *p2_b = nullptr;
   // activations and workspaces
@@ -454,8 +458,10 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   e->ne = e->wp / 2 + 1;
   e->no = (e->wp - 1) / 2;
   const long long fold = Hp * (e->ne + e->no);
-  const long long fwd = fold + 2 * Hp * M2 + packed_floats(2 * Hp, M2);
-  const long long inv = 2 * Hp * M2 + packed_floats(2 * K1, M2) + fold;
+  e->ne_h = e->hp / 2 + 1;
+  e->no_h = (e->hp - 1) / 2;
+  const long long fwd = fold + 4 * Hp * M2 + packed_floats(2 * Hp, M2);
+  const long long inv = 4 * Hp * M2 + packed_floats(2 * K1, M2) + fold;
   const long long prj =
       packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w);
   const long long pw = packed_floats(C, 256);
@@ -503,8 +509,63 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
     e->k->pack_b(e->wp, e->m2, fwd_w.data(), 2 * M2, e->fwd_w_re);
     e->k->pack_b(e->wp, e->m2, fwd_w.data() + M2, 2 * M2, e->fwd_w_im);
   }
-  put(e->fwd_h, fwd_h);
-  put(e->inv_h, inv_h);
+  // H fold: each block of the bases even or odd in h <-> Hp - h, odd blocks zero at h = 0 (and
+  // Hp / 2 when Hp is even).
+  auto parity = [&](const std::vector<float>& b, long long ld, long long r0, long long c0,
+                    bool h_in_rows, float sign) {
+    for (long long kk = 0; kk < K1; ++kk)
+      for (long long hh = 0; hh < Hp; ++hh) {
+        auto at = [&](long long h) {
+          return h_in_rows ? b[(r0 + h) * ld + c0 + kk] : b[(r0 + kk) * ld + c0 + h];
+        };
+        const float a = at(hh), mirror = at(hh == 0 ? 0 : Hp - hh);
+        if (std::fabs(a - sign * mirror) > tol) return false;
+      }
+    return true;
+  };
+  e->fold_h = Hp >= 3 && parity(fwd_h, 2 * Hp, 0, 0, false, 1) &&
+              parity(fwd_h, 2 * Hp, 0, Hp, false, -1) && parity(fwd_h, 2 * Hp, K1, 0, false, -1) &&
+              parity(fwd_h, 2 * Hp, K1, Hp, false, 1) && parity(inv_h, 2 * K1, 0, 0, true, 1) &&
+              parity(inv_h, 2 * K1, 0, K1, true, -1) && parity(inv_h, 2 * K1, Hp, 0, true, -1) &&
+              parity(inv_h, 2 * K1, Hp, K1, true, 1);
+  if (e->fold_h && Hp % 2 == 0)  // the odd blocks vanish at Hp / 2 too
+    for (long long kk = 0; kk < K1; ++kk)
+      e->fold_h = e->fold_h && std::fabs(fwd_h[kk * 2 * Hp + Hp + Hp / 2]) <= tol &&
+                  std::fabs(fwd_h[(K1 + kk) * 2 * Hp + Hp / 2]) <= tol &&
+                  std::fabs(inv_h[(Hp / 2) * 2 * K1 + K1 + kk]) <= tol &&
+                  std::fabs(inv_h[(Hp + Hp / 2) * 2 * K1 + kk]) <= tol;
+  if (e->fold_h) {
+    const int ne_h = e->ne_h, no_h = e->no_h;
+    float* a1 = e->fwd_h;
+    float* a2 = e->fwd_h + K1 * Hp;
+    for (long long kk = 0; kk < K1; ++kk) {
+      const float* top = fwd_h.data() + kk * 2 * Hp;         // [c | s]
+      const float* bot = fwd_h.data() + (K1 + kk) * 2 * Hp;  // [-s | c]
+      for (int h = 0; h < ne_h; ++h) {
+        a1[kk * Hp + h] = top[h];
+        a2[kk * Hp + h] = bot[Hp + h];
+      }
+      for (int j = 1; j <= no_h; ++j) {
+        a1[kk * Hp + ne_h + j - 1] = top[Hp + j];
+        a2[kk * Hp + ne_h + j - 1] = bot[j];
+      }
+    }
+    float* hre = e->inv_h;            // rows: even part of Z_re's, odd part of Z_im's O_re terms
+    float* him = e->inv_h + Hp * K1;  // rows: even part of Z_im's, odd part of Z_re's O_im terms
+    for (int h = 0; h < ne_h; ++h)
+      for (long long kk = 0; kk < K1; ++kk) {
+        hre[h * K1 + kk] = inv_h[h * 2 * K1 + kk];
+        him[h * K1 + kk] = inv_h[(Hp + h) * 2 * K1 + K1 + kk];
+      }
+    for (int j = 1; j <= no_h; ++j)
+      for (long long kk = 0; kk < K1; ++kk) {
+        hre[(ne_h + j - 1) * K1 + kk] = inv_h[(Hp + j) * 2 * K1 + kk];
+        him[(ne_h + j - 1) * K1 + kk] = inv_h[j * 2 * K1 + K1 + kk];
+      }
+  } else {
+    put(e->fwd_h, fwd_h);
+    put(e->inv_h, inv_h);
+  }
   if (e->fold_w) {
     e->k->pack_b(e->m2, e->ne, inv_w.data(), Wp, e->inv_w_re);
     e->k->pack_b(e->m2, e->no, inv_w.data() + M2 * Wp + 1, Wp, e->inv_w_im);
@@ -637,8 +698,46 @@ void Engine::run(const float* x, float* y) {
         K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
         K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
       }
-      K.pack_b(2 * hp, m2, t, m2, tp);
-      K.gemm_packed(2 * k1, m2, 2 * hp, fwd_h, 2 * hp, tp, spec_x + nc * 2 * modes, m2, false);
+      float* x = spec_x + nc * 2 * modes;
+      if (fold_h) {
+        float* b1 = tp + packed_floats(2 * hp, m2);  // [E_re; O_im], then [E_im; O_re]: (Hp, m2)
+        float* b2 = b1 + 1LL * hp * m2;
+        const float* tr = t;
+        const float* ti = t + 1LL * hp * m2;
+        for (int q = 0; q < m2; ++q) {
+          b1[q] = tr[q];
+          b2[q] = ti[q];
+        }
+        for (int j = 1; j <= no_h; ++j) {
+          const float* r1 = tr + 1LL * j * m2;
+          const float* r2 = tr + 1LL * (hp - j) * m2;
+          const float* i1 = ti + 1LL * j * m2;
+          const float* i2 = ti + 1LL * (hp - j) * m2;
+          float* e1 = b1 + 1LL * j * m2;
+          float* o1 = b1 + 1LL * (ne_h + j - 1) * m2;
+          float* e2 = b2 + 1LL * j * m2;
+          float* o2 = b2 + 1LL * (ne_h + j - 1) * m2;
+          for (int q = 0; q < m2; ++q) {
+            e1[q] = r1[q] + r2[q];
+            o2[q] = r1[q] - r2[q];
+            e2[q] = i1[q] + i2[q];
+            o1[q] = i1[q] - i2[q];
+          }
+        }
+        if (hp % 2 == 0)
+          for (int q = 0; q < m2; ++q) {
+            b1[1LL * (hp / 2) * m2 + q] = tr[1LL * (hp / 2) * m2 + q];
+            b2[1LL * (hp / 2) * m2 + q] = ti[1LL * (hp / 2) * m2 + q];
+          }
+        float* bp2 = tp + packed_floats(hp, m2);
+        K.pack_b(hp, m2, b1, m2, tp);
+        K.pack_b(hp, m2, b2, m2, bp2);
+        K.gemm_packed(k1, m2, hp, fwd_h, hp, tp, x, m2, false);
+        K.gemm_packed(k1, m2, hp, fwd_h + 1LL * k1 * hp, hp, bp2, x + 1LL * k1 * m2, m2, false);
+      } else {
+        K.pack_b(2 * hp, m2, t, m2, tp);
+        K.gemm_packed(2 * k1, m2, 2 * hp, fwd_h, 2 * hp, tp, x, m2, false);
+      }
     };
     parallel(P, 1LL * n * c, forward);
     lap(1);
@@ -650,8 +749,46 @@ void Engine::run(const float* x, float* y) {
     auto inverse = [&](long long nco, int worker) {
       float* z = worker_scratch(worker);  // [Z_re; Z_im]: (2 Hp, m2)
       float* op = z + 2LL * hp * m2;
-      K.pack_b(2 * k1, m2, spec_o + nco * 2 * modes, m2, op);
-      K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
+      const float* o_nc = spec_o + nco * 2 * modes;
+      if (fold_h) {
+        float* op2 = op + packed_floats(k1, m2);
+        float* r1 = op + packed_floats(2 * k1, m2);  // [P1; Q2], then [P2; Q1]: (Hp, m2)
+        float* r2 = r1 + 1LL * hp * m2;
+        K.pack_b(k1, m2, o_nc, m2, op);
+        K.pack_b(k1, m2, o_nc + 1LL * k1 * m2, m2, op2);
+        K.gemm_packed(hp, m2, k1, inv_h, k1, op, r1, m2, false);
+        K.gemm_packed(hp, m2, k1, inv_h + 1LL * hp * k1, k1, op2, r2, m2, false);
+        float* zr = z;
+        float* zi = z + 1LL * hp * m2;
+        for (int q = 0; q < m2; ++q) {
+          zr[q] = r1[q];
+          zi[q] = r2[q];
+        }
+        for (int j = 1; j <= no_h; ++j) {
+          const float* p1 = r1 + 1LL * j * m2;
+          const float* q2 = r1 + 1LL * (ne_h + j - 1) * m2;
+          const float* p2 = r2 + 1LL * j * m2;
+          const float* q1 = r2 + 1LL * (ne_h + j - 1) * m2;
+          float* zr1 = zr + 1LL * j * m2;
+          float* zr2 = zr + 1LL * (hp - j) * m2;
+          float* zi1 = zi + 1LL * j * m2;
+          float* zi2 = zi + 1LL * (hp - j) * m2;
+          for (int q = 0; q < m2; ++q) {
+            zr1[q] = p1[q] + q1[q];
+            zr2[q] = p1[q] - q1[q];
+            zi1[q] = p2[q] + q2[q];
+            zi2[q] = p2[q] - q2[q];
+          }
+        }
+        if (hp % 2 == 0)
+          for (int q = 0; q < m2; ++q) {
+            zr[1LL * (hp / 2) * m2 + q] = r1[1LL * (hp / 2) * m2 + q];
+            zi[1LL * (hp / 2) * m2 + q] = r2[1LL * (hp / 2) * m2 + q];
+          }
+      } else {
+        K.pack_b(2 * k1, m2, o_nc, m2, op);
+        K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
+      }
       float* out = s + nco * hpwp;
       if (fold_w) {
         float* pe = op + packed_floats(2 * k1, m2);  // (Hp, ne) even part, (Hp, no) odd part
