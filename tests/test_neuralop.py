@@ -129,8 +129,11 @@ def test_save_checkpoint_pair_and_cli(tmp_path):
     x = torch.randn(1, 2, 32, 32)
     with torch.inference_mode():
         assert rel(model.set_conv(None)(x), fno(x)) <= 1e-5
-    report = export_onnx(out, tmp_path / "imported.onnx")  # the recorded resolution
-    assert report.written and report.ok
+    from wno_edge.importers.neuralop import neuralop_model
+
+    report = export_onnx(out, tmp_path / "imported.onnx", reference=neuralop_model(tmp_path / "fno_metadata.pkl"))
+    assert report.written and report.ok  # at the recorded resolution, also against neuraloperator itself
+    assert report.comparisons[-1].runtime == "onnxruntime CPU vs FNO" and report.comparisons[-1].relative <= 1e-5
 
 
 def test_import_report_compares_with_neuraloperator(tmp_path):

@@ -39,7 +39,7 @@ from ..errors import WNOEdgeError
 from ..model import WNO2d
 
 __all__ = ["NeuralopImportError", "ImportReport", "read_neuralop", "from_neuralop", "import_neuralop",
-           "neuralop_config"]
+           "neuralop_config", "neuralop_model"]
 
 
 class NeuralopImportError(WNOEdgeError):
@@ -392,6 +392,18 @@ class ImportReport:
     options: dict = field(default_factory=dict)  # the neuraloperator options that mattered
     reference_error: float | None = None  # max |wno - neuraloperator| / max |neuraloperator|, if checked
     reference_note: str = ""
+
+
+def neuralop_model(src):
+    """neuraloperator's own FNO of a file (neuraloperator installed), built from its checked
+    options and loaded with its weights: a reference for export_onnx(..., reference=)."""
+    sd, meta = read_neuralop(src)
+    meta = _options(meta)
+    _check_options(meta)
+    fno = _reference_fno(meta, sd)
+    if fno is None:
+        raise NeuralopImportError("neuraloperator is not installed: pip install 'wno-edge[bench]'")
+    return fno
 
 
 def _reference_fno(meta: dict, sd: dict):

@@ -34,7 +34,7 @@ from ..model import WNO2d
 from ..shapes import parse_resolution
 from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
 from .spectral import dft_bases, mixing_matrix, spectral_graph
-from .verify import Comparison, GraphStats, compare_with_torch, graph_stats, random_inputs
+from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
 
 INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |y_onnx - y_torch| / max |y_torch|; fp16 measures ~1e-3
@@ -378,11 +378,12 @@ def _test_inputs(model: WNO2d, opts: ExportOptions, inputs, seed: int) -> tuple[
 
 def export_onnx(model_or_checkpoint_path, path, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False,
                 conv="winograd", tile=None, force=False, inputs: np.ndarray | None = None,
-                seed: int = 0) -> ExportReport:
+                seed: int = 0, reference: torch.nn.Module | None = None) -> ExportReport:
     """Export, check, compare against PyTorch (ORT CPU and onnx.reference), write atomically.
 
     Writes only if every comparison is within tolerance, or with force=True (the report
-    says so). Compares on `inputs` (physical units, (N, C, H, W)) if given, else on test
+    says so). `reference`: the model the checkpoint was made from (e.g. the neuraloperator FNO
+    of an import, wno_edge.importers.neuralop.neuralop_model), compared with ONNX Runtime too. Compares on `inputs` (physical units, (N, C, H, W)) if given, else on test
     samples stored in the checkpoint if it has them, else on random inputs.
     """
     path = Path(path) if path is not None else None
@@ -400,6 +401,8 @@ def export_onnx(model_or_checkpoint_path, path, *, resolution=None, batch=None, 
     inputs, report.inputs = _test_inputs(model, opts, inputs, seed)
     t0 = time.perf_counter()
     report.comparisons = compare_with_torch(proto, model, inputs, report.tolerance)
+    if reference is not None:
+        report.comparisons.append(compare_with_reference(proto, reference, inputs, report.tolerance))
     report.verify_seconds = time.perf_counter() - t0
 
     if not report.ok and not force:

@@ -143,6 +143,26 @@ def compare_with_torch(proto: onnx.ModelProto, model: WNO2d, inputs: np.ndarray,
     return results
 
 
+def compare_with_reference(proto: onnx.ModelProto, reference: torch.nn.Module, inputs: np.ndarray,
+                           tolerance: float) -> Comparison:
+    """ONNX Runtime against the model the checkpoint came from (e.g. a neuraloperator FNO)."""
+    name = f"onnxruntime CPU vs {type(reference).__name__}"
+    t0 = time.perf_counter()
+    try:
+        with torch.no_grad():
+            expected = reference.eval()(torch.from_numpy(inputs.astype(np.float32))).double().numpy()
+        y = np.asarray(run_onnxruntime(proto, {proto.graph.input[0].name: inputs}), dtype=np.float64)
+    except Exception as e:  # noqa: BLE001
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+        return Comparison(name, math.inf, 0.0, tolerance, time.perf_counter() - t0, first[:200])
+    scale = float(np.max(np.abs(expected)))
+    if y.shape != expected.shape:
+        return Comparison(name, math.inf, scale, tolerance, time.perf_counter() - t0,
+                          f"output shape {y.shape}, expected {expected.shape}")
+    max_abs = float(np.max(np.abs(y - expected))) if np.all(np.isfinite(y)) else math.inf
+    return Comparison(name, max_abs, scale, tolerance, time.perf_counter() - t0)
+
+
 # ----------------------------------------------------------------------------- graph statistics
 
 @dataclass(frozen=True)
