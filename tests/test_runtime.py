@@ -316,3 +316,29 @@ def test_closed_session_refuses_run_warmup_and_rollout_alike(tmp_path):
     shift.close()
     with pytest.raises(WNOEdgeError, match="closed"):
         runtime.ControlLoop(shift, 100, _feed_back).run(np.zeros(shift.input_shape, np.float32), steps=1)
+
+
+class HalfOutSession(runtime.Session):
+    """float32 in, float16 out: what a TensorRT engine with an fp16 output looks like."""
+
+    backend = "test"
+
+    def __init__(self):
+        super().__init__()
+        self.input_shape = self.output_shape = (1, 1, 2, 2)
+        self.dtype, self.output_dtype = np.dtype(np.float32), np.float16
+        self._y = np.zeros(self.output_shape, np.float16)
+
+    def _run(self, x):
+        self._y[...] = 2 * x
+        return self._y
+
+
+def test_out_takes_the_outputs_dtype_not_the_inputs():
+    session = HalfOutSession()
+    x = np.arange(4, dtype=np.float32).reshape(1, 1, 2, 2)
+    out = np.empty((1, 1, 2, 2), np.float16)
+    assert session.run(x, out=out) is out and np.array_equal(out, 2 * x)
+    with pytest.raises(WNOEdgeError, match="float16"):
+        session.run(x, out=np.empty((1, 1, 2, 2), np.float32))
+    assert ShiftSession().output_dtype == np.float32  # default: the input's

@@ -44,7 +44,7 @@ def profile_session(session: Session, iterations: int = 1000, warmup: int = 50,
     if iterations < 1 or warmup < 0:
         raise WNOEdgeError("iterations must be >= 1 and warmup >= 0")
     x = np.random.default_rng(0).standard_normal(session.input_shape).astype(session.dtype)
-    out = np.empty(session.output_shape, session.dtype)
+    out = np.empty(session.output_shape, session.output_dtype)
     for i in range(warmup):
         session.run(x, out=out)
         if warmup_progress is not None:

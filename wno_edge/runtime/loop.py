@@ -79,7 +79,7 @@ class ControlLoop:
         self.iterations = self.misses = 0
         self._stop = threading.Event()
         self._signal: int | None = None
-        self._prediction = np.empty(session.output_shape, session.dtype)
+        self._prediction = np.empty(session.output_shape, session.output_dtype)
 
     def stop(self) -> None:
         """End the current run after its tick in progress (from another thread or from step)."""

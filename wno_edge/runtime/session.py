@@ -24,6 +24,15 @@ class Session(ABC):
     output_shape: tuple[int, ...]
     dtype: np.dtype
 
+    @property
+    def output_dtype(self) -> np.dtype:
+        """The output's dtype: the input's, unless a backend's file says otherwise."""
+        return np.dtype(self.__dict__.get("_output_dtype", self.dtype))
+
+    @output_dtype.setter
+    def output_dtype(self, value) -> None:
+        self._output_dtype = np.dtype(value)
+
     def __init__(self, check_finite: bool = True, check_output: bool = False):
         self.check_finite = check_finite  # cheap, but switch it off in the hot path if inputs are trusted
         self.check_output = check_output  # opt in: also refuse a prediction holding NaN or Inf
@@ -112,8 +121,8 @@ class Session(ABC):
         return 1 if batch is None else batch
 
     def _check_out(self, out: np.ndarray) -> None:
-        if not isinstance(out, np.ndarray) or out.shape != self.output_shape or out.dtype != self.dtype:
-            raise WNOEdgeError(f"out must be a {np.dtype(self.dtype).name} array of shape {self.output_shape}")
+        if not isinstance(out, np.ndarray) or out.shape != self.output_shape or out.dtype != self.output_dtype:
+            raise WNOEdgeError(f"out must be a {self.output_dtype.name} array of shape {self.output_shape}")
         if not out.flags.writeable:
             raise WNOEdgeError("out is read-only")
 
