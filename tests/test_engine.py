@@ -160,6 +160,22 @@ def test_bases_without_symmetry_take_the_general_path(engine_lib, tmp_path, base
         assert rel(s.run(x), ort_run(odd, x)) <= 1e-5
 
 
+def test_layers_with_different_tiles(engine_lib, tmp_path):
+    """The tile is each WinogradConv node's attribute; a file mixing tiles runs each layer with
+    its own (the exporter writes one, but the op contract allows any per node)."""
+    path = write(make_model(30, 27, layers=3, tile=2), tmp_path / "m.onnx")
+
+    def mix_tiles(proto):
+        convs = [n for n in proto.graph.node if n.op_type == "WinogradConv"]
+        for node, tile in zip(convs, (2, 6, 4)):
+            next(a for a in node.attribute if a.name == "tile").i = tile
+
+    mixed = _edited(path, tmp_path / "mixed.onnx", mix_tiles)
+    x = np.random.default_rng(3).standard_normal((1, 2, 30, 27)).astype(np.float32)
+    with native(mixed, engine_lib, threads=2) as s:
+        assert rel(s.run(x), ort_run(mixed, x)) <= 1e-5
+
+
 def test_one_and_two_threads_agree(engine_lib, tmp_path):
     path = write(make_model(40, 36), tmp_path / "m.onnx", batch=2)
     x = np.random.default_rng(1).standard_normal((2, 2, 40, 36)).astype(np.float32)

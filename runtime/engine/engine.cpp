@@ -122,7 +122,7 @@ struct Engine {
   ~Engine() { std::free(arena); }
 
   float* worker_scratch(int worker) const { return scratch + worker * scratch_floats; }
-  void run(const float* x, float* y);
+  wno_status run(const float* x, float* y);
 };
 
 namespace {
@@ -468,7 +468,8 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   e->scratch_floats = (std::max(std::max(fwd, inv), std::max(prj, pw)) + 15) & ~15LL;
   lay.add(&e->scratch, e->scratch_floats * threads);
   if (!fno) {
-    e->conv_ws_bytes = wno_cpu_workspace_size(&e->layers[0].desc, threads);
+    for (const Layer& L : e->layers)  // the tiles may differ between layers
+      e->conv_ws_bytes = std::max(e->conv_ws_bytes, wno_cpu_workspace_size(&L.desc, threads));
     lay.add(reinterpret_cast<char**>(&e->conv_ws), static_cast<long long>(e->conv_ws_bytes));
   }
   if (lay.overflow()) return invalid("the model is too large for this engine");
@@ -622,7 +623,7 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
 
 // ---- running ------------------------------------------------------------------------------
 
-void Engine::run(const float* x, float* y) {
+wno_status Engine::run(const float* x, float* y) {
   const Kernels& K = *k;
   Pool& P = *pool;
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
@@ -816,8 +817,10 @@ void Engine::run(const float* x, float* y) {
     if (L.winograd) {
       P.park();  // the kernel runs on its own threads
       // s = act(conv(v) + bias + s), written over s.
-      wno_cpu_conv2d_fused(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
-                           conv_ws, conv_ws_bytes, P.threads());
+      const wno_status st =
+          wno_cpu_conv2d_fused(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
+                               conv_ws, conv_ws_bytes, P.threads());
+      if (st != WNO_SUCCESS) return st;
     } else {
       constexpr int kChunk = 256;
       const long long chunks = (hpwp + kChunk - 1) / kChunk;
@@ -863,6 +866,7 @@ void Engine::run(const float* x, float* y) {
   P.park();  // between runs (a control loop's tick) the helpers sleep
   lap(5);
   if (profile) ++runs;
+  return WNO_SUCCESS;
 }
 
 }  // namespace wno::engine
@@ -903,8 +907,12 @@ wno_status open_source(const wno::engine::Source& src, const wno_engine_options*
     std::vector<float> x(in), y(out);
     const bool profile = e->e.profile;
     e->e.profile = false;
-    e->e.run(x.data(), y.data());
+    const wno_status st = e->e.run(x.data(), y.data());
     e->e.profile = profile;
+    if (st != WNO_SUCCESS) {
+      set_error(error, error_size, what + ": the first run failed: " + wno_status_string(st));
+      return st;
+    }
   } catch (const std::bad_alloc&) {
     set_error(error, error_size, what + ": out of memory");
     return WNO_ERROR_OUT_OF_MEMORY;
@@ -987,8 +995,7 @@ void wno_engine_close(wno_engine* engine) { delete engine; }
 wno_status wno_engine_run(wno_engine* engine, const float* input, float* output) {
   if (!engine || !input || !output) return WNO_ERROR_INVALID_ARGUMENT;
   std::lock_guard<std::mutex> lock(engine->e.run_mu);
-  engine->e.run(input, output);
-  return WNO_SUCCESS;
+  return engine->e.run(input, output);
 }
 
 wno_status wno_engine_shape(const wno_engine* engine, int which, int dims[4]) {
