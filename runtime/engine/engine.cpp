@@ -11,6 +11,9 @@
 //                                fused epilogue writing over s (no GELU after the last layer);
 //                                FNO files: a 1x1 conv GEMM accumulated onto s, bias, GELU
 //   crop, projection per image row: gelu(P1 v + b1) -> P2 . + b2 -> * std + mean
+// The DFT GEMMs are folded on the bases' symmetry (cos even, sin odd under w -> W - w and
+// h -> H - h; checked at load): sums and differences of mirrored rows/columns first, then
+// half-size GEMMs, half the multiplies. A file whose bases lack the symmetry runs them as above.
 #include "wno/engine.h"
 
 #include <algorithm>
