@@ -134,6 +134,7 @@ def main(argv=None) -> int:
               f"{'GFLOP/s':>7} {'% peak':>6}")
     for threads in a.threads:
         torch.set_num_threads(threads)
+        cpu0, wall0 = os.times(), time.perf_counter()
         peak, peak_how = peak_gflops(threads)
         print(f"\n{threads} thread(s): peak estimate {peak:.0f} GFLOP/s = {peak_how}; times in ms "
               "(median); x torch = torch ms / ours ms; GFLOP/s direct-equivalent, so Winograd can "
@@ -175,6 +176,12 @@ def main(argv=None) -> int:
                   + " ".join(f"{med[f'F{t}'] * 1e3:8.3f}" for t in TILES)
                   + f" | {tb * 1e3:8.3f} F{best:<3} {row['speedup_torch']:7.2f} {x_ort} | "
                   f"{gflops:7.1f} {100 * gflops / peak:5.0f}%", flush=True)
+        cpu1, wall = os.times(), time.perf_counter() - wall0
+        busy = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall
+        # Every implementation keeps `threads` cores busy while it runs: much less means
+        # other processes took cores from this phase and its figures are disturbed.
+        print(f"{threads} thread(s): this process used {busy:.2f} cores on average "
+              f"({threads} expected on a quiet machine)")
         mine = [r for r in rows if r["threads"] == threads]
         speedups = [r["speedup_torch"] for r in mine]
         print(f"{threads} thread(s), ours vs torch conv2d: median {statistics.median(speedups):.2f}x, "
