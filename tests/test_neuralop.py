@@ -237,3 +237,15 @@ def test_train_starts_from_an_imported_fno(tmp_path):
     assert tuned.config == load_model(tmp_path / "wno0.pt").config
     assert any(float(layer.kernel.abs().max()) > 0 for layer in tuned.layers)  # k moved away from 0
     assert main(["train", "--data", str(data), "-o", str(tmp_path / "x.pt"), "--init", str(tmp_path / "none.pt")]) == 1
+
+
+def test_module_objects_in_the_metadata_are_refused_by_name(tmp_path):
+    """A custom embedding or an activation module pickles a class: refused before unpickling."""
+    from neuralop.layers.embeddings import GridEmbedding2D
+
+    for kwargs, what in ((dict(positional_embedding=GridEmbedding2D(1, [[0, 2], [0, 1]])), "positional_embedding"),
+                         (dict(non_linearity=torch.nn.ReLU()), "non_linearity")):
+        fno = neuralop_models.FNO(n_modes=(4, 4), in_channels=1, out_channels=1, hidden_channels=4, **kwargs)
+        torch.save(fno.state_dict(), tmp_path / "m.pt")
+        with pytest.raises(NeuralopImportError, match=what):
+            read_neuralop(tmp_path / "m.pt")

@@ -88,12 +88,23 @@ def _scan_pickle(data: bytes, where: str) -> None:
             if op.name == "GLOBAL":
                 name = str(arg).replace(" ", ".")
                 if name not in TORCH_GLOBALS and name not in NAMED_GLOBALS:
-                    raise NeuralopImportError(f"{where}: refused: the file asks for the global {name}, which "
-                                              "neuraloperator never writes (nothing was executed)")
+                    raise NeuralopImportError(f"{where}: refused: the file asks for the global {name}, "
+                                              f"{_why(name)} (nothing was executed)")
     except NeuralopImportError:
         raise
     except Exception as e:  # truncated or not a pickle at all
         raise NeuralopImportError(f"{where}: not a readable pickle ({str(e)[:120] or type(e).__name__})") from None
+
+
+def _why(name: str) -> str:
+    """What a refused global most likely is, for the one-line refusal."""
+    if name.startswith("neuralop.layers.embeddings."):
+        return "a custom positional_embedding module (only 'grid' or None are imported)"
+    if name.startswith(("neuralop.", "tltorch.", "tensorly.")):
+        return "a neuraloperator object this import does not read (e.g. a custom conv_module or embedding)"
+    if name.startswith("torch.nn.modules."):
+        return "a torch module in the metadata (e.g. non_linearity=nn.ReLU(); only F.gelu is imported)"
+    return "which neuraloperator never writes"
 
 
 def _load(path: Path):
