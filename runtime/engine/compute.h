@@ -9,6 +9,7 @@ namespace wno::engine {
 
 constexpr int kNr = 16;  // columns of a packed B panel (one AVX-512 vector, two AVX2 vectors)
 constexpr int kMr = 6;   // rows of C per register tile
+constexpr int kModeBlock = 32;  // modes per register block of the spectral mixing
 
 // Floats of B (K x N) packed into panels of kNr columns, zero-padded.
 inline long long packed_floats(long long k, long long n) { return ((n + kNr - 1) / kNr) * kNr * k; }
@@ -22,8 +23,9 @@ struct Kernels {
                       long long ldc, bool accumulate);
   // C[i][:] = act(C[i][:] + bias[i]) for rows i < m, n columns (bias may be null).
   void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, bool gelu);
-  // Complex channel mixing over `modes` contiguous modes, for out channels [o0, o1):
-  //   x: (batch, c, 2, modes) [re; im], w: (o, c, 2, modes) [W_re; W_im], y: (batch, o, 2, modes)
+  // Complex channel mixing for out channels [o0, o1), modes in blocks of kModeBlock:
+  //   x: (batch, c, 2, modes) [re; im], y: (batch, o, 2, modes), modes a multiple of kModeBlock
+  //   w: (o, modes / kModeBlock, c, 2, kModeBlock) [W_re; W_im] per block: read in order
   //   y_re = sum_c x_re W_re - x_im W_im, y_im = sum_c x_re W_im + x_im W_re.
   void (*mix)(int batch, int c, int o, int o0, int o1, long long modes, const float* x,
               const float* w, float* y);

@@ -176,32 +176,36 @@ void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act
   }
 }
 
-// Weights streamed once per call in order (o, c, [re, im], mode): the accumulators for one out
-// channel (2 x modes floats) stay in L1 while the in channels go by.
+// Per (out channel, block of 32 modes) the accumulators stay in registers while the in channels
+// go by; the weights are laid out in that order, so they stream from memory exactly once.
 void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* x, const float* w,
          float* y) {
+  constexpr int kB = wno::engine::kModeBlock;
+  static_assert(kB == 32, "two vectors of 16 per block");
+  const long long blocks = modes / kB;
   for (int oc = o0; oc < o1; ++oc) {
-    const float* wo = w + static_cast<long long>(oc) * c * 2 * modes;
-    for (int n = 0; n < batch; ++n) {
-      float* yr = y + ((static_cast<long long>(n) * o + oc) * 2) * modes;
-      float* yi = yr + modes;
-      const float* xn = x + static_cast<long long>(n) * c * 2 * modes;
-      for (long long q = 0; q < 2 * modes; ++q) yr[q] = 0.f;
-      for (int ic = 0; ic < c; ++ic) {
-        const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
-        const float* xi = xr + modes;
-        const float* wr = wo + static_cast<long long>(ic) * 2 * modes;
-        const float* wi = wr + modes;
-        long long q = 0;
-        for (; q + kNr <= modes; q += kNr) {
-          const v16 a = load(xr + q), b = load(xi + q), cr = load(wr + q), ci = load(wi + q);
-          store(yr + q, load(yr + q) + a * cr - b * ci);
-          store(yi + q, load(yi + q) + a * ci + b * cr);
+    for (long long b = 0; b < blocks; ++b) {
+      const float* wb = w + ((static_cast<long long>(oc) * blocks + b) * c) * 2 * kB;
+      for (int n = 0; n < batch; ++n) {
+        const float* xn = x + static_cast<long long>(n) * c * 2 * modes + b * kB;
+        v16 r0 = v16{}, r1 = v16{}, i0 = v16{}, i1 = v16{};
+        for (int ic = 0; ic < c; ++ic) {
+          const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
+          const float* xi = xr + modes;
+          const float* wr = wb + static_cast<long long>(ic) * 2 * kB;
+          const float* wi = wr + kB;
+          const v16 xr0 = load(xr), xr1 = load(xr + 16), xi0 = load(xi), xi1 = load(xi + 16);
+          const v16 wr0 = load(wr), wr1 = load(wr + 16), wi0 = load(wi), wi1 = load(wi + 16);
+          r0 += xr0 * wr0 - xi0 * wi0;
+          r1 += xr1 * wr1 - xi1 * wi1;
+          i0 += xr0 * wi0 + xi0 * wr0;
+          i1 += xr1 * wi1 + xi1 * wr1;
         }
-        for (; q < modes; ++q) {
-          yr[q] += xr[q] * wr[q] - xi[q] * wi[q];
-          yi[q] += xr[q] * wi[q] + xi[q] * wr[q];
-        }
+        float* yr = y + ((static_cast<long long>(n) * o + oc) * 2) * modes + b * kB;
+        store(yr, r0);
+        store(yr + 16, r1);
+        store(yr + modes, i0);
+        store(yr + modes + 16, i1);
       }
     }
   }

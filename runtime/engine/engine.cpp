@@ -86,6 +86,7 @@ struct Engine {
   int n = 0, cin = 0, cout = 0, h = 0, w = 0, pad = 0, hp = 0, wp = 0, c = 0, proj = 0;
   int m1 = 0, m2 = 0, k1 = 0;
   long long modes = 0;
+  long long modes_p = 0;  // modes rounded up to kModeBlock: the stride of re and im in X and O
   WnoConfig cfg;
   std::string config_json;
   const Kernels* k = nullptr;
@@ -337,6 +338,7 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   e->m2 = cfg.modes2;
   e->k1 = 2 * e->m1;
   e->modes = 1LL * e->k1 * e->m2;
+  e->modes_p = (e->modes + kModeBlock - 1) / kModeBlock * kModeBlock;
   if (e->hp < 2 * e->m1 || e->wp < 2 * e->m2 - 1 || e->hp > kMaxResolution ||
       e->wp > kMaxResolution)
     return invalid("the padded grid does not hold the Fourier modes");
@@ -446,7 +448,7 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       lay.add(&L.pointwise, C * C);
     }
     lay.add(&L.bias, C);
-    lay.add(&L.mix, C * C * 2 * e->modes);
+    lay.add(&L.mix, C * C * 2 * e->modes_p);
   }
   lay.add(&e->p1_w, e->proj * C);
   lay.add(&e->p1_b, e->proj);
@@ -455,8 +457,8 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   lay.add(&e->xn, N * e->cin * e->h * e->w);
   lay.add(&e->buf[0], N * C * Hp * Wp);
   lay.add(&e->buf[1], N * C * Hp * Wp);
-  lay.add(&e->spec_x, N * C * 2 * e->modes);
-  lay.add(&e->spec_o, N * C * 2 * e->modes);
+  lay.add(&e->spec_x, N * C * 2 * e->modes_p);  // zero past `modes`, never written there
+  lay.add(&e->spec_o, N * C * 2 * e->modes_p);
   // Per-worker scratch: the largest of the stages' needs.
   e->ne = e->wp / 2 + 1;
   e->no = (e->wp - 1) / 2;
@@ -599,14 +601,16 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
     }
     if (!tensor_view(m, pre + "spectral.mixing", {e->modes, 1, C, 2 * C}, true, &mixing, &err))
       return err;
-    // (mode, 1, c, [o | O + o]) -> (o, c, [re, im], mode)
+    // (mode, 1, c, [o | O + o]) -> (o, mode block, c, [re, im], mode in block); zero padded
+    const long long blocks = e->modes_p / kModeBlock;
     for (long long q = 0; q < e->modes; ++q)
       for (long long ci = 0; ci < C; ++ci) {
         const long long row = (q * C + ci) * 2 * C;
         for (long long o = 0; o < C; ++o) {
-          float* dst = L.mix + ((o * C + ci) * 2) * e->modes + q;
+          float* dst =
+              L.mix + ((o * blocks + q / kModeBlock) * C + ci) * 2 * kModeBlock + q % kModeBlock;
           dst[0] = float_at(mixing, row + o);
-          dst[e->modes] = float_at(mixing, row + C + o);
+          dst[kModeBlock] = float_at(mixing, row + C + o);
         }
       }
     src.drop(mixing);
@@ -702,7 +706,7 @@ wno_status Engine::run(const float* x, float* y) {
         K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
         K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
       }
-      float* x = spec_x + nc * 2 * modes;
+      float* x = spec_x + nc * 2 * modes_p;  // X_re (K1, m2), X_im at + modes_p
       if (fold_h) {
         float* b1 = tp + packed_floats(2 * hp, m2);  // [E_re; O_im], then [E_im; O_re]: (Hp, m2)
         float* b2 = b1 + 1LL * hp * m2;
@@ -737,29 +741,30 @@ wno_status Engine::run(const float* x, float* y) {
         K.pack_b(hp, m2, b1, m2, tp);
         K.pack_b(hp, m2, b2, m2, bp2);
         K.gemm_packed(k1, m2, hp, fwd_h, hp, tp, x, m2, false);
-        K.gemm_packed(k1, m2, hp, fwd_h + 1LL * k1 * hp, hp, bp2, x + 1LL * k1 * m2, m2, false);
+        K.gemm_packed(k1, m2, hp, fwd_h + 1LL * k1 * hp, hp, bp2, x + modes_p, m2, false);
       } else {
         K.pack_b(2 * hp, m2, t, m2, tp);
-        K.gemm_packed(2 * k1, m2, 2 * hp, fwd_h, 2 * hp, tp, x, m2, false);
+        K.gemm_packed(k1, m2, 2 * hp, fwd_h, 2 * hp, tp, x, m2, false);
+        K.gemm_packed(k1, m2, 2 * hp, fwd_h + 2LL * k1 * hp, 2 * hp, tp, x + modes_p, m2, false);
       }
     };
     parallel(P, 1LL * n * c, forward);
     lap(1);
     auto mixing = [&](long long o, int) {
-      K.mix(n, c, c, static_cast<int>(o), static_cast<int>(o) + 1, modes, spec_x, L.mix, spec_o);
+      K.mix(n, c, c, static_cast<int>(o), static_cast<int>(o) + 1, modes_p, spec_x, L.mix, spec_o);
     };
     parallel(P, c, mixing);
     lap(2);
     auto inverse = [&](long long nco, int worker) {
       float* z = worker_scratch(worker);  // [Z_re; Z_im]: (2 Hp, m2)
       float* op = z + 2LL * hp * m2;
-      const float* o_nc = spec_o + nco * 2 * modes;
+      const float* o_nc = spec_o + nco * 2 * modes_p;  // O_re (K1, m2), O_im at + modes_p
       if (fold_h) {
         float* op2 = op + packed_floats(k1, m2);
         float* r1 = op + packed_floats(2 * k1, m2);  // [P1; Q2], then [P2; Q1]: (Hp, m2)
         float* r2 = r1 + 1LL * hp * m2;
         K.pack_b(k1, m2, o_nc, m2, op);
-        K.pack_b(k1, m2, o_nc + 1LL * k1 * m2, m2, op2);
+        K.pack_b(k1, m2, o_nc + modes_p, m2, op2);
         K.gemm_packed(hp, m2, k1, inv_h, k1, op, r1, m2, false);
         K.gemm_packed(hp, m2, k1, inv_h + 1LL * hp * k1, k1, op2, r2, m2, false);
         float* zr = z;
@@ -790,7 +795,10 @@ wno_status Engine::run(const float* x, float* y) {
             zi[1LL * (hp / 2) * m2 + q] = r2[1LL * (hp / 2) * m2 + q];
           }
       } else {
-        K.pack_b(2 * k1, m2, o_nc, m2, op);
+        float* o2 = op + packed_floats(2 * k1, m2);  // [O_re; O_im] contiguous, for one packing
+        std::memcpy(o2, o_nc, sizeof(float) * k1 * m2);
+        std::memcpy(o2 + 1LL * k1 * m2, o_nc + modes_p, sizeof(float) * k1 * m2);
+        K.pack_b(2 * k1, m2, o2, m2, op);
         K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
       }
       float* out = s + nco * hpwp;
