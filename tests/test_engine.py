@@ -160,6 +160,19 @@ def test_bases_without_symmetry_take_the_general_path(engine_lib, tmp_path, base
         assert rel(s.run(x), ort_run(odd, x)) <= 1e-5
 
 
+def test_fused_epilogue_path(engine_lib, tmp_path, monkeypatch):
+    """$WNO_ENGINE_FUSED_EPILOGUE=1: the layer sum in the Winograd kernel's epilogue (bias +
+    spectral addend + GELU) instead of the plain conv and the engine's own pass; same result."""
+    path = write(make_model(29, 26, tile=6), tmp_path / "m.onnx", batch=2)
+    x = np.random.default_rng(4).standard_normal((2, 2, 29, 26)).astype(np.float32)
+    with native(path, engine_lib, threads=2) as s:
+        y = s.run(x)
+    monkeypatch.setenv("WNO_ENGINE_FUSED_EPILOGUE", "1")
+    with native(path, engine_lib, threads=2) as s:
+        y_fused = s.run(x)
+    assert rel(y_fused, ort_run(path, x)) <= 1e-5 and rel(y_fused, y) <= 1e-6
+
+
 def test_layers_with_different_tiles(engine_lib, tmp_path):
     """The tile is each WinogradConv node's attribute; a file mixing tiles runs each layer with
     its own (the exporter writes one, but the op contract allows any per node)."""

@@ -23,6 +23,8 @@ struct Kernels {
                       long long ldc, bool accumulate);
   // C[i][:] = act(C[i][:] + bias[i]) for rows i < m, n columns (bias may be null).
   void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, bool gelu);
+  // y[i] = act(a[i] + y[i]) for i < n (the layer's sum when the conv is not fused).
+  void (*add_act)(long long n, const float* a, float* y, bool gelu);
   // Complex channel mixing for out channels [o0, o1), modes in blocks of kModeBlock:
   //   x: (batch, c, 2, modes) [re; im], y: (batch, o, 2, modes), modes a multiple of kModeBlock
   //   w: (o, modes / kModeBlock, c, 2, kModeBlock) [W_re; W_im] per block: read in order

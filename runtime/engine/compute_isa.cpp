@@ -176,6 +176,24 @@ void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act
   }
 }
 
+void add_act(long long n, const float* a, float* y, bool act) {
+  long long i = 0;
+  for (; i + kNr <= n; i += kNr) {
+    const v16 v = load(a + i) + load(y + i);
+    store(y + i, act ? gelu(v) : v);
+  }
+  if (i < n) {
+    float t[kNr] = {}, u[kNr] = {};
+    for (long long q = 0; q < n - i; ++q) {
+      t[q] = a[i + q];
+      u[q] = y[i + q];
+    }
+    const v16 v = load(t) + load(u);
+    store(t, act ? gelu(v) : v);
+    for (long long q = 0; q < n - i; ++q) y[i + q] = t[q];
+  }
+}
+
 // Per (out channel, block of 32 modes) the accumulators stay in registers while the in channels
 // go by; the weights are laid out in that order, so they stream from memory exactly once.
 void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* x, const float* w,
@@ -214,7 +232,8 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
 }  // namespace
 
 const wno::engine::Kernels& kernels() {
-  static const wno::engine::Kernels k{WNO_ENGINE_ISA_NAME, pack_b, gemm_packed, bias_act, mix};
+  static const wno::engine::Kernels k{
+      WNO_ENGINE_ISA_NAME, pack_b, gemm_packed, bias_act, add_act, mix};
   return k;
 }
 
