@@ -52,7 +52,7 @@ class CMakeBuild(build_ext):
             self._fallback(str(exc))
 
     def copy_extensions_to_source(self):
-        # Editable installs copy the library into the source tree: make its folder first.
+        # Editable installs copy the libraries into the source tree: make their folder first.
         for ext in self.extensions:
             (ROOT / Path(*ext.name.split(".")[:-1])).mkdir(parents=True, exist_ok=True)
         super().copy_extensions_to_source()
@@ -69,6 +69,10 @@ class CMakeBuild(build_ext):
         self.warn(f"wno-edge: native library not built ({why})")
 
     def build_extension(self, ext: CMakeExtension):
+        # One CMake build writes every library of NATIVE_LIBRARIES: run it once.
+        if getattr(self, "_cmake_done", False):
+            return
+        self._cmake_done = True
         out_dir = Path(self.get_ext_fullpath(ext.name)).resolve().parent
         build_dir = Path(self.build_temp).resolve() / "runtime"
         args = [
@@ -87,7 +91,11 @@ class CMakeBuild(build_ext):
         subprocess.run(["cmake", "--build", str(build_dir), "-j", jobs], check=True)
 
 
+# The shared libraries runtime/'s CMake build writes into wno_edge/_native (ctypes loads them):
+# each is declared, so wheels and editable installs both carry it.
+NATIVE_LIBRARIES = ("libwno_winograd", "libwno_engine")
+
 setup(
-    ext_modules=[CMakeExtension("wno_edge._native.libwno_winograd", ROOT / "runtime")],
+    ext_modules=[CMakeExtension(f"wno_edge._native.{name}", ROOT / "runtime") for name in NATIVE_LIBRARIES],
     cmdclass={"build_ext": CMakeBuild},
 )

@@ -177,3 +177,14 @@ def test_make_installs_the_cpu_torch_here_or_from_pytorchs_cpu_index(tmp_path):
     assert "pip install --quiet -e '.[all,test,dev]'" in here
     elsewhere = plan("TORCH_INDEX=https://download.pytorch.org/whl/cpu")
     assert "torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in elsewhere
+
+
+def test_an_install_with_the_kernel_carries_the_engine_too():
+    """setup.py declares every library CMake writes into wno_edge/_native: an install that
+    has the kernel has the engine (an editable install once copied only the first)."""
+    from wno_edge import native
+    from wno_edge.runtime import native_backend
+
+    if not native.available()[0]:
+        pytest.skip("no native build in this install")
+    assert native_backend.available()[0], native_backend.available()[1]
