@@ -13,6 +13,7 @@ import onnx
 import pytest
 import torch
 
+from wno_edge import runtime
 from wno_edge.contract import WNOConfig
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import WNO2d
@@ -59,11 +60,11 @@ def rel(a, b) -> float:
 
 @pytest.fixture(scope="module")
 def engine_lib():
-    """The native engine of this checkout if it is built (tests/test_engine.py builds it)."""
-    from native_build import BUILD
+    """The native engine of this checkout, built as tests/test_engine.py builds it."""
+    from native_build import BUILD, NATIVE_OPTIONS, RUNTIME, cmake_build
 
-    lib = BUILD / "engine" / "libwno_engine.so"
-    return lib if lib.is_file() else None
+    cmake_build(BUILD, RUNTIME, NATIVE_OPTIONS, ("wno_engine",))
+    return BUILD / "engine" / "libwno_engine.so"
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
@@ -86,22 +87,23 @@ def test_imported_exported_and_run_match_neuraloperator(name, tmp_path, engine_l
             assert not any(n.op_type in ("DFT", "STFT") for n in proto.graph.node)
             y = run_onnxruntime(proto, {"input": x.numpy()})
             assert rel(y, ref) <= 1e-4, (name, res, "onnxruntime")
-            if engine_lib is not None and not real_space_kernel:
-                _check_engine(proto, tmp_path / f"m{res[0]}.onnx", engine_lib, x.numpy(), ref)
+            path_onnx = tmp_path / f"m{res[0]}.onnx"
+            path_onnx.write_bytes(proto.SerializeToString())
+            with runtime.load(path_onnx, backend="native", library=engine_lib, batch=len(x)) as session:
+                assert rel(session.run(x.numpy()), ref) <= 1e-4, (name, res, "native engine")
 
 
-def _check_engine(proto, path: Path, lib: Path, x: np.ndarray, ref: np.ndarray) -> None:
-    """Within 1e-4 in the native engine, or refused there with one 'unsupported model' line."""
-    from wno_edge import runtime
-
-    path.write_bytes(proto.SerializeToString())
-    try:
-        session = runtime.load(path, backend="native", library=lib, batch=len(x))
-    except WNOEdgeError as e:
-        assert "wno_edge.config" in str(e) and "\n" not in str(e), str(e)  # refused, never a wrong result
-        return
-    with session:
-        assert rel(session.run(x), ref) <= 1e-4
+def test_engine_refuses_a_block_it_does_not_know(tmp_path, engine_lib):
+    """A newer block kind is one 'unsupported model' line from the engine, never a wrong result."""
+    model = from_neuralop(make_fno("dense-default").state_dict())
+    proto = build_model_proto(model, resolution=(32, 32))
+    for prop in proto.metadata_props:
+        if prop.key == "wno_edge.config":
+            prop.value = prop.value.replace('"block": "neuralop"', '"block": "uno"')
+    (tmp_path / "m.onnx").write_bytes(proto.SerializeToString())
+    with pytest.raises(WNOEdgeError, match="unsupported model: block") as e:
+        runtime.load(tmp_path / "m.onnx", backend="native", library=engine_lib)
+    assert "\n" not in str(e.value)
 
 
 def test_default_config_and_its_files_are_unchanged():

@@ -1,7 +1,9 @@
 #include "config.h"
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace wno::engine {
 namespace {
@@ -117,6 +119,13 @@ class Json {
       v->kind = Value::kNumbers;
       return numbers(0);
     }
+    if (i_ < s_.size() && s_[i_] == '[' && !int_pair_ahead()) {  // [0.125, 0.25]: numbers
+      const std::size_t start = i_;
+      v->kind = Value::kNumbers;
+      if (!numbers(0)) return false;
+      v->s = s_.substr(start, i_ - start);
+      return true;
+    }
     if (eat('[')) {
       ws();
       if (!integer(&v->i)) return false;
@@ -132,6 +141,17 @@ class Json {
     return integer(&v->i);
   }
 
+  // '[' then only digits, '-', ',' and blanks up to ']': an integer pair (else numbers).
+  bool int_pair_ahead() const {
+    for (std::size_t j = i_ + 1; j < s_.size(); ++j) {
+      const char ch = s_[j];
+      if (ch == ']') return true;
+      if (!((ch >= '0' && ch <= '9') || ch == '-' || ch == ',' || ch == ' ' || ch == '\n' ||
+            ch == '\t' || ch == '\r'))
+        return false;
+    }
+    return false;
+  }
   // '[' followed (after blanks) by '[': a nested array.
   bool nested_ahead() const {
     std::size_t j = i_ + 1;
@@ -235,16 +255,91 @@ class Json {
     }
     ++bit;
     if (key == "grid_points") {
-      if (v.kind != Value::kString || (v.s != "endpoints" && v.s != "centers")) {
-        *error = "wno_edge.config: grid_points must be \"endpoints\" or \"centers\"";
+      if (v.kind != Value::kString || (v.s != "endpoints" && v.s != "centers" && v.s != "left")) {
+        *error = "wno_edge.config: grid_points must be \"endpoints\", \"centers\" or \"left\"";
         return -1;
       }
+      return bit;
+    }
+    ++bit;
+    return assign_neuralop(key, v, c, error, unsupported, bit);
+  }
+
+  // neuraloperator's block (WNOConfig.block / lifting_width / channel_mlp_* /
+  // domain_padding_fraction); bits from `bit` on.
+  int assign_neuralop(std::string_view key, const Value& v, WnoConfig* c, std::string* error,
+                      bool* unsupported, int bit) {
+    if (key == "block") {
+      if (v.kind != Value::kString || (v.s != "wno" && v.s != "neuralop")) {
+        *unsupported = v.kind == Value::kString;
+        *error = "unsupported model: block \"" + std::string(v.s) +
+                 "\" (this engine runs wno, neuralop)";
+        return -1;
+      }
+      c->block_neuralop = v.s == "neuralop";
+      return bit;
+    }
+    ++bit;
+    for (const auto& k :
+         {std::pair<const char*, int*>{"lifting_width", &c->lifting_width},
+          std::pair<const char*, int*>{"channel_mlp_width", &c->channel_mlp_width}}) {
+      if (key == k.first) {
+        if (v.kind != Value::kInt || v.i < 0 || v.i > kMaxWidth) {
+          *error = std::string("wno_edge.config: ") + k.first + " out of range or not an integer";
+          return -1;
+        }
+        *k.second = static_cast<int>(v.i);
+        return bit;
+      }
+      ++bit;
+    }
+    if (key == "channel_mlp_skip") {
+      if (v.kind != Value::kBool) {
+        *error = "wno_edge.config: channel_mlp_skip must be true or false";
+        return -1;
+      }
+      c->channel_mlp_skip = v.b;
+      return bit;
+    }
+    ++bit;
+    if (key == "domain_padding_fraction") {
+      double f[2] = {0, 0};
+      if (!fraction_pair(v, f)) {
+        *error = "wno_edge.config: domain_padding_fraction must be two numbers in [0, 4]";
+        return -1;
+      }
+      c->padding_fraction_h = f[0];
+      c->padding_fraction_w = f[1];
       return bit;
     }
     *unsupported = true;
     *error = "wno_edge.config: unknown key \"" + std::string(key) +
              "\" (a newer wno-edge format: update the engine)";
     return -1;
+  }
+
+  static bool fraction_pair(const Value& v, double f[2]) {
+    if (v.kind == Value::kPair) {
+      f[0] = static_cast<double>(v.i);
+      f[1] = static_cast<double>(v.j);
+    } else if (v.kind == Value::kNumbers) {
+      const std::string text(v.s);  // "[a, b]"
+      const char* p = text.c_str() + 1;
+      char* end = nullptr;
+      f[0] = std::strtod(p, &end);
+      if (end == p) return false;
+      p = end;
+      while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') ++p;
+      if (*p++ != ',') return false;
+      f[1] = std::strtod(p, &end);
+      if (end == p) return false;
+      p = end;
+      while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r') ++p;
+      if (*p != ']' || p[1] != '\0') return false;
+    } else {
+      return false;
+    }
+    return f[0] >= 0 && f[0] <= 4 && f[1] >= 0 && f[1] <= 4;
   }
 
   std::string_view s_;

@@ -15,6 +15,11 @@ struct WnoConfig {
   int domain_padding = 2, projection_width = 128;
   bool grid = true;
   int resolution_h = 0, resolution_w = 0;  // 0: none recorded
+  // neuraloperator's FNO block (wno_edge/contract.py; neuralop_block.cpp runs its extra stages)
+  bool block_neuralop = false;  // "block": "neuralop"
+  int lifting_width = 0, channel_mlp_width = 0;
+  bool channel_mlp_skip = false;
+  double padding_fraction_h = 0, padding_fraction_w = 0;  // symmetric round(f * n) per side
 };
 
 // The contract's bounds (wno_edge/contract.py).

@@ -36,6 +36,7 @@
 
 #include "compute.h"
 #include "config.h"
+#include "neuralop_block.h"
 #include "onnx_reader.h"
 #include "pool.h"
 #include "wno/contract.h"
@@ -78,6 +79,10 @@ struct Layer {
   float* pointwise = nullptr;  // FNO: (O, C)
   float* bias = nullptr;       // (O)
   float* mix = nullptr;        // (O, C, 2, modes)
+  // neuraloperator's channel MLP (neuralop_block.h): (hidden, C), (hidden), (C, hidden), (C),
+  // skip (C, C), or its diagonal (C) (soft-gating, identity: no GEMM), or neither
+  float *mlp1_w = nullptr, *mlp1_b = nullptr, *mlp2_w = nullptr, *mlp2_b = nullptr;
+  float *mlp_skip = nullptr, *mlp_skip_diag = nullptr;
 };
 
 }  // namespace
@@ -86,6 +91,8 @@ struct Engine {
   // shapes
   int n = 0, cin = 0, cout = 0, h = 0, w = 0, pad = 0, hp = 0, wp = 0, c = 0, proj = 0;
   int m1 = 0, m2 = 0, k1 = 0;
+  int top = 0, left = 0;  // domain padding above / left of the image (symmetric padding)
+  int lw = 0, cmw = 0;    // neuraloperator's lifting MLP and channel MLP widths (0: none)
   long long modes = 0;
   long long modes_p = 0;  // modes rounded up to kModeBlock: the stride of re and im in X and O
   WnoConfig cfg;
@@ -99,6 +106,7 @@ struct Engine {
   // weights
   float *in_mean = nullptr, *in_std = nullptr, *out_mean = nullptr, *out_std = nullptr;
   float *lift_w = nullptr, *lift_c = nullptr;
+  float *lift2_w = nullptr, *lift2_b = nullptr;  // lifting MLP: (C, lw), (C)
   float *fwd_w_re = nullptr, *fwd_w_im = nullptr, *fwd_h = nullptr, *inv_h = nullptr;
   float *inv_w_re = nullptr, *inv_w_im = nullptr;
   // W-direction DFTs folded on the bases' symmetry (cos even, sin odd in w <-> W - w): half the
@@ -341,6 +349,19 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   e->pad = cfg.domain_padding;
   e->hp = e->h + e->pad;
   e->wp = e->w + e->pad;
+  if (cfg.padding_fraction_h > 0 || cfg.padding_fraction_w > 0) {
+    // neuraloperator's DomainPadding: round(f * n) (half to even, as Python) on both sides
+    if (cfg.domain_padding != 0)
+      return invalid("domain_padding and domain_padding_fraction both set");
+    e->top = static_cast<int>(std::nearbyint(cfg.padding_fraction_h * e->h));
+    e->left = static_cast<int>(std::nearbyint(cfg.padding_fraction_w * e->w));
+    e->hp = e->h + 2 * e->top;
+    e->wp = e->w + 2 * e->left;
+  }
+  e->lw = cfg.lifting_width;
+  e->cmw = cfg.channel_mlp_width;
+  if (e->cmw > 0 && !cfg.block_neuralop) return invalid("a channel MLP needs block \"neuralop\"");
+  if (cfg.channel_mlp_skip && e->cmw == 0) return invalid("channel_mlp_skip without a channel MLP");
   e->m1 = cfg.modes1;
   e->m2 = cfg.modes2;
   e->k1 = 2 * e->m1;
@@ -392,7 +413,9 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
                    std::to_string(tiles.size()));
   if (direct && (conv3x3 != nl || !tiles.empty()))
     return invalid("expected " + std::to_string(nl) + " 3x3 Conv nodes");
-  if (fno && (!tiles.empty() || conv3x3 || pointwise_convs != nl + 3))
+  const int extra_convs = (cfg.lifting_width ? 1 : 0) +
+                          nl * (cfg.channel_mlp_width ? 2 + (cfg.channel_mlp_skip ? 1 : 0) : 0);
+  if (fno && (!tiles.empty() || conv3x3 || pointwise_convs != nl + 3 + extra_convs))
     return invalid("the FNO graph does not have one 1x1 Conv per layer");
   if (direct) tiles.assign(nl, 4);  // F(4,3): the same function, within the op's tolerance
 
@@ -406,8 +429,11 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       !tensor_floats(m, "input_std", {1, e->cin, 1, 1}, false, &in_std, &err) ||
       !tensor_floats(m, "output_mean", {1, e->cout, 1, 1}, false, &out_mean, &err) ||
       !tensor_floats(m, "output_std", {1, e->cout, 1, 1}, false, &out_std, &err) ||
-      !tensor_floats(m, "lift.weight", {C, e->cin, 1, 1}, true, &lift_w, &err) ||
-      !tensor_view(m, "lift.bias_and_grid", {1, C, Hp, Wp}, true, &lift_c, &err) ||
+      !tensor_floats(m, "lift.weight", {e->lw ? e->lw : C, e->cin, 1, 1}, true, &lift_w, &err) ||
+      !tensor_view(m, "lift.bias_and_grid",
+                   e->lw ? std::vector<long long>{1, e->lw, e->h, e->w}
+                         : std::vector<long long>{1, C, Hp, Wp},
+                   true, &lift_c, &err) ||
       !tensor_floats(m, "dft.fwd_w", {Wp, 2 * M2}, true, &fwd_w, &err) ||
       !tensor_floats(m, "dft.fwd_h", {2 * K1, 2 * Hp}, true, &fwd_h, &err) ||
       !tensor_floats(m, "dft.inv_h", {2 * Hp, 2 * K1}, true, &inv_h, &err) ||
@@ -435,8 +461,12 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   if (!in_std.empty()) lay.add(&e->in_std, e->cin);
   if (!out_mean.empty()) lay.add(&e->out_mean, e->cout);
   if (!out_std.empty()) lay.add(&e->out_std, e->cout);
-  lay.add(&e->lift_w, C * e->cin);
-  lay.add(&e->lift_c, C * Hp * Wp);
+  lay.add(&e->lift_w, (e->lw ? e->lw : C) * e->cin);
+  lay.add(&e->lift_c, e->lw ? 1LL * e->lw * e->h * e->w : C * Hp * Wp);
+  if (e->lw) {
+    lay.add(&e->lift2_w, C * e->lw);
+    lay.add(&e->lift2_b, C);
+  }
   lay.add(&e->fwd_w_re, packed_floats(Wp, M2));
   lay.add(&e->fwd_w_im, packed_floats(Wp, M2));
   lay.add(&e->fwd_h, 4 * K1 * Hp);
@@ -455,6 +485,16 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       lay.add(&L.pointwise, C * C);
     }
     lay.add(&L.bias, C);
+    if (e->cmw) {
+      lay.add(&L.mlp1_w, C * e->cmw);
+      lay.add(&L.mlp1_b, e->cmw);
+      lay.add(&L.mlp2_w, C * e->cmw);
+      lay.add(&L.mlp2_b, C);
+      if (cfg.channel_mlp_skip) {
+        lay.add(&L.mlp_skip, C * C);
+        lay.add(&L.mlp_skip_diag, C);
+      }
+    }
     lay.add(&L.mix, C * C * 2 * e->modes_p);
   }
   lay.add(&e->p1_w, e->proj * C);
@@ -477,7 +517,10 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   const long long prj =
       packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w);
   const long long pw = packed_floats(C, 256);
-  e->scratch_floats = (std::max(std::max(fwd, inv), std::max(prj, pw)) + 15) & ~15LL;
+  const long long nop = std::max(e->lw ? lift_mlp_scratch(e->cin, e->h, e->w, e->lw, e->c) : 0,
+                                 cfg.block_neuralop ? channel_mlp_scratch(e->c, e->cmw) : 0);
+  e->scratch_floats = std::max<long long>(
+      (std::max(std::max(fwd, inv), std::max(prj, pw)) + 15) & ~15LL, (nop + 15) & ~15LL);
   lay.add(&e->scratch, e->scratch_floats * threads);
   if (!fno) {
     const char* fused = std::getenv("WNO_ENGINE_FUSED_EPILOGUE");
@@ -590,6 +633,14 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
     e->k->pack_b(e->m2, e->wp, inv_w.data() + M2 * Wp, Wp, e->inv_w_im);
   }
   put(e->p1_w, p1w);
+  if (e->lw) {
+    std::vector<float> l2w, l2b;
+    if (!tensor_floats(m, "lift2.weight", {C, e->lw, 1, 1}, true, &l2w, &err) ||
+        !tensor_floats(m, "lift2.bias", {C}, true, &l2b, &err))
+      return err;
+    put(e->lift2_w, l2w);
+    put(e->lift2_b, l2b);
+  }
   put(e->p1_b, p1b);
   put(e->p2_w, p2w);
   put(e->p2_b, p2b);
@@ -600,6 +651,26 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
     const std::string pre = "layers." + std::to_string(i) + ".";
     if (!tensor_floats(m, pre + "bias", {C}, true, &bias, &err)) return err;
     put(L.bias, bias);
+    if (e->cmw) {
+      const long long H = e->cmw;
+      std::vector<float> t;
+      if (!tensor_floats(m, pre + "mlp1.weight", {H, C, 1, 1}, true, &t, &err)) return err;
+      put(L.mlp1_w, t);
+      if (!tensor_floats(m, pre + "mlp1.bias", {H}, true, &t, &err)) return err;
+      put(L.mlp1_b, t);
+      if (!tensor_floats(m, pre + "mlp2.weight", {C, H, 1, 1}, true, &t, &err)) return err;
+      put(L.mlp2_w, t);
+      if (!tensor_floats(m, pre + "mlp2.bias", {C}, true, &t, &err)) return err;
+      put(L.mlp2_b, t);
+      if (L.mlp_skip) {
+        if (!tensor_floats(m, pre + "mlp_skip.weight", {C, C, 1, 1}, true, &t, &err)) return err;
+        put(L.mlp_skip, t);
+        if (diagonal(L.mlp_skip, e->c, L.mlp_skip_diag))
+          L.mlp_skip = nullptr;
+        else
+          L.mlp_skip_diag = nullptr;
+      }
+    }
     if (L.winograd) {
       if (!tensor_floats(m, pre + "kernel", {C, C, 3, 3}, true, &wt, &err)) return err;
       const wno_status s =
@@ -668,9 +739,12 @@ wno_status Engine::run(const float* x, float* y) {
   auto lift = [&](long long task, int) {
     const int b = static_cast<int>(task / c), ch = static_cast<int>(task % c);
     float* out = buf[0] + (1LL * b * c + ch) * hpwp;
-    const float* lc = lift_c + 1LL * ch * hpwp;
+    const float* lc = lift_c + 1LL * ch * hpwp + 1LL * top * wp + left;
+    for (long long i = 0; i < 1LL * top * wp; ++i) out[i] = 0.f;
     for (int i = 0; i < h; ++i) {
-      float* row = out + 1LL * i * wp;
+      float* row = out + 1LL * (top + i) * wp;
+      for (int j = 0; j < left; ++j) row[j] = 0.f;
+      row += left;
       for (int j = 0; j < w; ++j) row[j] = 0.f;
       for (int ci = 0; ci < cin; ++ci) {
         const float wgt = lift_w[ch * cin + ci];
@@ -678,11 +752,15 @@ wno_status Engine::run(const float* x, float* y) {
         for (int j = 0; j < w; ++j) row[j] += wgt * src[j];
       }
       for (int j = 0; j < w; ++j) row[j] += lc[1LL * i * wp + j];
-      for (int j = w; j < wp; ++j) row[j] = 0.f;
+      for (int j = w; j < wp - left; ++j) row[j] = 0.f;
     }
-    for (long long i = 1LL * h * wp; i < hpwp; ++i) out[i] = 0.f;
+    for (long long i = 1LL * (top + h) * wp; i < hpwp; ++i) out[i] = 0.f;
   };
-  parallel(P, 1LL * n * c, lift);
+  if (lw)
+    lift_mlp(K, P, n, cin, h, w, lw, c, xn, lift_w, lift_c, lift2_w, lift2_b, buf[0], hp, wp, top,
+             left, scratch, scratch_floats);
+  else
+    parallel(P, 1LL * n * c, lift);
   lap(0);
 
   float* v = buf[0];
@@ -853,6 +931,9 @@ wno_status Engine::run(const float* x, float* y) {
         parallel(P, 1LL * n * c, sum);
         P.park();
       }
+    } else if (cfg.block_neuralop) {  // W v, GELU, channel MLP + skip, GELU: one pass
+      fno_layer(K, P, n, c, cmw, hpwp, s, v, L.pointwise, L.bias, L.mlp1_w, L.mlp1_b, L.mlp2_w,
+                L.mlp2_b, L.mlp_skip, L.mlp_skip_diag, last, scratch, scratch_floats);
     } else {
       constexpr int kChunk = 256;
       const long long chunks = (hpwp + kChunk - 1) / kChunk;
@@ -867,6 +948,13 @@ wno_status Engine::run(const float* x, float* y) {
       };
       parallel(P, n * chunks, pointwise);
     }
+    if (cfg.block_neuralop && L.winograd) {  // GELU (above), channel MLP + skip, GELU
+      if (L.mlp1_w)
+        channel_mlp(K, P, n, c, cmw, hpwp, s, v, L.mlp1_w, L.mlp1_b, L.mlp2_w, L.mlp2_b, L.mlp_skip,
+                    L.mlp_skip_diag, !last, scratch, scratch_floats);
+      else if (!last)
+        gelu_inplace(K, P, 1LL * n * c, hpwp, s);
+    }
     lap(4);
     std::swap(v, s);
   }
@@ -877,7 +965,7 @@ wno_status Engine::run(const float* x, float* y) {
     float* bp = worker_scratch(worker);
     float* h1 = bp + packed_floats(c, w);
     float* bp2 = h1 + 1LL * proj * w;
-    K.pack_b(c, w, v + b * c * hpwp + i * wp, hpwp, bp);
+    K.pack_b(c, w, v + b * c * hpwp + (top + i) * wp + left, hpwp, bp);
     K.gemm_packed(proj, w, c, p1_w, c, bp, h1, w, false);
     K.bias_act(proj, w, h1, w, p1_b, true);
     K.pack_b(proj, w, h1, w, bp2);

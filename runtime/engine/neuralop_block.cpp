@@ -1,0 +1,168 @@
+#include "neuralop_block.h"
+
+#include <algorithm>
+
+#include "compute.h"
+#include "pool.h"
+
+namespace wno::engine {
+namespace {
+
+constexpr int kChunk = 256;
+
+template <class F>
+void parallel(Pool& pool, long long n, F& f) {
+  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
+}
+
+}  // namespace
+
+// Image rows per lifting task: about kChunk columns per GEMM.
+int lift_rows(int h, int w) { return std::max(1, std::min(h, kChunk / std::max(w, 1))); }
+
+long long lift_mlp_scratch(int cin, int h, int w, int lifting_width, int c) {
+  const long long cols = 1LL * lift_rows(h, w) * w;
+  return packed_floats(cin, cols) + 1LL * lifting_width * cols +
+         packed_floats(lifting_width, cols) + 1LL * c * cols;
+}
+
+long long channel_mlp_scratch(int c, int hidden) {
+  return 2 * packed_floats(c, kChunk) + 1LL * hidden * kChunk + packed_floats(hidden, kChunk);
+}
+
+void lift_mlp(const Kernels& K, Pool& P, int n, int cin, int h, int w, int lw, int c,
+              const float* xn, const float* lift_w, const float* lift_c, const float* w2,
+              const float* b2, float* out, int hp, int wp, int top, int left, float* scratch,
+              long long scratch_floats) {
+  const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
+  const int rows = lift_rows(h, w);
+  const long long blocks = (h + rows - 1) / rows;
+  // `rows` image rows per task (contiguous in xn and lift_c); the padding is zeroed by the tasks
+  // of the first and last block.
+  auto block = [&](long long task, int worker) {
+    const long long b = task / blocks, i0 = (task % blocks) * rows;
+    const int r = static_cast<int>(std::min<long long>(rows, h - i0));
+    const int cols = r * w;
+    float* bp = scratch + worker * scratch_floats;
+    float* h1 = bp + packed_floats(cin, cols);
+    float* bp2 = h1 + 1LL * lw * cols;
+    float* o = bp2 + packed_floats(lw, cols);  // (c, cols)
+    K.pack_b(cin, cols, xn + b * cin * hw + i0 * w, hw, bp);
+    K.gemm_packed(lw, cols, cin, lift_w, cin, bp, h1, cols, false);
+    for (int k = 0; k < lw; ++k) {  // + bias and grid term
+      const float* lc = lift_c + 1LL * k * hw + i0 * w;
+      float* hr = h1 + 1LL * k * cols;
+      for (int j = 0; j < cols; ++j) hr[j] += lc[j];
+    }
+    K.bias_act(lw, cols, h1, cols, nullptr, true);
+    K.pack_b(lw, cols, h1, cols, bp2);
+    K.gemm_packed(c, cols, lw, w2, lw, bp2, o, cols, false);
+    K.bias_act(c, cols, o, cols, b2, false);
+    for (int ch = 0; ch < c; ++ch) {
+      float* img = out + (b * c + ch) * hpwp;
+      for (int q = 0; q < r; ++q) {
+        float* row = img + (top + i0 + q) * wp;
+        std::fill(row, row + left, 0.f);
+        std::copy(o + 1LL * ch * cols + 1LL * q * w, o + 1LL * ch * cols + 1LL * (q + 1) * w,
+                  row + left);
+        std::fill(row + left + w, row + wp, 0.f);
+      }
+      if (i0 == 0) std::fill(img, img + 1LL * top * wp, 0.f);
+      if (i0 + r == h) std::fill(img + 1LL * (top + h) * wp, img + hpwp, 0.f);
+    }
+  };
+  parallel(P, n * blocks, block);
+}
+
+void channel_mlp(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw, float* u,
+                 const float* v, const float* w1, const float* b1, const float* w2, const float* b2,
+                 const float* skip, const float* skip_diag, bool gelu, float* scratch,
+                 long long scratch_floats) {
+  const long long chunks = (hw + kChunk - 1) / kChunk;
+  auto chunk = [&](long long task, int worker) {
+    const long long b = task / chunks, j0 = (task % chunks) * kChunk;
+    const int cw = static_cast<int>(std::min<long long>(kChunk, hw - j0));
+    float* bu = scratch + worker * scratch_floats;
+    float* bv = bu + packed_floats(c, kChunk);
+    float* h1 = bv + packed_floats(c, kChunk);
+    float* bh = h1 + 1LL * hidden * kChunk;
+    float* uc = u + b * c * hw + j0;
+    K.pack_b(c, cw, uc, hw, bu);
+    K.gemm_packed(hidden, cw, c, w1, c, bu, h1, cw, false);
+    K.bias_act(hidden, cw, h1, cw, b1, true);
+    K.pack_b(hidden, cw, h1, cw, bh);
+    K.gemm_packed(c, cw, hidden, w2, hidden, bh, uc, hw, false);  // u's chunk is packed: overwrite
+    if (skip) {
+      K.pack_b(c, cw, v + b * c * hw + j0, hw, bv);
+      K.gemm_packed(c, cw, c, skip, c, bv, uc, hw, true);
+    } else if (skip_diag) {
+      const float* vc = v + b * c * hw + j0;
+      for (int ch = 0; ch < c; ++ch) {
+        const float d = skip_diag[ch];
+        float* r = uc + ch * hw;
+        const float* q = vc + ch * hw;
+        for (int j = 0; j < cw; ++j) r[j] += d * q[j];
+      }
+    }
+    K.bias_act(c, cw, uc, hw, b2, gelu);
+  };
+  parallel(P, n * chunks, chunk);
+}
+
+void fno_layer(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw, float* s,
+               const float* v, const float* w, const float* bias, const float* w1, const float* b1,
+               const float* w2, const float* b2, const float* skip, const float* skip_diag,
+               bool last, float* scratch, long long scratch_floats) {
+  const long long chunks = (hw + kChunk - 1) / kChunk;
+  auto chunk = [&](long long task, int worker) {
+    const long long b = task / chunks, j0 = (task % chunks) * kChunk;
+    const int cw = static_cast<int>(std::min<long long>(kChunk, hw - j0));
+    float* bv = scratch + worker * scratch_floats;
+    float* bu = bv + packed_floats(c, kChunk);
+    float* h1 = bu + packed_floats(c, kChunk);
+    float* bh = h1 + 1LL * hidden * kChunk;
+    const float* vc = v + b * c * hw + j0;
+    float* sc = s + b * c * hw + j0;
+    K.pack_b(c, cw, vc, hw, bv);
+    K.gemm_packed(c, cw, c, w, c, bv, sc, hw, true);  // + W v onto the spectral branch
+    K.bias_act(c, cw, sc, hw, bias, !last);
+    if (!w1) {
+      if (!last) K.bias_act(c, cw, sc, hw, nullptr, true);
+      return;
+    }
+    K.pack_b(c, cw, sc, hw, bu);
+    K.gemm_packed(hidden, cw, c, w1, c, bu, h1, cw, false);
+    K.bias_act(hidden, cw, h1, cw, b1, true);
+    K.pack_b(hidden, cw, h1, cw, bh);
+    K.gemm_packed(c, cw, hidden, w2, hidden, bh, sc, hw, false);
+    if (skip) {
+      K.gemm_packed(c, cw, c, skip, c, bv, sc, hw, true);
+    } else if (skip_diag) {
+      for (int ch = 0; ch < c; ++ch) {
+        const float d = skip_diag[ch];
+        float* r = sc + ch * hw;
+        const float* q = vc + ch * hw;
+        for (int j = 0; j < cw; ++j) r[j] += d * q[j];
+      }
+    }
+    K.bias_act(c, cw, sc, hw, b2, !last);
+  };
+  parallel(P, n * chunks, chunk);
+}
+
+bool diagonal(const float* m, int c, float* diag) {
+  for (int i = 0; i < c; ++i)
+    for (int j = 0; j < c; ++j)
+      if (i != j && m[1LL * i * c + j] != 0.f) return false;
+  for (int i = 0; i < c; ++i) diag[i] = m[1LL * i * c + i];
+  return true;
+}
+
+void gelu_inplace(const Kernels& K, Pool& P, long long rows, long long hw, float* u) {
+  auto row = [&](long long r, int) {
+    K.bias_act(1, static_cast<int>(hw), u + r * hw, hw, nullptr, true);
+  };
+  parallel(P, rows, row);
+}
+
+}  // namespace wno::engine
