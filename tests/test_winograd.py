@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from wno_edge import winograd
 from wno_edge.winograd import MATRICES, TILES, conv3x3_cost, matrices, winograd_conv2d
 
 F32_TOLERANCE = {2: 1e-6, 4: 5e-6, 6: 2e-5}  # max abs error / max |y|, C = 64
@@ -128,3 +129,16 @@ def test_transform_costs_at_64_channels_match_published_counts():
     assert savings[2] == pytest.approx(2.1, abs=0.15)
     assert savings[4] == pytest.approx(3.6, abs=0.3)
     assert savings[6] == pytest.approx(4.3, abs=0.4)
+
+
+def test_cached_transforms_made_under_inference_mode_still_train():
+    """The transform matrices are cached per (tile, dtype, device): made first under
+    inference_mode, they must not break a later backward in the same process."""
+    winograd._filter_matrix.cache_clear()
+    winograd._tile_operators.cache_clear()
+    x, w = torch.randn(1, 2, 7, 7, dtype=torch.float64), torch.randn(3, 2, 3, 3, dtype=torch.float64)
+    with torch.inference_mode():
+        winograd_conv2d(x, w, tile=6)
+    w.requires_grad_()
+    winograd_conv2d(x, w, tile=6).sum().backward()
+    torch.testing.assert_close(w.grad, torch.nn.grad.conv2d_weight(x, w.shape, torch.ones(1, 3, 7, 7, dtype=torch.float64), padding=1))

@@ -119,7 +119,10 @@ def matrices(tile: int) -> WinogradMatrices:
 
 @lru_cache(maxsize=None)
 def _filter_matrix(tile: int, dtype: torch.dtype, device: str) -> torch.Tensor:
-    return torch.tensor(matrices(tile).G, dtype=dtype, device=device)
+    # Cached tensors are made outside inference mode: one made inside it could never be
+    # saved for backward by a later training call in the same process.
+    with torch.inference_mode(False):
+        return torch.tensor(matrices(tile).G, dtype=dtype, device=device)
 
 
 @lru_cache(maxsize=None)
@@ -132,7 +135,8 @@ def _tile_operators(tile: int, dtype: torch.dtype, device: str):
     a = mats.a
     inp = np.einsum("iu,jv->ijuv", mats.BT, mats.BT).reshape(a * a, 1, a, a)
     out = np.kron(mats.AT, mats.AT)
-    return (torch.tensor(inp, dtype=dtype, device=device), torch.tensor(out, dtype=dtype, device=device))
+    with torch.inference_mode(False):  # cached: see _filter_matrix
+        return (torch.tensor(inp, dtype=dtype, device=device), torch.tensor(out, dtype=dtype, device=device))
 
 
 def transform_weight(weight: torch.Tensor, tile: int) -> torch.Tensor:
