@@ -154,7 +154,12 @@ def _isa_library(build_dir: Path, isa: str, tmp: Path) -> ctypes.CDLL:
 
 
 def _run_raw(lib, x, w, b, padding, tile, threads=2):
-    """The C ABI straight from numpy: transform, workspace, run."""
+    """wno_cpu_conv2d straight from numpy: transform, workspace, run."""
+    return _run_c_abi(lib, x, w, b, padding, tile, threads)
+
+
+def _run_c_abi(lib, x, w, b, padding, tile, threads, fused=None, workspace=True):
+    """The C ABI from numpy: wno_cpu_conv2d, or with fused=(addend, act) wno_cpu_conv2d_fused."""
     n, c, h, wd = x.shape
     k = w.shape[0]
     d = ConvDesc(n, c, k, h, wd, padding, tile)
@@ -162,10 +167,14 @@ def _run_raw(lib, x, w, b, padding, tile, threads=2):
     assert lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes) == 0
     ws = np.empty(lib.wno_cpu_workspace_size(ctypes.byref(d), threads), np.uint8)
     y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, np.float32)
-    status = lib.wno_cpu_conv2d(ctypes.byref(d), x.ctypes.data, u.ctypes.data,
-                                None if b is None else b.ctypes.data, y.ctypes.data,
-                                ws.ctypes.data, ws.nbytes, threads)
-    assert status == 0
+    head = (ctypes.byref(d), x.ctypes.data, u.ctypes.data, None if b is None else b.ctypes.data)
+    tail = (y.ctypes.data, ws.ctypes.data if workspace else None, ws.nbytes if workspace else 0, threads)
+    if fused is None:
+        status = lib.wno_cpu_conv2d(*head, *tail)
+    else:
+        addend, act = fused
+        status = lib.wno_cpu_conv2d_fused(*head, None if addend is None else addend.ctypes.data, act, *tail)
+    assert status == 0, lib.wno_status_string(status)
     return y
 
 
@@ -214,20 +223,7 @@ ACT_NONE, ACT_GELU = 0, 1
 
 def _run_fused(lib, x, w, b, addend, act, padding, tile, threads, workspace=True):
     """wno_cpu_conv2d_fused straight from numpy: y = act(conv(x, w) + b + addend)."""
-    n, c, h, wd = x.shape
-    k = w.shape[0]
-    d = ConvDesc(n, c, k, h, wd, padding, tile)
-    u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
-    assert lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes) == 0
-    ws = np.empty(lib.wno_cpu_workspace_size(ctypes.byref(d), threads), np.uint8)
-    y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, np.float32)
-    status = lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data,
-                                      None if b is None else b.ctypes.data,
-                                      None if addend is None else addend.ctypes.data, act, y.ctypes.data,
-                                      ws.ctypes.data if workspace else None, ws.nbytes if workspace else 0,
-                                      threads)
-    assert status == 0, lib.wno_status_string(status)
-    return y
+    return _run_c_abi(lib, x, w, b, padding, tile, threads, fused=(addend, act), workspace=workspace)
 
 
 def _fused_reference(x, w, b, addend, act, padding):

@@ -66,6 +66,18 @@ WNO_HD WNO_FORCE_INLINE int padded_out_channels(int k) {
   return (k + Block<M>::BK - 1) / Block<M>::BK * Block<M>::BK;
 }
 
+// The same for a descriptor's tile (the host sizes the transformed weights with it).
+inline int padded_k(const wno_conv_desc& d) {
+  switch (d.tile) {
+    case 2:
+      return padded_out_channels<2>(d.out_channels);
+    case 4:
+      return padded_out_channels<4>(d.out_channels);
+    default:
+      return padded_out_channels<6>(d.out_channels);
+  }
+}
+
 template <typename T>
 struct ConvParams {
   const T* x;         // N, C, H, W

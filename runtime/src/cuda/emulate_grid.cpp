@@ -69,17 +69,6 @@ void transform_weights(const wno_conv_desc& d, const float* weight, void* out) {
   for (int i = 0; i < p.kpad * p.c; ++i) transform_weight<M>(p, i);
 }
 
-int padded_k(const wno_conv_desc& d) {
-  switch (d.tile) {
-    case 2:
-      return padded_out_channels<2>(d.out_channels);
-    case 4:
-      return padded_out_channels<4>(d.out_channels);
-    default:
-      return padded_out_channels<6>(d.out_channels);
-  }
-}
-
 template <typename T>
 wno_status run_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y,
                     int order) {

@@ -95,17 +95,6 @@ wno_status dispatch_conv(const wno_conv_desc& d, const void* x, const void* u, c
   }
 }
 
-int padded_k(const wno_conv_desc& d) {
-  switch (d.tile) {
-    case 2:
-      return padded_out_channels<2>(d.out_channels);
-    case 4:
-      return padded_out_channels<4>(d.out_channels);
-    default:
-      return padded_out_channels<6>(d.out_channels);
-  }
-}
-
 }  // namespace
 }  // namespace cuda
 }  // namespace wno
