@@ -1,7 +1,7 @@
 """`wno-edge demo`: the whole toolchain on the bundled Darcy WNO, in about a minute.
 
 checkpoint -> fresh test data from the solver -> test error -> FFT-free ONNX (verified)
--> wno_edge.runtime on ONNX Runtime -> latency -> a PNG of one prediction.
+-> wno_edge.runtime (the native engine when built, else ONNX Runtime) -> latency -> a PNG of one prediction.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class DemoResult:
     trained_here: bool
     card_rel_l2: float | None
     fresh_rel_l2: float  # PyTorch (Winograd path) on freshly generated test data
-    onnx_rel_l2: float  # the exported file through ONNX Runtime, same data
+    onnx_rel_l2: float  # the exported file through the runtime's default backend, same data
     onnx: Path
     latency: dict
     plot: Path
@@ -83,17 +83,17 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
         onnx_err = relative_l2(torch.from_numpy(preds), u).item()
         stats = profile_session(session, iterations=200, warmup=20)
     lat = stats["latency"]
-    say(f"ONNX Runtime (CPU, 2 threads): test relative L2 {onnx_err:.4f}; latency median "
+    say(f"runtime, {session.backend} backend (CPU, 2 threads): test relative L2 {onnx_err:.4f}; latency median "
         f"{lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, {stats['throughput_qps']:.0f} qps")
 
     plot = out / "darcy_prediction.png"
-    _plot(plot, a[0, 0].numpy(), u[0, 0].numpy(), preds[0, 0])
+    _plot(plot, a[0, 0].numpy(), u[0, 0].numpy(), preds[0, 0], session.backend)
     say(f"wrote {plot}")
     return DemoResult(checkpoint, trained_here, model.metadata.get("test_rel_l2"), fresh_err, onnx_err,
                       onnx_path, lat, plot)
 
 
-def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray) -> None:
+def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray, backend: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -103,7 +103,7 @@ def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray) -> None:
 
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), dpi=100)
     panels = [(a, "coefficient a(x)", "gray"), (u, "solver u", "viridis"),
-              (pred, "WNO (ONNX Runtime)", "viridis"), (pred - u, "error", "RdBu_r")]
+              (pred, f"WNO ({backend})", "viridis"), (pred - u, "error", "RdBu_r")]
     for ax, (img, title, cmap) in zip(axes, panels):
         kw = {"vmin": u.min(), "vmax": u.max()} if cmap == "viridis" else {}
         if title == "error":
