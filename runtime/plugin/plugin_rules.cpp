@@ -140,6 +140,20 @@ size_t profile_workspace(const Shape* xs, int32_t count, const Shape& weight,
   return result;
 }
 
+WeightKey make_weight_key(const wno_conv_desc& desc, wno_dtype dtype, bool weight_half,
+                          bool bias_half, int32_t kernel) noexcept {
+  WeightKey key;
+  key.in_channels = desc.in_channels;
+  key.out_channels = desc.out_channels;
+  key.tile = desc.tile;
+  key.padding = desc.padding;
+  key.dtype = dtype;
+  key.weight_half = weight_half;
+  key.bias_half = bias_half;
+  key.kernel = kernel;
+  return key;
+}
+
 bool operator==(const WeightKey& a, const WeightKey& b) noexcept {
   return a.weight == b.weight && a.bias == b.bias && a.in_channels == b.in_channels &&
          a.out_channels == b.out_channels && a.tile == b.tile && a.padding == b.padding &&

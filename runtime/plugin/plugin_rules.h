@@ -92,6 +92,11 @@ struct WeightKey {
 // is not supported).
 int32_t choose_kernel(const char* env_value, bool v2_supported) noexcept;
 
+// The key of a layer's transformed weights: its shape, dtypes and kernel (the weight and
+// bias addresses are set by enqueue, where they are known).
+WeightKey make_weight_key(const wno_conv_desc& desc, wno_dtype dtype, bool weight_half,
+                          bool bias_half, int32_t kernel) noexcept;
+
 bool operator==(const WeightKey& a, const WeightKey& b) noexcept;
 inline bool operator!=(const WeightKey& a, const WeightKey& b) noexcept { return !(a == b); }
 

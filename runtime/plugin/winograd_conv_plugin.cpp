@@ -227,16 +227,9 @@ int32_t WinogradConvPlugin::onShapeChange(const PluginTensorDesc* in, int32_t nb
     wno_dtype dtype{};
     if (shape == DescStatus::kOk && to_wno_dtype(static_cast<int32_t>(in[kPosX].type), dtype)) {
       // The sizes are known here: allocate the transformed-weight buffer now, not in enqueue.
-      WeightKey key;
-      key.in_channels = desc.in_channels;
-      key.out_channels = desc.out_channels;
-      key.tile = desc.tile;
-      key.padding = desc.padding;
-      key.dtype = dtype;
-      key.weight_half = in[kPosWeight].type == DataType::kHALF;
-      key.bias_half = in[kPosBias].type == DataType::kHALF;
       kernel_ = choose_kernel(std::getenv("WNO_CUDA_KERNEL"), wno_cuda_v2_supported(dtype) != 0);
-      key.kernel = kernel_;
+      const WeightKey key = make_weight_key(desc, dtype, in[kPosWeight].type == DataType::kHALF,
+                                            in[kPosBias].type == DataType::kHALF, kernel_);
       if (!weights_) {
         weights_ = std::make_unique<WeightCache>();
       }
@@ -271,17 +264,10 @@ int32_t WinogradConvPlugin::enqueue(const PluginTensorDesc* input_desc,
         !to_wno_dtype(static_cast<int32_t>(input_desc[kPosX].type), dtype)) {
       return report_error("enqueue", "unsupported shapes or data type");
     }
-    WeightKey key;
+    WeightKey key = make_weight_key(desc, dtype, input_desc[kPosWeight].type == DataType::kHALF,
+                                    input_desc[kPosBias].type == DataType::kHALF, kernel_);
     key.weight = inputs[kPosWeight];
     key.bias = inputs[kPosBias];
-    key.in_channels = desc.in_channels;
-    key.out_channels = desc.out_channels;
-    key.tile = desc.tile;
-    key.padding = desc.padding;
-    key.dtype = dtype;
-    key.weight_half = input_desc[kPosWeight].type == DataType::kHALF;
-    key.bias_half = input_desc[kPosBias].type == DataType::kHALF;
-    key.kernel = kernel_;
 
     if (!weights_) {
       weights_ = std::make_unique<WeightCache>();
