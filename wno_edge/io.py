@@ -4,14 +4,16 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from .errors import WNOEdgeError
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike):
-    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds."""
+def atomic_path(path: str | os.PathLike, before_commit: Callable[[], None] | None = None):
+    """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds
+    (and `before_commit`, called just before the rename, does not raise)."""
     path = Path(path)
     if path.is_dir():
         raise WNOEdgeError(f"{path} is a directory, expected a file path")
@@ -25,6 +27,8 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        if before_commit is not None:
+            before_commit()
         umask = os.umask(0)  # mkstemp creates 0600; give the file the mode open() would
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)

@@ -91,21 +91,43 @@ class GenerationInterrupted(WNOEdgeError):
 _TERMINATING = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
+class _Signals:
+    """SIGINT, SIGTERM and SIGHUP unwind generation: the `with` blocks stop the workers and
+    remove the temporary file instead of the process dying in place.
+
+    The handler raises at once (KeyboardInterrupt for SIGINT, GenerationInterrupted for the
+    others), but Python swallows an exception raised inside a weakref callback or __del__
+    ("Exception ignored in ..."), so the signal is also recorded and `check()` re-raises it at
+    the points that must not be passed: after each batch and before the file is committed.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.received: int | None = None
+
+    def raise_for(self, signum: int):
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise GenerationInterrupted(signum, self.path)
+
+    def handler(self, signum, frame):
+        self.received = signum
+        self.raise_for(signum)
+
+    def check(self) -> None:
+        if self.received is not None:
+            self.raise_for(self.received)
+
+
 @contextlib.contextmanager
 def _signals_unwind(path):
-    """SIGTERM/SIGHUP raise GenerationInterrupted in the main thread, so the `with` blocks
-    unwind (workers stopped, temporary file removed) instead of the process dying in place.
-    SIGINT already raises KeyboardInterrupt."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
+    signals = _Signals(path)
+    if threading.current_thread() is not threading.main_thread():  # handlers need the main thread
+        yield signals
         return
-
-    def handler(signum, frame):
-        raise GenerationInterrupted(signum, path)
-
-    previous = {sig: signal.signal(sig, handler) for sig in _TERMINATING}
+    previous = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGINT, *_TERMINATING)}
     try:
-        yield
+        yield signals
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -164,7 +186,8 @@ def generate(task: str, path: str | os.PathLike, n_samples: int, resolution: int
         params.update(g=shallow_water.GRAVITY, T=shallow_water.T_END, radius_range=list(shallow_water.RADIUS_RANGE),
                       boundary="reflect")
     start = time.perf_counter()
-    with _signals_unwind(path), atomic_path(path) as tmp, h5py.File(tmp, "w") as f, _progress(progress) as bar:
+    with (_signals_unwind(path) as signals, atomic_path(path, before_commit=signals.check) as tmp,
+          h5py.File(tmp, "w") as f, _progress(progress) as bar):
         f.attrs["generator"] = "wno-edge"
         f.attrs["task"] = task
         f.attrs["config"] = json.dumps(params)
@@ -197,6 +220,7 @@ def generate(task: str, path: str | os.PathLike, n_samples: int, resolution: int
                         if "dam_radius" in out:
                             group.attrs["dam_radius"] = float(out["dam_radius"][k])
                 bar.advance(job, hi - lo)
+                signals.check()
         finally:
             if pool:
                 pool.terminate()
