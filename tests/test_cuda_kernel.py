@@ -60,8 +60,9 @@ def emu():
     lib.wno_emu_v2_weight_size.restype = ctypes.c_size_t
     lib.wno_emu_v2_weight_size.argtypes = [desc, ctypes.c_int]
     lib.wno_emu_v2_transform_weights.argtypes = [desc, ctypes.c_int, p, p]
-    lib.wno_emu_v2_conv2d.argtypes = [desc, ctypes.c_int, ctypes.c_int, p, p, p, p, ctypes.c_int]
-    lib.wno_emu_v2_block_info.argtypes = [ctypes.c_int, ctypes.c_int, p]
+    lib.wno_emu_v2_conv2d.argtypes = [desc, ctypes.c_int, ctypes.c_int, p, p, p, p, ctypes.c_int, ctypes.c_int]
+    lib.wno_emu_v2_block_k.argtypes = [desc, ctypes.c_int]
+    lib.wno_emu_v2_block_info.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, p]
     return lib
 
 
@@ -207,9 +208,9 @@ def transform_v2(emu, desc, dtype, w):
     return u
 
 
-def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order=0):
+def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order=0, block_k=64):
     """Kernel v2 (tensor cores) in the emulation: the block code of conv_block_v2.h with
-    mma.sync replaced by mma.h's model of it, lane by lane."""
+    mma.sync replaced by mma.h's model of it, lane by lane; block_k out channels per block."""
     n, c, h, wd = x.shape
     k = w.shape[0]
     desc = ConvDesc(n, c, k, h, wd, padding, tile)
@@ -219,30 +220,55 @@ def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order
     y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, storage)
     bias = None if b is None else np.ascontiguousarray(b, np.float32)
     status = emu.wno_emu_v2_conv2d(ctypes.byref(desc), dtype, math, xs.ctypes.data, u.ctypes.data,
-                                   None if bias is None else bias.ctypes.data, y.ctypes.data, order)
+                                   None if bias is None else bias.ctypes.data, y.ctypes.data, order, block_k)
     assert status == 0, "shared memory guard overwritten" if status == 6 else status
     return y
 
 
-def block_info_v2(emu, tile, dtype):
+def block_info_v2(emu, tile, dtype, block_k):
     out = (ctypes.c_int * 6)()
-    assert emu.wno_emu_v2_block_info(tile, dtype, out) == 0
+    assert emu.wno_emu_v2_block_info(tile, dtype, block_k, out) == 0
     return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out))
 
 
+@pytest.mark.parametrize("block_k", [64, 32])
 @pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
-def test_emulated_v2_golden(emu, name, case):
+def test_emulated_v2_golden(emu, name, case, block_k):
     args = (case["x"], case["weight"], case["bias"], case["padding"], case["tile"])
-    y = emulate_v2(emu, *args)  # float32: 3xTF32
+    y = emulate_v2(emu, *args, block_k=block_k)  # float32: 3xTF32
     assert relative_error(y, case["y"]) <= case["tolerance"], name
     # Threads and warps of a barrier interval reversed and shuffled: the same bits.
-    assert np.array_equal(y, emulate_v2(emu, *args, order=1))
-    assert np.array_equal(y, emulate_v2(emu, *args, order=2))
+    assert np.array_equal(y, emulate_v2(emu, *args, order=1, block_k=block_k))
+    assert np.array_equal(y, emulate_v2(emu, *args, order=2, block_k=block_k))
     xh = case["x"].astype(np.float16)
-    yh = emulate_v2(emu, xh, *args[1:], dtype=FP16, order=2)
+    yh = emulate_v2(emu, xh, *args[1:], dtype=FP16, order=2, block_k=block_k)
     assert yh.dtype == np.float16
     assert relative_error(yh, reference(xh, case["weight"], case["bias"], case["padding"])) <= TOL_FP16[case["tile"]]
-    assert np.array_equal(yh, emulate_v2(emu, xh, *args[1:], dtype=FP16, order=1))
+    assert np.array_equal(yh, emulate_v2(emu, xh, *args[1:], dtype=FP16, order=1, block_k=block_k))
+
+
+def test_emulated_v2_block_sizes_compute_the_same_sums(emu):
+    """32 and 64 out channels per block split the grid differently, not the arithmetic:
+    each output is the same MMA chain, so the bits agree (K = 70: a partial last block)."""
+    x, w, b = random_conv(5, 1, 24, 70, 19, 23)
+    for dtype, xs in ((FP32, x), (FP16, x.astype(np.float16))):
+        for tile in (2, 4, 6):
+            assert np.array_equal(emulate_v2(emu, xs, w, b, 1, tile, dtype=dtype, order=2, block_k=32),
+                                  emulate_v2(emu, xs, w, b, 1, tile, dtype=dtype, block_k=64))
+
+
+@pytest.mark.parametrize("k, h, w, n, sms, expect", [
+    (20, 66, 66, 1, 132, 32),    # the shipped Darcy layer: K <= 32 always takes 32
+    (32, 64, 64, 8, 16, 32),
+    (64, 64, 64, 1, 132, 32),    # 32 blocks of 64 channels < 132 SMs: split the channels
+    (64, 64, 64, 1, 16, 64),     # Orin: 32 blocks fill 16 SMs
+    (64, 128, 128, 8, 132, 64),
+    (40, 32, 32, 1, 64, 32),     # K = 40: 3 row blocks; 8 blocks of 64 channels < 64 SMs
+    (40, 128, 128, 1, 64, 64),
+])
+def test_v2_block_k_choice(emu, k, h, w, n, sms, expect):
+    """Out channels per block as wno_cuda_v2_conv2d picks them (row_blocks_for), F(4,3)."""
+    assert emu.wno_emu_v2_block_k(ctypes.byref(ConvDesc(n, 16, k, h, w, 1, 4)), sms) == expect
 
 
 @pytest.mark.parametrize("tile", [2, 4, 6])
@@ -275,10 +301,11 @@ def test_emulated_v2_property(emu, n, c, k, h, w, padding, tile, bias, seed):
         return
     x, wt, b = random_conv(seed, n, c, k, h, w)
     b = b if bias else None
-    y = emulate_v2(emu, x, wt, b, padding, tile, order=2)
+    block_k = 32 if seed % 2 else 64
+    y = emulate_v2(emu, x, wt, b, padding, tile, order=2, block_k=block_k)
     assert relative_error(y, reference(x, wt, b, padding)) <= TOL_FP32[tile]
     xh = x.astype(np.float16)
-    yh = emulate_v2(emu, xh, wt, b, padding, tile, dtype=FP16, order=2)
+    yh = emulate_v2(emu, xh, wt, b, padding, tile, dtype=FP16, order=2, block_k=block_k)
     assert relative_error(yh, reference(xh, wt, b, padding)) <= TOL_FP16[tile]
 
 
@@ -332,13 +359,14 @@ def test_emulated_v2_weight_layout_follows_ptx_tables(emu, tile, dtype):
         assert np.max(np.abs(got[nz] - expect[nz]) / np.abs(expect[nz])) <= 2.0**-10
 
 
+@pytest.mark.parametrize("block_k", [32, 64])
 @pytest.mark.parametrize("tile", [2, 4, 6])
 @pytest.mark.parametrize("dtype", [FP32, FP16])
-def test_v2_block_configuration_fits_every_target(emu, tile, dtype):
-    info = block_info_v2(emu, tile, dtype)
+def test_v2_block_configuration_fits_every_target(emu, tile, dtype, block_k):
+    info = block_info_v2(emu, tile, dtype, block_k)
     assert info["threads"] % 32 == 0 and 32 <= info["threads"] <= 512
     assert info["smem_bytes"] <= 64 * 1024  # dynamic shared memory of sm_75, the smallest
-    assert info["block_tiles"] == 8 and info["block_k"] == 64
+    assert info["block_tiles"] == 8 and info["block_k"] == block_k
     assert info["chunk_c"] == (16 if dtype == FP16 else 8)
 
 
@@ -406,19 +434,21 @@ def ptxas_report():
 @pytest.mark.parametrize("arch", ARCHS)
 def test_nvcc_builds_without_spills(ptxas_report, arch):
     kernels = {k: v for (a, k), v in ptxas_report.items() if a == arch}
-    # v1: 3 tiles x {float, half} x {conv, weight transform};
-    # v2: 3 tiles x {fp16, TF32, 3xTF32} conv + 3 tiles x {float, half} weight transform
-    assert len(kernels) == 12 + 15, sorted(kernels)
+    # v1: 3 tiles x {float, half} x {conv, weight transform}; v2: 3 tiles x {fp16, TF32,
+    # 3xTF32} x {32, 64 out channels} conv + 3 tiles x {float, half} weight transform
+    assert len(kernels) == 12 + 18 + 6, sorted(kernels)
     for kernel, (regs, stack, spill_stores, spill_loads) in kernels.items():
         assert (stack, spill_stores, spill_loads) == (0, 0, 0), (arch, kernel)
         assert regs <= 255
     conv = {k: v[0] for k, v in kernels.items() if "winograd_conv_kernel" in k}
     assert len(conv) == 6
     v2 = {k: v[0] for k, v in kernels.items() if "conv_v2_kernel" in k}
-    assert len(v2) == 9
-    for kernel, regs in v2.items():  # the block's threads fit the register file
-        threads = {2: 128, 4: 384, 6: 512}[int(re.search(r"kernel<(\d)", kernel).group(1))]
-        assert regs * threads <= 65536, (arch, kernel, regs)
+    assert len(v2) == 18
+    for kernel, regs in v2.items():  # __launch_bounds__' resident blocks fit the register file
+        tile, row_blocks = map(int, re.search(r"kernel<(\d), [\w:]+, (\d)", kernel).groups())
+        threads = {2: 128, 4: 384, 6: 512}[tile]
+        min_blocks = {(2, 4): 3, (2, 2): 4, (4, 4): 1, (4, 2): 2, (6, 4): 1, (6, 2): 1}[tile, row_blocks]
+        assert min_blocks * threads * regs <= 65536, (arch, kernel, regs)
     print(f"sm_{arch} registers:", {re.sub(r".*winograd_conv_kernel<(\d+), ([\w:]+)>.*", r"F\1 \2", k): r
                                    for k, r in sorted(conv.items())})
 

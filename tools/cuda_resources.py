@@ -53,16 +53,17 @@ using namespace wno::cuda;
 template <int M> void show1() {
   std::printf("v1 %d %d %d\n", M, Block<M>::threads, 0);
 }
-template <int M, class Math> void show2(const char* math) {
-  using B = v2::Block<M, Math>;
-  std::printf("v2 %d %d %d %s\n", M, B::threads, B::smem_bytes, math);
+template <int M, class Math, int MF> void show2(const char* math) {
+  using B = v2::Block<M, Math, MF>;
+  std::printf("v2 %d %d %d %s %d\n", M, B::threads, B::smem_bytes, math, B::BK);
+}
+template <class Math> void show2_all(const char* math) {
+  show2<2, Math, 4>(math); show2<4, Math, 4>(math); show2<6, Math, 4>(math);
+  show2<2, Math, 2>(math); show2<4, Math, 2>(math); show2<6, Math, 2>(math);
 }
 int main() {
   show1<2>(); show1<4>(); show1<6>();
-  show2<2, MathF16>("MathF16"); show2<4, MathF16>("MathF16"); show2<6, MathF16>("MathF16");
-  show2<2, MathTf32>("MathTf32"); show2<4, MathTf32>("MathTf32"); show2<6, MathTf32>("MathTf32");
-  show2<2, Math3xTf32>("Math3xTf32"); show2<4, Math3xTf32>("Math3xTf32");
-  show2<6, Math3xTf32>("Math3xTf32");
+  show2_all<MathF16>("MathF16"); show2_all<MathTf32>("MathTf32"); show2_all<Math3xTf32>("Math3xTf32");
 }
 """
 
@@ -92,8 +93,9 @@ def source_hash(nvcc: str) -> str:
     return h.hexdigest()[:16]
 
 
-def block_configs() -> dict[tuple[str, int, str], tuple[int, int]]:
-    """{(kernel kind, tile, math or storage): (threads, dynamic shared bytes)} from the headers."""
+def block_configs() -> dict[tuple[str, int, str, int], tuple[int, int]]:
+    """{(kernel kind, tile, math or storage, v2 out channels per block or 0): (threads, dynamic
+    shared bytes)} from the headers."""
     cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++") or shutil.which("clang++")
     if not cxx:
         raise SystemExit("no C++ compiler found (set CXX)")
@@ -106,7 +108,8 @@ def block_configs() -> dict[tuple[str, int, str], tuple[int, int]]:
     configs = {}
     for line in out.splitlines():
         kind, tile, threads, smem, *rest = line.split()
-        configs[(kind, int(tile), rest[0] if rest else "")] = (int(threads), int(smem))
+        key = (kind, int(tile), rest[0], int(rest[1])) if rest else (kind, int(tile), "", 0)
+        configs[key] = (int(threads), int(smem))
     return configs
 
 
@@ -179,16 +182,17 @@ def demangle(names: list[str]) -> dict[str, str]:
     return dict(zip(names, out.splitlines()))
 
 
-def short_name(pretty: str) -> tuple[str, int, str] | None:
-    """('v1'|'v2'|'w1'|'w2', tile, math/storage) of a kernel's demangled name."""
+def short_name(pretty: str) -> tuple[str, int, str, int] | None:
+    """('v1'|'v2'|'w1'|'w2', tile, math/storage, v2 out channels per block or 0) of a
+    kernel's demangled name."""
     if m := re.search(r"winograd_conv_kernel<(\d), ([\w:]+)>", pretty):
-        return ("v1", int(m.group(1)), m.group(2).split("::")[-1])
-    if m := re.search(r"winograd_conv_v2_kernel<(\d), wno::cuda::(\w+), ([\w:]+)>", pretty):
-        return ("v2", int(m.group(1)), m.group(2))
+        return ("v1", int(m.group(1)), m.group(2).split("::")[-1], 0)
+    if m := re.search(r"winograd_conv_v2_kernel<(\d), wno::cuda::(\w+), (\d), ([\w:]+)>", pretty):
+        return ("v2", int(m.group(1)), m.group(2), 16 * int(m.group(3)))
     if m := re.search(r"winograd_weight_kernel<(\d), ([\w:]+)>", pretty):
-        return ("w1", int(m.group(1)), m.group(2).split("::")[-1])
+        return ("w1", int(m.group(1)), m.group(2).split("::")[-1], 0)
     if m := re.search(r"winograd_weight_v2_kernel<(\d), wno::cuda::(\w+), ([\w:]+)>", pretty):
-        return ("w2", int(m.group(1)), m.group(2))
+        return ("w2", int(m.group(1)), m.group(2), 0)
     return None
 
 
@@ -223,16 +227,15 @@ def collect(archs: list[str], nvcc: str, cuobjdump: str | None, build: Path) -> 
             name = short_name(pretty[mangled])
             if name is None:
                 continue
-            kind, tile, math = name
-            if kind == "v1":
-                threads, dyn = configs[("v1", tile, "")]
-            elif kind == "v2":
-                threads, dyn = configs[("v2", tile, math)]
+            kind, tile, math, block_k = name
+            if kind in ("v1", "v2"):
+                threads, dyn = configs[(kind, tile, math if kind == "v2" else "", block_k)]
             else:
                 threads, dyn = 128, 0
             blocks, occ = occupancy(arch, threads, k["registers"], k["static_smem"] + dyn)
             rows.append({
-                "arch": f"sm_{arch}", "kernel": kind, "tile": tile, "math": math, "threads": threads,
+                "arch": f"sm_{arch}", "kernel": kind, "tile": tile, "math": math, "block_k": block_k,
+                "threads": threads,
                 "registers": k["registers"], "stack": k["stack"], "spill_stores": k["spill_stores"],
                 "spill_loads": k["spill_loads"], "smem_bytes": k["static_smem"] + dyn,
                 "blocks_per_sm": blocks, "occupancy": round(occ, 4),
@@ -261,12 +264,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cuobjdump = None if args.no_sass else (args.cuobjdump or find_tool("cuobjdump", nvcc))
     rows = collect(archs, nvcc, cuobjdump, args.build_dir)
-    header = ("arch", "kernel", "F", "math/storage", "thr", "regs", "spill", "smem B", "blk/SM", "occ", "HMMA", "FFMA", "instr")
+    header = ("arch", "kernel", "F", "math/storage", "BK", "thr", "regs", "spill", "smem B", "blk/SM", "occ", "HMMA", "FFMA", "instr")
     print(" | ".join(header))
     for r in rows:
         s = r.get("sass", {})
         print(" | ".join(str(v) for v in (
-            r["arch"], r["kernel"], r["tile"], r["math"], r["threads"], r["registers"],
+            r["arch"], r["kernel"], r["tile"], r["math"], r["block_k"] or "-", r["threads"], r["registers"],
             r["spill_stores"] + r["spill_loads"] + r["stack"], r["smem_bytes"], r["blocks_per_sm"],
             f"{r['occupancy']:.0%}", s.get("HMMA", "-"), s.get("FFMA", "-"), s.get("instructions", "-"))))
     if not cuobjdump and not args.no_sass:

@@ -18,6 +18,7 @@ these numbers confirm or refute.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import json
 import os
@@ -225,6 +226,20 @@ def rel_err(y, ref) -> float:
     return float(d / ref.double().abs().max())
 
 
+@contextlib.contextmanager
+def forced_block_k(block_k: int):
+    """WNO_CUDA_V2_BLOCK_K for the calls inside (0: the kernel's own choice)."""
+    before = os.environ.pop("WNO_CUDA_V2_BLOCK_K", None)
+    if block_k:
+        os.environ["WNO_CUDA_V2_BLOCK_K"] = str(block_k)
+    try:
+        yield
+    finally:
+        os.environ.pop("WNO_CUDA_V2_BLOCK_K", None)
+        if before is not None:
+            os.environ["WNO_CUDA_V2_BLOCK_K"] = before
+
+
 def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
     import torch
     import torch.nn.functional as F
@@ -253,18 +268,23 @@ def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
                 row["cudnn_fp16_us"] = time_gpu(lambda x=x, wh=wh, bh=bh: F.conv2d(x, wh, bh, padding=1))
                 row["cudnn_fp16_err"] = rel_err(F.conv2d(x, wh, bh, padding=1), ref)
             for tile in tiles:
-                for version, math in ((1, "default"), (2, "default"), (2, "tf32")):
+                # v2 picks 32 or 64 out channels per block by itself; F(4,3) also runs both forced
+                block_ks = (0, 32, 64) if tile == 4 else (0,)
+                for version, math, block_k in ((1, "default", 0), *((2, "default", bk) for bk in block_ks),
+                                               (2, "tf32", 0)):
                     if dtype == "fp16" and math == "tf32":
                         continue
                     if version == 2 and dtype == "fp32" and major < 8:
                         continue
-                    label = f"v{version}{'' if math == 'default' else '-' + math}_F{tile}"
+                    label = (f"v{version}{'' if math == 'default' else '-' + math}"
+                             f"{f'-bk{block_k}' if block_k else ''}_F{tile}")
                     try:
-                        fn = kern.prepare(x, wt, b, tile, version, math)
-                        y = fn(x)
-                        torch.cuda.synchronize()
-                        row[label + "_err"] = rel_err(y, ref)
-                        row[label + "_us"] = time_gpu(lambda fn=fn, x=x: fn(x))
+                        with forced_block_k(block_k):
+                            fn = kern.prepare(x, wt, b, tile, version, math)
+                            y = fn(x)
+                            torch.cuda.synchronize()
+                            row[label + "_err"] = rel_err(y, ref)
+                            row[label + "_us"] = time_gpu(lambda fn=fn, x=x: fn(x))
                     except RuntimeError as exc:
                         row[label + "_error"] = str(exc)
             base = row.get("cudnn_tf32_us" if dtype == "fp32" else "cudnn_fp16_us")

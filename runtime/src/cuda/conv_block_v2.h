@@ -3,9 +3,10 @@
 // emulation (emulate_grid.cpp) runs this code, warp-level MMA included (mma.h's model).
 //
 // Per Winograd position q the layer is a GEMM  Z_q[K x tiles] = U_q[K x C] . V_q[C x tiles].
-// One thread block owns BN = 8 tiles (the MMA's N) and BK = 64 out channels (four 16-row
-// MMA blocks, the MMA's M): every input tile a block loads is transformed once and used
-// for all of its out channels, so layers with K <= 64 transform each input tile once.
+// One thread block owns BN = 8 tiles (the MMA's N) and BK = 16 MF out channels (MF 16-row
+// MMA blocks, the MMA's M; MF = 4 or 2, chosen per layer by row_blocks_for): every input
+// tile a block loads is transformed once and used for all of its out channels, so layers
+// with K <= BK transform each input tile once.
 // Warp w owns positions w, w + W, w + 2W, ... and keeps their 16 x 8 accumulators in
 // registers for the whole channel loop. Per chunk of BC in channels (one MMA k step):
 //   prefetch   (threads) the next chunk's input columns, global -> registers
@@ -33,38 +34,56 @@ namespace wno {
 namespace cuda {
 namespace v2 {
 
-template <int M>
-struct Warps;  // warps per block; ZF: MMA row blocks per epilogue pass; resident blocks
+// Out channels per block: MF 16-row MMA blocks (the MMA's M). MF = 4 (64 channels)
+// transforms each input tile once for K <= 64; MF = 2 (32 channels) keeps half the
+// accumulators, so more blocks stay resident, and doubles the grid of a small layer.
+// W: warps per block; ZF: MMA row blocks per epilogue pass; min_blocks: resident blocks
+// that __launch_bounds__ asks the register allocator for (more would spill).
+template <int M, int MF>
+struct Warps;
 template <>
-struct Warps<2> {
+struct Warps<2, 4> {
   static constexpr int W = 4, ZF = 4, min_blocks = 3;  // 4 would spill on sm_90
 };
 template <>
-struct Warps<4> {
+struct Warps<2, 2> {
+  static constexpr int W = 4, ZF = 2, min_blocks = 4;
+};
+template <>
+struct Warps<4, 4> {
   static constexpr int W = 12, ZF = 2, min_blocks = 1;  // 2 would spill (80 registers)
 };
 template <>
-struct Warps<6> {
+struct Warps<4, 2> {
+  static constexpr int W = 12, ZF = 2, min_blocks = 2;
+};
+template <>
+struct Warps<6, 4> {
+  static constexpr int W = 16, ZF = 1, min_blocks = 1;
+};
+template <>
+struct Warps<6, 2> {
   static constexpr int W = 16, ZF = 1, min_blocks = 1;
 };
 
 constexpr int kMaxPositions = 64;
+constexpr int kTilesPerBlock = 8;  // the MMA's N
 
-template <int M, class Math>
+template <int M, class Math, int MF_>
 struct Block {
   using Elem = typename Math::Elem;
   static constexpr int A = M + 2, P = A * A;
-  static constexpr int BN = 8;        // tiles per block: the MMA's N
-  static constexpr int MF = 4;        // 16-row MMA blocks of out channels per block
+  static constexpr int BN = kTilesPerBlock;
+  static constexpr int MF = MF_;      // 16-row MMA blocks of out channels per block
   static constexpr int BK = 16 * MF;  // out channels per block
-  static constexpr int W = Warps<M>::W, threads = 32 * W;
-  static constexpr int min_blocks = Warps<M>::min_blocks;  // __launch_bounds__: registers
+  static constexpr int W = Warps<M, MF>::W, threads = 32 * W;
+  static constexpr int min_blocks = Warps<M, MF>::min_blocks;  // __launch_bounds__: registers
   static constexpr int QW = (P + W - 1) / W;               // positions per warp
   static constexpr int BC = Math::K;                       // in channels per chunk: one MMA k step
   static constexpr int VS = BC + Math::pad;   // Vmma row stride: conflict-free fragment loads
   static constexpr int items = BC * BN * A;   // input columns per chunk
   static constexpr int IT = items / threads;  // ... per thread
-  static constexpr int ZF = Warps<M>::ZF, passes = MF / ZF;
+  static constexpr int ZF = Warps<M, MF>::ZF, passes = MF / ZF;
   // Shared memory, bytes: tile table | Vtmp (fp32) + Vmma, or Zs in the epilogue.
   static constexpr int table_bytes = 4 * BN * 4;
   static constexpr int vtmp_floats = P * BC * BN;
@@ -78,6 +97,17 @@ struct Block {
   static_assert(P <= kMaxPositions, "position scale table");
   static_assert(smem_bytes <= 64 * 1024, "dynamic shared memory of every target (sm_75: 64 KiB)");
 };
+
+// MF for a layer on a GPU with `sms` SMs: 2 where K <= 32 (no input transform is repeated,
+// and half the accumulators let more blocks stay resident) or where MF = 4 would leave SMs
+// without a block (a small batch-1 layer: twice the blocks for twice the input transforms);
+// else 4. `force` (32 or 64 out channels per block) overrides it; any other value is ignored.
+WNO_HD inline int row_blocks_for(long long tiles, int kblocks, int sms, int force = 0) {
+  if (force == 32 || force == 64) return force / 16;
+  if (kblocks <= 2) return 2;
+  const long long grid4 = (tiles + kTilesPerBlock - 1) / kTilesPerBlock * ((kblocks + 3) / 4);
+  return grid4 < sms ? 2 : 4;
+}
 
 // Transformed weights: U[q][c chunk][16-channel block][lane][AE], each lane's A fragment
 // of one MMA contiguous (kpad = K rounded up to 16, cpad = C rounded up to BC).
@@ -168,9 +198,9 @@ WNO_HD WNO_FORCE_INLINE void transform_weight(const WeightParams<T>& p, int inde
   }
 }
 
-template <int M, class Math>
+template <int M, class Math, int MF>
 struct ThreadState {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   float acc[B::QW][B::MF][4];  // C fragments: positions x out-channel blocks
   float pre[B::IT][B::A];      // prefetched input columns of the next chunk
 };
@@ -185,10 +215,10 @@ struct TileTable {
       : xbase(reinterpret_cast<int*>(smem)), ybase(xbase + bn), oy(ybase + bn), ox(oy + bn) {}
 };
 
-template <int M, class Math, typename T>
+template <int M, class Math, int MF, typename T>
 WNO_HD WNO_FORCE_INLINE void fill_table(const ConvParams<T>& p, int bx, int tid,
                                         unsigned char* smem) {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   if (tid >= B::BN) return;
   TileTable tt(smem, B::BN);
   const ConvShape& s = p.s;
@@ -208,10 +238,10 @@ WNO_HD WNO_FORCE_INLINE void fill_table(const ConvParams<T>& p, int bx, int tid,
 
 // Global -> registers: item (cc, t, j), j fastest, so a warp reads runs of neighbouring
 // columns of one row (coalesced); constant divisors only.
-template <int M, class Math, typename T>
+template <int M, class Math, int MF, typename T>
 WNO_HD WNO_FORCE_INLINE void prefetch(const ConvParams<T>& p, int c0, int tid, unsigned char* smem,
-                                      ThreadState<M, Math>& st) {
-  using B = Block<M, Math>;
+                                      ThreadState<M, Math, MF>& st) {
+  using B = Block<M, Math, MF>;
   constexpr int A = B::A;
   const ConvShape& s = p.s;
   const TileTable tt(smem, B::BN);
@@ -229,22 +259,22 @@ WNO_HD WNO_FORCE_INLINE void prefetch(const ConvParams<T>& p, int c0, int tid, u
   }
 }
 
-template <int M, class Math>
+template <int M, class Math, int MF>
 WNO_HD WNO_FORCE_INLINE float* vtmp(unsigned char* smem) {
-  return reinterpret_cast<float*>(smem + Block<M, Math>::table_bytes);
+  return reinterpret_cast<float*>(smem + Block<M, Math, MF>::table_bytes);
 }
-template <int M, class Math>
+template <int M, class Math, int MF>
 WNO_HD WNO_FORCE_INLINE typename Math::Elem* vmma(unsigned char* smem) {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   return reinterpret_cast<typename Math::Elem*>(smem + B::table_bytes + B::vtmp_floats * 4);
 }
 
 // Column pass of the prefetched columns: Vtmp[i][j][cc][t] = (BT d)[i][j].
-template <int M, class Math>
-WNO_HD WNO_FORCE_INLINE void store_columns(int tid, unsigned char* smem, ThreadState<M, Math>& st) {
-  using B = Block<M, Math>;
+template <int M, class Math, int MF>
+WNO_HD WNO_FORCE_INLINE void store_columns(int tid, unsigned char* smem, ThreadState<M, Math, MF>& st) {
+  using B = Block<M, Math, MF>;
   constexpr int A = B::A;
-  float* Vt = vtmp<M, Math>(smem);
+  float* Vt = vtmp<M, Math, MF>(smem);
   WNO_UNROLL for (int r = 0; r < B::IT; ++r) {
     const int item = tid + r * B::threads;
     const int j = item % A, t = (item / A) % B::BN, cc = item / (A * B::BN);
@@ -256,12 +286,12 @@ WNO_HD WNO_FORCE_INLINE void store_columns(int tid, unsigned char* smem, ThreadS
 }
 
 // Row pass Vtmp -> Vmma[q][t][cc] in the operand type: item (cc, t, i), t fastest.
-template <int M, class Math>
+template <int M, class Math, int MF>
 WNO_HD WNO_FORCE_INLINE void transform_rows(int tid, unsigned char* smem) {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   constexpr int A = B::A;
-  const float* Vt = vtmp<M, Math>(smem);
-  typename Math::Elem* Vm = vmma<M, Math>(smem);
+  const float* Vt = vtmp<M, Math, MF>(smem);
+  typename Math::Elem* Vm = vmma<M, Math, MF>(smem);
   WNO_UNROLL for (int r = 0; r < B::IT; ++r) {
     const int item = tid + r * B::threads;
     const int t = item % B::BN, i = (item / B::BN) % A, cc = item / (B::BN * A);
@@ -314,12 +344,12 @@ WNO_HD WNO_FORCE_INLINE void split_tf32(float (&x)[N], float (&lo)[N]) {
 }
 
 // The warp's MMAs on the chunk in Vmma: Z_q += U_q[kb, chunk] . V_q[chunk, tiles].
-template <int M, class Math, typename T, class Warp>
+template <int M, class Math, int MF, typename T, class Warp>
 WNO_HD WNO_FORCE_INLINE void mma_chunk(const ConvParams<T>& p, int by, int chunk, int warp, Warp& w,
                                        unsigned char* smem) {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   constexpr int L = Warp::L;
-  const typename Math::Elem* Vm = vmma<M, Math>(smem);
+  const typename Math::Elem* Vm = vmma<M, Math, MF>(smem);
   WNO_UNROLL for (int qi = 0; qi < B::QW; ++qi) {
     const int q = warp + qi * B::W;
     if (q >= B::P) break;  // warp-uniform
@@ -357,10 +387,10 @@ WNO_HD WNO_FORCE_INLINE void mma_chunk(const ConvParams<T>& p, int by, int chunk
 }
 
 // Epilogue pass: the warp's accumulators of row blocks [pass * ZF, +ZF) -> Zs, unscaled.
-template <int M, class Math, typename T, class Warp>
+template <int M, class Math, int MF, typename T, class Warp>
 WNO_HD WNO_FORCE_INLINE void write_z(const ConvParams<T>& p, int pass, int warp, Warp& w,
                                      unsigned char* smem) {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   float* Zs = reinterpret_cast<float*>(smem + B::table_bytes);
   WNO_UNROLL for (int qi = 0; qi < B::QW; ++qi) {
     const int q = warp + qi * B::W;
@@ -380,10 +410,10 @@ WNO_HD WNO_FORCE_INLINE void write_z(const ConvParams<T>& p, int pass, int warp,
 }
 
 // Thread per (out channel, tile): A^T Z A straight from Zs, + bias, crop, store.
-template <int M, class Math, typename T>
+template <int M, class Math, int MF, typename T>
 WNO_HD WNO_FORCE_INLINE void store_outputs(const ConvParams<T>& p, int by, int pass, int tid,
                                            unsigned char* smem) {
-  using B = Block<M, Math>;
+  using B = Block<M, Math, MF>;
   constexpr int A = B::A, stride = 16 * B::ZF * B::BN;  // position q -> q + 1
   const ConvShape& s = p.s;
   const TileTable tt(smem, B::BN);
@@ -410,40 +440,40 @@ WNO_HD WNO_FORCE_INLINE void store_outputs(const ConvParams<T>& p, int by, int p
 }
 
 // ---- the schedule: threads(f) / warps(f) run a part of a barrier interval, sync() ends it.
-template <int M, class Math, typename T, typename Runner>
+template <int M, class Math, int MF, typename T, typename Runner>
 WNO_HD WNO_FORCE_INLINE void conv_block(Runner& run, const ConvParams<T>& p, int bx, int by,
                                         unsigned char* smem) {
-  using St = ThreadState<M, Math>;
-  using B = Block<M, Math>;
+  using St = ThreadState<M, Math, MF>;
+  using B = Block<M, Math, MF>;
   run.threads([&](int tid, St& st) {
     WNO_UNROLL for (int qi = 0; qi < B::QW; ++qi) WNO_UNROLL
       for (int mf = 0; mf < B::MF; ++mf) WNO_UNROLL
         for (int e = 0; e < 4; ++e) st.acc[qi][mf][e] = 0.f;
-    fill_table<M, Math>(p, bx, tid, smem);
+    fill_table<M, Math, MF>(p, bx, tid, smem);
   });
   run.sync();
   run.threads([&](int tid, St& st) {
-    prefetch<M, Math>(p, 0, tid, smem, st);
-    store_columns<M, Math>(tid, smem, st);
+    prefetch<M, Math, MF>(p, 0, tid, smem, st);
+    store_columns<M, Math, MF>(tid, smem, st);
   });
   run.sync();
   for (int chunk = 0; chunk < p.cchunks; ++chunk) {
-    run.threads([&](int tid, St&) { transform_rows<M, Math>(tid, smem); });
+    run.threads([&](int tid, St&) { transform_rows<M, Math, MF>(tid, smem); });
     run.sync();
     const bool next = chunk + 1 < p.cchunks;
     if (next)
       run.threads(
-          [&](int tid, St& st) { prefetch<M, Math>(p, (chunk + 1) * B::BC, tid, smem, st); });
-    run.warps([&](int warp, auto& w) { mma_chunk<M, Math>(p, by, chunk, warp, w, smem); });
-    if (next) run.threads([&](int tid, St& st) { store_columns<M, Math>(tid, smem, st); });
+          [&](int tid, St& st) { prefetch<M, Math, MF>(p, (chunk + 1) * B::BC, tid, smem, st); });
+    run.warps([&](int warp, auto& w) { mma_chunk<M, Math, MF>(p, by, chunk, warp, w, smem); });
+    if (next) run.threads([&](int tid, St& st) { store_columns<M, Math, MF>(tid, smem, st); });
     run.sync();
   }
   // Unrolled: pass indexes the accumulator arrays, which must stay in registers.
   WNO_UNROLL for (int pass = 0; pass < B::passes; ++pass) {
     if (by * B::MF + pass * B::ZF >= p.kblocks) break;  // block-uniform
-    run.warps([&](int warp, auto& w) { write_z<M, Math>(p, pass, warp, w, smem); });
+    run.warps([&](int warp, auto& w) { write_z<M, Math, MF>(p, pass, warp, w, smem); });
     run.sync();
-    run.threads([&](int tid, St&) { store_outputs<M, Math>(p, by, pass, tid, smem); });
+    run.threads([&](int tid, St&) { store_outputs<M, Math, MF>(p, by, pass, tid, smem); });
     run.sync();
   }
 }

@@ -176,10 +176,10 @@ namespace {
 constexpr std::uint32_t kPoison = 0x7fc07fc0u;  // NaN as one float and as two halves
 constexpr std::uint32_t kGuardWord = 0xdeadbeefu;
 
-template <int M, class Math>
+template <int M, class Math, int MF>
 struct HostRunnerV2 {
-  using St = v2::ThreadState<M, Math>;
-  using B = v2::Block<M, Math>;
+  using St = v2::ThreadState<M, Math, MF>;
+  using B = v2::Block<M, Math, MF>;
   struct Warp {
     static constexpr int L = 32;
     St* st;
@@ -227,11 +227,9 @@ struct HostRunnerV2 {
   }
 };
 
-template <int M, class Math, typename T>
-wno_status conv2d_v2(const wno_conv_desc& d, const void* x, const void* u, const float* bias,
-                     void* y, int order) {
-  using B = v2::Block<M, Math>;
-  const v2::ConvParams<T> p = v2::make_params<M, Math, T>(d, x, u, bias, y);
+template <int M, class Math, int MF, typename T>
+wno_status conv2d_v2(const v2::ConvParams<T>& p, int order) {
+  using B = v2::Block<M, Math, MF>;
   const long long grid_x = (p.s.tiles + B::BN - 1) / B::BN;
   const int grid_y = (p.kblocks + B::MF - 1) / B::MF;
   constexpr int words = (B::smem_bytes + 3) / 4;
@@ -240,14 +238,25 @@ wno_status conv2d_v2(const wno_conv_desc& d, const void* x, const void* u, const
     for (long long bx = 0; bx < grid_x; ++bx) {
       std::fill(smem.begin(), smem.begin() + words, kPoison);
       std::fill(smem.begin() + words, smem.end(), kGuardWord);
-      HostRunnerV2<M, Math> run(order, static_cast<unsigned>(bx * 7919 + by));
-      v2::conv_block<M, Math>(run, p, static_cast<int>(bx), by,
-                              reinterpret_cast<unsigned char*>(smem.data()));
+      HostRunnerV2<M, Math, MF> run(order, static_cast<unsigned>(bx * 7919 + by));
+      v2::conv_block<M, Math, MF>(run, p, static_cast<int>(bx), by,
+                                  reinterpret_cast<unsigned char*>(smem.data()));
       for (int i = words; i < words + kGuard; ++i)
         if (smem[i] != kGuardWord) return WNO_ERROR_INTERNAL;
     }
   }
   return WNO_SUCCESS;
+}
+
+// block_k: out channels per block as the GPU entry chooses them for a GPU with `sms` SMs
+// (row_blocks_for), here given by the caller: 32 or 64.
+template <int M, class Math, typename T>
+wno_status conv2d_v2(const wno_conv_desc& d, const void* x, const void* u, const float* bias,
+                     void* y, int order, int block_k) {
+  const v2::ConvParams<T> p = v2::make_params<M, Math, T>(d, x, u, bias, y);
+  if (block_k == 32) return conv2d_v2<M, Math, 2, T>(p, order);
+  if (block_k == 64) return conv2d_v2<M, Math, 4, T>(p, order);
+  return WNO_ERROR_INVALID_ARGUMENT;
 }
 
 template <int M, class Math, typename T>
@@ -261,14 +270,14 @@ void transform_weights_v2(const wno_conv_desc& d, const float* weight, void* out
 
 template <class Math, typename T>
 wno_status run_v2(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y,
-                  int order) {
+                  int order, int block_k) {
   switch (d.tile) {
     case 2:
-      return conv2d_v2<2, Math, T>(d, x, u, b, y, order);
+      return conv2d_v2<2, Math, T>(d, x, u, b, y, order, block_k);
     case 4:
-      return conv2d_v2<4, Math, T>(d, x, u, b, y, order);
+      return conv2d_v2<4, Math, T>(d, x, u, b, y, order, block_k);
     default:
-      return conv2d_v2<6, Math, T>(d, x, u, b, y, order);
+      return conv2d_v2<6, Math, T>(d, x, u, b, y, order, block_k);
   }
 }
 
@@ -284,26 +293,33 @@ void run_weights_v2(const wno_conv_desc& d, const float* w, void* out) {
   }
 }
 
-template <int M, class Math>
+template <int M, class Math, int MF>
 void info_v2(int* out) {
-  using B = v2::Block<M, Math>;
+  using B = v2::Block<M, Math, MF>;
   const int values[] = {B::threads, B::smem_bytes, B::BN, B::BK, B::BC, B::passes};
   std::copy(std::begin(values), std::end(values), out);
 }
 
-template <class Math>
+template <class Math, int MF>
 wno_status info_v2_tile(int tile, int* out) {
   switch (tile) {
     case 2:
-      info_v2<2, Math>(out);
+      info_v2<2, Math, MF>(out);
       return WNO_SUCCESS;
     case 4:
-      info_v2<4, Math>(out);
+      info_v2<4, Math, MF>(out);
       return WNO_SUCCESS;
     case 6:
-      info_v2<6, Math>(out);
+      info_v2<6, Math, MF>(out);
       return WNO_SUCCESS;
   }
+  return WNO_ERROR_INVALID_ARGUMENT;
+}
+
+template <class Math>
+wno_status info_v2_tile(int tile, int block_k, int* out) {
+  if (block_k == 32) return info_v2_tile<Math, 2>(tile, out);
+  if (block_k == 64) return info_v2_tile<Math, 4>(tile, out);
   return WNO_ERROR_INVALID_ARGUMENT;
 }
 
@@ -336,26 +352,36 @@ WNO_EMU_API wno_status wno_emu_v2_transform_weights(const wno_conv_desc* d, wno_
 }
 
 // math: wno_cuda_math (fp32: default = 3xTF32, TF32, 3xTF32; fp16: default only).
+// block_k: out channels per block, 32 or 64 (the GPU entry picks one: wno_emu_v2_block_k).
 WNO_EMU_API wno_status wno_emu_v2_conv2d(const wno_conv_desc* d, wno_dtype dtype, int math,
                                          const void* x, const void* u, const float* bias, void* y,
-                                         int order) {
+                                         int order, int block_k) {
   using namespace wno::cuda;
   if (!wno::valid_desc(d) || !x || !u || !y) return WNO_ERROR_INVALID_ARGUMENT;
   if (dtype == WNO_FLOAT16) {
     if (math != WNO_MATH_DEFAULT) return WNO_ERROR_UNSUPPORTED;
-    return run_v2<MathF16, wno::half_t>(*d, x, u, bias, y, order);
+    return run_v2<MathF16, wno::half_t>(*d, x, u, bias, y, order, block_k);
   }
   if (dtype != WNO_FLOAT32) return WNO_ERROR_UNSUPPORTED;
-  if (math == WNO_MATH_TF32) return run_v2<MathTf32, float>(*d, x, u, bias, y, order);
+  if (math == WNO_MATH_TF32) return run_v2<MathTf32, float>(*d, x, u, bias, y, order, block_k);
   if (math == WNO_MATH_DEFAULT || math == WNO_MATH_3XTF32)
-    return run_v2<Math3xTf32, float>(*d, x, u, bias, y, order);
+    return run_v2<Math3xTf32, float>(*d, x, u, bias, y, order, block_k);
   return WNO_ERROR_INVALID_ARGUMENT;
 }
 
+// The out channels per block that wno_cuda_v2_conv2d launches on a GPU with `sms` SMs.
+WNO_EMU_API int wno_emu_v2_block_k(const wno_conv_desc* d, int sms) {
+  if (!wno::valid_desc(d)) return 0;
+  const wno::ConvShape s = wno::ConvShape::from(*d);
+  return 16 * wno::cuda::v2::row_blocks_for(s.tiles, (s.k + 15) / 16, sms);
+}
+
 // {threads, shared bytes, tiles, out channels, in channels per chunk, epilogue passes}.
-WNO_EMU_API wno_status wno_emu_v2_block_info(int tile, wno_dtype dtype, int* out6) {
+WNO_EMU_API wno_status wno_emu_v2_block_info(int tile, wno_dtype dtype, int block_k, int* out6) {
   if (!out6) return WNO_ERROR_INVALID_ARGUMENT;
-  if (dtype == WNO_FLOAT16) return wno::cuda::info_v2_tile<wno::cuda::MathF16>(tile, out6);
-  if (dtype == WNO_FLOAT32) return wno::cuda::info_v2_tile<wno::cuda::MathTf32>(tile, out6);
+  if (dtype == WNO_FLOAT16)
+    return wno::cuda::info_v2_tile<wno::cuda::MathF16>(tile, block_k, out6);
+  if (dtype == WNO_FLOAT32)
+    return wno::cuda::info_v2_tile<wno::cuda::MathTf32>(tile, block_k, out6);
   return WNO_ERROR_INVALID_ARGUMENT;
 }

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include <atomic>
+#include <cstdlib>
 
 #include "conv_block_v2.h"
 
@@ -14,9 +15,9 @@ wno_status cuda_status(cudaError_t err);  // winograd_cuda.cu
 namespace v2 {
 namespace {
 
-template <int M, class Math>
+template <int M, class Math, int MF>
 struct DeviceRunner {
-  using St = ThreadState<M, Math>;
+  using St = ThreadState<M, Math, MF>;
   struct Warp {
     static constexpr int L = 1;
     St& st;
@@ -37,12 +38,12 @@ struct DeviceRunner {
   __device__ __forceinline__ void sync() { __syncthreads(); }
 };
 
-template <int M, class Math, typename T>
-__global__ void __launch_bounds__(Block<M, Math>::threads, Block<M, Math>::min_blocks)
+template <int M, class Math, int MF, typename T>
+__global__ void __launch_bounds__(Block<M, Math, MF>::threads, Block<M, Math, MF>::min_blocks)
     winograd_conv_v2_kernel(const ConvParams<T> p) {
   extern __shared__ __align__(16) unsigned char smem[];
-  DeviceRunner<M, Math> run;
-  conv_block<M, Math>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
+  DeviceRunner<M, Math, MF> run;
+  conv_block<M, Math, MF>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
 }
 
 template <int M, class Math, typename T>
@@ -81,21 +82,47 @@ wno_status transform_weights(const wno_conv_desc& d, const float* weight, void* 
   return cuda_status(cudaGetLastError());
 }
 
-template <int M, class Math, typename T>
-wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
-                  cudaStream_t stream) {
-  using B = Block<M, Math>;
-  const ConvParams<T> p = make_params<M, Math, T>(d, x, u, bias, y);
+template <int M, class Math, int MF, typename T>
+wno_status launch(const ConvParams<T>& p, cudaStream_t stream) {
+  using B = Block<M, Math, MF>;
   const long long gx = (p.s.tiles + B::BN - 1) / B::BN;
   if (gx > 0x7fffffffLL) return WNO_ERROR_INVALID_ARGUMENT;
   const dim3 grid(static_cast<unsigned>(gx),
                   static_cast<unsigned>((p.kblocks + B::MF - 1) / B::MF));
   if (B::smem_bytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
-    const wno_status s = allow_shared_memory(winograd_conv_v2_kernel<M, Math, T>, B::smem_bytes);
+    const wno_status s =
+        allow_shared_memory(winograd_conv_v2_kernel<M, Math, MF, T>, B::smem_bytes);
     if (s != WNO_SUCCESS) return s;
   }
-  winograd_conv_v2_kernel<M, Math, T><<<grid, B::threads, B::smem_bytes, stream>>>(p);
+  winograd_conv_v2_kernel<M, Math, MF, T><<<grid, B::threads, B::smem_bytes, stream>>>(p);
   return cuda_status(cudaGetLastError());
+}
+
+// WNO_CUDA_V2_BLOCK_K=32 or 64 fixes the out channels per block (the GPU check times both).
+// Read per launch (tens of nanoseconds) so a process can compare the two.
+int forced_block_k() {
+  const char* env = std::getenv("WNO_CUDA_V2_BLOCK_K");
+  return env ? std::atoi(env) : 0;
+}
+
+int multiprocessors(cudaError_t& err) {
+  int device = 0, sms = 0;
+  err = cudaGetDevice(&device);
+  if (err == cudaSuccess)
+    err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  return sms;
+}
+
+template <int M, class Math, typename T>
+wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
+                  cudaStream_t stream) {
+  const ConvParams<T> p = make_params<M, Math, T>(d, x, u, bias, y);
+  cudaError_t err;
+  const int sms = multiprocessors(err);
+  if (err != cudaSuccess) return cuda_status(err);
+  if (row_blocks_for(p.s.tiles, p.kblocks, sms, forced_block_k()) == 2)
+    return launch<M, Math, 2, T>(p, stream);
+  return launch<M, Math, 4, T>(p, stream);
 }
 
 template <class Math, typename T>
