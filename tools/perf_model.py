@@ -30,8 +30,10 @@ GPUS = {
 SHAPES = [("darcy N1 C20 66x66", 1, 20, 66, 66), ("N1 C32 64x64", 1, 32, 64, 64),
           ("N1 C64 128x128", 1, 64, 128, 128), ("N8 C32 64x64", 8, 32, 64, 64),
           ("N8 C64 128x128", 8, 64, 128, 128)]
-# ptxas registers, nvcc 13.0 (sm_87 / sm_90 are within 8 of each other for every kernel).
-REGS = {("v1", 4): 158, ("v2-fp16", 4): 96, ("v2-tf32", 4): 88, ("v2-3xtf32", 4): 88}
+# ptxas registers of the F(4,3) kernels on sm_87, nvcc 13.0 (sm_90 is within 8 for every
+# kernel); v2 keyed by out channels per block (32 or 64).
+REGS = {("v1", 0): 158, ("v2-fp16", 64): 96, ("v2-tf32", 64): 88, ("v2-3xtf32", 64): 88,
+        ("v2-fp16", 32): 72, ("v2-tf32", 32): 61, ("v2-3xtf32", 32): 68}
 THREADS = {"v1": 192, "v2": 384}
 SMEM = {"v1": 27648, "v2": 36992}
 LIMITS = {"86": (1536, 16, 100 * 1024, 1024), "87": (1536, 16, 164 * 1024, 1024),
@@ -52,7 +54,16 @@ def blocks_per_sm(arch: str, threads: int, regs: int, smem: int) -> int:
     return max(1, min(by_regs, max_threads // threads, smem_sm // (smem + reserved), max_blocks))
 
 
-def model(gpu: str, shape: tuple, kernel: str, regs: dict) -> dict:
+def v2_block_k(tiles: int, k: int, sms: int) -> int:
+    """Out channels per block as the kernel picks them (conv_block_v2.h, row_blocks_for)."""
+    kblocks = math.ceil(k / 16)
+    if kblocks <= 2:
+        return 32
+    return 32 if math.ceil(tiles / 8) * math.ceil(kblocks / 4) < sms else 64
+
+
+def model(gpu: str, shape: tuple, kernel: str, regs: dict, block_k: int = 0) -> dict:
+    """block_k: v2's out channels per block, 32 or 64; 0: the kernel's own choice."""
     arch, sms, ghz, _fp32, mma, native, dram, l2, launch = GPUS[gpu]
     _, n, c, h, w = shape
     k, m, a = c, 4, 6
@@ -78,10 +89,10 @@ def model(gpu: str, shape: tuple, kernel: str, regs: dict) -> dict:
         t_alu = macs / V1_FFMA_SHARE / (min(sms, blocks) * 128 * clk * ALU_ISSUE_EFF)
         t_tc = 0.0
         l2_bytes = blocks * (p * bc * bk * 4) * math.ceil(c / bc) + blocks * bn * c * a * a * 4
-        chunks, threads, key, smem = math.ceil(c / bc), THREADS["v1"], ("v1", 4), SMEM["v1"]
+        chunks, threads, key, smem = math.ceil(c / bc), THREADS["v1"], ("v1", 0), SMEM["v1"]
     else:
         prec = kernel.split("-", 1)[1]
-        bn, bk = 8, 64
+        bn, bk = 8, block_k or v2_block_k(tiles, k, sms)
         bc = 16 if prec == "fp16" else 8
         kpad, cpad = math.ceil(k / 16) * 16, math.ceil(c / bc) * bc
         tpad = math.ceil(tiles / bn) * bn
@@ -94,7 +105,7 @@ def model(gpu: str, shape: tuple, kernel: str, regs: dict) -> dict:
         t_alu = instr / (min(sms, blocks) * 128 * clk * ALU_ISSUE_EFF)
         esize = 2 if prec == "fp16" else 4
         l2_bytes = blocks * p * cpad * min(bk, kpad) * esize  # U, once per block
-        chunks, threads, key, smem = cpad // bc, THREADS["v2"], (f"v2-{prec}", 4), SMEM["v2"]
+        chunks, threads, key, smem = cpad // bc, THREADS["v2"], (f"v2-{prec}", bk), SMEM["v2"]
     esize = 2 if kernel.endswith("fp16") else 4
     t_l2 = l2_bytes / (l2 * 1e9)
     t_dram = (n * c * h * w + n * k * h * w) * esize / (dram * 1e9)
@@ -104,6 +115,7 @@ def model(gpu: str, shape: tuple, kernel: str, regs: dict) -> dict:
     terms = {"tensor": t_tc, "alu": t_alu, "L2": t_l2, "dram": t_dram, "latency": t_lat}
     bound = max(terms, key=terms.get)
     return {"us": launch + terms[bound] * 1e6, "bound": bound, "blocks": blocks, "per_sm": per_sm,
+            "block_k": 0 if kernel == "v1" else bk,
             "terms_us": {k2: round(v * 1e6, 2) for k2, v in terms.items()}}
 
 
@@ -114,9 +126,9 @@ def main() -> None:
     regs = {}
     if args.resources:
         for r in json.loads(args.resources.read_text())["rows"]:
-            if r["tile"] == 4 and r["arch"] == "sm_87":
+            if r["tile"] == 4 and r["arch"] == "sm_87" and r["kernel"] in ("v1", "v2"):
                 name = {"MathF16": "v2-fp16", "MathTf32": "v2-tf32", "Math3xTf32": "v2-3xtf32"}.get(r["math"], "v1")
-                regs[(name if r["kernel"] == "v2" else "v1", 4)] = r["registers"]
+                regs[(name, r.get("block_k", 64) if r["kernel"] == "v2" else 0)] = r["registers"]
     kernels = ["v1", "v2-fp16", "native-fp16", "v2-tf32", "v2-3xtf32", "native-tf32"]
     for gpu in GPUS:
         print(f"\n{gpu} (sm_{GPUS[gpu][0]}), microseconds, F(4,3), bound in brackets")
@@ -127,6 +139,13 @@ def main() -> None:
             cells = [f"{res[k]['us']:.0f} ({res[k]['bound']})" for k in kernels]
             ratio = res["native-fp16"]["us"] / res["v2-fp16"]["us"]
             print(f"| {shape[0]} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
+        print("\nv2 fp16 with 64 / 32 out channels per block (the kernel picks the marked one)")
+        print("| shape | 64 | 32 | picked |")
+        print("|---|---|---|---|")
+        for shape in SHAPES:
+            r64, r32 = (model(gpu, shape, "v2-fp16", regs, bk) for bk in (64, 32))
+            picked = model(gpu, shape, "v2-fp16", regs)["block_k"]
+            print(f"| {shape[0]} | {r64['us']:.0f} ({r64['bound']}) | {r32['us']:.0f} ({r32['bound']}) | {picked} |")
 
 
 if __name__ == "__main__":
