@@ -78,8 +78,8 @@ struct Block {
   static constexpr int BK = 16 * MF;  // out channels per block
   static constexpr int W = Warps<M, MF>::W, threads = 32 * W;
   static constexpr int min_blocks = Warps<M, MF>::min_blocks;  // __launch_bounds__: registers
-  static constexpr int QW = (P + W - 1) / W;               // positions per warp
-  static constexpr int BC = Math::K;                       // in channels per chunk: one MMA k step
+  static constexpr int QW = (P + W - 1) / W;                   // positions per warp
+  static constexpr int BC = Math::K;          // in channels per chunk: one MMA k step
   static constexpr int VS = BC + Math::pad;   // Vmma row stride: conflict-free fragment loads
   static constexpr int items = BC * BN * A;   // input columns per chunk
   static constexpr int IT = items / threads;  // ... per thread
@@ -271,7 +271,8 @@ WNO_HD WNO_FORCE_INLINE typename Math::Elem* vmma(unsigned char* smem) {
 
 // Column pass of the prefetched columns: Vtmp[i][j][cc][t] = (BT d)[i][j].
 template <int M, class Math, int MF>
-WNO_HD WNO_FORCE_INLINE void store_columns(int tid, unsigned char* smem, ThreadState<M, Math, MF>& st) {
+WNO_HD WNO_FORCE_INLINE void store_columns(int tid, unsigned char* smem,
+                                           ThreadState<M, Math, MF>& st) {
   using B = Block<M, Math, MF>;
   constexpr int A = B::A;
   float* Vt = vtmp<M, Math, MF>(smem);

@@ -379,8 +379,7 @@ WNO_EMU_API int wno_emu_v2_block_k(const wno_conv_desc* d, int sms) {
 // {threads, shared bytes, tiles, out channels, in channels per chunk, epilogue passes}.
 WNO_EMU_API wno_status wno_emu_v2_block_info(int tile, wno_dtype dtype, int block_k, int* out6) {
   if (!out6) return WNO_ERROR_INVALID_ARGUMENT;
-  if (dtype == WNO_FLOAT16)
-    return wno::cuda::info_v2_tile<wno::cuda::MathF16>(tile, block_k, out6);
+  if (dtype == WNO_FLOAT16) return wno::cuda::info_v2_tile<wno::cuda::MathF16>(tile, block_k, out6);
   if (dtype == WNO_FLOAT32)
     return wno::cuda::info_v2_tile<wno::cuda::MathTf32>(tile, block_k, out6);
   return WNO_ERROR_INVALID_ARGUMENT;
