@@ -47,6 +47,23 @@ def test_info_tables(model_file, capsys):
         assert text in out
 
 
+def test_info_shows_a_neuraloperator_block_and_counts_its_mlps(tmp_path, capsys):
+    cfg = WNOConfig(in_channels=1, out_channels=1, width=8, modes=(4, 4), n_layers=2, resolution=(32, 32),
+                    block="neuralop", lifting_width=16, channel_mlp_width=4, channel_mlp_skip=True,
+                    domain_padding=0, domain_padding_fraction=(0.25, 0.25), real_space_kernel=False)
+    path = save_model(WNO2d(cfg), tmp_path / "nop.pt")
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    for text in ("0.25 x 0.25 of the grid", "neuralop, channel MLP 4 + skip", "lifting MLP width", "16"):
+        assert text in out, text
+    assert main(["info", str(path), "--json"]) == 0
+    macs = json.loads(capsys.readouterr().out)["macs"]
+    # 32x32 padded to 48x48: lift 3->16->8, per layer W + MLP 8->4->8 + skip, projection
+    lift, proj = 32 * 32 * (3 * 16 + 16 * 8), 32 * 32 * (8 * cfg.projection_width + cfg.projection_width * 1)
+    layers = 2 * 48 * 48 * (8 * 8 + 2 * 8 * 4 + 8 * 8)
+    assert macs["pointwise"] == lift + proj + layers
+
+
 @pytest.mark.parametrize("args,message", [
     (["info", "missing.pt"], "no such file"),
     (["info", "{bad}"], "not a wno-edge checkpoint"),

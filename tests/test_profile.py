@@ -78,3 +78,53 @@ def test_compare_conv_table(checkpoint, capsys):
     assert all(r["rel_error"] < 1e-4 for r in rows)
     assert main(["profile", "--engine", str(checkpoint), "--compare-conv"]) == 0
     assert "1x6x18x18" in capsys.readouterr().out
+
+
+def _counted_macs(model, x) -> tuple[int, int]:
+    """(MACs of every Linear and 1x1 Conv2d that ran, MACs of the 3x3 convs as direct convs),
+    from the tensors the modules actually saw: padding and MLPs as the forward pass did them."""
+    pointwise, conv3 = [0], [0]
+
+    def linear(mod, args, out):
+        pointwise[0] += out.numel() * mod.in_features
+
+    def conv1x1(mod, args, out):
+        pointwise[0] += out.numel() * mod.in_channels
+
+    def layer(mod, args, out):
+        if mod.kernel is not None:  # one 3x3 conv (W folded in) over the padded field
+            conv3[0] += out.numel() * mod.kernel.shape[1] * 9
+
+    hooks = []
+    for mod in model.modules():
+        if isinstance(mod, torch.nn.Linear):
+            hooks.append(mod.register_forward_hook(linear))
+        elif isinstance(mod, torch.nn.Conv2d) and mod.kernel_size == (1, 1):
+            hooks.append(mod.register_forward_hook(conv1x1))
+        elif hasattr(mod, "real_space_weight"):
+            hooks.append(mod.register_forward_hook(layer))
+    with torch.no_grad():
+        model(x)
+    for h in hooks:
+        h.remove()
+    return pointwise[0], conv3[0]
+
+
+@pytest.mark.parametrize("config", [
+    CFG,
+    WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=2, real_space_kernel=False),
+    WNOConfig(2, 1, width=8, modes=(3, 4), n_layers=3, block="neuralop", lifting_width=12, channel_mlp_width=5,
+              channel_mlp_skip=True, domain_padding=0, domain_padding_fraction=(0.25, 0.125)),
+    WNOConfig(2, 1, width=8, modes=(3, 4), n_layers=2, block="neuralop", real_space_kernel=False, lifting_width=10,
+              channel_mlp_width=4, domain_padding=0, domain_padding_fraction=(0.2, 0.0)),
+], ids=["wno", "fno", "neuralop-k", "neuralop-fno"])
+def test_model_cost_counts_what_the_forward_pass_runs(config):
+    """Lifting MLP, channel MLPs with skip, fractional domain padding: the analytic count
+    equals the modules' own (hooks), the W 1x1 of an FNO included."""
+    torch.manual_seed(0)
+    model = WNO2d(config).eval()
+    x = torch.randn(2, config.in_channels, 20, 24)
+    pointwise, conv3 = _counted_macs(model, x)
+    cost = model_cost(config, 20, 24, batch=2)
+    assert cost.pointwise_macs == pointwise
+    assert cost.conv_direct.multiplies == conv3

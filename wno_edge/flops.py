@@ -17,7 +17,7 @@ class ModelCost:
     height: int
     width: int
     batch: int
-    pointwise_macs: int  # lifting, projection (and W alone in the FNO special case)
+    pointwise_macs: int  # lifting, projection, channel MLPs (and W alone in the FNO special case)
     spectral_macs: int  # truncated DFT, mode mixing, inverse DFT
     conv_direct: ConvCost  # all layers' 3x3 convs computed directly (W folded in)
     conv_winograd: dict[int, ConvCost]  # the same by Winograd F(tile, 3), per tile
@@ -38,11 +38,15 @@ def _scale(cost: ConvCost, n: int) -> ConvCost:
 
 def model_cost(config: WNOConfig, height: int, width: int, batch: int = 1) -> ModelCost:
     c = config
-    hp, wp = height + c.domain_padding, width + c.domain_padding
+    top, bottom, left, right = c.paddings(height, width)
+    hp, wp = height + top + bottom, width + left + right
     m1, m2 = c.modes
     lift_in = c.in_channels + (2 if c.grid else 0)
-    pointwise = batch * height * width * (lift_in * c.width + c.width * c.projection_width
-                                          + c.projection_width * c.out_channels)
+    lifted = lift_in * c.lifting_width + c.lifting_width * c.width if c.lifting_width else lift_in * c.width
+    pointwise = batch * height * width * (lifted + c.width * c.projection_width + c.projection_width * c.out_channels)
+    if c.channel_mlp_width:  # per layer on the padded grid: two 1x1 maps, plus the skip's
+        mlp = 2 * c.width * c.channel_mlp_width + (c.width * c.width if c.channel_mlp_skip else 0)
+        pointwise += batch * c.n_layers * hp * wp * mlp
     # Per channel: real DFT along W to m2 modes (2 real MACs per term), then complex DFT
     # along H to 2*m1 modes (4 real MACs per complex MAC); the inverse costs the same.
     dft = 2 * (2 * hp * wp * m2 + 4 * 2 * m1 * hp * m2)

@@ -31,7 +31,15 @@ def summary_tables(s: dict) -> list[Table]:
     arch.add_row("Fourier modes", "x".join(map(str, cfg["modes"])))
     arch.add_row("3x3 kernel", f"Winograd F({cfg['winograd_tile']}x{cfg['winograd_tile']},3x3)"
                  if cfg["real_space_kernel"] else "none (1x1 W only)")
-    arch.add_row("domain padding", str(cfg["domain_padding"]))
+    fraction = cfg.get("domain_padding_fraction")
+    arch.add_row("domain padding", f"{fraction[0]:g} x {fraction[1]:g} of the grid, both sides" if fraction
+                 else f"{cfg['domain_padding']} cells, right and bottom")
+    if cfg.get("block", "wno") != "wno":
+        mlp = cfg.get("channel_mlp_width", 0)
+        arch.add_row("block", f"{cfg['block']}" + (f", channel MLP {mlp}" + (" + skip" if cfg.get("channel_mlp_skip") else "")
+                                                  if mlp else ""))
+    if cfg.get("lifting_width"):
+        arch.add_row("lifting MLP width", str(cfg["lifting_width"]))
     arch.add_row("parameters", f"{s['parameters']:,}")
     arch.add_row("trained grid", "x".join(map(str, cfg["resolution"])) if cfg["resolution"] else "unknown")
     for key, value in s["metadata"].items():
@@ -47,7 +55,7 @@ def summary_tables(s: dict) -> list[Table]:
     total = macs["total_direct"]
     for part, key in (("spectral (truncated DFT + mixing)", "spectral"),
                       ("3x3 conv (W folded in), direct", "conv3x3_direct"),
-                      ("pointwise (lift, projection)", "pointwise")):
+                      ("pointwise (lift, projection, channel MLPs)", "pointwise")):
         cost.add_row(part, _si(macs[key]), f"{100 * macs[key] / total:.1f}%")
     cost.add_row("total", _si(total), "100%", style="bold")
 
