@@ -21,6 +21,10 @@ def test_pretrained_model_reproduces_its_card(path, tmp_path):
     card = path.with_suffix(".md").read_text()
     assert f"{meta['test_rel_l2']:.4f}" in card  # the card quotes the checkpoint's own figure
     assert re.search(r"wno-edge train .*--task " + meta["task"], card)  # and how to reproduce it
+    # ... with the split it was trained on (checkpoints from before the option: the last 10 %)
+    split = meta["options"].get("test_split", "last")
+    for line in re.findall(r"wno-edge train .*", card):
+        assert (f"--test-split {split}" in line) or (split == "first" and "--test-split" not in line), (split, line)
 
     h, _ = model.config.resolution
     data = tmp_path / "fresh.h5"
