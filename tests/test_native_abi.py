@@ -45,6 +45,13 @@ def test_conv_desc_fields(probe):
     assert py_fields == c_fields
 
 
+def test_cpu_parallel_layout(probe):
+    c = probe["cpu_parallel"]
+    assert ctypes.sizeof(abi.CpuParallel) == c["size"]
+    assert [(name, getattr(abi.CpuParallel, name).offset, getattr(abi.CpuParallel, name).size)
+            for name, *_ in abi.CpuParallel._fields_] == [(f["name"], f["offset"], f["size"]) for f in c["fields"]]
+
+
 def test_enum_values(probe):
     """Each WNO_<NAME> enumerator the module declares as <NAME> has the C value."""
     c_values = {name.removeprefix("WNO_"): value for group in ("status", "dtype", "activation") for name, value in

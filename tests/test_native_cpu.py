@@ -31,7 +31,7 @@ from native_build import (
 
 from wno_edge import native
 from wno_edge.backends import backends_report
-from wno_edge.native.abi import ConvDesc, declare
+from wno_edge.native.abi import PARALLEL_FOR, ConvDesc, CpuParallel, declare
 from wno_edge.native.library import CPU_LIBRARY
 from wno_edge.winograd import winograd_conv2d
 
@@ -158,8 +158,9 @@ def _run_raw(lib, x, w, b, padding, tile, threads=2):
     return _run_c_abi(lib, x, w, b, padding, tile, threads)
 
 
-def _run_c_abi(lib, x, w, b, padding, tile, threads, fused=None, workspace=True):
-    """The C ABI from numpy: wno_cpu_conv2d, or with fused=(addend, act) wno_cpu_conv2d_fused."""
+def _run_c_abi(lib, x, w, b, padding, tile, threads, fused=None, workspace=True, on=None):
+    """The C ABI from numpy: wno_cpu_conv2d, or with fused=(addend, act) wno_cpu_conv2d_fused,
+    or with on=CpuParallel (its num_threads: threads) wno_cpu_conv2d_on."""
     n, c, h, wd = x.shape
     k = w.shape[0]
     d = ConvDesc(n, c, k, h, wd, padding, tile)
@@ -169,7 +170,11 @@ def _run_c_abi(lib, x, w, b, padding, tile, threads, fused=None, workspace=True)
     y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, np.float32)
     head = (ctypes.byref(d), x.ctypes.data, u.ctypes.data, None if b is None else b.ctypes.data)
     tail = (y.ctypes.data, ws.ctypes.data if workspace else None, ws.nbytes if workspace else 0, threads)
-    if fused is None:
+    if on is not None:
+        addend, act = fused or (None, 0)
+        status = lib.wno_cpu_conv2d_on(*head, None if addend is None else addend.ctypes.data, act, *tail[:3],
+                                       ctypes.byref(on))
+    elif fused is None:
         status = lib.wno_cpu_conv2d(*head, *tail)
     else:
         addend, act = fused
@@ -252,6 +257,34 @@ def _check_fused(y, x, w, b, addend, act, padding, tile):
     assert err <= 1.2 * TOL_ANY[tile] + 1e-6, (tile, act, err)
 
 
+def test_conv_on_a_callers_pool_matches_the_librarys_own(lib):
+    """wno_cpu_conv2d_on hands every task to the caller's parallel_for (here Python: serial,
+    in reverse order, workers round robin); the output is the library's own pool's, bit for
+    bit, for whole-block and split (channel-group) plans alike."""
+    threads, calls = 3, []
+
+    def parallel_for(pool, n, task, ctx):
+        calls.append(n)
+        for t in reversed(range(n)):
+            task(ctx, t, t % threads)
+
+    par = CpuParallel(PARALLEL_FOR(parallel_for), None, threads)
+    regions = set()  # parallel-fors per call: 1 for whole blocks, 2 for a split plan
+    for tile in (2, 4, 6):
+        for shape in ((1, 32, 32, 66, 66, 1), (3, 7, 5, 29, 38, 1), (1, 9, 10, 20, 20, 1)):
+            x, w, b, addend = _fused_case(tile, *shape)
+            before = len(calls)
+            y_on = _run_c_abi(lib, x, w, b, shape[-1], tile, threads, fused=(addend, ACT_GELU), on=par)
+            regions.add(len(calls) - before)
+            y_own = _run_c_abi(lib, x, w, b, shape[-1], tile, threads, fused=(addend, ACT_GELU))
+            assert np.array_equal(y_on, y_own), (tile, shape)
+    assert regions == {1, 2}
+    d = ConvDesc(1, 1, 1, 4, 4, 1, 4)
+    for bad in (None, CpuParallel(PARALLEL_FOR(parallel_for), None, 0), CpuParallel()):
+        assert lib.wno_cpu_conv2d_on(ctypes.byref(d), x.ctypes.data, x.ctypes.data, None, None, 0, x.ctypes.data,
+                                     None, 0, None if bad is None else ctypes.byref(bad)) == 1
+
+
 @pytest.mark.parametrize("tile", [2, 4, 6])
 @pytest.mark.parametrize("act", [ACT_NONE, ACT_GELU])
 @pytest.mark.parametrize("with_addend", [False, True])
@@ -320,7 +353,7 @@ FUSED_UNDER_SANITIZERS = r"""
 # numpy buffers: an access outside x, y, addend, weights or workspace aborts.
 import ctypes, math, sys
 import numpy as np
-from wno_edge.native.abi import ConvDesc, declare
+from wno_edge.native.abi import PARALLEL_FOR, ConvDesc, CpuParallel, declare
 lib = declare(ctypes.CDLL(sys.argv[1]))
 erf = np.vectorize(math.erf)
 rng = np.random.default_rng(0)

@@ -714,6 +714,10 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
 wno_status Engine::run(const float* x, float* y) {
   const Kernels& K = *k;
   Pool& P = *pool;
+  const wno_cpu_parallel kernel_pool{[](void* pool, long long n, wno_task_fn fn, void* ctx) {
+                                       static_cast<Pool*>(pool)->run(n, fn, ctx);
+                                     },
+                                     &P, P.threads()};
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
   Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
   auto lap = [&](int stage) {
@@ -913,23 +917,21 @@ wno_status Engine::run(const float* x, float* y) {
     };
     parallel(P, 1LL * n * c, inverse);
     lap(3);
-    if (L.winograd) {
-      P.park();  // the kernel runs on its own threads
+    if (L.winograd) {  // the kernel runs on this pool (a second one would fight it for cores)
       // s = act(conv(v) + bias + s), written over s.
       if (fused_epilogue) {
         const wno_status st =
-            wno_cpu_conv2d_fused(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
-                                 conv_ws, conv_ws_bytes, P.threads());
+            wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
+                              conv_ws, conv_ws_bytes, &kernel_pool);
         if (st != WNO_SUCCESS) return st;
       } else {
-        const wno_status st =
-            wno_cpu_conv2d(&L.desc, v, L.u, L.bias, conv_out, conv_ws, conv_ws_bytes, P.threads());
+        const wno_status st = wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, nullptr, WNO_ACT_NONE,
+                                                conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
         if (st != WNO_SUCCESS) return st;
         auto sum = [&](long long nc, int) {
           K.add_act(hpwp, conv_out + nc * hpwp, s + nc * hpwp, !last);
         };
         parallel(P, 1LL * n * c, sum);
-        P.park();
       }
     } else if (cfg.block_neuralop) {  // W v, GELU, channel MLP + skip, GELU: one pass
       fno_layer(K, P, n, c, cmw, hpwp, s, v, L.pointwise, L.bias, L.mlp1_w, L.mlp1_b, L.mlp2_w,

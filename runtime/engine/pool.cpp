@@ -15,9 +15,9 @@ inline void cpu_relax() {
   asm volatile("yield");
 #endif
 }
-// Helpers poll up to ~kSpin pauses for the next region (a run's regions follow each other
-// within microseconds) unless parked: the engine parks them before the Winograd kernel's
-// call, whose own threads need the cores.
+// Helpers poll up to ~kSpin pauses for the next region (a run's regions, the Winograd
+// kernel's included, follow each other within microseconds) unless parked: the engine parks
+// them at the end of a run.
 constexpr int kSpin = 20000;
 }  // namespace
 

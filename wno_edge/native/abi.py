@@ -26,6 +26,17 @@ class ConvDesc(ctypes.Structure):
         "batch", "in_channels", "out_channels", "height", "width", "padding", "tile")]
 
 
+# wno_task_fn and the parallel_for of wno_cpu_parallel (a caller's thread pool).
+TASK_FN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_longlong, ctypes.c_int)
+PARALLEL_FOR = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_longlong, TASK_FN, ctypes.c_void_p)
+
+
+class CpuParallel(ctypes.Structure):
+    """wno_cpu_parallel."""
+
+    _fields_ = [("parallel_for", PARALLEL_FOR), ("pool", ctypes.c_void_p), ("num_threads", ctypes.c_int)]
+
+
 _p, _sz, _i, _desc = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ConvDesc)
 
 # The CPU library's functions: name -> (restype, argtypes).
@@ -37,6 +48,7 @@ SIGNATURES = {
     "wno_cpu_workspace_size": (_sz, [_desc, _i]),
     "wno_cpu_conv2d": (_i, [_desc, _p, _p, _p, _p, _p, _sz, _i]),
     "wno_cpu_conv2d_fused": (_i, [_desc, _p, _p, _p, _p, _i, _p, _p, _sz, _i]),
+    "wno_cpu_conv2d_on": (_i, [_desc, _p, _p, _p, _p, _i, _p, _p, _sz, ctypes.POINTER(CpuParallel)]),
     "wno_cpu_isa": (ctypes.c_char_p, []),
     "wno_cpu_default_threads": (_i, []),
 }

@@ -80,6 +80,23 @@ WNO_API wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* 
                                         const void* transformed, const float* bias,
                                         const float* addend, wno_activation activation, float* y,
                                         void* workspace, size_t workspace_bytes, int num_threads);
+/* The same on a caller's thread pool instead of the library's own: an application that
+ * already has one (the engine) would otherwise run two pools on the same cores.
+ * parallel_for(pool, n, task, task_ctx) must call task(task_ctx, t, worker) once for every
+ * t in [0, n), with 0 <= worker < num_threads and no two concurrent calls sharing a worker
+ * (worker indexes per-thread scratch), and return when all are done. The workspace must
+ * hold wno_cpu_workspace_size(desc, num_threads) bytes (NULL: the call allocates it). */
+typedef void (*wno_task_fn)(void* task_ctx, long long task, int worker);
+typedef struct wno_cpu_parallel {
+  void (*parallel_for)(void* pool, long long n_tasks, wno_task_fn task, void* task_ctx);
+  void* pool;
+  int num_threads;
+} wno_cpu_parallel;
+WNO_API wno_status wno_cpu_conv2d_on(const wno_conv_desc* desc, const float* x,
+                                     const void* transformed, const float* bias,
+                                     const float* addend, wno_activation activation, float* y,
+                                     void* workspace, size_t workspace_bytes,
+                                     const wno_cpu_parallel* parallel);
 /* Instruction set the CPU kernel dispatched to: "avx512", "avx2", "neon" or "generic".
  * $WNO_CPU_ISA (same names) lowers the choice, e.g. to test every path on one machine. */
 WNO_API const char* wno_cpu_isa(void);

@@ -14,7 +14,7 @@ struct Isa {
   const char* name;
   std::size_t (*workspace_bytes)(const wno::ConvShape&, int threads);
   void (*conv2d)(const wno::ConvShape&, const float*, const float*, const wno::Epilogue&, float*,
-                 char*, int);
+                 char*, const wno::Parallel&);
 };
 
 #define WNO_ISA(label, ns) \
@@ -55,6 +55,35 @@ int threads_or_default(int num_threads) {
   return num_threads > 0 ? num_threads : wno::default_num_threads();
 }
 
+wno_status conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
+                  const float* bias, const float* addend, wno_activation activation, float* y,
+                  void* workspace, size_t workspace_bytes, const wno::Parallel& par) {
+  if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (activation != WNO_ACT_NONE && activation != WNO_ACT_GELU) return WNO_ERROR_INVALID_ARGUMENT;
+  const wno::ConvShape s = wno::ConvShape::from(*desc);
+  const size_t need = isa().workspace_bytes(s, par.threads);
+  void* owned = nullptr;
+  if (!workspace) {
+    owned = std::malloc(need);
+    if (!owned) return WNO_ERROR_OUT_OF_MEMORY;
+    workspace = owned;
+  } else if (workspace_bytes < need) {
+    return WNO_ERROR_WORKSPACE_TOO_SMALL;
+  }
+  const wno::Epilogue epi{bias, addend, activation == WNO_ACT_GELU ? 1 : 0};
+  wno_status status = WNO_SUCCESS;
+  try {  // nothing may unwind into C callers (std::thread creation can throw)
+    isa().conv2d(s, x, static_cast<const float*>(transformed), epi, y,
+                 static_cast<char*>(workspace), par);
+  } catch (const std::bad_alloc&) {
+    status = WNO_ERROR_OUT_OF_MEMORY;
+  } catch (...) {
+    status = WNO_ERROR_INTERNAL;
+  }
+  std::free(owned);
+  return status;
+}
+
 }  // namespace
 
 extern "C" {
@@ -81,31 +110,22 @@ wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* x, const
                                 const float* bias, const float* addend, wno_activation activation,
                                 float* y, void* workspace, size_t workspace_bytes,
                                 int num_threads) {
-  if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
-  if (activation != WNO_ACT_NONE && activation != WNO_ACT_GELU) return WNO_ERROR_INVALID_ARGUMENT;
-  const wno::ConvShape s = wno::ConvShape::from(*desc);
-  const int threads = threads_or_default(num_threads);
-  const size_t need = isa().workspace_bytes(s, threads);
-  void* owned = nullptr;
-  if (!workspace) {
-    owned = std::malloc(need);
-    if (!owned) return WNO_ERROR_OUT_OF_MEMORY;
-    workspace = owned;
-  } else if (workspace_bytes < need) {
-    return WNO_ERROR_WORKSPACE_TOO_SMALL;
-  }
-  const wno::Epilogue epi{bias, addend, activation == WNO_ACT_GELU ? 1 : 0};
-  wno_status status = WNO_SUCCESS;
-  try {  // nothing may unwind into C callers (std::thread creation can throw)
-    isa().conv2d(s, x, static_cast<const float*>(transformed), epi, y,
-                 static_cast<char*>(workspace), threads);
-  } catch (const std::bad_alloc&) {
-    status = WNO_ERROR_OUT_OF_MEMORY;
-  } catch (...) {
-    status = WNO_ERROR_INTERNAL;
-  }
-  std::free(owned);
-  return status;
+  wno::Parallel par;
+  par.threads = threads_or_default(num_threads);
+  return conv2d(desc, x, transformed, bias, addend, activation, y, workspace, workspace_bytes, par);
+}
+
+wno_status wno_cpu_conv2d_on(const wno_conv_desc* desc, const float* x, const void* transformed,
+                             const float* bias, const float* addend, wno_activation activation,
+                             float* y, void* workspace, size_t workspace_bytes,
+                             const wno_cpu_parallel* parallel) {
+  if (!parallel || !parallel->parallel_for || parallel->num_threads < 1)
+    return WNO_ERROR_INVALID_ARGUMENT;
+  wno::Parallel par;
+  par.run = parallel->parallel_for;
+  par.pool = parallel->pool;
+  par.threads = parallel->num_threads;
+  return conv2d(desc, x, transformed, bias, addend, activation, y, workspace, workspace_bytes, par);
 }
 
 wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,

@@ -4,6 +4,7 @@
 #include <cstddef>
 
 #include "../common/conv_shape.h"
+#include "thread_pool.h"
 
 namespace wno {
 
@@ -33,7 +34,7 @@ struct Epilogue {
   namespace ns {                                                                                 \
   std::size_t workspace_bytes(const wno::ConvShape& s, int threads);                             \
   void conv2d(const wno::ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, \
-              float* y, char* workspace, int threads);                                           \
+              float* y, char* workspace, const wno::Parallel& par);                              \
   }
 
 WNO_DECLARE_CPU_ISA(wno_cpu_generic)

@@ -436,19 +436,19 @@ void output_task(void* ctx, long long task, int worker) {
 
 template <int M>
 void conv2d_tile(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi,
-                 float* y, char* workspace, int threads) {
-  Job<M> job{&s, x, u, epi, y, make_plan<M>(s, threads), nullptr, nullptr};
+                 float* y, char* workspace, const wno::Parallel& par) {
+  Job<M> job{&s, x, u, epi, y, make_plan<M>(s, par.threads), nullptr, nullptr};
   float* base = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(workspace) + 63) &
                                          ~std::uintptr_t{63});
   job.shared_v = base;
   job.threads = base + job.plan.shared;
   const Plan& pl = job.plan;
   if (!pl.split) {
-    wno::parallel_for(pl.blocks, threads, block_task<M>, &job);
+    par(pl.blocks, block_task<M>, &job);
     return;
   }
-  wno::parallel_for(pl.blocks * pl.cgroups, threads, input_task<M>, &job);
-  wno::parallel_for(pl.blocks * pl.kchunks, threads, output_task<M>, &job);
+  par(pl.blocks * pl.cgroups, input_task<M>, &job);
+  par(pl.blocks * pl.kchunks, output_task<M>, &job);
 }
 
 }  // namespace
@@ -465,14 +465,14 @@ std::size_t workspace_bytes(const ConvShape& s, int threads) {
 }
 
 void conv2d(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, float* y,
-            char* workspace, int threads) {
+            char* workspace, const wno::Parallel& par) {
   switch (s.m) {
     case 2:
-      return conv2d_tile<2>(s, x, u, epi, y, workspace, threads);
+      return conv2d_tile<2>(s, x, u, epi, y, workspace, par);
     case 4:
-      return conv2d_tile<4>(s, x, u, epi, y, workspace, threads);
+      return conv2d_tile<4>(s, x, u, epi, y, workspace, par);
     default:
-      return conv2d_tile<6>(s, x, u, epi, y, workspace, threads);
+      return conv2d_tile<6>(s, x, u, epi, y, workspace, par);
   }
 }
 

@@ -15,4 +15,19 @@ void parallel_for(long long n_tasks, int n_threads, TaskFn fn, void* ctx);
 // Hardware threads, or $WNO_NUM_THREADS when set.
 int default_num_threads();
 
+// Where the kernel's parallel-fors run: this library's pool (run == null), or a caller's
+// (an engine with a pool of its own: two pools would compete for the same cores).
+struct Parallel {
+  void (*run)(void* pool, long long n_tasks, TaskFn fn, void* ctx) = nullptr;
+  void* pool = nullptr;
+  int threads = 1;  // workers the pool runs; worker indices are < threads
+
+  void operator()(long long n_tasks, TaskFn fn, void* ctx) const {
+    if (run)
+      run(pool, n_tasks, fn, ctx);
+    else
+      parallel_for(n_tasks, threads, fn, ctx);
+  }
+};
+
 }  // namespace wno
