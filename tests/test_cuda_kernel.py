@@ -594,3 +594,30 @@ def test_gpu_check_without_gpu_says_so_and_exits_0():
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gpu-check: no NVIDIA GPU found"), r.stdout
+
+
+def test_gpu_check_report_and_forced_block_k(monkeypatch):
+    """The parts of tools/gpu_check.py that only run on a GPU and can be run here: the markdown
+    report (every timing column, the v2 block-size variants included) and WNO_CUDA_V2_BLOCK_K
+    set for the calls inside forced_block_k and restored after."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "tools" / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    monkeypatch.setenv("WNO_CUDA_V2_BLOCK_K", "64")
+    with gpu_check.forced_block_k(32):
+        assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "32"
+    with gpu_check.forced_block_k(0):
+        assert "WNO_CUDA_V2_BLOCK_K" not in os.environ
+    assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "64"
+    layer = {"shape": "darcy", "N": 1, "C": 20, "K": 20, "H": 66, "W": 66, "dtype": "fp16", "cudnn_fp16_us": 9.0,
+             "v2_F4_us": 7.5, "v2-bk32_F4_us": 7.4, "v2-bk64_F4_us": 8.8, "v2_F4_err": 1e-3,
+             "v2_F4_speedup_vs_cudnn": 1.2}
+    report = {"gpu": {"name": "H200", "arch": "90"}, "when": "now", "torch": "2.11", "cuda": "13.0",
+              "nvcc_version": "13.0", "seconds": 300.0, "build": "ok", "tests": {"ok": True, "summary": "ok"},
+              "sanitizer": {"ok": True, "memcheck": {"ok": True, "last_line": "0 errors"}}, "layers": [layer],
+              "wno": [{"batch": 1, "variant": "cudnn", "ms": 1.0, "rel_err_vs_cudnn": 0.0}]}
+    text = gpu_check.markdown(report)
+    header = next(line for line in text.splitlines() if line.startswith("| shape"))
+    assert header.split(" | ")[2:6] == ["cudnn_fp16", "v2-bk32_F4", "v2-bk64_F4", "v2_F4"], header
+    assert "| darcy N1 C20 66x66 | fp16 | 9.0 | 7.4 | 8.8 | 7.5 | 1.20x |" in text
