@@ -267,8 +267,19 @@ def test_emulated_v2_block_sizes_compute_the_same_sums(emu):
     (40, 128, 128, 1, 64, 64),
 ])
 def test_v2_block_k_choice(emu, k, h, w, n, sms, expect):
-    """Out channels per block as wno_cuda_v2_conv2d picks them (row_blocks_for), F(4,3)."""
+    """Out channels per block as wno_cuda_v2_conv2d picks them (row_blocks_for), F(4,3), and
+    as tools/perf_model.py's copy of the rule models them."""
     assert emu.wno_emu_v2_block_k(ctypes.byref(ConvDesc(n, 16, k, h, w, 1, 4)), sms) == expect
+    assert tool("perf_model").v2_block_k(n * -(-h // 4) * -(-w // 4), k, sms) == expect
+
+
+def tool(name: str):
+    """A script of tools/ as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.mark.parametrize("tile", [2, 4, 6])
@@ -600,10 +611,7 @@ def test_gpu_check_report_and_forced_block_k(monkeypatch):
     """The parts of tools/gpu_check.py that only run on a GPU and can be run here: the markdown
     report (every timing column, the v2 block-size variants included) and WNO_CUDA_V2_BLOCK_K
     set for the calls inside forced_block_k and restored after."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "tools" / "gpu_check.py")
-    gpu_check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(gpu_check)
+    gpu_check = tool("gpu_check")
     monkeypatch.setenv("WNO_CUDA_V2_BLOCK_K", "64")
     with gpu_check.forced_block_k(32):
         assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "32"

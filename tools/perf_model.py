@@ -55,7 +55,8 @@ def blocks_per_sm(arch: str, threads: int, regs: int, smem: int) -> int:
 
 
 def v2_block_k(tiles: int, k: int, sms: int) -> int:
-    """Out channels per block as the kernel picks them (conv_block_v2.h, row_blocks_for)."""
+    """Out channels per block as the kernel picks them: a copy of conv_block_v2.h's row_blocks_for,
+    held to it by tests/test_cuda_kernel.py::test_v2_block_k_choice."""
     kblocks = math.ceil(k / 16)
     if kblocks <= 2:
         return 32
