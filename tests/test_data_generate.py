@@ -93,22 +93,32 @@ class _SignalsItselfInDel:
 
 @pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, generate_module.GenerationInterrupted),
                                             (signal.SIGINT, KeyboardInterrupt)])
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_signal_whose_exception_python_swallowed_still_stops_generation(tmp_path, monkeypatch, signum, raised):
-    # CI once saw Ctrl-C land in a weakref callback: "Exception ignored", exit 0, file written.
-    calls, real = [], generate_module._solve_batch
+    # CI once saw Ctrl-C land in a weakref callback: "Exception ignored", exit 0, file written;
+    # then, with that fixed, the swallowed exception's traceback still reached stderr.
+    calls, real, printed = [], generate_module._solve_batch, []
 
     def solve(args):
         calls.append(args)
         if len(calls) == 1:
             _SignalsItselfInDel(signum)  # dropped at once
+            _RaisesInDel()  # someone else's error: still reported
         return real(args)
 
     monkeypatch.setattr(generate_module, "_solve_batch", solve)
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: printed.append(u.exc_type))
+    previous_hook = sys.unraisablehook
     with pytest.raises(raised):
         generate("darcy", tmp_path / "out.h5", 40, 8, progress=False)  # three batches of 16
     assert len(calls) == 1 and list(tmp_path.iterdir()) == []
+    assert printed == [ValueError]  # the signal's exception was not printed, the other one was
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
+    assert sys.unraisablehook is previous_hook
+
+
+class _RaisesInDel:
+    def __del__(self):
+        raise ValueError("not a signal")
 
 
 def test_cli_generate_and_inspect(tmp_path, capsys):

@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -99,6 +100,8 @@ class _Signals:
     others), but Python swallows an exception raised inside a weakref callback or __del__
     ("Exception ignored in ..."), so the signal is also recorded and `check()` re-raises it at
     the points that must not be passed: after each batch and before the file is committed.
+    `unraisable` keeps such a swallowed exception off stderr (it is not lost: `check()` raises
+    it again), so an interrupted run still ends in one line.
     """
 
     def __init__(self, path):
@@ -118,6 +121,13 @@ class _Signals:
         if self.received is not None:
             self.raise_for(self.received)
 
+    def unraisable_hook(self, previous):
+        def hook(unraisable):
+            ours = issubclass(unraisable.exc_type, (KeyboardInterrupt, GenerationInterrupted))
+            if not (ours and self.received is not None):
+                previous(unraisable)
+        return hook
+
 
 @contextlib.contextmanager
 def _signals_unwind(path):
@@ -125,12 +135,15 @@ def _signals_unwind(path):
     if threading.current_thread() is not threading.main_thread():  # handlers need the main thread
         yield signals
         return
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = signals.unraisable_hook(previous_hook)
     previous = {sig: signal.signal(sig, signals.handler) for sig in (signal.SIGINT, *_TERMINATING)}
     try:
         yield signals
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
+        sys.unraisablehook = previous_hook
 
 
 def _worker_init() -> None:
