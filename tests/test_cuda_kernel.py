@@ -60,9 +60,9 @@ def emu():
     lib.wno_emu_v2_weight_size.restype = ctypes.c_size_t
     lib.wno_emu_v2_weight_size.argtypes = [desc, ctypes.c_int]
     lib.wno_emu_v2_transform_weights.argtypes = [desc, ctypes.c_int, p, p]
-    lib.wno_emu_v2_conv2d.argtypes = [desc, ctypes.c_int, ctypes.c_int, p, p, p, p, ctypes.c_int, ctypes.c_int]
+    lib.wno_emu_v2_conv2d.argtypes = [desc, ctypes.c_int, ctypes.c_int, p, p, p, p] + [ctypes.c_int] * 3
     lib.wno_emu_v2_block_k.argtypes = [desc, ctypes.c_int]
-    lib.wno_emu_v2_block_info.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, p]
+    lib.wno_emu_v2_block_info.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, p]
     return lib
 
 
@@ -208,9 +208,14 @@ def transform_v2(emu, desc, dtype, w):
     return u
 
 
-def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order=0, block_k=64):
+PIPELINES = {"registers": 0, "async": 1}  # the emulation's pipeline argument
+
+
+def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order=0, block_k=64,
+               pipeline="registers"):
     """Kernel v2 (tensor cores) in the emulation: the block code of conv_block_v2.h with
-    mma.sync replaced by mma.h's model of it, lane by lane; block_k out channels per block."""
+    mma.sync replaced by mma.h's model of it, lane by lane; block_k out channels per block;
+    pipeline "async" is conv_block_v2_async.h (cp.async modelled: a copy lands at its wait)."""
     n, c, h, wd = x.shape
     k = w.shape[0]
     desc = ConvDesc(n, c, k, h, wd, padding, tile)
@@ -220,14 +225,15 @@ def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order
     y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, storage)
     bias = None if b is None else np.ascontiguousarray(b, np.float32)
     status = emu.wno_emu_v2_conv2d(ctypes.byref(desc), dtype, math, xs.ctypes.data, u.ctypes.data,
-                                   None if bias is None else bias.ctypes.data, y.ctypes.data, order, block_k)
-    assert status == 0, "shared memory guard overwritten" if status == 6 else status
+                                   None if bias is None else bias.ctypes.data, y.ctypes.data, order, block_k,
+                                   PIPELINES[pipeline])
+    assert status == 0, "shared memory guard overwritten or a misaligned cp.async" if status == 6 else status
     return y
 
 
-def block_info_v2(emu, tile, dtype, block_k):
+def block_info_v2(emu, tile, dtype, block_k, pipeline="registers"):
     out = (ctypes.c_int * 6)()
-    assert emu.wno_emu_v2_block_info(tile, dtype, block_k, out) == 0
+    assert emu.wno_emu_v2_block_info(tile, dtype, block_k, PIPELINES[pipeline], out) == 0
     return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out))
 
 
@@ -245,6 +251,59 @@ def test_emulated_v2_golden(emu, name, case, block_k):
     assert yh.dtype == np.float16
     assert relative_error(yh, reference(xh, case["weight"], case["bias"], case["padding"])) <= TOL_FP16[case["tile"]]
     assert np.array_equal(yh, emulate_v2(emu, xh, *args[1:], dtype=FP16, order=1, block_k=block_k))
+
+
+ASYNC_CASES = [(n, c) for n, c in load_cases() if c["tile"] in (2, 4)]  # F(6,3): registers only
+
+
+@pytest.mark.parametrize("block_k", [64, 32])
+@pytest.mark.parametrize("name,case", ASYNC_CASES, ids=[n for n, _ in ASYNC_CASES])
+def test_emulated_v2_async_pipeline_golden(emu, name, case, block_k):
+    """The cp.async pipeline against the golden vectors: rows transformed before columns,
+    inputs staged two chunks ahead; a read before its wait_group would read NaN."""
+    args = (case["x"], case["weight"], case["bias"], case["padding"], case["tile"])
+    y = emulate_v2(emu, *args, block_k=block_k, pipeline="async")
+    assert relative_error(y, case["y"]) <= case["tolerance"], name
+    assert np.array_equal(y, emulate_v2(emu, *args, order=2, block_k=block_k, pipeline="async"))
+    xh = case["x"].astype(np.float16)
+    yh = emulate_v2(emu, xh, *args[1:], dtype=FP16, order=1, block_k=block_k, pipeline="async")
+    assert relative_error(yh, reference(xh, case["weight"], case["bias"], case["padding"])) <= TOL_FP16[case["tile"]]
+    assert np.array_equal(yh, emulate_v2(emu, xh, *args[1:], dtype=FP16, order=2, block_k=block_k,
+                                         pipeline="async"))
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(1, 2), c=st.integers(1, 50), k=st.integers(1, 40), h=st.integers(1, 19),
+       w=st.integers(1, 19), padding=st.sampled_from([0, 1]), tile=st.sampled_from([2, 4]),
+       shift=st.booleans(), seed=st.integers(0, 2**16))
+def test_emulated_v2_async_pipeline_property(emu, n, c, k, h, w, padding, tile, shift, seed):
+    """Any shape through the cp.async pipeline: odd widths (fp16 rows start at odd halves,
+    pairs straddle column -1 and column w), 1 to 7 chunks (the two stages rotate), and x
+    starting at an odd half (shift) so the pair parity comes from the address."""
+    if h + 2 * padding < 3 or w + 2 * padding < 3:
+        return
+    x, wt, b = random_conv(seed, n, c, k, h, w)
+    block_k = 32 if seed % 2 else 64
+    y = emulate_v2(emu, x, wt, b, padding, tile, order=2, block_k=block_k, pipeline="async")
+    assert relative_error(y, reference(x, wt, b, padding)) <= TOL_FP32[tile]
+    xh = x.astype(np.float16)
+    if shift:  # the same values one half past a 4-byte boundary
+        buffer = np.empty(xh.size + 1, np.float16)
+        buffer[1:] = xh.ravel()
+        xh = buffer[1:].reshape(xh.shape)
+        assert xh.ctypes.data % 4 == 2
+    yh = emulate_v2(emu, xh, wt, b, padding, tile, dtype=FP16, order=2, block_k=block_k, pipeline="async")
+    assert relative_error(yh, reference(xh, wt, b, padding)) <= TOL_FP16[tile]
+
+
+def test_emulated_v2_async_pipeline_refuses_f6(emu):
+    x, w, b = random_conv(1, 1, 4, 4, 8, 8)
+    desc = ConvDesc(1, 4, 4, 8, 8, 1, 6)
+    u = transform_v2(emu, desc, FP32, w)
+    y = np.zeros((1, 4, 8, 8), np.float32)
+    assert emu.wno_emu_v2_conv2d(ctypes.byref(desc), FP32, MATH_DEFAULT, x.ctypes.data, u.ctypes.data, None,
+                                 y.ctypes.data, 0, 64, PIPELINES["async"]) == 1  # invalid argument
+    assert emu.wno_emu_v2_block_info(6, FP32, 64, PIPELINES["async"], (ctypes.c_int * 6)()) == 1
 
 
 def test_emulated_v2_block_sizes_compute_the_same_sums(emu):
@@ -378,6 +437,9 @@ def test_v2_block_configuration_fits_every_target(emu, tile, dtype, block_k):
     assert info["threads"] % 32 == 0 and 32 <= info["threads"] <= 512
     assert info["smem_bytes"] <= 64 * 1024  # dynamic shared memory of sm_75, the smallest
     assert info["block_tiles"] == 8 and info["block_k"] == block_k
+    if tile != 6:  # the cp.async pipeline adds two stages of raw input rows
+        staged = block_info_v2(emu, tile, dtype, block_k, "async")
+        assert info["smem_bytes"] <= staged["smem_bytes"] <= 64 * 1024
     assert info["chunk_c"] == (16 if dtype == FP16 else 8)
 
 
@@ -446,15 +508,16 @@ def ptxas_report():
 def test_nvcc_builds_without_spills(ptxas_report, arch):
     kernels = {k: v for (a, k), v in ptxas_report.items() if a == arch}
     # v1: 3 tiles x {float, half} x {conv, weight transform}; v2: 3 tiles x {fp16, TF32,
-    # 3xTF32} x {32, 64 out channels} conv + 3 tiles x {float, half} weight transform
-    assert len(kernels) == 12 + 18 + 6, sorted(kernels)
+    # 3xTF32} x {32, 64 out channels} conv, the same for F(2,3) and F(4,3) with the cp.async
+    # pipeline, + 3 tiles x {float, half} weight transform
+    assert len(kernels) == 12 + 18 + 12 + 6, sorted(kernels)
     for kernel, (regs, stack, spill_stores, spill_loads) in kernels.items():
         assert (stack, spill_stores, spill_loads) == (0, 0, 0), (arch, kernel)
         assert regs <= 255
     conv = {k: v[0] for k, v in kernels.items() if "winograd_conv_kernel" in k}
     assert len(conv) == 6
-    v2 = {k: v[0] for k, v in kernels.items() if "conv_v2_kernel" in k}
-    assert len(v2) == 18
+    v2 = {k: v[0] for k, v in kernels.items() if "conv_v2_kernel" in k or "conv_v2_async_kernel" in k}
+    assert len(v2) == 30
     for kernel, regs in v2.items():  # __launch_bounds__' resident blocks fit the register file
         tile, row_blocks = map(int, re.search(r"kernel<(\d), [\w:]+, (\d)", kernel).groups())
         threads = {2: 128, 4: 384, 6: 512}[tile]
@@ -565,6 +628,29 @@ def test_real_gpu_v2_equals_emulation(gpu_lib, emu, tile):
     assert relative_error(y_gpu, y_emu) <= 2e-3  # one fp16 rounding of y apart at most
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("tile", [2, 4])
+def test_real_gpu_v2_async_pipeline(gpu_lib, emu, monkeypatch, tile):
+    """WNO_CUDA_V2_PIPELINE=async (cp.async) on the GPU: against conv2d in both storages, and
+    float16 x one half past a 4-byte boundary against the emulation of the same pipeline."""
+    monkeypatch.setenv("WNO_CUDA_V2_PIPELINE", "async")
+    x, w, b = random_conv(tile, 2, 40, 36, 31, 37)  # odd widths, 3 fp16 and 5 fp32 chunks
+    wt, bt = torch.from_numpy(w).cuda(), torch.from_numpy(b).cuda()
+    for dtype, tol in ((torch.float32, TOL_FP32), (torch.float16, TOL_FP16)):
+        xt = torch.from_numpy(x).to("cuda", dtype)
+        y = gpu_conv(gpu_lib, xt, wt, bt, 1, tile, 2)
+        ref = reference(xt.float().cpu().numpy(), w, b, 1)
+        assert relative_error(y.float().cpu().numpy(), ref) <= tol[tile], dtype
+    xh = x.astype(np.float16)
+    buffer = torch.empty(xh.size + 1, dtype=torch.float16, device="cuda")
+    buffer[1:] = torch.from_numpy(xh.ravel()).cuda()
+    shifted = buffer[1:].view(xh.shape)
+    assert shifted.data_ptr() % 4 == 2
+    y_gpu = gpu_conv(gpu_lib, shifted, wt, bt, 1, tile, 2).float().cpu().numpy()
+    y_emu = emulate_v2(emu, xh, w, b, 1, tile, dtype=FP16, pipeline="async").astype(np.float64)
+    assert relative_error(y_gpu, y_emu) <= 2e-3
+
+
 # ------------------------------------------------------------------ tools
 
 @pytest.mark.slow
@@ -581,7 +667,7 @@ def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     report = json.loads(out.read_text())
     rows = report["rows"]
-    assert {(x["arch"], x["kernel"]) for x in rows} >= {(a, k) for a in ("sm_87", "sm_90") for k in ("v1", "v2")}
+    assert {(x["arch"], x["kernel"]) for x in rows} >= {(a, k) for a in ("sm_87", "sm_90") for k in ("v1", "v2", "v2a")}
     for x in rows:
         assert x["stack"] == x["spill_stores"] == x["spill_loads"] == 0, x
         assert x["blocks_per_sm"] >= 1, x
@@ -589,8 +675,9 @@ def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
         pytest.skip("cuobjdump not found (pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm): "
                     "registers and spills checked, SASS not")
     for x in rows:
-        if x["kernel"] == "v2":
+        if x["kernel"] in ("v2", "v2a"):  # v2a: the cp.async pipeline, LDGSTS in its SASS only
             assert x["sass"]["HMMA"] > 0, x
+            assert (x["sass"]["LDGSTS"] > 0) == (x["kernel"] == "v2a"), x
             assert x["sass"]["LDL/STL"] == 0, x
         if x["kernel"] == "v1":
             assert x["sass"]["HMMA"] == 0, x
@@ -607,19 +694,21 @@ def test_gpu_check_without_gpu_says_so_and_exits_0():
     assert len(lines) == 1 and lines[0].startswith("gpu-check: no NVIDIA GPU found"), r.stdout
 
 
-def test_gpu_check_report_and_forced_block_k(monkeypatch):
+def test_gpu_check_report_and_v2_variants(monkeypatch):
     """The parts of tools/gpu_check.py that only run on a GPU and can be run here: the markdown
-    report (every timing column, the v2 block-size variants included) and WNO_CUDA_V2_BLOCK_K
-    set for the calls inside forced_block_k and restored after."""
+    report (every timing column, the v2 block-size and pipeline variants included) and
+    WNO_CUDA_V2_BLOCK_K / WNO_CUDA_V2_PIPELINE set for the calls inside v2_variant and
+    restored after."""
     gpu_check = tool("gpu_check")
     monkeypatch.setenv("WNO_CUDA_V2_BLOCK_K", "64")
-    with gpu_check.forced_block_k(32):
-        assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "32"
-    with gpu_check.forced_block_k(0):
-        assert "WNO_CUDA_V2_BLOCK_K" not in os.environ
-    assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "64"
+    monkeypatch.delenv("WNO_CUDA_V2_PIPELINE", raising=False)
+    with gpu_check.v2_variant(32, "async"):
+        assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "32" and os.environ["WNO_CUDA_V2_PIPELINE"] == "async"
+    with gpu_check.v2_variant(0):
+        assert "WNO_CUDA_V2_BLOCK_K" not in os.environ and "WNO_CUDA_V2_PIPELINE" not in os.environ
+    assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "64" and "WNO_CUDA_V2_PIPELINE" not in os.environ
     layer = {"shape": "darcy", "N": 1, "C": 20, "K": 20, "H": 66, "W": 66, "dtype": "fp16", "cudnn_fp16_us": 9.0,
-             "v2_F4_us": 7.5, "v2-bk32_F4_us": 7.4, "v2-bk64_F4_us": 8.8, "v2_F4_err": 1e-3,
+             "v2_F4_us": 7.5, "v2-bk32_F4_us": 7.4, "v2-bk64_F4_us": 8.8, "v2-async_F4_us": 6.1, "v2_F4_err": 1e-3,
              "v2_F4_speedup_vs_cudnn": 1.2}
     report = {"gpu": {"name": "H200", "arch": "90"}, "when": "now", "torch": "2.11", "cuda": "13.0",
               "nvcc_version": "13.0", "seconds": 300.0, "build": "ok", "tests": {"ok": True, "summary": "ok"},
@@ -627,5 +716,5 @@ def test_gpu_check_report_and_forced_block_k(monkeypatch):
               "wno": [{"batch": 1, "variant": "cudnn", "ms": 1.0, "rel_err_vs_cudnn": 0.0}]}
     text = gpu_check.markdown(report)
     header = next(line for line in text.splitlines() if line.startswith("| shape"))
-    assert header.split(" | ")[2:6] == ["cudnn_fp16", "v2-bk32_F4", "v2-bk64_F4", "v2_F4"], header
-    assert "| darcy N1 C20 66x66 | fp16 | 9.0 | 7.4 | 8.8 | 7.5 | 1.20x |" in text
+    assert header.split(" | ")[2:7] == ["cudnn_fp16", "v2-async_F4", "v2-bk32_F4", "v2-bk64_F4", "v2_F4"], header
+    assert "| darcy N1 C20 66x66 | fp16 | 9.0 | 6.1 | 7.4 | 8.8 | 7.5 | 1.20x |" in text

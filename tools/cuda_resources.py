@@ -11,7 +11,8 @@ reads registers, stack and spills from ptxas, takes each kernel's threads and dy
 memory from the block configuration headers (a small host program compiled with the C++
 compiler), and computes resident blocks and occupancy per SM from the per-architecture limits
 below. With cuobjdump (and nvdisasm) on PATH or next to nvcc, it also counts the SASS
-instructions of each kernel: HMMA (tensor core), FFMA, local loads/stores, all.
+instructions of each kernel: HMMA (tensor core), FFMA, LDGSTS (cp.async), local loads/stores, all. Kernel "v2a"
+is v2 with the cp.async pipeline (WNO_CUDA_V2_PIPELINE=async; F(2,3) and F(4,3)).
 
 The limits are the CUDA C++ Programming Guide's compute-capability table; the register
 allocation unit is 256 registers per warp on every architecture here.
@@ -48,7 +49,7 @@ LIMITS = {
 CONFIG_PROGRAM = r"""
 #include <cstdio>
 #include "conv_block.h"
-#include "conv_block_v2.h"
+#include "conv_block_v2_async.h"
 using namespace wno::cuda;
 template <int M> void show1() {
   std::printf("v1 %d %d %d\n", M, Block<M>::threads, 0);
@@ -57,9 +58,14 @@ template <int M, class Math, int MF> void show2(const char* math) {
   using B = v2::Block<M, Math, MF>;
   std::printf("v2 %d %d %d %s %d\n", M, B::threads, B::smem_bytes, math, B::BK);
 }
+template <int M, class Math, int MF> void show2a(const char* math) {
+  using B = v2::Block<M, Math, MF>;
+  std::printf("v2a %d %d %d %s %d\n", M, B::threads, v2::Staging<M, Math, MF>::smem_bytes, math, B::BK);
+}
 template <class Math> void show2_all(const char* math) {
   show2<2, Math, 4>(math); show2<4, Math, 4>(math); show2<6, Math, 4>(math);
   show2<2, Math, 2>(math); show2<4, Math, 2>(math); show2<6, Math, 2>(math);
+  show2a<2, Math, 4>(math); show2a<4, Math, 4>(math); show2a<2, Math, 2>(math); show2a<4, Math, 2>(math);
 }
 int main() {
   show1<2>(); show1<4>(); show1<6>();
@@ -160,7 +166,8 @@ def sass_counts(cuobjdump: str, objects: list[Path]) -> dict[str, dict]:
         current = None
         for line in r.stdout.splitlines():
             if m := re.search(r"Function : (\w+)", line):
-                current = counts.setdefault(m.group(1), {"HMMA": 0, "FFMA": 0, "LDL/STL": 0, "instructions": 0})
+                current = counts.setdefault(m.group(1), {"HMMA": 0, "FFMA": 0, "LDGSTS": 0, "LDL/STL": 0,
+                                                         "instructions": 0})
             elif current is not None and (m := re.search(r"/\*[0-9a-f]{4,}\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", line)):
                 op = m.group(2)
                 current["instructions"] += 1
@@ -169,6 +176,8 @@ def sass_counts(cuobjdump: str, objects: list[Path]) -> dict[str, dict]:
                     current["HMMA"] += 1
                 elif base == "FFMA":
                     current["FFMA"] += 1
+                elif base == "LDGSTS":  # cp.async
+                    current["LDGSTS"] += 1
                 elif base in ("LDL", "STL"):
                     current["LDL/STL"] += 1
     return counts
@@ -187,8 +196,8 @@ def short_name(pretty: str) -> tuple[str, int, str, int] | None:
     kernel's demangled name."""
     if m := re.search(r"winograd_conv_kernel<(\d), ([\w:]+)>", pretty):
         return ("v1", int(m.group(1)), m.group(2).split("::")[-1], 0)
-    if m := re.search(r"winograd_conv_v2_kernel<(\d), wno::cuda::(\w+), (\d), ([\w:]+)>", pretty):
-        return ("v2", int(m.group(1)), m.group(2), 16 * int(m.group(3)))
+    if m := re.search(r"winograd_conv_v2(_async)?_kernel<(\d), wno::cuda::(\w+), (\d), ([\w:]+)>", pretty):
+        return ("v2a" if m.group(1) else "v2", int(m.group(2)), m.group(3), 16 * int(m.group(4)))
     if m := re.search(r"winograd_weight_kernel<(\d), ([\w:]+)>", pretty):
         return ("w1", int(m.group(1)), m.group(2).split("::")[-1], 0)
     if m := re.search(r"winograd_weight_v2_kernel<(\d), wno::cuda::(\w+), ([\w:]+)>", pretty):
@@ -228,8 +237,8 @@ def collect(archs: list[str], nvcc: str, cuobjdump: str | None, build: Path) -> 
             if name is None:
                 continue
             kind, tile, math, block_k = name
-            if kind in ("v1", "v2"):
-                threads, dyn = configs[(kind, tile, math if kind == "v2" else "", block_k)]
+            if kind in ("v1", "v2", "v2a"):
+                threads, dyn = configs[(kind, tile, math if kind != "v1" else "", block_k)]
             else:
                 threads, dyn = 128, 0
             blocks, occ = occupancy(arch, threads, k["registers"], k["static_smem"] + dyn)
@@ -264,14 +273,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cuobjdump = None if args.no_sass else (args.cuobjdump or find_tool("cuobjdump", nvcc))
     rows = collect(archs, nvcc, cuobjdump, args.build_dir)
-    header = ("arch", "kernel", "F", "math/storage", "BK", "thr", "regs", "spill", "smem B", "blk/SM", "occ", "HMMA", "FFMA", "instr")
+    header = ("arch", "kernel", "F", "math/storage", "BK", "thr", "regs", "spill", "smem B", "blk/SM", "occ", "HMMA", "FFMA", "LDGSTS", "instr")
     print(" | ".join(header))
     for r in rows:
         s = r.get("sass", {})
         print(" | ".join(str(v) for v in (
             r["arch"], r["kernel"], r["tile"], r["math"], r["block_k"] or "-", r["threads"], r["registers"],
             r["spill_stores"] + r["spill_loads"] + r["stack"], r["smem_bytes"], r["blocks_per_sm"],
-            f"{r['occupancy']:.0%}", s.get("HMMA", "-"), s.get("FFMA", "-"), s.get("instructions", "-"))))
+            f"{r['occupancy']:.0%}", s.get("HMMA", "-"), s.get("FFMA", "-"), s.get("LDGSTS", "-"), s.get("instructions", "-"))))
     if not cuobjdump and not args.no_sass:
         print("(no cuobjdump found: SASS columns empty; set WNO_CUOBJDUMP or put the CUDA binutils on PATH)")
     if args.json:

@@ -227,17 +227,20 @@ def rel_err(y, ref) -> float:
 
 
 @contextlib.contextmanager
-def forced_block_k(block_k: int):
-    """WNO_CUDA_V2_BLOCK_K for the calls inside (0: the kernel's own choice)."""
-    before = os.environ.pop("WNO_CUDA_V2_BLOCK_K", None)
-    if block_k:
-        os.environ["WNO_CUDA_V2_BLOCK_K"] = str(block_k)
+def v2_variant(block_k: int = 0, pipeline: str = "registers"):
+    """WNO_CUDA_V2_BLOCK_K (0: the kernel's own choice) and WNO_CUDA_V2_PIPELINE for the
+    calls inside; the caller's values come back after."""
+    wanted = {"WNO_CUDA_V2_BLOCK_K": str(block_k) if block_k else None,
+              "WNO_CUDA_V2_PIPELINE": None if pipeline == "registers" else pipeline}
+    before = {name: os.environ.pop(name, None) for name in wanted}
+    os.environ.update({name: value for name, value in wanted.items() if value is not None})
     try:
         yield
     finally:
-        os.environ.pop("WNO_CUDA_V2_BLOCK_K", None)
-        if before is not None:
-            os.environ["WNO_CUDA_V2_BLOCK_K"] = before
+        for name, value in before.items():
+            os.environ.pop(name, None)
+            if value is not None:
+                os.environ[name] = value
 
 
 def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
@@ -268,18 +271,24 @@ def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
                 row["cudnn_fp16_us"] = time_gpu(lambda x=x, wh=wh, bh=bh: F.conv2d(x, wh, bh, padding=1))
                 row["cudnn_fp16_err"] = rel_err(F.conv2d(x, wh, bh, padding=1), ref)
             for tile in tiles:
-                # v2 picks 32 or 64 out channels per block by itself; F(4,3) also runs both forced
-                block_ks = (0, 32, 64) if tile == 4 else (0,)
-                for version, math, block_k in ((1, "default", 0), *((2, "default", bk) for bk in block_ks),
-                                               (2, "tf32", 0)):
+                # v2 picks 32 or 64 out channels per block by itself; F(4,3) also runs both
+                # forced, and F(2,3) / F(4,3) the cp.async pipeline (sm_80+) beside the default
+                variants = [(1, "default", 0, "registers"), (2, "default", 0, "registers")]
+                if tile == 4:
+                    variants += [(2, "default", 32, "registers"), (2, "default", 64, "registers")]
+                if tile in (2, 4) and major >= 8:
+                    variants.append((2, "default", 0, "async"))
+                variants.append((2, "tf32", 0, "registers"))
+                for version, math, block_k, pipeline in variants:
                     if dtype == "fp16" and math == "tf32":
                         continue
                     if version == 2 and dtype == "fp32" and major < 8:
                         continue
                     label = (f"v{version}{'' if math == 'default' else '-' + math}"
-                             f"{f'-bk{block_k}' if block_k else ''}_F{tile}")
+                             f"{f'-bk{block_k}' if block_k else ''}"
+                             f"{'' if pipeline == 'registers' else '-' + pipeline}_F{tile}")
                     try:
-                        with forced_block_k(block_k):
+                        with v2_variant(block_k, pipeline):
                             fn = kern.prepare(x, wt, b, tile, version, math)
                             y = fn(x)
                             torch.cuda.synchronize()

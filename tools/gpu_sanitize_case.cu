@@ -1,10 +1,13 @@
 // One small convolution through every CUDA entry point (v1, v2; float32, float16; all
-// tiles), for compute-sanitizer memcheck and racecheck (tools/gpu_check.py builds and runs
-// it). Exits non-zero on any error status; the sanitizer reports its own findings.
+// tiles), v2 with both pipelines (WNO_CUDA_V2_PIPELINE=async: cp.async, F(2,3) and F(4,3);
+// float16 x then one half past a 4-byte boundary), for compute-sanitizer memcheck and
+// racecheck (tools/gpu_check.py builds and runs it). Exits non-zero on any error status;
+// the sanitizer reports its own findings.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
 
 #include "wno/winograd.h"
@@ -24,18 +27,21 @@ int main() {
   const int n = 1, c = 20, k = 20, h = 23, w = 29;
   std::vector<float> x(n * c * h * w), wt(k * c * 9), bias(k);
   for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7919) % 13) / 13.f - 0.5f;
-  for (size_t i = 0; i < wt.size(); ++i) wt[i] = static_cast<float>((i * 104729) % 11) / 11.f - 0.5f;
+  for (size_t i = 0; i < wt.size(); ++i)
+    wt[i] = static_cast<float>((i * 104729) % 11) / 11.f - 0.5f;
   for (int i = 0; i < k; ++i) bias[i] = 0.1f * i;
   std::vector<__half> xh(x.size());
   for (size_t i = 0; i < x.size(); ++i) xh[i] = __float2half(x[i]);
   void *dx, *dxh, *dw, *db, *dy, *du;
   cudaMalloc(&dx, x.size() * 4);
-  cudaMalloc(&dxh, x.size() * 2);
+  cudaMalloc(&dxh, x.size() * 2 + 2);  // + 1 half: the shifted copy
   cudaMalloc(&dw, wt.size() * 4);
   cudaMalloc(&db, bias.size() * 4);
   cudaMalloc(&dy, static_cast<size_t>(n) * k * h * w * 4);
   cudaMemcpy(dx, x.data(), x.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(dxh, xh.data(), xh.size() * 2, cudaMemcpyHostToDevice);
+  __half* dxh_odd = static_cast<__half*>(dxh) + 1;  // exactly x.size() halves from here on
+  cudaMemcpy(dxh_odd, xh.data(), xh.size() * 2, cudaMemcpyHostToDevice);
   cudaMemcpy(dw, wt.data(), wt.size() * 4, cudaMemcpyHostToDevice);
   cudaMemcpy(db, bias.data(), bias.size() * 4, cudaMemcpyHostToDevice);
   int runs = 0;
@@ -57,11 +63,16 @@ int main() {
       cudaMalloc(&du, bytes);
       if (int s = wno_cuda_v2_transform_weights(&d, dt, static_cast<const float*>(dw), du, nullptr))
         return fail("v2 weights", s);
-      if (int s = wno_cuda_v2_conv2d(&d, dt, WNO_MATH_DEFAULT, in, du,
-                                     static_cast<const float*>(db), dy, nullptr, 0, nullptr))
-        return fail("v2 conv", s);
+      for (const char* pipeline : {"registers", "async"}) {
+        setenv("WNO_CUDA_V2_PIPELINE", pipeline, 1);
+        const bool shifted = dt == WNO_FLOAT16 && pipeline[0] == 'a';
+        if (int s = wno_cuda_v2_conv2d(&d, dt, WNO_MATH_DEFAULT, shifted ? dxh_odd : in, du,
+                                       static_cast<const float*>(db), dy, nullptr, 0, nullptr))
+          return fail("v2 conv", s);
+        ++runs;
+      }
+      unsetenv("WNO_CUDA_V2_PIPELINE");
       cudaFree(du);
-      ++runs;
     }
   }
   const cudaError_t err = cudaDeviceSynchronize();

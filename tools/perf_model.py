@@ -31,11 +31,12 @@ SHAPES = [("darcy N1 C20 66x66", 1, 20, 66, 66), ("N1 C32 64x64", 1, 32, 64, 64)
           ("N1 C64 128x128", 1, 64, 128, 128), ("N8 C32 64x64", 8, 32, 64, 64),
           ("N8 C64 128x128", 8, 64, 128, 128)]
 # ptxas registers of the F(4,3) kernels on sm_87, nvcc 13.0 (sm_90 is within 8 for every
-# kernel); v2 keyed by out channels per block (32 or 64).
+# kernel); v2 keyed by out channels per block (32 or 64); v2a: v2 with the cp.async pipeline.
 REGS = {("v1", 0): 158, ("v2-fp16", 64): 96, ("v2-tf32", 64): 88, ("v2-3xtf32", 64): 88,
-        ("v2-fp16", 32): 72, ("v2-tf32", 32): 61, ("v2-3xtf32", 32): 68}
-THREADS = {"v1": 192, "v2": 384}
-SMEM = {"v1": 27648, "v2": 36992}
+        ("v2-fp16", 32): 72, ("v2-tf32", 32): 61, ("v2-3xtf32", 32): 68,
+        ("v2a-fp16", 64): 86, ("v2a-fp16", 32): 64}
+THREADS = {"v1": 192, "v2": 384, "v2a": 384}
+SMEM = {"v1": 27648, "v2": 36992, "v2a": 56960}  # v2a: F(4,3) fp16, two staged chunks
 LIMITS = {"86": (1536, 16, 100 * 1024, 1024), "87": (1536, 16, 164 * 1024, 1024),
           "89": (1536, 24, 100 * 1024, 1024), "90": (2048, 32, 228 * 1024, 1024)}
 # Assumed efficiencies and latencies (docs/gpu-performance.md, "Assumptions").
@@ -43,8 +44,11 @@ ALU_ISSUE_EFF = 0.5        # fraction of the 4 x 32 lanes/clk/SM issue rate the 
 V1_FFMA_SHARE = 0.38       # FFMA share of v1's instructions (SASS count, 33-42 %)
 NATIVE_EFF = 0.6           # implicit-GEMM conv: fraction of tensor peak on large layers
 NATIVE_LATENCY_US = 4.0    # smallest native conv kernel, Orin; 2.5 us on desktop/datacenter
-CHUNK_CYCLES = {"v1": 1500, "v2": 1400}   # one channel chunk's critical path, cycles
-FIXED_CYCLES = {"v1": 3000, "v2": 4000}   # prologue + epilogue, cycles
+# One channel chunk's critical path, cycles. v2a assumes the ~600 cycles of global-load
+# latency in v2's path are hidden by loads issued two chunks ahead: the one figure here that
+# is a guess about the hardware rather than a count, and the first the GPU check must test.
+CHUNK_CYCLES = {"v1": 1500, "v2": 1400, "v2a": 800}
+FIXED_CYCLES = {"v1": 3000, "v2": 4000, "v2a": 4000}   # prologue + epilogue, cycles
 
 
 def blocks_per_sm(arch: str, threads: int, regs: int, smem: int) -> int:
@@ -106,13 +110,15 @@ def model(gpu: str, shape: tuple, kernel: str, regs: dict, block_k: int = 0) -> 
         t_alu = instr / (min(sms, blocks) * 128 * clk * ALU_ISSUE_EFF)
         esize = 2 if prec == "fp16" else 4
         l2_bytes = blocks * p * cpad * min(bk, kpad) * esize  # U, once per block
-        chunks, threads, key, smem = cpad // bc, THREADS["v2"], (f"v2-{prec}", bk), SMEM["v2"]
+        family = kernel.split("-")[0]  # v2 or v2a
+        chunks, threads, key, smem = cpad // bc, THREADS[family], (f"{family}-{prec}", bk), SMEM[family]
     esize = 2 if kernel.endswith("fp16") else 4
     t_l2 = l2_bytes / (l2 * 1e9)
     t_dram = (n * c * h * w + n * k * h * w) * esize / (dram * 1e9)
     per_sm = blocks_per_sm(arch, threads, regs.get(key, REGS[key]), smem)
     waves = math.ceil(blocks / (sms * per_sm))
-    t_lat = waves * (FIXED_CYCLES[kernel[:2]] + chunks * CHUNK_CYCLES[kernel[:2]]) / clk
+    family = kernel.split("-")[0]
+    t_lat = waves * (FIXED_CYCLES[family] + chunks * CHUNK_CYCLES[family]) / clk
     terms = {"tensor": t_tc, "alu": t_alu, "L2": t_l2, "dram": t_dram, "latency": t_lat}
     bound = max(terms, key=terms.get)
     return {"us": launch + terms[bound] * 1e6, "bound": bound, "blocks": blocks, "per_sm": per_sm,
@@ -127,19 +133,20 @@ def main() -> None:
     regs = {}
     if args.resources:
         for r in json.loads(args.resources.read_text())["rows"]:
-            if r["tile"] == 4 and r["arch"] == "sm_87" and r["kernel"] in ("v1", "v2"):
-                name = {"MathF16": "v2-fp16", "MathTf32": "v2-tf32", "Math3xTf32": "v2-3xtf32"}.get(r["math"], "v1")
-                regs[(name, r.get("block_k", 64) if r["kernel"] == "v2" else 0)] = r["registers"]
-    kernels = ["v1", "v2-fp16", "native-fp16", "v2-tf32", "v2-3xtf32", "native-tf32"]
+            if r["tile"] == 4 and r["arch"] == "sm_87" and r["kernel"] in ("v1", "v2", "v2a"):
+                prec = {"MathF16": "fp16", "MathTf32": "tf32", "Math3xTf32": "3xtf32"}.get(r["math"])
+                name = f"{r['kernel']}-{prec}" if prec else "v1"
+                regs[(name, r.get("block_k", 64) if prec else 0)] = r["registers"]
+    kernels = ["v1", "v2-fp16", "v2a-fp16", "native-fp16", "v2-tf32", "v2-3xtf32", "native-tf32"]
     for gpu in GPUS:
         print(f"\n{gpu} (sm_{GPUS[gpu][0]}), microseconds, F(4,3), bound in brackets")
-        print("| shape | " + " | ".join(kernels) + " | v2 fp16 vs native fp16 |")
-        print("|---|" + "---|" * (len(kernels) + 1))
+        print("| shape | " + " | ".join(kernels) + " | v2 fp16 vs native fp16 | v2a fp16 vs native fp16 |")
+        print("|---|" + "---|" * (len(kernels) + 2))
         for shape in SHAPES:
             res = {k: model(gpu, shape, k, regs) for k in kernels}
             cells = [f"{res[k]['us']:.0f} ({res[k]['bound']})" for k in kernels]
-            ratio = res["native-fp16"]["us"] / res["v2-fp16"]["us"]
-            print(f"| {shape[0]} | " + " | ".join(cells) + f" | {ratio:.2f}x |")
+            ratios = [res["native-fp16"]["us"] / res[k]["us"] for k in ("v2-fp16", "v2a-fp16")]
+            print(f"| {shape[0]} | " + " | ".join(cells) + " | " + " | ".join(f"{r:.2f}x" for r in ratios) + " |")
         print("\nv2 fp16 with 64 / 32 out channels per block (the kernel picks the marked one)")
         print("| shape | 64 | 32 | picked |")
         print("|---|---|---|---|")

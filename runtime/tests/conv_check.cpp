@@ -24,7 +24,7 @@ void wno_emu_half_to_float(const std::uint16_t*, float*, size_t);
 size_t wno_emu_v2_weight_size(const wno_conv_desc*, wno_dtype);
 wno_status wno_emu_v2_transform_weights(const wno_conv_desc*, wno_dtype, const float*, void*);
 wno_status wno_emu_v2_conv2d(const wno_conv_desc*, wno_dtype, int, const void*, const void*,
-                             const float*, void*, int);
+                             const float*, void*, int order, int block_k, int pipeline);
 }
 
 namespace {
@@ -126,19 +126,26 @@ void check_emu(const wno_conv_desc& d, const std::vector<float>& x, const std::v
   const double tol_half = d.tile == 2 ? 2e-3 : d.tile == 4 ? 6e-3 : 3e-2;
   err = st == WNO_SUCCESS ? rel_error(yr, ref_half) : INFINITY;
   expect(err <= tol_half, "emu fp16", d, err);
-  // Kernel v2 (tensor cores, warp-level MMA through the model): float32 as 3xTF32, float16.
+  // Kernel v2 (tensor cores, warp-level MMA through the model): float32 as 3xTF32, float16;
+  // 32 and 64 out channels per block; the cp.async pipeline (1) for F(2,3) and F(4,3).
   std::vector<char> u2(wno_emu_v2_weight_size(&d, WNO_FLOAT32));
   wno_emu_v2_transform_weights(&d, WNO_FLOAT32, w.data(), u2.data());
-  std::fill(y.begin(), y.end(), NAN);
-  st = wno_emu_v2_conv2d(&d, WNO_FLOAT32, 0, x.data(), u2.data(), b.data(), y.data(), 2);
-  err = st == WNO_SUCCESS ? rel_error(y, ref) : INFINITY;
-  expect(err <= tol, "emu v2 fp32", d, err);
   std::vector<char> u2h(wno_emu_v2_weight_size(&d, WNO_FLOAT16));
   wno_emu_v2_transform_weights(&d, WNO_FLOAT16, w.data(), u2h.data());
-  st = wno_emu_v2_conv2d(&d, WNO_FLOAT16, 0, xh.data(), u2h.data(), b.data(), yh.data(), 1);
-  wno_emu_half_to_float(yh.data(), yr.data(), yr.size());
-  err = st == WNO_SUCCESS ? rel_error(yr, ref_half) : INFINITY;
-  expect(err <= tol_half, "emu v2 fp16", d, err);
+  for (int pipeline = 0; pipeline < (d.tile <= 4 ? 2 : 1); ++pipeline) {
+    for (int block_k : {32, 64}) {
+      std::fill(y.begin(), y.end(), NAN);
+      st = wno_emu_v2_conv2d(&d, WNO_FLOAT32, 0, x.data(), u2.data(), b.data(), y.data(), 2,
+                             block_k, pipeline);
+      err = st == WNO_SUCCESS ? rel_error(y, ref) : INFINITY;
+      expect(err <= tol, pipeline ? "emu v2 async fp32" : "emu v2 fp32", d, err);
+      st = wno_emu_v2_conv2d(&d, WNO_FLOAT16, 0, xh.data(), u2h.data(), b.data(), yh.data(), 1,
+                             block_k, pipeline);
+      wno_emu_half_to_float(yh.data(), yr.data(), yr.size());
+      err = st == WNO_SUCCESS ? rel_error(yr, ref_half) : INFINITY;
+      expect(err <= tol_half, pipeline ? "emu v2 async fp16" : "emu v2 fp16", d, err);
+    }
+  }
 }
 
 }  // namespace

@@ -441,18 +441,44 @@ WNO_HD WNO_FORCE_INLINE void store_outputs(const ConvParams<T>& p, int by, int p
 }
 
 // ---- the schedule: threads(f) / warps(f) run a part of a barrier interval, sync() ends it.
+// Zeroed accumulators and the tile table.
 template <int M, class Math, int MF, typename T, typename Runner>
-WNO_HD WNO_FORCE_INLINE void conv_block(Runner& run, const ConvParams<T>& p, int bx, int by,
-                                        unsigned char* smem) {
-  using St = ThreadState<M, Math, MF>;
+WNO_HD WNO_FORCE_INLINE void begin_block(Runner& run, const ConvParams<T>& p, int bx,
+                                         unsigned char* smem) {
   using B = Block<M, Math, MF>;
-  run.threads([&](int tid, St& st) {
+  run.threads([&](int tid, ThreadState<M, Math, MF>& st) {
     WNO_UNROLL for (int qi = 0; qi < B::QW; ++qi) WNO_UNROLL
       for (int mf = 0; mf < B::MF; ++mf) WNO_UNROLL
         for (int e = 0; e < 4; ++e) st.acc[qi][mf][e] = 0.f;
     fill_table<M, Math, MF>(p, bx, tid, smem);
   });
   run.sync();
+}
+
+// Accumulators -> output transform -> y, ZF row blocks a pass.
+template <int M, class Math, int MF, typename T, typename Runner>
+WNO_HD WNO_FORCE_INLINE void end_block(Runner& run, const ConvParams<T>& p, int by,
+                                       unsigned char* smem) {
+  using B = Block<M, Math, MF>;
+  // Unrolled: pass indexes the accumulator arrays, which must stay in registers.
+  WNO_UNROLL for (int pass = 0; pass < B::passes; ++pass) {
+    if (by * B::MF + pass * B::ZF >= p.kblocks) break;  // block-uniform
+    run.warps([&](int warp, auto& w) { write_z<M, Math, MF>(p, pass, warp, w, smem); });
+    run.sync();
+    run.threads([&](int tid, ThreadState<M, Math, MF>&) {
+      store_outputs<M, Math, MF>(p, by, pass, tid, smem);
+    });
+    run.sync();
+  }
+}
+
+// The register pipeline: the next chunk's input columns in flight in registers.
+template <int M, class Math, int MF, typename T, typename Runner>
+WNO_HD WNO_FORCE_INLINE void conv_block(Runner& run, const ConvParams<T>& p, int bx, int by,
+                                        unsigned char* smem) {
+  using St = ThreadState<M, Math, MF>;
+  using B = Block<M, Math, MF>;
+  begin_block<M, Math, MF>(run, p, bx, smem);
   run.threads([&](int tid, St& st) {
     prefetch<M, Math, MF>(p, 0, tid, smem, st);
     store_columns<M, Math, MF>(tid, smem, st);
@@ -469,14 +495,7 @@ WNO_HD WNO_FORCE_INLINE void conv_block(Runner& run, const ConvParams<T>& p, int
     if (next) run.threads([&](int tid, St& st) { store_columns<M, Math, MF>(tid, smem, st); });
     run.sync();
   }
-  // Unrolled: pass indexes the accumulator arrays, which must stay in registers.
-  WNO_UNROLL for (int pass = 0; pass < B::passes; ++pass) {
-    if (by * B::MF + pass * B::ZF >= p.kblocks) break;  // block-uniform
-    run.warps([&](int warp, auto& w) { write_z<M, Math, MF>(p, pass, warp, w, smem); });
-    run.sync();
-    run.threads([&](int tid, St&) { store_outputs<M, Math, MF>(p, by, pass, tid, smem); });
-    run.sync();
-  }
+  end_block<M, Math, MF>(run, p, by, smem);
 }
 
 }  // namespace v2

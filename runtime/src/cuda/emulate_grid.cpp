@@ -165,9 +165,11 @@ WNO_EMU_API void wno_emu_half_to_float(const std::uint16_t* in, float* out, size
 // units are the threads (each running its parts of the interval in program order) and
 // the warps (whose MMA parts run as one, through mma.h's model of mma.sync); order 1
 // runs the units in reverse, order 2 shuffled, threads and warps interleaved.
+// cp.async is modelled per thread: a copy lands only at the wait_group that covers it,
+// and its destination reads NaN until then, so a read before the wait poisons the output.
 #include <functional>
 
-#include "conv_block_v2.h"
+#include "conv_block_v2_async.h"
 
 namespace wno {
 namespace cuda {
@@ -186,12 +188,21 @@ struct HostRunnerV2 {
     int lane(int s) const { return s; }
     St& state(int s) { return st[s]; }
   };
+  struct Copy {
+    unsigned char* dst;
+    const unsigned char* src;
+    int bytes, group;
+  };
   std::vector<St> st;
   std::vector<std::function<void(int)>> thread_parts, warp_parts;
+  std::vector<std::vector<Copy>> copies;  // per thread, in flight
+  std::vector<int> committed;             // per thread: groups committed so far
+  bool misaligned = false;
   int mode;
   std::mt19937 rng;
 
-  HostRunnerV2(int order, unsigned seed) : st(B::threads), mode(order), rng(seed) {
+  HostRunnerV2(int order, unsigned seed)
+      : st(B::threads), copies(B::threads), committed(B::threads), mode(order), rng(seed) {
     // Registers start as NaN: a value used before the kernel sets it poisons the output.
     const float nan = std::numeric_limits<float>::quiet_NaN();
     for (St& s : st) {
@@ -210,6 +221,28 @@ struct HostRunnerV2 {
       f(w, view);
     });
   }
+  void copy_async4(int tid, void* dst, const void* src, int bytes) {
+    if (reinterpret_cast<std::uintptr_t>(dst) % 4 || reinterpret_cast<std::uintptr_t>(src) % 4 ||
+        (bytes != 0 && bytes != 2 && bytes != 4))
+      misaligned = true;
+    std::memcpy(dst, &kPoison, 4);
+    copies[tid].push_back({static_cast<unsigned char*>(dst), static_cast<const unsigned char*>(src),
+                           bytes, committed[tid]});
+  }
+  void commit_copies(int tid) { ++committed[tid]; }
+  template <int newest>
+  void wait_copies(int tid) {
+    std::vector<Copy> left;
+    for (const Copy& c : copies[tid]) {
+      if (c.group >= committed[tid] - newest) {
+        left.push_back(c);
+        continue;
+      }
+      std::memset(c.dst, 0, 4);
+      std::memcpy(c.dst, c.src, static_cast<size_t>(c.bytes));
+    }
+    copies[tid] = left;
+  }
   void sync() {
     std::vector<int> units(B::threads + B::W);  // u < threads: a thread, else a warp
     std::iota(units.begin(), units.end(), 0);
@@ -227,20 +260,32 @@ struct HostRunnerV2 {
   }
 };
 
-template <int M, class Math, int MF, typename T>
+template <int M, class Math, int MF, bool async>
+constexpr int smem_bytes_v2() {
+  if constexpr (async)
+    return v2::Staging<M, Math, MF>::smem_bytes;
+  else
+    return v2::Block<M, Math, MF>::smem_bytes;
+}
+
+template <int M, class Math, int MF, bool async, typename T>
 wno_status conv2d_v2(const v2::ConvParams<T>& p, int order) {
   using B = v2::Block<M, Math, MF>;
   const long long grid_x = (p.s.tiles + B::BN - 1) / B::BN;
   const int grid_y = (p.kblocks + B::MF - 1) / B::MF;
-  constexpr int words = (B::smem_bytes + 3) / 4;
+  constexpr int words = (smem_bytes_v2<M, Math, MF, async>() + 3) / 4;
   std::vector<std::uint32_t> smem(words + kGuard);
   for (int by = 0; by < grid_y; ++by) {
     for (long long bx = 0; bx < grid_x; ++bx) {
       std::fill(smem.begin(), smem.begin() + words, kPoison);
       std::fill(smem.begin() + words, smem.end(), kGuardWord);
       HostRunnerV2<M, Math, MF> run(order, static_cast<unsigned>(bx * 7919 + by));
-      v2::conv_block<M, Math, MF>(run, p, static_cast<int>(bx), by,
-                                  reinterpret_cast<unsigned char*>(smem.data()));
+      unsigned char* block_smem = reinterpret_cast<unsigned char*>(smem.data());
+      if constexpr (async)
+        v2::conv_block_async<M, Math, MF>(run, p, static_cast<int>(bx), by, block_smem);
+      else
+        v2::conv_block<M, Math, MF>(run, p, static_cast<int>(bx), by, block_smem);
+      if (run.misaligned) return WNO_ERROR_INTERNAL;
       for (int i = words; i < words + kGuard; ++i)
         if (smem[i] != kGuardWord) return WNO_ERROR_INTERNAL;
     }
@@ -249,13 +294,22 @@ wno_status conv2d_v2(const v2::ConvParams<T>& p, int order) {
 }
 
 // block_k: out channels per block as the GPU entry chooses them for a GPU with `sms` SMs
-// (row_blocks_for), here given by the caller: 32 or 64.
+// (row_blocks_for), here given by the caller: 32 or 64. pipeline: 0 registers, 1 cp.async
+// (F(2,3) and F(4,3) only).
 template <int M, class Math, typename T>
 wno_status conv2d_v2(const wno_conv_desc& d, const void* x, const void* u, const float* bias,
-                     void* y, int order, int block_k) {
+                     void* y, int order, int block_k, int pipeline) {
   const v2::ConvParams<T> p = v2::make_params<M, Math, T>(d, x, u, bias, y);
-  if (block_k == 32) return conv2d_v2<M, Math, 2, T>(p, order);
-  if (block_k == 64) return conv2d_v2<M, Math, 4, T>(p, order);
+  if (pipeline == 1) {
+    if constexpr (M <= 4) {
+      if (block_k == 32) return conv2d_v2<M, Math, 2, true, T>(p, order);
+      if (block_k == 64) return conv2d_v2<M, Math, 4, true, T>(p, order);
+    }
+    return WNO_ERROR_INVALID_ARGUMENT;
+  }
+  if (pipeline != 0) return WNO_ERROR_INVALID_ARGUMENT;
+  if (block_k == 32) return conv2d_v2<M, Math, 2, false, T>(p, order);
+  if (block_k == 64) return conv2d_v2<M, Math, 4, false, T>(p, order);
   return WNO_ERROR_INVALID_ARGUMENT;
 }
 
@@ -270,14 +324,14 @@ void transform_weights_v2(const wno_conv_desc& d, const float* weight, void* out
 
 template <class Math, typename T>
 wno_status run_v2(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y,
-                  int order, int block_k) {
+                  int order, int block_k, int pipeline) {
   switch (d.tile) {
     case 2:
-      return conv2d_v2<2, Math, T>(d, x, u, b, y, order, block_k);
+      return conv2d_v2<2, Math, T>(d, x, u, b, y, order, block_k, pipeline);
     case 4:
-      return conv2d_v2<4, Math, T>(d, x, u, b, y, order, block_k);
+      return conv2d_v2<4, Math, T>(d, x, u, b, y, order, block_k, pipeline);
     default:
-      return conv2d_v2<6, Math, T>(d, x, u, b, y, order, block_k);
+      return conv2d_v2<6, Math, T>(d, x, u, b, y, order, block_k, pipeline);
   }
 }
 
@@ -293,33 +347,40 @@ void run_weights_v2(const wno_conv_desc& d, const float* w, void* out) {
   }
 }
 
-template <int M, class Math, int MF>
+template <int M, class Math, int MF, bool async>
 void info_v2(int* out) {
   using B = v2::Block<M, Math, MF>;
-  const int values[] = {B::threads, B::smem_bytes, B::BN, B::BK, B::BC, B::passes};
+  const int values[] = {B::threads, smem_bytes_v2<M, Math, MF, async>(), B::BN, B::BK, B::BC,
+                        B::passes};
   std::copy(std::begin(values), std::end(values), out);
 }
 
-template <class Math, int MF>
+template <class Math, int MF, bool async>
 wno_status info_v2_tile(int tile, int* out) {
   switch (tile) {
     case 2:
-      info_v2<2, Math, MF>(out);
+      info_v2<2, Math, MF, async>(out);
       return WNO_SUCCESS;
     case 4:
-      info_v2<4, Math, MF>(out);
+      info_v2<4, Math, MF, async>(out);
       return WNO_SUCCESS;
     case 6:
-      info_v2<6, Math, MF>(out);
+      if constexpr (async) return WNO_ERROR_INVALID_ARGUMENT;
+      info_v2<6, Math, MF, false>(out);
       return WNO_SUCCESS;
   }
   return WNO_ERROR_INVALID_ARGUMENT;
 }
 
 template <class Math>
-wno_status info_v2_tile(int tile, int block_k, int* out) {
-  if (block_k == 32) return info_v2_tile<Math, 2>(tile, out);
-  if (block_k == 64) return info_v2_tile<Math, 4>(tile, out);
+wno_status info_v2_tile(int tile, int block_k, int pipeline, int* out) {
+  if (pipeline != 0 && pipeline != 1) return WNO_ERROR_INVALID_ARGUMENT;
+  if (block_k == 32)
+    return pipeline ? info_v2_tile<Math, 2, true>(tile, out)
+                    : info_v2_tile<Math, 2, false>(tile, out);
+  if (block_k == 64)
+    return pipeline ? info_v2_tile<Math, 4, true>(tile, out)
+                    : info_v2_tile<Math, 4, false>(tile, out);
   return WNO_ERROR_INVALID_ARGUMENT;
 }
 
@@ -353,19 +414,21 @@ WNO_EMU_API wno_status wno_emu_v2_transform_weights(const wno_conv_desc* d, wno_
 
 // math: wno_cuda_math (fp32: default = 3xTF32, TF32, 3xTF32; fp16: default only).
 // block_k: out channels per block, 32 or 64 (the GPU entry picks one: wno_emu_v2_block_k).
+// pipeline: 0 registers, 1 cp.async (WNO_CUDA_V2_PIPELINE=async; tiles 2 and 4).
 WNO_EMU_API wno_status wno_emu_v2_conv2d(const wno_conv_desc* d, wno_dtype dtype, int math,
                                          const void* x, const void* u, const float* bias, void* y,
-                                         int order, int block_k) {
+                                         int order, int block_k, int pipeline) {
   using namespace wno::cuda;
   if (!wno::valid_desc(d) || !x || !u || !y) return WNO_ERROR_INVALID_ARGUMENT;
   if (dtype == WNO_FLOAT16) {
     if (math != WNO_MATH_DEFAULT) return WNO_ERROR_UNSUPPORTED;
-    return run_v2<MathF16, wno::half_t>(*d, x, u, bias, y, order, block_k);
+    return run_v2<MathF16, wno::half_t>(*d, x, u, bias, y, order, block_k, pipeline);
   }
   if (dtype != WNO_FLOAT32) return WNO_ERROR_UNSUPPORTED;
-  if (math == WNO_MATH_TF32) return run_v2<MathTf32, float>(*d, x, u, bias, y, order, block_k);
+  if (math == WNO_MATH_TF32)
+    return run_v2<MathTf32, float>(*d, x, u, bias, y, order, block_k, pipeline);
   if (math == WNO_MATH_DEFAULT || math == WNO_MATH_3XTF32)
-    return run_v2<Math3xTf32, float>(*d, x, u, bias, y, order, block_k);
+    return run_v2<Math3xTf32, float>(*d, x, u, bias, y, order, block_k, pipeline);
   return WNO_ERROR_INVALID_ARGUMENT;
 }
 
@@ -377,10 +440,11 @@ WNO_EMU_API int wno_emu_v2_block_k(const wno_conv_desc* d, int sms) {
 }
 
 // {threads, shared bytes, tiles, out channels, in channels per chunk, epilogue passes}.
-WNO_EMU_API wno_status wno_emu_v2_block_info(int tile, wno_dtype dtype, int block_k, int* out6) {
+WNO_EMU_API wno_status wno_emu_v2_block_info(int tile, wno_dtype dtype, int block_k, int pipeline,
+                                             int* out6) {
+  using namespace wno::cuda;
   if (!out6) return WNO_ERROR_INVALID_ARGUMENT;
-  if (dtype == WNO_FLOAT16) return wno::cuda::info_v2_tile<wno::cuda::MathF16>(tile, block_k, out6);
-  if (dtype == WNO_FLOAT32)
-    return wno::cuda::info_v2_tile<wno::cuda::MathTf32>(tile, block_k, out6);
+  if (dtype == WNO_FLOAT16) return info_v2_tile<MathF16>(tile, block_k, pipeline, out6);
+  if (dtype == WNO_FLOAT32) return info_v2_tile<MathTf32>(tile, block_k, pipeline, out6);
   return WNO_ERROR_INVALID_ARGUMENT;
 }

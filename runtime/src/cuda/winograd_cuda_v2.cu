@@ -4,8 +4,10 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 
-#include "conv_block_v2.h"
+#include "async_copy.h"
+#include "conv_block_v2_async.h"
 
 namespace wno {
 namespace cuda {
@@ -36,6 +38,14 @@ struct DeviceRunner {
     f(static_cast<int>(threadIdx.x >> 5), w);
   }
   __device__ __forceinline__ void sync() { __syncthreads(); }
+  __device__ __forceinline__ void copy_async4(int, void* dst, const void* src, int bytes) {
+    cuda::copy_async4(dst, src, bytes);
+  }
+  __device__ __forceinline__ void commit_copies(int) { copy_async_commit(); }
+  template <int newest>
+  __device__ __forceinline__ void wait_copies(int) {
+    copy_async_wait<newest>();
+  }
 };
 
 template <int M, class Math, int MF, typename T>
@@ -44,6 +54,16 @@ __global__ void __launch_bounds__(Block<M, Math, MF>::threads, Block<M, Math, MF
   extern __shared__ __align__(16) unsigned char smem[];
   DeviceRunner<M, Math, MF> run;
   conv_block<M, Math, MF>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
+}
+
+// The cp.async pipeline (conv_block_v2_async.h), F(2,3) and F(4,3).
+template <int M, class Math, int MF, typename T>
+__global__ void __launch_bounds__(Block<M, Math, MF>::threads, Block<M, Math, MF>::min_blocks)
+    winograd_conv_v2_async_kernel(const ConvParams<T> p) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  DeviceRunner<M, Math, MF> run;
+  conv_block_async<M, Math, MF>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y),
+                                smem);
 }
 
 template <int M, class Math, typename T>
@@ -55,9 +75,10 @@ __global__ void winograd_weight_v2_kernel(const WeightParams<T> p) {
 
 // cudaFuncSetAttribute once per kernel and device (devices 0..63), not on every launch:
 // later launches may run inside CUDA graph capture (TensorRT's), where only stream work
-// belongs.
-template <typename Kernel>
-wno_status allow_shared_memory(Kernel kernel, int bytes) {
+// belongs. The kernel is a template argument so that each kernel has its own flags (kernels
+// of one parameter type share a function-pointer type).
+template <auto kernel>
+wno_status allow_shared_memory(int bytes) {
   static std::atomic<unsigned long long> done{0};
   int device = 0;
   cudaError_t err = cudaGetDevice(&device);
@@ -82,20 +103,37 @@ wno_status transform_weights(const wno_conv_desc& d, const float* weight, void* 
   return cuda_status(cudaGetLastError());
 }
 
-template <int M, class Math, int MF, typename T>
-wno_status launch(const ConvParams<T>& p, cudaStream_t stream) {
+template <int M, class Math, int MF, auto kernel, typename T>
+wno_status launch(const ConvParams<T>& p, int smem_bytes, cudaStream_t stream) {
   using B = Block<M, Math, MF>;
   const long long gx = (p.s.tiles + B::BN - 1) / B::BN;
   if (gx > 0x7fffffffLL) return WNO_ERROR_INVALID_ARGUMENT;
   const dim3 grid(static_cast<unsigned>(gx),
                   static_cast<unsigned>((p.kblocks + B::MF - 1) / B::MF));
-  if (B::smem_bytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
-    const wno_status s =
-        allow_shared_memory(winograd_conv_v2_kernel<M, Math, MF, T>, B::smem_bytes);
+  if (smem_bytes > 48 * 1024) {  // opt in to more than the default dynamic shared memory
+    const wno_status s = allow_shared_memory<kernel>(smem_bytes);
     if (s != WNO_SUCCESS) return s;
   }
-  winograd_conv_v2_kernel<M, Math, MF, T><<<grid, B::threads, B::smem_bytes, stream>>>(p);
+  kernel<<<grid, B::threads, smem_bytes, stream>>>(p);
   return cuda_status(cudaGetLastError());
+}
+
+// WNO_CUDA_V2_PIPELINE=async runs F(2,3) and F(4,3) with the cp.async pipeline; the
+// register pipeline stays the default until a GPU has measured the two (make gpu-check).
+bool async_pipeline() {
+  const char* env = std::getenv("WNO_CUDA_V2_PIPELINE");
+  return env && std::strcmp(env, "async") == 0;
+}
+
+template <int M, class Math, int MF, typename T>
+wno_status launch(const ConvParams<T>& p, cudaStream_t stream) {
+  if constexpr (M <= 4) {
+    if (async_pipeline())
+      return launch<M, Math, MF, winograd_conv_v2_async_kernel<M, Math, MF, T>>(
+          p, Staging<M, Math, MF>::smem_bytes, stream);
+  }
+  return launch<M, Math, MF, winograd_conv_v2_kernel<M, Math, MF, T>>(
+      p, Block<M, Math, MF>::smem_bytes, stream);
 }
 
 // WNO_CUDA_V2_BLOCK_K=32 or 64 fixes the out channels per block (the GPU check times both).
