@@ -371,14 +371,17 @@ def markdown(report: dict) -> str:
     if report["layers"]:
         keys = sorted({k for r in report["layers"] for k in r if k.endswith("_us")},
                       key=lambda k: (not k.startswith("cudnn"), k))
-        lines.append("| shape | dtype | " + " | ".join(k[:-3] for k in keys) + " | v2 F4 vs cuDNN |")
-        lines.append("|---|---|" + "---|" * len(keys) + "---|")
+        lines.append("| shape | dtype | " + " | ".join(k[:-3] for k in keys)
+                     + " | v2 F4 vs cuDNN | v2 F4 cp.async vs registers |")
+        lines.append("|---|---|" + "---|" * len(keys) + "---|---|")
         for r in report["layers"]:
             cells = [f"{r[k]:.1f}" if k in r else "" for k in keys]
             sp = r.get("v2_F4_speedup_vs_cudnn")
             speed = f"{sp:.2f}x" if sp else ""
+            both = r.get("v2_F4_us") and r.get("v2-async_F4_us")
+            pipeline = f"{r['v2_F4_us'] / r['v2-async_F4_us']:.2f}x" if both else ""
             lines.append(f"| {r['shape']} N{r['N']} C{r['C']} {r['H']}x{r['W']} | {r['dtype']} | "
-                         + " | ".join(cells) + f" | {speed} |")
+                         + " | ".join(cells) + f" | {speed} | {pipeline} |")
         lines += ["", "Errors (max |y - y64| / max |y64|):", ""]
         for r in report["layers"]:
             errs = ", ".join(f"{k[:-4]} {v:.1e}" for k, v in r.items() if k.endswith("_err"))
