@@ -230,6 +230,11 @@ struct HostRunnerV2 {
                            bytes, committed[tid]});
   }
   void commit_copies(int tid) { ++committed[tid]; }
+  bool copies_in_flight() const {
+    for (const std::vector<Copy>& c : copies)
+      if (!c.empty()) return true;
+    return false;
+  }
   template <int newest>
   void wait_copies(int tid) {
     std::vector<Copy> left;
@@ -285,7 +290,8 @@ wno_status conv2d_v2(const v2::ConvParams<T>& p, int order) {
         v2::conv_block_async<M, Math, MF>(run, p, static_cast<int>(bx), by, block_smem);
       else
         v2::conv_block<M, Math, MF>(run, p, static_cast<int>(bx), by, block_smem);
-      if (run.misaligned) return WNO_ERROR_INTERNAL;
+      // A misaligned copy, or one the block never waited for (its data would be lost).
+      if (run.misaligned || run.copies_in_flight()) return WNO_ERROR_INTERNAL;
       for (int i = words; i < words + kGuard; ++i)
         if (smem[i] != kGuardWord) return WNO_ERROR_INTERNAL;
     }
