@@ -286,21 +286,23 @@ WNO_HD WNO_FORCE_INLINE void store_columns(int tid, unsigned char* smem,
   }
 }
 
-// Row pass Vtmp -> Vmma[q][t][cc] in the operand type: item (cc, t, i), t fastest.
-template <int M, class Math, int MF>
-WNO_HD WNO_FORCE_INLINE void transform_rows(int tid, unsigned char* smem) {
+// Second pass of the input transform, Vtmp -> Vmma[q][t][cc] in the operand type: item
+// (cc, o, t), t fastest, transforms the positions q = o * outer + e * inner, e < A. Rows
+// (outer A, inner 1) after a column pass, columns (outer 1, inner A) after a row pass.
+template <int M, class Math, int MF, int outer, int inner>
+WNO_HD WNO_FORCE_INLINE void finish_input_transform(int tid, unsigned char* smem) {
   using B = Block<M, Math, MF>;
   constexpr int A = B::A;
   const float* Vt = vtmp<M, Math, MF>(smem);
   typename Math::Elem* Vm = vmma<M, Math, MF>(smem);
   WNO_UNROLL for (int r = 0; r < B::IT; ++r) {
     const int item = tid + r * B::threads;
-    const int t = item % B::BN, i = (item / B::BN) % A, cc = item / (B::BN * A);
-    float row[A];
-    constexpr int stride = B::BC * B::BN;  // position (i, j) -> (i, j + 1)
-    Winograd<M>::input_1d(Vt + (i * A * B::BC + cc) * B::BN + t, stride, row, 1);
-    WNO_UNROLL for (int j = 0; j < A; ++j)
-      from_float(row[j], Vm[((i * A + j) * B::BN + t) * B::VS + cc]);
+    const int t = item % B::BN, q0 = (item / B::BN) % A * outer, cc = item / (B::BN * A);
+    float v[A];
+    constexpr int stride = inner * B::BC * B::BN;  // position q -> q + inner
+    Winograd<M>::input_1d(Vt + (q0 * B::BC + cc) * B::BN + t, stride, v, 1);
+    WNO_UNROLL for (int e = 0; e < A; ++e)
+      from_float(v[e], Vm[((q0 + e * inner) * B::BN + t) * B::VS + cc]);
   }
 }
 
@@ -485,7 +487,9 @@ WNO_HD WNO_FORCE_INLINE void conv_block(Runner& run, const ConvParams<T>& p, int
   });
   run.sync();
   for (int chunk = 0; chunk < p.cchunks; ++chunk) {
-    run.threads([&](int tid, St&) { transform_rows<M, Math, MF>(tid, smem); });
+    run.threads([&](int tid, St&) {
+      finish_input_transform<M, Math, MF, B::A, 1>(tid, smem);  // the row pass
+    });
     run.sync();
     const bool next = chunk + 1 < p.cchunks;
     if (next)

@@ -134,24 +134,6 @@ WNO_HD WNO_FORCE_INLINE void transform_staged_rows(const ConvParams<T>& p, int c
   }
 }
 
-// Column pass Vtmp -> Vmma[q][t][cc] in the operand type: item (cc, j, t), t fastest.
-template <int M, class Math, int MF>
-WNO_HD WNO_FORCE_INLINE void transform_columns(int tid, unsigned char* smem) {
-  using B = Block<M, Math, MF>;
-  constexpr int A = B::A;
-  const float* Vt = vtmp<M, Math, MF>(smem);
-  typename Math::Elem* Vm = vmma<M, Math, MF>(smem);
-  WNO_UNROLL for (int r = 0; r < B::IT; ++r) {
-    const int item = tid + r * B::threads;
-    const int t = item % B::BN, j = (item / B::BN) % A, cc = item / (B::BN * A);
-    float col[A];
-    constexpr int stride = A * B::BC * B::BN;  // position (i, j) -> (i + 1, j)
-    Winograd<M>::input_1d(Vt + (j * B::BC + cc) * B::BN + t, stride, col, 1);
-    WNO_UNROLL for (int i = 0; i < A; ++i)
-      from_float(col[i], Vm[((i * A + j) * B::BN + t) * B::VS + cc]);
-  }
-}
-
 template <int M, class Math, int MF, typename T, typename Runner>
 WNO_HD WNO_FORCE_INLINE void conv_block_async(Runner& run, const ConvParams<T>& p, int bx, int by,
                                               unsigned char* smem) {
@@ -168,7 +150,9 @@ WNO_HD WNO_FORCE_INLINE void conv_block_async(Runner& run, const ConvParams<T>& 
   });
   run.sync();
   for (int chunk = 0; chunk < p.cchunks; ++chunk) {
-    run.threads([&](int tid, St&) { transform_columns<M, Math, MF>(tid, smem); });
+    run.threads([&](int tid, St&) {
+      finish_input_transform<M, Math, MF, 1, B::A>(tid, smem);  // the column pass
+    });
     run.sync();
     run.threads([&](int tid, St&) {  // stage chunk % 2 was read by this thread's last row pass
       if (chunk + 2 < p.cchunks)
