@@ -15,6 +15,40 @@ void parallel(Pool& pool, long long n, F& f) {
   pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
 }
 
+// A worker's scratch for one chunk of kChunk columns (channel_mlp_scratch floats).
+struct ChunkScratch {
+  float *bu, *bv, *h1, *bh;  // packed input, packed v, hidden, packed hidden
+  ChunkScratch(float* scratch, int c, int hidden)
+      : bu(scratch),
+        bv(bu + packed_floats(c, kChunk)),
+        h1(bv + packed_floats(c, kChunk)),
+        bh(h1 + 1LL * hidden * kChunk) {}
+};
+
+// The channel MLP on one chunk, in place: x = w2 gelu(w1 x + b1) + skip(v) + b2, then GELU if
+// `act`. The skip is a GEMM on v packed in sb.bv (the caller packs it), a diagonal on v, or none.
+void channel_mlp_chunk(const Kernels& K, int c, int hidden, int cw, long long hw, float* x,
+                       const float* v, const ChunkScratch& sb, const float* w1, const float* b1,
+                       const float* w2, const float* b2, const float* skip, const float* skip_diag,
+                       bool act) {
+  K.pack_b(c, cw, x, hw, sb.bu);
+  K.gemm_packed(hidden, cw, c, w1, c, sb.bu, sb.h1, cw, false);
+  K.bias_act(hidden, cw, sb.h1, cw, b1, true);
+  K.pack_b(hidden, cw, sb.h1, cw, sb.bh);
+  K.gemm_packed(c, cw, hidden, w2, hidden, sb.bh, x, hw, false);  // x's chunk is packed: overwrite
+  if (skip) {
+    K.gemm_packed(c, cw, c, skip, c, sb.bv, x, hw, true);
+  } else if (skip_diag) {
+    for (int ch = 0; ch < c; ++ch) {
+      const float d = skip_diag[ch];
+      float* r = x + ch * hw;
+      const float* q = v + ch * hw;
+      for (int j = 0; j < cw; ++j) r[j] += d * q[j];
+    }
+  }
+  K.bias_act(c, cw, x, hw, b2, act);
+}
+
 }  // namespace
 
 // Image rows per lifting task: about kChunk columns per GEMM.
@@ -82,29 +116,11 @@ void channel_mlp(const Kernels& K, Pool& P, int n, int c, int hidden, long long 
   auto chunk = [&](long long task, int worker) {
     const long long b = task / chunks, j0 = (task % chunks) * kChunk;
     const int cw = static_cast<int>(std::min<long long>(kChunk, hw - j0));
-    float* bu = scratch + worker * scratch_floats;
-    float* bv = bu + packed_floats(c, kChunk);
-    float* h1 = bv + packed_floats(c, kChunk);
-    float* bh = h1 + 1LL * hidden * kChunk;
-    float* uc = u + b * c * hw + j0;
-    K.pack_b(c, cw, uc, hw, bu);
-    K.gemm_packed(hidden, cw, c, w1, c, bu, h1, cw, false);
-    K.bias_act(hidden, cw, h1, cw, b1, true);
-    K.pack_b(hidden, cw, h1, cw, bh);
-    K.gemm_packed(c, cw, hidden, w2, hidden, bh, uc, hw, false);  // u's chunk is packed: overwrite
-    if (skip) {
-      K.pack_b(c, cw, v + b * c * hw + j0, hw, bv);
-      K.gemm_packed(c, cw, c, skip, c, bv, uc, hw, true);
-    } else if (skip_diag) {
-      const float* vc = v + b * c * hw + j0;
-      for (int ch = 0; ch < c; ++ch) {
-        const float d = skip_diag[ch];
-        float* r = uc + ch * hw;
-        const float* q = vc + ch * hw;
-        for (int j = 0; j < cw; ++j) r[j] += d * q[j];
-      }
-    }
-    K.bias_act(c, cw, uc, hw, b2, gelu);
+    const ChunkScratch sb(scratch + worker * scratch_floats, c, hidden);
+    const float* vc = v + b * c * hw + j0;
+    if (skip) K.pack_b(c, cw, vc, hw, sb.bv);
+    channel_mlp_chunk(K, c, hidden, cw, hw, u + b * c * hw + j0, vc, sb, w1, b1, w2, b2, skip,
+                      skip_diag, gelu);
   };
   parallel(P, n * chunks, chunk);
 }
@@ -117,35 +133,17 @@ void fno_layer(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw
   auto chunk = [&](long long task, int worker) {
     const long long b = task / chunks, j0 = (task % chunks) * kChunk;
     const int cw = static_cast<int>(std::min<long long>(kChunk, hw - j0));
-    float* bv = scratch + worker * scratch_floats;
-    float* bu = bv + packed_floats(c, kChunk);
-    float* h1 = bu + packed_floats(c, kChunk);
-    float* bh = h1 + 1LL * hidden * kChunk;
+    const ChunkScratch sb(scratch + worker * scratch_floats, c, hidden);
     const float* vc = v + b * c * hw + j0;
     float* sc = s + b * c * hw + j0;
-    K.pack_b(c, cw, vc, hw, bv);
-    K.gemm_packed(c, cw, c, w, c, bv, sc, hw, true);  // + W v onto the spectral branch
+    K.pack_b(c, cw, vc, hw, sb.bv);
+    K.gemm_packed(c, cw, c, w, c, sb.bv, sc, hw, true);  // + W v onto the spectral branch
     K.bias_act(c, cw, sc, hw, bias, !last);
     if (!w1) {
       if (!last) K.bias_act(c, cw, sc, hw, nullptr, true);
       return;
     }
-    K.pack_b(c, cw, sc, hw, bu);
-    K.gemm_packed(hidden, cw, c, w1, c, bu, h1, cw, false);
-    K.bias_act(hidden, cw, h1, cw, b1, true);
-    K.pack_b(hidden, cw, h1, cw, bh);
-    K.gemm_packed(c, cw, hidden, w2, hidden, bh, sc, hw, false);
-    if (skip) {
-      K.gemm_packed(c, cw, c, skip, c, bv, sc, hw, true);
-    } else if (skip_diag) {
-      for (int ch = 0; ch < c; ++ch) {
-        const float d = skip_diag[ch];
-        float* r = sc + ch * hw;
-        const float* q = vc + ch * hw;
-        for (int j = 0; j < cw; ++j) r[j] += d * q[j];
-      }
-    }
-    K.bias_act(c, cw, sc, hw, b2, !last);
+    channel_mlp_chunk(K, c, hidden, cw, hw, sc, vc, sb, w1, b1, w2, b2, skip, skip_diag, !last);
   };
   parallel(P, n * chunks, chunk);
 }
