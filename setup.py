@@ -13,6 +13,7 @@ Environment:
   WNO_EDGE_REQUIRE_NATIVE=1  fail the install instead of falling back
   WNO_EDGE_CMAKE_ARGS="..."  extra CMake arguments, e.g. -DWNO_BUILD_CUDA=ON
 """
+
 import os
 import shlex
 import shutil
@@ -61,11 +62,14 @@ class CMakeBuild(build_ext):
         if os.environ.get("WNO_EDGE_REQUIRE_NATIVE") == "1":
             raise RuntimeError(f"wno-edge: native build failed: {why}")
         rule = "*" * 78
-        print(f"\n{rule}\nWARNING: wno-edge: the native library was NOT built ({why}).\n"
-              "The package installs without it: the PyTorch path runs the Winograd convolutions.\n"
-              "Needs a C++17 compiler (and CMake >= 3.18, fetched by pip when absent). Set\n"
-              "WNO_EDGE_REQUIRE_NATIVE=1 to make this an error, WNO_EDGE_SKIP_NATIVE=1 to skip it.\n"
-              f"{rule}\n", file=sys.stderr)
+        print(
+            f"\n{rule}\nWARNING: wno-edge: the native library was NOT built ({why}).\n"
+            "The package installs without it: the PyTorch path runs the Winograd convolutions.\n"
+            "Needs a C++17 compiler (and CMake >= 3.18, fetched by pip when absent). Set\n"
+            "WNO_EDGE_REQUIRE_NATIVE=1 to make this an error, WNO_EDGE_SKIP_NATIVE=1 to skip it.\n"
+            f"{rule}\n",
+            file=sys.stderr,
+        )
         self.warn(f"wno-edge: native library not built ({why})")
 
     def build_extension(self, ext: CMakeExtension):
@@ -82,8 +86,11 @@ class CMakeBuild(build_ext):
             "-DWNO_BUILD_CUDA_EMULATION=OFF",
             *shlex.split(os.environ.get("WNO_EDGE_CMAKE_ARGS", "")),
         ]
-        if (shutil.which("ninja") and not os.environ.get("CMAKE_GENERATOR")
-                and not (build_dir / "CMakeCache.txt").exists()):  # an existing tree keeps its generator
+        if (
+            shutil.which("ninja")
+            and not os.environ.get("CMAKE_GENERATOR")
+            and not (build_dir / "CMakeCache.txt").exists()
+        ):  # an existing tree keeps its generator
             args = ["-G", "Ninja", *args]
         subprocess.run(["cmake", "-S", str(ext.source_dir), "-B", str(build_dir), *args], check=True)
         jobs = str(self.parallel or os.cpu_count() or 1)

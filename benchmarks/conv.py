@@ -21,6 +21,7 @@ its cores with torch).
     python benchmarks/conv.py        # full table (a few minutes)
     python benchmarks/conv.py --quick --no-ort
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,11 +45,13 @@ from wno_edge.native.abi import ConvDesc
 
 # ----------------------------------------------------------------- machine peak
 
+
 def peak_gflops(threads: int) -> tuple[float, str]:
     """cores x GHz x FP32 FLOP/cycle of the vector FMA units (an estimate, stated)."""
     info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines()
-                      if ln.startswith(("flags", "Features"))), []))
+    flags = set(
+        next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith(("flags", "Features"))), [])
+    )
     mhz = [float(ln.split(":", 1)[1]) for ln in info.splitlines() if ln.startswith("cpu MHz")]
     ghz = (max(mhz) / 1000) if mhz else 2.0
     amd = "AuthenticAMD" in info
@@ -66,6 +69,7 @@ def peak_gflops(threads: int) -> tuple[float, str]:
 
 # ----------------------------------------------------------------- implementations
 
+
 class NativeConv:
     """The C ABI with everything prepared: the deployment path, no per-call allocation."""
 
@@ -78,8 +82,16 @@ class NativeConv:
         assert lib.wno_cpu_transform_weights(d, w.ctypes.data, self.u.ctypes.data, self.u.nbytes) == 0
         self.ws = np.empty(lib.wno_cpu_workspace_size(d, threads), np.uint8)
         self.y = np.empty((n, w.shape[0], h, wd), np.float32)
-        self.args = (d, x.ctypes.data, self.u.ctypes.data, b.ctypes.data, self.y.ctypes.data,
-                     self.ws.ctypes.data, self.ws.nbytes, threads)
+        self.args = (
+            d,
+            x.ctypes.data,
+            self.u.ctypes.data,
+            b.ctypes.data,
+            self.y.ctypes.data,
+            self.ws.ctypes.data,
+            self.ws.nbytes,
+            threads,
+        )
 
     def __call__(self):
         status = self.lib.wno_cpu_conv2d(*self.args)
@@ -89,6 +101,7 @@ class NativeConv:
 
 
 # ----------------------------------------------------------------- timing
+
 
 def interleaved_medians(fns: dict, rounds: int, block: int, warmup: int = 3) -> dict:
     for fn in fns.values():
@@ -141,22 +154,29 @@ def main(argv=None) -> int:
     print(f"torch {torch.__version__}", end="")
     if not a.no_ort:
         import onnxruntime
+
         print(f", onnxruntime {onnxruntime.__version__}", end="")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"; {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f} "
-          "(other processes share these cores: compare within a run)")
+    print(
+        f"; {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f} "
+        "(other processes share these cores: compare within a run)"
+    )
 
     rows = []
-    header = (f"{'thr':>3} {'N':>2} {'C':>3} {'grid':>7} | {'torch':>8} {'ort':>8} | "
-              f"{'F2':>8} {'F4':>8} {'F6':>8} | {'ours':>8} {'tile':>4} {'x torch':>7} {'x ort':>6} | "
-              f"{'GFLOP/s':>7} {'% peak':>6}")
+    header = (
+        f"{'thr':>3} {'N':>2} {'C':>3} {'grid':>7} | {'torch':>8} {'ort':>8} | "
+        f"{'F2':>8} {'F4':>8} {'F6':>8} | {'ours':>8} {'tile':>4} {'x torch':>7} {'x ort':>6} | "
+        f"{'GFLOP/s':>7} {'% peak':>6}"
+    )
     for threads in a.threads:
         torch.set_num_threads(threads)
         cpu0, wall0 = os.times(), time.perf_counter()
         peak, peak_how = peak_gflops(threads)
-        print(f"\n{threads} thread(s): peak estimate {peak:.0f} GFLOP/s = {peak_how}; times in ms "
-              "(median); x torch = torch ms / ours ms; GFLOP/s direct-equivalent, so Winograd can "
-              "pass 100% of peak")
+        print(
+            f"\n{threads} thread(s): peak estimate {peak:.0f} GFLOP/s = {peak_how}; times in ms "
+            "(median); x torch = torch ms / ours ms; GFLOP/s direct-equivalent, so Winograd can "
+            "pass 100% of peak"
+        )
         print(header)
         print("-" * len(header))
         for n, c, g in itertools.product(a.batch, a.channels, a.grid):
@@ -182,37 +202,57 @@ def main(argv=None) -> int:
             best = min(TILES, key=lambda t: med[f"F{t}"])
             tb = med[f"F{best}"]
             gflops = 18.0 * c * c * g * g * n / tb / 1e9
-            row = dict(threads=threads, batch=n, channels=c, grid=g, best_tile=best, ours_ms=tb * 1e3,
-                       speedup_torch=med["torch"] / tb, gflops=gflops, peak_gflops=peak,
-                       **{f"{k}_ms": v * 1e3 for k, v in med.items()})
+            row = dict(
+                threads=threads,
+                batch=n,
+                channels=c,
+                grid=g,
+                best_tile=best,
+                ours_ms=tb * 1e3,
+                speedup_torch=med["torch"] / tb,
+                gflops=gflops,
+                peak_gflops=peak,
+                **{f"{k}_ms": v * 1e3 for k, v in med.items()},
+            )
             if "ort" in med:
                 row["speedup_ort"] = med["ort"] / tb
             rows.append(row)
             ort_ms = f"{med['ort'] * 1e3:8.3f}" if "ort" in med else f"{'-':>8}"
             x_ort = f"{row['speedup_ort']:6.2f}" if "ort" in med else f"{'-':>6}"
-            print(f"{threads:>3} {n:>2} {c:>3} {g:>3}x{g:<3} | {med['torch'] * 1e3:8.3f} {ort_ms} | "
-                  + " ".join(f"{med[f'F{t}'] * 1e3:8.3f}" for t in TILES)
-                  + f" | {tb * 1e3:8.3f} F{best:<3} {row['speedup_torch']:7.2f} {x_ort} | "
-                  f"{gflops:7.1f} {100 * gflops / peak:5.0f}%", flush=True)
+            print(
+                f"{threads:>3} {n:>2} {c:>3} {g:>3}x{g:<3} | {med['torch'] * 1e3:8.3f} {ort_ms} | "
+                + " ".join(f"{med[f'F{t}'] * 1e3:8.3f}" for t in TILES)
+                + f" | {tb * 1e3:8.3f} F{best:<3} {row['speedup_torch']:7.2f} {x_ort} | "
+                f"{gflops:7.1f} {100 * gflops / peak:5.0f}%",
+                flush=True,
+            )
         cpu1, wall = os.times(), time.perf_counter() - wall0
         busy = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / wall
         # Every implementation keeps `threads` cores busy while it runs: much less means
         # other processes took cores from this phase and its figures are disturbed.
-        print(f"{threads} thread(s): this process used {busy:.2f} cores on average "
-              f"({threads} expected on a quiet machine)")
+        print(
+            f"{threads} thread(s): this process used {busy:.2f} cores on average "
+            f"({threads} expected on a quiet machine)"
+        )
         mine = [r for r in rows if r["threads"] == threads]
         speedups = [r["speedup_torch"] for r in mine]
-        print(f"{threads} thread(s), ours vs torch conv2d: median {statistics.median(speedups):.2f}x, "
-              f"min {min(speedups):.2f}x, max {max(speedups):.2f}x over {len(mine)} shapes "
-              "(goal at 2 threads: median >= 2x, min >= 1.0x)")
+        print(
+            f"{threads} thread(s), ours vs torch conv2d: median {statistics.median(speedups):.2f}x, "
+            f"min {min(speedups):.2f}x, max {max(speedups):.2f}x over {len(mine)} shapes "
+            "(goal at 2 threads: median >= 2x, min >= 1.0x)"
+        )
         if any("speedup_ort" in r for r in mine):
             so = [r["speedup_ort"] for r in mine]
-            print(f"{threads} thread(s), ours vs ONNX Runtime Conv: median {statistics.median(so):.2f}x, "
-                  f"min {min(so):.2f}x")
+            print(
+                f"{threads} thread(s), ours vs ONNX Runtime Conv: median {statistics.median(so):.2f}x, "
+                f"min {min(so):.2f}x"
+            )
         for r in mine:
             if r["speedup_torch"] < 1.0:
-                print(f"  slower than torch: N={r['batch']}, C={r['channels']}, {r['grid']}x{r['grid']}: "
-                      f"{r['speedup_torch']:.2f}x")
+                print(
+                    f"  slower than torch: N={r['batch']}, C={r['channels']}, {r['grid']}x{r['grid']}: "
+                    f"{r['speedup_torch']:.2f}x"
+                )
 
     by = {(r["threads"], r["batch"], r["channels"], r["grid"]): r for r in rows}
     if 1 in a.threads and 2 in a.threads:
@@ -223,8 +263,11 @@ def main(argv=None) -> int:
                 two = by[(2, n, c, g)]
                 alone = thread_scaling(lib, n, c, g, two["best_tile"], rounds, min_time)
                 r["scaling_interleaved"] = alone
-                print(f"  N={n} C=K={c} {g}x{g}: {r['ours_ms']:.3f} ms -> {two['ours_ms']:.3f} ms = "
-                      f"{r['ours_ms'] / two['ours_ms']:.2f}x | {alone:.2f}x", flush=True)
+                print(
+                    f"  N={n} C=K={c} {g}x{g}: {r['ours_ms']:.3f} ms -> {two['ours_ms']:.3f} ms = "
+                    f"{r['ours_ms'] / two['ours_ms']:.2f}x | {alone:.2f}x",
+                    flush=True,
+                )
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1))
     return 0

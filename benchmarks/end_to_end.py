@@ -16,6 +16,7 @@ wno_edge.runtime + the engine, and the C++ example runtime/examples/control_loop
     pip install neuraloperator      # benchmark-only dependency; without it (a) is skipped
     python benchmarks/end_to_end.py [--iterations 2000] [--threads 2] [--engine-lib PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,7 +37,11 @@ from wno_edge.onnx import export_onnx
 
 
 ROOT = Path(__file__).resolve().parents[1]
-A, B, C = "(a) neuraloperator FNO, PyTorch eager", "(b) wno-edge WNO, PyTorch eager", "(c) wno-edge WNO, ONNX Runtime CPU"
+A, B, C = (
+    "(a) neuraloperator FNO, PyTorch eager",
+    "(b) wno-edge WNO, PyTorch eager",
+    "(c) wno-edge WNO, ONNX Runtime CPU",
+)
 D1, D2 = "(d) same .onnx, native engine, 1 thread", "(d) same .onnx, native engine, 2 threads"
 
 
@@ -75,14 +80,23 @@ print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
 def fresh_process_rss(onnx_path: Path, lib: Path, threads: int) -> tuple[float | None, float | None]:
     """Peak RSS (MiB) of a fresh Python process running (d) 200 times, and of the C++ example."""
     env = {**os.environ, "WNO_EDGE_ENGINE_LIB": str(lib)}
-    r = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(onnx_path), str(threads)], capture_output=True,
-                       text=True, env=env, check=False)
+    r = subprocess.run(
+        [sys.executable, "-c", _RSS_CHILD, str(onnx_path), str(threads)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     py = float(r.stdout.split()[-1]) if r.returncode == 0 else None
     example = lib.parent / "wno_control_loop"
     cpp = None
     if example.is_file():  # it prints its own peak (VmHWM: ru_maxrss would include this process's, kept over exec)
-        r = subprocess.run([str(example), str(onnx_path), "--rate", "1000", "--ticks", "200", "--threads",
-                            str(threads)], capture_output=True, text=True, check=False)
+        r = subprocess.run(
+            [str(example), str(onnx_path), "--rate", "1000", "--ticks", "200", "--threads", str(threads)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         found = [line.split()[-2] for line in r.stdout.splitlines() if line.startswith("peak resident memory")]
         cpp = float(found[0]) if r.returncode == 0 and found else None
     return py, cpp
@@ -112,12 +126,23 @@ def main() -> None:
     torch.manual_seed(0)
 
     fno = neuraloperator_fno(a.width, a.modes, a.layers)
-    wno = WNO2d(WNOConfig(1, 1, width=a.width, modes=(a.modes, a.modes), n_layers=a.layers,
-                          winograd_tile=a.tile, resolution=(a.grid, a.grid))).eval()
+    wno = WNO2d(
+        WNOConfig(
+            1,
+            1,
+            width=a.width,
+            modes=(a.modes, a.modes),
+            n_layers=a.layers,
+            winograd_tile=a.tile,
+            resolution=(a.grid, a.grid),
+        )
+    ).eval()
     lib = engine_library(a.engine_lib)
     if lib is None:
-        print("the native engine is not built (pip install -e . or cmake --build build/native --target wno_engine): "
-              "row (d) skipped")
+        print(
+            "the native engine is not built (pip install -e . or cmake --build build/native --target wno_engine): "
+            "row (d) skipped"
+        )
     rss = (None, None)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = Path(tmp) / "wno.onnx"
@@ -153,8 +178,9 @@ def main() -> None:
         stages = {}
         for name, t in ((D1, 1), (D2, 2)):
             if name in natives:  # a short profiled run for the per-stage breakdown
-                with runtime.load(onnx_path, threads=t, check_finite=False, backend="native", library=lib,
-                                  profile=True) as s:
+                with runtime.load(
+                    onnx_path, threads=t, check_finite=False, backend="native", library=lib, profile=True
+                ) as s:
                     s.warmup(20)
                     s.reset_stage_times()
                     s.warmup(200)
@@ -164,40 +190,55 @@ def main() -> None:
 
     anchor = np.median(times[A]) if A in times else None
     ort = np.median(times[C])
-    print(f"batch 1, {a.grid}x{a.grid} grid, width {a.width}, {a.modes}x{a.modes} modes, {a.layers} layers, "
-          f"{a.threads} threads for (a)-(c), {a.iterations} iterations each (blocks of {a.block})")
+    print(
+        f"batch 1, {a.grid}x{a.grid} grid, width {a.width}, {a.modes}x{a.modes} modes, {a.layers} layers, "
+        f"{a.threads} threads for (a)-(c), {a.iterations} iterations each (blocks of {a.block})"
+    )
     print(f"{'':42s} {'median ms':>10s} {'p99 ms':>10s} {'p99/p50':>8s} {'vs (a)':>8s} {'vs (c)':>8s}")
     results = {}
     for name, t in times.items():
         t = np.asarray(t)
         med, p99 = np.median(t), np.percentile(t, 99)
-        results[name] = {"median_ms": med * 1e3, "p99_ms": p99 * 1e3, "jitter": p99 / med,
-                         "speedup": anchor / med if anchor else None, "vs_c": ort / med}
+        results[name] = {
+            "median_ms": med * 1e3,
+            "p99_ms": p99 * 1e3,
+            "jitter": p99 / med,
+            "speedup": anchor / med if anchor else None,
+            "vs_c": ort / med,
+        }
         va = f"{anchor / med:7.2f}x" if anchor else "    n/a"
         print(f"{name:42s} {med * 1e3:10.3f} {p99 * 1e3:10.3f} {p99 / med:8.2f} {va:>8s} {ort / med:7.2f}x")
     if A in results:
         c = results[C]
-        print(f"goal (c) >= 5x faster than (a): {'met' if c['speedup'] >= 5 else 'NOT met'} ({c['speedup']:.2f}x); "
-              f"goal p99 <= 1.5x median: {'met' if c['jitter'] <= 1.5 else 'NOT met'} ({c['jitter']:.2f})")
+        print(
+            f"goal (c) >= 5x faster than (a): {'met' if c['speedup'] >= 5 else 'NOT met'} ({c['speedup']:.2f}x); "
+            f"goal p99 <= 1.5x median: {'met' if c['jitter'] <= 1.5 else 'NOT met'} ({c['jitter']:.2f})"
+        )
     for name in (D1, D2):
         if name not in results:
             continue
         d = results[name]
-        goals = [f"vs (c) {d['vs_c']:.2f}x (goal 2x: {'met' if d['vs_c'] >= 2 else 'NOT met'})",
-                 f"p99/p50 {d['jitter']:.2f} (goal 1.3: {'met' if d['jitter'] <= 1.3 else 'NOT met'})"]
+        goals = [
+            f"vs (c) {d['vs_c']:.2f}x (goal 2x: {'met' if d['vs_c'] >= 2 else 'NOT met'})",
+            f"p99/p50 {d['jitter']:.2f} (goal 1.3: {'met' if d['jitter'] <= 1.3 else 'NOT met'})",
+        ]
         if d["speedup"]:
             goals.insert(0, f"vs (a) {d['speedup']:.2f}x (goal 5x: {'met' if d['speedup'] >= 5 else 'NOT met'})")
         print(f"{name}: " + ", ".join(goals))
         if name in stages:
             total = sum(stages[name].values())
-            print("    stages (mean ms per run, profiled separately): " + ", ".join(
-                f"{k} {v:.3f} ({100 * v / total:.0f}%)" for k, v in stages[name].items()))
+            print(
+                "    stages (mean ms per run, profiled separately): "
+                + ", ".join(f"{k} {v:.3f} ({100 * v / total:.0f}%)" for k, v in stages[name].items())
+            )
             d["stages_ms"] = stages[name]
     py_rss, cpp_rss = rss
     if py_rss or cpp_rss:
         fmt = lambda v: f"{v:.1f} MiB" if v else "n/a"  # noqa: E731
-        print(f"peak RSS of a fresh process running (d) 200x at {a.threads} threads: Python + numpy + engine "
-              f"{fmt(py_rss)}, C++ example (runtime/examples/control_loop.cpp) {fmt(cpp_rss)} (goal < 60 MB)")
+        print(
+            f"peak RSS of a fresh process running (d) 200x at {a.threads} threads: Python + numpy + engine "
+            f"{fmt(py_rss)}, C++ example (runtime/examples/control_loop.cpp) {fmt(cpp_rss)} (goal < 60 MB)"
+        )
         results["rss_mib"] = {"python": py_rss, "cpp_example": cpp_rss}
     if a.json:
         a.json.write_text(json.dumps(results, indent=2))

@@ -16,6 +16,7 @@ machine noise hits all alike; medians and p99 over all iterations. Target: (d) >
     pip install 'wno-edge[bench]'      # neuraloperator==2.0.0
     python benchmarks/neuralop_fno.py [--iterations 1000] [--threads 2] [--grid 64] [--engine-lib PATH]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -59,8 +60,9 @@ def main() -> None:
     torch.manual_seed(0)
     from neuralop.models import FNO
 
-    fno = FNO(n_modes=(a.modes, a.modes), hidden_channels=a.width, in_channels=1, out_channels=1,
-              n_layers=a.layers).eval()
+    fno = FNO(
+        n_modes=(a.modes, a.modes), hidden_channels=a.width, in_channels=1, out_channels=1, n_layers=a.layers
+    ).eval()
     lib = engine_library(a.engine_lib)
     x_np = np.random.default_rng(0).random((1, 1, a.grid, a.grid), dtype=np.float32)
     x = torch.from_numpy(x_np)
@@ -77,16 +79,19 @@ def main() -> None:
             refused = "the native engine is not built"
         else:
             try:
-                native = runtime.load(tmp / "fno.onnx", threads=a.threads, check_finite=False, backend="native",
-                                      library=lib)
+                native = runtime.load(
+                    tmp / "fno.onnx", threads=a.threads, check_finite=False, backend="native", library=lib
+                )
             except WNOEdgeError as e:
                 refused = str(e).split(": ", 1)[-1]
         out = np.empty(session.output_shape, np.float32)
         with torch.inference_mode():
             ref = fno(x).numpy()
             scale = float(np.abs(ref).max())
-            errors = {B: float(np.abs(wno(x).numpy() - ref).max()) / scale,
-                      C: float(np.abs(session.run(x_np) - ref).max()) / scale}
+            errors = {
+                B: float(np.abs(wno(x).numpy() - ref).max()) / scale,
+                C: float(np.abs(session.run(x_np) - ref).max()) / scale,
+            }
             if native is not None:
                 errors[D] = float(np.abs(native.run(x_np) - ref).max()) / scale
             runs = {A: lambda: fno(x), B: lambda: wno(x), C: lambda: session.run(x_np, out=out)}
@@ -104,16 +109,23 @@ def main() -> None:
             native.close()
 
     anchor = np.median(times[A])
-    print(f"neuraloperator {report.options}, batch 1, {a.grid}x{a.grid} grid, {a.threads} threads, "
-          f"{a.iterations} iterations each (blocks of {a.block}); import vs neuraloperator "
-          f"{report.reference_error:.1e} of the output scale")
+    print(
+        f"neuraloperator {report.options}, batch 1, {a.grid}x{a.grid} grid, {a.threads} threads, "
+        f"{a.iterations} iterations each (blocks of {a.block}); import vs neuraloperator "
+        f"{report.reference_error:.1e} of the output scale"
+    )
     print(f"{'':40s} {'median ms':>10s} {'p99 ms':>10s} {'p99/p50':>8s} {'vs (a)':>8s} {'max err/scale':>14s}")
     results = {}
     for name, t in times.items():
         t = np.asarray(t)
         med, p99 = np.median(t), np.percentile(t, 99)
-        results[name] = {"median_ms": med * 1e3, "p99_ms": p99 * 1e3, "jitter": p99 / med,
-                         "speedup": anchor / med, "error": errors.get(name)}
+        results[name] = {
+            "median_ms": med * 1e3,
+            "p99_ms": p99 * 1e3,
+            "jitter": p99 / med,
+            "speedup": anchor / med,
+            "error": errors.get(name),
+        }
         err = f"{errors[name]:14.1e}" if name in errors else f"{'(reference)':>14s}"
         print(f"{name:40s} {med * 1e3:10.3f} {p99 * 1e3:10.3f} {p99 / med:8.2f} {anchor / med:7.2f}x {err}")
     if D in results:

@@ -6,6 +6,7 @@ memory after loading and running a model (ONNX Runtime backend, no torch).
 
 Each figure comes from a fresh interpreter, so nothing imported here is counted.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,14 @@ print(json.dumps({
 def main() -> None:
     if len(sys.argv) != 2:
         raise SystemExit(__doc__)
-    runs = [json.loads(subprocess.run([sys.executable, "-c", PROBE, sys.argv[1]], capture_output=True, text=True,
-                                      check=True).stdout) for _ in range(5)]
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", PROBE, sys.argv[1]], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(5)
+    ]
     median = {k: sorted(r[k] for r in runs)[len(runs) // 2] for k in runs[0] if k != "torch_imported"}
     for key, value in median.items():
         print(f"{key:30s} {value:10.1f}")

@@ -21,6 +21,7 @@ what an edge device would: wno_edge.runtime on ONNX Runtime, no torch in the hot
 Prints the tracking error against doing nothing, loop timing and deadline misses, and
 writes a PNG of the trajectory.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -79,8 +80,8 @@ class MPPI:
             self.window[:, -self.c] += np.einsum("ka,aij->kij", actions[:, h], self.basis)
             self.session.run(self.window, out=self.pred)
             self.cost += np.square(self.pred[:, 0] - self.target).mean(axis=(1, 2))
-            self.window[:, :-self.c] = self.window[:, self.c:]
-            self.window[:, -self.c:] = self.pred
+            self.window[:, : -self.c] = self.window[:, self.c :]
+            self.window[:, -self.c :] = self.pred
         weights = np.exp(-(self.cost - self.cost.min()) / self.temperature)
         self.plan = np.einsum("k,kha->ha", weights / weights.sum(), actions)
         first = self.plan[0].copy()
@@ -111,8 +112,9 @@ def onnx_model(model: Path, out_dir: Path) -> Path:
     return path
 
 
-def run(model: Path, ticks: int, rate_hz: float, candidates: int, horizon: int, seed: int, dt: float,
-        plot: Path | None) -> dict:
+def run(
+    model: Path, ticks: int, rate_hz: float, candidates: int, horizon: int, seed: int, dt: float, plot: Path | None
+) -> dict:
     forecaster = runtime.load(model, threads=2)
     planner = runtime.load(model, threads=2, batch=candidates, check_finite=False)
     n = forecaster.input_shape[-1]
@@ -162,17 +164,19 @@ def run(model: Path, ticks: int, rate_hz: float, candidates: int, horizon: int, 
         "ticks": done,
         "final_rms_error": history["error"][-1],
         "final_rms_error_uncontrolled": float(free_error[done - 1]),
-        "mean_rms_error_last_half": float(np.mean(history["error"][done // 2:])),
-        "mean_rms_error_last_half_uncontrolled": float(np.mean(free_error[done // 2: done])),
+        "mean_rms_error_last_half": float(np.mean(history["error"][done // 2 :])),
+        "mean_rms_error_last_half_uncontrolled": float(np.mean(free_error[done // 2 : done])),
         "mean_forecast_rms_mismatch": float(np.mean(history["mismatch"])),
         "seconds": seconds,
         "loop": loop.stats(),
     }
     print(loop)
-    print(f"tracking RMS error, last half: {result['mean_rms_error_last_half']:.3f} with MPC vs "
-          f"{result['mean_rms_error_last_half_uncontrolled']:.3f} uncontrolled "
-          f"(final {result['final_rms_error']:.3f} vs {result['final_rms_error_uncontrolled']:.3f}); "
-          f"surrogate one-step RMS mismatch {result['mean_forecast_rms_mismatch']:.3f}; {seconds:.1f} s")
+    print(
+        f"tracking RMS error, last half: {result['mean_rms_error_last_half']:.3f} with MPC vs "
+        f"{result['mean_rms_error_last_half_uncontrolled']:.3f} uncontrolled "
+        f"(final {result['final_rms_error']:.3f} vs {result['final_rms_error_uncontrolled']:.3f}); "
+        f"surrogate one-step RMS mismatch {result['mean_forecast_rms_mismatch']:.3f}; {seconds:.1f} s"
+    )
     if plot:
         save_plot(plot, history, free, target, free_error, done)
         print(f"wrote {plot}")
@@ -223,8 +227,12 @@ def main() -> None:
     p.add_argument("--candidates", type=int, default=32)
     p.add_argument("--horizon", type=int, default=3)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--frame-dt", type=float, default=None,
-                   help="time between the model's frames (default: from the checkpoint's time_reduce, else 0.25)")
+    p.add_argument(
+        "--frame-dt",
+        type=float,
+        default=None,
+        help="time between the model's frames (default: from the checkpoint's time_reduce, else 0.25)",
+    )
     p.add_argument("--plot", type=Path, default=Path("out/examples/mpc_diffusion_reaction.png"))
     p.add_argument("--json", type=Path, default=None)
     a = p.parse_args()

@@ -5,6 +5,7 @@ Deterministic: inputs come from a seeded numpy generator, the expected output fr
 float64 direct correlation written out here in numpy (independent of PyTorch and of
 any Winograd code). tests/test_golden.py checks that the stored files equal a fresh run.
 """
+
 from __future__ import annotations
 
 import sys
@@ -34,7 +35,7 @@ def direct_conv3x3(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int) ->
     y = np.zeros((x.shape[0], w.shape[0], ho, wo)) + b.astype(np.float64)[None, :, None, None]
     for u in range(3):
         for v in range(3):
-            y += np.einsum("kc,ncij->nkij", w[:, :, u, v], xp[:, :, u:u + ho, v:v + wo])
+            y += np.einsum("kc,ncij->nkij", w[:, :, u, v], xp[:, :, u : u + ho, v : v + wo])
     return y
 
 
@@ -46,9 +47,17 @@ def cases():
         bias = rng.standard_normal(k).astype(np.float32)
         y = direct_conv3x3(x, weight, bias, padding)
         for tile in TILES:
-            yield f"{name}_t{tile}", dict(
-                x=x, weight=weight, bias=bias, y=y, tile=np.int64(tile),
-                padding=np.int64(padding), tolerance=np.float64(TOLERANCE[tile]),
+            yield (
+                f"{name}_t{tile}",
+                dict(
+                    x=x,
+                    weight=weight,
+                    bias=bias,
+                    y=y,
+                    tile=np.int64(tile),
+                    padding=np.int64(padding),
+                    tolerance=np.float64(TOLERANCE[tile]),
+                ),
             )
 
 

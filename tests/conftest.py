@@ -1,5 +1,6 @@
 """Shared test settings. Under CI (CI=true) hypothesis runs a fixed example sequence, so a
 red run always reproduces; locally it keeps exploring new examples."""
+
 import os
 
 from hypothesis import settings

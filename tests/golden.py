@@ -1,4 +1,5 @@
 """Loader for the WinogradConv golden vectors in export/golden (the op contract)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,6 +6,7 @@ runtime/plugin/CMakeLists.txt (`cmake_build`); the tests keep no source lists of
 Compiler warnings fail the build check when the CI environment variable is set (CI=true in
 CI), and are printed otherwise, so a newer compiler on a user's machine cannot fail `make test`.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,12 @@ BUILD = ROOT / "build" / "native"
 ASAN_BUILD = ROOT / "build" / "asan"
 JOBS = str(min(4, os.cpu_count() or 1))
 # The options of build/native: CPU library, CUDA emulation and the test drivers, no CUDA.
-NATIVE_OPTIONS = ("-DCMAKE_BUILD_TYPE=Release", "-DWNO_BUILD_CUDA=OFF", "-DWNO_BUILD_CUDA_EMULATION=ON",
-                  "-DWNO_BUILD_TESTS=ON")
+NATIVE_OPTIONS = (
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DWNO_BUILD_CUDA=OFF",
+    "-DWNO_BUILD_CUDA_EMULATION=ON",
+    "-DWNO_BUILD_TESTS=ON",
+)
 
 
 class CompilerWarning(UserWarning):
@@ -64,20 +69,32 @@ def configure(build: Path, source: Path, options: list[str] | tuple[str, ...], e
     wanted = "\n".join([str(source), *options])
     if (build / "CMakeCache.txt").exists() and stamp.exists() and stamp.read_text() == wanted:
         return ""
-    r = subprocess.run([cmake, "-S", str(source), "-B", str(build), *options], capture_output=True, text=True,
-                       check=False, env=env)
+    r = subprocess.run(
+        [cmake, "-S", str(source), "-B", str(build), *options], capture_output=True, text=True, check=False, env=env
+    )
     assert r.returncode == 0, f"cmake configure of {build} failed:\n{r.stdout[-4000:]}{r.stderr[-4000:]}"
     stamp.write_text(wanted)
     return r.stdout + r.stderr
 
 
-def cmake_build(build: Path, source: Path, options: list[str] | tuple[str, ...], targets: list[str] | tuple[str, ...],
-                what: str | None = None, env: dict | None = None) -> tuple[Path, str]:
+def cmake_build(
+    build: Path,
+    source: Path,
+    options: list[str] | tuple[str, ...],
+    targets: list[str] | tuple[str, ...],
+    what: str | None = None,
+    env: dict | None = None,
+) -> tuple[Path, str]:
     """Configures (if needed) and builds `targets`; checks the warnings; returns the build dir and
     the configure output."""
     configured = configure(build, source, options, env)
-    r = subprocess.run([require_cmake(), "--build", str(build), "-j", JOBS, "--target", *targets],
-                       capture_output=True, text=True, check=False, env=env)
+    r = subprocess.run(
+        [require_cmake(), "--build", str(build), "-j", JOBS, "--target", *targets],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0, f"build of {' '.join(targets)} in {build} failed:\n{out[-8000:]}"
     check_warnings(out, what or " ".join(targets))
@@ -95,8 +112,12 @@ def build_sanitized_check() -> Path:
     require_cmake()
     options = ["-DCMAKE_BUILD_TYPE=Release", "-DWNO_BUILD_CUDA=OFF", "-DWNO_SANITIZE=ON", "-DWNO_BUILD_TESTS=ON"]
     configure(ASAN_BUILD, RUNTIME, options)
-    out = subprocess.run(["cmake", "--build", str(ASAN_BUILD), "-j", JOBS, "--target", "wno_conv_check"],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["cmake", "--build", str(ASAN_BUILD), "-j", JOBS, "--target", "wno_conv_check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0 and "asan" in (out.stdout + out.stderr).lower():
         pytest.skip("the compiler has no AddressSanitizer runtime")
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-4000:]
@@ -107,8 +128,14 @@ def build_sanitized_check() -> Path:
 def run_sanitized_check(mode: str, **env) -> str:
     """Runs conv_check under the sanitizers; any finding or wrong value fails."""
     exe = build_sanitized_check()
-    run = subprocess.run([str(exe), mode], capture_output=True, text=True, timeout=300, check=False,
-                         env={**os.environ, "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1", **env})
+    run = subprocess.run(
+        [str(exe), mode],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1", **env},
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert " 0 failed" in run.stdout, run.stdout
     return run.stdout

@@ -1,4 +1,5 @@
 """The checkpoint format: round trip, atomic writes, and refusal of anything else."""
+
 import os
 import pickle
 import zipfile
@@ -75,8 +76,13 @@ class Payload:
 
 def test_pickle_with_code_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "pwned"
-    payload = {"format": FORMAT, "format_version": 1, "config": CFG.to_dict(), "state_dict": {},
-               "metadata": {"x": Payload(marker)}}
+    payload = {
+        "format": FORMAT,
+        "format_version": 1,
+        "config": CFG.to_dict(),
+        "state_dict": {},
+        "metadata": {"x": Payload(marker)},
+    }
     torch.save(payload, tmp_path / "evil.pt")
     # A hand-written pickle stream too, not only torch's zip container.
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps(Payload(marker)))
@@ -137,19 +143,22 @@ def _tampered(tmp_path, name, **changes):
     return tmp_path / name
 
 
-@pytest.mark.parametrize("changes, message", [
-    (dict(n_layers=10**6), "n_layers must be in"),
-    (dict(n_layers=200), "missing layers.2"),  # within bounds, but the file holds 2 layers
-    (dict(width=10**6), "width must be in"),
-    (dict(width=4096), "lift.weight has shape"),  # would allocate GBs if built first
-    (dict(modes=(512, 512)), "weights1 has shape"),
-    (dict(modes="ab"), "modes must be two integers"),
-    (dict(width=8.5), "width must be an integer"),
-    (dict(resolution=[-16, -16]), r"resolution\[0\] must be in"),
-    (dict(real_space_kernel=False), "unexpected layers.0.kernel"),
-    (dict(format_version="1"), "format_version must be an integer, got '1'"),
-    (dict(format_version=0), "format_version must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        (dict(n_layers=10**6), "n_layers must be in"),
+        (dict(n_layers=200), "missing layers.2"),  # within bounds, but the file holds 2 layers
+        (dict(width=10**6), "width must be in"),
+        (dict(width=4096), "lift.weight has shape"),  # would allocate GBs if built first
+        (dict(modes=(512, 512)), "weights1 has shape"),
+        (dict(modes="ab"), "modes must be two integers"),
+        (dict(width=8.5), "width must be an integer"),
+        (dict(resolution=[-16, -16]), r"resolution\[0\] must be in"),
+        (dict(real_space_kernel=False), "unexpected layers.0.kernel"),
+        (dict(format_version="1"), "format_version must be an integer, got '1'"),
+        (dict(format_version=0), "format_version must be >= 1"),
+    ],
+)
 def test_config_is_checked_against_the_weights_before_building(tmp_path, monkeypatch, capsys, changes, message):
     from wno_edge.cli import main
 
@@ -168,7 +177,9 @@ def test_config_is_checked_against_the_weights_before_building(tmp_path, monkeyp
 def test_state_dict_shapes_are_those_of_the_model():
     from wno_edge.model import state_dict_shapes
 
-    for cfg in (CFG, WNOConfig(3, 1, width=5, modes=(2, 4), n_layers=1, real_space_kernel=False, grid=False,
-                               projection_width=7)):
+    for cfg in (
+        CFG,
+        WNOConfig(3, 1, width=5, modes=(2, 4), n_layers=1, real_space_kernel=False, grid=False, projection_width=7),
+    ):
         sd = WNO2d(cfg).state_dict()
         assert {k: (tuple(v.shape), v.is_complex()) for k, v in sd.items()} == state_dict_shapes(cfg)

@@ -1,4 +1,5 @@
 """The CLI: one-line errors, non-zero exits, and the commands' real output."""
+
 import json
 import subprocess
 import sys
@@ -48,9 +49,21 @@ def test_info_tables(model_file, capsys):
 
 
 def test_info_shows_a_neuraloperator_block_and_counts_its_mlps(tmp_path, capsys):
-    cfg = WNOConfig(in_channels=1, out_channels=1, width=8, modes=(4, 4), n_layers=2, resolution=(32, 32),
-                    block="neuralop", lifting_width=16, channel_mlp_width=4, channel_mlp_skip=True,
-                    domain_padding=0, domain_padding_fraction=(0.25, 0.25), real_space_kernel=False)
+    cfg = WNOConfig(
+        in_channels=1,
+        out_channels=1,
+        width=8,
+        modes=(4, 4),
+        n_layers=2,
+        resolution=(32, 32),
+        block="neuralop",
+        lifting_width=16,
+        channel_mlp_width=4,
+        channel_mlp_skip=True,
+        domain_padding=0,
+        domain_padding_fraction=(0.25, 0.25),
+        real_space_kernel=False,
+    )
     path = save_model(WNO2d(cfg), tmp_path / "nop.pt")
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
@@ -64,11 +77,14 @@ def test_info_shows_a_neuraloperator_block_and_counts_its_mlps(tmp_path, capsys)
     assert macs["pointwise"] == lift + proj + layers
 
 
-@pytest.mark.parametrize("args,message", [
-    (["info", "missing.pt"], "no such file"),
-    (["info", "{bad}"], "not a wno-edge checkpoint"),
-    (["info", "{good}", "--resolution", "abc"], "resolution must look like"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["info", "missing.pt"], "no such file"),
+        (["info", "{bad}"], "not a wno-edge checkpoint"),
+        (["info", "{good}", "--resolution", "abc"], "resolution must look like"),
+    ],
+)
 def test_user_errors_are_one_line(args, message, model_file, tmp_path, capsys):
     bad = tmp_path / "bad.pt"
     torch.save({"hello": 1}, bad)
@@ -113,8 +129,18 @@ def test_demo_runs_the_toolchain_on_a_trained_model(tmp_path, capsys):
     from wno_edge.train import TrainOptions, fit
 
     generate("darcy", tmp_path / "d.h5", n_samples=20, resolution=16, seed=0, progress=False)
-    ckpt = fit(TrainOptions(data=str(tmp_path / "d.h5"), task="darcy", output=str(tmp_path / "m.pt"), epochs=2,
-                            width=6, modes=4, layers=2, batch_size=5)).checkpoint
+    ckpt = fit(
+        TrainOptions(
+            data=str(tmp_path / "d.h5"),
+            task="darcy",
+            output=str(tmp_path / "m.pt"),
+            epochs=2,
+            width=6,
+            modes=4,
+            layers=2,
+            batch_size=5,
+        )
+    ).checkpoint
     assert main(["demo", "--out", str(tmp_path / "demo"), "--model", str(ckpt), "--samples", "4"]) == 0
     out = capsys.readouterr().out
     assert "PyTorch test relative L2" in out and "4 WinogradConv" not in out and "2 WinogradConv" in out

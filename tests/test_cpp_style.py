@@ -6,6 +6,7 @@ listed in runtime/.clang-format-ignore. Fix a failure with
     clang-format -i $(git ls-files 'runtime/*.h' 'runtime/*.c' 'runtime/*.cpp' 'runtime/*.cu' 'runtime/*.cuh')
 (the ignore file keeps the generated headers out).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -53,9 +54,13 @@ def test_runtime_cpp_is_clang_formatted():
     pinned = PINNED.search((ROOT / "pyproject.toml").read_text())
     files = cpp_files()
     assert files, "no C++ files found under runtime/"
-    r = subprocess.run([exe, "--dry-run", "--Werror", *map(str, files)], capture_output=True, text=True,
-                       cwd=RUNTIME, check=False)
+    r = subprocess.run(
+        [exe, "--dry-run", "--Werror", *map(str, files)], capture_output=True, text=True, cwd=RUNTIME, check=False
+    )
     wrong = sorted({line.split(":")[0] for line in r.stderr.splitlines() if ": error:" in line})
     assert r.returncode == 0, (
         f"{version} (pinned: {pinned.group(1) if pinned else '?'}) would reformat {len(wrong)} file(s):\n"
-        + "\n".join(wrong) + "\nrun: clang-format -i <file> (runtime/.clang-format)\n" + r.stderr[-3000:])
+        + "\n".join(wrong)
+        + "\nrun: clang-format -i <file> (runtime/.clang-format)\n"
+        + r.stderr[-3000:]
+    )

@@ -9,6 +9,7 @@
   which must report no spills (skipped without nvcc; the report is cached per source).
 * GPU (marked gpu): the real kernel on a real device, skipped cleanly without one.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -82,8 +83,15 @@ def emulate(emu, x, w, b, padding, tile, dtype=FP32, order=0):
     xs = np.ascontiguousarray(x, storage)
     y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, storage)
     bias = None if b is None else np.ascontiguousarray(b, np.float32)
-    status = emu.wno_emu_conv2d(ctypes.byref(desc), dtype, xs.ctypes.data, u.ctypes.data,
-                                None if bias is None else bias.ctypes.data, y.ctypes.data, order)
+    status = emu.wno_emu_conv2d(
+        ctypes.byref(desc),
+        dtype,
+        xs.ctypes.data,
+        u.ctypes.data,
+        None if bias is None else bias.ctypes.data,
+        y.ctypes.data,
+        order,
+    )
     assert status == 0, "shared memory guard overwritten" if status == 6 else status
     return y
 
@@ -91,17 +99,21 @@ def emulate(emu, x, w, b, padding, tile, dtype=FP32, order=0):
 def reference(x, w, b, padding):
     def t(a):
         return torch.from_numpy(np.asarray(a, np.float64))
+
     return F.conv2d(t(x), t(w), None if b is None else t(b), padding=padding).numpy()
 
 
 def random_conv(seed, n, c, k, h, w):
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((n, c, h, w)).astype(np.float32),
-            rng.standard_normal((k, c, 3, 3)).astype(np.float32),
-            rng.standard_normal(k).astype(np.float32))
+    return (
+        rng.standard_normal((n, c, h, w)).astype(np.float32),
+        rng.standard_normal((k, c, 3, 3)).astype(np.float32),
+        rng.standard_normal(k).astype(np.float32),
+    )
 
 
 # ------------------------------------------------------------------ emulation
+
 
 @pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
 def test_emulated_kernel_golden(emu, name, case):
@@ -126,9 +138,17 @@ def test_emulated_kernel_c64(emu, tile):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n=st.integers(1, 2), c=st.integers(1, 20), k=st.integers(1, 40), h=st.integers(1, 24),
-       w=st.integers(1, 24), padding=st.sampled_from([0, 1]), tile=st.sampled_from([2, 4, 6]),
-       bias=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 2),
+    c=st.integers(1, 20),
+    k=st.integers(1, 40),
+    h=st.integers(1, 24),
+    w=st.integers(1, 24),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from([2, 4, 6]),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_emulated_kernel_property(emu, n, c, k, h, w, padding, tile, bias, seed):
     if h + 2 * padding < 3 or w + 2 * padding < 3:
         return
@@ -173,9 +193,31 @@ def test_block_configuration_fits_every_target(emu, tile):
 
 def test_half_conversion_is_bit_exact(emu):
     rng = np.random.default_rng(0)
-    specials = np.array([0.0, -0.0, 1.0, 65504.0, 65519.99, 65520.0, 1e9, -1e9, np.inf, -np.inf,
-                         2.0**-24, 2.0**-25, 1.5 * 2.0**-25, 2.0**-26, 2.0**-14, 2.0**-14 * 0.999,
-                         1.0 + 2.0**-11, 1.0 + 3 * 2.0**-11, 2049.0, 2051.0], np.float32)
+    specials = np.array(
+        [
+            0.0,
+            -0.0,
+            1.0,
+            65504.0,
+            65519.99,
+            65520.0,
+            1e9,
+            -1e9,
+            np.inf,
+            -np.inf,
+            2.0**-24,
+            2.0**-25,
+            1.5 * 2.0**-25,
+            2.0**-26,
+            2.0**-14,
+            2.0**-14 * 0.999,
+            1.0 + 2.0**-11,
+            1.0 + 3 * 2.0**-11,
+            2049.0,
+            2051.0,
+        ],
+        np.float32,
+    )
     scaled = rng.standard_normal(20000) * 10.0 ** rng.integers(-9, 6, 20000)
     any_bits = rng.integers(0, 2**32, 20000, dtype=np.uint64).astype(np.uint32).view(np.float32)
     values = np.concatenate([specials, scaled.astype(np.float32), any_bits])
@@ -201,6 +243,7 @@ def test_emulated_kernel_under_sanitizers():
 
 # ------------------------------------------------------------------ emulation, kernel v2
 
+
 def transform_v2(emu, desc, dtype, w):
     u = np.zeros(emu.wno_emu_v2_weight_size(ctypes.byref(desc), dtype), np.uint8)
     w = np.ascontiguousarray(w, np.float32)
@@ -211,8 +254,7 @@ def transform_v2(emu, desc, dtype, w):
 PIPELINES = {"registers": 0, "async": 1}  # the emulation's pipeline argument
 
 
-def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order=0, block_k=64,
-               pipeline="registers"):
+def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order=0, block_k=64, pipeline="registers"):
     """Kernel v2 (tensor cores) in the emulation: the block code of conv_block_v2.h with
     mma.sync replaced by mma.h's model of it, lane by lane; block_k out channels per block;
     pipeline "async" is conv_block_v2_async.h (cp.async modelled: a copy lands at its wait)."""
@@ -224,9 +266,18 @@ def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order
     xs = np.ascontiguousarray(x, storage)
     y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, storage)
     bias = None if b is None else np.ascontiguousarray(b, np.float32)
-    status = emu.wno_emu_v2_conv2d(ctypes.byref(desc), dtype, math, xs.ctypes.data, u.ctypes.data,
-                                   None if bias is None else bias.ctypes.data, y.ctypes.data, order, block_k,
-                                   PIPELINES[pipeline])
+    status = emu.wno_emu_v2_conv2d(
+        ctypes.byref(desc),
+        dtype,
+        math,
+        xs.ctypes.data,
+        u.ctypes.data,
+        None if bias is None else bias.ctypes.data,
+        y.ctypes.data,
+        order,
+        block_k,
+        PIPELINES[pipeline],
+    )
     assert status == 0, "shared memory guard overwritten or a misaligned cp.async" if status == 6 else status
     return y
 
@@ -268,14 +319,21 @@ def test_emulated_v2_async_pipeline_golden(emu, name, case, block_k):
     xh = case["x"].astype(np.float16)
     yh = emulate_v2(emu, xh, *args[1:], dtype=FP16, order=1, block_k=block_k, pipeline="async")
     assert relative_error(yh, reference(xh, case["weight"], case["bias"], case["padding"])) <= TOL_FP16[case["tile"]]
-    assert np.array_equal(yh, emulate_v2(emu, xh, *args[1:], dtype=FP16, order=2, block_k=block_k,
-                                         pipeline="async"))
+    assert np.array_equal(yh, emulate_v2(emu, xh, *args[1:], dtype=FP16, order=2, block_k=block_k, pipeline="async"))
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n=st.integers(1, 2), c=st.integers(1, 50), k=st.integers(1, 40), h=st.integers(1, 19),
-       w=st.integers(1, 19), padding=st.sampled_from([0, 1]), tile=st.sampled_from([2, 4]),
-       shift=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 2),
+    c=st.integers(1, 50),
+    k=st.integers(1, 40),
+    h=st.integers(1, 19),
+    w=st.integers(1, 19),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from([2, 4]),
+    shift=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_emulated_v2_async_pipeline_property(emu, n, c, k, h, w, padding, tile, shift, seed):
     """Any shape through the cp.async pipeline: odd widths (fp16 rows start at odd halves,
     pairs straddle column -1 and column w), 1 to 7 chunks (the two stages rotate), and x
@@ -301,8 +359,21 @@ def test_emulated_v2_async_pipeline_refuses_f6(emu):
     desc = ConvDesc(1, 4, 4, 8, 8, 1, 6)
     u = transform_v2(emu, desc, FP32, w)
     y = np.zeros((1, 4, 8, 8), np.float32)
-    assert emu.wno_emu_v2_conv2d(ctypes.byref(desc), FP32, MATH_DEFAULT, x.ctypes.data, u.ctypes.data, None,
-                                 y.ctypes.data, 0, 64, PIPELINES["async"]) == 1  # invalid argument
+    assert (
+        emu.wno_emu_v2_conv2d(
+            ctypes.byref(desc),
+            FP32,
+            MATH_DEFAULT,
+            x.ctypes.data,
+            u.ctypes.data,
+            None,
+            y.ctypes.data,
+            0,
+            64,
+            PIPELINES["async"],
+        )
+        == 1
+    )  # invalid argument
     assert emu.wno_emu_v2_block_info(6, FP32, 64, PIPELINES["async"], (ctypes.c_int * 6)()) == 1
 
 
@@ -312,19 +383,24 @@ def test_emulated_v2_block_sizes_compute_the_same_sums(emu):
     x, w, b = random_conv(5, 1, 24, 70, 19, 23)
     for dtype, xs in ((FP32, x), (FP16, x.astype(np.float16))):
         for tile in (2, 4, 6):
-            assert np.array_equal(emulate_v2(emu, xs, w, b, 1, tile, dtype=dtype, order=2, block_k=32),
-                                  emulate_v2(emu, xs, w, b, 1, tile, dtype=dtype, block_k=64))
+            assert np.array_equal(
+                emulate_v2(emu, xs, w, b, 1, tile, dtype=dtype, order=2, block_k=32),
+                emulate_v2(emu, xs, w, b, 1, tile, dtype=dtype, block_k=64),
+            )
 
 
-@pytest.mark.parametrize("k, h, w, n, sms, expect", [
-    (20, 66, 66, 1, 132, 32),    # the shipped Darcy layer: K <= 32 always takes 32
-    (32, 64, 64, 8, 16, 32),
-    (64, 64, 64, 1, 132, 32),    # 32 blocks of 64 channels < 132 SMs: split the channels
-    (64, 64, 64, 1, 16, 64),     # Orin: 32 blocks fill 16 SMs
-    (64, 128, 128, 8, 132, 64),
-    (40, 32, 32, 1, 64, 32),     # K = 40: 3 row blocks; 8 blocks of 64 channels < 64 SMs
-    (40, 128, 128, 1, 64, 64),
-])
+@pytest.mark.parametrize(
+    "k, h, w, n, sms, expect",
+    [
+        (20, 66, 66, 1, 132, 32),  # the shipped Darcy layer: K <= 32 always takes 32
+        (32, 64, 64, 8, 16, 32),
+        (64, 64, 64, 1, 132, 32),  # 32 blocks of 64 channels < 132 SMs: split the channels
+        (64, 64, 64, 1, 16, 64),  # Orin: 32 blocks fill 16 SMs
+        (64, 128, 128, 8, 132, 64),
+        (40, 32, 32, 1, 64, 32),  # K = 40: 3 row blocks; 8 blocks of 64 channels < 64 SMs
+        (40, 128, 128, 1, 64, 64),
+    ],
+)
 def test_v2_block_k_choice(emu, k, h, w, n, sms, expect):
     """Out channels per block as wno_cuda_v2_conv2d picks them (row_blocks_for), F(4,3), and
     as tools/perf_model.py's copy of the rule models them."""
@@ -335,6 +411,7 @@ def test_v2_block_k_choice(emu, k, h, w, n, sms, expect):
 def tool(name: str):
     """A script of tools/ as a module."""
     import importlib.util
+
     spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -362,9 +439,17 @@ def test_emulated_v2_error_table_c64(emu, tile):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n=st.integers(1, 2), c=st.integers(1, 20), k=st.integers(1, 70), h=st.integers(1, 24),
-       w=st.integers(1, 24), padding=st.sampled_from([0, 1]), tile=st.sampled_from([2, 4, 6]),
-       bias=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 2),
+    c=st.integers(1, 20),
+    k=st.integers(1, 70),
+    h=st.integers(1, 24),
+    w=st.integers(1, 24),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from([2, 4, 6]),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_emulated_v2_property(emu, n, c, k, h, w, padding, tile, bias, seed):
     """Any shape: ragged tiles, C not a multiple of the MMA k, K not of 16 or of the block."""
     if h + 2 * padding < 3 or w + 2 * padding < 3:
@@ -464,8 +549,9 @@ def _demangle(names: list[str]) -> list[str]:
     tool = shutil.which("c++filt")
     if not tool:
         return names
-    return subprocess.run([tool], input="\n".join(names), capture_output=True, text=True,
-                          check=True).stdout.splitlines()
+    return subprocess.run(
+        [tool], input="\n".join(names), capture_output=True, text=True, check=True
+    ).stdout.splitlines()
 
 
 @pytest.fixture(scope="module")
@@ -477,14 +563,31 @@ def ptxas_report():
     log = CUDA_BUILD / f"ptxas-{_source_hash()}.log"
     if not log.exists():
         configure = subprocess.run(
-            ["cmake", "-S", str(RUNTIME), "-B", str(CUDA_BUILD), "-DCMAKE_BUILD_TYPE=Release",
-             f"-DCMAKE_CUDA_COMPILER={NVCC}", f"-DCMAKE_CUDA_ARCHITECTURES={';'.join(ARCHS)}",
-             "-DWNO_BUILD_CUDA=ON", "-DWNO_PTXAS_VERBOSE=ON", "-DWNO_BUILD_CUDA_EMULATION=OFF"],
-            capture_output=True, text=True, check=False)
+            [
+                "cmake",
+                "-S",
+                str(RUNTIME),
+                "-B",
+                str(CUDA_BUILD),
+                "-DCMAKE_BUILD_TYPE=Release",
+                f"-DCMAKE_CUDA_COMPILER={NVCC}",
+                f"-DCMAKE_CUDA_ARCHITECTURES={';'.join(ARCHS)}",
+                "-DWNO_BUILD_CUDA=ON",
+                "-DWNO_PTXAS_VERBOSE=ON",
+                "-DWNO_BUILD_CUDA_EMULATION=OFF",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert configure.returncode == 0, configure.stdout[-3000:] + configure.stderr[-3000:]
         assert "wno: CUDA kernel for sm_" in configure.stdout
-        build = subprocess.run(["cmake", "--build", str(CUDA_BUILD), "--target", "wno_winograd_cuda",
-                                "--clean-first"], capture_output=True, text=True, check=False)
+        build = subprocess.run(
+            ["cmake", "--build", str(CUDA_BUILD), "--target", "wno_winograd_cuda", "--clean-first"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         text = build.stdout + build.stderr
         assert build.returncode == 0, text[-5000:]
         assert "warning" not in text.lower(), [ln for ln in text.splitlines() if "warning" in ln.lower()]
@@ -493,7 +596,9 @@ def ptxas_report():
     for line in log.read_text().splitlines():
         if m := re.search(r"Compiling entry function '(\w+)' for 'sm_(\d+)'", line):
             current = [m.group(2), m.group(1), None, None, None, None]
-        elif current and (m := re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)):
+        elif current and (
+            m := re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        ):
             current[3:6] = map(int, m.groups())
         elif current and (m := re.search(r"Used (\d+) registers", line)):
             current[2] = int(m.group(1))
@@ -523,14 +628,17 @@ def test_nvcc_builds_without_spills(ptxas_report, arch):
         threads = {2: 128, 4: 384, 6: 512}[tile]
         min_blocks = {(2, 4): 3, (2, 2): 4, (4, 4): 1, (4, 2): 2, (6, 4): 1, (6, 2): 1}[tile, row_blocks]
         assert min_blocks * threads * regs <= 65536, (arch, kernel, regs)
-    print(f"sm_{arch} registers:", {re.sub(r".*winograd_conv_kernel<(\d+), ([\w:]+)>.*", r"F\1 \2", k): r
-                                   for k, r in sorted(conv.items())})
+    print(
+        f"sm_{arch} registers:",
+        {re.sub(r".*winograd_conv_kernel<(\d+), ([\w:]+)>.*", r"F\1 \2", k): r for k, r in sorted(conv.items())},
+    )
 
 
 # ------------------------------------------------------------------ real GPU
 # `make gpu-check` (tools/gpu_check.py) runs these on a machine with a GPU, nvcc and PyTorch
 # with CUDA, against the library it built (WNO_EDGE_NATIVE_CUDA_LIB); device memory comes from
 # torch, so they need neither cuda-python nor TensorRT.
+
 
 @pytest.fixture(scope="module")
 def gpu_lib():
@@ -544,11 +652,25 @@ def gpu_lib():
         if NVCC is None:
             pytest.skip("nvcc not found")
         build = ROOT / "build" / "cuda-native"
-        subprocess.run(["cmake", "-S", str(RUNTIME), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
-                        f"-DCMAKE_CUDA_COMPILER={NVCC}", "-DCMAKE_CUDA_ARCHITECTURES=native",
-                        "-DWNO_BUILD_CUDA=ON", "-DWNO_BUILD_CUDA_EMULATION=OFF"], check=True, capture_output=True)
-        subprocess.run(["cmake", "--build", str(build), "--target", "wno_winograd_cuda"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                "cmake",
+                "-S",
+                str(RUNTIME),
+                "-B",
+                str(build),
+                "-DCMAKE_BUILD_TYPE=Release",
+                f"-DCMAKE_CUDA_COMPILER={NVCC}",
+                "-DCMAKE_CUDA_ARCHITECTURES=native",
+                "-DWNO_BUILD_CUDA=ON",
+                "-DWNO_BUILD_CUDA_EMULATION=OFF",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        subprocess.run(
+            ["cmake", "--build", str(build), "--target", "wno_winograd_cuda"], check=True, capture_output=True
+        )
         path = str(build / "libwno_winograd_cuda.so")
     lib = ctypes.CDLL(path)
     p, desc_t = ctypes.c_void_p, ctypes.POINTER(ConvDesc)
@@ -577,10 +699,13 @@ def gpu_conv(lib, x, w, b, padding, tile, version, math=MATH_DEFAULT):
     bias = None if b is None else b.float().contiguous().data_ptr()
     x = x.contiguous()
     if version == 1:
-        status = lib.wno_cuda_conv2d(ctypes.byref(d), dtype, x.data_ptr(), u.data_ptr(), bias, y.data_ptr(), None, 0, stream)
+        status = lib.wno_cuda_conv2d(
+            ctypes.byref(d), dtype, x.data_ptr(), u.data_ptr(), bias, y.data_ptr(), None, 0, stream
+        )
     else:
-        status = lib.wno_cuda_v2_conv2d(ctypes.byref(d), dtype, math, x.data_ptr(), u.data_ptr(), bias, y.data_ptr(),
-                                        None, 0, stream)
+        status = lib.wno_cuda_v2_conv2d(
+            ctypes.byref(d), dtype, math, x.data_ptr(), u.data_ptr(), bias, y.data_ptr(), None, 0, stream
+        )
     if status == 4 and version == 2 and dtype == FP32:
         pytest.skip("kernel v2 float32 (TF32) needs sm_80")
     assert status == 0, lib.wno_cuda_last_error()
@@ -623,8 +748,14 @@ def test_real_gpu_v2_equals_emulation(gpu_lib, emu, tile):
     x, w, b = random_conv(tile, 1, 40, 36, 30, 34)
     xh = x.astype(np.float16)
     y_emu = emulate_v2(emu, xh, w, b, 1, tile, dtype=FP16).astype(np.float64)
-    y_gpu = gpu_conv(gpu_lib, torch.from_numpy(xh).cuda(), torch.from_numpy(w).cuda(), torch.from_numpy(b).cuda(),
-                     1, tile, 2).float().cpu().numpy()
+    y_gpu = (
+        gpu_conv(
+            gpu_lib, torch.from_numpy(xh).cuda(), torch.from_numpy(w).cuda(), torch.from_numpy(b).cuda(), 1, tile, 2
+        )
+        .float()
+        .cpu()
+        .numpy()
+    )
     assert relative_error(y_gpu, y_emu) <= 2e-3  # one fp16 rounding of y apart at most
 
 
@@ -653,6 +784,7 @@ def test_real_gpu_v2_async_pipeline(gpu_lib, emu, monkeypatch, tile):
 
 # ------------------------------------------------------------------ tools
 
+
 @pytest.mark.slow
 def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
     """tools/cuda_resources.py on the Jetson Orin and Hopper builds: every kernel fits an SM
@@ -662,8 +794,22 @@ def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
     if NVCC is None:
         pytest.skip("nvcc not found: the CUDA kernels are only emulated here")
     out = tmp_path / "resources.json"
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "cuda_resources.py"), "--arch", "87,90", "--nvcc", NVCC,
-                        "--json", str(out)], capture_output=True, text=True, timeout=1500, check=False)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tools" / "cuda_resources.py"),
+            "--arch",
+            "87,90",
+            "--nvcc",
+            NVCC,
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     report = json.loads(out.read_text())
     rows = report["rows"]
@@ -672,8 +818,10 @@ def test_resources_tool_no_spills_and_tensor_cores(tmp_path):
         assert x["stack"] == x["spill_stores"] == x["spill_loads"] == 0, x
         assert x["blocks_per_sm"] >= 1, x
     if report["cuobjdump"] is None:
-        pytest.skip("cuobjdump not found (pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm): "
-                    "registers and spills checked, SASS not")
+        pytest.skip(
+            "cuobjdump not found (pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm): "
+            "registers and spills checked, SASS not"
+        )
     for x in rows:
         if x["kernel"] in ("v2", "v2a"):  # v2a: the cp.async pipeline, LDGSTS in its SASS only
             assert x["sass"]["HMMA"] > 0, x
@@ -687,8 +835,9 @@ def test_gpu_check_without_gpu_says_so_and_exits_0():
     """`make gpu-check` on a machine without a GPU: one clear line, exit status 0."""
     if torch.cuda.is_available():
         pytest.skip("a GPU is here: tools/gpu_check.py would run the full check")
-    r = subprocess.run([sys.executable, str(ROOT / "tools" / "gpu_check.py")], capture_output=True, text=True,
-                       timeout=120, check=False)
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gpu_check.py")], capture_output=True, text=True, timeout=120, check=False
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     lines = r.stdout.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("gpu-check: no NVIDIA GPU found"), r.stdout
@@ -707,13 +856,35 @@ def test_gpu_check_report_and_v2_variants(monkeypatch):
     with gpu_check.v2_variant(0):
         assert "WNO_CUDA_V2_BLOCK_K" not in os.environ and "WNO_CUDA_V2_PIPELINE" not in os.environ
     assert os.environ["WNO_CUDA_V2_BLOCK_K"] == "64" and "WNO_CUDA_V2_PIPELINE" not in os.environ
-    layer = {"shape": "darcy", "N": 1, "C": 20, "K": 20, "H": 66, "W": 66, "dtype": "fp16", "cudnn_fp16_us": 9.0,
-             "v2_F4_us": 7.5, "v2-bk32_F4_us": 7.4, "v2-bk64_F4_us": 8.8, "v2-async_F4_us": 6.1, "v2_F4_err": 1e-3,
-             "v2_F4_speedup_vs_cudnn": 1.2}
-    report = {"gpu": {"name": "H200", "arch": "90"}, "when": "now", "torch": "2.11", "cuda": "13.0",
-              "nvcc_version": "13.0", "seconds": 300.0, "build": "ok", "tests": {"ok": True, "summary": "ok"},
-              "sanitizer": {"ok": True, "memcheck": {"ok": True, "last_line": "0 errors"}}, "layers": [layer],
-              "wno": [{"batch": 1, "variant": "cudnn", "ms": 1.0, "rel_err_vs_cudnn": 0.0}]}
+    layer = {
+        "shape": "darcy",
+        "N": 1,
+        "C": 20,
+        "K": 20,
+        "H": 66,
+        "W": 66,
+        "dtype": "fp16",
+        "cudnn_fp16_us": 9.0,
+        "v2_F4_us": 7.5,
+        "v2-bk32_F4_us": 7.4,
+        "v2-bk64_F4_us": 8.8,
+        "v2-async_F4_us": 6.1,
+        "v2_F4_err": 1e-3,
+        "v2_F4_speedup_vs_cudnn": 1.2,
+    }
+    report = {
+        "gpu": {"name": "H200", "arch": "90"},
+        "when": "now",
+        "torch": "2.11",
+        "cuda": "13.0",
+        "nvcc_version": "13.0",
+        "seconds": 300.0,
+        "build": "ok",
+        "tests": {"ok": True, "summary": "ok"},
+        "sanitizer": {"ok": True, "memcheck": {"ok": True, "last_line": "0 errors"}},
+        "layers": [layer],
+        "wno": [{"batch": 1, "variant": "cudnn", "ms": 1.0, "rel_err_vs_cudnn": 0.0}],
+    }
     text = gpu_check.markdown(report)
     header = next(line for line in text.splitlines() if line.startswith("| shape"))
     assert header.split(" | ")[2:7] == ["cudnn_fp16", "v2-async_F4", "v2-bk32_F4", "v2-bk64_F4", "v2_F4"], header

@@ -1,4 +1,5 @@
 """Darcy solver: the discrete equations hold, and the scheme converges at second order."""
+
 import numpy as np
 import pytest
 
@@ -38,8 +39,13 @@ def manufactured_error(n):
     a = 1 + X**2 * Y
     u = np.sin(np.pi * X) * np.sin(np.pi * Y)
     # f = -div(a grad u) for the smooth a and u above
-    f = -(2 * X * Y * np.pi * np.cos(np.pi * X) * np.sin(np.pi * Y)
-          + X**2 * np.pi * np.sin(np.pi * X) * np.cos(np.pi * Y)) + 2 * np.pi**2 * a * u
+    f = (
+        -(
+            2 * X * Y * np.pi * np.cos(np.pi * X) * np.sin(np.pi * Y)
+            + X**2 * np.pi * np.sin(np.pi * X) * np.cos(np.pi * Y)
+        )
+        + 2 * np.pi**2 * a * u
+    )
     return np.abs(solve_darcy(a, f) - u).max()
 
 

@@ -1,4 +1,5 @@
 """FitzHugh-Nagumo solver against an independent method-of-lines reference and invariants."""
+
 import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
@@ -22,7 +23,7 @@ def method_of_lines(q0, times, du, dv, k=dr.K):
     lap = pdebench_laplacian(n)
 
     def rhs(t, y):
-        u, v = y[: n * n], y[n * n:]
+        u, v = y[: n * n], y[n * n :]
         return np.concatenate([du * (lap @ u) + u - u**3 - k - v, dv * (lap @ v) + u - v])
 
     sol = solve_ivp(rhs, (times[0], times[-1]), q0.ravel(), t_eval=times, method="DOP853", rtol=1e-11, atol=1e-12)

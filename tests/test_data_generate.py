@@ -1,4 +1,5 @@
 """Dataset generation: files hold the solvers' output, reproducibly, written atomically; CLI."""
+
 import importlib
 import json
 import os
@@ -91,8 +92,9 @@ class _SignalsItselfInDel:
         time.sleep(0.01)  # the handler runs here, inside __del__
 
 
-@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, generate_module.GenerationInterrupted),
-                                            (signal.SIGINT, KeyboardInterrupt)])
+@pytest.mark.parametrize(
+    "signum, raised", [(signal.SIGTERM, generate_module.GenerationInterrupted), (signal.SIGINT, KeyboardInterrupt)]
+)
 def test_a_signal_whose_exception_python_swallowed_still_stops_generation(tmp_path, monkeypatch, signum, raised):
     # CI once saw Ctrl-C land in a weakref callback: "Exception ignored", exit 0, file written;
     # then, with that fixed, the swallowed exception's traceback still reached stderr.
@@ -123,7 +125,12 @@ class _RaisesInDel:
 
 def test_cli_generate_and_inspect(tmp_path, capsys):
     out = tmp_path / "rdb.h5"
-    assert main(["data", "generate", "shallow-water", "-n", "2", "--resolution", "8x8", "-o", str(out), "--seed", "3", "-q"]) == 0
+    assert (
+        main(
+            ["data", "generate", "shallow-water", "-n", "2", "--resolution", "8x8", "-o", str(out), "--seed", "3", "-q"]
+        )
+        == 0
+    )
     assert f"wrote {out}: 2 shallow-water samples at 8x8" in capsys.readouterr().out
     assert main(["data", "inspect", str(out), "--json", "--check"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -134,13 +141,16 @@ def test_cli_generate_and_inspect(tmp_path, capsys):
     assert "data (101, 8, 8, 1) per sample" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("args,message", [
-    (["data", "generate", "darcy", "-n", "2", "-r", "2", "-o", "{dir}/x.h5"], "resolution must be >= 4"),
-    (["data", "generate", "darcy", "-n", "0", "-o", "{dir}/x.h5"], "number of samples must be >= 1"),
-    (["data", "generate", "darcy", "-n", "1", "-r", "8x6", "-o", "{dir}/x.h5"], "--resolution must be square"),
-    (["data", "generate", "darcy", "-n", "1", "-o", "{dir}/missing/x.h5"], "does not exist"),
-    (["data", "inspect", "{dir}/junk.h5"], "not a readable HDF5 file"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["data", "generate", "darcy", "-n", "2", "-r", "2", "-o", "{dir}/x.h5"], "resolution must be >= 4"),
+        (["data", "generate", "darcy", "-n", "0", "-o", "{dir}/x.h5"], "number of samples must be >= 1"),
+        (["data", "generate", "darcy", "-n", "1", "-r", "8x6", "-o", "{dir}/x.h5"], "--resolution must be square"),
+        (["data", "generate", "darcy", "-n", "1", "-o", "{dir}/missing/x.h5"], "does not exist"),
+        (["data", "inspect", "{dir}/junk.h5"], "not a readable HDF5 file"),
+    ],
+)
 def test_cli_user_errors_are_one_line(tmp_path, capsys, args, message):
     (tmp_path / "junk.h5").write_text("junk")
     assert main([a.format(dir=tmp_path) for a in args]) == 1
@@ -148,14 +158,32 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys, args, message):
     assert message in err and len(err.splitlines()) == 1
 
 
-@pytest.mark.parametrize("signum, workers, status", [
-    (signal.SIGTERM, 1, 128 + signal.SIGTERM),
-    (signal.SIGINT, 2, 130),  # Ctrl-C: the whole process group, workers included
-])
+@pytest.mark.parametrize(
+    "signum, workers, status",
+    [
+        (signal.SIGTERM, 1, 128 + signal.SIGTERM),
+        (signal.SIGINT, 2, 130),  # Ctrl-C: the whole process group, workers included
+    ],
+)
 def test_a_signal_removes_the_temporary_file_and_prints_one_line(tmp_path, signum, workers, status):
     out = tmp_path / "big.h5"
-    cmd = [sys.executable, "-m", "wno_edge.cli", "data", "generate", "darcy", "-n", "3000", "-r", "16",
-           "-o", str(out), "-j", str(workers), "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "wno_edge.cli",
+        "data",
+        "generate",
+        "darcy",
+        "-n",
+        "3000",
+        "-r",
+        "16",
+        "-o",
+        str(out),
+        "-j",
+        str(workers),
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 20

@@ -1,4 +1,5 @@
 """PDEBench readers: layouts, items, splits, downsampling, statistics, lazy access, errors."""
+
 import h5py
 import numpy as np
 import pytest
@@ -30,7 +31,13 @@ def load(path):
 
 def test_layout_detection_and_metadata(files):
     darcy = describe(files["darcy"])
-    assert (darcy.layout, darcy.task, darcy.n_samples, darcy.shape, darcy.n_times) == ("darcy", "darcy", N, (16, 16), None)
+    assert (darcy.layout, darcy.task, darcy.n_samples, darcy.shape, darcy.n_times) == (
+        "darcy",
+        "darcy",
+        N,
+        (16, 16),
+        None,
+    )
     assert darcy.attrs["beta"] == 1.0
     np.testing.assert_allclose(darcy.x, (np.arange(16) + 0.5) / 16, rtol=1e-6)
     dr = describe(files["diffusion-reaction"])
@@ -95,7 +102,7 @@ def test_time_series_windows_and_trajectories(files, task, channels):
     sample, start = 4, 37
     x, y = ds[sample * 91 + start]
     assert x.shape == (10 * channels, 8, 8) and y.shape == (channels, 8, 8)
-    expected = data[sample + 1, start:start + 10, ::2, ::2].transpose(0, 3, 1, 2)  # (frames, C, H, W); 0 is test
+    expected = data[sample + 1, start : start + 10, ::2, ::2].transpose(0, 3, 1, 2)  # (frames, C, H, W); 0 is test
     np.testing.assert_array_equal(x.numpy(), expected.reshape(10 * channels, 8, 8))  # channel = frame * C + c
     np.testing.assert_array_equal(y.numpy(), data[sample + 1, start + 10, ::2, ::2].transpose(2, 0, 1))
     traj = PDEBenchDataset(files[task], "test").trajectory(0)
@@ -120,7 +127,9 @@ def test_normalization_stats_equal_those_of_all_training_data_at_once(files, tas
         np.testing.assert_allclose(stats.output_mean, mean, rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(stats.output_std, std, rtol=1e-9)
         np.testing.assert_allclose(stats.input_mean, np.tile(mean, 10), rtol=1e-9, atol=1e-12)
-    model = WNO2d(WNOConfig(in_channels=ds.in_channels, out_channels=ds.out_channels, width=4, modes=(2, 2), n_layers=1))
+    model = WNO2d(
+        WNOConfig(in_channels=ds.in_channels, out_channels=ds.out_channels, width=4, modes=(2, 2), n_layers=1)
+    )
     model.set_normalization(*stats.as_tuple())
     np.testing.assert_allclose(model.output_std.numpy(), stats.output_std, rtol=1e-6)
 
@@ -160,23 +169,35 @@ def test_dataloader_workers_open_their_own_handles(files):
 
 def darcy_file(path, nu_shape=(3, 4, 4), tensor_shape=(3, 1, 4, 4), skip=()):
     with h5py.File(path, "w") as f:
-        for key, value in (("nu", np.ones(nu_shape)), ("tensor", np.ones(tensor_shape)),
-                           ("x-coordinate", np.ones(4)), ("y-coordinate", np.ones(4))):
+        for key, value in (
+            ("nu", np.ones(nu_shape)),
+            ("tensor", np.ones(tensor_shape)),
+            ("x-coordinate", np.ones(4)),
+            ("y-coordinate", np.ones(4)),
+        ):
             if key not in skip:
                 f[key] = value
     return path
 
 
-@pytest.mark.parametrize("make,message", [
-    (lambda p: darcy_file(p, skip=("tensor",)), "missing dataset 'tensor' (expected (N, 1, X, Y)"),
-    (lambda p: darcy_file(p, skip=("x-coordinate",)), "missing dataset 'x-coordinate'"),
-    (lambda p: darcy_file(p, tensor_shape=(3, 4, 4)), "'tensor' has shape (3, 4, 4), expected (N, 1, X, Y) = (3, 1, 4, 4)"),
-    (lambda p: darcy_file(p, nu_shape=(3, 16)), "'nu' has shape (3, 16), expected (N, X, Y)"),
-    (lambda p: h5py.File(p, "w").create_dataset("velocity", data=[1.0]).file.close(),
-     "unknown layout (top-level keys: 'velocity'); expected darcy: datasets 'nu'"),
-    (lambda p: h5py.File(p, "w").create_group("0000").file.close(), "missing dataset 'data' in group '0000'"),
-    (lambda p: p.write_text("not hdf5"), "not a readable HDF5 file"),
-])
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda p: darcy_file(p, skip=("tensor",)), "missing dataset 'tensor' (expected (N, 1, X, Y)"),
+        (lambda p: darcy_file(p, skip=("x-coordinate",)), "missing dataset 'x-coordinate'"),
+        (
+            lambda p: darcy_file(p, tensor_shape=(3, 4, 4)),
+            "'tensor' has shape (3, 4, 4), expected (N, 1, X, Y) = (3, 1, 4, 4)",
+        ),
+        (lambda p: darcy_file(p, nu_shape=(3, 16)), "'nu' has shape (3, 16), expected (N, X, Y)"),
+        (
+            lambda p: h5py.File(p, "w").create_dataset("velocity", data=[1.0]).file.close(),
+            "unknown layout (top-level keys: 'velocity'); expected darcy: datasets 'nu'",
+        ),
+        (lambda p: h5py.File(p, "w").create_group("0000").file.close(), "missing dataset 'data' in group '0000'"),
+        (lambda p: p.write_text("not hdf5"), "not a readable HDF5 file"),
+    ],
+)
 def test_malformed_files_are_user_errors_naming_what_was_expected(tmp_path, make, message):
     path = tmp_path / "bad.h5"
     make(path)
@@ -192,6 +213,7 @@ def test_missing_file(tmp_path):
 
 def test_bad_values_and_shapes_are_caught_on_the_samples_read(files, tmp_path):
     import shutil
+
     path = shutil.copy(files["diffusion-reaction"], tmp_path / "dr.h5")
     with h5py.File(path, "r+") as f:
         f["0002/data"][40, 3, 3, 1] = np.nan
@@ -212,12 +234,15 @@ def test_bad_values_and_shapes_are_caught_on_the_samples_read(files, tmp_path):
         ds[1]
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    ({"resolution": 6}, "cannot subsample the 16x16 grid to 6x6"),
-    ({"reduce": 0}, "reduce factor must be >= 1"),
-    ({"initial_step": 101}, "initial_step must be in [1, 100]"),
-    ({"split": "valid"}, "split must be one of"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"resolution": 6}, "cannot subsample the 16x16 grid to 6x6"),
+        ({"reduce": 0}, "reduce factor must be >= 1"),
+        ({"initial_step": 101}, "initial_step must be in [1, 100]"),
+        ({"split": "valid"}, "split must be one of"),
+    ],
+)
 def test_bad_options(files, kwargs, message):
     with pytest.raises(WNOEdgeError) as err:
         PDEBenchDataset(files["shallow-water"], **kwargs)

@@ -1,4 +1,5 @@
 """Shallow-water solver: conservation, positivity, symmetry and the exact Riemann solution."""
+
 import numpy as np
 from scipy.optimize import brentq
 
@@ -7,6 +8,7 @@ from wno_edge.data import shallow_water as sw
 
 def exact_dam_break(h_left, h_right, xi, g=1.0):
     """Exact 1-D dam-break solution h(x/t) (left rarefaction, right shock), both sides at rest."""
+
     def wave(h, hk):  # velocity jump across a rarefaction (h < hk) or a shock (h > hk)
         if h <= hk:
             return 2 * (np.sqrt(g * h) - np.sqrt(g * hk))

@@ -6,6 +6,7 @@ the Session contract through wno_edge.runtime (native_backend); corrupt and fore
 refused with a message; truncations and bit flips under AddressSanitizer + UBSan; no heap
 allocation during a run; the C++ control-loop example. Models are small (width 8-12).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,8 +40,9 @@ def build_engine(build: Path, options, targets) -> Path:
     step runs once per session first: make knows no rule for a target added since the dir was
     configured (it regenerates only when asked to build a target it knows)."""
     if build not in _configured and (build / "CMakeCache.txt").exists():
-        subprocess.run([require_cmake(), "-S", str(RUNTIME), "-B", str(build), *options], capture_output=True,
-                       check=True)
+        subprocess.run(
+            [require_cmake(), "-S", str(RUNTIME), "-B", str(build), *options], capture_output=True, check=True
+        )
     _configured.add(build)
     return cmake_build(build, RUNTIME, options, targets, " ".join(targets))[0]
 
@@ -57,16 +59,31 @@ def use_engine(engine_lib, monkeypatch):
     return engine_lib
 
 
-def make_model(h, w, *, width=12, modes=(5, 6), layers=3, tile=4, fno=False, cin=2, cout=3, seed=0,
-               normalise=True, padding=2) -> WNO2d:
+def make_model(
+    h, w, *, width=12, modes=(5, 6), layers=3, tile=4, fno=False, cin=2, cout=3, seed=0, normalise=True, padding=2
+) -> WNO2d:
     torch.manual_seed(seed)
-    cfg = WNOConfig(cin, cout, width=width, modes=modes, n_layers=layers, winograd_tile=tile, projection_width=24,
-                    real_space_kernel=not fno, domain_padding=padding, resolution=(h, w))
+    cfg = WNOConfig(
+        cin,
+        cout,
+        width=width,
+        modes=modes,
+        n_layers=layers,
+        winograd_tile=tile,
+        projection_width=24,
+        real_space_kernel=not fno,
+        domain_padding=padding,
+        resolution=(h, w),
+    )
     model = WNO2d(cfg).eval()
     if normalise:
         g = torch.Generator().manual_seed(seed + 1)
-        model.set_normalization(torch.rand(cin, generator=g) - 0.5, torch.rand(cin, generator=g) + 0.5,
-                                torch.rand(cout, generator=g), torch.rand(cout, generator=g) + 0.5)
+        model.set_normalization(
+            torch.rand(cin, generator=g) - 0.5,
+            torch.rand(cin, generator=g) + 0.5,
+            torch.rand(cout, generator=g),
+            torch.rand(cout, generator=g) + 0.5,
+        )
     with torch.no_grad():  # spectral weights as large as the 3x3 kernels, so both branches count
         for layer in model.layers:
             layer.spectral.weights1.mul_(20)
@@ -139,8 +156,11 @@ def test_no_domain_padding_and_identity_statistics(engine_lib, tmp_path):
         assert rel(s.run(x), ort_run(path, x)) <= 1e-5
 
 
-@pytest.mark.parametrize("bases", [("dft.fwd_w", "dft.inv_w"), ("dft.fwd_h", "dft.inv_h"),
-                                   ("dft.fwd_w", "dft.inv_w", "dft.fwd_h", "dft.inv_h")], ids=["w", "h", "both"])
+@pytest.mark.parametrize(
+    "bases",
+    [("dft.fwd_w", "dft.inv_w"), ("dft.fwd_h", "dft.inv_h"), ("dft.fwd_w", "dft.inv_w", "dft.fwd_h", "dft.inv_h")],
+    ids=["w", "h", "both"],
+)
 def test_bases_without_symmetry_take_the_general_path(engine_lib, tmp_path, bases):
     """The DFTs are folded on the bases' cos/sin symmetry in w and in h; a file whose bases lack
     it (not one the exporter writes, but valid) runs the unfolded GEMMs, equally exact."""
@@ -273,14 +293,21 @@ def test_profile_stage_times(engine_lib, small_file):
 
 
 def test_import_loads_neither_torch_nor_onnxruntime(engine_lib, small_file):
-    code = ("import sys, numpy as np\n"
-            "from wno_edge import runtime\n"
-            f"s = runtime.load({str(small_file)!r}, backend='native', threads=1)\n"
-            "s.run(np.zeros(s.input_shape, np.float32))\n"
-            "bad = [m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules]\n"
-            "print(s.backend, bad)\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                       env={**os.environ, "WNO_EDGE_ENGINE_LIB": str(engine_lib)})
+    code = (
+        "import sys, numpy as np\n"
+        "from wno_edge import runtime\n"
+        f"s = runtime.load({str(small_file)!r}, backend='native', threads=1)\n"
+        "s.run(np.zeros(s.input_shape, np.float32))\n"
+        "bad = [m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules]\n"
+        "print(s.backend, bad)\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "WNO_EDGE_ENGINE_LIB": str(engine_lib)},
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "native []"
 
@@ -310,6 +337,7 @@ def test_default_backend(use_engine, small_file, tmp_path):
 
 
 # ---- refusing what the engine cannot run ------------------------------------------------------
+
 
 def _edited(src: Path, dst: Path, edit) -> Path:
     proto = onnx.load(src)
@@ -389,14 +417,17 @@ def test_accepts_grid_keys_of_newer_configs(engine_lib, small_file, tmp_path):
         assert np.array_equal(a.run(x), b.run(x))
 
 
-@pytest.mark.parametrize("edit, match", [
-    (_flip_weight, "checksum mismatch"),
-    (_newer_domain, "newer"),
-    (_unknown_key, "newer wno-edge format"),
-    (_wrong_width, "shape"),
-    (_bad_tile, "tile"),
-    (_no_config, "not a wno-edge export"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (_flip_weight, "checksum mismatch"),
+        (_newer_domain, "newer"),
+        (_unknown_key, "newer wno-edge format"),
+        (_wrong_width, "shape"),
+        (_bad_tile, "tile"),
+        (_no_config, "not a wno-edge export"),
+    ],
+)
 def test_refuses_corrupt_or_foreign_files(engine_lib, small_file, tmp_path, edit, match):
     bad = _edited(small_file, tmp_path / "bad.onnx", edit)
     with pytest.raises(WNOEdgeError, match=match):
@@ -436,21 +467,40 @@ def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path, variant):
         if "asan" in str(exc).lower() and "cannot find" in str(exc).lower():
             pytest.skip("the compiler has no AddressSanitizer runtime")
         raise
-    model = make_model(8, 7, width=4, modes=(2, 2), layers=2, cin=1, cout=2, fno=variant.startswith("fno"),
-                       padding=0 if variant == "fno-unpadded" else 2)
+    model = make_model(
+        8,
+        7,
+        width=4,
+        modes=(2, 2),
+        layers=2,
+        cin=1,
+        cout=2,
+        fno=variant.startswith("fno"),
+        padding=0 if variant == "fno-unpadded" else 2,
+    )
     path = write(model, tmp_path / "tiny.onnx", batch=1, **({"conv": "direct"} if variant == "direct" else {}))
     size = path.stat().st_size
-    r = subprocess.run([str(ASAN_BUILD / "engine" / "wno_engine_fuzz"), str(path), str(size), "1500", "7"],
-                       capture_output=True, text=True, timeout=600, check=False,
-                       env={**os.environ, "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1"})
+    r = subprocess.run(
+        [str(ASAN_BUILD / "engine" / "wno_engine_fuzz"), str(path), str(size), "1500", "7"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, "ASAN_OPTIONS": "abort_on_error=0:detect_leaks=1"},
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     assert " 0 wrong" in r.stdout and "WRONG" not in r.stdout, r.stdout
 
 
 def test_no_heap_allocation_during_run(engine_lib, tmp_path):
     path = write(make_model(30, 26), tmp_path / "m.onnx", batch=2)
-    r = subprocess.run([str(ENGINE_DIR / "wno_engine_alloc_test"), str(path), "2", "40"], capture_output=True,
-                       text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [str(ENGINE_DIR / "wno_engine_alloc_test"), str(path), "2", "40"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert " 0 during 40 runs" in r.stdout, r.stdout
 
@@ -458,17 +508,32 @@ def test_no_heap_allocation_during_run(engine_lib, tmp_path):
 def test_cpp_control_loop_example(engine_lib, tmp_path):
     model = make_model(24, 24, cin=1, cout=1)
     path = write(model, tmp_path / "model.onnx", batch=1)
-    r = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(path), "--rate", "200", "--ticks", "40",
-                        "--threads", "1"], capture_output=True, text=True, timeout=120, check=False)
+    r = subprocess.run(
+        [str(ENGINE_DIR / "wno_control_loop"), str(path), "--rate", "200", "--ticks", "40", "--threads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "40 ticks at 200.0 Hz" in r.stdout and "deadline misses" in r.stdout and "p99" in r.stdout
     assert "peak resident memory" in r.stdout
     cpu = min(os.sched_getaffinity(0))
-    pinned = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(path), "--ticks", "10", "--pin", str(cpu)],
-                            capture_output=True, text=True, timeout=120, check=False)
+    pinned = subprocess.run(
+        [str(ENGINE_DIR / "wno_control_loop"), str(path), "--ticks", "10", "--pin", str(cpu)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
-    bad = subprocess.run([str(ENGINE_DIR / "wno_control_loop"), str(tmp_path / "missing.onnx")],
-                         capture_output=True, text=True, timeout=60, check=False)
+    bad = subprocess.run(
+        [str(ENGINE_DIR / "wno_control_loop"), str(tmp_path / "missing.onnx")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert bad.returncode == 1 and "cannot open" in bad.stderr
 
 
@@ -477,8 +542,10 @@ def test_cli_profile_native_prints_stages(use_engine, small_file):
 
     from wno_edge.cli import app
 
-    r = CliRunner().invoke(app, ["profile", "--engine", str(small_file), "--backend", "native", "-n", "20",
-                                 "--warmup", "2", "--threads", "1"])
+    r = CliRunner().invoke(
+        app,
+        ["profile", "--engine", str(small_file), "--backend", "native", "-n", "20", "--warmup", "2", "--threads", "1"],
+    )
     assert r.exit_code == 0, r.output
     assert "native" in r.output and "Stages (mean per run): normalize+lift" in r.output
 
@@ -494,17 +561,30 @@ def test_info_backends_lists_the_engine(use_engine):
 def test_aarch64_neon_build_under_qemu(tmp_path):
     """The engine cross-built for aarch64 (NEON loops, the kernel's NEON path), statically linked,
     run under qemu-aarch64: equal to ONNX Runtime on the host."""
-    build = build_engine(ROOT / "build" / "aarch64", (  # the options of test_native_cpu's aarch64 build
-        f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}", "-DCMAKE_BUILD_TYPE=Release",
-        "-DWNO_BUILD_CUDA=OFF", "-DWNO_BUILD_TESTS=ON", "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
-        "-DCMAKE_EXE_LINKER_FLAGS=-static"), ("wno_engine_stdio",))
+    build = build_engine(
+        ROOT / "build" / "aarch64",
+        (  # the options of test_native_cpu's aarch64 build
+            f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}",
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DWNO_BUILD_CUDA=OFF",
+            "-DWNO_BUILD_TESTS=ON",
+            "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
+            "-DCMAKE_EXE_LINKER_FLAGS=-static",
+        ),
+        ("wno_engine_stdio",),
+    )
     qemu = shutil.which("qemu-aarch64")
     if qemu is None:
         pytest.skip("compiled for aarch64; no qemu-aarch64 to run it")
     path = write(make_model(21, 19, tile=6), tmp_path / "m.onnx", batch=2)
     x = np.random.default_rng(0).standard_normal((2, 2, 21, 19)).astype(np.float32)
-    r = subprocess.run([qemu, str(build / "engine" / "wno_engine_stdio"), str(path), "2"], input=x.tobytes(),
-                       capture_output=True, timeout=300, check=False)
+    r = subprocess.run(
+        [qemu, str(build / "engine" / "wno_engine_stdio"), str(path), "2"],
+        input=x.tobytes(),
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
     assert r.returncode == 0 and r.stderr.decode().strip() == "neon", r.stderr
     y = np.frombuffer(r.stdout, np.float32).reshape(2, 3, 21, 19)
     assert rel(y, ort_run(path, x)) <= 1e-5

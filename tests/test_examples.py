@@ -1,4 +1,5 @@
 """The closed-loop example runs and controls: MPC over the WNO beats doing nothing."""
+
 import importlib.util
 from pathlib import Path
 
@@ -15,8 +16,9 @@ def test_mpc_example_tracks_the_target(tmp_path):
     spec.loader.exec_module(example)
     onnx_path = example.onnx_model(MODEL, tmp_path)
     assert example.frame_dt(MODEL) == pytest.approx(0.25)
-    result = example.run(onnx_path, ticks=8, rate_hz=50, candidates=16, horizon=2, seed=3, dt=0.25,
-                         plot=tmp_path / "mpc.png")
+    result = example.run(
+        onnx_path, ticks=8, rate_hz=50, candidates=16, horizon=2, seed=3, dt=0.25, plot=tmp_path / "mpc.png"
+    )
     assert result["ticks"] == 8
     assert result["mean_rms_error_last_half"] < 0.8 * result["mean_rms_error_last_half_uncontrolled"]
     assert result["mean_forecast_rms_mismatch"] < 0.1  # the surrogate predicts the plant

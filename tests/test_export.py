@@ -1,4 +1,5 @@
 """ONNX export: exact DFT folding, graph structure, every option, and the export command."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -47,8 +48,12 @@ def make_model(seed: int = 0, **overrides) -> WNO2d:
             if layer.kernel is not None:
                 layer.kernel.normal_(0, 1 / (3 * w**0.5))
     c_in, c_out = cfg["in_channels"], cfg["out_channels"]
-    model.set_normalization(torch.linspace(-1, 2, c_in), torch.linspace(0.5, 3, c_in),
-                            torch.linspace(1, -2, c_out), torch.linspace(0.2, 4, c_out))
+    model.set_normalization(
+        torch.linspace(-1, 2, c_in),
+        torch.linspace(0.5, 3, c_in),
+        torch.linspace(1, -2, c_out),
+        torch.linspace(0.2, 4, c_out),
+    )
     return model.eval()
 
 
@@ -79,12 +84,16 @@ def exported(model) -> onnx.ModelProto:
 
 # ----------------------------------------------------------------------------- spectral math
 
-@pytest.mark.parametrize("h,w,m1,m2", [
-    (22, 20, 4, 5),  # ordinary
-    (16, 16, 8, 9),  # m1 = H/2 (corners meet), m2 reaches the Nyquist column of an even W
-    (15, 17, 7, 9),  # odd H and W: no Nyquist column, m2 = (W+1)/2
-    (12, 10, 3, 6),  # Nyquist column again, non-square
-])
+
+@pytest.mark.parametrize(
+    "h,w,m1,m2",
+    [
+        (22, 20, 4, 5),  # ordinary
+        (16, 16, 8, 9),  # m1 = H/2 (corners meet), m2 reaches the Nyquist column of an even W
+        (15, 17, 7, 9),  # odd H and W: no Nyquist column, m2 = (W+1)/2
+        (12, 10, 3, 6),  # Nyquist column again, non-square
+    ],
+)
 def test_truncated_dft_equals_rfft2_path(h, w, m1, m2):
     """The real bases + block mixing reproduce SpectralConv2d (torch.fft) to float64 rounding."""
     torch.manual_seed(1)
@@ -111,6 +120,7 @@ def test_truncated_dft_equals_rfft2_path(h, w, m1, m2):
 
 # ----------------------------------------------------------------------------- graph structure
 
+
 def test_graph_is_fft_free_and_real(exported):
     ops = {n.op_type for n in all_nodes(exported)}
     assert not ops & {"DFT", "STFT"}
@@ -119,8 +129,7 @@ def test_graph_is_fft_free_and_real(exported):
     for vi in [*g.input, *g.output, *g.value_info]:
         assert vi.type.tensor_type.elem_type not in complex_types, vi.name
     assert all(t.data_type not in complex_types for t in g.initializer)
-    assert ops <= {"Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Reshape", "Transpose", "Erf", "Mul", "Slice",
-                   OP_TYPE}
+    assert ops <= {"Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Reshape", "Transpose", "Erf", "Mul", "Slice", OP_TYPE}
 
 
 def test_one_winograd_conv_per_layer_with_fallback_function(model, exported):
@@ -185,6 +194,7 @@ def test_normalisation_is_in_graph_and_skipped_when_identity():
 
 
 # ----------------------------------------------------------------------------- options
+
 
 @pytest.mark.parametrize("conv,tile", [("winograd", 2), ("winograd", 4), ("winograd", 6), ("direct", None)])
 def test_conv_and_tile_options_match_pytorch(model, conv, tile):
@@ -254,13 +264,16 @@ def test_fno_special_case_exports_a_pointwise_conv():
     assert len(kernels) == 2 and all(a.ints == [1, 1] for n in kernels for a in n.attribute if a.name == "kernel_shape")
 
 
-@pytest.mark.parametrize("overrides,resolution", [
-    (dict(grid=False), (16, 24)),
-    (dict(domain_padding=0), (16, 24)),
-    (dict(in_channels=1, out_channels=3), (16, 24)),
-    (dict(modes=(8, 9)), (14, 14)),  # padded 16x16: row corners meet, m2 reaches the Nyquist column
-    (dict(modes=(3, 7)), (11, 11)),  # padded 13x13: odd, no Nyquist column, m2 = (W + 1) / 2
-])
+@pytest.mark.parametrize(
+    "overrides,resolution",
+    [
+        (dict(grid=False), (16, 24)),
+        (dict(domain_padding=0), (16, 24)),
+        (dict(in_channels=1, out_channels=3), (16, 24)),
+        (dict(modes=(8, 9)), (14, 14)),  # padded 16x16: row corners meet, m2 reaches the Nyquist column
+        (dict(modes=(3, 7)), (11, 11)),  # padded 13x13: odd, no Nyquist column, m2 = (W + 1) / 2
+    ],
+)
 def test_config_variants(overrides, resolution):
     model = make_model(**overrides)
     report = export_onnx(model, None, resolution=resolution)
@@ -279,22 +292,26 @@ def test_resolution_from_config_and_parsing():
             parse_resolution(bad)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(), "pass --resolution"),
-    (dict(resolution=(5, 20)), "too small"),  # padded H = 7 < 2 * m1 = 8
-    (dict(resolution=(20, 18), conv="direct", tile=6), "--tile applies to --conv winograd only"),
-    (dict(resolution=(20, 18), tile=3), "--tile must be one of"),
-    (dict(resolution=(20, 18), conv="fft"), "--conv must be one of"),
-    (dict(resolution=(20, 18), opset=16), "--opset must be between"),
-    (dict(resolution=(20, 18), opset=MAX_OPSET + 1), "--opset must be between"),
-    (dict(resolution=(20, 18), batch=0), "--batch must be a positive"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(), "pass --resolution"),
+        (dict(resolution=(5, 20)), "too small"),  # padded H = 7 < 2 * m1 = 8
+        (dict(resolution=(20, 18), conv="direct", tile=6), "--tile applies to --conv winograd only"),
+        (dict(resolution=(20, 18), tile=3), "--tile must be one of"),
+        (dict(resolution=(20, 18), conv="fft"), "--conv must be one of"),
+        (dict(resolution=(20, 18), opset=16), "--opset must be between"),
+        (dict(resolution=(20, 18), opset=MAX_OPSET + 1), "--opset must be between"),
+        (dict(resolution=(20, 18), batch=0), "--batch must be a positive"),
+    ],
+)
 def test_bad_options(model, kwargs, message):
     with pytest.raises(WNOEdgeError, match=message.replace("-", r"\-")):
         build_model_proto(model, **kwargs)
 
 
 # ----------------------------------------------------------------------------- statistics
+
 
 def test_graph_stats_count_macs(model, exported):
     s = graph_stats(exported)
@@ -311,6 +328,7 @@ def test_graph_stats_count_macs(model, exported):
 
 
 # ----------------------------------------------------------------------------- writing, failure, CLI
+
 
 def test_export_writes_a_loadable_file(tmp_path, model):
     path = tmp_path / "m.onnx"
@@ -398,8 +416,13 @@ def test_winograd_conv_node_equals_conv2d_in_the_exported_graph(model, exported)
     x = random_inputs(model, RES, 1)
     _, v, y = onnx_verify.ort_session(probe).run(None, {"input": x})
     layer = model.layers[0]
-    expected = F.conv2d(torch.from_numpy(v).double(), layer.real_space_weight().double(),
-                        layer.pointwise.bias.double(), padding=1).detach().numpy()
+    expected = (
+        F.conv2d(
+            torch.from_numpy(v).double(), layer.real_space_weight().double(), layer.pointwise.bias.double(), padding=1
+        )
+        .detach()
+        .numpy()
+    )
     assert math.isclose(rel_err(y, expected), 0, abs_tol=1e-6)
 
 

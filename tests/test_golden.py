@@ -1,4 +1,5 @@
 """Every WinogradConv implementation against the golden vectors in export/golden (SPEC.md)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -30,8 +31,13 @@ def test_cases_cover_every_tile_and_padding():
 
 @pytest.mark.parametrize("name,case", CASES, ids=IDS)
 def test_pytorch_winograd_conv2d(name, case):
-    y = winograd_conv2d(torch.from_numpy(case["x"]), torch.from_numpy(case["weight"]), torch.from_numpy(case["bias"]),
-                        padding=case["padding"], tile=case["tile"])
+    y = winograd_conv2d(
+        torch.from_numpy(case["x"]),
+        torch.from_numpy(case["weight"]),
+        torch.from_numpy(case["bias"]),
+        padding=case["padding"],
+        tile=case["tile"],
+    )
     assert y.dtype == torch.float32 and y.shape == case["y"].shape
     assert relative_error(y.numpy(), case["y"]) <= case["tolerance"]
 

@@ -4,6 +4,7 @@ cli -> stages (train, onnx, tensorrt, runtime, profile) -> model and contract.
 `wno_edge.runtime` and `wno_edge.contract` import neither torch nor onnxruntime, and no
 module imports a layer above its own.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,16 +20,39 @@ PACKAGE = Path(__file__).resolve().parents[1] / "wno_edge"
 # equal rank (equal: within its own part, or peers that do not form a cycle, checked below).
 # The package root is lazy (it loads only errors and the version), so importing it is free.
 RANK = {
-    "errors": 0, "io": 0, "shapes": 0, "contract": 1,
-    "winograd": 2, "native": 3, "model": 4, "flops": 5, "checkpoint": 5, "data": 5, "summary": 6,
+    "errors": 0,
+    "io": 0,
+    "shapes": 0,
+    "contract": 1,
+    "winograd": 2,
+    "native": 3,
+    "model": 4,
+    "flops": 5,
+    "checkpoint": 5,
+    "data": 5,
+    "summary": 6,
     "importers": 6,  # other libraries' models -> checkpoints (reads model files, writes checkpoints)
-    "train": 7, "onnx": 7, "tensorrt": 7,  # the pipeline's stages
+    "train": 7,
+    "onnx": 7,
+    "tensorrt": 7,  # the pipeline's stages
     "runtime": 8,  # runs what the stages wrote: .onnx, engines (plugin loading), .pt (checkpoints)
-    "profile": 9, "conv_compare": 9, "backends": 9, "demo": 10, "cli": 11, "__init__": 12, "__main__": 12,
+    "profile": 9,
+    "conv_compare": 9,
+    "backends": 9,
+    "demo": 10,
+    "cli": 11,
+    "__init__": 12,
+    "__main__": 12,
 }
 # What the torch-free parts may never import.
-TORCH_FREE = ("wno_edge.runtime", "wno_edge.contract", "wno_edge.native.library", "wno_edge.native.abi",
-              "wno_edge.runtime.onnx_metadata", "wno_edge.train.options")
+TORCH_FREE = (
+    "wno_edge.runtime",
+    "wno_edge.contract",
+    "wno_edge.native.library",
+    "wno_edge.native.abi",
+    "wno_edge.runtime.onnx_metadata",
+    "wno_edge.train.options",
+)
 
 
 def _part(module: str) -> str:
@@ -95,8 +119,10 @@ def test_export_never_reads_training_data():
 
 @pytest.mark.parametrize("module", TORCH_FREE)
 def test_torch_free_modules(module):
-    code = (f"import sys, {module}; heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('torch', 'onnxruntime', 'onnx', 'h5py', 'scipy', 'matplotlib')); print(heavy); "
-            "sys.exit(1 if heavy else 0)")
+    code = (
+        f"import sys, {module}; heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('torch', 'onnxruntime', 'onnx', 'h5py', 'scipy', 'matplotlib')); print(heavy); "
+        "sys.exit(1 if heavy else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

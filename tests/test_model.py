@@ -1,5 +1,6 @@
 """WNO2d against independent references: a float64 numpy/FFT implementation of the
 same layer, and PDEBench's FNO2d (the k = 0 special case)."""
+
 import math
 
 import numpy as np
@@ -22,8 +23,10 @@ def gelu(x):
 def numpy_reference(model: WNO2d, x: np.ndarray) -> np.ndarray:
     """The WNO forward pass written out in float64 numpy, straight from the paper's layer:
     v <- gelu(W v + k * v + F^-1(R . F v)) with the 3x3 correlation as shifted sums."""
-    p = {k: v.detach().numpy().astype(np.complex128 if v.is_complex() else np.float64)
-         for k, v in model.state_dict().items()}
+    p = {
+        k: v.detach().numpy().astype(np.complex128 if v.is_complex() else np.float64)
+        for k, v in model.state_dict().items()
+    }
     c = model.config
     b, _, h, w = x.shape
     x = (x - p["input_mean"][None, :, None, None]) / p["input_std"][None, :, None, None]
@@ -49,7 +52,7 @@ def numpy_reference(model: WNO2d, x: np.ndarray) -> np.ndarray:
             k = p[pre + "kernel"]
             for du in range(3):
                 for dv in range(3):
-                    conv += np.einsum("bihw,oi->bohw", vp[:, :, du:du + hp, dv:dv + wp], k[:, :, du, dv])
+                    conv += np.einsum("bihw,oi->bohw", vp[:, :, du : du + hp, dv : dv + wp], k[:, :, du, dv])
         v = pointwise + conv + spectral
         if i < c.n_layers - 1:
             v = gelu(v)
@@ -64,10 +67,12 @@ def randomize(model: WNO2d, seed=0):
     with torch.no_grad():
         for t in model.parameters():
             t.copy_(torch.randn(t.shape, generator=g, dtype=t.dtype) * 0.3)
-        model.set_normalization(torch.rand(model.config.in_channels, generator=g),
-                                1 + torch.rand(model.config.in_channels, generator=g),
-                                torch.randn(model.config.out_channels, generator=g),
-                                1 + torch.rand(model.config.out_channels, generator=g))
+        model.set_normalization(
+            torch.rand(model.config.in_channels, generator=g),
+            1 + torch.rand(model.config.in_channels, generator=g),
+            torch.randn(model.config.out_channels, generator=g),
+            1 + torch.rand(model.config.out_channels, generator=g),
+        )
     return model
 
 
@@ -92,10 +97,12 @@ def test_resolution_independent():
         assert model(torch.rand(2, 1, 64, 64)).shape == (2, 1, 64, 64)
         y128 = model(torch.rand(1, 1, 128, 128))
     assert y128.shape == (1, 1, 128, 128) and torch.isfinite(y128).all()
+
     # A smooth field sampled at two resolutions gives nearly the same smooth prediction.
     def field(n):
         s = torch.linspace(0, 1, n)
         return (torch.sin(2 * math.pi * s)[:, None] * torch.cos(2 * math.pi * s)[None, :]).view(1, 1, n, n)
+
     with torch.no_grad():
         coarse, fine = model(field(64)), model(field(128))
     assert (fine[..., ::2, ::2] - coarse).abs().max() < 0.2 * coarse.abs().max()
@@ -107,7 +114,9 @@ def test_conv_choice_does_not_change_the_function():
     with torch.no_grad():
         direct = model.set_conv(None)(x)
         for tile in (2, 4, 6):
-            torch.testing.assert_close(model.set_conv(tile)(x), direct, rtol=1e-4, atol=1e-4 * direct.abs().max().item())
+            torch.testing.assert_close(
+                model.set_conv(tile)(x), direct, rtol=1e-4, atol=1e-4 * direct.abs().max().item()
+            )
     with pytest.raises(WNOEdgeError):
         model.set_conv(3)
 
@@ -150,7 +159,9 @@ def test_normalisation_lives_in_the_model():
         model.output_std.mul_(2)
         model.output_mean.add_(1)
         y2 = model(x)
-    torch.testing.assert_close(y2, (y - (model.output_mean - 1).view(1, -1, 1, 1)) * 2 + model.output_mean.view(1, -1, 1, 1))
+    torch.testing.assert_close(
+        y2, (y - (model.output_mean - 1).view(1, -1, 1, 1)) * 2 + model.output_mean.view(1, -1, 1, 1)
+    )
 
 
 def test_parameter_count_counts_complex_twice():
@@ -160,7 +171,9 @@ def test_parameter_count_counts_complex_twice():
     spectral = cfg.n_layers * 2 * (2 * w * w * m1 * m2)
     real_space = cfg.n_layers * (w * w * 9 + w * w + w)
     lift = (cfg.in_channels + 2) * w + w
-    project = w * cfg.projection_width + cfg.projection_width + cfg.projection_width * cfg.out_channels + cfg.out_channels
+    project = (
+        w * cfg.projection_width + cfg.projection_width + cfg.projection_width * cfg.out_channels + cfg.out_channels
+    )
     assert count_parameters(model) == spectral + real_space + lift + project
 
 
@@ -185,10 +198,12 @@ class PDEBenchFNO2d(nn.Module):
         b = x.shape[0]
         x_ft = torch.fft.rfft2(x)
         out_ft = torch.zeros(b, self.width, x.size(-2), x.size(-1) // 2 + 1, dtype=torch.cfloat)
-        out_ft[:, :, :self.modes1, :self.modes2] = torch.einsum(
-            "bixy,ioxy->boxy", x_ft[:, :, :self.modes1, :self.modes2], conv.weights1)
-        out_ft[:, :, -self.modes1:, :self.modes2] = torch.einsum(
-            "bixy,ioxy->boxy", x_ft[:, :, -self.modes1:, :self.modes2], conv.weights2)
+        out_ft[:, :, : self.modes1, : self.modes2] = torch.einsum(
+            "bixy,ioxy->boxy", x_ft[:, :, : self.modes1, : self.modes2], conv.weights1
+        )
+        out_ft[:, :, -self.modes1 :, : self.modes2] = torch.einsum(
+            "bixy,ioxy->boxy", x_ft[:, :, -self.modes1 :, : self.modes2], conv.weights2
+        )
         return torch.fft.irfft2(out_ft, s=(x.size(-2), x.size(-1)))
 
     def forward(self, x, grid):
@@ -198,7 +213,7 @@ class PDEBenchFNO2d(nn.Module):
             x = self.spectral(getattr(self, f"conv{i}"), x) + getattr(self, f"w{i}")(x)
             if i < 3:
                 x = F.gelu(x)
-        x = x[..., :-self.padding, :-self.padding].permute(0, 2, 3, 1)
+        x = x[..., : -self.padding, : -self.padding].permute(0, 2, 3, 1)
         return self.fc2(F.gelu(self.fc1(x)))
 
 
@@ -224,10 +239,13 @@ def test_from_fno_computes_pdebench_fno2d(real_space_kernel):
         WNO2d.from_fno({"weights": torch.zeros(1)})
 
 
-@pytest.mark.parametrize("domain, shape", [
-    (((-2.5, 2.5), (-2.5, 2.5)), (24, 24)),  # PDEBench's radial dam break
-    (((-1.0, 3.0), (2.0, 2.5)), (20, 26)),  # neither square nor unit, H != W
-])
+@pytest.mark.parametrize(
+    "domain, shape",
+    [
+        (((-2.5, 2.5), (-2.5, 2.5)), (24, 24)),  # PDEBench's radial dam break
+        (((-1.0, 3.0), (2.0, 2.5)), (20, 26)),  # neither square nor unit, H != W
+    ],
+)
 def test_from_fno_on_a_domain_that_is_not_the_unit_square(domain, shape):
     torch.manual_seed(1)
     fno = PDEBenchFNO2d(num_channels=1, modes1=4, modes2=4, width=8, initial_step=1)
@@ -249,8 +267,16 @@ def test_grid_domain_travels_with_checkpoints_and_exports(tmp_path):
     from wno_edge.checkpoint import load_model, save_model
     from wno_edge.onnx import export_onnx
 
-    cfg = WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=1, resolution=(12, 14),
-                    grid_domain=((-1.0, 3.0), (2.0, 2.5)), grid_points="centers")
+    cfg = WNOConfig(
+        1,
+        1,
+        width=6,
+        modes=(3, 3),
+        n_layers=1,
+        resolution=(12, 14),
+        grid_domain=((-1.0, 3.0), (2.0, 2.5)),
+        grid_points="centers",
+    )
     model = randomize(WNO2d(cfg)).eval()
     save_model(model, tmp_path / "m.pt")
     loaded = load_model(tmp_path / "m.pt")
@@ -279,13 +305,16 @@ def test_files_without_grid_keys_keep_the_unit_linspace_grid(tmp_path):
     np.testing.assert_allclose(y, numpy_reference(loaded, x), rtol=1e-9, atol=1e-9)  # linspace(0, 1) grid
 
 
-@pytest.mark.parametrize("domain, points, message", [
-    (((0, 1),), "endpoints", "grid_domain must be"),
-    (((1, 0), (0, 1)), "endpoints", r"grid_domain\[0\] must have start < end"),
-    (((0, float("nan")), (0, 1)), "endpoints", "must be finite"),
-    (((0, 1), ("a", 1)), "endpoints", "two numbers"),
-    (((0, 1), (0, 1)), "corners", "grid_points must be one of"),
-])
+@pytest.mark.parametrize(
+    "domain, points, message",
+    [
+        (((0, 1),), "endpoints", "grid_domain must be"),
+        (((1, 0), (0, 1)), "endpoints", r"grid_domain\[0\] must have start < end"),
+        (((0, float("nan")), (0, 1)), "endpoints", "must be finite"),
+        (((0, 1), ("a", 1)), "endpoints", "two numbers"),
+        (((0, 1), (0, 1)), "corners", "grid_points must be one of"),
+    ],
+)
 def test_grid_domain_validation(domain, points, message):
     with pytest.raises(WNOEdgeError, match=message):
         WNOConfig(1, 1, grid_domain=domain, grid_points=points)

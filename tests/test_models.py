@@ -1,5 +1,6 @@
 """The pretrained models in models/ reproduce their cards' errors on freshly generated data
 (a seed none of them trained on), through the same solvers that made their training data."""
+
 import re
 from pathlib import Path
 
@@ -31,8 +32,11 @@ def test_pretrained_model_reproduces_its_card(path, tmp_path):
     options = meta["options"]
     n = 40 if meta["task"] == "darcy" else 4
     generate(meta["task"], data, n_samples=n, resolution=h, seed=FRESH_SEED, progress=False)
-    kwargs = {} if meta["task"] == "darcy" else dict(initial_step=options["initial_step"],
-                                                      time_reduce=options["time_reduce"])
+    kwargs = (
+        {}
+        if meta["task"] == "darcy"
+        else dict(initial_step=options["initial_step"], time_reduce=options["time_reduce"])
+    )
     fresh = PDEBenchDataset(data, "all", **kwargs)
     one_step = evaluate(model, fresh)
     assert one_step <= 1.3 * meta["test_rel_l2"] + 2e-3, (one_step, meta["test_rel_l2"])

@@ -6,6 +6,7 @@ sizeof(wno_conv_desc), the offset and size of each of its fields and the enumera
 JSON; the declarations must agree on every one. The function signatures are checked against the
 header's prototypes (parameter count and kind) and the built CPU library's exports.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -40,22 +41,29 @@ def test_conv_desc_size(probe):
 def test_conv_desc_fields(probe):
     """Same fields in the same order, each at the C offset with the C size."""
     c_fields = [(f["name"], f["offset"], f["size"]) for f in probe["conv_desc"]["fields"]]
-    py_fields = [(name, getattr(abi.ConvDesc, name).offset, getattr(abi.ConvDesc, name).size)
-                 for name, *_ in abi.ConvDesc._fields_]
+    py_fields = [
+        (name, getattr(abi.ConvDesc, name).offset, getattr(abi.ConvDesc, name).size)
+        for name, *_ in abi.ConvDesc._fields_
+    ]
     assert py_fields == c_fields
 
 
 def test_cpu_parallel_layout(probe):
     c = probe["cpu_parallel"]
     assert ctypes.sizeof(abi.CpuParallel) == c["size"]
-    assert [(name, getattr(abi.CpuParallel, name).offset, getattr(abi.CpuParallel, name).size)
-            for name, *_ in abi.CpuParallel._fields_] == [(f["name"], f["offset"], f["size"]) for f in c["fields"]]
+    assert [
+        (name, getattr(abi.CpuParallel, name).offset, getattr(abi.CpuParallel, name).size)
+        for name, *_ in abi.CpuParallel._fields_
+    ] == [(f["name"], f["offset"], f["size"]) for f in c["fields"]]
 
 
 def test_enum_values(probe):
     """Each WNO_<NAME> enumerator the module declares as <NAME> has the C value."""
-    c_values = {name.removeprefix("WNO_"): value for group in ("status", "dtype", "activation") for name, value in
-                probe[group].items()}
+    c_values = {
+        name.removeprefix("WNO_"): value
+        for group in ("status", "dtype", "activation")
+        for name, value in probe[group].items()
+    }
     declared = {name: getattr(abi, name) for name in c_values if hasattr(abi, name)}
     if not declared:
         pytest.skip("wno_edge.native.abi declares none of the wno_status / wno_dtype / wno_activation values")
@@ -64,14 +72,14 @@ def test_enum_values(probe):
 
 # ------------------------------------------------------------------ functions
 
+
 def header_prototypes() -> dict[str, tuple[str, list[str]]]:
     """name -> (return type, [parameter declarations]) of every WNO_API function in winograd.h."""
     text = re.sub(r"/\*.*?\*/", " ", HEADER.read_text(), flags=re.DOTALL)
     protos = {}
     for ret, name, params in re.findall(r"WNO_API\s+([\w\s\*]+?)\s*\b(wno_\w+)\s*\(([^)]*)\)\s*;", text):
         params = " ".join(params.split())
-        protos[name] = (" ".join(ret.split()), [] if params in ("", "void") else [p.strip() for p in
-                                                                                  params.split(",")])
+        protos[name] = (" ".join(ret.split()), [] if params in ("", "void") else [p.strip() for p in params.split(",")])
     return protos
 
 

@@ -4,6 +4,7 @@ Built from source by the session fixture (tests/native_build.py); every ISA path
 machine supports is run (AVX-512, AVX2, generic), and an aarch64 build is compiled, and
 run under qemu where the cross toolchain and qemu-user are installed.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -61,11 +62,11 @@ def rel_err(y, ref):
 
 def random_conv(seed, n, c, k, h, w):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, c, h, w, generator=g), torch.randn(k, c, 3, 3, generator=g),
-            torch.randn(k, generator=g))
+    return (torch.randn(n, c, h, w, generator=g), torch.randn(k, c, 3, 3, generator=g), torch.randn(k, generator=g))
 
 
 # ------------------------------------------------------------------ accuracy
+
 
 @pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
 def test_golden_vectors(lib, name, case):
@@ -88,9 +89,18 @@ def test_matches_conv2d_c64(lib, tile, padding):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n=st.integers(1, 3), c=st.integers(1, 40), k=st.integers(1, 40), h=st.integers(1, 40),
-       w=st.integers(1, 40), padding=st.sampled_from([0, 1]), tile=st.sampled_from([2, 4, 6]),
-       threads=st.integers(1, 3), bias=st.booleans(), seed=st.integers(0, 2**16))
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 40),
+    k=st.integers(1, 40),
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from([2, 4, 6]),
+    threads=st.integers(1, 3),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
 def test_property_any_shape(lib, n, c, k, h, w, padding, tile, threads, bias, seed):
     if h + 2 * padding < 3 or w + 2 * padding < 3:
         with pytest.raises(ValueError):
@@ -135,6 +145,7 @@ def test_edge_tiles_and_thread_counts_agree(lib):
 
 # ------------------------------------------------------------------ every ISA path
 
+
 def _isa_library(build_dir: Path, isa: str, tmp: Path) -> ctypes.CDLL:
     """A private copy of the library (its own static ISA choice) loaded with $WNO_CPU_ISA."""
     copy = tmp / f"libwno_winograd_{isa}.so"
@@ -172,8 +183,9 @@ def _run_c_abi(lib, x, w, b, padding, tile, threads, fused=None, workspace=True,
     tail = (y.ctypes.data, ws.ctypes.data if workspace else None, ws.nbytes if workspace else 0, threads)
     if on is not None:
         addend, act = fused or (None, 0)
-        status = lib.wno_cpu_conv2d_on(*head, None if addend is None else addend.ctypes.data, act, *tail[:3],
-                                       ctypes.byref(on))
+        status = lib.wno_cpu_conv2d_on(
+            *head, None if addend is None else addend.ctypes.data, act, *tail[:3], ctypes.byref(on)
+        )
     elif fused is None:
         status = lib.wno_cpu_conv2d(*head, *tail)
     else:
@@ -193,6 +205,7 @@ def _cpu_has(flag: str) -> bool:
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
 def test_every_isa_path(build_dir, tmp_path, isa):
     import platform
+
     if platform.machine() not in ("x86_64", "AMD64") and isa != "generic":
         pytest.skip("x86 ISA")
     if (isa == "avx2" and not _cpu_has("avx2")) or (isa == "avx512" and not _cpu_has("avx512f")):
@@ -243,8 +256,7 @@ def _fused_reference(x, w, b, addend, act, padding):
 def _fused_case(seed, n, c, k, h, w, padding, with_bias=True, with_addend=True):
     x, wt, b = (t.numpy() for t in random_conv(seed, n, c, k, h, w))
     ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
-    addend = (np.random.default_rng(seed).standard_normal((n, k, ho, wo)).astype(np.float32)
-              if with_addend else None)
+    addend = np.random.default_rng(seed).standard_normal((n, k, ho, wo)).astype(np.float32) if with_addend else None
     return x, wt, b if with_bias else None, addend
 
 
@@ -281,16 +293,33 @@ def test_conv_on_a_callers_pool_matches_the_librarys_own(lib):
     assert regions == {1, 2}
     d = ConvDesc(1, 1, 1, 4, 4, 1, 4)
     for bad in (None, CpuParallel(PARALLEL_FOR(parallel_for), None, 0), CpuParallel()):
-        assert lib.wno_cpu_conv2d_on(ctypes.byref(d), x.ctypes.data, x.ctypes.data, None, None, 0, x.ctypes.data,
-                                     None, 0, None if bad is None else ctypes.byref(bad)) == 1
+        assert (
+            lib.wno_cpu_conv2d_on(
+                ctypes.byref(d),
+                x.ctypes.data,
+                x.ctypes.data,
+                None,
+                None,
+                0,
+                x.ctypes.data,
+                None,
+                0,
+                None if bad is None else ctypes.byref(bad),
+            )
+            == 1
+        )
 
 
 @pytest.mark.parametrize("tile", [2, 4, 6])
 @pytest.mark.parametrize("act", [ACT_NONE, ACT_GELU])
 @pytest.mark.parametrize("with_addend", [False, True])
 def test_fused_matches_conv_bias_addend_gelu(lib, tile, act, with_addend):
-    for n, c, k, h, w, padding in ((1, 32, 32, 66, 66, 1), (3, 7, 5, 29, 38, 1), (2, 13, 11, 17, 23, 0),
-                                   (1, 3, 9, 5, 4, 1)):
+    for n, c, k, h, w, padding in (
+        (1, 32, 32, 66, 66, 1),
+        (3, 7, 5, 29, 38, 1),
+        (2, 13, 11, 17, 23, 0),
+        (1, 3, 9, 5, 4, 1),
+    ):
         x, wt, b, addend = _fused_case(tile + n + h, n, c, k, h, w, padding, with_addend=with_addend)
         outs = [_run_fused(lib, x, wt, b, addend, act, padding, tile, threads) for threads in (1, 2, 3)]
         for y in outs[1:]:
@@ -302,8 +331,9 @@ def test_fused_plain_equals_conv2d(lib):
     # wno_cpu_conv2d is the fused entry with no addend and no activation: the same bits.
     x, w, b, _ = _fused_case(11, 2, 9, 10, 31, 27, 1, with_addend=False)
     for tile in (2, 4, 6):
-        np.testing.assert_array_equal(_run_fused(lib, x, w, b, None, ACT_NONE, 1, tile, 2),
-                                      _run_raw(lib, x, w, b, 1, tile, threads=2))
+        np.testing.assert_array_equal(
+            _run_fused(lib, x, w, b, None, ACT_NONE, 1, tile, 2), _run_raw(lib, x, w, b, 1, tile, threads=2)
+        )
     # No bias, the call's own workspace.
     y = _run_fused(lib, x, w, None, None, ACT_GELU, 1, 4, 2, workspace=False)
     _check_fused(y, x, w, None, None, ACT_GELU, 1, 4)
@@ -316,8 +346,21 @@ def test_fused_addend_may_alias_output(lib):
     u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
     lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes)
     y = addend.copy()  # y += conv, in place: the WNO layer's residual sum
-    assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data,
-                                    y.ctypes.data, ACT_GELU, y.ctypes.data, None, 0, 2) == 0
+    assert (
+        lib.wno_cpu_conv2d_fused(
+            ctypes.byref(d),
+            x.ctypes.data,
+            u.ctypes.data,
+            b.ctypes.data,
+            y.ctypes.data,
+            ACT_GELU,
+            y.ctypes.data,
+            None,
+            0,
+            2,
+        )
+        == 0
+    )
     np.testing.assert_array_equal(y, want)
 
 
@@ -342,10 +385,16 @@ def test_fused_rejects_bad_activation(lib):
     u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
     lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes)
     y = np.zeros((1, 3, 8, 8), np.float32)
-    assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data, None, None, 2,
-                                    y.ctypes.data, None, 0, 1) == 1  # WNO_ERROR_INVALID_ARGUMENT
-    assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), None, u.ctypes.data, None, None, ACT_GELU,
-                                    y.ctypes.data, None, 0, 1) == 1
+    assert (
+        lib.wno_cpu_conv2d_fused(
+            ctypes.byref(d), x.ctypes.data, u.ctypes.data, None, None, 2, y.ctypes.data, None, 0, 1
+        )
+        == 1
+    )  # WNO_ERROR_INVALID_ARGUMENT
+    assert (
+        lib.wno_cpu_conv2d_fused(ctypes.byref(d), None, u.ctypes.data, None, None, ACT_GELU, y.ctypes.data, None, 0, 1)
+        == 1
+    )
 
 
 FUSED_UNDER_SANITIZERS = r"""
@@ -403,15 +452,27 @@ def test_fused_under_sanitizers(isa):
     asan = _asan_runtime(build)
     if asan is None:
         pytest.skip("cannot find the compiler's libasan.so to preload")
-    run = subprocess.run([sys.executable, "-c", FUSED_UNDER_SANITIZERS, str(build / CPU_LIBRARY)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=600, check=False,
-                         env={**os.environ, "LD_PRELOAD": asan, "ASAN_OPTIONS": "detect_leaks=0",
-                              "WNO_CPU_ISA": isa, "PYTHONPATH": str(ROOT)})
+    run = subprocess.run(
+        [sys.executable, "-c", FUSED_UNDER_SANITIZERS, str(build / CPU_LIBRARY)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={
+            **os.environ,
+            "LD_PRELOAD": asan,
+            "ASAN_OPTIONS": "detect_leaks=0",
+            "WNO_CPU_ISA": isa,
+            "PYTHONPATH": str(ROOT),
+        },
+    )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert f"isa {isa}" in run.stdout
 
 
 # ------------------------------------------------------------------ C ABI contract
+
 
 def test_c_abi_rejects_bad_arguments(lib):
     x = np.zeros((1, 2, 8, 8), np.float32)
@@ -420,34 +481,46 @@ def test_c_abi_rejects_bad_arguments(lib):
     good = ConvDesc(1, 2, 3, 8, 8, 1, 4)
     u = np.zeros(lib.wno_cpu_weight_size(ctypes.byref(good)) // 4 + 1, np.float32)
     assert lib.wno_cpu_transform_weights(ctypes.byref(good), w.ctypes.data, u.ctypes.data, u.nbytes) == 0
-    for bad in (ConvDesc(1, 2, 3, 8, 8, 1, 3), ConvDesc(1, 2, 3, 8, 8, 2, 4), ConvDesc(0, 2, 3, 8, 8, 1, 4),
-                ConvDesc(1, 2, 3, 1, 1, 0, 4), ConvDesc(1, -2, 3, 8, 8, 1, 4)):
+    for bad in (
+        ConvDesc(1, 2, 3, 8, 8, 1, 3),
+        ConvDesc(1, 2, 3, 8, 8, 2, 4),
+        ConvDesc(0, 2, 3, 8, 8, 1, 4),
+        ConvDesc(1, 2, 3, 1, 1, 0, 4),
+        ConvDesc(1, -2, 3, 8, 8, 1, 4),
+    ):
         assert lib.wno_cpu_weight_size(ctypes.byref(bad)) == 0
-        assert lib.wno_cpu_conv2d(ctypes.byref(bad), x.ctypes.data, u.ctypes.data, None, y.ctypes.data,
-                                  None, 0, 1) == 1  # WNO_ERROR_INVALID_ARGUMENT
+        assert (
+            lib.wno_cpu_conv2d(ctypes.byref(bad), x.ctypes.data, u.ctypes.data, None, y.ctypes.data, None, 0, 1) == 1
+        )  # WNO_ERROR_INVALID_ARGUMENT
     assert lib.wno_cpu_conv2d(ctypes.byref(good), None, u.ctypes.data, None, y.ctypes.data, None, 0, 1) == 1
     assert lib.wno_cpu_transform_weights(ctypes.byref(good), w.ctypes.data, u.ctypes.data, 4) == 2
     ws = np.zeros(8, np.uint8)
-    assert lib.wno_cpu_conv2d(ctypes.byref(good), x.ctypes.data, u.ctypes.data, None, y.ctypes.data,
-                              ws.ctypes.data, ws.nbytes, 1) == 2  # WNO_ERROR_WORKSPACE_TOO_SMALL
+    assert (
+        lib.wno_cpu_conv2d(
+            ctypes.byref(good), x.ctypes.data, u.ctypes.data, None, y.ctypes.data, ws.ctypes.data, ws.nbytes, 1
+        )
+        == 2
+    )  # WNO_ERROR_WORKSPACE_TOO_SMALL
     # NULL workspace: the call allocates its own.
-    assert lib.wno_cpu_conv2d(ctypes.byref(good), x.ctypes.data, u.ctypes.data, None, y.ctypes.data,
-                              None, 0, 0) == 0
+    assert lib.wno_cpu_conv2d(ctypes.byref(good), x.ctypes.data, u.ctypes.data, None, y.ctypes.data, None, 0, 0) == 0
     assert lib.wno_status_string(2).decode() == "workspace too small"
     h, w_ = ctypes.c_int(), ctypes.c_int()
     lib.wno_conv_output_size.argtypes = [ctypes.POINTER(ConvDesc), ctypes.c_void_p, ctypes.c_void_p]
-    assert lib.wno_conv_output_size(ctypes.byref(ConvDesc(1, 2, 3, 10, 7, 0, 2)),
-                                    ctypes.byref(h), ctypes.byref(w_)) == 0
+    assert (
+        lib.wno_conv_output_size(ctypes.byref(ConvDesc(1, 2, 3, 10, 7, 0, 2)), ctypes.byref(h), ctypes.byref(w_)) == 0
+    )
     assert (h.value, w_.value) == (8, 5)
 
 
 # ------------------------------------------------------------------ torch op
 
+
 def test_custom_op_opcheck(lib):
     x, w, b = random_conv(1, 2, 5, 6, 11, 9)
     for args in ((x, w, b, 1, 4), (x, w, None, 0, 2)):
-        torch.library.opcheck(native.winograd_conv2d_op, args,
-                              test_utils=("test_schema", "test_autograd_registration", "test_faketensor"))
+        torch.library.opcheck(
+            native.winograd_conv2d_op, args, test_utils=("test_schema", "test_autograd_registration", "test_faketensor")
+        )
 
 
 def test_backward_is_conv2d_gradient(lib):
@@ -475,8 +548,7 @@ def test_backend_argument(lib):
     from wno_edge import WNO2d, WNOEdgeError
 
     x, w, b = random_conv(6, 1, 4, 4, 12, 12)
-    torch.testing.assert_close(native.winograd_conv2d(x, w, b), winograd_conv2d(x, w, b),
-                               rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(native.winograd_conv2d(x, w, b), winograd_conv2d(x, w, b), rtol=1e-5, atol=1e-5)
     with pytest.raises(WNOEdgeError, match="backend"):
         WNO2d(in_channels=1, out_channels=1, width=4, modes=(2, 2), n_layers=1).set_conv(4, backend="cudnn")
     with pytest.raises(ValueError, match="CPU float32"):
@@ -514,18 +586,33 @@ def test_aarch64_build():
     runtime/tests/conv_stdio.cpp (the C ABI over stdin/stdout) with the CPU kernel linked in,
     statically, cross-built by CMake with runtime/cmake/aarch64-linux-gnu.cmake."""
     # WNO_FORCE_BUILTIN_SHUFFLE: the GCC 11 code path (JetPack 6's compiler) on this GCC.
-    build, _ = cmake_build(AARCH64_BUILD, RUNTIME, [
-        f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}", "-DCMAKE_BUILD_TYPE=Release",
-        "-DWNO_BUILD_CUDA=OFF", "-DWNO_BUILD_TESTS=ON", "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
-        "-DCMAKE_EXE_LINKER_FLAGS=-static"], ["wno_conv_stdio"], "aarch64 cross build")
+    build, _ = cmake_build(
+        AARCH64_BUILD,
+        RUNTIME,
+        [
+            f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}",
+            "-DCMAKE_BUILD_TYPE=Release",
+            "-DWNO_BUILD_CUDA=OFF",
+            "-DWNO_BUILD_TESTS=ON",
+            "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
+            "-DCMAKE_EXE_LINKER_FLAGS=-static",
+        ],
+        ["wno_conv_stdio"],
+        "aarch64 cross build",
+    )
     exe = build / "wno_conv_stdio"
     if QEMU is None:
         pytest.skip("compiled for aarch64; no qemu-aarch64 to run it (apt install qemu-user)")
     x, w, b = (t.numpy() for t in random_conv(9, 2, 7, 6, 19, 23))
     for tile in (2, 4, 6):
         d = ConvDesc(2, 7, 6, 19, 23, 1, tile)
-        run = subprocess.run([QEMU, str(exe)], input=bytes(d) + x.tobytes() + w.tobytes() + b.tobytes(),
-                             capture_output=True, timeout=120, check=False)
+        run = subprocess.run(
+            [QEMU, str(exe)],
+            input=bytes(d) + x.tobytes() + w.tobytes() + b.tobytes(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         assert run.returncode == 0, run.stderr
         assert run.stderr.decode().strip() == "neon"
         y = torch.from_numpy(np.frombuffer(run.stdout, np.float32).reshape(2, 6, 19, 23).copy())

@@ -1,5 +1,6 @@
 """neuraloperator 2.x FNOs imported (wno_edge.importers.neuralop), exported and run: the same
 function as neuraloperator's own forward, and a file is read without executing it."""
+
 from __future__ import annotations
 
 import os
@@ -30,12 +31,20 @@ RESOLUTIONS = ((32, 32), (48, 40))
 # CP weights, every fno_skip, channel MLP on/off with each skip, grid or no embedding, padding).
 CONFIGS = {
     "dense-default": dict(n_modes=(8, 6)),
-    "tucker-odd-softgating-pad": dict(n_modes=(7, 5), factorization="tucker", rank=0.5, fno_skip="soft-gating",
-                                      domain_padding=0.125),
-    "cp-identity-nomlp-nogrid": dict(n_modes=(6, 7), factorization="cp", rank=0.4, fno_skip="identity",
-                                     use_channel_mlp=False, positional_embedding=None),
-    "linear-mlpskip-1lift-pad2": dict(n_modes=(5, 8), channel_mlp_skip="linear", lifting_channel_ratio=0,
-                                      domain_padding=[0.1, 0.2]),
+    "tucker-odd-softgating-pad": dict(
+        n_modes=(7, 5), factorization="tucker", rank=0.5, fno_skip="soft-gating", domain_padding=0.125
+    ),
+    "cp-identity-nomlp-nogrid": dict(
+        n_modes=(6, 7),
+        factorization="cp",
+        rank=0.4,
+        fno_skip="identity",
+        use_channel_mlp=False,
+        positional_embedding=None,
+    ),
+    "linear-mlpskip-1lift-pad2": dict(
+        n_modes=(5, 8), channel_mlp_skip="linear", lifting_channel_ratio=0, domain_padding=[0.1, 0.2]
+    ),
     "identity-mlpskip-noskip": dict(n_modes=(8, 8), channel_mlp_skip="identity", fno_skip=None),
     "tfno-nomlpskip-pad": dict(n_modes=(4, 4), channel_mlp_skip=None, domain_padding=0.25, tfno=True),
 }
@@ -109,8 +118,19 @@ def test_engine_refuses_a_block_it_does_not_know(tmp_path, engine_lib):
 def test_default_config_and_its_files_are_unchanged():
     """The new WNOConfig fields leave today's model, its dict and its state dict as they were."""
     cfg = WNOConfig(1, 1)
-    assert set(cfg.to_dict()) == {"in_channels", "out_channels", "width", "modes", "n_layers", "winograd_tile",
-                                  "real_space_kernel", "domain_padding", "projection_width", "grid", "resolution"}
+    assert set(cfg.to_dict()) == {
+        "in_channels",
+        "out_channels",
+        "width",
+        "modes",
+        "n_layers",
+        "winograd_tile",
+        "real_space_kernel",
+        "domain_padding",
+        "projection_width",
+        "grid",
+        "resolution",
+    }
     sd = WNO2d(cfg).state_dict()
     assert not any(k.startswith("lift2") or ".mlp" in k for k in sd)
     assert cfg.paddings(64, 64) == (0, 2, 0, 2)
@@ -171,20 +191,26 @@ def test_a_malicious_file_is_refused_and_never_runs(tmp_path, protocol):
         read_neuralop(raw)
     assert not target.exists()
     # the command line too: one line, exit 1, nothing written
-    out = subprocess.run([sys.executable, "-m", "wno_edge.cli", "import-neuralop", str(path), "-o",
-                          str(tmp_path / "x.pt")], capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "wno_edge.cli", "import-neuralop", str(path), "-o", str(tmp_path / "x.pt")],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "refused" in out.stderr
     assert not target.exists() and not (tmp_path / "x.pt").exists()
 
 
-@pytest.mark.parametrize("kwargs, option", [
-    (dict(complex_data=True), "complex_data"),
-    (dict(separable=True), "separable"),
-    (dict(norm="group_norm"), "norm"),
-    (dict(non_linearity=torch.nn.functional.silu), "non_linearity"),
-    (dict(preactivation=True), "preactivation"),
-    (dict(factorization="tt", rank=0.5), "factorization"),
-])
+@pytest.mark.parametrize(
+    "kwargs, option",
+    [
+        (dict(complex_data=True), "complex_data"),
+        (dict(separable=True), "separable"),
+        (dict(norm="group_norm"), "norm"),
+        (dict(non_linearity=torch.nn.functional.silu), "non_linearity"),
+        (dict(preactivation=True), "preactivation"),
+        (dict(factorization="tt", rank=0.5), "factorization"),
+    ],
+)
 def test_unsupported_options_are_refused_with_one_line(tmp_path, kwargs, option):
     fno = neuralop_models.FNO(n_modes=(4, 4), in_channels=1, out_channels=1, hidden_channels=4, n_layers=2, **kwargs)
     path = tmp_path / "m.pt"
@@ -207,9 +233,15 @@ def test_exported_graph_uses_only_tensorrt_parser_ops():
     ops = {n.op_type for n in proto.graph.node}
     assert ops <= {"Conv", "Add", "Mul", "Div", "Erf", "MatMul", "Reshape", "Transpose", "Pad", "Slice", "Sub"}, ops
     convs = [n for n in proto.graph.node if n.op_type == "Conv"]
-    assert all(list(onnx.helper.get_attribute_value(a)) == [1, 1] for n in convs for a in n.attribute
-               if a.name == "kernel_shape")
-    assert all(t.data_type == onnx.TensorProto.FLOAT for t in proto.graph.initializer if t.data_type != onnx.TensorProto.INT64)
+    assert all(
+        list(onnx.helper.get_attribute_value(a)) == [1, 1]
+        for n in convs
+        for a in n.attribute
+        if a.name == "kernel_shape"
+    )
+    assert all(
+        t.data_type == onnx.TensorProto.FLOAT for t in proto.graph.initializer if t.data_type != onnx.TensorProto.INT64
+    )
 
 
 def test_imported_fno_fine_tunes_its_3x3_kernel():
@@ -232,9 +264,27 @@ def test_train_starts_from_an_imported_fno(tmp_path):
     generate("darcy", data, n_samples=12, resolution=16, seed=1, progress=False)
     fno = neuralop_models.FNO(n_modes=(4, 4), in_channels=1, out_channels=1, hidden_channels=6, n_layers=2).eval()
     torch.save(fno.state_dict(), tmp_path / "fno.pt")
-    assert main(["import-neuralop", str(tmp_path / "fno.pt"), "-o", str(tmp_path / "wno0.pt"), "--wno", "-r", "16"]) == 0
-    assert main(["train", "--data", str(data), "-o", str(tmp_path / "wno1.pt"), "--init", str(tmp_path / "wno0.pt"),
-                 "--epochs", "2", "--batch-size", "4"]) == 0
+    assert (
+        main(["import-neuralop", str(tmp_path / "fno.pt"), "-o", str(tmp_path / "wno0.pt"), "--wno", "-r", "16"]) == 0
+    )
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(data),
+                "-o",
+                str(tmp_path / "wno1.pt"),
+                "--init",
+                str(tmp_path / "wno0.pt"),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+            ]
+        )
+        == 0
+    )
     tuned = load_model(tmp_path / "wno1.pt")
     assert tuned.config == load_model(tmp_path / "wno0.pt").config
     assert any(float(layer.kernel.abs().max()) > 0 for layer in tuned.layers)  # k moved away from 0
@@ -245,8 +295,10 @@ def test_module_objects_in_the_metadata_are_refused_by_name(tmp_path):
     """A custom embedding or an activation module pickles a class: refused before unpickling."""
     from neuralop.layers.embeddings import GridEmbedding2D
 
-    for kwargs, what in ((dict(positional_embedding=GridEmbedding2D(1, [[0, 2], [0, 1]])), "positional_embedding"),
-                         (dict(non_linearity=torch.nn.ReLU()), "non_linearity")):
+    for kwargs, what in (
+        (dict(positional_embedding=GridEmbedding2D(1, [[0, 2], [0, 1]])), "positional_embedding"),
+        (dict(non_linearity=torch.nn.ReLU()), "non_linearity"),
+    ):
         fno = neuralop_models.FNO(n_modes=(4, 4), in_channels=1, out_channels=1, hidden_channels=4, **kwargs)
         torch.save(fno.state_dict(), tmp_path / "m.pt")
         with pytest.raises(NeuralopImportError, match=what):

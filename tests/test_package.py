@@ -1,4 +1,5 @@
 """Packaging promises: a light import, and the layout the design card names."""
+
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,11 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_import_does_not_pull_tensorrt_or_cuda():
     # torch itself imports cuda-python's bindings when they are installed; wno_edge adds none.
-    code = ("import sys, torch; gpu = lambda: {m for m in sys.modules if m.split('.')[0] in "
-            "('tensorrt', 'cuda', 'pycuda')}; before = gpu(); import wno_edge, wno_edge.cli; "
-            "bad = sorted(gpu() - before); print(bad); sys.exit(1 if bad else 0)")
+    code = (
+        "import sys, torch; gpu = lambda: {m for m in sys.modules if m.split('.')[0] in "
+        "('tensorrt', 'cuda', 'pycuda')}; before = gpu(); import wno_edge, wno_edge.cli; "
+        "bad = sorted(gpu() - before); print(bad); sys.exit(1 if bad else 0)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr
 
@@ -71,28 +74,41 @@ def test_a_runtime_only_install_runs_onnx_without_torch_and_says_what_is_missing
     from onnx import TensorProto, helper, numpy_helper
 
     w = numpy_helper.from_array(np.full((1, 1, 1, 1), 2.0, np.float32), "w")
-    graph = helper.make_graph([helper.make_node("Conv", ["x", "w"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])], [w])
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, 4, 4])],
+        [w],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), tmp_path / "m.onnx")
-    run_onnx = ("import numpy as np; from wno_edge import runtime\n"
-                "with runtime.load('m.onnx', backend='onnxruntime') as s:\n"
-                "    print(s.run(np.ones((1, 1, 4, 4), np.float32)).sum())\n"
-                "print(sorted(m for m in sys.modules if m.split('.')[0] in " + repr(HEAVY) + "))\n")
+    run_onnx = (
+        "import numpy as np; from wno_edge import runtime\n"
+        "with runtime.load('m.onnx', backend='onnxruntime') as s:\n"
+        "    print(s.run(np.ones((1, 1, 4, 4), np.float32)).sum())\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in " + repr(HEAVY) + "))\n"
+    )
     # numpy + onnxruntime: the runtime works and imports nothing heavy besides onnxruntime.
     out = _run_without([m for m in HEAVY if m != "onnxruntime"], run_onnx, tmp_path)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split("\n")[0] == "32.0" and "torch" not in out.stdout, out.stdout
     # numpy alone: one clear line naming both ONNX Runtime extras.
-    out = _run_without(HEAVY, "from wno_edge.errors import WNOEdgeError\ntry:\n    " + run_onnx.replace("\n", "\n    ")
-                       + "\nexcept WNOEdgeError as e:\n    print('error:', e)\n", tmp_path)
+    out = _run_without(
+        HEAVY,
+        "from wno_edge.errors import WNOEdgeError\ntry:\n    "
+        + run_onnx.replace("\n", "\n    ")
+        + "\nexcept WNOEdgeError as e:\n    print('error:', e)\n",
+        tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert "wno-edge[onnxruntime]" in out.stdout and "wno-edge[onnxruntime-gpu]" in out.stdout, out.stdout
     # The command line works and names the extra a command needs.
-    cli = ("from wno_edge.cli import main\n"
-           "print(main(['--version']))\n"
-           "print(main(['data', 'generate', 'darcy', '-n', '1', '-o', 'x.h5']))\n"
-           "print(main(['train', '--data', 'x.h5', '-o', 'm.pt']))\n")
+    cli = (
+        "from wno_edge.cli import main\n"
+        "print(main(['--version']))\n"
+        "print(main(['data', 'generate', 'darcy', '-n', '1', '-o', 'x.h5']))\n"
+        "print(main(['train', '--data', 'x.h5', '-o', 'm.pt']))\n"
+    )
     out = _run_without(HEAVY, cli, tmp_path)
     assert out.stdout.split()[-3:] == ["0", "1", "1"], out
     assert "pip install 'wno-edge[data]'" in out.stderr and "pip install 'wno-edge[train]'" in out.stderr, out.stderr
@@ -107,8 +123,23 @@ def test_pip_resolves_a_plain_install_to_the_runtime_only(tmp_path):
 
     report = tmp_path / "report.json"
     env = {**os.environ, "WNO_EDGE_SKIP_NATIVE": "1"}
-    out = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-                          "--report", str(report), str(ROOT)], capture_output=True, text=True, env=env)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "--report",
+            str(report),
+            str(ROOT),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     names = {item["metadata"]["name"].lower() for item in json.loads(report.read_text())["install"]}
     assert {"wno-edge", "numpy"} <= names and not names & {*HEAVY, "onnxruntime-gpu", "nvidia-cudnn-cu12"}, names
@@ -169,8 +200,13 @@ def test_make_installs_the_cpu_torch_here_or_from_pytorchs_cpu_index(tmp_path):
         pytest.skip("no make")
 
     def plan(*args):
-        return subprocess.run(["make", "-n", "install", f"VENV={tmp_path / 'venv'}", *args], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout
+        return subprocess.run(
+            ["make", "-n", "install", f"VENV={tmp_path / 'venv'}", *args],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
 
     here = plan()
     assert "pip install --quiet torch==2.13.0" in here and "--index-url" not in here  # the local CPU wheel

@@ -1,4 +1,5 @@
 """`wno-edge profile`: trtexec-shaped report, JSON, plot, and the conv comparison table."""
+
 import json
 
 import numpy as np
@@ -22,12 +23,34 @@ def checkpoint(tmp_path):
 
 
 def test_profile_report_json_and_plot(checkpoint, tmp_path, capsys):
-    args = ["profile", "--engine", str(checkpoint), "-n", "40", "--warmup", "2", "--batch", "2",
-            "--report", str(tmp_path / "p.json"), "--plot", str(tmp_path / "p.png")]
+    args = [
+        "profile",
+        "--engine",
+        str(checkpoint),
+        "-n",
+        "40",
+        "--warmup",
+        "2",
+        "--batch",
+        "2",
+        "--report",
+        str(tmp_path / "p.json"),
+        "--plot",
+        str(tmp_path / "p.png"),
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
-    for text in ("Throughput:", " qps", "Latency: min = ", "median = ", "percentile(90%) = ", "percentile(99%) = ",
-                 "Jitter (p99 / p50)", "Peak resident memory", "GFLOP/s"):
+    for text in (
+        "Throughput:",
+        " qps",
+        "Latency: min = ",
+        "median = ",
+        "percentile(90%) = ",
+        "percentile(99%) = ",
+        "Jitter (p99 / p50)",
+        "Peak resident memory",
+        "GFLOP/s",
+    ):
         assert text in out, text
     result = json.loads((tmp_path / "p.json").read_text())
     assert result["iterations"] == 40 and len(result["latencies_ms"]) == 40 and result["input_shape"] == [2, 1, 16, 16]
@@ -110,14 +133,40 @@ def _counted_macs(model, x) -> tuple[int, int]:
     return pointwise[0], conv3[0]
 
 
-@pytest.mark.parametrize("config", [
-    CFG,
-    WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=2, real_space_kernel=False),
-    WNOConfig(2, 1, width=8, modes=(3, 4), n_layers=3, block="neuralop", lifting_width=12, channel_mlp_width=5,
-              channel_mlp_skip=True, domain_padding=0, domain_padding_fraction=(0.25, 0.125)),
-    WNOConfig(2, 1, width=8, modes=(3, 4), n_layers=2, block="neuralop", real_space_kernel=False, lifting_width=10,
-              channel_mlp_width=4, domain_padding=0, domain_padding_fraction=(0.2, 0.0)),
-], ids=["wno", "fno", "neuralop-k", "neuralop-fno"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        CFG,
+        WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=2, real_space_kernel=False),
+        WNOConfig(
+            2,
+            1,
+            width=8,
+            modes=(3, 4),
+            n_layers=3,
+            block="neuralop",
+            lifting_width=12,
+            channel_mlp_width=5,
+            channel_mlp_skip=True,
+            domain_padding=0,
+            domain_padding_fraction=(0.25, 0.125),
+        ),
+        WNOConfig(
+            2,
+            1,
+            width=8,
+            modes=(3, 4),
+            n_layers=2,
+            block="neuralop",
+            real_space_kernel=False,
+            lifting_width=10,
+            channel_mlp_width=4,
+            domain_padding=0,
+            domain_padding_fraction=(0.2, 0.0),
+        ),
+    ],
+    ids=["wno", "fno", "neuralop-k", "neuralop-fno"],
+)
 def test_model_cost_counts_what_the_forward_pass_runs(config):
     """Lifting MLP, channel MLPs with skip, fractional domain padding: the analytic count
     equals the modules' own (hooks), the W 1x1 of an FNO included."""

@@ -3,6 +3,7 @@
 Every ```python block right after a `<!-- test: run -->` line in README.md is run as a
 script in an empty directory; until the README marks a block, there is nothing to run.
 """
+
 import re
 import subprocess
 import sys
@@ -29,6 +30,7 @@ BLOCKS = marked_blocks(README.read_text())
 @pytest.mark.skipif(not BLOCKS, reason=f"README.md marks no block with {MARKER}")
 @pytest.mark.parametrize("index", range(len(BLOCKS)))
 def test_readme_block_runs(index, tmp_path):
-    out = subprocess.run([sys.executable, "-c", BLOCKS[index]], cwd=tmp_path, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKS[index]], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-3000:]

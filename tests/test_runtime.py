@@ -1,4 +1,5 @@
 """wno_edge.runtime: sessions, validation, zero-allocation steady state, rollout, ControlLoop."""
+
 import signal
 import subprocess
 import sys
@@ -25,10 +26,12 @@ def conv_model(path, c_in=2, c_out=2, hw=(16, 16), seed=0):
     w = rng.standard_normal((c_out, c_in, 3, 3)).astype(np.float32) * 0.2
     b = rng.standard_normal(c_out).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])], "conv",
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], pads=[1, 1, 1, 1])],
+        "conv",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", c_in, *hw])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", c_out, *hw])],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
     onnx.save(model, path)
     return w, b
@@ -104,9 +107,11 @@ def test_load_errors(tmp_path):
 
 def test_import_and_onnx_run_do_not_import_torch(tmp_path):
     conv_model(tmp_path / "m.onnx")
-    code = (f"import sys, numpy as np; from wno_edge import runtime; "
-            f"s = runtime.load({str(tmp_path / 'm.onnx')!r}); s.run(np.zeros(s.input_shape, np.float32)); "
-            f"print('torch' in sys.modules)")
+    code = (
+        f"import sys, numpy as np; from wno_edge import runtime; "
+        f"s = runtime.load({str(tmp_path / 'm.onnx')!r}); s.run(np.zeros(s.input_shape, np.float32)); "
+        f"print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -197,8 +202,9 @@ def test_control_loop_stops_on_signal(signum):
 
 def test_control_loop_runs_again_after_stop_and_counts_steps_per_run():
     s = ShiftSession()
-    loop = runtime.ControlLoop(s, rate_hz=1000, step=lambda y: (loop.stop() if loop.iterations == 1 else None,
-                                                                 _feed_back(y))[1])
+    loop = runtime.ControlLoop(
+        s, rate_hz=1000, step=lambda y: (loop.stop() if loop.iterations == 1 else None, _feed_back(y))[1]
+    )
     x0 = np.zeros(s.input_shape, np.float32)
     first = loop.run(x0)
     assert (first.reason, first.ticks) == ("stop", 2)
@@ -278,10 +284,12 @@ def test_output_check_is_opt_in(tmp_path):
 def _fixed_batch_model(path, batch):
     w = np.zeros((1, 1, 1, 1), np.float32)
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w"], ["y"])], "conv",
+        [helper.make_node("Conv", ["x", "w"], ["y"])],
+        "conv",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1, 4, 4])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 1, 4, 4])],
-        [numpy_helper.from_array(w, "w")])
+        [numpy_helper.from_array(w, "w")],
+    )
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10), path)
 
 

@@ -1,5 +1,6 @@
 """TensorRT end to end: export -> build with the plugin -> run, against PyTorch and ONNX Runtime.
 Needs TensorRT, cuda-python, a CUDA GPU and the built plugin; skipped cleanly otherwise."""
+
 import importlib.util
 
 import numpy as np

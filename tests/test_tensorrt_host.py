@@ -1,5 +1,6 @@
 """The TensorRT path as far as it runs without TensorRT or a GPU: argument handling,
 parser preparation per TensorRT version, and one-line errors saying what to install."""
+
 import importlib.util
 
 import numpy as np
@@ -26,17 +27,39 @@ HAVE_TRT = importlib.util.find_spec("tensorrt") is not None
 def winograd_model(batch="batch"):
     """One WinogradConv node with its local-function fallback, as the exporter writes it."""
     fn = helper.make_function(
-        "wno_edge", "WinogradConv", ["X", "W", "B"], ["Y"],
+        "wno_edge",
+        "WinogradConv",
+        ["X", "W", "B"],
+        ["Y"],
         [helper.make_node("Conv", ["X", "W", "B"], ["Y"], pads=[1, 1, 1, 1])],
-        [helper.make_opsetid("", 17)], attributes=["tile", "padding", "plugin_version", "plugin_namespace"])
-    node = helper.make_node("WinogradConv", ["x", "w", "b"], ["y"], domain="wno_edge", tile=4, padding=1,
-                            plugin_version="1", plugin_namespace="")
+        [helper.make_opsetid("", 17)],
+        attributes=["tile", "padding", "plugin_version", "plugin_namespace"],
+    )
+    node = helper.make_node(
+        "WinogradConv",
+        ["x", "w", "b"],
+        ["y"],
+        domain="wno_edge",
+        tile=4,
+        padding=1,
+        plugin_version="1",
+        plugin_namespace="",
+    )
     w = numpy_helper.from_array(np.zeros((2, 2, 3, 3), np.float32), "w")
     b = numpy_helper.from_array(np.zeros(2, np.float32), "b")
-    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 2, 8, 8])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 2, 8, 8])], [w, b])
-    return helper.make_model(graph, functions=[fn], ir_version=10,
-                             opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("wno_edge", 1)])
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 2, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 2, 8, 8])],
+        [w, b],
+    )
+    return helper.make_model(
+        graph,
+        functions=[fn],
+        ir_version=10,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("wno_edge", 1)],
+    )
 
 
 def test_parser_preparation_per_tensorrt_version():

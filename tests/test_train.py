@@ -1,5 +1,6 @@
 """Training: real learning on tiny generated files, stored normalisation, best checkpoints,
 resume, rollout evaluation, and DistributedDataParallel under torchrun."""
+
 import os
 import subprocess
 import sys
@@ -59,8 +60,9 @@ def test_darcy_learns_and_stores_what_it_needs(darcy_file, tmp_path):
 
 
 def test_fno_special_case_trains_too(darcy_file, tmp_path):
-    opts = TrainOptions(data=str(darcy_file), task="darcy", output=str(tmp_path / "fno.pt"), epochs=2,
-                        real_space_kernel=False, **TINY)
+    opts = TrainOptions(
+        data=str(darcy_file), task="darcy", output=str(tmp_path / "fno.pt"), epochs=2, real_space_kernel=False, **TINY
+    )
     fit(opts)
     model = load_model(tmp_path / "fno.pt")
     assert not model.config.real_space_kernel and all(layer.kernel is None for layer in model.layers)
@@ -72,13 +74,24 @@ def test_resume_continues_the_history(darcy_file, tmp_path):
     result = fit(TrainOptions(data=str(darcy_file), task="darcy", output=out, epochs=4, resume=True, **TINY))
     assert [int(row[0]) for row in result.history] == [1, 2, 3, 4]
     with pytest.raises(WNOEdgeError, match="no training state"):
-        fit(TrainOptions(data=str(darcy_file), task="darcy", output=str(tmp_path / "other.pt"), epochs=2,
-                         resume=True, **TINY))
+        fit(
+            TrainOptions(
+                data=str(darcy_file), task="darcy", output=str(tmp_path / "other.pt"), epochs=2, resume=True, **TINY
+            )
+        )
 
 
 def test_time_dependent_training_and_rollout(dr_file, tmp_path):
-    opts = TrainOptions(data=str(dr_file), task="diffusion-reaction", output=str(tmp_path / "dr.pt"), epochs=1,
-                        initial_step=3, time_reduce=10, test_fraction=0.4, **TINY)
+    opts = TrainOptions(
+        data=str(dr_file),
+        task="diffusion-reaction",
+        output=str(tmp_path / "dr.pt"),
+        epochs=1,
+        initial_step=3,
+        time_reduce=10,
+        test_fraction=0.4,
+        **TINY,
+    )
     result = fit(opts)
     model = load_model(tmp_path / "dr.pt")
     assert model.config.in_channels == 6 and model.config.out_channels == 2
@@ -93,12 +106,29 @@ def test_time_dependent_training_and_rollout(dr_file, tmp_path):
 
 
 def test_train_cli_and_errors(darcy_file, tmp_path, capsys):
-    args = ["train", "--data", str(darcy_file), "--task", "darcy", "-o", str(tmp_path / "c.pt"), "--epochs", "1",
-            "--width", "8", "--modes", "4", "--layers", "1"]
+    args = [
+        "train",
+        "--data",
+        str(darcy_file),
+        "--task",
+        "darcy",
+        "-o",
+        str(tmp_path / "c.pt"),
+        "--epochs",
+        "1",
+        "--width",
+        "8",
+        "--modes",
+        "4",
+        "--layers",
+        "1",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "best epoch 1" in out
-    assert any("best epoch 1" in line and f"saved {tmp_path / 'c.pt'}" in line for line in out.splitlines())  # unwrapped
+    assert any(
+        "best epoch 1" in line and f"saved {tmp_path / 'c.pt'}" in line for line in out.splitlines()
+    )  # unwrapped
     assert main(args[:4] + ["shallow-water"] + args[5:]) == 1
     assert main(["train", "--data", str(tmp_path / "none.h5"), "--task", "darcy", "-o", str(tmp_path / "x.pt")]) == 1
     assert main(args[:6] + [str(tmp_path / "no" / "x.pt")] + args[7:]) == 1
@@ -110,8 +140,22 @@ def test_a_diverging_run_is_an_error_and_keeps_the_existing_checkpoint(darcy_fil
     keep = tmp_path / "keep.pt"
     fit(TrainOptions(data=str(darcy_file), task="darcy", output=str(keep), epochs=1, **TINY))
     before = keep.read_bytes()
-    args = ["train", "--data", str(darcy_file), "--epochs", "2", "--width", "8", "--modes", "4", "--layers", "1",
-            "--lr", "1e30", "-o"]
+    args = [
+        "train",
+        "--data",
+        str(darcy_file),
+        "--epochs",
+        "2",
+        "--width",
+        "8",
+        "--modes",
+        "4",
+        "--layers",
+        "1",
+        "--lr",
+        "1e30",
+        "-o",
+    ]
     assert main(args + [str(keep)]) == 1
     err = capsys.readouterr().err
     assert "training diverged at epoch 1" in err and "unchanged" in err and len(err.strip().splitlines()) == 1
@@ -135,8 +179,20 @@ def test_targets_of_zero_norm_are_refused(darcy_file, tmp_path):
 def test_resume_from_a_bad_state_or_another_model_is_one_line(darcy_file, tmp_path, capsys):
     out = tmp_path / "m.pt"
     fit(TrainOptions(data=str(darcy_file), task="darcy", output=str(out), epochs=1, **TINY))
-    base = ["train", "--data", str(darcy_file), "-o", str(out), "--epochs", "2", "--modes", "4", "--layers", "2",
-            "--resume"]
+    base = [
+        "train",
+        "--data",
+        str(darcy_file),
+        "-o",
+        str(out),
+        "--epochs",
+        "2",
+        "--modes",
+        "4",
+        "--layers",
+        "2",
+        "--resume",
+    ]
     assert main(base + ["--width", "16"]) == 1
     err = capsys.readouterr().err.strip()
     assert "was trained with another model: width 8 (now 16)" in err and len(err.splitlines()) == 1
@@ -161,8 +217,21 @@ def test_task_comes_from_the_file_and_progress_moves_per_batch(darcy_file, tmp_p
     captured = capsys.readouterr()  # data errors, too, come alone: the bar starts with training
     assert "test split must be one of" in captured.err and "no such file" in captured.err
     assert "training" not in captured.out + captured.err
-    args = ["train", "--data", str(darcy_file), "-o", str(tmp_path / "r.pt"), "--epochs", "1", "--width", "4",
-            "--modes", "2", "--layers", "1"]
+    args = [
+        "train",
+        "--data",
+        str(darcy_file),
+        "-o",
+        str(tmp_path / "r.pt"),
+        "--epochs",
+        "1",
+        "--width",
+        "4",
+        "--modes",
+        "2",
+        "--layers",
+        "1",
+    ]
     assert main(args + ["--resolution", "8x8"]) == 0  # HxW, as every command takes it
     assert load_model(tmp_path / "r.pt").config.resolution == (8, 8)
     assert main(args + ["--resolution", "8x4"]) == 1
@@ -172,9 +241,34 @@ def test_task_comes_from_the_file_and_progress_moves_per_batch(darcy_file, tmp_p
 @pytest.mark.slow
 def test_torchrun_ddp_two_cpu_processes(darcy_file, tmp_path):
     out = tmp_path / "ddp.pt"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-           "-m", "wno_edge.cli", "train", "--data", str(darcy_file), "--task", "darcy", "-o", str(out),
-           "--epochs", "2", "--width", "8", "--modes", "4", "--layers", "1", "--threads", "1"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29517",
+        "-m",
+        "wno_edge.cli",
+        "train",
+        "--data",
+        str(darcy_file),
+        "--task",
+        "darcy",
+        "-o",
+        str(out),
+        "--epochs",
+        "2",
+        "--width",
+        "8",
+        "--modes",
+        "4",
+        "--layers",
+        "1",
+        "--threads",
+        "1",
+    ]
     env = {**os.environ, "WNO_EDGE_DDP_CPU": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -1,5 +1,6 @@
 """runtime/include/wno/winograd_transforms.h is generated from wno_edge.winograd.MATRICES:
 it must be current, and the C++ it contains must compute exactly those matrices."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -27,18 +28,24 @@ def load_generator():
 
 def test_header_is_current():
     assert HEADER.read_text() == load_generator().generate(), (
-        "winograd_transforms.h is stale: run python tools/gen_transforms.py")
+        "winograd_transforms.h is stale: run python tools/gen_transforms.py"
+    )
 
 
 def test_literals_are_exact_float32_values():
     literals = re.findall(r"(?<![\w.])(\d+\.\d*(?:e[-+]?\d+)?)f\b", HEADER.read_text())
-    entries = {np.float32(abs(v)) for mats in MATRICES.values() for M in (mats.BT, mats.G, mats.AT)
-               for v in M.ravel() if v != 0}
+    entries = {
+        np.float32(abs(v))
+        for mats in MATRICES.values()
+        for M in (mats.BT, mats.G, mats.AT)
+        for v in M.ravel()
+        if v != 0
+    }
     assert literals
     for lit in literals:
         value = np.float32(lit)
         assert str(value) == lit, lit  # the shortest decimal that reads back as this float32
-        assert value in entries, lit   # ... of a matrix entry
+        assert value in entries, lit  # ... of a matrix entry
 
 
 def test_zero_terms_are_skipped():
@@ -96,9 +103,23 @@ def probe(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("probe")
     (tmp / "probe.cpp").write_text(PROBE)
     exe = tmp / "probe"
-    out = subprocess.run([CXX, "-std=c++17", "-O1", "-Wall", "-Wextra", "-Werror",
-                          f"-I{ROOT / 'runtime' / 'include'}", str(tmp / "probe.cpp"), "-o", str(exe)],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [
+            CXX,
+            "-std=c++17",
+            "-O1",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{ROOT / 'runtime' / 'include'}",
+            str(tmp / "probe.cpp"),
+            "-o",
+            str(exe),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     values: dict = {}
     for line in subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines():
@@ -156,7 +177,8 @@ def test_contract_header_is_current_and_compiles(tmp_path):
 
     header = ROOT / "runtime" / "include" / "wno" / "contract.h"
     assert header.read_text() == load_generator().generate_contract(), (
-        "contract.h is stale: run python tools/gen_transforms.py")
+        "contract.h is stale: run python tools/gen_transforms.py"
+    )
     if CXX is None:
         pytest.skip("no C++ compiler")
     probe = tmp_path / "probe.cpp"
@@ -166,12 +188,17 @@ def test_contract_header_is_current_and_compiles(tmp_path):
         '  std::printf("%s %s %d %s [%s]\\n", kOpDomain, kOpName, kOpVersion, kPluginVersion, kPluginNamespace);\n'
         '  for (int m = -1; m < 9; ++m) if (valid_tile(m)) std::printf("t%d ", m);\n'
         '  for (int p = -1; p < 3; ++p) if (valid_padding(p)) std::printf("p%d ", p);\n'
-        '  std::printf("\\n%s\\n", kMetadataConfig);\n}\n')
+        '  std::printf("\\n%s\\n", kMetadataConfig);\n}\n'
+    )
     exe = tmp_path / "probe"
-    subprocess.run([CXX, "-std=c++17", "-Wall", "-Wextra", f"-I{ROOT / 'runtime' / 'include'}", str(probe),
-                    "-o", str(exe)], check=True)
+    subprocess.run(
+        [CXX, "-std=c++17", "-Wall", "-Wextra", f"-I{ROOT / 'runtime' / 'include'}", str(probe), "-o", str(exe)],
+        check=True,
+    )
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
-    assert lines[0] == (f"{contract.OP_DOMAIN} {contract.OP_NAME} {contract.OP_VERSION} "
-                        f"{contract.PLUGIN_VERSION} [{contract.PLUGIN_NAMESPACE}]")
+    assert lines[0] == (
+        f"{contract.OP_DOMAIN} {contract.OP_NAME} {contract.OP_VERSION} "
+        f"{contract.PLUGIN_VERSION} [{contract.PLUGIN_NAMESPACE}]"
+    )
     assert lines[1].split() == [f"t{m}" for m in contract.TILES] + [f"p{p}" for p in contract.PADDINGS]
     assert lines[2] == contract.Metadata.CONFIG

@@ -16,6 +16,7 @@
    runtime/plugin/README.md lists the versions the plugin is checked against (10.3, the newest
    10.x, 11.x).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -33,9 +34,11 @@ from wno_edge.native.abi import ConvDesc  # wno_conv_desc (test_native_abi.py ch
 
 TRT_INCLUDE_ENV = "WNO_EDGE_TENSORRT_INCLUDE"
 TRT_INCLUDES = [Path(p) for p in os.environ.get(TRT_INCLUDE_ENV, "").split(os.pathsep) if p.strip()]
-HOW_TO_GET_HEADERS = (f"set {TRT_INCLUDE_ENV} to a TensorRT include/ directory (several: separated by "
-                      f"{os.pathsep!r}); the public NVIDIA/TensorRT repository's include/ at a release tag, "
-                      "e.g. git archive v10.3.0 include")
+HOW_TO_GET_HEADERS = (
+    f"set {TRT_INCLUDE_ENV} to a TensorRT include/ directory (several: separated by "
+    f"{os.pathsep!r}); the public NVIDIA/TensorRT repository's include/ at a release tag, "
+    "e.g. git archive v10.3.0 include"
+)
 
 # nvinfer1::PluginFieldType values (mirrored by wno::trt::FieldType).
 FLOAT32, INT8, INT16, INT32, CHAR, INT64 = 1, 3, 4, 5, 6, 10
@@ -59,9 +62,14 @@ def _compile(args: list[str], what: str) -> None:
 
 # ---------------------------------------------------------------------------------- ctypes view
 
+
 class FieldView(ctypes.Structure):
-    _fields_ = [("name", ctypes.c_char_p), ("data", ctypes.c_void_p), ("type", ctypes.c_int32),
-                ("length", ctypes.c_int32)]
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("data", ctypes.c_void_p),
+        ("type", ctypes.c_int32),
+        ("length", ctypes.c_int32),
+    ]
 
 
 class ConvParams(ctypes.Structure):
@@ -69,14 +77,32 @@ class ConvParams(ctypes.Structure):
 
 
 class WeightKey(ctypes.Structure):
-    _fields_ = [("weight", ctypes.c_void_p), ("bias", ctypes.c_void_p), ("in_channels", ctypes.c_int32),
-                ("out_channels", ctypes.c_int32), ("tile", ctypes.c_int32), ("padding", ctypes.c_int32),
-                ("dtype", ctypes.c_int), ("weight_half", ctypes.c_bool), ("bias_half", ctypes.c_bool)]
+    _fields_ = [
+        ("weight", ctypes.c_void_p),
+        ("bias", ctypes.c_void_p),
+        ("in_channels", ctypes.c_int32),
+        ("out_channels", ctypes.c_int32),
+        ("tile", ctypes.c_int32),
+        ("padding", ctypes.c_int32),
+        ("dtype", ctypes.c_int),
+        ("weight_half", ctypes.c_bool),
+        ("bias_half", ctypes.c_bool),
+    ]
 
 
 class Layout(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_size_t) for n in ("transformed_offset", "transformed_bytes", "bias_offset",
-                                               "bias_bytes", "weight_offset", "weight_bytes", "total_bytes")]
+    _fields_ = [
+        (n, ctypes.c_size_t)
+        for n in (
+            "transformed_offset",
+            "transformed_bytes",
+            "bias_offset",
+            "bias_bytes",
+            "weight_offset",
+            "weight_bytes",
+            "total_bytes",
+        )
+    ]
 
 
 I64P = ctypes.POINTER(ctypes.c_int64)
@@ -88,27 +114,57 @@ def lib():
         pytest.skip("no C++ compiler")
     h = ctypes.CDLL(str(build_native(("wno_trt_plugin_host",)) / "libwno_trt_plugin_host.so"))
     sig = {
-        "wno_trt_parse_fields": (ctypes.c_int32, [ctypes.POINTER(FieldView), ctypes.c_int32,
-                                                  ctypes.POINTER(ConvParams), ctypes.c_char_p, ctypes.c_size_t,
-                                                  ctypes.c_char_p, ctypes.c_size_t]),
-        "wno_trt_serialize_fields": (ctypes.c_int32, [ctypes.POINTER(ConvParams), ctypes.POINTER(FieldView),
-                                                      ctypes.c_int32]),
+        "wno_trt_parse_fields": (
+            ctypes.c_int32,
+            [
+                ctypes.POINTER(FieldView),
+                ctypes.c_int32,
+                ctypes.POINTER(ConvParams),
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+            ],
+        ),
+        "wno_trt_serialize_fields": (
+            ctypes.c_int32,
+            [ctypes.POINTER(ConvParams), ctypes.POINTER(FieldView), ctypes.c_int32],
+        ),
         "wno_trt_describe": (ctypes.c_int32, [ctypes.POINTER(ConvParams), ctypes.c_char_p, ctypes.c_size_t]),
         "wno_trt_field_status_name": (ctypes.c_char_p, [ctypes.c_int32]),
-        "wno_trt_supports_io": (ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32),
-                                                 ctypes.POINTER(ctypes.c_int32)]),
+        "wno_trt_supports_io": (
+            ctypes.c_int32,
+            [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32), ctypes.POINTER(ctypes.c_int32)],
+        ),
         "wno_trt_output_extent": (ctypes.c_int64, [ctypes.c_int64, ctypes.c_int32]),
-        "wno_trt_check_shapes": (ctypes.c_int32, [I64P, ctypes.c_int32, I64P, ctypes.c_int32, I64P,
-                                                  ctypes.c_int32, ctypes.POINTER(ConvParams), ctypes.c_char_p,
-                                                  ctypes.c_size_t]),
-        "wno_trt_make_desc": (ctypes.c_int32, [I64P, ctypes.c_int32, I64P, ctypes.c_int32,
-                                               ctypes.POINTER(ConvParams), ctypes.POINTER(ConvDesc)]),
+        "wno_trt_check_shapes": (
+            ctypes.c_int32,
+            [
+                I64P,
+                ctypes.c_int32,
+                I64P,
+                ctypes.c_int32,
+                I64P,
+                ctypes.c_int32,
+                ctypes.POINTER(ConvParams),
+                ctypes.c_char_p,
+                ctypes.c_size_t,
+            ],
+        ),
+        "wno_trt_make_desc": (
+            ctypes.c_int32,
+            [I64P, ctypes.c_int32, I64P, ctypes.c_int32, ctypes.POINTER(ConvParams), ctypes.POINTER(ConvDesc)],
+        ),
         "wno_trt_to_wno_dtype": (ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
-        "wno_trt_profile_workspace": (ctypes.c_size_t, [I64P, ctypes.c_int32, I64P, ctypes.POINTER(ConvParams),
-                                                        ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
+        "wno_trt_profile_workspace": (
+            ctypes.c_size_t,
+            [I64P, ctypes.c_int32, I64P, ctypes.POINTER(ConvParams), ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)],
+        ),
         "wno_trt_weight_keys_equal": (ctypes.c_int32, [ctypes.POINTER(WeightKey), ctypes.POINTER(WeightKey)]),
-        "wno_trt_plan_weight_buffer": (ctypes.c_int32, [ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32,
-                                                        ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(Layout)]),
+        "wno_trt_plan_weight_buffer": (
+            ctypes.c_int32,
+            [ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(Layout)],
+        ),
         "wno_trt_section_alignment": (ctypes.c_size_t, []),
     }
     for name, (restype, argtypes) in sig.items():
@@ -120,8 +176,13 @@ def lib():
 class Fields:
     """A field collection as TensorRT's ONNX parser builds it; keeps its buffers alive."""
 
-    CTYPE = {INT8: ctypes.c_int8, INT16: ctypes.c_int16, INT32: ctypes.c_int32, INT64: ctypes.c_int64,
-             FLOAT32: ctypes.c_float}
+    CTYPE = {
+        INT8: ctypes.c_int8,
+        INT16: ctypes.c_int16,
+        INT32: ctypes.c_int32,
+        INT64: ctypes.c_int64,
+        FLOAT32: ctypes.c_float,
+    }
 
     def __init__(self, *fields):
         self._keep = []
@@ -137,9 +198,14 @@ class Fields:
                 buf = (self.CTYPE[ftype] * len(values))(*values)
                 data, length = buf, length or [len(values)]
             self._keep.append(data)
-            views.append(FieldView(name.encode() if name is not None else None,
-                                   ctypes.cast(data, ctypes.c_void_p) if data is not None else None, ftype,
-                                   length[0] if length else 1))
+            views.append(
+                FieldView(
+                    name.encode() if name is not None else None,
+                    ctypes.cast(data, ctypes.c_void_p) if data is not None else None,
+                    ftype,
+                    length[0] if length else 1,
+                )
+            )
         self.array = (FieldView * max(1, len(views)))(*views)
         self.count = len(views)
 
@@ -160,11 +226,13 @@ def onnx_fields(tile=4, padding=1, *extra):
 
 # ---------------------------------------------------------------------------------- fields
 
+
 @pytest.mark.parametrize("tile", [2, 4, 6])
 @pytest.mark.parametrize("padding", [0, 1])
 def test_parse_onnx_fields(lib, tile, padding):
-    status, params, msg, ignored = parse(lib, onnx_fields(tile, padding, ("plugin_version", "1", CHAR),
-                                                          ("plugin_namespace", "", CHAR)))
+    status, params, msg, ignored = parse(
+        lib, onnx_fields(tile, padding, ("plugin_version", "1", CHAR), ("plugin_namespace", "", CHAR))
+    )
     assert (status, params, msg, ignored) == (OK, (tile, padding), "", "")
 
 
@@ -182,8 +250,10 @@ def test_parse_reads_unaligned_data(lib):
     raw = ctypes.create_string_buffer(16)
     ctypes.memmove(ctypes.addressof(raw) + 1, (ctypes.c_int32 * 1)(6), 4)
     ctypes.memmove(ctypes.addressof(raw) + 9, (ctypes.c_int32 * 1)(1), 4)
-    views = (FieldView * 2)(FieldView(b"tile", ctypes.addressof(raw) + 1, INT32, 1),
-                            FieldView(b"padding", ctypes.addressof(raw) + 9, INT32, 1))
+    views = (FieldView * 2)(
+        FieldView(b"tile", ctypes.addressof(raw) + 1, INT32, 1),
+        FieldView(b"padding", ctypes.addressof(raw) + 9, INT32, 1),
+    )
     params = ConvParams()
     assert lib.wno_trt_parse_fields(views, 2, ctypes.byref(params), None, 0, None, 0) == OK
     assert (params.tile, params.padding) == (6, 1)
@@ -202,7 +272,7 @@ PARSE_ERRORS = [
     (Fields(("tile", 3, INT32), ("padding", 1, INT32)), OUT_OF_RANGE, "got 3"),
     (Fields(("tile", 0, INT32), ("padding", 1, INT32)), OUT_OF_RANGE, "got 0"),
     (Fields(("tile", -4, INT64), ("padding", 1, INT32)), OUT_OF_RANGE, "got -4"),
-    (Fields(("tile", 2 ** 32 + 4, INT64), ("padding", 1, INT32)), OUT_OF_RANGE, "got 4294967300"),
+    (Fields(("tile", 2**32 + 4, INT64), ("padding", 1, INT32)), OUT_OF_RANGE, "got 4294967300"),
     (Fields(("tile", 4, INT32), ("padding", 2, INT32)), OUT_OF_RANGE, "padding must be 0 or 1, got 2"),
     (Fields(("tile", 4, INT32), ("padding", -1, INT8)), OUT_OF_RANGE, "got -1"),
     (Fields(("tile", 4, INT32), ("padding", 1, INT32), ("tile", 2, INT32)), DUPLICATE, "'tile' given twice"),
@@ -247,45 +317,55 @@ def test_serialise_needs_room(lib):
 
 # ---------------------------------------------------------------------------------- shapes, types
 
+
 def _i64(values):
     return (ctypes.c_int64 * max(1, len(values)))(*values)
 
 
 def check_shapes(lib, x, w, b, padding=1, tile=4):
     msg = ctypes.create_string_buffer(512)
-    status = lib.wno_trt_check_shapes(_i64(x), len(x), _i64(w), len(w), _i64(b), len(b),
-                                      ctypes.byref(ConvParams(tile, padding)), msg, 512)
+    status = lib.wno_trt_check_shapes(
+        _i64(x), len(x), _i64(w), len(w), _i64(b), len(b), ctypes.byref(ConvParams(tile, padding)), msg, 512
+    )
     return status, msg.value.decode()
 
 
-@pytest.mark.parametrize("h,padding,want", [(128, 1, 128), (128, 0, 126), (3, 0, 1), (1, 1, 1), (0, 1, 0),
-                                            (2, 0, 0), (-1, 1, -1), (-1, 0, -1)])
+@pytest.mark.parametrize(
+    "h,padding,want",
+    [(128, 1, 128), (128, 0, 126), (3, 0, 1), (1, 1, 1), (0, 1, 0), (2, 0, 0), (-1, 1, -1), (-1, 0, -1)],
+)
 def test_output_extent(lib, h, padding, want):
     assert lib.wno_trt_output_extent(h, padding) == want
 
 
-@pytest.mark.parametrize("x,w,b,padding", [
-    ((1, 20, 64, 64), (32, 20, 3, 3), (32,), 1),
-    ((-1, 20, -1, -1), (32, 20, 3, 3), (32,), 0),   # dynamic N, H, W
-    ((-1, -1, -1, -1), (-1, -1, -1, -1), (-1,), 0),  # nothing known yet
-    ((2, 3, 3, 3), (1, 3, 3, 3), (1,), 0),          # 1x1 output
-    ((2, 3, 1, 1), (1, 3, 3, 3), (1,), 1),
-])
+@pytest.mark.parametrize(
+    "x,w,b,padding",
+    [
+        ((1, 20, 64, 64), (32, 20, 3, 3), (32,), 1),
+        ((-1, 20, -1, -1), (32, 20, 3, 3), (32,), 0),  # dynamic N, H, W
+        ((-1, -1, -1, -1), (-1, -1, -1, -1), (-1,), 0),  # nothing known yet
+        ((2, 3, 3, 3), (1, 3, 3, 3), (1,), 0),  # 1x1 output
+        ((2, 3, 1, 1), (1, 3, 3, 3), (1,), 1),
+    ],
+)
 def test_check_shapes_accepts(lib, x, w, b, padding):
     assert check_shapes(lib, x, w, b, padding) == (0, "")
 
 
-@pytest.mark.parametrize("x,w,b,padding,needle", [
-    ((20, 64, 64), (32, 20, 3, 3), (32,), 1, "X must be 4-D"),
-    ((1, 20, 64, 64), (32, 20, 3), (32,), 1, "weight must be 4-D"),
-    ((1, 20, 64, 64), (32, 20, 3, 3), (32, 1), 1, "bias must be 1-D"),
-    ((1, 20, 64, 64), (32, 20, 5, 5), (32,), 1, "weight must be (K,C,3,3), got (32,20,5,5)"),
-    ((1, 20, 64, 64), (32, 20, -1, 1), (32,), 1, "got (32,20,?,1)"),
-    ((1, 20, 64, 64), (32, 16, 3, 3), (32,), 1, "has 20 channels, weight (32,16,3,3) expects 16"),
-    ((1, 20, 64, 64), (32, 20, 3, 3), (31,), 1, "bias (31) does not match"),
-    ((1, 20, 2, 64), (32, 20, 3, 3), (32,), 0, "too small"),
-    ((1, 20, 64, 0), (32, 20, 3, 3), (32,), 1, "at least 1x1"),
-])
+@pytest.mark.parametrize(
+    "x,w,b,padding,needle",
+    [
+        ((20, 64, 64), (32, 20, 3, 3), (32,), 1, "X must be 4-D"),
+        ((1, 20, 64, 64), (32, 20, 3), (32,), 1, "weight must be 4-D"),
+        ((1, 20, 64, 64), (32, 20, 3, 3), (32, 1), 1, "bias must be 1-D"),
+        ((1, 20, 64, 64), (32, 20, 5, 5), (32,), 1, "weight must be (K,C,3,3), got (32,20,5,5)"),
+        ((1, 20, 64, 64), (32, 20, -1, 1), (32,), 1, "got (32,20,?,1)"),
+        ((1, 20, 64, 64), (32, 16, 3, 3), (32,), 1, "has 20 channels, weight (32,16,3,3) expects 16"),
+        ((1, 20, 64, 64), (32, 20, 3, 3), (31,), 1, "bias (31) does not match"),
+        ((1, 20, 2, 64), (32, 20, 3, 3), (32,), 0, "too small"),
+        ((1, 20, 64, 0), (32, 20, 3, 3), (32,), 1, "at least 1x1"),
+    ],
+)
 def test_check_shapes_rejects(lib, x, w, b, padding, needle):
     status, msg = check_shapes(lib, x, w, b, padding)
     assert status == 1 and needle in msg, msg
@@ -300,8 +380,9 @@ def test_supported_io_combinations(lib):
             t, lin = (ctypes.c_int32 * 4)(*combo), (ctypes.c_int32 * 4)(*linear)
             if all(lib.wno_trt_supports_io(pos, t, lin) for pos in range(4)):
                 accepted.append((combo, linear))
-    assert sorted(accepted) == sorted([((T_FLOAT,) * 4, (1,) * 4), ((T_HALF, T_FLOAT, T_FLOAT, T_HALF), (1,) * 4),
-                                       ((T_HALF,) * 4, (1,) * 4)])
+    assert sorted(accepted) == sorted(
+        [((T_FLOAT,) * 4, (1,) * 4), ((T_HALF, T_FLOAT, T_FLOAT, T_HALF), (1,) * 4), ((T_HALF,) * 4, (1,) * 4)]
+    )
 
 
 def test_supported_io_looks_only_at_earlier_positions(lib):
@@ -311,7 +392,7 @@ def test_supported_io_looks_only_at_earlier_positions(lib):
         base = [T_HALF, T_HALF, T_HALF, T_HALF]
         want = lib.wno_trt_supports_io(pos, (ctypes.c_int32 * 4)(*base), lin)
         for junk in (T_FLOAT, T_INT8, 77):
-            noisy = base[:pos + 1] + [junk] * (3 - pos)
+            noisy = base[: pos + 1] + [junk] * (3 - pos)
             noisy_lin = (ctypes.c_int32 * 4)(*([1] * (pos + 1) + [0] * (3 - pos)))
             assert lib.wno_trt_supports_io(pos, (ctypes.c_int32 * 4)(*noisy), noisy_lin) == want
     assert lib.wno_trt_supports_io(4, (ctypes.c_int32 * 4)(), lin) == 0
@@ -320,8 +401,9 @@ def test_supported_io_looks_only_at_earlier_positions(lib):
 
 def make_desc(lib, x, w, tile=4, padding=1):
     desc = ConvDesc()
-    status = lib.wno_trt_make_desc(_i64(x), len(x), _i64(w), len(w), ctypes.byref(ConvParams(tile, padding)),
-                                   ctypes.byref(desc))
+    status = lib.wno_trt_make_desc(
+        _i64(x), len(x), _i64(w), len(w), ctypes.byref(ConvParams(tile, padding)), ctypes.byref(desc)
+    )
     return status, desc
 
 
@@ -331,16 +413,19 @@ def test_make_desc(lib):
     assert (d.batch, d.in_channels, d.out_channels, d.height, d.width, d.padding, d.tile) == (2, 20, 32, 64, 48, 0, 6)
 
 
-@pytest.mark.parametrize("x,w,padding,want", [
-    ((0, 20, 64, 64), (32, 20, 3, 3), 1, DESC_EMPTY),       # zero-size batch: nothing to do
-    ((2, 20, 64, 64), (0, 20, 3, 3), 1, DESC_EMPTY),
-    ((-1, 20, 64, 64), (32, 20, 3, 3), 1, DESC_INVALID),    # unknown
-    ((2, 20, 64, 64), (32, 16, 3, 3), 1, DESC_INVALID),     # C mismatch
-    ((2, 20, 2, 64), (32, 20, 3, 3), 0, DESC_INVALID),      # empty output
-    ((2, 20, 2 ** 31, 64), (32, 20, 3, 3), 1, DESC_INVALID),  # beyond int
-    ((2, 20, 64, 64), (32, 20, 1, 1), 1, DESC_INVALID),
-    ((2, 20, 64), (32, 20, 3, 3), 1, DESC_INVALID),
-])
+@pytest.mark.parametrize(
+    "x,w,padding,want",
+    [
+        ((0, 20, 64, 64), (32, 20, 3, 3), 1, DESC_EMPTY),  # zero-size batch: nothing to do
+        ((2, 20, 64, 64), (0, 20, 3, 3), 1, DESC_EMPTY),
+        ((-1, 20, 64, 64), (32, 20, 3, 3), 1, DESC_INVALID),  # unknown
+        ((2, 20, 64, 64), (32, 16, 3, 3), 1, DESC_INVALID),  # C mismatch
+        ((2, 20, 2, 64), (32, 20, 3, 3), 0, DESC_INVALID),  # empty output
+        ((2, 20, 2**31, 64), (32, 20, 3, 3), 1, DESC_INVALID),  # beyond int
+        ((2, 20, 64, 64), (32, 20, 1, 1), 1, DESC_INVALID),
+        ((2, 20, 64), (32, 20, 3, 3), 1, DESC_INVALID),
+    ],
+)
 def test_make_desc_edge_cases(lib, x, w, padding, want):
     assert make_desc(lib, x, w, padding=padding)[0] == want
 
@@ -360,8 +445,9 @@ def test_to_wno_dtype(lib):
 def profile_workspace(lib, rows, w=(32, 20, 3, 3), dtype=WNO_FLOAT32):
     calls = ctypes.c_int32()
     flat = [v for row in rows for v in row]
-    size = lib.wno_trt_profile_workspace(_i64(flat), len(rows), _i64(w), ctypes.byref(ConvParams(4, 1)), dtype,
-                                         ctypes.byref(calls))
+    size = lib.wno_trt_profile_workspace(
+        _i64(flat), len(rows), _i64(w), ctypes.byref(ConvParams(4, 1)), dtype, ctypes.byref(calls)
+    )
     return size, calls.value
 
 
@@ -378,12 +464,30 @@ def test_workspace_is_the_kernels_largest_over_the_profile(lib):
 
 
 def test_weight_key_equality(lib):
-    base = dict(weight=0x1000, bias=0x2000, in_channels=20, out_channels=32, tile=4, padding=1, dtype=WNO_FLOAT16,
-                weight_half=True, bias_half=True)
+    base = dict(
+        weight=0x1000,
+        bias=0x2000,
+        in_channels=20,
+        out_channels=32,
+        tile=4,
+        padding=1,
+        dtype=WNO_FLOAT16,
+        weight_half=True,
+        bias_half=True,
+    )
     a = WeightKey(**base)
     assert lib.wno_trt_weight_keys_equal(ctypes.byref(a), ctypes.byref(WeightKey(**base))) == 1
-    changes = dict(weight=0x1100, bias=0x2100, in_channels=21, out_channels=31, tile=6, padding=0,
-                   dtype=WNO_FLOAT32, weight_half=False, bias_half=False)
+    changes = dict(
+        weight=0x1100,
+        bias=0x2100,
+        in_channels=21,
+        out_channels=31,
+        tile=6,
+        padding=0,
+        dtype=WNO_FLOAT32,
+        weight_half=False,
+        bias_half=False,
+    )
     for field, value in changes.items():
         b = WeightKey(**{**base, field: value})
         assert lib.wno_trt_weight_keys_equal(ctypes.byref(a), ctypes.byref(b)) == 0, field
@@ -399,31 +503,42 @@ def test_weight_buffer_layout(lib):
     align = lib.wno_trt_section_alignment()
     assert align == 256
     ok, l = plan(lib, 1000, 20, 32, 0, 0)
-    assert ok and (l.transformed_offset, l.transformed_bytes, l.bias_bytes, l.weight_bytes, l.total_bytes) == \
-        (0, 1000, 0, 0, 1024)
+    assert ok and (l.transformed_offset, l.transformed_bytes, l.bias_bytes, l.weight_bytes, l.total_bytes) == (
+        0,
+        1000,
+        0,
+        0,
+        1024,
+    )
     ok, l = plan(lib, 1000, 20, 32, 1, 1)
     assert ok and l.bias_offset == 1024 and l.bias_bytes == 32 * 4
     assert l.weight_offset == 1280 and l.weight_bytes == 32 * 20 * 9 * 4
-    assert l.total_bytes == 1280 + 23040 and all(v % align == 0 for v in (l.bias_offset, l.weight_offset,
-                                                                            l.total_bytes))
+    assert l.total_bytes == 1280 + 23040 and all(
+        v % align == 0 for v in (l.bias_offset, l.weight_offset, l.total_bytes)
+    )
     ok, l = plan(lib, 1000, 20, 32, 0, 1)
     assert ok and l.bias_bytes == 128 and l.weight_bytes == 0 and l.total_bytes == 1280
 
 
-@pytest.mark.parametrize("transformed,c,k,weight_half", [
-    (0, 20, 32, 0),                       # the kernel gave no size
-    (1000, 0, 32, 0), (1000, 20, 0, 0),
-    (2 ** 64 - 10, 20, 32, 0),            # alignment would overflow
-    (1000, 2 ** 31 - 1, 2 ** 31 - 1, 1),  # K*C*9*4 overflows 64 bits
-])
+@pytest.mark.parametrize(
+    "transformed,c,k,weight_half",
+    [
+        (0, 20, 32, 0),  # the kernel gave no size
+        (1000, 0, 32, 0),
+        (1000, 20, 0, 0),
+        (2**64 - 10, 20, 32, 0),  # alignment would overflow
+        (1000, 2**31 - 1, 2**31 - 1, 1),  # K*C*9*4 overflows 64 bits
+    ],
+)
 def test_weight_buffer_layout_rejects(lib, transformed, c, k, weight_half):
     assert plan(lib, transformed, c, k, weight_half, 0)[0] == 0
 
 
 # ---------------------------------------------------------------------------------- TensorRT headers
 
+
 def header_version(include: Path) -> str:
-    """"major.minor.patch" from NvInferVersion.h (10.x: NV_TENSORRT_*; later: TRT_*_ENTERPRISE)."""
+    """ "major.minor.patch" from NvInferVersion.h (10.x: NV_TENSORRT_*; later: TRT_*_ENTERPRISE)."""
     text = (include / "NvInferVersion.h").read_text()
 
     def part(name: str) -> str:
@@ -453,14 +568,17 @@ def test_plugin_against_tensorrt_headers(include):
     version = header_version(include)
     assert int(version.split(".")[0]) >= 10, f"{include}: TensorRT {version}; the plugin needs 10 or newer"
     build = ROOT / "build" / "trt-harness" / _include_id(include)
-    build, configured = cmake_build(build, PLUGIN, ["-DCMAKE_BUILD_TYPE=Debug", "-DWNO_BUILD_TESTS=ON",
-                                                    f"-DWNO_TRT_HARNESS_INCLUDE_DIR={include}"],
-                                    ["wno_trt_plugin_harness"], f"plugin + harness against TensorRT {version}")
+    build, configured = cmake_build(
+        build,
+        PLUGIN,
+        ["-DCMAKE_BUILD_TYPE=Debug", "-DWNO_BUILD_TESTS=ON", f"-DWNO_TRT_HARNESS_INCLUDE_DIR={include}"],
+        ["wno_trt_plugin_harness"],
+        f"plugin + harness against TensorRT {version}",
+    )
     skipped = re.search(r"wno: plugin harness skipped: (.*)", configured)
     if skipped:
         pytest.skip(skipped.group(1))
-    r = subprocess.run([str(build / "wno_trt_plugin_harness")], capture_output=True, text=True, timeout=60,
-                       check=False)
+    r = subprocess.run([str(build / "wno_trt_plugin_harness")], capture_output=True, text=True, timeout=60, check=False)
     failures = [line for line in r.stdout.splitlines() if line.startswith("FAIL")]
     assert r.returncode == 0 and not failures, f"TensorRT {version}:\n" + "\n".join(failures) + r.stderr
     assert r.stdout.splitlines()[0] == f"TensorRT headers {version}", r.stdout.splitlines()[0]
@@ -471,9 +589,21 @@ def test_weight_cast_compiles_with_nvcc(tmp_path):
     nvcc = shutil.which("nvcc")
     if nvcc is None:
         pytest.skip("no nvcc")
-    _compile([nvcc, "-std=c++17", "-c", "-arch=sm_87", "-Werror", "all-warnings",
-              "-Xcompiler=-Wall,-Wextra,-Wno-deprecated-declarations", str(PLUGIN / "weight_cast.cu"),
-              "-o", str(tmp_path / "weight_cast.o")], "nvcc weight_cast.cu")
+    _compile(
+        [
+            nvcc,
+            "-std=c++17",
+            "-c",
+            "-arch=sm_87",
+            "-Werror",
+            "all-warnings",
+            "-Xcompiler=-Wall,-Wextra,-Wno-deprecated-declarations",
+            str(PLUGIN / "weight_cast.cu"),
+            "-o",
+            str(tmp_path / "weight_cast.o"),
+        ],
+        "nvcc weight_cast.cu",
+    )
 
 
 @pytest.mark.slow
@@ -482,15 +612,27 @@ def test_cmake_says_why_it_skips(tmp_path):
     cmake = shutil.which("cmake")
     if cmake is None or _cxx() is None:
         pytest.skip("needs cmake and a C++ compiler")
-    system = [Path(p) / "NvInferRuntime.h" for p in ("/usr/include", "/usr/include/x86_64-linux-gnu",
-                                                    "/usr/include/aarch64-linux-gnu", "/usr/local/TensorRT/include",
-                                                    "/opt/tensorrt/include")]
+    system = [
+        Path(p) / "NvInferRuntime.h"
+        for p in (
+            "/usr/include",
+            "/usr/include/x86_64-linux-gnu",
+            "/usr/include/aarch64-linux-gnu",
+            "/usr/local/TensorRT/include",
+            "/opt/tensorrt/include",
+        )
+    ]
     if any(p.is_file() for p in system):
         pytest.skip("TensorRT is installed on this machine")
     empty = tmp_path / "no-tensorrt"
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "TensorRT_ROOT"}
-    r = subprocess.run([cmake, "-S", str(PLUGIN), "-B", str(tmp_path / "build"), f"-DTensorRT_ROOT={empty}"],
-                       capture_output=True, text=True, env=env, timeout=300)
+    r = subprocess.run(
+        [cmake, "-S", str(PLUGIN), "-B", str(tmp_path / "build"), f"-DTensorRT_ROOT={empty}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "wno: TensorRT plugin skipped: TensorRT headers (NvInferRuntime.h) not found" in r.stdout, r.stdout

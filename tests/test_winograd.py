@@ -1,4 +1,5 @@
 """winograd_conv2d and the F(m,3) matrices against direct correlation and F.conv2d."""
+
 import numpy as np
 import pytest
 import torch
@@ -13,7 +14,7 @@ F32_TOLERANCE = {2: 1e-6, 4: 5e-6, 6: 2e-5}  # max abs error / max |y|, C = 64
 
 
 def correlate1d(d, g):
-    return np.array([d[i:i + 3] @ g for i in range(len(d) - 2)])
+    return np.array([d[i : i + 3] @ g for i in range(len(d) - 2)])
 
 
 @pytest.mark.parametrize("tile", TILES)
@@ -33,7 +34,7 @@ def test_matrices_are_exact_2d_minimal_filtering(tile):
     rng = np.random.default_rng(10 + tile)
     d, g = rng.standard_normal((mats.a, mats.a)), rng.standard_normal((3, 3))
     y = mats.AT @ ((mats.G @ g @ mats.G.T) * (mats.BT @ d @ mats.BT.T)) @ mats.AT.T
-    direct = np.array([[np.sum(d[i:i + 3, j:j + 3] * g) for j in range(tile)] for i in range(tile)])
+    direct = np.array([[np.sum(d[i : i + 3, j : j + 3] * g) for j in range(tile)] for i in range(tile)])
     np.testing.assert_allclose(y, direct, rtol=0, atol=1e-11)
 
 
@@ -76,9 +77,14 @@ def test_float64_agrees_to_1e12(tile):
 
 @settings(max_examples=60, deadline=None)
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 6), k=st.integers(1, 6),
-    h=st.integers(1, 19), w=st.integers(1, 19),
-    padding=st.sampled_from([0, 1]), tile=st.sampled_from(TILES), bias=st.booleans(),
+    n=st.integers(1, 3),
+    c=st.integers(1, 6),
+    k=st.integers(1, 6),
+    h=st.integers(1, 19),
+    w=st.integers(1, 19),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from(TILES),
+    bias=st.booleans(),
 )
 def test_matches_conv2d_for_any_shape(n, c, k, h, w, padding, tile, bias):
     if padding == 0 and (h < 3 or w < 3):
@@ -141,4 +147,6 @@ def test_cached_transforms_made_under_inference_mode_still_train():
         winograd_conv2d(x, w, tile=6)
     w.requires_grad_()
     winograd_conv2d(x, w, tile=6).sum().backward()
-    torch.testing.assert_close(w.grad, torch.nn.grad.conv2d_weight(x, w.shape, torch.ones(1, 3, 7, 7, dtype=torch.float64), padding=1))
+    torch.testing.assert_close(
+        w.grad, torch.nn.grad.conv2d_weight(x, w.shape, torch.ones(1, 3, 7, 7, dtype=torch.float64), padding=1)
+    )

@@ -9,6 +9,7 @@ when the build fails.
 Environment (read here and by setup.py):
   WNO_EDGE_SKIP_NATIVE=1     pure-Python install: no native build, no cmake/ninja needed
 """
+
 from __future__ import annotations
 
 import os

@@ -17,6 +17,7 @@ is v2 with the cp.async pipeline (WNO_CUDA_V2_PIPELINE=async; F(2,3) and F(4,3))
 The limits are the CUDA C++ Programming Guide's compute-capability table; the register
 allocation unit is 256 registers per warp on every architecture here.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -82,7 +83,9 @@ def find_tool(name: str, nvcc: str | None) -> str | None:
         return env
     if nvcc and (Path(nvcc).parent / name).is_file():
         return str(Path(nvcc).parent / name)
-    found = shutil.which(name) or (f"/usr/local/cuda/bin/{name}" if Path(f"/usr/local/cuda/bin/{name}").is_file() else None)
+    found = shutil.which(name) or (
+        f"/usr/local/cuda/bin/{name}" if Path(f"/usr/local/cuda/bin/{name}").is_file() else None
+    )
     if found:
         return found
     packaged = sorted(Path(sysconfig.get_paths()["purelib"]).glob(f"nvidia/cu*/bin/{name}"))
@@ -108,8 +111,21 @@ def block_configs() -> dict[tuple[str, int, str, int], tuple[int, int]]:
     with tempfile.TemporaryDirectory() as tmp:
         src, exe = Path(tmp) / "cfg.cpp", Path(tmp) / "cfg"
         src.write_text(CONFIG_PROGRAM)
-        subprocess.run([cxx, "-std=c++17", "-O0", f"-I{RUNTIME / 'include'}", f"-I{RUNTIME / 'src' / 'cuda'}",
-                        str(src), "-o", str(exe)], check=True, capture_output=True, text=True)
+        subprocess.run(
+            [
+                cxx,
+                "-std=c++17",
+                "-O0",
+                f"-I{RUNTIME / 'include'}",
+                f"-I{RUNTIME / 'src' / 'cuda'}",
+                str(src),
+                "-o",
+                str(exe),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         out = subprocess.run([str(exe)], check=True, capture_output=True, text=True).stdout
     configs = {}
     for line in out.splitlines():
@@ -125,8 +141,19 @@ def compile_arch(nvcc: str, arch: str, out_dir: Path) -> tuple[str, list[Path]]:
     log, objects = "", []
     for name in ("winograd_cuda.cu", "winograd_cuda_v2.cu"):
         obj = out_dir / (Path(name).stem + ".o")
-        cmd = [nvcc, "-std=c++17", "-O3", f"-arch=sm_{arch}", "-Xptxas", "-v", f"-I{RUNTIME / 'include'}",
-               "-c", str(RUNTIME / "src" / "cuda" / name), "-o", str(obj)]
+        cmd = [
+            nvcc,
+            "-std=c++17",
+            "-O3",
+            f"-arch=sm_{arch}",
+            "-Xptxas",
+            "-v",
+            f"-I{RUNTIME / 'include'}",
+            "-c",
+            str(RUNTIME / "src" / "cuda" / name),
+            "-o",
+            str(obj),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if r.returncode != 0:
             raise SystemExit(f"nvcc failed for sm_{arch} {name}:\n{r.stderr[-4000:]}")
@@ -140,8 +167,9 @@ def parse_ptxas(log: str) -> dict[str, dict]:
     for line in log.splitlines():
         if m := re.search(r"Compiling entry function '(\w+)' for 'sm_(\d+)'", line):
             current = {"mangled": m.group(1)}
-        elif current is not None and (m := re.search(
-                r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)):
+        elif current is not None and (
+            m := re.search(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads", line)
+        ):
             current.update(stack=int(m.group(1)), spill_stores=int(m.group(2)), spill_loads=int(m.group(3)))
         elif current is not None and (m := re.search(r"Used (\d+) registers", line)):
             current["registers"] = int(m.group(1))
@@ -155,8 +183,11 @@ def parse_ptxas(log: str) -> dict[str, dict]:
 def sass_counts(cuobjdump: str, objects: list[Path]) -> dict[str, dict]:
     counts: dict[str, dict] = {}
     env = dict(os.environ)
-    disasm = (str(Path(cuobjdump).parent / "nvdisasm") if (Path(cuobjdump).parent / "nvdisasm").is_file()
-              else find_tool("nvdisasm", None))
+    disasm = (
+        str(Path(cuobjdump).parent / "nvdisasm")
+        if (Path(cuobjdump).parent / "nvdisasm").is_file()
+        else find_tool("nvdisasm", None)
+    )
     if disasm:
         env["PATH"] = str(Path(disasm).parent) + os.pathsep + env.get("PATH", "")
     for obj in objects:
@@ -166,9 +197,12 @@ def sass_counts(cuobjdump: str, objects: list[Path]) -> dict[str, dict]:
         current = None
         for line in r.stdout.splitlines():
             if m := re.search(r"Function : (\w+)", line):
-                current = counts.setdefault(m.group(1), {"HMMA": 0, "FFMA": 0, "LDGSTS": 0, "LDL/STL": 0,
-                                                         "instructions": 0})
-            elif current is not None and (m := re.search(r"/\*[0-9a-f]{4,}\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", line)):
+                current = counts.setdefault(
+                    m.group(1), {"HMMA": 0, "FFMA": 0, "LDGSTS": 0, "LDL/STL": 0, "instructions": 0}
+                )
+            elif current is not None and (
+                m := re.search(r"/\*[0-9a-f]{4,}\*/\s+(@!?U?P\w+\s+)?([A-Z][A-Z0-9_.]*)", line)
+            ):
                 op = m.group(2)
                 current["instructions"] += 1
                 base = op.split(".")[0]
@@ -242,14 +276,24 @@ def collect(archs: list[str], nvcc: str, cuobjdump: str | None, build: Path) -> 
             else:
                 threads, dyn = 128, 0
             blocks, occ = occupancy(arch, threads, k["registers"], k["static_smem"] + dyn)
-            rows.append({
-                "arch": f"sm_{arch}", "kernel": kind, "tile": tile, "math": math, "block_k": block_k,
-                "threads": threads,
-                "registers": k["registers"], "stack": k["stack"], "spill_stores": k["spill_stores"],
-                "spill_loads": k["spill_loads"], "smem_bytes": k["static_smem"] + dyn,
-                "blocks_per_sm": blocks, "occupancy": round(occ, 4),
-                **({"sass": sass[mangled]} if mangled in sass else {}),
-            })
+            rows.append(
+                {
+                    "arch": f"sm_{arch}",
+                    "kernel": kind,
+                    "tile": tile,
+                    "math": math,
+                    "block_k": block_k,
+                    "threads": threads,
+                    "registers": k["registers"],
+                    "stack": k["stack"],
+                    "spill_stores": k["spill_stores"],
+                    "spill_loads": k["spill_loads"],
+                    "smem_bytes": k["static_smem"] + dyn,
+                    "blocks_per_sm": blocks,
+                    "occupancy": round(occ, 4),
+                    **({"sass": sass[mangled]} if mangled in sass else {}),
+                }
+            )
     return rows
 
 
@@ -262,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
     ap.add_argument("--no-sass", action="store_true")
     args = ap.parse_args(argv)
-    nvcc = args.nvcc or shutil.which("nvcc") or ("/usr/local/cuda/bin/nvcc" if Path("/usr/local/cuda/bin/nvcc").exists() else None)
+    nvcc = (
+        args.nvcc
+        or shutil.which("nvcc")
+        or ("/usr/local/cuda/bin/nvcc" if Path("/usr/local/cuda/bin/nvcc").exists() else None)
+    )
     if not nvcc:
         print("cuda_resources: nvcc not found (put it on PATH or pass --nvcc)", file=sys.stderr)
         return 2
@@ -273,14 +321,48 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cuobjdump = None if args.no_sass else (args.cuobjdump or find_tool("cuobjdump", nvcc))
     rows = collect(archs, nvcc, cuobjdump, args.build_dir)
-    header = ("arch", "kernel", "F", "math/storage", "BK", "thr", "regs", "spill", "smem B", "blk/SM", "occ", "HMMA", "FFMA", "LDGSTS", "instr")
+    header = (
+        "arch",
+        "kernel",
+        "F",
+        "math/storage",
+        "BK",
+        "thr",
+        "regs",
+        "spill",
+        "smem B",
+        "blk/SM",
+        "occ",
+        "HMMA",
+        "FFMA",
+        "LDGSTS",
+        "instr",
+    )
     print(" | ".join(header))
     for r in rows:
         s = r.get("sass", {})
-        print(" | ".join(str(v) for v in (
-            r["arch"], r["kernel"], r["tile"], r["math"], r["block_k"] or "-", r["threads"], r["registers"],
-            r["spill_stores"] + r["spill_loads"] + r["stack"], r["smem_bytes"], r["blocks_per_sm"],
-            f"{r['occupancy']:.0%}", s.get("HMMA", "-"), s.get("FFMA", "-"), s.get("LDGSTS", "-"), s.get("instructions", "-"))))
+        print(
+            " | ".join(
+                str(v)
+                for v in (
+                    r["arch"],
+                    r["kernel"],
+                    r["tile"],
+                    r["math"],
+                    r["block_k"] or "-",
+                    r["threads"],
+                    r["registers"],
+                    r["spill_stores"] + r["spill_loads"] + r["stack"],
+                    r["smem_bytes"],
+                    r["blocks_per_sm"],
+                    f"{r['occupancy']:.0%}",
+                    s.get("HMMA", "-"),
+                    s.get("FFMA", "-"),
+                    s.get("LDGSTS", "-"),
+                    s.get("instructions", "-"),
+                )
+            )
+        )
     if not cuobjdump and not args.no_sass:
         print("(no cuobjdump found: SASS columns empty; set WNO_CUOBJDUMP or put the CUDA binutils on PATH)")
     if args.json:

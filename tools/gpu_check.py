@@ -15,6 +15,7 @@ Budget: under 8 minutes on an H100-class GPU (--quick: about a minute).
 Without a GPU it prints one line and exits 0. docs/gpu-performance.md has the predictions
 these numbers confirm or refute.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,9 @@ MATH = {"default": 0, "tf32": 1, "3xtf32": 2}
 
 
 class ConvDesc(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int) for n in ("batch", "in_channels", "out_channels", "height", "width",
-                                            "padding", "tile")]
+    _fields_ = [
+        (n, ctypes.c_int) for n in ("batch", "in_channels", "out_channels", "height", "width", "padding", "tile")
+    ]
 
 
 def say(msg: str) -> None:
@@ -68,8 +70,10 @@ def no_gpu_reason() -> str | None:
     if torch.cuda.is_available():
         return None
     if smi and subprocess.run([smi, "-L"], capture_output=True, text=True, check=False).stdout.strip():
-        return (f"FAIL: an NVIDIA GPU is present but this PyTorch ({torch.__version__}) has no CUDA: "
-                "install a CUDA build of torch")
+        return (
+            f"FAIL: an NVIDIA GPU is present but this PyTorch ({torch.__version__}) has no CUDA: "
+            "install a CUDA build of torch"
+        )
     return "no NVIDIA GPU found (torch.cuda.is_available() is False): nothing to check on this machine"
 
 
@@ -92,19 +96,34 @@ def run(cmd: list[str], timeout: int, env: dict | None = None, cwd: Path | None 
 
 # ---------------------------------------------------------------------------- steps
 
+
 def build(nvcc: str, arch: str, out: Path) -> Path:
     build_dir = ROOT / "build" / "gpu-check" / f"sm_{arch}"
     cmake = shutil.which("cmake")
     if not cmake:
         raise SystemExit("gpu-check: FAIL: cmake not found")
-    rc, log, _ = run([cmake, "-S", str(RUNTIME), "-B", str(build_dir), "-DCMAKE_BUILD_TYPE=Release",
-                      f"-DCMAKE_CUDA_COMPILER={nvcc}", f"-DCMAKE_CUDA_ARCHITECTURES={arch}", "-DWNO_BUILD_CUDA=ON",
-                      "-DWNO_BUILD_CUDA_EMULATION=OFF", "-DWNO_PTXAS_VERBOSE=ON"], 300)
+    rc, log, _ = run(
+        [
+            cmake,
+            "-S",
+            str(RUNTIME),
+            "-B",
+            str(build_dir),
+            "-DCMAKE_BUILD_TYPE=Release",
+            f"-DCMAKE_CUDA_COMPILER={nvcc}",
+            f"-DCMAKE_CUDA_ARCHITECTURES={arch}",
+            "-DWNO_BUILD_CUDA=ON",
+            "-DWNO_BUILD_CUDA_EMULATION=OFF",
+            "-DWNO_PTXAS_VERBOSE=ON",
+        ],
+        300,
+    )
     (out / "build.log").write_text(log)
     if rc != 0:
         raise SystemExit(f"gpu-check: FAIL: cmake configure failed (see {out / 'build.log'})")
-    rc, log2, _ = run([cmake, "--build", str(build_dir), "--target", "wno_winograd_cuda", "-j",
-                       str(min(8, os.cpu_count() or 1))], 900)
+    rc, log2, _ = run(
+        [cmake, "--build", str(build_dir), "--target", "wno_winograd_cuda", "-j", str(min(8, os.cpu_count() or 1))], 900
+    )
     (out / "build.log").write_text(log + log2)
     if rc != 0:
         raise SystemExit(f"gpu-check: FAIL: build failed (see {out / 'build.log'})")
@@ -113,26 +132,65 @@ def build(nvcc: str, arch: str, out: Path) -> Path:
 
 def gpu_tests(lib: Path, out: Path, quick: bool) -> dict:
     env = {**os.environ, "WNO_EDGE_NATIVE_CUDA_LIB": str(lib)}
-    cmd = [sys.executable, "-m", "pytest", "-q", "-rs", "-m", "gpu", "tests/test_cuda_kernel.py",
-           "-p", "no:cacheprovider"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-rs",
+        "-m",
+        "gpu",
+        "tests/test_cuda_kernel.py",
+        "-p",
+        "no:cacheprovider",
+    ]
     if quick:
         cmd += ["-k", "matches_conv2d"]
     rc, log, secs = run(cmd, 600, env=env, cwd=ROOT)
     (out / "gpu-tests.log").write_text(log)
-    summary = next((ln for ln in reversed(log.splitlines()) if " passed" in ln or " failed" in ln
-                    or " skipped" in ln or " error" in ln), log.strip().splitlines()[-1] if log.strip() else "")
+    summary = next(
+        (
+            ln
+            for ln in reversed(log.splitlines())
+            if " passed" in ln or " failed" in ln or " skipped" in ln or " error" in ln
+        ),
+        log.strip().splitlines()[-1] if log.strip() else "",
+    )
     return {"ok": rc == 0, "returncode": rc, "summary": summary.strip("= "), "seconds": round(secs, 1)}
 
 
 def sanitizer(nvcc: str, lib: Path, arch: str, out: Path) -> dict:
-    tool = next((c for c in (shutil.which("compute-sanitizer"), str(Path(nvcc).parent / "compute-sanitizer"),
-                             "/usr/local/cuda/compute-sanitizer/compute-sanitizer") if c and Path(c).is_file()), None)
+    tool = next(
+        (
+            c
+            for c in (
+                shutil.which("compute-sanitizer"),
+                str(Path(nvcc).parent / "compute-sanitizer"),
+                "/usr/local/cuda/compute-sanitizer/compute-sanitizer",
+            )
+            if c and Path(c).is_file()
+        ),
+        None,
+    )
     if tool is None:
         return {"ok": None, "note": "compute-sanitizer not found next to nvcc or on PATH: not run"}
     exe = lib.parent / "gpu_sanitize_case"
-    rc, log, _ = run([nvcc, "-std=c++17", "-O2", f"-arch=sm_{arch}", f"-I{RUNTIME / 'include'}",
-                      str(ROOT / "tools" / "gpu_sanitize_case.cu"), "-o", str(exe), f"-L{lib.parent}",
-                      "-lwno_winograd_cuda", f"-Xlinker=-rpath,{lib.parent}"], 300)
+    rc, log, _ = run(
+        [
+            nvcc,
+            "-std=c++17",
+            "-O2",
+            f"-arch=sm_{arch}",
+            f"-I{RUNTIME / 'include'}",
+            str(ROOT / "tools" / "gpu_sanitize_case.cu"),
+            "-o",
+            str(exe),
+            f"-L{lib.parent}",
+            "-lwno_winograd_cuda",
+            f"-Xlinker=-rpath,{lib.parent}",
+        ],
+        300,
+    )
     if rc != 0:
         (out / "sanitizer.log").write_text(log)
         return {"ok": False, "note": "the sanitizer case did not build (sanitizer.log)"}
@@ -141,8 +199,12 @@ def sanitizer(nvcc: str, lib: Path, arch: str, out: Path) -> dict:
         extra = ["--leak-check", "full"] if check == "memcheck" else ["--racecheck-report", "all"]
         rc, log, secs = run([tool, "--tool", check, "--error-exitcode", "3", *extra, str(exe)], 300)
         text += f"==== {check} (rc {rc}, {secs:.1f} s)\n{log}\n"
-        results[check] = {"ok": rc == 0, "returncode": rc, "seconds": round(secs, 1),
-                          "last_line": log.strip().splitlines()[-1] if log.strip() else ""}
+        results[check] = {
+            "ok": rc == 0,
+            "returncode": rc,
+            "seconds": round(secs, 1),
+            "last_line": log.strip().splitlines()[-1] if log.strip() else "",
+        }
     (out / "sanitizer.log").write_text(text)
     return {"ok": all(r["ok"] for r in results.values()), **results}
 
@@ -164,17 +226,20 @@ class Kernels:
     def prepare(self, x, weight, bias, tile: int, version: int, math: str = "default"):
         """A callable y = conv(x) for this x's shape and dtype (weights transformed now)."""
         import torch
+
         n, c, h, w = x.shape
         k = weight.shape[0]
         desc = ConvDesc(n, c, k, h, w, 1, tile)
         dt = FP32 if x.dtype == torch.float32 else FP16
         prefix = "wno_cuda_" if version == 1 else "wno_cuda_v2_"
-        u = torch.empty(getattr(self.lib, prefix + "weight_size")(ctypes.byref(desc), dt), dtype=torch.uint8,
-                        device=x.device)
+        u = torch.empty(
+            getattr(self.lib, prefix + "weight_size")(ctypes.byref(desc), dt), dtype=torch.uint8, device=x.device
+        )
         wf = weight.detach().float().contiguous()
         stream = torch.cuda.current_stream().cuda_stream
-        st = getattr(self.lib, prefix + "transform_weights")(ctypes.byref(desc), dt, wf.data_ptr(), u.data_ptr(),
-                                                             stream)
+        st = getattr(self.lib, prefix + "transform_weights")(
+            ctypes.byref(desc), dt, wf.data_ptr(), u.data_ptr(), stream
+        )
         if st != 0:
             raise RuntimeError(f"transform_weights: status {st}: {self.lib.wno_cuda_last_error().decode()}")
         b = None if bias is None else bias.detach().float().contiguous()
@@ -185,11 +250,21 @@ class Kernels:
         def call(xin):
             s = torch.cuda.current_stream().cuda_stream
             if version == 1:
-                r = conv(*args, xin.data_ptr(), u.data_ptr(), None if b is None else b.data_ptr(), y.data_ptr(),
-                         None, 0, s)
+                r = conv(
+                    *args, xin.data_ptr(), u.data_ptr(), None if b is None else b.data_ptr(), y.data_ptr(), None, 0, s
+                )
             else:
-                r = self.lib.wno_cuda_v2_conv2d(*args, m, xin.data_ptr(), u.data_ptr(),
-                                                None if b is None else b.data_ptr(), y.data_ptr(), None, 0, s)
+                r = self.lib.wno_cuda_v2_conv2d(
+                    *args,
+                    m,
+                    xin.data_ptr(),
+                    u.data_ptr(),
+                    None if b is None else b.data_ptr(),
+                    y.data_ptr(),
+                    None,
+                    0,
+                    s,
+                )
             if r != 0:
                 raise RuntimeError(f"conv: status {r}: {self.lib.wno_cuda_last_error().decode()}")
             return y
@@ -201,6 +276,7 @@ class Kernels:
 def time_gpu(fn, budget_s: float = 0.25, repeats: int = 5) -> float:
     """Median microseconds per call: CUDA events around blocks of calls sized to ~budget/repeats."""
     import torch
+
     for _ in range(3):
         fn()
     torch.cuda.synchronize()
@@ -230,8 +306,10 @@ def rel_err(y, ref) -> float:
 def v2_variant(block_k: int = 0, pipeline: str = "registers"):
     """WNO_CUDA_V2_BLOCK_K (0: the kernel's own choice) and WNO_CUDA_V2_PIPELINE for the
     calls inside; the caller's values come back after."""
-    wanted = {"WNO_CUDA_V2_BLOCK_K": str(block_k) if block_k else None,
-              "WNO_CUDA_V2_PIPELINE": None if pipeline == "registers" else pipeline}
+    wanted = {
+        "WNO_CUDA_V2_BLOCK_K": str(block_k) if block_k else None,
+        "WNO_CUDA_V2_PIPELINE": None if pipeline == "registers" else pipeline,
+    }
     before = {name: os.environ.pop(name, None) for name in wanted}
     os.environ.update({name: value for name, value in wanted.items() if value is not None})
     try:
@@ -246,6 +324,7 @@ def v2_variant(block_k: int = 0, pipeline: str = "registers"):
 def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
     import torch
     import torch.nn.functional as F
+
     torch.backends.cudnn.benchmark = True
     rows = []
     shapes = SHAPES[:3] if quick else SHAPES
@@ -284,9 +363,11 @@ def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
                         continue
                     if version == 2 and dtype == "fp32" and major < 8:
                         continue
-                    label = (f"v{version}{'' if math == 'default' else '-' + math}"
-                             f"{f'-bk{block_k}' if block_k else ''}"
-                             f"{'' if pipeline == 'registers' else '-' + pipeline}_F{tile}")
+                    label = (
+                        f"v{version}{'' if math == 'default' else '-' + math}"
+                        f"{f'-bk{block_k}' if block_k else ''}"
+                        f"{'' if pipeline == 'registers' else '-' + pipeline}_F{tile}"
+                    )
                     try:
                         with v2_variant(block_k, pipeline):
                             fn = kern.prepare(x, wt, b, tile, version, math)
@@ -301,8 +382,10 @@ def layer_table(kern: Kernels, quick: bool, major: int) -> list[dict]:
                 row["v2_F4_speedup_vs_cudnn"] = base / row["v2_F4_us"]
                 row["v2_F4_tflops_direct_equiv"] = flops / (row["v2_F4_us"] * 1e-6) / 1e12
             rows.append(row)
-            say(f"layer {name} {dtype}: " + ", ".join(
-                f"{k[:-3]} {v:.1f} us" for k, v in row.items() if k.endswith("_us")))
+            say(
+                f"layer {name} {dtype}: "
+                + ", ".join(f"{k[:-3]} {v:.1f} us" for k, v in row.items() if k.endswith("_us"))
+            )
     return rows
 
 
@@ -313,9 +396,10 @@ def whole_wno(kern: Kernels, quick: bool, major: int) -> list[dict]:
     import torch
 
     from wno_edge.model import WNO2d
+
     torch.backends.cudnn.benchmark = True
     rows = []
-    for batch in ((1,) if quick else (1, 8)):
+    for batch in (1,) if quick else (1, 8):
         torch.manual_seed(0)
         model = WNO2d(in_channels=1, out_channels=1, width=32, modes=(12, 12), winograd_tile=4).cuda().eval()
         a = torch.randn(batch, 1, 64, 64, device="cuda")
@@ -354,12 +438,19 @@ def whole_wno(kern: Kernels, quick: bool, major: int) -> list[dict]:
 
 
 def markdown(report: dict) -> str:
-    lines = [f"# GPU check: {report['gpu']['name']} (sm_{report['gpu']['arch']})", "",
-             (f"{report['when']}, torch {report['torch']}, CUDA {report['cuda']}, nvcc {report['nvcc_version']}, "
-              f"total {report['seconds']:.0f} s."), "",
-             "| step | result |", "|---|---|",
-             f"| build | {report['build']} |",
-             f"| GPU tests | {'ok' if report['tests'].get('ok') else 'FAILED'}: {report['tests'].get('summary', '')} |"]
+    lines = [
+        f"# GPU check: {report['gpu']['name']} (sm_{report['gpu']['arch']})",
+        "",
+        (
+            f"{report['when']}, torch {report['torch']}, CUDA {report['cuda']}, nvcc {report['nvcc_version']}, "
+            f"total {report['seconds']:.0f} s."
+        ),
+        "",
+        "| step | result |",
+        "|---|---|",
+        f"| build | {report['build']} |",
+        f"| GPU tests | {'ok' if report['tests'].get('ok') else 'FAILED'}: {report['tests'].get('summary', '')} |",
+    ]
     san = report["sanitizer"]
     if san.get("ok") is None:
         lines.append(f"| compute-sanitizer | {san.get('note')} |")
@@ -369,10 +460,14 @@ def markdown(report: dict) -> str:
                 lines.append(f"| {check} | {'ok' if san[check]['ok'] else 'FAILED'}: {san[check]['last_line']} |")
     lines += ["", "## One 3x3 layer (padding 1, C = K), microseconds per call, median", ""]
     if report["layers"]:
-        keys = sorted({k for r in report["layers"] for k in r if k.endswith("_us")},
-                      key=lambda k: (not k.startswith("cudnn"), k))
-        lines.append("| shape | dtype | " + " | ".join(k[:-3] for k in keys)
-                     + " | v2 F4 vs cuDNN | v2 F4 cp.async vs registers |")
+        keys = sorted(
+            {k for r in report["layers"] for k in r if k.endswith("_us")}, key=lambda k: (not k.startswith("cudnn"), k)
+        )
+        lines.append(
+            "| shape | dtype | "
+            + " | ".join(k[:-3] for k in keys)
+            + " | v2 F4 vs cuDNN | v2 F4 cp.async vs registers |"
+        )
         lines.append("|---|---|" + "---|" * len(keys) + "---|---|")
         for r in report["layers"]:
             cells = [f"{r[k]:.1f}" if k in r else "" for k in keys]
@@ -380,14 +475,22 @@ def markdown(report: dict) -> str:
             speed = f"{sp:.2f}x" if sp else ""
             both = r.get("v2_F4_us") and r.get("v2-async_F4_us")
             pipeline = f"{r['v2_F4_us'] / r['v2-async_F4_us']:.2f}x" if both else ""
-            lines.append(f"| {r['shape']} N{r['N']} C{r['C']} {r['H']}x{r['W']} | {r['dtype']} | "
-                         + " | ".join(cells) + f" | {speed} | {pipeline} |")
+            lines.append(
+                f"| {r['shape']} N{r['N']} C{r['C']} {r['H']}x{r['W']} | {r['dtype']} | "
+                + " | ".join(cells)
+                + f" | {speed} | {pipeline} |"
+            )
         lines += ["", "Errors (max |y - y64| / max |y64|):", ""]
         for r in report["layers"]:
             errs = ", ".join(f"{k[:-4]} {v:.1e}" for k, v in r.items() if k.endswith("_err"))
             lines.append(f"- {r['shape']} {r['dtype']}: {errs}")
-    lines += ["", "## Whole WNO (width 32, 12 modes, 4 layers, 64x64), PyTorch eager, float32", "",
-              "| batch | variant | ms | rel. error vs cuDNN variant |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "## Whole WNO (width 32, 12 modes, 4 layers, 64x64), PyTorch eager, float32",
+        "",
+        "| batch | variant | ms | rel. error vs cuDNN variant |",
+        "|---|---|---|---|",
+    ]
     for r in report["wno"]:
         lines.append(f"| {r['batch']} | {r['variant']} | {r['ms']:.3f} | {r['rel_err_vs_cudnn']:.1e} |")
     return "\n".join(lines) + "\n"
@@ -410,6 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         say("FAIL: a GPU is present but nvcc is not found (install the CUDA toolkit or set CUDACXX)")
         return 1
     import torch
+
     t0 = time.monotonic()
     args.out.mkdir(parents=True, exist_ok=True)
     major, minor = torch.cuda.get_device_capability()
@@ -418,19 +522,33 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{props.name}, sm_{arch}, {props.multi_processor_count} SMs; building runtime/ for sm_{arch}")
     lib = build(nvcc, arch, args.out)
     report = {
-        "when": time.strftime("%Y-%m-%d %H:%M:%S"), "host": platform.node(), "torch": torch.__version__,
-        "cuda": torch.version.cuda, "nvcc": nvcc,
-        "nvcc_version": subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=False).stdout.strip().splitlines()[-1],
-        "gpu": {"name": props.name, "arch": arch, "sms": props.multi_processor_count,
-                "memory_gib": round(props.total_memory / 2**30, 1)},
+        "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "host": platform.node(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "nvcc": nvcc,
+        "nvcc_version": subprocess.run([nvcc, "--version"], capture_output=True, text=True, check=False)
+        .stdout.strip()
+        .splitlines()[-1],
+        "gpu": {
+            "name": props.name,
+            "arch": arch,
+            "sms": props.multi_processor_count,
+            "memory_gib": round(props.total_memory / 2**30, 1),
+        },
         "build": f"ok ({lib.name}, sm_{arch})",
     }
     say("GPU tests")
-    report["tests"] = {"ok": None, "summary": "skipped (--skip-tests)"} if args.skip_tests else gpu_tests(lib, args.out, args.quick)
+    report["tests"] = (
+        {"ok": None, "summary": "skipped (--skip-tests)"} if args.skip_tests else gpu_tests(lib, args.out, args.quick)
+    )
     say(f"GPU tests: {report['tests']['summary']}")
     say("compute-sanitizer")
-    report["sanitizer"] = {"ok": None, "note": "skipped (--skip-sanitizer)"} if args.skip_sanitizer else \
-        sanitizer(nvcc, lib, arch, args.out)
+    report["sanitizer"] = (
+        {"ok": None, "note": "skipped (--skip-sanitizer)"}
+        if args.skip_sanitizer
+        else sanitizer(nvcc, lib, arch, args.out)
+    )
     kern = Kernels(lib)
     say("timing one layer: v1, v2, cuDNN")
     report["layers"] = layer_table(kern, args.quick, major)

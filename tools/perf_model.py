@@ -8,6 +8,7 @@ Every number below is an assumption or a count, listed in docs/gpu-performance.m
 register figures are nvcc 13.0's (tools/cuda_resources.py), and --resources reads newer ones.
 Nothing here has been measured on a GPU: `make gpu-check` measures what this predicts.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,28 +28,44 @@ GPUS = {
     "H200": ("90", 132, 1.83, 128, 1024, 2048, 4800.0, 5500, 3.0),
 }
 # The WNO layer shapes (padding 1, C = K, F(4,3)): name, N, C, H, W.
-SHAPES = [("darcy N1 C20 66x66", 1, 20, 66, 66), ("N1 C32 64x64", 1, 32, 64, 64),
-          ("N1 C64 128x128", 1, 64, 128, 128), ("N8 C32 64x64", 8, 32, 64, 64),
-          ("N8 C64 128x128", 8, 64, 128, 128)]
+SHAPES = [
+    ("darcy N1 C20 66x66", 1, 20, 66, 66),
+    ("N1 C32 64x64", 1, 32, 64, 64),
+    ("N1 C64 128x128", 1, 64, 128, 128),
+    ("N8 C32 64x64", 8, 32, 64, 64),
+    ("N8 C64 128x128", 8, 64, 128, 128),
+]
 # ptxas registers of the F(4,3) kernels on sm_87, nvcc 13.0 (sm_90 is within 8 for every
 # kernel); v2 keyed by out channels per block (32 or 64); v2a: v2 with the cp.async pipeline.
-REGS = {("v1", 0): 158, ("v2-fp16", 64): 96, ("v2-tf32", 64): 88, ("v2-3xtf32", 64): 88,
-        ("v2-fp16", 32): 72, ("v2-tf32", 32): 61, ("v2-3xtf32", 32): 68,
-        ("v2a-fp16", 64): 86, ("v2a-fp16", 32): 64}
+REGS = {
+    ("v1", 0): 158,
+    ("v2-fp16", 64): 96,
+    ("v2-tf32", 64): 88,
+    ("v2-3xtf32", 64): 88,
+    ("v2-fp16", 32): 72,
+    ("v2-tf32", 32): 61,
+    ("v2-3xtf32", 32): 68,
+    ("v2a-fp16", 64): 86,
+    ("v2a-fp16", 32): 64,
+}
 THREADS = {"v1": 192, "v2": 384, "v2a": 384}
 SMEM = {"v1": 27648, "v2": 36992, "v2a": 56960}  # v2a: F(4,3) fp16, two staged chunks
-LIMITS = {"86": (1536, 16, 100 * 1024, 1024), "87": (1536, 16, 164 * 1024, 1024),
-          "89": (1536, 24, 100 * 1024, 1024), "90": (2048, 32, 228 * 1024, 1024)}
+LIMITS = {
+    "86": (1536, 16, 100 * 1024, 1024),
+    "87": (1536, 16, 164 * 1024, 1024),
+    "89": (1536, 24, 100 * 1024, 1024),
+    "90": (2048, 32, 228 * 1024, 1024),
+}
 # Assumed efficiencies and latencies (docs/gpu-performance.md, "Assumptions").
-ALU_ISSUE_EFF = 0.5        # fraction of the 4 x 32 lanes/clk/SM issue rate the transforms reach
-V1_FFMA_SHARE = 0.38       # FFMA share of v1's instructions (SASS count, 33-42 %)
-NATIVE_EFF = 0.6           # implicit-GEMM conv: fraction of tensor peak on large layers
-NATIVE_LATENCY_US = 4.0    # smallest native conv kernel, Orin; 2.5 us on desktop/datacenter
+ALU_ISSUE_EFF = 0.5  # fraction of the 4 x 32 lanes/clk/SM issue rate the transforms reach
+V1_FFMA_SHARE = 0.38  # FFMA share of v1's instructions (SASS count, 33-42 %)
+NATIVE_EFF = 0.6  # implicit-GEMM conv: fraction of tensor peak on large layers
+NATIVE_LATENCY_US = 4.0  # smallest native conv kernel, Orin; 2.5 us on desktop/datacenter
 # One channel chunk's critical path, cycles. v2a assumes the ~600 cycles of global-load
 # latency in v2's path are hidden by loads issued two chunks ahead: the one figure here that
 # is a guess about the hardware rather than a count, and the first the GPU check must test.
 CHUNK_CYCLES = {"v1": 1500, "v2": 1400, "v2a": 800}
-FIXED_CYCLES = {"v1": 3000, "v2": 4000, "v2a": 4000}   # prologue + epilogue, cycles
+FIXED_CYCLES = {"v1": 3000, "v2": 4000, "v2a": 4000}  # prologue + epilogue, cycles
 
 
 def blocks_per_sm(arch: str, threads: int, regs: int, smem: int) -> int:
@@ -83,8 +100,12 @@ def model(gpu: str, shape: tuple, kernel: str, regs: dict, block_k: int = 0) -> 
         t_mem = (n * c * h * w + n * k * h * w) * esize / (dram * 1e9)
         floor = NATIVE_LATENCY_US if arch == "87" else 2.5
         t = max(t_tc * 1e6, t_mem * 1e6, floor)
-        return {"us": launch + t, "bound": "tensor" if t_tc * 1e6 >= max(t_mem * 1e6, floor) else
-                ("memory" if t_mem * 1e6 >= floor else "latency")}
+        return {
+            "us": launch + t,
+            "bound": "tensor"
+            if t_tc * 1e6 >= max(t_mem * 1e6, floor)
+            else ("memory" if t_mem * 1e6 >= floor else "latency"),
+        }
     if kernel == "v1":
         bn, bk, bc = 32, 16, 4
         kpad = math.ceil(k / bk) * bk
@@ -121,9 +142,14 @@ def model(gpu: str, shape: tuple, kernel: str, regs: dict, block_k: int = 0) -> 
     t_lat = waves * (FIXED_CYCLES[family] + chunks * CHUNK_CYCLES[family]) / clk
     terms = {"tensor": t_tc, "alu": t_alu, "L2": t_l2, "dram": t_dram, "latency": t_lat}
     bound = max(terms, key=terms.get)
-    return {"us": launch + terms[bound] * 1e6, "bound": bound, "blocks": blocks, "per_sm": per_sm,
-            "block_k": 0 if kernel == "v1" else bk,
-            "terms_us": {k2: round(v * 1e6, 2) for k2, v in terms.items()}}
+    return {
+        "us": launch + terms[bound] * 1e6,
+        "bound": bound,
+        "blocks": blocks,
+        "per_sm": per_sm,
+        "block_k": 0 if kernel == "v1" else bk,
+        "terms_us": {k2: round(v * 1e6, 2) for k2, v in terms.items()},
+    }
 
 
 def main() -> None:

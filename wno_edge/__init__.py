@@ -3,6 +3,7 @@
 The package root imports nothing heavy: `import wno_edge.runtime` must stay free of
 torch, and nothing here imports tensorrt or cuda. Public names load on first use.
 """
+
 from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
@@ -14,8 +15,11 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from .errors import WNOEdgeError
 
 _LAZY = {
-    "WNO2d": "model", "WNOConfig": "contract", "winograd_conv2d": "winograd",
-    "load_model": "checkpoint", "save_model": "checkpoint",
+    "WNO2d": "model",
+    "WNOConfig": "contract",
+    "winograd_conv2d": "winograd",
+    "load_model": "checkpoint",
+    "save_model": "checkpoint",
 }
 
 

@@ -1,4 +1,5 @@
 """What can run a WNO on this machine: `wno-edge info --backends`."""
+
 from __future__ import annotations
 
 from .errors import WNOEdgeError

@@ -7,6 +7,7 @@ Layout (a plain dict, loadable with torch.load(..., weights_only=True)):
     state_dict      parameters and buffers (normalisation statistics included)
     metadata        free-form dict of str/int/float/bool/None/list/dict/tensor values
 """
+
 from __future__ import annotations
 
 import os
@@ -87,7 +88,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
             raise CheckpointError(f"{path}: checkpoint has no {key}")
     payload.setdefault("metadata", {})
     if not isinstance(payload["metadata"], dict):
-        raise CheckpointError(f"{path}: checkpoint metadata must be a mapping, got {type(payload['metadata']).__name__}")
+        raise CheckpointError(
+            f"{path}: checkpoint metadata must be a mapping, got {type(payload['metadata']).__name__}"
+        )
     return payload
 
 

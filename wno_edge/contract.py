@@ -5,6 +5,7 @@ generated header runtime/include/wno/winograd_transforms.h (tools/gen_transforms
 kept in step by tests/test_transforms_header.py). The op contract itself, in prose,
 is export/SPEC.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,9 +79,14 @@ def _int(value, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
 
 def _domain(value, problems: list[str]) -> tuple | None:
     """((x0, x1), (y0, y1)), finite, x0 < x1 and y0 < y1."""
+
     def interval(v, axis):
-        ok = (not isinstance(v, (str, bytes)) and hasattr(v, "__len__") and len(v) == 2
-              and all(isinstance(e, Real) and not isinstance(e, bool) for e in v))
+        ok = (
+            not isinstance(v, (str, bytes))
+            and hasattr(v, "__len__")
+            and len(v) == 2
+            and all(isinstance(e, Real) and not isinstance(e, bool) for e in v)
+        )
         if not ok:
             problems.append(f"grid_domain[{axis}] must be two numbers (start, end), got {v!r}")
             return None
@@ -115,8 +121,9 @@ def _fractions(value, problems: list[str]) -> tuple | None:
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= float(v) <= MAX_PADDING_FRACTION:
-            problems.append(f"domain_padding_fraction must be two numbers in [0, {MAX_PADDING_FRACTION:g}], "
-                            f"got {value!r}")
+            problems.append(
+                f"domain_padding_fraction must be two numbers in [0, {MAX_PADDING_FRACTION:g}], got {value!r}"
+            )
             return None
         out.append(float(v))
     return tuple(out)
@@ -156,8 +163,13 @@ class WNOConfig:
 
     def __post_init__(self):
         problems: list[str] = []
-        for name, hi in (("in_channels", MAX_CHANNELS), ("out_channels", MAX_CHANNELS), ("width", MAX_WIDTH),
-                         ("n_layers", MAX_LAYERS), ("projection_width", MAX_WIDTH)):
+        for name, hi in (
+            ("in_channels", MAX_CHANNELS),
+            ("out_channels", MAX_CHANNELS),
+            ("width", MAX_WIDTH),
+            ("n_layers", MAX_LAYERS),
+            ("projection_width", MAX_WIDTH),
+        ):
             value = _int(getattr(self, name), name, 1, hi, problems)
             if value is not None:
                 object.__setattr__(self, name, value)

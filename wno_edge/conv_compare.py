@@ -4,6 +4,7 @@ Methods: direct (PyTorch conv2d, ONNX Runtime Conv), im2col + GEMM, FFT convolut
 and Winograd F(2,3), F(4,3), F(6,3) (PyTorch path; native kernel where built). Every
 method's output is checked against conv2d before it is timed.
 """
+
 from __future__ import annotations
 
 import time
@@ -43,7 +44,7 @@ def fft_conv(x, w, b):
     # Channel mixing as one batched complex GEMM over frequencies: (F, N, C) @ (F, C, K).
     yf = (xf.flatten(2).permute(2, 0, 1) @ kf.flatten(2).permute(2, 1, 0)).permute(1, 2, 0)
     y = torch.fft.irfft2(yf.reshape(n, -1, *xf.shape[2:]), s=(fh, fw))
-    return y[:, :, 1:h + 1, 1:wd + 1] + b.view(1, -1, 1, 1)
+    return y[:, :, 1 : h + 1, 1 : wd + 1] + b.view(1, -1, 1, 1)
 
 
 def ort_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, threads: int) -> Callable[[], np.ndarray]:
@@ -53,10 +54,12 @@ def ort_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, threads: int) -> Calla
     from .onnx.verify import ort_session
 
     graph = helper.make_graph(
-        [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], "conv3x3",
+        [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
+        "conv3x3",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(x.shape))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
     session = ort_session(model, threads)
     feed = {"x": x}
@@ -93,7 +96,7 @@ def compare_conv(shape: ConvShape, threads: int = 1, repeats: int = 30, progress
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(shape.batch, shape.channels, shape.height, shape.width, generator=g)
-    w = torch.randn(shape.channels, shape.channels, 3, 3, generator=g) / (3 * shape.channels ** 0.5)
+    w = torch.randn(shape.channels, shape.channels, 3, 3, generator=g) / (3 * shape.channels**0.5)
     b = torch.randn(shape.channels, generator=g)
     reference = F.conv2d(x.double(), w.double(), b.double(), padding=1)
     scale = reference.abs().max().item()

@@ -3,6 +3,7 @@
 checkpoint -> fresh test data from the solver -> test error -> FFT-free ONNX (verified)
 -> wno_edge.runtime (the native engine when built, else ONNX Runtime) -> latency -> a PNG of one prediction.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,8 +35,17 @@ def _train_small(out: Path, say) -> Path:
     say("no bundled model: training a small Darcy WNO here (about a minute)")
     data = out / "darcy_train.h5"
     generate("darcy", data, n_samples=300, resolution=32, seed=0, progress=False)
-    opts = TrainOptions(data=str(data), task="darcy", output=str(out / "darcy_wno_small.pt"), epochs=8,
-                        batch_size=10, lr=3e-3, width=12, modes=8, layers=4)
+    opts = TrainOptions(
+        data=str(data),
+        task="darcy",
+        output=str(out / "darcy_wno_small.pt"),
+        epochs=8,
+        batch_size=10,
+        lr=3e-3,
+        width=12,
+        modes=8,
+        layers=4,
+    )
     return fit(opts).checkpoint
 
 
@@ -57,8 +67,10 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
         checkpoint, trained_here = _train_small(out, say), True
     model = load_model(checkpoint)
     h, w = model.config.resolution
-    say(f"model {checkpoint}: {model.metadata.get('task', '?')}, {h}x{w}, "
-        f"card test rel L2 {model.metadata.get('test_rel_l2', float('nan')):.4f}")
+    say(
+        f"model {checkpoint}: {model.metadata.get('task', '?')}, {h}x{w}, "
+        f"card test rel L2 {model.metadata.get('test_rel_l2', float('nan')):.4f}"
+    )
 
     # Test data the model has never seen: a new seed through the same solver.
     data = out / f"darcy_fresh_{h}.h5"
@@ -73,24 +85,29 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     onnx_path = out / "darcy_wno.onnx"
     report = export_onnx(model, onnx_path, inputs=a[:2].numpy())  # dynamic batch
     worst = max(c.relative for c in report.comparisons)
-    say(f"exported {onnx_path}: {report.stats.total_nodes} nodes, "
+    say(
+        f"exported {onnx_path}: {report.stats.total_nodes} nodes, "
         f"{report.stats.node_counts.get(f'{OP_DOMAIN}::{OP_NAME}', 0)} WinogradConv, no DFT; "
-        f"max deviation from PyTorch {worst:.1e} of the output scale")
+        f"max deviation from PyTorch {worst:.1e} of the output scale"
+    )
 
     with runtime.load(onnx_path, threads=2) as session:
         y = np.empty(session.output_shape, np.float32)
-        preds = np.stack([session.run(a[i:i + 1].numpy(), out=y)[0].copy() for i in range(len(a))])
+        preds = np.stack([session.run(a[i : i + 1].numpy(), out=y)[0].copy() for i in range(len(a))])
         onnx_err = relative_l2(torch.from_numpy(preds), u).item()
         stats = profile_session(session, iterations=200, warmup=20)
     lat = stats["latency"]
-    say(f"runtime, {session.backend} backend (CPU, 2 threads): test relative L2 {onnx_err:.4f}; latency median "
-        f"{lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, {stats['throughput_qps']:.0f} qps")
+    say(
+        f"runtime, {session.backend} backend (CPU, 2 threads): test relative L2 {onnx_err:.4f}; latency median "
+        f"{lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, {stats['throughput_qps']:.0f} qps"
+    )
 
     plot = out / "darcy_prediction.png"
     _plot(plot, a[0, 0].numpy(), u[0, 0].numpy(), preds[0, 0], session.backend)
     say(f"wrote {plot}")
-    return DemoResult(checkpoint, trained_here, model.metadata.get("test_rel_l2"), fresh_err, onnx_err,
-                      onnx_path, lat, plot)
+    return DemoResult(
+        checkpoint, trained_here, model.metadata.get("test_rel_l2"), fresh_err, onnx_err, onnx_path, lat, plot
+    )
 
 
 def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray, backend: str) -> None:
@@ -102,8 +119,12 @@ def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray, backend: s
     from .io import atomic_path
 
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), dpi=100)
-    panels = [(a, "coefficient a(x)", "gray"), (u, "solver u", "viridis"),
-              (pred, f"WNO ({backend})", "viridis"), (pred - u, "error", "RdBu_r")]
+    panels = [
+        (a, "coefficient a(x)", "gray"),
+        (u, "solver u", "viridis"),
+        (pred, f"WNO ({backend})", "viridis"),
+        (pred - u, "error", "RdBu_r"),
+    ]
     for ax, (img, title, cmap) in zip(axes, panels):
         kw = {"vmin": u.min(), "vmax": u.max()} if cmap == "viridis" else {}
         if title == "error":

@@ -7,8 +7,14 @@ class WNOEdgeError(Exception):
 
 # Which extra of `pip install wno-edge[...]` brings each optional import (pyproject.toml).
 EXTRA_OF = {
-    "torch": "train", "h5py": "data", "scipy": "data", "onnx": "export", "onnxruntime": "onnxruntime",
-    "matplotlib": "plots", "tensorrt": "tensorrt", "cuda": "tensorrt",
+    "torch": "train",
+    "h5py": "data",
+    "scipy": "data",
+    "onnx": "export",
+    "onnxruntime": "onnxruntime",
+    "matplotlib": "plots",
+    "tensorrt": "tensorrt",
+    "cuda": "tensorrt",
 }
 
 

@@ -4,6 +4,7 @@ Counts multiply-accumulates (MACs) as the deployed graph computes them: the spec
 part as truncated real DFTs (dense matmuls, what the FFT-free ONNX export runs) plus the
 complex mode mixing; the real-space part as direct and as Winograd 3x3 convolutions.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

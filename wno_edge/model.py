@@ -5,6 +5,7 @@ W (1x1) and k (3x3) are both linear maps of v, so the layer folds W into the cen
 tap of k and runs one 3x3 Winograd convolution; with `real_space_kernel=False` k is
 absent and the layer is PDEBench's FNO2d layer (W only).
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,15 @@ from .contract import TILES, UNIT_DOMAIN, WNOConfig
 from .errors import WNOEdgeError
 from .winograd import winograd_conv2d
 
-__all__ = ["WNO2d", "WNOConfig", "WNOLayer", "SpectralConv2d", "check_state_dict", "count_parameters",
-           "state_dict_shapes"]
+__all__ = [
+    "WNO2d",
+    "WNOConfig",
+    "WNOLayer",
+    "SpectralConv2d",
+    "check_state_dict",
+    "count_parameters",
+    "state_dict_shapes",
+]
 
 
 class SpectralConv2d(nn.Module):
@@ -56,8 +64,15 @@ class SpectralConv2d(nn.Module):
 class WNOLayer(nn.Module):
     """sigma( W v + winograd(k, v) + spectral(v) ); the activation is applied by WNO2d."""
 
-    def __init__(self, width: int, modes: tuple[int, int], tile: int, real_space_kernel: bool,
-                 channel_mlp_width: int = 0, channel_mlp_skip: bool = False):
+    def __init__(
+        self,
+        width: int,
+        modes: tuple[int, int],
+        tile: int,
+        real_space_kernel: bool,
+        channel_mlp_width: int = 0,
+        channel_mlp_skip: bool = False,
+    ):
         super().__init__()
         self.tile = tile
         self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32)
@@ -142,8 +157,12 @@ class WNO2d(nn.Module):
 
     def set_normalization(self, input_mean, input_std, output_mean, output_std) -> None:
         """Per-channel statistics (fitted on training data); std is clamped away from 0."""
-        for name, value in (("input_mean", input_mean), ("input_std", input_std),
-                            ("output_mean", output_mean), ("output_std", output_std)):
+        for name, value in (
+            ("input_mean", input_mean),
+            ("input_std", input_std),
+            ("output_mean", output_mean),
+            ("output_std", output_std),
+        ):
             buf = getattr(self, name)
             value = torch.as_tensor(value, dtype=buf.dtype).reshape(buf.shape)
             if name.endswith("std"):
@@ -192,16 +211,21 @@ class WNO2d(nn.Module):
                 u = layer.channel_mlp(u if last else F.gelu(u), v)
             v = u if last else F.gelu(u)
         if padded:
-            v = v[..., top:top + h, left:left + w]
+            v = v[..., top : top + h, left : left + w]
         y = self.project2(F.gelu(self.project1(v.permute(0, 2, 3, 1)))).permute(0, 3, 1, 2)
         return y * self.output_std.view(1, -1, 1, 1) + self.output_mean.view(1, -1, 1, 1)
 
     # ------------------------------------------------------------------ FNO interop
 
     @classmethod
-    def from_fno(cls, fno_state_dict: dict, real_space_kernel: bool = True,
-                 domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN,
-                 grid_points: str = "centers", **config) -> "WNO2d":
+    def from_fno(
+        cls,
+        fno_state_dict: dict,
+        real_space_kernel: bool = True,
+        domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN,
+        grid_points: str = "centers",
+        **config,
+    ) -> "WNO2d":
         """A WNO from a PDEBench FNO2d state dict (fc0, conv{i}.weights1/2, w{i}, fc1, fc2).
 
         The FNO is the special case k = 0: the result computes the same function; with
@@ -220,14 +244,27 @@ class WNO2d(nn.Module):
             raise WNOEdgeError(f"not a PDEBench FNO2d state dict ({e})") from None
         grid = config.pop("grid", True)
         cfg = WNOConfig(
-            in_channels=lift_in - (2 if grid else 0), out_channels=out_channels, width=width,
-            modes=(m1, m2), n_layers=n_layers, projection_width=proj, grid=grid,
-            real_space_kernel=real_space_kernel, grid_domain=domain, grid_points=grid_points, **config,
+            in_channels=lift_in - (2 if grid else 0),
+            out_channels=out_channels,
+            width=width,
+            modes=(m1, m2),
+            n_layers=n_layers,
+            projection_width=proj,
+            grid=grid,
+            real_space_kernel=real_space_kernel,
+            grid_domain=domain,
+            grid_points=grid_points,
+            **config,
         )
         model = cls(cfg)
-        mapped = {"lift.weight": sd["fc0.weight"], "lift.bias": sd["fc0.bias"],
-                  "project1.weight": sd["fc1.weight"], "project1.bias": sd["fc1.bias"],
-                  "project2.weight": sd["fc2.weight"], "project2.bias": sd["fc2.bias"]}
+        mapped = {
+            "lift.weight": sd["fc0.weight"],
+            "lift.bias": sd["fc0.bias"],
+            "project1.weight": sd["fc1.weight"],
+            "project1.bias": sd["fc1.bias"],
+            "project2.weight": sd["fc2.weight"],
+            "project2.bias": sd["fc2.bias"],
+        }
         for i in range(n_layers):
             mapped[f"layers.{i}.spectral.weights1"] = sd[f"conv{i}.weights1"]
             mapped[f"layers.{i}.spectral.weights2"] = sd[f"conv{i}.weights2"]
@@ -246,6 +283,7 @@ class WNO2d(nn.Module):
 
 def grid_coordinates(config: WNOConfig, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
     """(B, 2, H, W): channel 0 the x coordinate (along H), channel 1 y (along W)."""
+
     def axis(n: int, lo: float, hi: float) -> torch.Tensor:
         if config.grid_points == "left":  # neuraloperator: linspace(x0, x1, n + 1)[:-1]
             return torch.linspace(lo, hi, n + 1, dtype=torch.float64, device=device)[:-1]
@@ -280,17 +318,28 @@ def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], boo
             shapes[f"layers.{i}.kernel"] = ((c.width, c.width, 3, 3), False)
         if c.channel_mlp_width:
             h = c.channel_mlp_width
-            shapes.update({f"layers.{i}.mlp1.weight": ((h, c.width, 1, 1), False), f"layers.{i}.mlp1.bias": ((h,), False),
-                           f"layers.{i}.mlp2.weight": ((c.width, h, 1, 1), False),
-                           f"layers.{i}.mlp2.bias": ((c.width,), False)})
+            shapes.update(
+                {
+                    f"layers.{i}.mlp1.weight": ((h, c.width, 1, 1), False),
+                    f"layers.{i}.mlp1.bias": ((h,), False),
+                    f"layers.{i}.mlp2.weight": ((c.width, h, 1, 1), False),
+                    f"layers.{i}.mlp2.bias": ((c.width,), False),
+                }
+            )
             if c.channel_mlp_skip:
                 shapes[f"layers.{i}.mlp_skip.weight"] = ((c.width, c.width, 1, 1), False)
-    shapes.update({
-        "project1.weight": ((c.projection_width, c.width), False), "project1.bias": ((c.projection_width,), False),
-        "project2.weight": ((c.out_channels, c.projection_width), False), "project2.bias": ((c.out_channels,), False),
-        "input_mean": ((c.in_channels,), False), "input_std": ((c.in_channels,), False),
-        "output_mean": ((c.out_channels,), False), "output_std": ((c.out_channels,), False),
-    })
+    shapes.update(
+        {
+            "project1.weight": ((c.projection_width, c.width), False),
+            "project1.bias": ((c.projection_width,), False),
+            "project2.weight": ((c.out_channels, c.projection_width), False),
+            "project2.bias": ((c.out_channels,), False),
+            "input_mean": ((c.in_channels,), False),
+            "input_std": ((c.in_channels,), False),
+            "output_mean": ((c.out_channels,), False),
+            "output_std": ((c.out_channels,), False),
+        }
+    )
     return shapes
 
 
@@ -300,17 +349,21 @@ def check_state_dict(config: WNOConfig, state_dict: dict) -> None:
     missing = [k for k in expected if k not in state_dict]
     unexpected = [str(k) for k in state_dict if k not in expected]
     if missing or unexpected:
-        parts = ([f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"] if missing else []) + \
-                ([f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}"] if unexpected else [])
+        parts = ([f"missing {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}"] if missing else []) + (
+            [f"unexpected {', '.join(unexpected[:3])}{' ...' if len(unexpected) > 3 else ''}"] if unexpected else []
+        )
         raise WNOEdgeError(f"weights do not match the stored config: {'; '.join(parts)}")
     for name, (shape, is_complex) in expected.items():
         value = state_dict[name]
         if not isinstance(value, torch.Tensor):
-            raise WNOEdgeError(f"weights do not match the stored config: {name} is a {type(value).__name__}, "
-                               "not a tensor")
+            raise WNOEdgeError(
+                f"weights do not match the stored config: {name} is a {type(value).__name__}, not a tensor"
+            )
         if tuple(value.shape) != shape:
-            raise WNOEdgeError(f"weights do not match the stored config: {name} has shape {tuple(value.shape)}, "
-                               f"the config needs {shape}")
+            raise WNOEdgeError(
+                f"weights do not match the stored config: {name} has shape {tuple(value.shape)}, "
+                f"the config needs {shape}"
+            )
         if value.is_complex() != is_complex or not (value.is_floating_point() or value.is_complex()):
             kind = "complex" if is_complex else "real floating-point"
             raise WNOEdgeError(f"weights do not match the stored config: {name} is {value.dtype}, expected {kind}")

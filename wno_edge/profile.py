@@ -5,6 +5,7 @@ The report's text and histogram are drawn by wno_edge.cli.display.
 Works on any runtime.Session, so .onnx, .pt and (with TensorRT) .trt files profile the
 same way. Timing is per synchronous run(x, out=buf) on a monotonic clock.
 """
+
 from __future__ import annotations
 
 import json
@@ -37,8 +38,9 @@ def model_macs(session: Session) -> int | None:
     return model_cost(config, h, w, b).total_direct_macs
 
 
-def profile_session(session: Session, iterations: int = 1000, warmup: int = 50,
-                    progress=None, warmup_progress=None) -> dict:
+def profile_session(
+    session: Session, iterations: int = 1000, warmup: int = 50, progress=None, warmup_progress=None
+) -> dict:
     """Time `iterations` runs after `warmup`; returns trtexec-style statistics.
     progress(i) and warmup_progress(i) are called after each timed and each warm-up run."""
     if iterations < 1 or warmup < 0:

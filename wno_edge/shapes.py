@@ -1,4 +1,5 @@
 """Parsing shapes typed by users: '64', '64x48', '1x1x64x64' (',' works as 'x' too)."""
+
 from __future__ import annotations
 
 from .errors import WNOEdgeError

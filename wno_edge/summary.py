@@ -1,4 +1,5 @@
 """Model summary (what `wno-edge info` prints) as plain data; wno_edge.cli.display draws it."""
+
 from __future__ import annotations
 
 from .flops import model_cost
@@ -26,6 +27,8 @@ def model_summary(model: WNO2d, resolution: tuple[int, int] | None = None, batch
         "winograd": {
             t: {"multiplies": cost.conv_winograd[t].multiplies, "saving_vs_direct": cost.winograd_saving(t)}
             for t in TILES
-        } if c.real_space_kernel else {},
+        }
+        if c.real_space_kernel
+        else {},
         "metadata": {k: v for k, v in (getattr(model, "metadata", None) or {}).items() if not hasattr(v, "shape")},
     }

@@ -4,6 +4,7 @@ The transform matrices below are the single Python source of truth; the C++/CUDA
 header in runtime/ is generated from them. Convention (cross-correlation, as
 torch.nn.functional.conv2d):  Y = A^T [ (G g G^T) . (B^T d B) ] A.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .contract import PADDINGS, TILES
+
 _S = math.sqrt(2.0)
 
 
@@ -49,62 +51,74 @@ _F2 = WinogradMatrices(
 # F(4,3), points 0, +-sqrt2, +-sqrt2/2, inf (as ncnn): about 2x lower error than 0, +-1, +-2.
 _F4 = WinogradMatrices(
     m=4,
-    BT=_f([
-        [1, 0, -2.5, 0, 1, 0],
-        [0, -_S, -2, _S / 2, 1, 0],
-        [0, _S, -2, -_S / 2, 1, 0],
-        [0, -_S / 2, -0.5, _S, 1, 0],
-        [0, _S / 2, -0.5, -_S, 1, 0],
-        [0, 1, 0, -2.5, 0, 1],
-    ]),
-    G=_f([
-        [1, 0, 0],
-        [-2 / 3, -_S / 3, -1 / 3],
-        [-2 / 3, _S / 3, -1 / 3],
-        [1 / 6, _S / 6, 1 / 3],
-        [1 / 6, -_S / 6, 1 / 3],
-        [0, 0, 1],
-    ]),
-    AT=_f([
-        [1, 1, 1, 1, 1, 0],
-        [0, _S / 2, -_S / 2, _S, -_S, 0],
-        [0, 0.5, 0.5, 2, 2, 0],
-        [0, _S / 4, -_S / 4, 2 * _S, -2 * _S, 1],
-    ]),
+    BT=_f(
+        [
+            [1, 0, -2.5, 0, 1, 0],
+            [0, -_S, -2, _S / 2, 1, 0],
+            [0, _S, -2, -_S / 2, 1, 0],
+            [0, -_S / 2, -0.5, _S, 1, 0],
+            [0, _S / 2, -0.5, -_S, 1, 0],
+            [0, 1, 0, -2.5, 0, 1],
+        ]
+    ),
+    G=_f(
+        [
+            [1, 0, 0],
+            [-2 / 3, -_S / 3, -1 / 3],
+            [-2 / 3, _S / 3, -1 / 3],
+            [1 / 6, _S / 6, 1 / 3],
+            [1 / 6, -_S / 6, 1 / 3],
+            [0, 0, 1],
+        ]
+    ),
+    AT=_f(
+        [
+            [1, 1, 1, 1, 1, 0],
+            [0, _S / 2, -_S / 2, _S, -_S, 0],
+            [0, 0.5, 0.5, 2, 2, 0],
+            [0, _S / 4, -_S / 4, 2 * _S, -2 * _S, 1],
+        ]
+    ),
     points="0, +-sqrt2, +-sqrt2/2, inf",
 )
 
 # F(6,3), points 0, +-1, +-2, +-1/2, inf (as ncnn, NNPACK).
 _F6 = WinogradMatrices(
     m=6,
-    BT=_f([
-        [1, 0, -5.25, 0, 5.25, 0, -1, 0],
-        [0, 1, 1, -4.25, -4.25, 1, 1, 0],
-        [0, -1, 1, 4.25, -4.25, -1, 1, 0],
-        [0, 0.5, 0.25, -2.5, -1.25, 2, 1, 0],
-        [0, -0.5, 0.25, 2.5, -1.25, -2, 1, 0],
-        [0, 2, 4, -2.5, -5, 0.5, 1, 0],
-        [0, -2, 4, 2.5, -5, -0.5, 1, 0],
-        [0, -1, 0, 5.25, 0, -5.25, 0, 1],
-    ]),
-    G=_f([
-        [1, 0, 0],
-        [-2 / 9, -2 / 9, -2 / 9],
-        [-2 / 9, 2 / 9, -2 / 9],
-        [1 / 90, 1 / 45, 2 / 45],
-        [1 / 90, -1 / 45, 2 / 45],
-        [1 / 45, 1 / 90, 1 / 180],
-        [1 / 45, -1 / 90, 1 / 180],
-        [0, 0, 1],
-    ]),
-    AT=_f([
-        [1, 1, 1, 1, 1, 32, 32, 0],
-        [0, 1, -1, 2, -2, 16, -16, 0],
-        [0, 1, 1, 4, 4, 8, 8, 0],
-        [0, 1, -1, 8, -8, 4, -4, 0],
-        [0, 1, 1, 16, 16, 2, 2, 0],
-        [0, 1, -1, 32, -32, 1, -1, 1],
-    ]),
+    BT=_f(
+        [
+            [1, 0, -5.25, 0, 5.25, 0, -1, 0],
+            [0, 1, 1, -4.25, -4.25, 1, 1, 0],
+            [0, -1, 1, 4.25, -4.25, -1, 1, 0],
+            [0, 0.5, 0.25, -2.5, -1.25, 2, 1, 0],
+            [0, -0.5, 0.25, 2.5, -1.25, -2, 1, 0],
+            [0, 2, 4, -2.5, -5, 0.5, 1, 0],
+            [0, -2, 4, 2.5, -5, -0.5, 1, 0],
+            [0, -1, 0, 5.25, 0, -5.25, 0, 1],
+        ]
+    ),
+    G=_f(
+        [
+            [1, 0, 0],
+            [-2 / 9, -2 / 9, -2 / 9],
+            [-2 / 9, 2 / 9, -2 / 9],
+            [1 / 90, 1 / 45, 2 / 45],
+            [1 / 90, -1 / 45, 2 / 45],
+            [1 / 45, 1 / 90, 1 / 180],
+            [1 / 45, -1 / 90, 1 / 180],
+            [0, 0, 1],
+        ]
+    ),
+    AT=_f(
+        [
+            [1, 1, 1, 1, 1, 32, 32, 0],
+            [0, 1, -1, 2, -2, 16, -16, 0],
+            [0, 1, 1, 4, 4, 8, 8, 0],
+            [0, 1, -1, 8, -8, 4, -4, 0],
+            [0, 1, 1, 16, 16, 2, 2, 0],
+            [0, 1, -1, 32, -32, 1, -1, 1],
+        ]
+    ),
     points="0, +-1, +-2, +-1/2, inf",
 )
 
@@ -205,6 +219,7 @@ def winograd_conv2d(
 
 # ---------------------------------------------------------------- operation counts
 
+
 def _matmul_cost(M: np.ndarray, cols: int) -> tuple[int, int]:
     """(multiplies, adds) of M @ X for an X with `cols` columns, skipping zeros and +-1 factors."""
     nz = M != 0
@@ -228,8 +243,13 @@ class ConvCost:
 
 
 def conv3x3_cost(
-    in_channels: int, out_channels: int, height: int, width: int,
-    tile: int | None = None, batch: int = 1, padding: int = 1,
+    in_channels: int,
+    out_channels: int,
+    height: int,
+    width: int,
+    tile: int | None = None,
+    batch: int = 1,
+    padding: int = 1,
 ) -> ConvCost:
     """Multiply/add count of a 3x3 stride-1 conv layer, direct (tile=None) or Winograd F(tile,3)."""
     c, k = in_channels, out_channels

@@ -1,4 +1,5 @@
 """`wno-edge`: a thin typer layer over the library. User errors print one line and exit 1."""
+
 from __future__ import annotations
 
 import sys
@@ -31,7 +32,9 @@ def _version(value: bool):
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
 ):
     pass
 

@@ -1,4 +1,5 @@
 """`python -m wno_edge.cli`: the same as the `wno-edge` console script."""
+
 import sys
 
 from . import main

@@ -1,4 +1,5 @@
 """Core commands: info, demo."""
+
 from __future__ import annotations
 
 import json
@@ -11,13 +12,16 @@ from ..shapes import parse_resolution
 from .display import console
 
 
-
 def info(
     model_path: Path = typer.Argument(None, help="A wno-edge checkpoint (.pt) or export (.onnx)."),
-    resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for the MAC count (default: the trained grid)."),
+    resolution: str = typer.Option(
+        None, "--resolution", "-r", help="Grid HxW for the MAC count (default: the trained grid)."
+    ),
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size for the MAC count."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
-    backends: bool = typer.Option(False, "--backends", help="Which Winograd kernels this installation can run, and why not."),
+    backends: bool = typer.Option(
+        False, "--backends", help="Which Winograd kernels this installation can run, and why not."
+    ),
 ):
     """Architecture, parameter count, and MACs per inference split by part; or the backends."""
     if backends:

@@ -1,4 +1,5 @@
 """`wno-edge data generate|inspect`: a thin layer over wno_edge.data."""
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,9 @@ def generate(
 
     h, w = parse_resolution(resolution)
     if h != w:
-        raise WNOEdgeError(f"--resolution must be square (64 or 64x64): the solvers use R x R grids, got {resolution!r}")
+        raise WNOEdgeError(
+            f"--resolution must be square (64 or 64x64): the solvers use R x R grids, got {resolution!r}"
+        )
     resolution = h
     try:
         from ..data.generate import GenerationInterrupted
@@ -45,8 +48,10 @@ def generate(
     except KeyboardInterrupt:
         typer.echo(f"interrupted: {output} was not written", err=True)
         raise typer.Exit(130) from None
-    typer.echo(f"wrote {result.path}: {result.n_samples} {result.task} samples at {resolution}x{resolution} "
-               f"in {result.seconds:.1f} s ({result.samples_per_second:.1f} samples/s)")
+    typer.echo(
+        f"wrote {result.path}: {result.n_samples} {result.task} samples at {resolution}x{resolution} "
+        f"in {result.seconds:.1f} s ({result.samples_per_second:.1f} samples/s)"
+    )
 
 
 def inspect(
@@ -62,9 +67,15 @@ def inspect(
 
     info = describe(path)
     summary = {
-        "path": str(info.path), "layout": info.layout, "task": info.task, "samples": info.n_samples,
-        "grid": list(info.shape), "channels": info.n_channels, "frames": info.n_times,
-        "x": [float(info.x[0]), float(info.x[-1])], "y": [float(info.y[0]), float(info.y[-1])],
+        "path": str(info.path),
+        "layout": info.layout,
+        "task": info.task,
+        "samples": info.n_samples,
+        "grid": list(info.shape),
+        "channels": info.n_channels,
+        "frames": info.n_times,
+        "x": [float(info.x[0]), float(info.x[-1])],
+        "y": [float(info.y[0]), float(info.y[-1])],
         "t": None if info.t is None else [float(info.t[0]), float(info.t[-1])],
         "attrs": {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in info.attrs.items()},
     }
@@ -87,7 +98,8 @@ def inspect(
         f"  samples   {info.n_samples}",
         f"  shapes    {shapes}",
         f"  grid      x in [{summary['x'][0]:.4g}, {summary['x'][1]:.4g}], y in [{summary['y'][0]:.4g}, "
-        f"{summary['y'][1]:.4g}]" + ("" if info.t is None else f", t in [{summary['t'][0]:.4g}, {summary['t'][1]:.4g}]"),
+        f"{summary['y'][1]:.4g}]"
+        + ("" if info.t is None else f", t in [{summary['t'][0]:.4g}, {summary['t'][1]:.4g}]"),
     ]
     lines += [f"  attr      {k} = {v}" for k, v in summary["attrs"].items()]
     if check:
@@ -100,4 +112,3 @@ def register(app: typer.Typer) -> None:
     data_app.command("generate")(generate)
     data_app.command("inspect")(inspect)
     app.add_typer(data_app, name="data")
-

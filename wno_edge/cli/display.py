@@ -1,4 +1,5 @@
 """What the CLI shows: rich tables and matplotlib plots of the library's results."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -29,15 +30,26 @@ def summary_tables(s: dict) -> list[Table]:
     arch.add_row("channels in -> out", f"{cfg['in_channels']} -> {cfg['out_channels']}")
     arch.add_row("width / layers", f"{cfg['width']} / {cfg['n_layers']}")
     arch.add_row("Fourier modes", "x".join(map(str, cfg["modes"])))
-    arch.add_row("3x3 kernel", f"Winograd F({cfg['winograd_tile']}x{cfg['winograd_tile']},3x3)"
-                 if cfg["real_space_kernel"] else "none (1x1 W only)")
+    arch.add_row(
+        "3x3 kernel",
+        f"Winograd F({cfg['winograd_tile']}x{cfg['winograd_tile']},3x3)"
+        if cfg["real_space_kernel"]
+        else "none (1x1 W only)",
+    )
     fraction = cfg.get("domain_padding_fraction")
-    arch.add_row("domain padding", f"{fraction[0]:g} x {fraction[1]:g} of the grid, both sides" if fraction
-                 else f"{cfg['domain_padding']} cells, right and bottom")
+    arch.add_row(
+        "domain padding",
+        f"{fraction[0]:g} x {fraction[1]:g} of the grid, both sides"
+        if fraction
+        else f"{cfg['domain_padding']} cells, right and bottom",
+    )
     if cfg.get("block", "wno") != "wno":
         mlp = cfg.get("channel_mlp_width", 0)
-        arch.add_row("block", f"{cfg['block']}" + (f", channel MLP {mlp}" + (" + skip" if cfg.get("channel_mlp_skip") else "")
-                                                  if mlp else ""))
+        arch.add_row(
+            "block",
+            f"{cfg['block']}"
+            + (f", channel MLP {mlp}" + (" + skip" if cfg.get("channel_mlp_skip") else "") if mlp else ""),
+        )
     if cfg.get("lifting_width"):
         arch.add_row("lifting MLP width", str(cfg["lifting_width"]))
     arch.add_row("parameters", f"{s['parameters']:,}")
@@ -53,9 +65,11 @@ def summary_tables(s: dict) -> list[Table]:
     cost.add_column("MACs", justify="right")
     cost.add_column("share", justify="right")
     total = macs["total_direct"]
-    for part, key in (("spectral (truncated DFT + mixing)", "spectral"),
-                      ("3x3 conv (W folded in), direct", "conv3x3_direct"),
-                      ("pointwise (lift, projection, channel MLPs)", "pointwise")):
+    for part, key in (
+        ("spectral (truncated DFT + mixing)", "spectral"),
+        ("3x3 conv (W folded in), direct", "conv3x3_direct"),
+        ("pointwise (lift, projection, channel MLPs)", "pointwise"),
+    ):
         cost.add_row(part, _si(macs[key]), f"{100 * macs[key] / total:.1f}%")
     cost.add_row("total", _si(total), "100%", style="bold")
 
@@ -74,22 +88,28 @@ def summary_tables(s: dict) -> list[Table]:
 
 
 def format_report(result: dict) -> str:
-    lines = [f"=== Performance summary ({result['backend']}, input {'x'.join(map(str, result['input_shape']))} "
-             f"{result['dtype']}, {result['iterations']} iterations) ===",
-             f"Throughput: {result['throughput_qps']:.5g} qps"]
+    lines = [
+        f"=== Performance summary ({result['backend']}, input {'x'.join(map(str, result['input_shape']))} "
+        f"{result['dtype']}, {result['iterations']} iterations) ===",
+        f"Throughput: {result['throughput_qps']:.5g} qps",
+    ]
     lines.append(format_latency("Latency", result["latency"]))
     for key, name in (("h2d", "H2D Latency"), ("gpu_compute", "GPU Compute Time"), ("d2h", "D2H Latency")):
         if key in result:
             lines.append(format_latency(name, result[key]))
     if result.get("stages_ms"):  # native engine: mean time per run of each stage
         total = sum(result["stages_ms"].values()) or 1.0
-        lines.append("Stages (mean per run): " + ", ".join(
-            f"{name} {ms:.3f} ms ({100 * ms / total:.0f}%)" for name, ms in result["stages_ms"].items()))
+        lines.append(
+            "Stages (mean per run): "
+            + ", ".join(f"{name} {ms:.3f} ms ({100 * ms / total:.0f}%)" for name, ms in result["stages_ms"].items())
+        )
     lines.append(f"Jitter (p99 / p50): {result['latency']['jitter_p99_over_p50']:.3f}")
     lines.append(f"Peak resident memory: {result['peak_rss_mib']:.1f} MiB")
     if "macs" in result:
-        lines.append(f"MACs per inference: {result['macs'] / 1e6:.2f} M (direct-equivalent), "
-                     f"achieved {result['gflops']:.2f} GFLOP/s at the median")
+        lines.append(
+            f"MACs per inference: {result['macs'] / 1e6:.2f} M (direct-equivalent), "
+            f"achieved {result['gflops']:.2f} GFLOP/s at the median"
+        )
     return "\n".join(lines)
 
 
@@ -102,17 +122,27 @@ def plot_latency(result: dict, path: Path) -> None:
     ms = np.asarray(result["latencies_ms"])
     lat = result["latency"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
-    ax.hist(ms, bins=np.geomspace(ms.min(), ms.max() * 1.001 if ms.max() > ms.min() else ms.min() * 2, 60),
-            color="#4477aa")
+    ax.hist(
+        ms, bins=np.geomspace(ms.min(), ms.max() * 1.001 if ms.max() > ms.min() else ms.min() * 2, 60), color="#4477aa"
+    )
     ax.set_xscale("log")
     for key, label, color, align in (("median_ms", "p50", "k", "left"), ("p99_ms", "p99", "#cc3311", "right")):
         ax.axvline(lat[key], color=color, ls="--", lw=1)
-        ax.text(lat[key], ax.get_ylim()[1] * (0.95 if align == "left" else 0.85), f" {label} {lat[key]:.4g} ms ",
-                color=color, va="top", ha=align, fontsize=8)
+        ax.text(
+            lat[key],
+            ax.get_ylim()[1] * (0.95 if align == "left" else 0.85),
+            f" {label} {lat[key]:.4g} ms ",
+            color=color,
+            va="top",
+            ha=align,
+            fontsize=8,
+        )
     ax.set_xlabel("latency per inference (ms, log scale)")
     ax.set_ylabel("count")
-    ax.set_title(f"{result['backend']} {'x'.join(map(str, result['input_shape']))}: "
-                 f"{result['throughput_qps']:.0f} qps, jitter {lat['jitter_p99_over_p50']:.2f}")
+    ax.set_title(
+        f"{result['backend']} {'x'.join(map(str, result['input_shape']))}: "
+        f"{result['throughput_qps']:.0f} qps, jitter {lat['jitter_p99_over_p50']:.2f}"
+    )
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png")
@@ -137,14 +167,19 @@ def report_tables(report) -> list[Table]:
     main.add_row("opset / IR", f"{o.opset} / {report.ir_version}")
     main.add_row("precision", f"{o.precision} (weights, activations, input and output)" if o.fp16 else o.precision)
     main.add_row("grid, batch", f"{o.resolution[0]}x{o.resolution[1]}, {'dynamic' if o.batch is None else o.batch}")
-    main.add_row("3x3 conv", f"WinogradConv F({o.tile}x{o.tile},3x3) + Conv fallback function"
-                 if o.conv == "winograd" else "Conv (direct)")
+    main.add_row(
+        "3x3 conv",
+        f"WinogradConv F({o.tile}x{o.tile},3x3) + Conv fallback function" if o.conv == "winograd" else "Conv (direct)",
+    )
     main.add_row("nodes", str(s.total_nodes))
     main.add_row("parameter bytes", _bytes(s.parameter_bytes))
     main.add_row("MACs per sample", f"{s.macs / 1e6:.1f} M (3x3 convs counted direct)")
     if s.winograd_multiplies:
-        main.add_row("3x3 multiplies, Winograd", f"{s.winograd_multiplies / 1e6:.1f} M vs {s.winograd_direct_macs / 1e6:.1f} M "
-                     f"direct ({s.winograd_direct_macs / s.winograd_multiplies:.2f}x fewer)")
+        main.add_row(
+            "3x3 multiplies, Winograd",
+            f"{s.winograd_multiplies / 1e6:.1f} M vs {s.winograd_direct_macs / 1e6:.1f} M "
+            f"direct ({s.winograd_direct_macs / s.winograd_multiplies:.2f}x fewer)",
+        )
     main.add_row("compared on", report.inputs)
     main.add_row("time", f"build + check {report.build_seconds:.2f} s, compare {report.verify_seconds:.2f} s")
 
@@ -164,6 +199,11 @@ def report_tables(report) -> list[Table]:
         if c.error is not None:
             cmp.add_row(c.runtime, "-", "-", f"{c.seconds:.2f} s", f"[red]failed: {c.error}[/red]")
         else:
-            cmp.add_row(c.runtime, f"{c.max_abs:.3g}", f"{c.relative:.3g}", f"{c.seconds:.2f} s",
-                        "[green]ok[/green]" if c.ok else "[red]FAIL[/red]")
+            cmp.add_row(
+                c.runtime,
+                f"{c.max_abs:.3g}",
+                f"{c.relative:.3g}",
+                f"{c.seconds:.2f} s",
+                "[green]ok[/green]" if c.ok else "[red]FAIL[/red]",
+            )
     return [main, nodes, cmp]

@@ -1,4 +1,5 @@
 """`wno-edge export`: checkpoint -> FFT-free ONNX with WinogradConv nodes (see docs/export.md)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,16 +10,28 @@ from ..contract import CONV_MODES, DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, TILES
 from .display import console, report_tables
 
 
-
 def export(
     checkpoint: Path = typer.Argument(..., help="A wno-edge checkpoint (.pt)."),
     output: Path = typer.Option(None, "--output", "-o", help="The .onnx file (default: CHECKPOINT with suffix .onnx)."),
-    resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW the graph is built for (default: the checkpoint's config.resolution)."),
+    resolution: str = typer.Option(
+        None,
+        "--resolution",
+        "-r",
+        help="Grid HxW the graph is built for (default: the checkpoint's config.resolution).",
+    ),
     batch: int = typer.Option(None, "--batch", help="Fixed batch size (default: dynamic batch)."),
-    opset: int = typer.Option(DEFAULT_OPSET, "--opset", help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (20+ uses the native Gelu op)."),
-    fp16: bool = typer.Option(False, "--fp16", help="Half precision throughout: weights, activations, input and output."),
-    conv: str = typer.Option(CONV_MODES[0], "--conv", help="winograd: WinogradConv custom op with a Conv fallback; direct: plain Conv."),
-    tile: int = typer.Option(None, "--tile", help=f"Winograd output tile, one of {TILES} (default: the model's winograd_tile)."),
+    opset: int = typer.Option(
+        DEFAULT_OPSET, "--opset", help=f"ONNX opset, {MIN_OPSET}..{MAX_OPSET} (20+ uses the native Gelu op)."
+    ),
+    fp16: bool = typer.Option(
+        False, "--fp16", help="Half precision throughout: weights, activations, input and output."
+    ),
+    conv: str = typer.Option(
+        CONV_MODES[0], "--conv", help="winograd: WinogradConv custom op with a Conv fallback; direct: plain Conv."
+    ),
+    tile: int = typer.Option(
+        None, "--tile", help=f"Winograd output tile, one of {TILES} (default: the model's winograd_tile)."
+    ),
     force: bool = typer.Option(False, "--force", help="Write the file even if the accuracy check fails."),
 ):
     """Export to FFT-free ONNX, check it, compare ORT and onnx.reference against PyTorch, write atomically."""
@@ -26,8 +39,17 @@ def export(
 
     output = output if output is not None else checkpoint.with_suffix(".onnx")
     try:
-        report = export_onnx(checkpoint, output, resolution=resolution, batch=batch, opset=opset, fp16=fp16,
-                             conv=conv, tile=tile, force=force)
+        report = export_onnx(
+            checkpoint,
+            output,
+            resolution=resolution,
+            batch=batch,
+            opset=opset,
+            fp16=fp16,
+            conv=conv,
+            tile=tile,
+            force=force,
+        )
     except ExportError as e:
         for table in report_tables(e.report):
             console.print(table)
@@ -35,8 +57,11 @@ def export(
     for table in report_tables(report):
         console.print(table)
     if report.forced:
-        typer.secho(f"warning: {output} written with --force although the accuracy check failed", err=True,
-                    fg=typer.colors.YELLOW)
+        typer.secho(
+            f"warning: {output} written with --force although the accuracy check failed",
+            err=True,
+            fg=typer.colors.YELLOW,
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,5 @@
 """`wno-edge import-neuralop`: a neuraloperator 2.x FNO state dict -> a wno-edge checkpoint."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,13 +13,22 @@ from .display import console
 
 
 def import_neuralop(
-    source: Path = typer.Argument(..., help="torch.save(model.state_dict()) of a neuraloperator FNO/TFNO, or either "
-                                            "file of the pair save_checkpoint writes (NAME_state_dict.pt, NAME_metadata.pkl)."),
-    output: Path = typer.Option(None, "--output", "-o", help="Checkpoint to write (default: SOURCE with suffix .wno.pt)."),
-    resolution: str = typer.Option(None, "--resolution", "-r",
-                                   help="Grid HxW to record (export's default) and to compare with neuraloperator at."),
-    wno: bool = typer.Option(False, "--wno", help="Give every layer a 3x3 kernel k (starts at 0, same function) "
-                                                  "to fine-tune with `wno-edge train --init`."),
+    source: Path = typer.Argument(
+        ...,
+        help="torch.save(model.state_dict()) of a neuraloperator FNO/TFNO, or either "
+        "file of the pair save_checkpoint writes (NAME_state_dict.pt, NAME_metadata.pkl).",
+    ),
+    output: Path = typer.Option(
+        None, "--output", "-o", help="Checkpoint to write (default: SOURCE with suffix .wno.pt)."
+    ),
+    resolution: str = typer.Option(
+        None, "--resolution", "-r", help="Grid HxW to record (export's default) and to compare with neuraloperator at."
+    ),
+    wno: bool = typer.Option(
+        False,
+        "--wno",
+        help="Give every layer a 3x3 kernel k (starts at 0, same function) to fine-tune with `wno-edge train --init`.",
+    ),
     tile: int = typer.Option(4, "--tile", help=f"Winograd tile for --wno, one of {TILES}."),
 ):
     """Import a neuraloperator FNO without executing its pickle; checks it against neuraloperator if installed."""
@@ -34,13 +44,17 @@ def import_neuralop(
     output = output if output is not None else source.with_name(Path(name).stem + ".wno.pt")
     report = run(source, output, real_space_kernel=wno, winograd_tile=tile, resolution=parse_resolution(resolution))
     c = report.config
-    console.print(f"neuraloperator {report.options.get('n_modes')} modes, width {c.width}, {c.n_layers} layers, "
-                  f"factorization {report.options.get('factorization')}, fno_skip {report.options.get('fno_skip')}, "
-                  f"channel MLP {'width ' + str(c.channel_mlp_width) if c.channel_mlp_width else 'off'}, "
-                  f"domain padding {report.options.get('domain_padding')}")
+    console.print(
+        f"neuraloperator {report.options.get('n_modes')} modes, width {c.width}, {c.n_layers} layers, "
+        f"factorization {report.options.get('factorization')}, fno_skip {report.options.get('fno_skip')}, "
+        f"channel MLP {'width ' + str(c.channel_mlp_width) if c.channel_mlp_width else 'off'}, "
+        f"domain padding {report.options.get('domain_padding')}"
+    )
     if report.reference_error is not None:
-        console.print(f"matches neuraloperator: max error {report.reference_error:.2e} of the output scale "
-                      f"({report.reference_note})")
+        console.print(
+            f"matches neuraloperator: max error {report.reference_error:.2e} of the output scale "
+            f"({report.reference_note})"
+        )
     else:
         console.print(f"not compared: {report.reference_note}")
     console.print(f"wrote {report.output}" + (" (k = 0 in every layer: fine-tune it)" if wno else ""))

@@ -1,4 +1,5 @@
 """`wno-edge profile`: time a model file (trtexec-style), or compare conv algorithms."""
+
 from __future__ import annotations
 
 import json
@@ -13,10 +14,15 @@ from ..errors import WNOEdgeError
 from .display import console
 
 
-
 def _progress():
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), transient=True)
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
 
 
 def profile(
@@ -30,9 +36,15 @@ def profile(
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of the report."),
     report: Path = typer.Option(None, "--report", help="Also write the results, every latency included, as JSON."),
     plot: Path = typer.Option(None, "--plot", help="Write a latency histogram PNG."),
-    compare_conv_: bool = typer.Option(False, "--compare-conv", help="Time the model's 3x3 conv every way (paper Table 1)."),
-    backend: str = typer.Option(None, "--backend", help="For .onnx: native (C++ engine, prints a per-stage "
-                                "breakdown) or onnxruntime (default: native for wno-edge exports when built)."),
+    compare_conv_: bool = typer.Option(
+        False, "--compare-conv", help="Time the model's 3x3 conv every way (paper Table 1)."
+    ),
+    backend: str = typer.Option(
+        None,
+        "--backend",
+        help="For .onnx: native (C++ engine, prints a per-stage "
+        "breakdown) or onnxruntime (default: native for wno-edge exports when built).",
+    ),
 ):
     """Latency percentiles, throughput and jitter of one model file."""
     from .. import runtime
@@ -50,15 +62,21 @@ def profile(
     options = {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
     if backend == "native":
         options["profile"] = True  # the engine records per-stage times
-    with runtime.load(engine, device=device, threads=threads, batch=batch, check_finite=False, backend=backend,
-                      **options) as session:
+    with runtime.load(
+        engine, device=device, threads=threads, batch=batch, check_finite=False, backend=backend, **options
+    ) as session:
         if compare_conv_:
             return _compare_conv(engine, session, threads or 1)
         with _progress() as bar:
             warm = bar.add_task("warm-up", total=warmup) if warmup else None
             task = bar.add_task("profiling", total=iterations)
-            result = profile_session(session, iterations, warmup, lambda i: bar.update(task, completed=i),
-                                     lambda i: bar.update(warm, completed=i))
+            result = profile_session(
+                session,
+                iterations,
+                warmup,
+                lambda i: bar.update(task, completed=i),
+                lambda i: bar.update(warm, completed=i),
+            )
         add_arithmetic(result, model_macs(session))
     result["model"] = str(engine)
     if as_json:
@@ -88,9 +106,13 @@ def _compare_conv(engine: Path, session, threads: int) -> None:
     for col in ("method", "median ms", "vs torch direct", "max rel error"):
         table.add_column(col, justify="left" if col == "method" else "right")
     for r in rows:
-        table.add_row(r["method"] + (" *" if r["fastest"] else ""), f"{r['median_ms']:.3f}",
-                      f"{r['speedup_vs_torch_direct']:.2f}x", f"{r['rel_error']:.1e}",
-                      style="bold green" if r["fastest"] else None)
+        table.add_row(
+            r["method"] + (" *" if r["fastest"] else ""),
+            f"{r['median_ms']:.3f}",
+            f"{r['speedup_vs_torch_direct']:.2f}x",
+            f"{r['rel_error']:.1e}",
+            style="bold green" if r["fastest"] else None,
+        )
     console.print(table)
     console.print("* fastest")
 

@@ -9,14 +9,22 @@
 Names load on first use: generating data (numpy, scipy, h5py) does not import torch,
 which only the torch Dataset (pdebench) needs.
 """
+
 from importlib import import_module
 
 from ..contract import TASKS
 from .generate import GenerationInterrupted, GenerationResult, generate  # after the submodule: the function
 
 _GENERATE = ("GenerationResult", "GenerationInterrupted", "generate")
-_PDEBENCH = ("NormalizationStats", "PDEBenchDataset", "PDEBenchFormatError", "PDEBenchInfo", "describe",
-             "normalization_stats", "split_indices")
+_PDEBENCH = (
+    "NormalizationStats",
+    "PDEBenchDataset",
+    "PDEBenchFormatError",
+    "PDEBenchInfo",
+    "describe",
+    "normalization_stats",
+    "split_indices",
+)
 
 
 def __getattr__(name):

@@ -5,6 +5,7 @@ Cell-centred finite volumes on an n x n grid (cell centres (i + 1/2)/n, as PDEBe
 (the exact series conductance of two half cells, so a 1 / 0.1 jump is resolved without
 smearing); a boundary face sees its cell's coefficient over half a cell to u = 0.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -59,10 +60,12 @@ def darcy_matrix(a: np.ndarray) -> sp.csr_matrix:
     diag[-1, :] += 2 * a[-1, :]
     diag[:, 0] += 2 * a[:, 0]
     diag[:, -1] += 2 * a[:, -1]
-    rows = np.concatenate([idx.ravel(), idx[1:, :].ravel(), idx[:-1, :].ravel(),
-                           idx[:, 1:].ravel(), idx[:, :-1].ravel()])
-    cols = np.concatenate([idx.ravel(), idx[:-1, :].ravel(), idx[1:, :].ravel(),
-                           idx[:, :-1].ravel(), idx[:, 1:].ravel()])
+    rows = np.concatenate(
+        [idx.ravel(), idx[1:, :].ravel(), idx[:-1, :].ravel(), idx[:, 1:].ravel(), idx[:, :-1].ravel()]
+    )
+    cols = np.concatenate(
+        [idx.ravel(), idx[:-1, :].ravel(), idx[1:, :].ravel(), idx[:, :-1].ravel(), idx[:, 1:].ravel()]
+    )
     vals = np.concatenate([diag.ravel(), -tx.ravel(), -tx.ravel(), -ty.ravel(), -ty.ravel()])
     return sp.csr_matrix((vals * inv_h2, (rows, cols)), shape=(n * n, n * n))
 

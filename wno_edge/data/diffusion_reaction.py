@@ -20,6 +20,7 @@ diffusion step (second order). Stability:
     for accuracy: 0.01 at N(0, 1) data, where the stability bound would allow 0.05).
 PDEBench integrates the same semi-discrete system with scipy's RK45 (rtol 1e-3).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -91,8 +92,15 @@ def _advance(q: np.ndarray, interval: float, steps: int, diffusivity, k: float, 
     return idctn(qh, type=2, axes=(-2, -1), norm="ortho")
 
 
-def simulate(state0: np.ndarray, times: np.ndarray | None = None, du: float = DU, dv: float = DV,
-             k: float = K, reaction: bool = True, max_step: float = MAX_STEP) -> np.ndarray:
+def simulate(
+    state0: np.ndarray,
+    times: np.ndarray | None = None,
+    du: float = DU,
+    dv: float = DV,
+    k: float = K,
+    reaction: bool = True,
+    max_step: float = MAX_STEP,
+) -> np.ndarray:
     """Trajectories (B, len(times), 2, n, n) from initial states (B, 2, n, n) (or (2, n, n)).
 
     times: increasing output times starting at 0 (default: PDEBench's 101 frames on [0, 5]).

@@ -4,6 +4,7 @@ are interchangeable for the readers (wno_edge.data.pdebench).
 Sample i is drawn from np.random.default_rng([seed, i]) alone: files are reproducible,
 and the first k samples of an n-sample file equal a k-sample file with the same seed.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,8 +60,10 @@ def _solve_batch(args) -> dict:
     rngs = [sample_rng(seed, i) for i in range(start, stop)]
     if task == "darcy":
         pairs = [darcy.darcy_sample(r, n, beta) for r in rngs]
-        return {"nu": np.stack([a for a, _ in pairs]).astype(np.float32),
-                "tensor": np.stack([u for _, u in pairs])[:, None].astype(np.float32)}
+        return {
+            "nu": np.stack([a for a, _ in pairs]).astype(np.float32),
+            "tensor": np.stack([u for _, u in pairs])[:, None].astype(np.float32),
+        }
     if task == "diffusion-reaction":
         traj = diffusion_reaction.diffusion_reaction_samples(rngs, n)
         return {"data": traj.transpose(0, 1, 3, 4, 2).astype(np.float32)}  # (B, T, X, Y, C)
@@ -126,6 +129,7 @@ class _Signals:
             ours = issubclass(unraisable.exc_type, (KeyboardInterrupt, GenerationInterrupted))
             if not (ours and self.received is not None):
                 previous(unraisable)
+
         return hook
 
 
@@ -162,21 +166,44 @@ def _pool(workers: int):
 
 def _progress(enabled: bool):
     from rich.console import Console
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn,
-                               TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class SamplesPerSecond(ProgressColumn):
         def render(self, task):
             return Text(f"{task.speed:.1f} samples/s" if task.speed else "", style="cyan")
 
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    SamplesPerSecond(), TimeElapsedColumn(), TimeRemainingColumn(),
-                    console=Console(stderr=True), disable=not enabled)
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        SamplesPerSecond(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled,
+    )
 
 
-def generate(task: str, path: str | os.PathLike, n_samples: int, resolution: int = 64, seed: int = 0,
-             *, beta: float = 1.0, workers: int = 1, progress: bool = True) -> GenerationResult:
+def generate(
+    task: str,
+    path: str | os.PathLike,
+    n_samples: int,
+    resolution: int = 64,
+    seed: int = 0,
+    *,
+    beta: float = 1.0,
+    workers: int = 1,
+    progress: bool = True,
+) -> GenerationResult:
     """Solve `n_samples` PDEBench-style samples of `task` on a resolution^2 grid and write `path`.
 
     darcy: `nu`, `tensor`, `x-coordinate`, `y-coordinate`, attribute `beta` (the forcing).
@@ -193,14 +220,27 @@ def generate(task: str, path: str | os.PathLike, n_samples: int, resolution: int
     if task == "darcy":
         params["beta"] = float(beta)
     elif task == "diffusion-reaction":
-        params.update(Du=diffusion_reaction.DU, Dv=diffusion_reaction.DV, k=diffusion_reaction.K,
-                      T=diffusion_reaction.T_END, boundary="neumann")
+        params.update(
+            Du=diffusion_reaction.DU,
+            Dv=diffusion_reaction.DV,
+            k=diffusion_reaction.K,
+            T=diffusion_reaction.T_END,
+            boundary="neumann",
+        )
     else:
-        params.update(g=shallow_water.GRAVITY, T=shallow_water.T_END, radius_range=list(shallow_water.RADIUS_RANGE),
-                      boundary="reflect")
+        params.update(
+            g=shallow_water.GRAVITY,
+            T=shallow_water.T_END,
+            radius_range=list(shallow_water.RADIUS_RANGE),
+            boundary="reflect",
+        )
     start = time.perf_counter()
-    with (_signals_unwind(path) as signals, atomic_path(path, before_commit=signals.check) as tmp,
-          h5py.File(tmp, "w") as f, _progress(progress) as bar):
+    with (
+        _signals_unwind(path) as signals,
+        atomic_path(path, before_commit=signals.check) as tmp,
+        h5py.File(tmp, "w") as f,
+        _progress(progress) as bar,
+    ):
         f.attrs["generator"] = "wno-edge"
         f.attrs["task"] = task
         f.attrs["config"] = json.dumps(params)

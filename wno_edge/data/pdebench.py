@@ -10,6 +10,7 @@ Nothing is loaded whole: opening reads metadata only, each item reads one sample
 one window of frames) and checks it for shape and NaN/Inf. The HDF5 handle is opened
 on first use in each process, so DataLoader workers (fork or spawn) get their own.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,9 +25,11 @@ from torch.utils.data import Dataset
 from ..errors import WNOEdgeError
 
 DARCY, TIME_SERIES = "darcy", "time-series"
-EXPECTED_LAYOUTS = ("darcy: datasets 'nu' (N, X, Y) and 'tensor' (N, 1, X, Y) with 'x-coordinate', "
-                    "'y-coordinate'; or time series: groups '0000', '0001', ... each with 'data' "
-                    "(T, X, Y, C) and 'grid/x', 'grid/y', 'grid/t'")
+EXPECTED_LAYOUTS = (
+    "darcy: datasets 'nu' (N, X, Y) and 'tensor' (N, 1, X, Y) with 'x-coordinate', "
+    "'y-coordinate'; or time series: groups '0000', '0001', ... each with 'data' "
+    "(T, X, Y, C) and 'grid/x', 'grid/y', 'grid/t'"
+)
 SPLITS = ("train", "test", "all")
 TEST_SPLITS = ("first", "last")  # where the test samples sit in the file; "first" is PDEBench's
 
@@ -57,6 +60,7 @@ class PDEBenchInfo:
         """((x0, x1), (y0, y1)) whose equal cells have the file's coordinates as centres (how
         PDEBench stores them): WNO2d.from_fno(state_dict, domain=info.domain) then feeds an
         imported FNO the coordinates PDEBench trained it with."""
+
         def axis(c: np.ndarray, name: str) -> tuple[float, float]:
             c = np.asarray(c, dtype=np.float64)
             if c.size < 2 or not np.all(np.diff(c) > 0):
@@ -115,8 +119,9 @@ def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:
         _check_shape(path, "y-coordinate", y.shape, (ny,), f"({ny},) to match 'nu'")
         if n == 0:
             _fail(path, "'nu' holds no samples")
-        return PDEBenchInfo(path, DARCY, _task_name(attrs, DARCY, 1), n, (nx, ny), 1, None,
-                            x[()], y[()], None, (), attrs)
+        return PDEBenchInfo(
+            path, DARCY, _task_name(attrs, DARCY, 1), n, (nx, ny), 1, None, x[()], y[()], None, (), attrs
+        )
     samples = _sample_keys(f)
     if not samples:
         shown = ", ".join(repr(k) for k in keys[:8]) + (", ..." if len(keys) > 8 else "")
@@ -130,8 +135,20 @@ def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:
         ds = _dataset(path, first, f"grid/{axis}", f"({size},) coordinates")
         _check_shape(path, f"{samples[0]}/grid/{axis}", ds.shape, (size,), f"({size},) to match 'data' {data.shape}")
         grid[axis] = ds[()]
-    return PDEBenchInfo(path, TIME_SERIES, _task_name(attrs, TIME_SERIES, nc), len(samples), (nx, ny), nc, nt,
-                        grid["x"], grid["y"], grid["t"], tuple(samples), attrs)
+    return PDEBenchInfo(
+        path,
+        TIME_SERIES,
+        _task_name(attrs, TIME_SERIES, nc),
+        len(samples),
+        (nx, ny),
+        nc,
+        nt,
+        grid["x"],
+        grid["y"],
+        grid["t"],
+        tuple(samples),
+        attrs,
+    )
 
 
 def open_h5(path: str | os.PathLike) -> h5py.File:
@@ -150,8 +167,9 @@ def describe(path: str | os.PathLike) -> PDEBenchInfo:
         return _describe(Path(path), f)
 
 
-def split_indices(n_samples: int, split: str = "train", test_fraction: float = 0.1,
-                  test_split: str = "first") -> np.ndarray:
+def split_indices(
+    n_samples: int, split: str = "train", test_fraction: float = 0.1, test_split: str = "first"
+) -> np.ndarray:
     """PDEBench's split (FNODatasetSingle): the first int(n test_fraction) samples test, the
     rest train. test_split="last" takes the test samples from the end instead (wno-edge < 0.2,
     and the bundled models' cards)."""
@@ -179,8 +197,10 @@ def spatial_stride(shape: tuple[int, int], reduce: int | None = None, resolution
         raise WNOEdgeError("give either reduce or resolution, not both")
     if resolution is not None:
         if resolution < 1 or any(s % resolution for s in shape) or shape[0] // resolution != shape[1] // resolution:
-            raise WNOEdgeError(f"cannot subsample the {shape[0]}x{shape[1]} grid to {resolution}x{resolution}: "
-                               f"the resolution must divide both sizes by the same integer factor")
+            raise WNOEdgeError(
+                f"cannot subsample the {shape[0]}x{shape[1]} grid to {resolution}x{resolution}: "
+                f"the resolution must divide both sizes by the same integer factor"
+            )
         return shape[0] // resolution
     reduce = 1 if reduce is None else int(reduce)
     if reduce < 1:
@@ -201,9 +221,19 @@ class PDEBenchDataset(Dataset):
     reduce / resolution: strided spatial subsampling; time_reduce: keep every k-th frame.
     """
 
-    def __init__(self, path: str | os.PathLike, split: str = "train", *, test_fraction: float = 0.1,
-                 reduce: int | None = None, resolution: int | None = None, time_reduce: int = 1,
-                 initial_step: int = 10, max_samples: int | None = None, test_split: str = "first"):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        split: str = "train",
+        *,
+        test_fraction: float = 0.1,
+        reduce: int | None = None,
+        resolution: int | None = None,
+        time_reduce: int = 1,
+        initial_step: int = 10,
+        max_samples: int | None = None,
+        test_split: str = "first",
+    ):
         self.path = Path(path)
         self.info = info = describe(self.path)
         self.stride = spatial_stride(info.shape, reduce, resolution)
@@ -227,8 +257,9 @@ class PDEBenchDataset(Dataset):
             self.t = info.t[:: self.time_reduce]
             self.initial_step = int(initial_step)
             if not 1 <= self.initial_step < len(self.t):
-                raise WNOEdgeError(f"initial_step must be in [1, {len(self.t) - 1}] for {len(self.t)} frames, "
-                                   f"got {initial_step}")
+                raise WNOEdgeError(
+                    f"initial_step must be in [1, {len(self.t) - 1}] for {len(self.t)} frames, got {initial_step}"
+                )
             self.in_channels = self.initial_step * info.n_channels
             self.out_channels = info.n_channels
             self.windows = len(self.t) - self.initial_step
@@ -266,8 +297,11 @@ class PDEBenchDataset(Dataset):
         if not isinstance(data, h5py.Dataset):
             _fail(self.path, f"sample '{key}' has no dataset 'data' (expected ({nt}, {nx}, {ny}, {nc}))")
         if data.shape != (nt, nx, ny, nc):
-            _fail(self.path, f"'{key}/data' has shape {data.shape}, expected {(nt, nx, ny, nc)} like sample "
-                             f"'{self.info.sample_keys[0]}'")
+            _fail(
+                self.path,
+                f"'{key}/data' has shape {data.shape}, expected {(nt, nx, ny, nc)} like sample "
+                f"'{self.info.sample_keys[0]}'",
+            )
         return data
 
     def read_frames(self, index: int, start: int = 0, stop: int | None = None) -> np.ndarray:
@@ -275,7 +309,7 @@ class PDEBenchDataset(Dataset):
         tr, s = self.time_reduce, self.stride
         stop = len(self.t) if stop is None else stop
         data = self._series(index)
-        block = data[start * tr:(stop - 1) * tr + 1][::tr, ::s, ::s]  # one contiguous read
+        block = data[start * tr : (stop - 1) * tr + 1][::tr, ::s, ::s]  # one contiguous read
         key = self.info.sample_keys[index]
         return self._checked(np.ascontiguousarray(block.transpose(0, 3, 1, 2), dtype=np.float32), f"sample '{key}'")
 
@@ -285,8 +319,10 @@ class PDEBenchDataset(Dataset):
         a = f["nu"][index][::s, ::s][None]
         u = f["tensor"][index][:, ::s, ::s]
         what = f"Darcy sample {index}"
-        return (self._checked(np.ascontiguousarray(a, dtype=np.float32), f"{what} ('nu')"),
-                self._checked(np.ascontiguousarray(u, dtype=np.float32), f"{what} ('tensor')"))
+        return (
+            self._checked(np.ascontiguousarray(a, dtype=np.float32), f"{what} ('nu')"),
+            self._checked(np.ascontiguousarray(u, dtype=np.float32), f"{what} ('tensor')"),
+        )
 
     def __len__(self) -> int:
         return len(self.indices) * self.windows

@@ -18,6 +18,7 @@ dam-break front does not reach the walls (radius <= 0.7 plus front speed ~1.3 ti
 T = 1 < 2.5): the two choices give identical frames at 64^2 and 128^2 and differ by
 < 1e-10 at 32^2. `boundary="outflow"` reproduces PDEBench's choice.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -125,8 +126,13 @@ def _stable_dt(q: np.ndarray, dx: float, dy: float, g: float) -> np.ndarray:
     return CFL / rate.reshape(rate.shape[0], -1).max(axis=1)
 
 
-def simulate(state0: np.ndarray, times: np.ndarray | None = None, domain: tuple[float, float] = DOMAIN,
-             g: float = GRAVITY, boundary: str = "reflect") -> np.ndarray:
+def simulate(
+    state0: np.ndarray,
+    times: np.ndarray | None = None,
+    domain: tuple[float, float] = DOMAIN,
+    g: float = GRAVITY,
+    boundary: str = "reflect",
+) -> np.ndarray:
     """Conserved states (B, len(times), 3, n, m) from initial states (B, 3, n, m) (or (3, n, m)).
 
     Each sample takes its own CFL step, so its trajectory does not depend on its batch.

@@ -22,6 +22,7 @@ The block maps exactly onto a WNO2d (contract.WNOConfig's neuraloperator fields)
 k (the 3x3 kernel) is absent (real_space_kernel=False, the FNO special case) or starts at
 zero (real_space_kernel=True), so the imported model computes the same function either way.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,8 +39,15 @@ from ..contract import WNOConfig
 from ..errors import WNOEdgeError
 from ..model import WNO2d
 
-__all__ = ["NeuralopImportError", "ImportReport", "read_neuralop", "from_neuralop", "import_neuralop",
-           "neuralop_config", "neuralop_model"]
+__all__ = [
+    "NeuralopImportError",
+    "ImportReport",
+    "read_neuralop",
+    "from_neuralop",
+    "import_neuralop",
+    "neuralop_config",
+    "neuralop_model",
+]
 
 
 class NeuralopImportError(WNOEdgeError):
@@ -47,6 +55,7 @@ class NeuralopImportError(WNOEdgeError):
 
 
 # ---- reading the file --------------------------------------------------------------------
+
 
 class _Name:
     """An inert stand-in for a global the file names (never called: calling it is refused)."""
@@ -65,14 +74,31 @@ GELU = "torch._C._nn.gelu"
 SPECTRAL_CONV = "neuralop.layers.spectral_convolution.SpectralConv"
 # Activations neuraloperator users pass as non_linearity: read by name so the refusal names the
 # option (only GELU is supported); never resolved to the functions themselves.
-OTHER_ACTIVATIONS = tuple(f"{m}.{f}" for m in ("torch", "torch._C._nn", "torch.nn.functional", "torch._C._VariableFunctions")
-                          for f in ("relu", "silu", "tanh", "sigmoid", "elu", "leaky_relu", "softplus", "mish",
-                                    "gelu", "hardtanh", "relu6", "selu", "celu"))
+OTHER_ACTIVATIONS = tuple(
+    f"{m}.{f}"
+    for m in ("torch", "torch._C._nn", "torch.nn.functional", "torch._C._VariableFunctions")
+    for f in (
+        "relu",
+        "silu",
+        "tanh",
+        "sigmoid",
+        "elu",
+        "leaky_relu",
+        "softplus",
+        "mish",
+        "gelu",
+        "hardtanh",
+        "relu6",
+        "selu",
+        "celu",
+    )
+)
 _STORAGES = ("Float", "Double", "Half", "BFloat16", "ComplexFloat", "ComplexDouble", "Long", "Int", "Bool")
 # Exactly the globals neuraloperator's state dicts and metadata pickles hold; torch's weights-only
 # unpickler resolves the first group itself, the names map to inert _Name objects.
-TORCH_GLOBALS = frozenset({"collections.OrderedDict", "torch._utils._rebuild_tensor_v2",
-                           *(f"torch.{s}Storage" for s in _STORAGES)})
+TORCH_GLOBALS = frozenset(
+    {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", *(f"torch.{s}Storage" for s in _STORAGES)}
+)
 NAMED_GLOBALS = frozenset({GELU, SPECTRAL_CONV, *OTHER_ACTIVATIONS})
 # Opcodes that name or build objects without a GLOBAL the scan can read: refused outright.
 _REFUSED_OPS = {"STACK_GLOBAL", "INST", "OBJ", "EXT1", "EXT2", "EXT4"}
@@ -83,13 +109,16 @@ def _scan_pickle(data: bytes, where: str) -> None:
     try:
         for op, arg, _ in pickletools.genops(data):
             if op.name in _REFUSED_OPS:
-                raise NeuralopImportError(f"{where}: refused: the pickle uses {op.name}, which a neuraloperator "
-                                          "checkpoint never does (nothing was executed)")
+                raise NeuralopImportError(
+                    f"{where}: refused: the pickle uses {op.name}, which a neuraloperator "
+                    "checkpoint never does (nothing was executed)"
+                )
             if op.name == "GLOBAL":
                 name = str(arg).replace(" ", ".")
                 if name not in TORCH_GLOBALS and name not in NAMED_GLOBALS:
-                    raise NeuralopImportError(f"{where}: refused: the file asks for the global {name}, "
-                                              f"{_why(name)} (nothing was executed)")
+                    raise NeuralopImportError(
+                        f"{where}: refused: the file asks for the global {name}, {_why(name)} (nothing was executed)"
+                    )
     except NeuralopImportError:
         raise
     except Exception as e:  # truncated or not a pickle at all
@@ -159,8 +188,10 @@ def read_neuralop(src: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
             raise NeuralopImportError(f"{meta_path}: not neuraloperator metadata (a {type(stored).__name__})")
         meta = meta if isinstance(meta, dict) else stored
     if not isinstance(meta, dict):
-        raise NeuralopImportError(f"{sd_path}: no neuraloperator _metadata (save the model's own state_dict(), "
-                                  "which carries it, or the pair save_checkpoint writes)")
+        raise NeuralopImportError(
+            f"{sd_path}: no neuraloperator _metadata (save the model's own state_dict(), "
+            "which carries it, or the pair save_checkpoint writes)"
+        )
     tensors = {k: v for k, v in sd.items() if k != "_metadata"}
     bad = [k for k, v in tensors.items() if not isinstance(v, torch.Tensor)]
     if bad:
@@ -170,18 +201,38 @@ def read_neuralop(src: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 
 # ---- the configuration --------------------------------------------------------------------
 
+
 def _refuse(option: str, value, why: str = "") -> NeuralopImportError:
     return NeuralopImportError(f"unsupported neuraloperator option {option}={value!r}" + (f": {why}" if why else ""))
 
 
 # neuralop.models.FNO's defaults (2.0.0): TFNO records only the arguments it was given, FNO all.
 FNO_DEFAULTS = dict(
-    n_layers=4, lifting_channel_ratio=2, projection_channel_ratio=2, positional_embedding="grid",
-    non_linearity=_Name(GELU), norm=None, complex_data=False, use_channel_mlp=True, channel_mlp_dropout=0,
-    channel_mlp_expansion=0.5, channel_mlp_skip="soft-gating", fno_skip="linear", resolution_scaling_factor=None,
-    domain_padding=None, fno_block_precision="full", stabilizer=None, max_n_modes=None, factorization=None, rank=1.0,
-    fixed_rank_modes=False, implementation="factorized", decomposition_kwargs=None, separable=False,
-    preactivation=False, conv_module=_Name(SPECTRAL_CONV),
+    n_layers=4,
+    lifting_channel_ratio=2,
+    projection_channel_ratio=2,
+    positional_embedding="grid",
+    non_linearity=_Name(GELU),
+    norm=None,
+    complex_data=False,
+    use_channel_mlp=True,
+    channel_mlp_dropout=0,
+    channel_mlp_expansion=0.5,
+    channel_mlp_skip="soft-gating",
+    fno_skip="linear",
+    resolution_scaling_factor=None,
+    domain_padding=None,
+    fno_block_precision="full",
+    stabilizer=None,
+    max_n_modes=None,
+    factorization=None,
+    rank=1.0,
+    fixed_rank_modes=False,
+    implementation="factorized",
+    decomposition_kwargs=None,
+    separable=False,
+    preactivation=False,
+    conv_module=_Name(SPECTRAL_CONV),
 )
 
 
@@ -215,9 +266,15 @@ def _check_options(meta: dict) -> None:
     if _qualname(act) not in (GELU, "torch.nn.functional.gelu"):
         raise _refuse("non_linearity", act, "only GELU (F.gelu)")
     checks = [
-        ("complex_data", False), ("separable", False), ("norm", None), ("preactivation", False),
-        ("stabilizer", None), ("resolution_scaling_factor", None), ("max_n_modes", None),
-        ("fno_block_precision", "full"), ("fixed_rank_modes", False),
+        ("complex_data", False),
+        ("separable", False),
+        ("norm", None),
+        ("preactivation", False),
+        ("stabilizer", None),
+        ("resolution_scaling_factor", None),
+        ("max_n_modes", None),
+        ("fno_block_precision", "full"),
+        ("fixed_rank_modes", False),
     ]
     for option, ok in checks:
         value = meta.get(option, ok)
@@ -283,15 +340,24 @@ def _get(sd: dict, key: str) -> torch.Tensor:
     return sd[key]
 
 
-def neuralop_config(sd: dict, meta: dict, *, real_space_kernel: bool = False, winograd_tile: int = 4,
-                    resolution: tuple[int, int] | None = None) -> WNOConfig:
+def neuralop_config(
+    sd: dict,
+    meta: dict,
+    *,
+    real_space_kernel: bool = False,
+    winograd_tile: int = 4,
+    resolution: tuple[int, int] | None = None,
+) -> WNOConfig:
     """The WNOConfig of a neuraloperator FNO (after the option checks), from its tensors' shapes."""
     meta = _options(meta)
     _check_options(meta)
     lift0 = _get(sd, "lifting.fcs.0.weight")
     two_lift = "lifting.fcs.1.weight" in sd
-    width = int(_get(sd, "fno_blocks.convs.0.bias").shape[0]) if "fno_blocks.convs.0.bias" in sd else \
-        int(meta.get("hidden_channels"))
+    width = (
+        int(_get(sd, "fno_blocks.convs.0.bias").shape[0])
+        if "fno_blocks.convs.0.bias" in sd
+        else int(meta.get("hidden_channels"))
+    )
     n_layers = int(meta.get("n_layers", 4))
     grid = meta.get("positional_embedding", "grid") == "grid"
     in_channels = int(lift0.shape[1]) - (2 if grid else 0)
@@ -301,10 +367,18 @@ def neuralop_config(sd: dict, meta: dict, *, real_space_kernel: bool = False, wi
         raise NeuralopImportError("the state dict's shapes contradict its _metadata (in_channels / hidden_channels)")
     try:
         return WNOConfig(
-            in_channels=in_channels, out_channels=int(_get(sd, "projection.fcs.1.weight").shape[0]), width=width,
-            modes=(-(-m1n // 2), m2n // 2 + 1), n_layers=n_layers, winograd_tile=winograd_tile,
-            real_space_kernel=real_space_kernel, domain_padding=0, block="neuralop",
-            projection_width=int(_get(sd, "projection.fcs.0.weight").shape[0]), grid=grid, resolution=resolution,
+            in_channels=in_channels,
+            out_channels=int(_get(sd, "projection.fcs.1.weight").shape[0]),
+            width=width,
+            modes=(-(-m1n // 2), m2n // 2 + 1),
+            n_layers=n_layers,
+            winograd_tile=winograd_tile,
+            real_space_kernel=real_space_kernel,
+            domain_padding=0,
+            block="neuralop",
+            projection_width=int(_get(sd, "projection.fcs.0.weight").shape[0]),
+            grid=grid,
+            resolution=resolution,
             grid_points="left" if grid else "endpoints",
             lifting_width=int(lift0.shape[0]) if two_lift else 0,
             channel_mlp_width=int(sd["fno_blocks.channel_mlp.0.fcs.0.weight"].shape[0]) if mlp else 0,
@@ -333,8 +407,9 @@ def _spectral_weights(w: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Ten
     return w1, w2
 
 
-def from_neuralop(src, *, real_space_kernel: bool = False, winograd_tile: int = 4,
-                  resolution: tuple[int, int] | None = None) -> WNO2d:
+def from_neuralop(
+    src, *, real_space_kernel: bool = False, winograd_tile: int = 4, resolution: tuple[int, int] | None = None
+) -> WNO2d:
     """A WNO2d that computes the neuraloperator FNO's function. `src`: a path (see read_neuralop)
     or a state dict with `_metadata`. With real_space_kernel=True every layer gains a 3x3
     kernel k that starts at zero (fine-tune it with wno_edge.train)."""
@@ -346,18 +421,23 @@ def from_neuralop(src, *, real_space_kernel: bool = False, winograd_tile: int = 
     else:
         sd, meta = read_neuralop(src)
     meta = _options(meta)
-    cfg = neuralop_config(sd, meta, real_space_kernel=real_space_kernel, winograd_tile=winograd_tile,
-                          resolution=resolution)
+    cfg = neuralop_config(
+        sd, meta, real_space_kernel=real_space_kernel, winograd_tile=winograd_tile, resolution=resolution
+    )
     c = cfg.width
     col = lambda t: t.reshape(t.shape[0], t.shape[1], 1, 1)  # noqa: E731  Conv1d (o, i, 1) -> Conv2d (o, i, 1, 1)
-    mapped = {"lift.weight": _get(sd, "lifting.fcs.0.weight")[..., 0], "lift.bias": _get(sd, "lifting.fcs.0.bias"),
-              "project1.weight": _get(sd, "projection.fcs.0.weight")[..., 0],
-              "project1.bias": _get(sd, "projection.fcs.0.bias"),
-              "project2.weight": _get(sd, "projection.fcs.1.weight")[..., 0],
-              "project2.bias": _get(sd, "projection.fcs.1.bias")}
+    mapped = {
+        "lift.weight": _get(sd, "lifting.fcs.0.weight")[..., 0],
+        "lift.bias": _get(sd, "lifting.fcs.0.bias"),
+        "project1.weight": _get(sd, "projection.fcs.0.weight")[..., 0],
+        "project1.bias": _get(sd, "projection.fcs.0.bias"),
+        "project2.weight": _get(sd, "projection.fcs.1.weight")[..., 0],
+        "project2.bias": _get(sd, "projection.fcs.1.bias"),
+    }
     if cfg.lifting_width:
-        mapped.update({"lift2.weight": _get(sd, "lifting.fcs.1.weight")[..., 0],
-                       "lift2.bias": _get(sd, "lifting.fcs.1.bias")})
+        mapped.update(
+            {"lift2.weight": _get(sd, "lifting.fcs.1.weight")[..., 0], "lift2.bias": _get(sd, "lifting.fcs.1.bias")}
+        )
     for i in range(cfg.n_layers):
         blk, out = f"fno_blocks", f"layers.{i}"
         w = _dense_weight(sd, f"{blk}.convs.{i}.weight")
@@ -369,24 +449,31 @@ def from_neuralop(src, *, real_space_kernel: bool = False, winograd_tile: int = 
         mapped[f"{out}.pointwise.bias"] = torch.zeros(c) if bias is None else bias.reshape(c)
         mapped[f"{out}.pointwise.weight"] = col(_skip_matrix(sd, f"{blk}.fno_skips.{i}", meta.get("fno_skip"), c))
         if cfg.channel_mlp_width:
-            mapped.update({f"{out}.mlp1.weight": col(_get(sd, f"{blk}.channel_mlp.{i}.fcs.0.weight")),
-                           f"{out}.mlp1.bias": _get(sd, f"{blk}.channel_mlp.{i}.fcs.0.bias"),
-                           f"{out}.mlp2.weight": col(_get(sd, f"{blk}.channel_mlp.{i}.fcs.1.weight")),
-                           f"{out}.mlp2.bias": _get(sd, f"{blk}.channel_mlp.{i}.fcs.1.bias")})
+            mapped.update(
+                {
+                    f"{out}.mlp1.weight": col(_get(sd, f"{blk}.channel_mlp.{i}.fcs.0.weight")),
+                    f"{out}.mlp1.bias": _get(sd, f"{blk}.channel_mlp.{i}.fcs.0.bias"),
+                    f"{out}.mlp2.weight": col(_get(sd, f"{blk}.channel_mlp.{i}.fcs.1.weight")),
+                    f"{out}.mlp2.bias": _get(sd, f"{blk}.channel_mlp.{i}.fcs.1.bias"),
+                }
+            )
             if cfg.channel_mlp_skip:
                 mapped[f"{out}.mlp_skip.weight"] = col(
-                    _skip_matrix(sd, f"{blk}.channel_mlp_skips.{i}", meta.get("channel_mlp_skip"), c))
+                    _skip_matrix(sd, f"{blk}.channel_mlp_skips.{i}", meta.get("channel_mlp_skip"), c)
+                )
     model = WNO2d(cfg)
     with torch.no_grad():
         for layer in model.layers:
             if layer.kernel is not None:
                 layer.kernel.zero_()
     try:
-        missing, unexpected = model.load_state_dict({k: v.detach().float() if not v.is_complex() else v.detach()
-                                                     for k, v in mapped.items()}, strict=False)
+        missing, unexpected = model.load_state_dict(
+            {k: v.detach().float() if not v.is_complex() else v.detach() for k, v in mapped.items()}, strict=False
+        )
     except RuntimeError as e:
-        raise NeuralopImportError(f"the weights do not fit the FNO its _metadata describes: "
-                                  f"{str(e).splitlines()[-1].strip()[:160]}") from None
+        raise NeuralopImportError(
+            f"the weights do not fit the FNO its _metadata describes: {str(e).splitlines()[-1].strip()[:160]}"
+        ) from None
     missing = [k for k in missing if not k.endswith(("kernel", "_mean", "_std"))]
     if missing:
         raise NeuralopImportError(f"the import left {missing[0]} unset (a bug)")
@@ -394,6 +481,7 @@ def from_neuralop(src, *, real_space_kernel: bool = False, winograd_tile: int = 
 
 
 # ---- the command ----------------------------------------------------------------------------
+
 
 @dataclass
 class ImportReport:
@@ -430,21 +518,48 @@ def _reference_fno(meta: dict, sd: dict):
     return fno.eval()
 
 
-def import_neuralop(src: str | os.PathLike, output: str | os.PathLike | None, *, real_space_kernel: bool = False,
-                    winograd_tile: int = 4, resolution: tuple[int, int] | None = None,
-                    check_resolution: tuple[int, int] | None = None, seed: int = 0) -> ImportReport:
+def import_neuralop(
+    src: str | os.PathLike,
+    output: str | os.PathLike | None,
+    *,
+    real_space_kernel: bool = False,
+    winograd_tile: int = 4,
+    resolution: tuple[int, int] | None = None,
+    check_resolution: tuple[int, int] | None = None,
+    seed: int = 0,
+) -> ImportReport:
     """Read SRC, build the WNO2d, compare it with neuraloperator's own forward when neuraloperator
     is installed (at `check_resolution`, else `resolution`, else 64x64), write `output` (a
     wno-edge checkpoint) atomically; nothing is written when the comparison fails."""
     src = Path(src)
     sd, meta = read_neuralop(src)
     meta = _options(meta)
-    model = from_neuralop({**sd, "_metadata": meta}, real_space_kernel=real_space_kernel,
-                          winograd_tile=winograd_tile, resolution=resolution)
+    model = from_neuralop(
+        {**sd, "_metadata": meta},
+        real_space_kernel=real_space_kernel,
+        winograd_tile=winograd_tile,
+        resolution=resolution,
+    )
     cfg = model.config
-    report = ImportReport(src, Path(output) if output is not None else None, cfg, options={
-        k: meta.get(k) for k in ("n_modes", "hidden_channels", "n_layers", "factorization", "fno_skip",
-                                 "use_channel_mlp", "channel_mlp_skip", "positional_embedding", "domain_padding")})
+    report = ImportReport(
+        src,
+        Path(output) if output is not None else None,
+        cfg,
+        options={
+            k: meta.get(k)
+            for k in (
+                "n_modes",
+                "hidden_channels",
+                "n_layers",
+                "factorization",
+                "fno_skip",
+                "use_channel_mlp",
+                "channel_mlp_skip",
+                "positional_embedding",
+                "domain_padding",
+            )
+        },
+    )
     h, w = check_resolution or resolution or (64, 64)
     try:
         fno = _reference_fno(meta, sd)
@@ -460,9 +575,17 @@ def import_neuralop(src: str | os.PathLike, output: str | os.PathLike | None, *,
         report.reference_error = float((got - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
         report.reference_note = f"2 random inputs at {h}x{w}"
         if not report.reference_error <= 1e-5:
-            raise NeuralopImportError(f"the imported model differs from neuraloperator's by {report.reference_error:.2e} "
-                                      f"of the output scale at {h}x{w} (limit 1e-5); nothing written")
+            raise NeuralopImportError(
+                f"the imported model differs from neuraloperator's by {report.reference_error:.2e} "
+                f"of the output scale at {h}x{w} (limit 1e-5); nothing written"
+            )
     if output is not None:
-        save_model(model, output, {"imported_from": f"neuraloperator {meta.get('_name', 'FNO')}: {src.name}",
-                                   "neuralop_options": {k: str(v) for k, v in report.options.items()}})
+        save_model(
+            model,
+            output,
+            {
+                "imported_from": f"neuraloperator {meta.get('_name', 'FNO')}: {src.name}",
+                "neuralop_options": {k: str(v) for k, v in report.options.items()},
+            },
+        )
     return report

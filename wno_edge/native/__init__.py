@@ -7,14 +7,14 @@
 abi (the ctypes declarations), library (the loader), and cuda (GPU probes) import
 neither torch nor numpy; the torch op (torch_op) loads on first use of its names.
 """
+
 from importlib import import_module
 
 from .abi import ABI_VERSION, ConvDesc
 from .cuda import cuda_device_count, cuda_kernel_status
 from .library import LIBRARY_ENV, NativeUnavailable, available, library_path, load
 
-_TORCH_OP = ("winograd_conv2d", "winograd_conv2d_op", "transform_weights", "set_num_threads",
-             "get_num_threads")
+_TORCH_OP = ("winograd_conv2d", "winograd_conv2d_op", "transform_weights", "set_num_threads", "get_num_threads")
 
 
 def __getattr__(name):
@@ -23,5 +23,15 @@ def __getattr__(name):
     raise AttributeError(f"module 'wno_edge.native' has no attribute {name!r}")
 
 
-__all__ = ["ABI_VERSION", "ConvDesc", "LIBRARY_ENV", "NativeUnavailable", "available", "library_path", "load",
-           "cuda_device_count", "cuda_kernel_status", *_TORCH_OP]
+__all__ = [
+    "ABI_VERSION",
+    "ConvDesc",
+    "LIBRARY_ENV",
+    "NativeUnavailable",
+    "available",
+    "library_path",
+    "load",
+    "cuda_device_count",
+    "cuda_kernel_status",
+    *_TORCH_OP,
+]

@@ -3,6 +3,7 @@
 tests/test_native_abi.py compiles a probe against the header and checks ABI_VERSION,
 the struct's size and every field offset against these declarations.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -22,8 +23,9 @@ ERROR_INTERNAL = 6
 class ConvDesc(ctypes.Structure):
     """wno_conv_desc."""
 
-    _fields_ = [(name, ctypes.c_int) for name in (
-        "batch", "in_channels", "out_channels", "height", "width", "padding", "tile")]
+    _fields_ = [
+        (name, ctypes.c_int) for name in ("batch", "in_channels", "out_channels", "height", "width", "padding", "tile")
+    ]
 
 
 # wno_task_fn and the parallel_for of wno_cpu_parallel (a caller's thread pool).

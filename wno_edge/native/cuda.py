@@ -1,4 +1,5 @@
 """Is there a CUDA GPU, and can the CUDA kernel library load? Torch-free probes."""
+
 from __future__ import annotations
 
 import ctypes
@@ -40,8 +41,7 @@ def cuda_kernel_status() -> tuple[bool, str]:
     env = os.environ.get(CUDA_LIBRARY_ENV)
     path = Path(env) if env else NATIVE_DIR / CUDA_LIBRARY
     if not path.exists():
-        return False, ("not compiled: build runtime/ with nvcc (cmake -DWNO_BUILD_CUDA=ON, "
-                       "see runtime/README.md)")
+        return False, ("not compiled: build runtime/ with nvcc (cmake -DWNO_BUILD_CUDA=ON, see runtime/README.md)")
     try:
         ctypes.CDLL(str(path))
     except OSError as exc:

@@ -4,6 +4,7 @@ Built by `pip install .` / `pip install -e .` into wno_edge/_native/ when CMake 
 compiler are found; $WNO_EDGE_NATIVE_LIB names another copy. Nothing is loaded until
 first use.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -46,15 +47,18 @@ def load(path: str | os.PathLike | None = None) -> ctypes.CDLL:
         if _lib is not None and (path is None or target == _lib_path):
             return _lib
         if not target.exists():
-            raise NativeUnavailable(f"{target} not found: build it with `pip install -e .` "
-                                    "(needs CMake and a C++17 compiler) or see runtime/README.md")
+            raise NativeUnavailable(
+                f"{target} not found: build it with `pip install -e .` "
+                "(needs CMake and a C++17 compiler) or see runtime/README.md"
+            )
         try:
             lib = abi.declare(ctypes.CDLL(str(target)))
         except (OSError, AttributeError) as exc:
             raise NativeUnavailable(f"cannot load {target}: {exc}") from exc
         if lib.wno_abi_version() != abi.ABI_VERSION:
-            raise NativeUnavailable(f"{target} has C ABI {lib.wno_abi_version()}, "
-                                    f"this wno_edge needs {abi.ABI_VERSION}")
+            raise NativeUnavailable(
+                f"{target} has C ABI {lib.wno_abi_version()}, this wno_edge needs {abi.ABI_VERSION}"
+            )
         _lib, _lib_path = lib, target
         for callback in _on_reload:
             callback()
@@ -67,8 +71,10 @@ def available() -> tuple[bool, str]:
         lib = load()
     except NativeUnavailable as exc:
         return False, str(exc)
-    return True, (f"{_lib_path.name}: {lib.wno_cpu_isa().decode()}, "
-                  f"{lib.wno_cpu_default_threads()} hardware threads, at {_lib_path.parent}")
+    return True, (
+        f"{_lib_path.name}: {lib.wno_cpu_isa().decode()}, "
+        f"{lib.wno_cpu_default_threads()} hardware threads, at {_lib_path.parent}"
+    )
 
 
 def check(lib: ctypes.CDLL, status: int, what: str) -> None:

@@ -4,6 +4,7 @@ A torch.library.custom_op with a fake impl for tracing. It is an inference kerne
 backward is the exact gradient of conv2d computed by PyTorch (torch.nn.grad), which the
 Winograd forward equals up to rounding.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -59,8 +60,11 @@ def transform_weights(weight: Tensor, tile: int) -> Tensor:
     w = weight.detach().to(torch.float32).contiguous()
     nbytes = lib.wno_cpu_weight_size(ctypes.byref(desc))
     packed = torch.empty(nbytes // 4, dtype=torch.float32)
-    check(lib, lib.wno_cpu_transform_weights(ctypes.byref(desc), w.data_ptr(), packed.data_ptr(),
-                                              nbytes), "wno_cpu_transform_weights")
+    check(
+        lib,
+        lib.wno_cpu_transform_weights(ctypes.byref(desc), w.data_ptr(), packed.data_ptr(), nbytes),
+        "wno_cpu_transform_weights",
+    )
     if version is not None:
         if len(_weight_cache) > 64:
             for stale in [key for key, v in _weight_cache.items() if v[0]() is None]:
@@ -95,16 +99,22 @@ def _conv2d_cpu(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, ti
     y = torch.empty((n, k, h + 2 * padding - 2, w + 2 * padding - 2), dtype=torch.float32)
     workspace = _workspace(lib.wno_cpu_workspace_size(ctypes.byref(desc), threads))
     b = bias.detach().to(torch.float32).contiguous() if bias is not None else None
-    status = lib.wno_cpu_conv2d(ctypes.byref(desc), x.data_ptr(), packed.data_ptr(),
-                                b.data_ptr() if b is not None else None, y.data_ptr(),
-                                workspace.data_ptr(), workspace.numel(), threads)
+    status = lib.wno_cpu_conv2d(
+        ctypes.byref(desc),
+        x.data_ptr(),
+        packed.data_ptr(),
+        b.data_ptr() if b is not None else None,
+        y.data_ptr(),
+        workspace.data_ptr(),
+        workspace.numel(),
+        threads,
+    )
     check(lib, status, "wno_cpu_conv2d")
     return y
 
 
 @torch.library.custom_op("wno_edge::winograd_conv2d", mutates_args=(), device_types="cpu")
-def winograd_conv2d_op(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int,
-                       tile: int) -> Tensor:
+def winograd_conv2d_op(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, tile: int) -> Tensor:
     """3x3 stride-1 conv by the native CPU Winograd kernel (float32)."""
     return _conv2d_cpu(x, weight, bias, padding, tile)
 
@@ -137,13 +147,14 @@ def _backward(ctx, grad):
 winograd_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
 
 
-def winograd_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, padding: int = 1,
-                    tile: int = 4) -> Tensor:
+def winograd_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, padding: int = 1, tile: int = 4) -> Tensor:
     """Checked entry to the op: CPU float32 tensors, x (N,C,H,W), weight (K,C,3,3)."""
     check_conv3x3_args(x, weight, padding, tile)
     tensors = [t for t in (x, weight, bias) if t is not None]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
-        raise ValueError("the native backend runs CPU float32 tensors; use backend='torch' for "
-                         f"{', '.join(sorted({f'{t.device.type} {t.dtype}' for t in tensors}))}")
+        raise ValueError(
+            "the native backend runs CPU float32 tensors; use backend='torch' for "
+            f"{', '.join(sorted({f'{t.device.type} {t.dtype}' for t in tensors}))}"
+        )
     load()  # raises NativeUnavailable with the reason
     return winograd_conv2d_op(x, weight, bias, padding, tile)

@@ -9,6 +9,7 @@ ops at the boundary (folding a mean into the lift weights would cancel digits).
 With fp16 everything is half, inputs and outputs included (what TensorRT's strongly
 typed networks and `wno-edge build` expect of an fp16 file).
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,17 @@ import torch
 from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
-from ..contract import CONV_MODES, DEFAULT_OPSET, INPUT_NAME, MAX_OPSET, MIN_OPSET, OP_DOMAIN, OP_VERSION, OUTPUT_NAME, TILES
+from ..contract import (
+    CONV_MODES,
+    DEFAULT_OPSET,
+    INPUT_NAME,
+    MAX_OPSET,
+    MIN_OPSET,
+    OP_DOMAIN,
+    OP_VERSION,
+    OUTPUT_NAME,
+    TILES,
+)
 from ..contract import SAMPLE_INPUTS_KEY, Metadata
 from ..errors import WNOEdgeError
 from ..io import atomic_path
@@ -59,14 +70,17 @@ class ExportOptions:
 CONFIG_PROPERTY = Metadata.CONFIG
 
 
-def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False,
-                    conv="winograd", tile=None) -> ExportOptions:
+def resolve_options(
+    model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False, conv="winograd", tile=None
+) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
     cfg = model.config
     if resolution is None:
         resolution = cfg.resolution
         if resolution is None:
-            raise WNOEdgeError("the ONNX graph has a fixed grid size and the checkpoint records none: pass --resolution HxW")
+            raise WNOEdgeError(
+                "the ONNX graph has a fixed grid size and the checkpoint records none: pass --resolution HxW"
+            )
     if isinstance(resolution, str):
         resolution = parse_resolution(resolution)
     h, w = (int(r) for r in resolution)
@@ -77,8 +91,10 @@ def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_
     if cfg.block == "neuralop" and (h + top + bottom) % 2:
         # neuraloperator 2.0 applies fftshift (not ifftshift) to its output spectrum: at an odd
         # padded height its spectral conv is shifted by one frequency row; we do not copy that.
-        raise WNOEdgeError(f"a neuraloperator FNO is reproduced only at an even padded height; {h}x{w} pads to "
-                           f"{h + top + bottom} rows: pick an even resolution")
+        raise WNOEdgeError(
+            f"a neuraloperator FNO is reproduced only at an even padded height; {h}x{w} pads to "
+            f"{h + top + bottom} rows: pick an even resolution"
+        )
     if batch is not None and (isinstance(batch, bool) or int(batch) < 1):
         raise WNOEdgeError(f"--batch must be a positive integer (or omitted for a dynamic batch), got {batch!r}")
     if not MIN_OPSET <= int(opset) <= MAX_OPSET:
@@ -89,11 +105,18 @@ def resolve_options(model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_
         raise WNOEdgeError("--tile applies to --conv winograd only; --conv direct writes plain Conv nodes")
     if tile is not None and tile not in TILES:
         raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
-    return ExportOptions((h, w), None if batch is None else int(batch), int(opset), bool(fp16), conv,
-                         cfg.winograd_tile if tile is None else int(tile))
+    return ExportOptions(
+        (h, w),
+        None if batch is None else int(batch),
+        int(opset),
+        bool(fp16),
+        conv,
+        cfg.winograd_tile if tile is None else int(tile),
+    )
 
 
 # ----------------------------------------------------------------------------- graph
+
 
 def _gelu(g: GraphBuilder, x: str, opset: int, name: str) -> str:
     if opset >= 20:
@@ -139,16 +162,20 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> 
     hp, wp = (h, w) if mlp else (h + top + bottom, w + left + right)
     r0, c0 = (0, 0) if mlp else (top, left)
     lift_const = np.zeros((1, lw.shape[0], hp, wp))
-    lift_const[0, :, r0:r0 + h, c0:c0 + w] = _f64(model.lift.bias)[:, None, None]
+    lift_const[0, :, r0 : r0 + h, c0 : c0 + w] = _f64(model.lift.bias)[:, None, None]
     if cfg.grid:
         grid = model.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
-        lift_const[0, :, r0:r0 + h, c0:c0 + w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels:], grid)
-    v = g.op("Conv", [x, g.const("lift.weight", lw[:, :cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
+        lift_const[0, :, r0 : r0 + h, c0 : c0 + w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels :], grid)
+    v = g.op("Conv", [x, g.const("lift.weight", lw[:, : cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
     v = g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
     if mlp:
         v = _gelu(g, v, opset, "lift.gelu")
-        v = g.op("Conv", [v, g.const("lift2.weight", _pointwise_weight(model.lift2)),
-                          g.const("lift2.bias", _f64(model.lift2.bias))], "lift2", kernel_shape=[1, 1])
+        v = g.op(
+            "Conv",
+            [v, g.const("lift2.weight", _pointwise_weight(model.lift2)), g.const("lift2.bias", _f64(model.lift2.bias))],
+            "lift2",
+            kernel_shape=[1, 1],
+        )
         if padded:
             v = g.op("Pad", [v, g.ints("domain_padding", pads)], "lifted_padded")
     return v
@@ -158,8 +185,12 @@ def _real_space(g: GraphBuilder, layer, v: str, i: int, opts: ExportOptions) -> 
     """W v + k * v of layer i; True if it is a WinogradConv node."""
     bias = g.const(f"layers.{i}.bias", _f64(layer.pointwise.bias))
     if layer.kernel is None:  # FNO special case: W alone is a 1x1 conv; a 3x3 would cost 9x
-        return g.op("Conv", [v, g.const(f"layers.{i}.pointwise", _f64(layer.pointwise.weight)), bias],
-                    f"l{i}.pointwise", kernel_shape=[1, 1]), False
+        return g.op(
+            "Conv",
+            [v, g.const(f"layers.{i}.pointwise", _f64(layer.pointwise.weight)), bias],
+            f"l{i}.pointwise",
+            kernel_shape=[1, 1],
+        ), False
     weight = g.const(f"layers.{i}.kernel", _f64(layer.real_space_weight()))
     if opts.conv == "direct":
         return g.op("Conv", [v, weight, bias], f"l{i}.conv3x3", kernel_shape=[3, 3], pads=[1, 1, 1, 1]), False
@@ -178,8 +209,9 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
         r, is_winograd = _real_space(g, layer, v, i, opts)
         any_winograd |= is_winograd
         sc = layer.spectral
-        s = spectral_graph(g, v, mixing_matrix(sc.weights1, sc.weights2), bases, hp, m2,
-                           sc.in_channels, sc.out_channels, i)
+        s = spectral_graph(
+            g, v, mixing_matrix(sc.weights1, sc.weights2), bases, hp, m2, sc.in_channels, sc.out_channels, i
+        )
         u = g.op("Add", [r, s], f"l{i}.sum")
         last = i == len(model.layers) - 1
         if model.config.block == "neuralop":  # GELU, channel MLP + skip of the layer input (if any), GELU
@@ -209,11 +241,27 @@ def _channel_mlp(g: GraphBuilder, layer, u: str, v_in: str, i: int, opset: int) 
 
 def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
     """Projection MLP and de-normalisation."""
-    v = g.op("Conv", [v, g.const("project1.weight", _pointwise_weight(model.project1)),
-                      g.const("project1.bias", _f64(model.project1.bias))], "project1", kernel_shape=[1, 1])
+    v = g.op(
+        "Conv",
+        [
+            v,
+            g.const("project1.weight", _pointwise_weight(model.project1)),
+            g.const("project1.bias", _f64(model.project1.bias)),
+        ],
+        "project1",
+        kernel_shape=[1, 1],
+    )
     v = _gelu(g, v, opset, "project1.gelu")
-    y = g.op("Conv", [v, g.const("project2.weight", _pointwise_weight(model.project2)),
-                      g.const("project2.bias", _f64(model.project2.bias))], "project2", kernel_shape=[1, 1])
+    y = g.op(
+        "Conv",
+        [
+            v,
+            g.const("project2.weight", _pointwise_weight(model.project2)),
+            g.const("project2.bias", _f64(model.project2.bias)),
+        ],
+        "project2",
+        kernel_shape=[1, 1],
+    )
     mean_out, std_out = _f64(model.output_mean), _f64(model.output_std)
     if np.any(std_out != 1):
         y = g.op("Mul", [y, g.const("output_std", std_out.reshape(1, -1, 1, 1))], "output_scaled")
@@ -245,8 +293,14 @@ def weights_checksum(graph: onnx.GraphProto) -> str:
     for t in graph.initializer:
         crc = zlib.crc32(t.name.encode(), crc)
         crc = zlib.crc32(struct.pack(f"<{len(t.dims)}q", *t.dims), crc)
-        crc = zlib.crc32(t.raw_data if t.HasField("raw_data") else numpy_helper.to_array(t).astype(
-            helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<")).tobytes(), crc)
+        crc = zlib.crc32(
+            t.raw_data
+            if t.HasField("raw_data")
+            else numpy_helper.to_array(t)
+            .astype(helper.tensor_dtype_to_np_dtype(t.data_type).newbyteorder("<"))
+            .tobytes(),
+            crc,
+        )
     return f"crc32:{crc:08x}"
 
 
@@ -262,8 +316,16 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     v = _lift(g, model, _normalize_input(g, model, INPUT), h, w, opts.opset)
     v, any_winograd = _layers(g, model, v, h + top + bottom, w + left + right, opts)
     if top or bottom or left or right:
-        v = g.op("Slice", [v, g.ints("crop_start", [top, left]), g.ints("crop_end", [top + h, left + w]),
-                           g.ints("crop_axes", [2, 3])], "cropped")
+        v = g.op(
+            "Slice",
+            [
+                v,
+                g.ints("crop_start", [top, left]),
+                g.ints("crop_end", [top + h, left + w]),
+                g.ints("crop_axes", [2, 3]),
+            ],
+            "cropped",
+        )
     _project(g, model, v, opts.opset)
     g.nodes[-1].output[0] = OUTPUT  # the last node writes the graph output directly
 
@@ -279,11 +341,18 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     if any_winograd:  # every WinogradConv node has padding 1: one fixed-body function serves them
         opset_imports.append(helper.make_opsetid(OP_DOMAIN, OP_VERSION))
         functions.append(winograd_conv_function(1, opts.opset))
-    proto = helper.make_model(graph, opset_imports=opset_imports, functions=functions,
-                              ir_version=ir_version_for(opts.opset), producer_name="wno-edge",
-                              producer_version=__version__, doc_string="Winograd Neural Operator (FFT-free export)")
-    helper.set_model_props(proto, {**export_metadata(model, opts),
-                                   Metadata.WEIGHTS_CHECKSUM: weights_checksum(proto.graph)})
+    proto = helper.make_model(
+        graph,
+        opset_imports=opset_imports,
+        functions=functions,
+        ir_version=ir_version_for(opts.opset),
+        producer_name="wno-edge",
+        producer_version=__version__,
+        doc_string="Winograd Neural Operator (FFT-free export)",
+    )
+    helper.set_model_props(
+        proto, {**export_metadata(model, opts), Metadata.WEIGHTS_CHECKSUM: weights_checksum(proto.graph)}
+    )
     return proto
 
 
@@ -298,6 +367,7 @@ def check_model_proto(proto: onnx.ModelProto) -> onnx.ModelProto:
 
 
 # ----------------------------------------------------------------------------- export command
+
 
 class ExportError(WNOEdgeError):
     """Export refused (accuracy check failed); `.report` holds what was measured."""
@@ -331,6 +401,7 @@ def _load(model_or_path) -> WNO2d:
     if isinstance(model_or_path, WNO2d):
         return model_or_path
     from ..checkpoint import load_model
+
     return load_model(model_or_path)
 
 
@@ -376,9 +447,21 @@ def _test_inputs(model: WNO2d, opts: ExportOptions, inputs, seed: int) -> tuple[
     return inputs.astype(np.float16 if opts.fp16 else np.float32), what
 
 
-def export_onnx(model_or_checkpoint_path, path, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False,
-                conv="winograd", tile=None, force=False, inputs: np.ndarray | None = None,
-                seed: int = 0, reference: torch.nn.Module | None = None) -> ExportReport:
+def export_onnx(
+    model_or_checkpoint_path,
+    path,
+    *,
+    resolution=None,
+    batch=None,
+    opset=DEFAULT_OPSET,
+    fp16=False,
+    conv="winograd",
+    tile=None,
+    force=False,
+    inputs: np.ndarray | None = None,
+    seed: int = 0,
+    reference: torch.nn.Module | None = None,
+) -> ExportReport:
     """Export, check, compare against PyTorch (ORT CPU and onnx.reference), write atomically.
 
     Writes only if every comparison is within tolerance, or with force=True (the report
@@ -407,8 +490,10 @@ def export_onnx(model_or_checkpoint_path, path, *, resolution=None, batch=None, 
 
     if not report.ok and not force:
         worst = max(report.comparisons, key=lambda c: (c.error is not None, c.relative))
-        raise ExportError(f"ONNX output does not match PyTorch ({worst.summary()}); nothing written "
-                          "(--force writes it anyway)", report)
+        raise ExportError(
+            f"ONNX output does not match PyTorch ({worst.summary()}); nothing written (--force writes it anyway)",
+            report,
+        )
     if path is not None:
         data = proto.SerializeToString()
         with atomic_path(path) as tmp:

@@ -1,6 +1,7 @@
 """ONNX building blocks: the WinogradConv custom op (node + fallback function) and a
 small graph builder. The op contract is export/SPEC.md; keep the two in step.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -23,21 +24,45 @@ def winograd_conv_function(padding: int, opset: int) -> onnx.FunctionProto:
     """
     if padding not in PADDINGS:
         raise ValueError(f"WinogradConv padding must be one of {PADDINGS}, got {padding!r}")
-    conv = helper.make_node("Conv", ["X", "W", "B"], ["Y"], kernel_shape=[3, 3], pads=[padding] * 4,
-                            strides=[1, 1], dilations=[1, 1], group=1)
+    conv = helper.make_node(
+        "Conv",
+        ["X", "W", "B"],
+        ["Y"],
+        kernel_shape=[3, 3],
+        pads=[padding] * 4,
+        strides=[1, 1],
+        dilations=[1, 1],
+        group=1,
+    )
     return helper.make_function(
-        DOMAIN, OP_TYPE, ["X", "W", "B"], ["Y"], [conv], [helper.make_opsetid("", opset)],
+        DOMAIN,
+        OP_TYPE,
+        ["X", "W", "B"],
+        ["Y"],
+        [conv],
+        [helper.make_opsetid("", opset)],
         attributes=["tile", "padding", "plugin_version", "plugin_namespace"],
         doc_string=f"Fallback for runtimes without the fused Winograd kernel: Y = Conv(X, W, B, pads={padding}). "
-                   "Valid only for nodes whose `padding` attribute equals it (the exporter guarantees this).",
+        "Valid only for nodes whose `padding` attribute equals it (the exporter guarantees this).",
     )
 
 
-def winograd_conv_node(x: str, weight: str, bias: str, y: str, *, tile: int, padding: int, name: str = "") -> onnx.NodeProto:
+def winograd_conv_node(
+    x: str, weight: str, bias: str, y: str, *, tile: int, padding: int, name: str = ""
+) -> onnx.NodeProto:
     if tile not in TILES:
         raise ValueError(f"WinogradConv tile must be one of {TILES}, got {tile!r}")
-    return helper.make_node(OP_TYPE, [x, weight, bias], [y], name=name or None, domain=DOMAIN, tile=tile,
-                            padding=padding, plugin_version=PLUGIN_VERSION, plugin_namespace=PLUGIN_NAMESPACE)
+    return helper.make_node(
+        OP_TYPE,
+        [x, weight, bias],
+        [y],
+        name=name or None,
+        domain=DOMAIN,
+        tile=tile,
+        padding=padding,
+        plugin_version=PLUGIN_VERSION,
+        plugin_namespace=PLUGIN_NAMESPACE,
+    )
 
 
 def ir_version_for(opset: int) -> int:
@@ -93,9 +118,17 @@ class GraphBuilder:
         return helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
 
 
-def single_winograd_conv_model(weight: np.ndarray, bias: np.ndarray, *, tile: int, padding: int,
-                               opset: int = 17, batch: int | str = "N", height: int | str = "H",
-                               width: int | str = "W") -> onnx.ModelProto:
+def single_winograd_conv_model(
+    weight: np.ndarray,
+    bias: np.ndarray,
+    *,
+    tile: int,
+    padding: int,
+    opset: int = 17,
+    batch: int | str = "N",
+    height: int | str = "H",
+    width: int | str = "W",
+) -> onnx.ModelProto:
     """A one-node model: X -> WinogradConv(weight, bias) -> Y, with the local fallback function.
     Used for the golden-vector tests and as the smallest example of the op."""
     k, c = weight.shape[:2]
@@ -104,10 +137,15 @@ def single_winograd_conv_model(weight: np.ndarray, bias: np.ndarray, *, tile: in
     g.add_node(winograd_conv_node("X", w, b, "Y", tile=tile, padding=padding, name="winograd_conv"))
     out_h = height + 2 * padding - 2 if isinstance(height, int) else None
     out_w = width + 2 * padding - 2 if isinstance(width, int) else None
-    graph = g.graph("winograd_conv", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, height, width])],
-                    [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, k, out_h, out_w])])
+    graph = g.graph(
+        "winograd_conv",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, height, width])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, k, out_h, out_w])],
+    )
     return helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, OP_VERSION)],
-        functions=[winograd_conv_function(padding, opset)], ir_version=ir_version_for(opset),
+        graph,
+        opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, OP_VERSION)],
+        functions=[winograd_conv_function(padding, opset)],
+        ir_version=ir_version_for(opset),
         producer_name="wno-edge",
     )

@@ -1,5 +1,6 @@
 """The spectral convolution as real matrices: truncated rfft2/irfft2 bases and the
 per-mode complex channel mixing, so the exported graph needs no DFT op."""
+
 from __future__ import annotations
 
 import math
@@ -9,6 +10,7 @@ import numpy as np
 import torch
 
 from .graph import GraphBuilder
+
 
 @dataclass(frozen=True)
 class DFTBases:
@@ -64,7 +66,9 @@ def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor) -> np.ndarray:
 COMBINE_COMPLEX = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
 
 
-def spectral_graph(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, hp: int, m2: int, c: int, o: int, i: int) -> str:
+def spectral_graph(
+    g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, hp: int, m2: int, c: int, o: int, i: int
+) -> str:
     k1m2 = mix.shape[0]
     n = f"l{i}.spectral"
     a = g.op("MatMul", [v, bases["fwd_w"]], f"{n}.dft_w")  # (B, C, H, 2*m2)

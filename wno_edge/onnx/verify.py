@@ -1,5 +1,6 @@
 """Checks of an exported WNO: run it in ONNX Runtime (CPU) and onnx.reference, compare
 with PyTorch, and count what the graph computes."""
+
 from __future__ import annotations
 
 import math
@@ -21,6 +22,7 @@ from ..winograd import conv3x3_cost, matrices
 
 
 # ----------------------------------------------------------------------------- runtimes
+
 
 def ort_session(model: onnx.ModelProto | bytes, threads: int = 0):
     """A CPU session whose idle threads do not spin (spinning slows whatever runs next)."""
@@ -51,7 +53,9 @@ def winograd_conv_numpy(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: in
     k = w.shape[0]
     ho, wo = h + 2 * padding - 2, wd + 2 * padding - 2
     th, tw = -(-ho // m), -(-wo // m)
-    d = np.pad(x.astype(acc), ((0, 0), (0, 0), (padding, th * m + 2 - h - padding), (padding, tw * m + 2 - wd - padding)))
+    d = np.pad(
+        x.astype(acc), ((0, 0), (0, 0), (padding, th * m + 2 - h - padding), (padding, tw * m + 2 - wd - padding))
+    )
     tiles = np.lib.stride_tricks.sliding_window_view(d, (a, a), axis=(2, 3))[:, :, ::m, ::m]  # (n, c, th, tw, a, a)
     BT, G, AT = (M.astype(acc) for M in (mats.BT, mats.G, mats.AT))
     V = (BT @ tiles @ BT.T).transpose(4, 5, 1, 0, 2, 3).reshape(a * a, c, n * th * tw)
@@ -79,6 +83,7 @@ def run_reference(model: onnx.ModelProto, feeds: dict[str, np.ndarray], winograd
 
 # ----------------------------------------------------------------------------- comparison
 
+
 @dataclass(frozen=True)
 class Comparison:
     runtime: str
@@ -99,8 +104,10 @@ class Comparison:
     def summary(self) -> str:
         if self.error is not None:
             return f"{self.runtime}: failed: {self.error}"
-        return (f"{self.runtime}: max abs error {self.max_abs:.3g} = {self.relative:.3g} of output scale "
-                f"{self.scale:.3g}, tolerance {self.tolerance:.0e}")
+        return (
+            f"{self.runtime}: max abs error {self.max_abs:.3g} = {self.relative:.3g} of output scale "
+            f"{self.scale:.3g}, tolerance {self.tolerance:.0e}"
+        )
 
 
 def random_inputs(model: WNO2d, resolution: tuple[int, int], batch: int, seed: int = 0) -> np.ndarray:
@@ -135,16 +142,20 @@ def compare_with_torch(proto: onnx.ModelProto, model: WNO2d, inputs: np.ndarray,
             continue
         seconds = time.perf_counter() - t0
         if y.shape != expected.shape:
-            results.append(Comparison(name, math.inf, scale, tolerance, seconds,
-                                      f"output shape {y.shape}, expected {expected.shape}"))
+            results.append(
+                Comparison(
+                    name, math.inf, scale, tolerance, seconds, f"output shape {y.shape}, expected {expected.shape}"
+                )
+            )
             continue
         max_abs = float(np.max(np.abs(y - expected))) if np.all(np.isfinite(y)) else math.inf
         results.append(Comparison(name, max_abs, scale, tolerance, seconds))
     return results
 
 
-def compare_with_reference(proto: onnx.ModelProto, reference: torch.nn.Module, inputs: np.ndarray,
-                           tolerance: float) -> Comparison:
+def compare_with_reference(
+    proto: onnx.ModelProto, reference: torch.nn.Module, inputs: np.ndarray, tolerance: float
+) -> Comparison:
     """ONNX Runtime against the model the checkpoint came from (e.g. a neuraloperator FNO)."""
     name = f"onnxruntime CPU vs {type(reference).__name__}"
     t0 = time.perf_counter()
@@ -157,13 +168,20 @@ def compare_with_reference(proto: onnx.ModelProto, reference: torch.nn.Module, i
         return Comparison(name, math.inf, 0.0, tolerance, time.perf_counter() - t0, first[:200])
     scale = float(np.max(np.abs(expected)))
     if y.shape != expected.shape:
-        return Comparison(name, math.inf, scale, tolerance, time.perf_counter() - t0,
-                          f"output shape {y.shape}, expected {expected.shape}")
+        return Comparison(
+            name,
+            math.inf,
+            scale,
+            tolerance,
+            time.perf_counter() - t0,
+            f"output shape {y.shape}, expected {expected.shape}",
+        )
     max_abs = float(np.max(np.abs(y - expected))) if np.all(np.isfinite(y)) else math.inf
     return Comparison(name, max_abs, scale, tolerance, time.perf_counter() - t0)
 
 
 # ----------------------------------------------------------------------------- graph statistics
+
 
 @dataclass(frozen=True)
 class GraphStats:

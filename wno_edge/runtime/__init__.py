@@ -8,6 +8,7 @@
 Backends by file: .onnx (ONNX Runtime, CPU or CUDA), .trt/.engine (TensorRT), .pt
 (PyTorch). Importing this module, and running ONNX sessions, never imports torch.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,8 +22,16 @@ from .stats import latency_summary
 __all__ = ["load", "Session", "ControlLoop", "LoopResult", "rollout", "latency_summary"]
 
 
-def load(path: str | os.PathLike, device: str | None = None, threads: int | None = None, batch: int | None = None,
-         check_finite: bool = True, check_output: bool = False, backend: str | None = None, **options) -> Session:
+def load(
+    path: str | os.PathLike,
+    device: str | None = None,
+    threads: int | None = None,
+    batch: int | None = None,
+    check_finite: bool = True,
+    check_output: bool = False,
+    backend: str | None = None,
+    **options,
+) -> Session:
     """Open an operator for inference; the backend is chosen by the file's suffix.
 
     device: "cpu" or "cuda"; by default cuda for TensorRT engines, cpu otherwise.
@@ -44,19 +53,27 @@ def load(path: str | os.PathLike, device: str | None = None, threads: int | None
     if suffix == ".onnx":
         if backend is None and (device or "cpu") == "cpu":
             from .native_backend import default_backend
+
             backend = default_backend(path)
         if backend == "native":
             from .native_backend import NativeSession
+
             return NativeSession(path, device or "cpu", threads, batch, check_finite, check_output, **options)
         from .onnxruntime_backend import OnnxRuntimeSession
-        return OnnxRuntimeSession(path, device or "cpu", threads, batch, check_finite, check_output=check_output,
-                                  **options)
+
+        return OnnxRuntimeSession(
+            path, device or "cpu", threads, batch, check_finite, check_output=check_output, **options
+        )
     if suffix in (".trt", ".engine", ".plan"):
         from .tensorrt_backend import TensorRTSession
-        return TensorRTSession(path, device or "cuda", threads, batch, check_finite, check_output=check_output,
-                               **options)
+
+        return TensorRTSession(
+            path, device or "cuda", threads, batch, check_finite, check_output=check_output, **options
+        )
     if suffix == ".pt":
         from .torch_backend import TorchSession
-        return TorchSession(path, device or "cpu", threads, batch, check_finite=check_finite,
-                            check_output=check_output, **options)
+
+        return TorchSession(
+            path, device or "cpu", threads, batch, check_finite=check_finite, check_output=check_output, **options
+        )
     raise WNOEdgeError(f"{path}: unknown model file type {suffix!r} (expected .onnx, .trt/.engine or .pt)")

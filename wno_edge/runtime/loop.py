@@ -1,4 +1,5 @@
 """Closed-loop helpers: autoregressive rollout and a fixed-rate control loop."""
+
 from __future__ import annotations
 
 import math
@@ -39,7 +40,7 @@ def rollout(session: Session, state0: np.ndarray, steps: int, out: np.ndarray | 
     for s in range(steps):
         session.run(window, out=out[s])
         spare[:, : tc - c] = window[:, c:]
-        spare[:, tc - c:] = out[s]
+        spare[:, tc - c :] = out[s]
         window, spare = spare, window
     return out
 
@@ -68,8 +69,9 @@ class ControlLoop:
     and the LoopResult's counts are per run.
     """
 
-    def __init__(self, session: Session, rate_hz: float, step: Callable[[np.ndarray], np.ndarray],
-                 history: int = 100_000):
+    def __init__(
+        self, session: Session, rate_hz: float, step: Callable[[np.ndarray], np.ndarray], history: int = 100_000
+    ):
         if isinstance(rate_hz, bool) or not isinstance(rate_hz, Real) or not (math.isfinite(rate_hz) and rate_hz > 0):
             raise WNOEdgeError(f"rate_hz must be a finite number > 0, got {rate_hz!r}")
         self.session, self.rate_hz, self.step = session, float(rate_hz), step
@@ -155,8 +157,10 @@ class ControlLoop:
 
     def __str__(self) -> str:
         s = self.stats()
-        lines = [f"ControlLoop @ {self.rate_hz:g} Hz: {s['iterations']} ticks, "
-                 f"{s['deadline_misses']} deadline misses ({100 * s['miss_rate']:.1f}%)"]
+        lines = [
+            f"ControlLoop @ {self.rate_hz:g} Hz: {s['iterations']} ticks, "
+            f"{s['deadline_misses']} deadline misses ({100 * s['miss_rate']:.1f}%)"
+        ]
         if s["iterations"]:
             lines += [format_latency("Inference", s["inference"]), format_latency("Tick", s["tick"])]
         return "\n".join(lines)

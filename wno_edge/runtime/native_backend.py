@@ -8,6 +8,7 @@ checksum the exporter stores, checks every shape against the file's config, allo
 arena at load and nothing per run; calls on one session are serialised (Session's lock, and
 the engine's own).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -30,8 +31,14 @@ SUCCESS, UNSUPPORTED = 0, 4
 
 
 class _Options(ctypes.Structure):  # wno_engine_options
-    _fields_ = [("batch", ctypes.c_int), ("num_threads", ctypes.c_int), ("pin_threads", ctypes.c_int),
-                ("first_cpu", ctypes.c_int), ("profile", ctypes.c_int), ("verify_checksum", ctypes.c_int)]
+    _fields_ = [
+        ("batch", ctypes.c_int),
+        ("num_threads", ctypes.c_int),
+        ("pin_threads", ctypes.c_int),
+        ("first_cpu", ctypes.c_int),
+        ("profile", ctypes.c_int),
+        ("verify_checksum", ctypes.c_int),
+    ]
 
 
 _lock = threading.Lock()
@@ -48,8 +55,13 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.wno_engine_abi_version.restype = c_int
     lib.wno_engine_default_options.argtypes = [ctypes.POINTER(_Options)]
     lib.wno_engine_default_options.restype = None
-    lib.wno_engine_open.argtypes = [ctypes.c_char_p, ctypes.POINTER(_Options), ctypes.POINTER(p),
-                                    ctypes.c_char_p, c_size]
+    lib.wno_engine_open.argtypes = [
+        ctypes.c_char_p,
+        ctypes.POINTER(_Options),
+        ctypes.POINTER(p),
+        ctypes.c_char_p,
+        c_size,
+    ]
     lib.wno_engine_open.restype = c_int
     lib.wno_engine_close.argtypes = [p]
     lib.wno_engine_close.restype = None
@@ -67,8 +79,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.wno_engine_stage_count.restype = c_int
     lib.wno_engine_stage_name.argtypes = [c_int]
     lib.wno_engine_stage_name.restype = ctypes.c_char_p
-    lib.wno_engine_stage_times.argtypes = [p, ctypes.POINTER(ctypes.c_double), c_int,
-                                           ctypes.POINTER(ctypes.c_longlong)]
+    lib.wno_engine_stage_times.argtypes = [p, ctypes.POINTER(ctypes.c_double), c_int, ctypes.POINTER(ctypes.c_longlong)]
     lib.wno_engine_stage_times.restype = c_int
     lib.wno_engine_reset_stage_times.argtypes = [p]
     lib.wno_engine_reset_stage_times.restype = None
@@ -82,15 +93,18 @@ def load_library(path: str | os.PathLike | None = None) -> ctypes.CDLL:
         if target in _libs:
             return _libs[target]
         if not target.is_file():
-            raise WNOEdgeError(f"the native engine is not built ({target} not found): `pip install -e .` builds it "
-                               "(needs CMake and a C++17 compiler), or set $WNO_EDGE_ENGINE_LIB")
+            raise WNOEdgeError(
+                f"the native engine is not built ({target} not found): `pip install -e .` builds it "
+                "(needs CMake and a C++17 compiler), or set $WNO_EDGE_ENGINE_LIB"
+            )
         try:
             lib = _declare(ctypes.CDLL(str(target)))
         except (OSError, AttributeError) as exc:
             raise WNOEdgeError(f"cannot load the native engine {target}: {exc}") from None
         if lib.wno_engine_abi_version() != ABI_VERSION:
-            raise WNOEdgeError(f"{target} has engine ABI {lib.wno_engine_abi_version()}, this wno_edge needs "
-                               f"{ABI_VERSION}")
+            raise WNOEdgeError(
+                f"{target} has engine ABI {lib.wno_engine_abi_version()}, this wno_edge needs {ABI_VERSION}"
+            )
         _libs[target] = lib
         return lib
 
@@ -102,14 +116,20 @@ def available(path: str | os.PathLike | None = None) -> tuple[bool, str]:
     except WNOEdgeError as exc:
         return False, str(exc)
     target = Path(path) if path is not None else library_path()
-    return True, f"{target.name}: runs fp32 wno-edge .onnx exports, {lib.wno_engine_isa().decode()} loops, at {target.parent}"
+    return (
+        True,
+        f"{target.name}: runs fp32 wno-edge .onnx exports, {lib.wno_engine_isa().decode()} loops, at {target.parent}",
+    )
 
 
 def can_run(metadata: dict[str, str]) -> bool:
     """True if a file with these metadata_props is one the engine runs: a wno-edge fp32 export
     that carries a weight checksum (files exported before the checksum existed go to ONNX Runtime)."""
-    return (Metadata.CONFIG in metadata and metadata.get(Metadata.PRECISION) == "fp32"
-            and metadata.get(Metadata.WEIGHTS_CHECKSUM, "").startswith("crc32:"))
+    return (
+        Metadata.CONFIG in metadata
+        and metadata.get(Metadata.PRECISION) == "fp32"
+        and metadata.get(Metadata.WEIGHTS_CHECKSUM, "").startswith("crc32:")
+    )
 
 
 class NativeSession(Session):
@@ -117,10 +137,21 @@ class NativeSession(Session):
 
     backend = "native"
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-                 batch: int | None = None, check_finite: bool = True, check_output: bool = False, *,
-                 pin_threads: bool = False, first_cpu: int = 0, profile: bool = False,
-                 verify_checksum: bool = True, library: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        device: str = "cpu",
+        threads: int | None = None,
+        batch: int | None = None,
+        check_finite: bool = True,
+        check_output: bool = False,
+        *,
+        pin_threads: bool = False,
+        first_cpu: int = 0,
+        profile: bool = False,
+        verify_checksum: bool = True,
+        library: str | os.PathLike | None = None,
+    ):
         super().__init__(check_finite, check_output)
         if device != "cpu":
             raise WNOEdgeError(f"the native engine runs on the cpu, not {device!r}")
@@ -137,8 +168,9 @@ class NativeSession(Session):
         opts.pin_threads, opts.first_cpu = int(bool(pin_threads)), int(first_cpu)
         opts.profile, opts.verify_checksum = int(bool(profile)), int(bool(verify_checksum))
         error = ctypes.create_string_buffer(1024)
-        status = self._lib.wno_engine_open(os.fsencode(os.fspath(path)), ctypes.byref(opts),
-                                           ctypes.byref(self._engine), error, len(error))
+        status = self._lib.wno_engine_open(
+            os.fsencode(os.fspath(path)), ctypes.byref(opts), ctypes.byref(self._engine), error, len(error)
+        )
         if status != SUCCESS:
             message = error.value.decode(errors="replace") or f"status {status}"
             if batch is not None and "fixed batch" in message:

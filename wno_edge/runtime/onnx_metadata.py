@@ -4,6 +4,7 @@ A ModelProto's metadata_props is field 14, a repeated StringStringEntryProto (ke
 value = 2). Only those bytes are read: every other top-level field, the graph with its
 weights included, is skipped by its length, so this is quick on any file size.
 """
+
 from __future__ import annotations
 
 import io

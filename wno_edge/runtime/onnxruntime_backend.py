@@ -1,4 +1,5 @@
 """ONNX Runtime backend: CPU or CUDA provider, I/O bound to buffers allocated once."""
+
 from __future__ import annotations
 
 import os
@@ -15,9 +16,11 @@ def import_onnxruntime():
     try:
         import onnxruntime
     except ImportError:
-        raise WNOEdgeError("running .onnx files needs ONNX Runtime, which is not installed: "
-                           "pip install 'wno-edge[onnxruntime]' (CPU) or 'wno-edge[onnxruntime-gpu]' "
-                           "(CUDA; on a Jetson, NVIDIA's onnxruntime-gpu wheel)") from None
+        raise WNOEdgeError(
+            "running .onnx files needs ONNX Runtime, which is not installed: "
+            "pip install 'wno-edge[onnxruntime]' (CPU) or 'wno-edge[onnxruntime-gpu]' "
+            "(CUDA; on a Jetson, NVIDIA's onnxruntime-gpu wheel)"
+        ) from None
     return onnxruntime
 
 
@@ -27,8 +30,15 @@ _NP_TYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor
 class OnnxRuntimeSession(Session):
     backend = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-                 batch: int | None = None, check_finite: bool = True, check_output: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        device: str = "cpu",
+        threads: int | None = None,
+        batch: int | None = None,
+        check_finite: bool = True,
+        check_output: bool = False,
+    ):
         super().__init__(check_finite, check_output)
         ort = import_onnxruntime()
 
@@ -42,7 +52,9 @@ class OnnxRuntimeSession(Session):
         providers = ["CPUExecutionProvider"]
         if device == "cuda":
             if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise WNOEdgeError("device cuda needs onnxruntime-gpu (pip install onnxruntime-gpu in place of onnxruntime)")
+                raise WNOEdgeError(
+                    "device cuda needs onnxruntime-gpu (pip install onnxruntime-gpu in place of onnxruntime)"
+                )
             providers.insert(0, "CUDAExecutionProvider")
         elif device != "cpu":
             raise WNOEdgeError(f"device must be cpu or cuda, got {device!r}")

@@ -5,6 +5,7 @@ buffer so a control loop can run without allocating. Those buffers are shared by
 call, so a session runs one call at a time: threads that share a session take turns
 (each gets its own result); for parallel inference, open one session per thread.
 """
+
 from __future__ import annotations
 
 import threading
@@ -52,8 +53,9 @@ class Session(ABC):
             self._check_open()
             y = self._run(x)  # a view of the session's own output buffer
             if self.check_output and not np.isfinite(y.sum(dtype=np.float64)):
-                raise WNOEdgeError("output contains NaN or Inf (is the input far outside the range the "
-                                   "model was trained on?)")
+                raise WNOEdgeError(
+                    "output contains NaN or Inf (is the input far outside the range the model was trained on?)"
+                )
             if out is None:
                 return y.copy()
             np.copyto(out, y)
@@ -90,8 +92,10 @@ class Session(ABC):
         self.close()
 
     def __repr__(self):
-        return (f"<{type(self).__name__} {self.backend} in={self.input_shape} "
-                f"out={self.output_shape} {np.dtype(self.dtype).name}>")
+        return (
+            f"<{type(self).__name__} {self.backend} in={self.input_shape} "
+            f"out={self.output_shape} {np.dtype(self.dtype).name}>"
+        )
 
     # -- validation -------------------------------------------------------------------
 
@@ -115,8 +119,10 @@ class Session(ABC):
             raise WNOEdgeError(f"batch must be a positive integer, got {batch!r}")
         if isinstance(file_dim, int) and file_dim > 0:
             if batch is not None and batch != file_dim:
-                raise WNOEdgeError(f"{path} has a fixed batch of {file_dim}, not {batch}: load it with "
-                                   f"batch={file_dim} (or omit batch), or export with a dynamic batch")
+                raise WNOEdgeError(
+                    f"{path} has a fixed batch of {file_dim}, not {batch}: load it with "
+                    f"batch={file_dim} (or omit batch), or export with a dynamic batch"
+                )
             return file_dim
         return 1 if batch is None else batch
 

@@ -1,4 +1,5 @@
 """Latency statistics in trtexec's vocabulary, shared by ControlLoop and `wno-edge profile`."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -13,17 +14,24 @@ def latency_summary(seconds: np.ndarray) -> dict:
         return {}
     p50, p90, p95, p99 = np.percentile(ms, PERCENTILES)
     return {
-        "min_ms": float(ms.min()), "max_ms": float(ms.max()), "mean_ms": float(ms.mean()),
-        "median_ms": float(p50), "p90_ms": float(p90), "p95_ms": float(p95), "p99_ms": float(p99),
+        "min_ms": float(ms.min()),
+        "max_ms": float(ms.max()),
+        "mean_ms": float(ms.mean()),
+        "median_ms": float(p50),
+        "p90_ms": float(p90),
+        "p95_ms": float(p95),
+        "p99_ms": float(p99),
         "jitter_p99_over_p50": float(p99 / p50) if p50 > 0 else float("nan"),
     }
 
 
 def format_latency(name: str, s: dict) -> str:
     """One trtexec-style line: 'Latency: min = .. ms, max = .. ms, ..., percentile(99%) = .. ms'."""
-    return (f"{name}: min = {s['min_ms']:.5g} ms, max = {s['max_ms']:.5g} ms, mean = {s['mean_ms']:.5g} ms, "
-            f"median = {s['median_ms']:.5g} ms, percentile(90%) = {s['p90_ms']:.5g} ms, "
-            f"percentile(95%) = {s['p95_ms']:.5g} ms, percentile(99%) = {s['p99_ms']:.5g} ms")
+    return (
+        f"{name}: min = {s['min_ms']:.5g} ms, max = {s['max_ms']:.5g} ms, mean = {s['mean_ms']:.5g} ms, "
+        f"median = {s['median_ms']:.5g} ms, percentile(90%) = {s['p90_ms']:.5g} ms, "
+        f"percentile(95%) = {s['p95_ms']:.5g} ms, percentile(99%) = {s['p99_ms']:.5g} ms"
+    )
 
 
 class LatencyRecorder:

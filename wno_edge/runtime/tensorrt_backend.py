@@ -4,6 +4,7 @@ Device and pinned host buffers are allocated once; each run is H2D copy, enqueue
 CUDA graph replay), D2H copy, synchronise: nothing is allocated in the steady state.
 CUDA events around each stage give trtexec's H2D / GPU compute / D2H split.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -57,9 +58,17 @@ def _pinned_array(cudart, shape, dtype) -> tuple[int, np.ndarray]:
 class TensorRTSession(Session):
     backend = "tensorrt"
 
-    def __init__(self, path: str | os.PathLike, device: str = "cuda", threads: int | None = None,
-                 batch: int | None = None, check_finite: bool = True, plugin: str | None = None,
-                 cuda_graph: bool = True, check_output: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        device: str = "cuda",
+        threads: int | None = None,
+        batch: int | None = None,
+        check_finite: bool = True,
+        plugin: str | None = None,
+        cuda_graph: bool = True,
+        check_output: bool = False,
+    ):
         super().__init__(check_finite, check_output)
         from ..tensorrt.plugin import load_plugin, require_tensorrt
 
@@ -137,16 +146,22 @@ class TensorRTSession(Session):
         cudart, s, ev = self._cudart, self._stream, self._events
         np.copyto(self._x_host, x)
         _check(cudart.cudaEventRecord(ev[0], s))
-        _check(cudart.cudaMemcpyAsync(self._x_dev, self._x_host_ptr, self._x_host.nbytes,
-                                      cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, s))
+        _check(
+            cudart.cudaMemcpyAsync(
+                self._x_dev, self._x_host_ptr, self._x_host.nbytes, cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, s
+            )
+        )
         _check(cudart.cudaEventRecord(ev[1], s))
         if self._graph_exec is not None:
             _check(cudart.cudaGraphLaunch(self._graph_exec, s))
         else:
             self._enqueue()
         _check(cudart.cudaEventRecord(ev[2], s))
-        _check(cudart.cudaMemcpyAsync(self._y_host_ptr, self._y_dev, self._y_host.nbytes,
-                                      cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, s))
+        _check(
+            cudart.cudaMemcpyAsync(
+                self._y_host_ptr, self._y_dev, self._y_host.nbytes, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost, s
+            )
+        )
         _check(cudart.cudaEventRecord(ev[3], s))
         _check(cudart.cudaStreamSynchronize(s))
         for key, (a, b) in zip(("h2d", "gpu_compute", "d2h"), ((0, 1), (1, 2), (2, 3))):

@@ -1,4 +1,5 @@
 """PyTorch backend: a wno-edge checkpoint run in eager mode (the reference, and training's view)."""
+
 from __future__ import annotations
 
 import os
@@ -12,15 +13,24 @@ from .session import Session
 class TorchSession(Session):
     backend = "pytorch"
 
-    def __init__(self, path: str | os.PathLike, device: str = "cpu", threads: int | None = None,
-                 batch: int | None = None, resolution: tuple[int, int] | None = None, check_finite: bool = True,
-                 check_output: bool = False):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        device: str = "cpu",
+        threads: int | None = None,
+        batch: int | None = None,
+        resolution: tuple[int, int] | None = None,
+        check_finite: bool = True,
+        check_output: bool = False,
+    ):
         super().__init__(check_finite, check_output)
         try:
             import torch
         except ImportError:
-            raise WNOEdgeError(f"{path}: running a .pt checkpoint needs PyTorch: pip install 'wno-edge[train]' "
-                               "(or export it to .onnx and run that)") from None
+            raise WNOEdgeError(
+                f"{path}: running a .pt checkpoint needs PyTorch: pip install 'wno-edge[train]' "
+                "(or export it to .onnx and run that)"
+            ) from None
 
         from ..checkpoint import load_model
 

@@ -11,6 +11,7 @@ A WinogradConv node that still ends up as the Conv fallback is an error (the eng
 silently lose the plugin) unless allow_fallback is given.
 TensorRT 11 networks are always strongly typed: fp16 comes from an fp16 ONNX file.
 """
+
 from __future__ import annotations
 
 import time
@@ -59,8 +60,12 @@ def needs_plugin_override(model: onnx.ModelProto, version: tuple[int, int]) -> b
     when a WinogradConv node lacks plugin_namespace (which makes 10.15+ prefer the plugin)."""
     if version < (10, 15):
         return False
-    return any(n.op_type == PLUGIN_NAME and n.domain == OP_DOMAIN
-               and not any(a.name == "plugin_namespace" for a in n.attribute) for n in model.graph.node)
+    return any(
+        n.op_type == PLUGIN_NAME
+        and n.domain == OP_DOMAIN
+        and not any(a.name == "plugin_namespace" for a in n.attribute)
+        for n in model.graph.node
+    )
 
 
 def check_plugin_layers(winograd_nodes: int, plugin_layers: list[str], allow_fallback: bool, log=print) -> None:
@@ -68,11 +73,15 @@ def check_plugin_layers(winograd_nodes: int, plugin_layers: list[str], allow_fal
     is an error unless allowed (then a warning)."""
     if not winograd_nodes or len(plugin_layers) == winograd_nodes:
         return
-    msg = (f"{winograd_nodes} WinogradConv nodes but {len(plugin_layers)} plugin layers: "
-           f"{winograd_nodes - len(plugin_layers)} fell back to the standard Conv function")
+    msg = (
+        f"{winograd_nodes} WinogradConv nodes but {len(plugin_layers)} plugin layers: "
+        f"{winograd_nodes - len(plugin_layers)} fell back to the standard Conv function"
+    )
     if not allow_fallback:
-        raise WNOEdgeError(msg + " (the plugin was not used; pass --allow-fallback to build anyway, "
-                           "--verbose to see TensorRT's parser log)")
+        raise WNOEdgeError(
+            msg + " (the plugin was not used; pass --allow-fallback to build anyway, "
+            "--verbose to see TensorRT's parser log)"
+        )
     log(f"warning: {msg}")
 
 
@@ -91,17 +100,30 @@ def profile_shapes(model: onnx.ModelProto, min_shape, opt_shape, max_shape) -> d
     shapes = {"min": min_shape or opt, "opt": opt, "max": max_shape or opt}
     for name, shape in shapes.items():
         if len(shape) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shape)):
-            raise WNOEdgeError(f"--{name} {'x'.join(map(str, shape))} does not fit input {inp.name} "
-                               f"{'x'.join('?' if d is None else str(d) for d in dims)}")
+            raise WNOEdgeError(
+                f"--{name} {'x'.join(map(str, shape))} does not fit input {inp.name} "
+                f"{'x'.join('?' if d is None else str(d) for d in dims)}"
+            )
     if not all(a <= b <= c for a, b, c in zip(shapes["min"], shapes["opt"], shapes["max"])):
         raise WNOEdgeError("optimisation profile needs min <= opt <= max in every dimension")
     return {"input": inp.name, **shapes, "fp16_input": inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
 
 
-def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool = False, workspace_mib: int = 1024,
-                 min_shape=None, opt_shape=None, max_shape=None, timing_cache: str | Path | None = None,
-                 plugin: str | Path | None = None, allow_fallback: bool = False, verbose: bool = False,
-                 log=print) -> BuildReport:
+def build_engine(
+    onnx_path: str | Path,
+    engine_path: str | Path,
+    *,
+    fp16: bool = False,
+    workspace_mib: int = 1024,
+    min_shape=None,
+    opt_shape=None,
+    max_shape=None,
+    timing_cache: str | Path | None = None,
+    plugin: str | Path | None = None,
+    allow_fallback: bool = False,
+    verbose: bool = False,
+    log=print,
+) -> BuildReport:
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
     if not onnx_path.is_file():
         raise WNOEdgeError(f"{onnx_path}: no such file")
@@ -117,8 +139,10 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool =
     trt = require_tensorrt()
     version = tensorrt_version(trt)
     if fp16 and version >= (11, 0) and not shapes["fp16_input"]:
-        raise WNOEdgeError("TensorRT 11 builds strongly typed networks: export an fp16 model "
-                           "(wno-edge export --fp16) instead of passing --fp16 here")
+        raise WNOEdgeError(
+            "TensorRT 11 builds strongly typed networks: export an fp16 model "
+            "(wno-edge export --fp16) instead of passing --fp16 here"
+        )
     plugin_path = load_plugin(plugin)
     logger = trt.Logger(trt.Logger.VERBOSE if verbose else trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -132,8 +156,9 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool =
         raise WNOEdgeError(f"TensorRT's ONNX parser rejected {onnx_path}: {format_parser_errors(errors, verbose)}")
 
     plugin_type = getattr(trt.LayerType, "PLUGIN_V3", None)
-    plugin_layers = [network.get_layer(i).name for i in range(network.num_layers)
-                     if network.get_layer(i).type == plugin_type]
+    plugin_layers = [
+        network.get_layer(i).name for i in range(network.num_layers) if network.get_layer(i).type == plugin_type
+    ]
     check_plugin_layers(winograd_nodes, plugin_layers, allow_fallback, log)
 
     config = builder.create_builder_config()
@@ -160,6 +185,14 @@ def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool =
     if cache is not None:
         with atomic_path(timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
-    return BuildReport(engine_path, trt.__version__, plugin_path, engine_path.stat().st_size, seconds,
-                       network.num_layers, plugin_layers, winograd_nodes,
-                       {k: list(v) for k, v in shapes.items() if k in ("min", "opt", "max")})
+    return BuildReport(
+        engine_path,
+        trt.__version__,
+        plugin_path,
+        engine_path.stat().st_size,
+        seconds,
+        network.num_layers,
+        plugin_layers,
+        winograd_nodes,
+        {k: list(v) for k, v in shapes.items() if k in ("min", "opt", "max")},
+    )

@@ -4,6 +4,7 @@ The library registers its creator statically (REGISTER_TENSORRT_PLUGIN), so load
 with ctypes is all TensorRT needs; it is loaded once per process, never also through
 IPluginRegistry::loadLibrary (that would register the creator twice).
 """
+
 from __future__ import annotations
 
 import ctypes

@@ -4,12 +4,22 @@
 
 TrainOptions is torch-free; the training loop (trainer.py) loads on first use of its names.
 """
+
 from importlib import import_module
 
 from .options import TrainOptions
 
-_FIT = ("fit", "evaluate", "rollout_error", "relative_l2", "build_model", "check_options", "TrainResult",
-        "ZeroTargetError", "SAMPLE_INPUTS")
+_FIT = (
+    "fit",
+    "evaluate",
+    "rollout_error",
+    "relative_l2",
+    "build_model",
+    "check_options",
+    "TrainResult",
+    "ZeroTargetError",
+    "SAMPLE_INPUTS",
+)
 
 
 def __getattr__(name):

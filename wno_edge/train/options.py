@@ -1,4 +1,5 @@
 """The options of a training run (torch-free, so the CLI can show their defaults cheaply)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -5,6 +5,7 @@ stored in the model, best-on-test checkpoints, resumable. Time-dependent tasks t
 one step ahead from `initial_step` frames and are evaluated by autoregressive rollout.
 Runs under torchrun as DistributedDataParallel (gloo on CPU, nccl on CUDA).
 """
+
 from __future__ import annotations
 
 import os
@@ -50,8 +51,10 @@ def relative_l2(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     norm has no relative error: it raises ZeroTargetError instead of dividing by ~0."""
     norm = target.flatten(1).norm(dim=1)
     if not bool((norm > 0).all()):
-        raise ZeroTargetError("a target is all zeros: its relative L2 error is undefined (remove such samples "
-                              "from the data, or check that the file holds the solutions)")
+        raise ZeroTargetError(
+            "a target is all zeros: its relative L2 error is undefined (remove such samples "
+            "from the data, or check that the file holds the solutions)"
+        )
     diff = (pred - target).flatten(1).norm(dim=1)
     return (diff / norm).mean()
 
@@ -85,7 +88,7 @@ def rollout_error(model: WNO2d, dataset: PDEBenchDataset, trajectories: int = 8,
         for _ in range(s, len(traj)):
             nxt = model(window)
             preds.append(nxt[0])
-            window = torch.cat([window[:, traj.shape[1]:], nxt], dim=1)
+            window = torch.cat([window[:, traj.shape[1] :], nxt], dim=1)
         errors.append(relative_l2(torch.stack(preds)[None], traj[s:][None]).item())
     return sum(errors) / max(len(errors), 1)
 
@@ -94,8 +97,9 @@ def _distributed() -> tuple[int, int]:
     """(rank, world size); initialises the process group when launched by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() and os.environ.get("WNO_EDGE_DDP_CPU") != "1"
-                                else "gloo")
+        dist.init_process_group(
+            "nccl" if torch.cuda.is_available() and os.environ.get("WNO_EDGE_DDP_CPU") != "1" else "gloo"
+        )
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
@@ -106,9 +110,16 @@ def _state_path(output: Path) -> Path:
 def build_model(opts: TrainOptions, train: PDEBenchDataset) -> WNO2d:
     if opts.init is not None:
         return _initial_model(opts.init, train)
-    cfg = WNOConfig(in_channels=train.in_channels, out_channels=train.out_channels, width=opts.width,
-                    modes=(opts.modes, opts.modes), n_layers=opts.layers, winograd_tile=opts.tile,
-                    real_space_kernel=opts.real_space_kernel, resolution=train.resolution)
+    cfg = WNOConfig(
+        in_channels=train.in_channels,
+        out_channels=train.out_channels,
+        width=opts.width,
+        modes=(opts.modes, opts.modes),
+        n_layers=opts.layers,
+        winograd_tile=opts.tile,
+        real_space_kernel=opts.real_space_kernel,
+        resolution=train.resolution,
+    )
     model = WNO2d(cfg)
     model.set_normalization(*(torch.as_tensor(v, dtype=torch.float32) for v in normalization_stats(train).as_tuple()))
     return model
@@ -120,8 +131,10 @@ def _initial_model(path: str, train: PDEBenchDataset) -> WNO2d:
     model = load_model(path)
     cfg = model.config
     if (cfg.in_channels, cfg.out_channels) != (train.in_channels, train.out_channels):
-        raise WNOEdgeError(f"--init {path}: the model maps {cfg.in_channels} -> {cfg.out_channels} channels, the "
-                           f"data {train.in_channels} -> {train.out_channels}")
+        raise WNOEdgeError(
+            f"--init {path}: the model maps {cfg.in_channels} -> {cfg.out_channels} channels, the "
+            f"data {train.in_channels} -> {train.out_channels}"
+        )
     model.metadata = {}
     return model.train()
 
@@ -148,15 +161,22 @@ def check_options(opts: TrainOptions) -> Path:
 
 def _open_datasets(opts: TrainOptions) -> tuple[TrainOptions, PDEBenchDataset, PDEBenchDataset]:
     """The datasets, and the options with the task filled in from the file when not given."""
-    common = dict(test_fraction=opts.test_fraction, resolution=opts.resolution, initial_step=opts.initial_step,
-                  time_reduce=opts.time_reduce, max_samples=opts.max_samples, test_split=opts.test_split)
+    common = dict(
+        test_fraction=opts.test_fraction,
+        resolution=opts.resolution,
+        initial_step=opts.initial_step,
+        time_reduce=opts.time_reduce,
+        max_samples=opts.max_samples,
+        test_split=opts.test_split,
+    )
     train = PDEBenchDataset(opts.data, "train", **common)
     test = PDEBenchDataset(opts.data, "test", **common)
     file_task = train.info.task
     if opts.task is None:
         if file_task not in TASKS:
-            raise WNOEdgeError(f"{opts.data} does not say which task it holds ({file_task}); pass --task, "
-                               f"one of {', '.join(TASKS)}")
+            raise WNOEdgeError(
+                f"{opts.data} does not say which task it holds ({file_task}); pass --task, one of {', '.join(TASKS)}"
+            )
         opts = replace(opts, task=file_task)
     elif file_task not in (opts.task, "time-series"):
         raise WNOEdgeError(f"{opts.data} holds {file_task} data, not {opts.task}")
@@ -173,21 +193,26 @@ def _load_state(state_file: Path, model: WNO2d) -> dict:
         state = torch.load(state_file, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated or corrupt: the unpickler fails in arbitrary ways
         msg = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise WNOEdgeError(f"--resume: {state_file} is not a readable training state (truncated or corrupt?): "
-                           f"{msg[:160]}") from None
+        raise WNOEdgeError(
+            f"--resume: {state_file} is not a readable training state (truncated or corrupt?): {msg[:160]}"
+        ) from None
     keys = ("model", "optimizer", "scheduler", "epoch", "best", "history")
     if not isinstance(state, dict) or any(k not in state for k in keys):
         raise WNOEdgeError(f"--resume: {state_file} is not a wno-edge training state")
     stored = state.get("config")
     if isinstance(stored, dict) and stored != model.config.to_dict():
         diff = [f"{k} {stored.get(k)!r} (now {v!r})" for k, v in model.config.to_dict().items() if stored.get(k) != v]
-        raise WNOEdgeError(f"--resume: {state_file} was trained with another model: {', '.join(diff)}; "
-                           "use the same options, or train afresh without --resume")
+        raise WNOEdgeError(
+            f"--resume: {state_file} was trained with another model: {', '.join(diff)}; "
+            "use the same options, or train afresh without --resume"
+        )
     try:
         check_state_dict(model.config, state["model"])
     except WNOEdgeError as e:
-        raise WNOEdgeError(f"--resume: {state_file} does not fit this run's model ({e}); use the same "
-                           "--width/--modes/--layers, or train afresh without --resume") from None
+        raise WNOEdgeError(
+            f"--resume: {state_file} does not fit this run's model ({e}); use the same "
+            "--width/--modes/--layers, or train afresh without --resume"
+        ) from None
     return state
 
 
@@ -213,8 +238,11 @@ def _train_epoch(net, loader, optimizer, device, world: int, on_batch=None) -> f
     return total / count
 
 
-def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] | None = None,
-        on_batch: Callable[[int, int, int], None] | None = None) -> TrainResult:
+def fit(
+    opts: TrainOptions,
+    on_epoch: Callable[[int, float, float, bool], None] | None = None,
+    on_batch: Callable[[int, int, int], None] | None = None,
+) -> TrainResult:
     """Train, keep the best-on-test model at opts.output; returns the final figures.
 
     on_epoch(epoch, train error, test error, saved) after each epoch; on_batch(epoch, batch,
@@ -224,7 +252,9 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
     """
     output = check_options(opts)
     rank, world = _distributed()
-    device = torch.device(opts.device if world == 1 or opts.device == "cpu" else f"cuda:{rank % torch.cuda.device_count()}")
+    device = torch.device(
+        opts.device if world == 1 or opts.device == "cpu" else f"cuda:{rank % torch.cuda.device_count()}"
+    )
     if opts.threads:
         torch.set_num_threads(opts.threads)
     torch.manual_seed(opts.seed)
@@ -243,7 +273,9 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
         except (RuntimeError, ValueError, KeyError) as e:
-            raise WNOEdgeError(f"--resume: {state_file} does not fit this run: {str(e).splitlines()[0][:160]}") from None
+            raise WNOEdgeError(
+                f"--resume: {state_file} does not fit this run: {str(e).splitlines()[0][:160]}"
+            ) from None
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         saved_here = output.is_file() and best < float("inf")
     model.to(device).set_conv(None)  # train with direct conv: the same function, oneDNN/cuDNN speed
@@ -253,8 +285,14 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
     # drop_last by what each rank sees: under DDP a rank's share can be smaller than a batch
     # (a full-size drop_last then left no batch at all, and a NaN "training error").
     per_rank = len(sampler) if sampler is not None else len(train)
-    loader = DataLoader(train, batch_size=opts.batch_size, shuffle=sampler is None, sampler=sampler,
-                        generator=generator, drop_last=per_rank > opts.batch_size)
+    loader = DataLoader(
+        train,
+        batch_size=opts.batch_size,
+        shuffle=sampler is None,
+        sampler=sampler,
+        generator=generator,
+        drop_last=per_rank > opts.batch_size,
+    )
 
     t0 = time.perf_counter()
     best_epoch = next((int(e) for e, _, te in history if te == best), 0)
@@ -278,9 +316,18 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
                     _save(model, output, opts, train, test, best, best_epoch, history, time.perf_counter() - t0)
                     saved_here = True
                 with atomic_path(state_file) as tmp:
-                    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                                "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "best": best,
-                                "history": history, "config": model.config.to_dict()}, tmp)
+                    torch.save(
+                        {
+                            "model": model.state_dict(),
+                            "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(),
+                            "epoch": epoch + 1,
+                            "best": best,
+                            "history": history,
+                            "config": model.config.to_dict(),
+                        },
+                        tmp,
+                    )
                 if on_epoch:
                     on_epoch(epoch + 1, train_err, test_err, improved)
     except ZeroTargetError as e:  # name the file: the error is in the data, not the model
@@ -302,17 +349,26 @@ def fit(opts: TrainOptions, on_epoch: Callable[[int, float, float, bool], None] 
 
 
 def _diverged(epoch: int, which: str, value: float, best_epoch: int | None, output: Path) -> WNOEdgeError:
-    kept = (f"{output} keeps epoch {best_epoch}'s model" if best_epoch else
-            f"{output} was not written" + (" (the existing file is unchanged)" if output.exists() else ""))
-    return WNOEdgeError(f"training diverged at epoch {epoch}: the {which} error is {value}; {kept}. "
-                        "Try a lower --lr")
+    kept = (
+        f"{output} keeps epoch {best_epoch}'s model"
+        if best_epoch
+        else f"{output} was not written" + (" (the existing file is unchanged)" if output.exists() else "")
+    )
+    return WNOEdgeError(f"training diverged at epoch {epoch}: the {which} error is {value}; {kept}. Try a lower --lr")
 
 
 def _save(model, output, opts, train, test, best, best_epoch, history, seconds, rollout=None):
     meta = {
-        "task": opts.task, "data": Path(opts.data).name, "n_train": len(train), "n_test": len(test),
-        "resolution": list(train.resolution), "test_rel_l2": best, "best_epoch": best_epoch,
-        "train_seconds": round(seconds, 1), "history": history, "options": asdict(replace(opts, resume=False)),
+        "task": opts.task,
+        "data": Path(opts.data).name,
+        "n_train": len(train),
+        "n_test": len(test),
+        "resolution": list(train.resolution),
+        "test_rel_l2": best,
+        "best_epoch": best_epoch,
+        "train_seconds": round(seconds, 1),
+        "history": history,
+        "options": asdict(replace(opts, resume=False)),
         "command": " ".join(["wno-edge", *sys.argv[1:]]) if Path(sys.argv[0]).name == "wno-edge" else None,
     }
     if train.initial_step is not None:
