@@ -40,8 +40,8 @@ import torch.nn.functional as F
 
 from wno_edge import native
 from wno_edge.contract import TILES
-from wno_edge.conv_compare import ort_conv
 from wno_edge.native.abi import ConvDesc
+from wno_edge.reports.conv_compare import ort_conv
 
 # ----------------------------------------------------------------- machine peak
 

@@ -20,6 +20,7 @@ wno_edge.runtime + the engine, and the C++ example runtime/examples/control_loop
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import subprocess
@@ -34,7 +35,6 @@ import torch
 from wno_edge import runtime
 from wno_edge.model import WNO2d, WNOConfig
 from wno_edge.onnx import export_onnx
-
 
 ROOT = Path(__file__).resolve().parents[1]
 A, B, C = (
@@ -166,7 +166,7 @@ def main() -> None:
             runs[B] = lambda: wno(x)
             runs[C] = lambda: session.run(x_np, out=out)
             for name, s in natives.items():
-                runs[name] = (lambda s: lambda: s.run(x_np, out=out))(s)
+                runs[name] = functools.partial(s.run, x_np, out=out)
             times = {name: [] for name in runs}
             for fn in runs.values():  # warm up
                 for _ in range(20):

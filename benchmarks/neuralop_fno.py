@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from end_to_end import engine_library, timed  # noqa: E402
 
 from wno_edge import runtime  # noqa: E402
+from wno_edge.checkpoint import load_model  # noqa: E402
 from wno_edge.errors import WNOEdgeError  # noqa: E402
 from wno_edge.importers.neuralop import import_neuralop  # noqa: E402
-from wno_edge.checkpoint import load_model  # noqa: E402
 from wno_edge.onnx import export_onnx  # noqa: E402
 
 A, B = "(a) neuraloperator FNO, PyTorch eager", "(b) imported FNO, PyTorch eager"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from wno_edge import checkpoint
-from wno_edge.checkpoint import CheckpointError, FORMAT, FORMAT_VERSION, load_model, read_checkpoint, save_model
+from wno_edge.checkpoint import FORMAT, FORMAT_VERSION, CheckpointError, load_model, read_checkpoint, save_model
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import WNO2d, WNOConfig
 

@@ -10,8 +10,8 @@ import torch
 from wno_edge import __version__
 from wno_edge.checkpoint import save_model
 from wno_edge.cli import main
-from wno_edge.flops import model_cost
 from wno_edge.model import WNO2d, WNOConfig
+from wno_edge.reports.flops import model_cost
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_demo_runs_the_toolchain_on_a_trained_model(tmp_path, capsys):
     assert "PyTorch test relative L2" in out and "4 WinogradConv" not in out and "2 WinogradConv" in out
     assert (tmp_path / "demo" / "darcy_wno.onnx").is_file()
     assert (tmp_path / "demo" / "darcy_prediction.png").read_bytes()[:4] == b"\x89PNG"
-    from wno_edge.demo import run_demo
+    from wno_edge.reports.demo import run_demo
 
     result = run_demo(tmp_path / "demo2", ckpt, n_test=4, say=lambda *_: None)
     assert result.onnx_rel_l2 == pytest.approx(result.fresh_rel_l2, abs=1e-4)  # the file computes the model

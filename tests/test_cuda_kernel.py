@@ -180,7 +180,7 @@ def test_emulated_weight_transform(emu, tile, dtype):
 def block_info(emu, tile):
     out = (ctypes.c_int * 6)()
     assert emu.wno_emu_block_info(tile, out) == 0
-    return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out))
+    return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out, strict=False))
 
 
 @pytest.mark.parametrize("tile", [2, 4, 6])
@@ -285,7 +285,7 @@ def emulate_v2(emu, x, w, b, padding, tile, dtype=FP32, math=MATH_DEFAULT, order
 def block_info_v2(emu, tile, dtype, block_k, pipeline="registers"):
     out = (ctypes.c_int * 6)()
     assert emu.wno_emu_v2_block_info(tile, dtype, block_k, PIPELINES[pipeline], out) == 0
-    return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out))
+    return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out, strict=False))
 
 
 @pytest.mark.parametrize("block_k", [64, 32])
@@ -605,7 +605,7 @@ def ptxas_report():
             report[(current[0], current[1])] = tuple(current[2:])
             current = None
     names = _demangle(sorted({kernel for _, kernel in report}))
-    pretty = dict(zip(sorted({kernel for _, kernel in report}), names))
+    pretty = dict(zip(sorted({kernel for _, kernel in report}), names, strict=False))
     return {(arch, pretty[k]): v for (arch, k), v in report.items()}
 
 

@@ -20,8 +20,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
 from native_build import ASAN_BUILD, BUILD, NATIVE_OPTIONS, RUNTIME, cmake_build, require_cmake
+
 from wno_edge.contract import Metadata
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import WNO2d, WNOConfig
@@ -200,7 +200,7 @@ def test_layers_with_different_tiles(engine_lib, tmp_path):
 
     def mix_tiles(proto):
         convs = [n for n in proto.graph.node if n.op_type == "WinogradConv"]
-        for node, tile in zip(convs, (2, 6, 4)):
+        for node, tile in zip(convs, (2, 6, 4), strict=False):
             next(a for a in node.attribute if a.name == "tile").i = tile
 
     mixed = _edited(path, tmp_path / "mixed.onnx", mix_tiles)
@@ -551,7 +551,7 @@ def test_cli_profile_native_prints_stages(use_engine, small_file):
 
 
 def test_info_backends_lists_the_engine(use_engine):
-    from wno_edge.backends import backends_report
+    from wno_edge.reports.backends import backends_report
 
     rows = {name: (ok, why) for name, ok, why in backends_report()}
     assert rows["native-engine"][0], rows["native-engine"]

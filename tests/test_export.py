@@ -19,15 +19,15 @@ from onnx import TensorProto
 
 from wno_edge.checkpoint import save_model
 from wno_edge.cli import main as cli_main
-from wno_edge.errors import WNOEdgeError
-from wno_edge.shapes import parse_resolution
-from wno_edge.model import SpectralConv2d, WNO2d, WNOConfig
 from wno_edge.contract import DEFAULT_OPSET, MAX_OPSET
+from wno_edge.errors import WNOEdgeError
+from wno_edge.model import SpectralConv2d, WNO2d, WNOConfig
 from wno_edge.onnx import TOLERANCE, ExportError, build_model_proto, check_model_proto, export_onnx
-from wno_edge.onnx.spectral import COMBINE_COMPLEX, dft_bases, mixing_matrix
-from wno_edge.onnx.graph import DOMAIN, OP_TYPE
 from wno_edge.onnx import verify as onnx_verify
+from wno_edge.onnx.graph import DOMAIN, OP_TYPE
+from wno_edge.onnx.spectral import COMBINE_COMPLEX, dft_bases, mixing_matrix
 from wno_edge.onnx.verify import graph_stats, random_inputs, run_onnxruntime, run_reference
+from wno_edge.util.shapes import parse_resolution
 from wno_edge.winograd import conv3x3_cost
 
 RES = (20, 18)  # padded to 22 x 20 by the default domain padding
@@ -241,7 +241,7 @@ def test_fp16(model):
     report = export_onnx(model, None, resolution=RES, fp16=True)
     assert report.ok and report.tolerance == TOLERANCE["fp16"]
     fp32 = export_onnx(model, None, resolution=RES)
-    for half, full in zip(report.comparisons, fp32.comparisons):
+    for half, full in zip(report.comparisons, fp32.comparisons, strict=False):
         assert 1e-5 < half.relative < TOLERANCE["fp16"]  # really computed in half precision
         assert half.relative > 10 * full.relative
     proto = build_model_proto(model, resolution=RES, fp16=True)

@@ -8,8 +8,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
-
 from golden import GOLDEN_DIR, load_cases, relative_error
+
 from wno_edge.onnx.graph import DOMAIN, OP_TYPE, single_winograd_conv_model
 from wno_edge.onnx.verify import run_onnxruntime, run_reference, winograd_conv_numpy
 from wno_edge.winograd import winograd_conv2d

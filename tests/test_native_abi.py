@@ -31,7 +31,7 @@ def probe() -> dict:
 
 
 def test_abi_version(probe):
-    assert abi.ABI_VERSION == probe["abi_version"]
+    assert probe["abi_version"] == abi.ABI_VERSION
 
 
 def test_conv_desc_size(probe):
@@ -108,7 +108,7 @@ def test_signatures_match_the_header():
         ret, params = protos[name]
         assert len(argtypes) == len(params), f"{name}: {len(argtypes)} argtypes for C ({', '.join(params)})"
         assert _compatible(ret, restype), f"{name}: restype {restype} for C {ret}"
-        for i, (param, argtype) in enumerate(zip(params, argtypes)):
+        for i, (param, argtype) in enumerate(zip(params, argtypes, strict=False)):
             assert _compatible(param, argtype), f"{name} argument {i}: {argtype} for C {param}"
 
 

@@ -31,9 +31,9 @@ from native_build import (
 )
 
 from wno_edge import native
-from wno_edge.backends import backends_report
 from wno_edge.native.abi import PARALLEL_FOR, ConvDesc, CpuParallel, declare
 from wno_edge.native.library import CPU_LIBRARY
+from wno_edge.reports.backends import backends_report
 from wno_edge.winograd import winograd_conv2d
 
 # float32, C = 64, N(0,1) data: max |y - y64| / max |y64|, the golden vectors' tolerances.
@@ -530,7 +530,7 @@ def test_backward_is_conv2d_gradient(lib):
     g = torch.randn(2, 3, 10, 12)
     (native.winograd_conv2d(*leaves, padding=1, tile=4) * g).sum().backward()
     (F.conv2d(*ref_leaves, padding=1) * g).sum().backward()
-    for a, r in zip(leaves, ref_leaves):
+    for a, r in zip(leaves, ref_leaves, strict=False):
         torch.testing.assert_close(a.grad, r.grad, rtol=1e-5, atol=1e-5)
 
 

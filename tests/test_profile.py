@@ -8,9 +8,9 @@ import torch
 
 from wno_edge.checkpoint import save_model
 from wno_edge.cli import main
-from wno_edge.conv_compare import ConvShape, compare_conv, fft_conv, im2col_conv
-from wno_edge.flops import model_cost
 from wno_edge.model import WNO2d, WNOConfig
+from wno_edge.reports.conv_compare import ConvShape, compare_conv, fft_conv, im2col_conv
+from wno_edge.reports.flops import model_cost
 from wno_edge.runtime.stats import latency_summary
 
 CFG = WNOConfig(1, 1, width=6, modes=(3, 3), n_layers=2, resolution=(16, 16))

@@ -264,7 +264,7 @@ def test_threads_sharing_a_session_get_their_own_results(tmp_path, kind, use_out
         inputs = [rng.standard_normal(s.input_shape).astype(np.float32) for _ in range(300)]
         expected = [s.run(x) for x in inputs]  # one thread
         got = _parallel_results(s, inputs, use_out)
-    wrong = sum(not np.array_equal(g, e) for g, e in zip(got, expected))
+    wrong = sum(not np.array_equal(g, e) for g, e in zip(got, expected, strict=False))
     assert wrong == 0, f"{wrong} of {len(inputs)} results belong to another call"
 
 

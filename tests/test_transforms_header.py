@@ -20,7 +20,7 @@ CXX = shutil.which("g++") or shutil.which("c++")
 
 
 def load_generator():
-    spec = importlib.util.spec_from_file_location("gen_transforms", ROOT / "tools" / "gen_transforms.py")
+    spec = importlib.util.spec_from_file_location("gen_headers", ROOT / "tools" / "gen_headers.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -28,7 +28,7 @@ def load_generator():
 
 def test_header_is_current():
     assert HEADER.read_text() == load_generator().generate(), (
-        "winograd_transforms.h is stale: run python tools/gen_transforms.py"
+        "winograd_transforms.h is stale: run python tools/gen_headers.py"
     )
 
 
@@ -177,7 +177,7 @@ def test_contract_header_is_current_and_compiles(tmp_path):
 
     header = ROOT / "runtime" / "include" / "wno" / "contract.h"
     assert header.read_text() == load_generator().generate_contract(), (
-        "contract.h is stale: run python tools/gen_transforms.py"
+        "contract.h is stale: run python tools/gen_headers.py"
     )
     if CXX is None:
         pytest.skip("no C++ compiler")

@@ -502,22 +502,17 @@ def plan(lib, transformed, c, k, weight_half, bias_half):
 def test_weight_buffer_layout(lib):
     align = lib.wno_trt_section_alignment()
     assert align == 256
-    ok, l = plan(lib, 1000, 20, 32, 0, 0)
-    assert ok and (l.transformed_offset, l.transformed_bytes, l.bias_bytes, l.weight_bytes, l.total_bytes) == (
-        0,
-        1000,
-        0,
-        0,
-        1024,
+    ok, layout = plan(lib, 1000, 20, 32, 0, 0)
+    sizes = (layout.transformed_offset, layout.transformed_bytes, layout.bias_bytes, layout.weight_bytes)
+    assert ok and sizes == (0, 1000, 0, 0) and layout.total_bytes == 1024
+    ok, layout = plan(lib, 1000, 20, 32, 1, 1)
+    assert ok and layout.bias_offset == 1024 and layout.bias_bytes == 32 * 4
+    assert layout.weight_offset == 1280 and layout.weight_bytes == 32 * 20 * 9 * 4
+    assert layout.total_bytes == 1280 + 23040 and all(
+        v % align == 0 for v in (layout.bias_offset, layout.weight_offset, layout.total_bytes)
     )
-    ok, l = plan(lib, 1000, 20, 32, 1, 1)
-    assert ok and l.bias_offset == 1024 and l.bias_bytes == 32 * 4
-    assert l.weight_offset == 1280 and l.weight_bytes == 32 * 20 * 9 * 4
-    assert l.total_bytes == 1280 + 23040 and all(
-        v % align == 0 for v in (l.bias_offset, l.weight_offset, l.total_bytes)
-    )
-    ok, l = plan(lib, 1000, 20, 32, 0, 1)
-    assert ok and l.bias_bytes == 128 and l.weight_bytes == 0 and l.total_bytes == 1280
+    ok, layout = plan(lib, 1000, 20, 32, 0, 1)
+    assert ok and layout.bias_bytes == 128 and layout.weight_bytes == 0 and layout.total_bytes == 1280
 
 
 @pytest.mark.parametrize(

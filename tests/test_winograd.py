@@ -108,7 +108,7 @@ def test_gradients_match_conv2d(tile):
     upstream = torch.randn(2, 4, 9, 11, generator=g, dtype=torch.float64)
     grads = torch.autograd.grad((winograd_conv2d(x, w, b, tile=tile) * upstream).sum(), (x, w, b))
     expected = torch.autograd.grad((F.conv2d(x, w, b, padding=1) * upstream).sum(), (x, w, b))
-    for got, want in zip(grads, expected):
+    for got, want in zip(grads, expected, strict=False):
         torch.testing.assert_close(got, want, rtol=0, atol=1e-10)
     assert torch.autograd.gradcheck(lambda *a: winograd_conv2d(*a, tile=tile), (x[:1, :, :5, :6], w, b))
 

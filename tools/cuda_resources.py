@@ -222,7 +222,7 @@ def demangle(names: list[str]) -> dict[str, str]:
     if not tool or not names:
         return {n: n for n in names}
     out = subprocess.run([tool], input="\n".join(names), capture_output=True, text=True, check=True).stdout
-    return dict(zip(names, out.splitlines()))
+    return dict(zip(names, out.splitlines(), strict=False))
 
 
 def short_name(pretty: str) -> tuple[str, int, str, int] | None:

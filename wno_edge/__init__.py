@@ -4,7 +4,6 @@ The package root imports nothing heavy: `import wno_edge.runtime` must stay free
 torch, and nothing here imports tensorrt or cuda. Public names load on first use.
 """
 
-from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
 
 try:
@@ -13,20 +12,15 @@ except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+source"
 
 from .errors import WNOEdgeError
+from .util.lazy import lazy_exports
 
-_LAZY = {
-    "WNO2d": "model",
-    "WNOConfig": "contract",
-    "winograd_conv2d": "winograd",
-    "load_model": "checkpoint",
-    "save_model": "checkpoint",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'wno_edge' has no attribute {name!r}")
-
-
-__all__ = ["__version__", "WNOEdgeError", *_LAZY]
+__getattr__, _lazy = lazy_exports(
+    __name__,
+    {
+        ".model": ("WNO2d",),
+        ".contract": ("WNOConfig",),
+        ".winograd": ("winograd_conv2d",),
+        ".checkpoint": ("load_model", "save_model"),
+    },
+)
+__all__ = ["__version__", "WNOEdgeError", *_lazy]

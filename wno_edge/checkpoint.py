@@ -20,8 +20,8 @@ from .contract import CHECKPOINT_FORMAT as FORMAT
 from .contract import CHECKPOINT_VERSION as FORMAT_VERSION
 from .contract import WNOConfig
 from .errors import WNOEdgeError
-from .io import atomic_path
 from .model import WNO2d, check_state_dict
+from .util.io import atomic_path
 
 
 class CheckpointError(WNOEdgeError):

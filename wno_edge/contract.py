@@ -1,7 +1,7 @@
 """The facts that tie wno-edge's stages together, written once (torch-free, numpy-free).
 
 Every Python stage reads these names; the C++ side gets the same values from the
-generated header runtime/include/wno/winograd_transforms.h (tools/gen_transforms.py,
+generated header runtime/include/wno/winograd_transforms.h (tools/gen_headers.py,
 kept in step by tests/test_transforms_header.py). The op contract itself, in prose,
 is export/SPEC.md.
 """
@@ -239,7 +239,7 @@ class WNOConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "WNOConfig":
+    def from_dict(cls, d: dict) -> WNOConfig:
         if not isinstance(d, dict):
             raise WNOEdgeError(f"invalid WNO config: expected a mapping, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}

@@ -169,7 +169,7 @@ class WNO2d(nn.Module):
                 value = value.clamp_min(1e-8)
             buf.copy_(value)
 
-    def set_conv(self, tile: int | None, backend: str = "torch") -> "WNO2d":
+    def set_conv(self, tile: int | None, backend: str = "torch") -> WNO2d:
         """Compute the 3x3 convolutions with Winograd F(tile, 3), or directly (tile=None);
         backend "native" runs Winograd in runtime/'s fused CPU kernel.
 
@@ -225,7 +225,7 @@ class WNO2d(nn.Module):
         domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN,
         grid_points: str = "centers",
         **config,
-    ) -> "WNO2d":
+    ) -> WNO2d:
         """A WNO from a PDEBench FNO2d state dict (fc0, conv{i}.weights1/2, w{i}, fc1, fc2).
 
         The FNO is the special case k = 0: the result computes the same function; with

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import torch
@@ -131,7 +131,7 @@ def matrices(tile: int) -> WinogradMatrices:
     return MATRICES[tile]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _filter_matrix(tile: int, dtype: torch.dtype, device: str) -> torch.Tensor:
     # Cached tensors are made outside inference mode: one made inside it could never be
     # saved for backward by a later training call in the same process.
@@ -139,7 +139,7 @@ def _filter_matrix(tile: int, dtype: torch.dtype, device: str) -> torch.Tensor:
         return torch.tensor(matrices(tile).G, dtype=dtype, device=device)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _tile_operators(tile: int, dtype: torch.dtype, device: str):
     """The 2-D transforms as whole-tensor operators (built in float64, rounded once):
     input  (a*a, 1, a, a) conv kernels, kernel (i, j) = outer(BT[i], BT[j]): a stride-m

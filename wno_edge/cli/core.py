@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import WNOEdgeError
-from ..shapes import parse_resolution
+from ..util.shapes import parse_resolution
 from .display import console
 
 
@@ -28,10 +28,10 @@ def info(
         return _backends(as_json)
     if model_path is None:
         raise WNOEdgeError("give a checkpoint (wno-edge info model.pt) or --backends")
-    from ..summary import model_summary
+    from ..reports.summary import load_for_summary, model_summary
     from .display import summary_tables
 
-    model = _load_for_summary(model_path)
+    model = load_for_summary(model_path)
     summary = model_summary(model, parse_resolution(resolution), batch)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
@@ -40,31 +40,10 @@ def info(
         console.print(table)
 
 
-def _load_for_summary(path: Path):
-    """The checkpoint's model; for an export, a model of its stored config (weights are not
-    needed to count parameters and MACs) carrying the export's metadata."""
-    if path.suffix.lower() != ".onnx":
-        from ..checkpoint import load_model
-
-        return load_model(path)
-    from ..contract import Metadata
-    from ..model import WNO2d
-    from ..runtime.onnx_metadata import read_config, read_onnx_metadata
-
-    if not path.is_file():
-        raise WNOEdgeError(f"{path}: no such file")
-    config = read_config(path)
-    if config is None:
-        raise WNOEdgeError(f"{path}: not a wno-edge export (no {Metadata.CONFIG} metadata)")
-    model = WNO2d(config)
-    model.metadata = {k: v for k, v in read_onnx_metadata(path).items() if k != Metadata.CONFIG}
-    return model
-
-
 def _backends(as_json: bool) -> None:
     from rich.table import Table
 
-    from ..backends import backends_report
+    from ..reports.backends import backends_report
 
     rows = backends_report()
     if as_json:
@@ -84,7 +63,7 @@ def demo(
     samples: int = typer.Option(50, "--samples", min=2, help="Fresh test samples to generate."),
 ):
     """The toolchain end to end: bundled Darcy WNO -> fresh data -> ONNX -> runtime -> latency."""
-    from ..demo import run_demo
+    from ..reports.demo import run_demo
 
     run_demo(out, checkpoint, samples, say=console.print)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-
 from ..contract import TASKS
 from ..errors import WNOEdgeError, missing_dependency
 
@@ -26,7 +25,7 @@ def generate(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
     """Solve PDEBench-style samples and write them in PDEBench's HDF5 layout."""
-    from ..shapes import parse_resolution
+    from ..util.shapes import parse_resolution
 
     h, w = parse_resolution(resolution)
     if h != w:

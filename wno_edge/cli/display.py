@@ -8,8 +8,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from ..io import atomic_path
 from ..runtime.stats import format_latency
+from ..util.io import atomic_path
 
 # One console for every command: a line stays one line when piped to a file or a log.
 console = Console(soft_wrap=True)

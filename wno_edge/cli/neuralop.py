@@ -8,7 +8,7 @@ import typer
 
 from ..contract import TILES
 from ..errors import missing_dependency
-from ..shapes import parse_resolution
+from ..util.shapes import parse_resolution
 from .display import console
 
 

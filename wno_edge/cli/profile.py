@@ -48,8 +48,8 @@ def profile(
 ):
     """Latency percentiles, throughput and jitter of one model file."""
     from .. import runtime
-    from ..profile import add_arithmetic, model_macs, profile_session, write_json
-    from ..shapes import parse_resolution
+    from ..reports.profile import add_arithmetic, model_macs, profile_session, write_json
+    from ..util.shapes import parse_resolution
     from .display import format_report, plot_latency
 
     if device not in (None, "cpu", "cuda"):
@@ -92,7 +92,7 @@ def profile(
 
 
 def _compare_conv(engine: Path, session, threads: int) -> None:
-    from ..conv_compare import ConvShape, compare_conv
+    from ..reports.conv_compare import ConvShape, compare_conv
 
     cfg = session.config
     if cfg is None or not cfg.real_space_kernel:

@@ -129,7 +129,7 @@ def train(
 def _square(text: str | None) -> int | None:
     """--resolution as every command takes it ('64' or '64x64'); training subsamples both axes
     by one factor, so the two sizes must be equal."""
-    from ..shapes import parse_resolution
+    from ..util.shapes import parse_resolution
 
     hw = parse_resolution(text)
     if hw is not None and hw[0] != hw[1]:

@@ -10,27 +10,22 @@ Names load on first use: generating data (numpy, scipy, h5py) does not import to
 which only the torch Dataset (pdebench) needs.
 """
 
-from importlib import import_module
-
 from ..contract import TASKS
+from ..util.lazy import lazy_exports
 from .generate import GenerationInterrupted, GenerationResult, generate  # after the submodule: the function
 
-_GENERATE = ("GenerationResult", "GenerationInterrupted", "generate")
-_PDEBENCH = (
-    "NormalizationStats",
-    "PDEBenchDataset",
-    "PDEBenchFormatError",
-    "PDEBenchInfo",
-    "describe",
-    "normalization_stats",
-    "split_indices",
+__getattr__, _lazy = lazy_exports(
+    __name__,
+    {
+        ".pdebench": (
+            "NormalizationStats",
+            "PDEBenchDataset",
+            "PDEBenchFormatError",
+            "PDEBenchInfo",
+            "describe",
+            "normalization_stats",
+            "split_indices",
+        )
+    },
 )
-
-
-def __getattr__(name):
-    if name in _PDEBENCH:
-        return getattr(import_module(".pdebench", __name__), name)
-    raise AttributeError(f"module 'wno_edge.data' has no attribute {name!r}")
-
-
-__all__ = ["TASKS", *_GENERATE, *_PDEBENCH]
+__all__ = ["TASKS", "GenerationResult", "GenerationInterrupted", "generate", *_lazy]

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..contract import TASKS
 from ..errors import WNOEdgeError
-from ..io import atomic_path
+from ..util.io import atomic_path
 from . import darcy, diffusion_reaction, shallow_water
 
 MIN_RESOLUTION = 4
@@ -259,7 +259,7 @@ def generate(
         pool = _pool(workers) if workers > 1 else None
         try:
             results = pool.imap(_solve_batch, batches) if pool else map(_solve_batch, batches)
-            for (_, lo, hi, *_), out in zip(batches, results):
+            for (_, lo, hi, *_), out in zip(batches, results, strict=True):
                 if task == "darcy":
                     nu[lo:hi] = out["nu"]
                     tensor[lo:hi] = out["tensor"]

@@ -85,7 +85,7 @@ def _dataset(path, parent: h5py.Group, key: str, expected: str) -> h5py.Dataset:
 
 def _check_shape(path, name: str, shape: tuple, expected: tuple, text: str) -> None:
     """expected: ints, or None for 'any size'."""
-    if len(shape) != len(expected) or any(e is not None and s != e for s, e in zip(shape, expected)):
+    if len(shape) != len(expected) or any(e is not None and s != e for s, e in zip(shape, expected, strict=False)):
         _fail(path, f"'{name}' has shape {tuple(shape)}, expected {text}")
 
 
@@ -101,7 +101,7 @@ def _task_name(attrs: dict, layout: str, channels: int) -> str:
 
 
 def _sample_keys(f: h5py.File) -> list[str]:
-    return sorted((k for k in f.keys() if k.isdigit() and isinstance(f[k], h5py.Group)), key=int)
+    return sorted((k for k in f if k.isdigit() and isinstance(f[k], h5py.Group)), key=int)
 
 
 def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:

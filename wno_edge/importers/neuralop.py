@@ -25,7 +25,6 @@ zero (real_space_kernel=True), so the imported model computes the same function 
 
 from __future__ import annotations
 
-import math
 import os
 import pickletools
 import zipfile
@@ -262,7 +261,7 @@ def _check_options(meta: dict) -> None:
     n_modes = meta.get("n_modes")
     if not isinstance(n_modes, (list, tuple)) or len(n_modes) != 2:
         raise _refuse("n_modes", n_modes, "only 2-D FNOs (two mode counts)")
-    act = meta.get("non_linearity", None)
+    act = meta.get("non_linearity")
     if _qualname(act) not in (GELU, "torch.nn.functional.gelu"):
         raise _refuse("non_linearity", act, "only GELU (F.gelu)")
     checks = [
@@ -439,7 +438,7 @@ def from_neuralop(
             {"lift2.weight": _get(sd, "lifting.fcs.1.weight")[..., 0], "lift2.bias": _get(sd, "lifting.fcs.1.bias")}
         )
     for i in range(cfg.n_layers):
-        blk, out = f"fno_blocks", f"layers.{i}"
+        blk, out = "fno_blocks", f"layers.{i}"
         w = _dense_weight(sd, f"{blk}.convs.{i}.weight")
         expected = (c, c, int(meta["n_modes"][0]), cfg.modes[1])
         if tuple(w.shape) != expected:

@@ -8,21 +8,15 @@ abi (the ctypes declarations), library (the loader), and cuda (GPU probes) impor
 neither torch nor numpy; the torch op (torch_op) loads on first use of its names.
 """
 
-from importlib import import_module
-
+from ..util.lazy import lazy_exports
 from .abi import ABI_VERSION, ConvDesc
 from .cuda import cuda_device_count, cuda_kernel_status
 from .library import LIBRARY_ENV, NativeUnavailable, available, library_path, load
 
-_TORCH_OP = ("winograd_conv2d", "winograd_conv2d_op", "transform_weights", "set_num_threads", "get_num_threads")
-
-
-def __getattr__(name):
-    if name in _TORCH_OP:
-        return getattr(import_module(".torch_op", __name__), name)
-    raise AttributeError(f"module 'wno_edge.native' has no attribute {name!r}")
-
-
+__getattr__, _lazy = lazy_exports(
+    __name__,
+    {".torch_op": ("winograd_conv2d", "winograd_conv2d_op", "transform_weights", "set_num_threads", "get_num_threads")},
+)
 __all__ = [
     "ABI_VERSION",
     "ConvDesc",
@@ -33,5 +27,5 @@ __all__ = [
     "load",
     "cuda_device_count",
     "cuda_kernel_status",
-    *_TORCH_OP,
+    *_lazy,
 ]

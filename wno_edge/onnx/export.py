@@ -36,13 +36,14 @@ from ..contract import (
     OP_DOMAIN,
     OP_VERSION,
     OUTPUT_NAME,
+    SAMPLE_INPUTS_KEY,
     TILES,
+    Metadata,
 )
-from ..contract import SAMPLE_INPUTS_KEY, Metadata
 from ..errors import WNOEdgeError
-from ..io import atomic_path
 from ..model import WNO2d
-from ..shapes import parse_resolution
+from ..util.io import atomic_path
+from ..util.shapes import parse_resolution
 from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
 from .spectral import dft_bases, mixing_matrix, spectral_graph
 from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
@@ -372,7 +373,7 @@ def check_model_proto(proto: onnx.ModelProto) -> onnx.ModelProto:
 class ExportError(WNOEdgeError):
     """Export refused (accuracy check failed); `.report` holds what was measured."""
 
-    def __init__(self, message: str, report: "ExportReport"):
+    def __init__(self, message: str, report: ExportReport):
         super().__init__(message)
         self.report = report
 
@@ -466,7 +467,8 @@ def export_onnx(
 
     Writes only if every comparison is within tolerance, or with force=True (the report
     says so). `reference`: the model the checkpoint was made from (e.g. the neuraloperator FNO
-    of an import, wno_edge.importers.neuralop.neuralop_model), compared with ONNX Runtime too. Compares on `inputs` (physical units, (N, C, H, W)) if given, else on test
+    of an import, wno_edge.importers.neuralop.neuralop_model), compared with ONNX Runtime too.
+    Compares on `inputs` (physical units, (N, C, H, W)) if given, else on test
     samples stored in the checkpoint if it has them, else on random inputs.
     """
     path = Path(path) if path is not None else None

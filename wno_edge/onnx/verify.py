@@ -20,7 +20,6 @@ from ..contract import PADDINGS
 from ..model import WNO2d
 from ..winograd import conv3x3_cost, matrices
 
-
 # ----------------------------------------------------------------------------- runtimes
 
 

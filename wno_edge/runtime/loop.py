@@ -6,9 +6,9 @@ import math
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
-from typing import Callable
 
 import numpy as np
 

@@ -164,7 +164,7 @@ class TensorRTSession(Session):
         )
         _check(cudart.cudaEventRecord(ev[3], s))
         _check(cudart.cudaStreamSynchronize(s))
-        for key, (a, b) in zip(("h2d", "gpu_compute", "d2h"), ((0, 1), (1, 2), (2, 3))):
+        for key, (a, b) in zip(("h2d", "gpu_compute", "d2h"), ((0, 1), (1, 2), (2, 3)), strict=True):
             self.timings[key].add(_check(cudart.cudaEventElapsedTime(ev[a], ev[b])) * 1e-3)
         return self._y_host
 

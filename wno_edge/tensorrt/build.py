@@ -22,8 +22,8 @@ import onnx
 
 from ..contract import OP_DOMAIN
 from ..errors import WNOEdgeError
-from ..io import atomic_path
-from ..shapes import parse_dims
+from ..util.io import atomic_path
+from ..util.shapes import parse_dims
 from .plugin import PLUGIN_NAME, load_plugin, require_tensorrt, tensorrt_version
 
 
@@ -99,12 +99,12 @@ def profile_shapes(model: onnx.ModelProto, min_shape, opt_shape, max_shape) -> d
     opt = opt_shape or min_shape or max_shape or default
     shapes = {"min": min_shape or opt, "opt": opt, "max": max_shape or opt}
     for name, shape in shapes.items():
-        if len(shape) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shape)):
+        if len(shape) != len(dims) or any(d is not None and d != s for d, s in zip(dims, shape, strict=False)):
             raise WNOEdgeError(
                 f"--{name} {'x'.join(map(str, shape))} does not fit input {inp.name} "
                 f"{'x'.join('?' if d is None else str(d) for d in dims)}"
             )
-    if not all(a <= b <= c for a, b, c in zip(shapes["min"], shapes["opt"], shapes["max"])):
+    if not all(a <= b <= c for a, b, c in zip(shapes["min"], shapes["opt"], shapes["max"], strict=True)):
         raise WNOEdgeError("optimisation profile needs min <= opt <= max in every dimension")
     return {"input": inp.name, **shapes, "fp16_input": inp.type.tensor_type.elem_type == onnx.TensorProto.FLOAT16}
 

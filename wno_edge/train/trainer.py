@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -21,12 +21,12 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from ..checkpoint import load_model, save_model
+from ..contract import SAMPLE_INPUTS_KEY, TASKS, WNOConfig
 from ..data import PDEBenchDataset, normalization_stats
 from ..data.pdebench import TEST_SPLITS
 from ..errors import WNOEdgeError
-from ..io import atomic_path
-from ..contract import SAMPLE_INPUTS_KEY, TASKS, WNOConfig
 from ..model import WNO2d, check_state_dict
+from ..util.io import atomic_path
 from .options import TrainOptions
 
 SAMPLE_INPUTS = 2  # test inputs stored in the checkpoint

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import WNOEdgeError
+from ..errors import WNOEdgeError
 
 
 def parse_dims(text: str, what: str = "shape", example: str = "1x1x64x64") -> tuple[int, ...]:

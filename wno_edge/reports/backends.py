@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from .errors import WNOEdgeError
-from .native import available, cuda_kernel_status
+from ..errors import WNOEdgeError
+from ..native import available, cuda_kernel_status
 
 
 def _tensorrt_plugin_status() -> tuple[bool, str]:
-    from .tensorrt.plugin import find_plugin_library
+    from ..tensorrt.plugin import find_plugin_library
 
     try:
         path = find_plugin_library()
@@ -21,7 +21,7 @@ def _tensorrt_plugin_status() -> tuple[bool, str]:
 
 
 def _native_engine_status() -> tuple[bool, str]:
-    from .runtime.native_backend import available as engine_available
+    from ..runtime.native_backend import available as engine_available
 
     ok, why = engine_available()
     return ok, (why + "; the default for wno-edge .onnx exports on the CPU") if ok else why

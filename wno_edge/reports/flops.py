@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .contract import TILES, WNOConfig
-from .winograd import ConvCost, conv3x3_cost
+from ..contract import TILES, WNOConfig
+from ..winograd import ConvCost, conv3x3_cost
 
 
 @dataclass(frozen=True)

@@ -8,14 +8,14 @@ method's output is checked against conv2d before it is timed.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .winograd import TILES, winograd_conv2d
+from ..winograd import TILES, winograd_conv2d
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def ort_conv(x: np.ndarray, w: np.ndarray, b: np.ndarray, threads: int) -> Calla
     """ONNX Runtime's direct Conv on fixed float32 numpy inputs, as a zero-argument call."""
     from onnx import TensorProto, helper, numpy_helper
 
-    from .onnx.verify import ort_session
+    from ..onnx.verify import ort_session
 
     graph = helper.make_graph(
         [helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])],
@@ -80,7 +80,7 @@ def methods(x, w, b, threads: int) -> dict[str, Callable[[], torch.Tensor]]:
     for tile in TILES:
         table[f"Winograd F({tile},3) (PyTorch)"] = lambda t=tile: winograd_conv2d(x, w, b, tile=t)
     try:
-        from . import native
+        from .. import native
 
         ok, _ = native.available()
     except ImportError:

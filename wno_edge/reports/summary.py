@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
+from ..contract import TILES, Metadata
+from ..errors import WNOEdgeError
+from ..model import WNO2d, count_parameters
 from .flops import model_cost
-from .model import WNO2d, count_parameters
-from .contract import TILES
 
 
 def model_summary(model: WNO2d, resolution: tuple[int, int] | None = None, batch: int = 1) -> dict:
@@ -32,3 +36,23 @@ def model_summary(model: WNO2d, resolution: tuple[int, int] | None = None, batch
         else {},
         "metadata": {k: v for k, v in (getattr(model, "metadata", None) or {}).items() if not hasattr(v, "shape")},
     }
+
+
+def load_for_summary(path: str | os.PathLike) -> WNO2d:
+    """The checkpoint's model; for an export, a model of its stored config (weights are not
+    needed to count parameters and MACs) carrying the export's metadata."""
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        from ..checkpoint import load_model
+
+        return load_model(path)
+    from ..runtime.onnx_metadata import read_config, read_onnx_metadata
+
+    if not path.is_file():
+        raise WNOEdgeError(f"{path}: no such file")
+    config = read_config(path)
+    if config is None:
+        raise WNOEdgeError(f"{path}: not a wno-edge export (no {Metadata.CONFIG} metadata)")
+    model = WNO2d(config)
+    model.metadata = {k: v for k, v in read_onnx_metadata(path).items() if k != Metadata.CONFIG}
+    return model

@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from .errors import WNOEdgeError
+from ..errors import WNOEdgeError
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .contract import OP_DOMAIN, OP_NAME
+from ..contract import OP_DOMAIN, OP_NAME
 
 BUNDLED = Path(__file__).resolve().parents[1] / "models" / "darcy_wno.pt"
 
@@ -29,8 +29,8 @@ class DemoResult:
 
 
 def _train_small(out: Path, say) -> Path:
-    from .data import generate
-    from .train import TrainOptions, fit
+    from ..data import generate
+    from ..train import TrainOptions, fit
 
     say("no bundled model: training a small Darcy WNO here (about a minute)")
     data = out / "darcy_train.h5"
@@ -52,12 +52,12 @@ def _train_small(out: Path, say) -> Path:
 def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: int = 1234, say=print) -> DemoResult:
     import torch
 
-    from . import runtime
-    from .checkpoint import load_model
-    from .data import PDEBenchDataset, generate
-    from .onnx import export_onnx
+    from .. import runtime
+    from ..checkpoint import load_model
+    from ..data import PDEBenchDataset, generate
+    from ..onnx import export_onnx
+    from ..train import relative_l2
     from .profile import profile_session
-    from .train import relative_l2
 
     out.mkdir(parents=True, exist_ok=True)
     trained_here = False
@@ -76,7 +76,7 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     data = out / f"darcy_fresh_{h}.h5"
     generate("darcy", data, n_samples=n_test, resolution=h, seed=seed, progress=False)
     fresh = PDEBenchDataset(data, "all")
-    a, u = (torch.stack(t) for t in zip(*(fresh[i] for i in range(len(fresh)))))  # each sample read once
+    a, u = (torch.stack(t) for t in zip(*(fresh[i] for i in range(len(fresh))), strict=False))  # each sample read once
     with torch.no_grad():
         pred = model(a)
     fresh_err = relative_l2(pred, u).item()
@@ -116,7 +116,7 @@ def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray, backend: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .io import atomic_path
+    from ..util.io import atomic_path
 
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.4), dpi=100)
     panels = [
@@ -125,7 +125,7 @@ def _plot(path: Path, a: np.ndarray, u: np.ndarray, pred: np.ndarray, backend: s
         (pred, f"WNO ({backend})", "viridis"),
         (pred - u, "error", "RdBu_r"),
     ]
-    for ax, (img, title, cmap) in zip(axes, panels):
+    for ax, (img, title, cmap) in zip(axes, panels, strict=True):
         kw = {"vmin": u.min(), "vmax": u.max()} if cmap == "viridis" else {}
         if title == "error":
             m = np.abs(img).max()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import WNOEdgeError
-from .io import atomic_path
-from .runtime import Session
-from .runtime.stats import latency_summary
+from ..errors import WNOEdgeError
+from ..runtime import Session
+from ..runtime.stats import latency_summary
+from ..util.io import atomic_path
 
 
 def peak_rss_mib() -> float:
