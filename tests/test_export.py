@@ -19,7 +19,8 @@ from onnx import TensorProto
 
 from wno_edge.checkpoint import save_model
 from wno_edge.cli import main as cli_main
-from wno_edge.contract import DEFAULT_OPSET, MAX_OPSET
+from wno_edge.contract import COMBINE_COMPLEX as CONTRACT_COMBINE
+from wno_edge.contract import DEFAULT_OPSET, EXPORT_OPS, MAX_OPSET, Initializer
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import SpectralConv2d, WNO2d, WNOConfig
 from wno_edge.onnx import TOLERANCE, ExportError, build_model_proto, check_model_proto, export_onnx
@@ -129,7 +130,23 @@ def test_graph_is_fft_free_and_real(exported):
     for vi in [*g.input, *g.output, *g.value_info]:
         assert vi.type.tensor_type.elem_type not in complex_types, vi.name
     assert all(t.data_type not in complex_types for t in g.initializer)
-    assert ops <= {"Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Reshape", "Transpose", "Erf", "Mul", "Slice", OP_TYPE}
+    assert ops <= {*EXPORT_OPS, OP_TYPE}  # the native engine refuses any other op
+    assert "Gelu" not in ops  # opset 17: GELU is Div, Erf, Add, Mul
+
+
+def test_initializers_carry_the_contract_names(model, exported):
+    """The names the native engine reads back (contract.Initializer, contract.h) are the ones
+    written; this model has statistics, a 3x3 kernel per layer and no neuraloperator MLPs."""
+    names = {t.name for t in exported.graph.initializer}
+    n = Initializer
+    fixed = [v for k, v in vars(n).items() if not k.startswith("_") and "{i}" not in v]
+    optional = {n.LIFT2_WEIGHT, n.LIFT2_BIAS}
+    assert set(fixed) - optional <= names and not optional & names
+    for i in range(model.config.n_layers):
+        assert {n.LAYER_BIAS.format(i=i), n.LAYER_KERNEL.format(i=i), n.LAYER_MIXING.format(i=i)} <= names
+        assert n.LAYER_POINTWISE.format(i=i) not in names  # W is folded into the kernel
+    combine = next(t for t in exported.graph.initializer if t.name == n.COMBINE_COMPLEX)
+    np.testing.assert_array_equal(onnx.numpy_helper.to_array(combine), np.array(CONTRACT_COMBINE, np.float32))
 
 
 def test_one_winograd_conv_per_layer_with_fallback_function(model, exported):

@@ -1,5 +1,7 @@
-"""runtime/include/wno/winograd_transforms.h is generated from wno_edge.winograd.MATRICES:
-it must be current, and the C++ it contains must compute exactly those matrices."""
+"""runtime/include/wno/winograd_transforms.h is generated from wno_edge.winograd.MATRICES, and
+runtime/include/wno/contract.h from wno_edge/contract.py (tools/gen_headers.py): both must be
+current, the transforms must compute exactly those matrices, and C++ must read back the
+contract's values unchanged."""
 
 from __future__ import annotations
 
@@ -188,11 +190,35 @@ def test_contract_header_is_current_and_compiles(tmp_path):
         '  std::printf("%s %s %d %s [%s]\\n", kOpDomain, kOpName, kOpVersion, kPluginVersion, kPluginNamespace);\n'
         '  for (int m = -1; m < 9; ++m) if (valid_tile(m)) std::printf("t%d ", m);\n'
         '  for (int p = -1; p < 3; ++p) if (valid_padding(p)) std::printf("p%d ", p);\n'
-        '  std::printf("\\n%s\\n", kMetadataConfig);\n}\n'
+        '  std::printf("\\n%s\\n", kMetadataConfig);\n'
+        '  std::printf("%d %d %d\\n", kMinOpset, kDefaultOpset, kMaxOpset);\n'
+        '  std::printf("%s|%s|%s|%s|%s|%s|%s\\n", kConvWinograd, kConvDirect, kConvPointwise, kBatchDynamic,\n'
+        "              kFp32, kFp16, kChecksumPrefix);\n"
+        '  for (const char* op : kExportOps) std::printf("%s ", op);\n'
+        '  std::printf("\\n");\n'
+        '  for (const auto& row : kCombineComplex) std::printf("%g %g ", row[0], row[1]);\n'
+        '  std::printf("\\n%s %s %s %s\\n", initializer::kLiftConstant, initializer::kCombineComplex,\n'
+        "              initializer::layer_mixing(3).c_str(), initializer::layer_mlp_skip_weight(12).c_str());\n"
+        '  std::printf("%d %d %d %d %d %.17g %.17g\\n", kMaxChannels, kMaxWidth, kMaxLayers, kMaxModes,\n'
+        "              kMaxResolution, kMaxCoordinate, kMaxPaddingFraction);\n"
+        '  std::printf("%d %d %d %d %d %d %d %d %s %s %d\\n", kDefaultWidth, kDefaultModes[0], kDefaultModes[1],\n'
+        "              kDefaultNLayers, kDefaultWinogradTile, kDefaultDomainPadding, kDefaultProjectionWidth,\n"
+        "              kDefaultRealSpaceKernel, kDefaultGridPoints, kDefaultBlock, kDefaultChannelMlpSkip);\n"
+        "}\n"
     )
     exe = tmp_path / "probe"
     subprocess.run(
-        [CXX, "-std=c++17", "-Wall", "-Wextra", f"-I{ROOT / 'runtime' / 'include'}", str(probe), "-o", str(exe)],
+        [
+            CXX,
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            f"-I{ROOT / 'runtime' / 'include'}",
+            str(probe),
+            "-o",
+            str(exe),
+        ],
         check=True,
     )
     lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
@@ -202,3 +228,57 @@ def test_contract_header_is_current_and_compiles(tmp_path):
     )
     assert lines[1].split() == [f"t{m}" for m in contract.TILES] + [f"p{p}" for p in contract.PADDINGS]
     assert lines[2] == contract.Metadata.CONFIG
+    assert lines[3].split() == [str(v) for v in (contract.MIN_OPSET, contract.DEFAULT_OPSET, contract.MAX_OPSET)]
+    c = contract
+    assert lines[4].split("|") == [
+        c.CONV_WINOGRAD,
+        c.CONV_DIRECT,
+        c.CONV_POINTWISE,
+        c.BATCH_DYNAMIC,
+        c.FP32,
+        c.FP16,
+        c.CHECKSUM_PREFIX,
+    ]
+    assert tuple(lines[5].split()) == c.EXPORT_OPS
+    assert [float(v) for v in lines[6].split()] == [v for row in c.COMBINE_COMPLEX for v in row]
+    init = c.Initializer
+    assert lines[7].split() == [
+        init.LIFT_CONSTANT,
+        init.COMBINE_COMPLEX,
+        init.LAYER_MIXING.format(i=3),
+        init.LAYER_MLP_SKIP_WEIGHT.format(i=12),
+    ]
+    bounds = (c.MAX_CHANNELS, c.MAX_WIDTH, c.MAX_LAYERS, c.MAX_MODES, c.MAX_RESOLUTION)
+    assert [float(v) for v in lines[8].split()] == [*bounds, c.MAX_COORDINATE, c.MAX_PADDING_FRACTION]
+    d = c.config_default
+    assert lines[9].split() == [
+        str(v)
+        for v in (
+            d("width"),
+            *d("modes"),
+            d("n_layers"),
+            d("winograd_tile"),
+            d("domain_padding"),
+            d("projection_width"),
+            int(d("real_space_kernel")),
+            d("grid_points"),
+            d("block"),
+            int(d("channel_mlp_skip")),
+        )
+    ]
+
+
+def test_every_initializer_pattern_has_a_cpp_name():
+    """Each contract.Initializer entry becomes one C++ constant or one function of the layer index."""
+    from wno_edge import contract
+
+    text = load_generator().generate_contract()
+    for name, pattern in vars(contract.Initializer).items():
+        if name.startswith("_"):
+            continue
+        if "{i}" in pattern:
+            head, tail = pattern.split("{i}")
+            assert f"inline std::string {name.lower()}(int i) {{" in text
+            assert f'return "{head}" + std::to_string(i) + "{tail}";' in text
+        else:
+            assert f'[] = "{pattern}";' in text

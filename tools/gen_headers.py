@@ -2,8 +2,9 @@
 """Generate runtime/include/wno/winograd_transforms.h and contract.h from the Python sources.
 
 winograd_transforms.h comes from wno_edge.winograd.MATRICES, contract.h from
-wno_edge.contract (op identity, tiles, paddings, ONNX metadata keys): the C++ side never
-types these facts itself.
+wno_edge.contract (op identity, tiles, paddings, opsets, ONNX metadata keys and values, the
+exported op set, initializer names, COMBINE_COMPLEX, the config's bounds and defaults): the
+C++ side never types these facts itself.
 
 The Python matrices are the single source of truth; the C++/CUDA transforms are written
 out from them so the two cannot drift (tests/test_transforms_header.py regenerates and
@@ -19,6 +20,9 @@ are computed once, the usual even/odd split of Winograd transforms.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import math
+import string
 import sys
 from pathlib import Path
 
@@ -27,6 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = ROOT / "runtime" / "include" / "wno" / "winograd_transforms.h"
 CONTRACT_HEADER = ROOT / "runtime" / "include" / "wno" / "contract.h"
+COLUMNS = 100  # runtime/.clang-format's ColumnLimit (the generated headers are not clang-formatted)
 sys.path.insert(0, str(ROOT))
 
 from wno_edge import contract  # noqa: E402
@@ -203,13 +208,109 @@ def _any_of(name: str, values) -> str:
     return " || ".join(f"{name} == {v}" for v in values)
 
 
+def _camel(name: str) -> str:
+    """UPPER_SNAKE or lower_snake -> CamelCase (the k-constants' style)."""
+    return "".join(part.title() for part in name.split("_"))
+
+
+def _string(value: str) -> str:
+    assert all(32 <= ord(ch) < 127 and ch not in '"\\' for ch in value), value
+    return f'"{value}"'
+
+
+def _double(value: float) -> str:
+    """The shortest decimal that reads back as the same double, as a C++ literal (1e+12, 4.0)."""
+    value = float(value)
+    assert math.isfinite(value), value
+    text = next(t for t in (f"{value:.{d}g}" for d in range(1, 18)) if float(t) == value)
+    return text if "." in text or "e" in text else text + ".0"
+
+
+def _braced(head: str, items: list[str], tail: str = ";") -> str:
+    """head {a, b, ...}tail on one line, or wrapped at COLUMNS with the items indented."""
+    one = f"{head}{{{', '.join(items)}}}{tail}"
+    if len(one) <= COLUMNS:
+        return one
+    lines, line = [], "    "
+    for item in items:
+        if len(line) + len(item) + 2 > COLUMNS and line.strip():
+            lines.append(line.rstrip())
+            line = "    "
+        line += item + ", "
+    lines.append(line.rstrip().rstrip(","))
+    return head + "{\n" + "\n".join(lines) + "\n}" + tail
+
+
+def _float(value: float) -> str:
+    return _double(value) + "f"
+
+
+def _constant(name: str, value) -> str | None:
+    """`inline constexpr` C++ for a Python value; None for one C++ has no use for (None, nested)."""
+    if isinstance(value, bool):
+        return f"inline constexpr bool {name} = {str(value).lower()};"
+    if isinstance(value, int):
+        return f"inline constexpr int {name} = {value};"
+    if isinstance(value, float):
+        return f"inline constexpr double {name} = {_double(value)};"
+    if isinstance(value, str):
+        return f"inline constexpr char {name}[] = {_string(value)};"
+    if isinstance(value, tuple) and value and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return _braced(f"inline constexpr int {name}[] = ", [str(v) for v in value])
+    if isinstance(value, tuple) and value and all(isinstance(v, float) for v in value):
+        return _braced(f"inline constexpr double {name}[] = ", [_double(v) for v in value])
+    if isinstance(value, tuple) and value and all(isinstance(v, str) for v in value):
+        return _braced(f"inline constexpr const char* {name}[] = ", [_string(v) for v in value])
+    return None
+
+
+def _public(cls) -> dict:
+    return {k: v for k, v in vars(cls).items() if not k.startswith("_")}
+
+
+def _initializer(name: str, pattern: str) -> str:
+    """A constant for a fixed name; for a per-layer pattern ("layers.{i}.bias") a function of i."""
+    fields = [part[1] for part in string.Formatter().parse(pattern) if part[1] is not None]
+    if not fields:
+        return f"inline constexpr char k{_camel(name)}[] = {_string(pattern)};"
+    pieces = []
+    for literal, field, spec, conversion in string.Formatter().parse(pattern):
+        if literal:
+            pieces.append(_string(literal))
+        if field is not None:
+            assert field == "i" and not spec and not conversion, pattern
+            pieces.append("std::to_string(i)")
+    assert "std::to_string(i)" in pieces[:2], pattern  # a std::string in the first + (no char* + char*)
+    return f"inline std::string {name.lower()}(int i) {{\n  return {' + '.join(pieces)};\n}}"
+
+
+def _config_defaults() -> str:
+    """WNOConfig's field defaults as kDefault<Field>: what a config key left out means."""
+    lines = []
+    for f in dataclasses.fields(contract.WNOConfig):
+        if f.default is dataclasses.MISSING:
+            continue
+        line = _constant(f"kDefault{_camel(f.name)}", f.default)
+        if line is not None:
+            lines.append(line)
+    return "\n".join(lines)
+
+
 def generate_contract() -> str:
-    """contract.h: the WinogradConv contract and export metadata keys as C++ constants."""
+    """contract.h: wno_edge/contract.py's facts that C++ needs, as C++ constants."""
     c = contract
     meta = "\n".join(
-        f'inline constexpr char kMetadata{k.title().replace("_", "")}[] = "{v}";'
-        for k, v in vars(c.Metadata).items()
-        if not k.startswith("_")
+        f"inline constexpr char kMetadata{_camel(k)}[] = {_string(v)};" for k, v in _public(c.Metadata).items()
+    )
+    inits = "\n".join(_initializer(k, v) for k, v in _public(c.Initializer).items())
+    rows, cols = len(c.COMBINE_COMPLEX), len(c.COMBINE_COMPLEX[0])
+    combine = _braced(
+        f"inline constexpr float kCombineComplex[{rows}][{cols}] = ",
+        ["{" + ", ".join(_float(v) for v in row) + "}" for row in c.COMBINE_COMPLEX],
+    )
+    bounds = "\n".join(
+        _constant(f"k{_camel(name)}", getattr(c, name))
+        for name in ("MAX_CHANNELS", "MAX_WIDTH", "MAX_LAYERS", "MAX_MODES", "MAX_RESOLUTION", "MAX_COORDINATE")
     )
     return f"""\
 // Generated by tools/gen_headers.py from wno_edge/contract.py. Do not edit: change the
@@ -217,15 +318,17 @@ def generate_contract() -> str:
 // is export/SPEC.md.
 #pragma once
 
+#include <string>
+
 namespace wno {{
 namespace contract {{
 
 // The WinogradConv custom op: ONNX domain and op_type, TensorRT plugin name/version/namespace.
-inline constexpr char kOpDomain[] = "{c.OP_DOMAIN}";
-inline constexpr char kOpName[] = "{c.OP_NAME}";
+inline constexpr char kOpDomain[] = {_string(c.OP_DOMAIN)};
+inline constexpr char kOpName[] = {_string(c.OP_NAME)};
 inline constexpr int kOpVersion = {c.OP_VERSION};
-inline constexpr char kPluginVersion[] = "{c.PLUGIN_VERSION}";
-inline constexpr char kPluginNamespace[] = "{c.PLUGIN_NAMESPACE}";
+inline constexpr char kPluginVersion[] = {_string(c.PLUGIN_VERSION)};
+inline constexpr char kPluginNamespace[] = {_string(c.PLUGIN_NAMESPACE)};
 
 // Output tiles m of F(m x m, 3 x 3), and zero paddings, that every implementation accepts.
 inline constexpr int kTiles[] = {_ints(c.TILES)};
@@ -233,10 +336,44 @@ inline constexpr int kPaddings[] = {_ints(c.PADDINGS)};
 constexpr bool valid_tile(long long m) {{ return {_any_of("m", c.TILES)}; }}
 constexpr bool valid_padding(long long p) {{ return {_any_of("p", c.PADDINGS)}; }}
 
+// The ONNX opsets an export may import (the default domain).
+inline constexpr int kMinOpset = {c.MIN_OPSET};
+inline constexpr int kDefaultOpset = {c.DEFAULT_OPSET};
+inline constexpr int kMaxOpset = {c.MAX_OPSET};
+
 // metadata_props keys of an exported .onnx file.
 {meta}
-inline constexpr char kInputName[] = "{c.INPUT_NAME}";
-inline constexpr char kOutputName[] = "{c.OUTPUT_NAME}";
+inline constexpr char kInputName[] = {_string(c.INPUT_NAME)};
+inline constexpr char kOutputName[] = {_string(c.OUTPUT_NAME)};
+
+// metadata_props values: conv modes, the FNO's pointwise conv, a dynamic batch, precisions, and
+// the weight checksum's algorithm prefix (kChecksumPrefix + 8 lowercase hex digits).
+inline constexpr char kConvWinograd[] = {_string(c.CONV_WINOGRAD)};
+inline constexpr char kConvDirect[] = {_string(c.CONV_DIRECT)};
+inline constexpr char kConvPointwise[] = {_string(c.CONV_POINTWISE)};
+inline constexpr char kBatchDynamic[] = {_string(c.BATCH_DYNAMIC)};
+inline constexpr char kFp32[] = {_string(c.FP32)};
+inline constexpr char kFp16[] = {_string(c.FP16)};
+inline constexpr char kChecksumPrefix[] = {_string(c.CHECKSUM_PREFIX)};
+
+// Every standard ONNX op an export may write (besides kOpDomain::kOpName).
+{_constant("kExportOps", c.EXPORT_OPS)}
+
+// [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ kCombineComplex = [O_re, O_im], the spectral mixing's product.
+{combine}
+
+// Initializer names an export writes; per-layer names are functions of the layer index.
+namespace initializer {{
+{inits}
+}}  // namespace initializer
+
+// The model config (metadata kMetadataConfig): bounds, so that a corrupt file cannot allocate
+// without limit, and the value of each key a file leaves out.
+{bounds}
+inline constexpr double kMaxPaddingFraction = {_double(c.MAX_PADDING_FRACTION)};
+{_constant("kGridPoints", c.GRID_POINTS)}
+{_constant("kBlocks", c.BLOCKS)}
+{_config_defaults()}
 
 }}  // namespace contract
 }}  // namespace wno

@@ -1,9 +1,9 @@
 """The facts that tie wno-edge's stages together, written once (torch-free, numpy-free).
 
-Every Python stage reads these names; the C++ side gets the same values from the
-generated header runtime/include/wno/winograd_transforms.h (tools/gen_headers.py,
-kept in step by tests/test_transforms_header.py). The op contract itself, in prose,
-is export/SPEC.md.
+Every Python stage reads these names; the C++ side (the native engine, the TensorRT plugin,
+the kernels) gets the same values from runtime/include/wno/contract.h, which
+tools/gen_headers.py generates from this module (tests/test_transforms_header.py fails when it
+is stale). The op contract itself, in prose, is export/SPEC.md.
 """
 
 from __future__ import annotations
@@ -25,9 +25,22 @@ PADDINGS = (0, 1)  # zero padding on every side
 
 # ---- ONNX export ----------------------------------------------------------------------
 MIN_OPSET = DEFAULT_OPSET = 17  # TensorRT >= 8.6 (JetPack 5/6), ORT >= 1.13; opset 20+ has Gelu
-MAX_OPSET = 25  # needs IR 13, the newest ONNX Runtime 1.31 reads
-CONV_MODES = ("winograd", "direct")
+MAX_OPSET = 25  # needs IR 13, the newest ONNX Runtime 1.31 reads; the native engine refuses newer
+CONV_WINOGRAD, CONV_DIRECT = "winograd", "direct"  # --conv: WinogradConv nodes | plain 3x3 Conv
+CONV_MODES = (CONV_WINOGRAD, CONV_DIRECT)
+CONV_POINTWISE = "pointwise (FNO)"  # Metadata.CONV of a model without a real-space kernel (1x1 Conv)
+BATCH_DYNAMIC = "dynamic"  # Metadata.BATCH of a file whose batch dimension is symbolic
+FP32, FP16 = "fp32", "fp16"  # Metadata.PRECISION values; the native engine runs FP32 files only
+PRECISIONS = (FP32, FP16)
+CHECKSUM_PREFIX = "crc32:"  # Metadata.WEIGHTS_CHECKSUM = CHECKSUM_PREFIX + 8 lowercase hex digits
 INPUT_NAME, OUTPUT_NAME = "input", "output"
+# Every standard (ai.onnx) op an export may write, besides OP_DOMAIN::OP_NAME: the native engine
+# refuses a file with any other op, so the exporter must not add one without the engine.
+EXPORT_OPS = ("Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Mul", "Erf", "Gelu", "Reshape", "Transpose", "Slice")
+# The spectral mixing computes the four products [Xr Wr, Xr Wi, Xi Wr, Xi Wi] per mode; this
+# (4, 2) initializer adds them up into [O_re, O_im] = [Xr Wr - Xi Wi, Xr Wi + Xi Wr]. The native
+# engine computes exactly this product and refuses a file that stores another matrix.
+COMBINE_COMPLEX = ((1.0, 0.0), (0.0, 1.0), (0.0, 1.0), (-1.0, 0.0))
 
 
 class Metadata:
@@ -35,13 +48,48 @@ class Metadata:
 
     CONFIG = "wno_edge.config"  # the WNOConfig as JSON
     RESOLUTION = "wno_edge.resolution"  # "HxW"
-    BATCH = "wno_edge.batch"  # "dynamic" or an int
-    CONV = "wno_edge.conv"  # winograd | direct | pointwise (FNO)
+    BATCH = "wno_edge.batch"  # BATCH_DYNAMIC or an int
+    CONV = "wno_edge.conv"  # one of CONV_MODES, or CONV_POINTWISE
     TILE = "wno_edge.winograd_tile"
-    PRECISION = "wno_edge.precision"  # fp32 | fp16
-    # "crc32:%08x": CRC-32 (zlib) over every initializer in graph order: name bytes, dims as
-    # little-endian int64, data bytes (raw_data). The native engine refuses a file that differs.
+    PRECISION = "wno_edge.precision"  # one of PRECISIONS
+    # CHECKSUM_PREFIX + "%08x": CRC-32 (zlib) over every initializer in graph order: name bytes,
+    # dims as little-endian int64, data bytes (raw_data). The native engine refuses a file that differs.
     WEIGHTS_CHECKSUM = "wno_edge.weights_checksum"
+
+
+class Initializer:
+    """Names of the initializers an export writes that the native engine reads back by name.
+
+    A name with "{i}" belongs to layer i: Initializer.LAYER_BIAS.format(i=0) == "layers.0.bias".
+    Optional ones (the statistics, the neuraloperator MLPs) are absent when the model has none.
+    """
+
+    INPUT_MEAN = "input_mean"  # (1, C_in, 1, 1); absent when every mean is 0
+    INPUT_STD = "input_std"  # absent when every std is 1
+    OUTPUT_MEAN = "output_mean"  # (1, C_out, 1, 1)
+    OUTPUT_STD = "output_std"
+    LIFT_WEIGHT = "lift.weight"  # the lift's input columns as a 1x1 Conv
+    LIFT_CONSTANT = "lift.bias_and_grid"  # the lift bias + the grid channels' term, one constant
+    LIFT2_WEIGHT = "lift2.weight"  # neuraloperator's lifting MLP, second layer
+    LIFT2_BIAS = "lift2.bias"
+    DFT_FWD_W = "dft.fwd_w"  # the truncated real DFT bases (wno_edge.onnx.spectral.DFTBases)
+    DFT_FWD_H = "dft.fwd_h"
+    DFT_INV_H = "dft.inv_h"
+    DFT_INV_W = "dft.inv_w"
+    COMBINE_COMPLEX = "combine_complex"  # the COMBINE_COMPLEX matrix
+    PROJECT1_WEIGHT = "project1.weight"
+    PROJECT1_BIAS = "project1.bias"
+    PROJECT2_WEIGHT = "project2.weight"
+    PROJECT2_BIAS = "project2.bias"
+    LAYER_BIAS = "layers.{i}.bias"
+    LAYER_POINTWISE = "layers.{i}.pointwise"  # FNO: W alone, a 1x1 Conv
+    LAYER_KERNEL = "layers.{i}.kernel"  # k + W as one 3x3 kernel
+    LAYER_MIXING = "layers.{i}.spectral.mixing"  # per-mode complex channel mixing
+    LAYER_MLP1_WEIGHT = "layers.{i}.mlp1.weight"  # neuraloperator's channel MLP
+    LAYER_MLP1_BIAS = "layers.{i}.mlp1.bias"
+    LAYER_MLP2_WEIGHT = "layers.{i}.mlp2.weight"
+    LAYER_MLP2_BIAS = "layers.{i}.mlp2.bias"
+    LAYER_MLP_SKIP_WEIGHT = "layers.{i}.mlp_skip.weight"  # its skip (1x1, no bias)
 
 
 # ---- data and training ----------------------------------------------------------------

@@ -1,12 +1,37 @@
 #include "config.h"
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <string>
 
 namespace wno::engine {
 namespace {
+
+// Every message names its source: "wno_edge.config: " + what.
+std::string config_error(std::string_view what) {
+  return std::string(contract::kMetadataConfig) + ": " + std::string(what);
+}
+
+// A bound as WNOConfig's messages write it (Python's :g): 4.0 -> "4".
+std::string number_text(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%g", v);
+  return text;
+}
+
+// The contract's grid_points values, quoted: "endpoints", "centers" or "left".
+std::string grid_points_text() {
+  std::string text;
+  const std::size_t n = std::size(contract::kGridPoints);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (i > 0) text += i + 1 == n ? " or " : ", ";
+    text += std::string("\"") + contract::kGridPoints[i] + "\"";
+  }
+  return text;
+}
 
 // JSON values a flat WNOConfig holds: integer, true/false, null, [int, int].
 struct Value {
@@ -53,7 +78,7 @@ class Json {
 
  private:
   bool fail(std::string* error, const char* what) {
-    if (error->empty()) *error = std::string("wno_edge.config: ") + what;
+    if (error->empty()) *error = config_error(what);
     return false;
   }
   void ws() {
@@ -190,19 +215,21 @@ class Json {
       int lo, hi;
     };
     const IntKey ints[] = {
-        {"in_channels", &c->in_channels, 1, kMaxChannels},
-        {"out_channels", &c->out_channels, 1, kMaxChannels},
-        {"width", &c->width, 1, kMaxWidth},
-        {"n_layers", &c->n_layers, 1, kMaxLayers},
-        {"winograd_tile", &c->winograd_tile, 2, 6},
-        {"domain_padding", &c->domain_padding, 0, kMaxResolution},
-        {"projection_width", &c->projection_width, 1, kMaxWidth},
+        {"in_channels", &c->in_channels, 1, contract::kMaxChannels},
+        {"out_channels", &c->out_channels, 1, contract::kMaxChannels},
+        {"width", &c->width, 1, contract::kMaxWidth},
+        {"n_layers", &c->n_layers, 1, contract::kMaxLayers},
+        // the smallest to the largest tile (the engine checks each WinogradConv node's own tile)
+        {"winograd_tile", &c->winograd_tile, contract::kTiles[0],
+         contract::kTiles[std::size(contract::kTiles) - 1]},
+        {"domain_padding", &c->domain_padding, 0, contract::kMaxResolution},
+        {"projection_width", &c->projection_width, 1, contract::kMaxWidth},
     };
     int bit = 0;
     for (const IntKey& k : ints) {
       if (key == k.name) {
         if (v.kind != Value::kInt || v.i < k.lo || v.i > k.hi) {
-          *error = std::string("wno_edge.config: ") + k.name + " out of range or not an integer";
+          *error = config_error(std::string(k.name) + " out of range or not an integer");
           return -1;
         }
         *k.field = static_cast<int>(v.i);
@@ -211,8 +238,10 @@ class Json {
       ++bit;
     }
     if (key == "modes") {
-      if (v.kind != Value::kPair || v.i < 1 || v.j < 1 || v.i > kMaxModes || v.j > kMaxModes) {
-        *error = "wno_edge.config: modes must be two integers in [1, 4096]";
+      if (v.kind != Value::kPair || v.i < 1 || v.j < 1 || v.i > contract::kMaxModes ||
+          v.j > contract::kMaxModes) {
+        *error = config_error("modes must be two integers in [1, " +
+                              std::to_string(contract::kMaxModes) + "]");
         return -1;
       }
       c->modes1 = static_cast<int>(v.i);
@@ -222,9 +251,9 @@ class Json {
     ++bit;
     if (key == "resolution") {
       if (v.kind == Value::kNull) return bit;
-      if (v.kind != Value::kPair || v.i < 1 || v.j < 1 || v.i > kMaxResolution ||
-          v.j > kMaxResolution) {
-        *error = "wno_edge.config: resolution must be null or two positive integers";
+      if (v.kind != Value::kPair || v.i < 1 || v.j < 1 || v.i > contract::kMaxResolution ||
+          v.j > contract::kMaxResolution) {
+        *error = config_error("resolution must be null or two positive integers");
         return -1;
       }
       c->resolution_h = static_cast<int>(v.i);
@@ -236,7 +265,7 @@ class Json {
                           std::pair<const char*, bool*>{"grid", &c->grid}}) {
       if (key == k.first) {
         if (v.kind != Value::kBool) {
-          *error = std::string("wno_edge.config: ") + k.first + " must be true or false";
+          *error = config_error(std::string(k.first) + " must be true or false");
           return -1;
         }
         *k.second = v.b;
@@ -248,15 +277,18 @@ class Json {
     // are checked for form only.
     if (key == "grid_domain") {
       if (v.kind != Value::kNumbers) {
-        *error = "wno_edge.config: grid_domain must be [[x0, x1], [y0, y1]]";
+        *error = config_error("grid_domain must be [[x0, x1], [y0, y1]]");
         return -1;
       }
       return bit;
     }
     ++bit;
     if (key == "grid_points") {
-      if (v.kind != Value::kString || (v.s != "endpoints" && v.s != "centers" && v.s != "left")) {
-        *error = "wno_edge.config: grid_points must be \"endpoints\", \"centers\" or \"left\"";
+      bool known = false;
+      for (const char* name : contract::kGridPoints)
+        known |= v.kind == Value::kString && v.s == name;
+      if (!known) {
+        *error = config_error("grid_points must be " + grid_points_text());
         return -1;
       }
       return bit;
@@ -284,8 +316,8 @@ class Json {
          {std::pair<const char*, int*>{"lifting_width", &c->lifting_width},
           std::pair<const char*, int*>{"channel_mlp_width", &c->channel_mlp_width}}) {
       if (key == k.first) {
-        if (v.kind != Value::kInt || v.i < 0 || v.i > kMaxWidth) {
-          *error = std::string("wno_edge.config: ") + k.first + " out of range or not an integer";
+        if (v.kind != Value::kInt || v.i < 0 || v.i > contract::kMaxWidth) {
+          *error = config_error(std::string(k.first) + " out of range or not an integer");
           return -1;
         }
         *k.second = static_cast<int>(v.i);
@@ -295,7 +327,7 @@ class Json {
     }
     if (key == "channel_mlp_skip") {
       if (v.kind != Value::kBool) {
-        *error = "wno_edge.config: channel_mlp_skip must be true or false";
+        *error = config_error("channel_mlp_skip must be true or false");
         return -1;
       }
       c->channel_mlp_skip = v.b;
@@ -305,7 +337,8 @@ class Json {
     if (key == "domain_padding_fraction") {
       double f[2] = {0, 0};
       if (!fraction_pair(v, f)) {
-        *error = "wno_edge.config: domain_padding_fraction must be two numbers in [0, 4]";
+        *error = config_error("domain_padding_fraction must be two numbers in [0, " +
+                              number_text(contract::kMaxPaddingFraction) + "]");
         return -1;
       }
       c->padding_fraction_h = f[0];
@@ -313,8 +346,8 @@ class Json {
       return bit;
     }
     *unsupported = true;
-    *error = "wno_edge.config: unknown key \"" + std::string(key) +
-             "\" (a newer wno-edge format: update the engine)";
+    *error = config_error("unknown key \"" + std::string(key) +
+                          "\" (a newer wno-edge format: update the engine)");
     return -1;
   }
 
@@ -339,7 +372,8 @@ class Json {
     } else {
       return false;
     }
-    return f[0] >= 0 && f[0] <= 4 && f[1] >= 0 && f[1] <= 4;
+    constexpr double hi = contract::kMaxPaddingFraction;
+    return f[0] >= 0 && f[0] <= hi && f[1] >= 0 && f[1] <= hi;
   }
 
   std::string_view s_;

@@ -6,25 +6,30 @@
 #include <string>
 #include <string_view>
 
+#include "wno/contract.h"
+
 namespace wno::engine {
 
+// A key the file leaves out has WNOConfig's default (contract.h, from wno_edge/contract.py).
 struct WnoConfig {
   int in_channels = 0, out_channels = 0;
-  int width = 32, modes1 = 12, modes2 = 12, n_layers = 4, winograd_tile = 4;
-  bool real_space_kernel = true;
-  int domain_padding = 2, projection_width = 128;
-  bool grid = true;
+  int width = contract::kDefaultWidth;
+  int modes1 = contract::kDefaultModes[0], modes2 = contract::kDefaultModes[1];
+  int n_layers = contract::kDefaultNLayers, winograd_tile = contract::kDefaultWinogradTile;
+  bool real_space_kernel = contract::kDefaultRealSpaceKernel;
+  int domain_padding = contract::kDefaultDomainPadding;
+  int projection_width = contract::kDefaultProjectionWidth;
+  bool grid = contract::kDefaultGrid;
   int resolution_h = 0, resolution_w = 0;  // 0: none recorded
   // neuraloperator's FNO block (wno_edge/contract.py; neuralop_block.cpp runs its extra stages)
-  bool block_neuralop = false;  // "block": "neuralop"
-  int lifting_width = 0, channel_mlp_width = 0;
-  bool channel_mlp_skip = false;
-  double padding_fraction_h = 0, padding_fraction_w = 0;  // symmetric round(f * n) per side
+  bool block_neuralop = std::string_view(contract::kDefaultBlock) == "neuralop";  // "block"
+  int lifting_width = contract::kDefaultLiftingWidth;
+  int channel_mlp_width = contract::kDefaultChannelMlpWidth;
+  bool channel_mlp_skip = contract::kDefaultChannelMlpSkip;
+  // symmetric round(f * n) per side
+  double padding_fraction_h = contract::kDefaultDomainPaddingFraction[0];
+  double padding_fraction_w = contract::kDefaultDomainPaddingFraction[1];
 };
-
-// The contract's bounds (wno_edge/contract.py).
-constexpr int kMaxChannels = 4096, kMaxWidth = 4096, kMaxLayers = 256, kMaxModes = 4096,
-              kMaxResolution = 1 << 16;
 
 // False with a message (*unsupported true for an unknown key: a newer format) on bad input.
 bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, bool* unsupported);

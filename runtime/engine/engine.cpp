@@ -23,6 +23,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -49,7 +50,6 @@ const char* const kStageNames[kStages] = {"normalize+lift", "dft forward",   "sp
                                           "dft inverse",    "conv+epilogue", "projection"};
 constexpr long long kMaxArenaBytes = 1LL << 34;
 constexpr long long kMaxFileBytes = 1LL << 31;
-constexpr int kMaxOnnxOpset = 25;
 
 struct Error {
   wno_status status;
@@ -172,8 +172,8 @@ bool parse_hw(std::string_view s, int* h, int* w) {
       return false;
     }
   }
-  if (part != 1 || digits == 0 || v[0] < 1 || v[1] < 1 || v[0] > kMaxResolution ||
-      v[1] > kMaxResolution)
+  if (part != 1 || digits == 0 || v[0] < 1 || v[1] < 1 || v[0] > contract::kMaxResolution ||
+      v[1] > contract::kMaxResolution)
     return false;
   *h = static_cast<int>(v[0]);
   *w = static_cast<int>(v[1]);
@@ -271,8 +271,11 @@ class Layout {
   bool overflow_ = false;
 };
 
-const char* kAllowedOps[] = {"Sub", "Div", "Pad",  "Conv",    "Add",       "MatMul",
-                             "Mul", "Erf", "Gelu", "Reshape", "Transpose", "Slice"};
+namespace init = contract::initializer;
+
+std::string metadata_missing(const char* key) {
+  return "metadata " + std::string(key) + " is missing";
+}
 
 Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   ModelFile m;
@@ -288,15 +291,16 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       return unsupported("the file uses " + std::string(contract::kOpDomain) + " opset " +
                          std::to_string(o.version) + ", newer than this engine's " +
                          std::to_string(contract::kOpVersion));
-    if ((o.domain.empty() || o.domain == "ai.onnx") && o.version > kMaxOnnxOpset)
+    if ((o.domain.empty() || o.domain == "ai.onnx") && o.version > contract::kMaxOpset)
       return unsupported("ONNX opset " + std::to_string(o.version) + " is newer than " +
-                         std::to_string(kMaxOnnxOpset));
+                         std::to_string(contract::kMaxOpset));
   }
   const std::string_view* precision = m.meta(contract::kMetadataPrecision);
-  if (!precision) return invalid("metadata wno_edge.precision is missing");
-  if (*precision == "fp16")
-    return unsupported("float16 exports are not supported by the native engine (export fp32)");
-  if (*precision != "fp32") return invalid("unknown precision " + std::string(*precision));
+  if (!precision) return invalid(metadata_missing(contract::kMetadataPrecision));
+  if (*precision == contract::kFp16)
+    return unsupported("float16 exports are not supported by the native engine (export " +
+                       std::string(contract::kFp32) + ")");
+  if (*precision != contract::kFp32) return invalid("unknown precision " + std::string(*precision));
 
   // The weights are what they were at export.
   const std::string_view* sum = m.meta(contract::kMetadataWeightsChecksum);
@@ -304,14 +308,16 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
     if (!sum)
       return invalid("no weight checksum (" + std::string(contract::kMetadataWeightsChecksum) +
                      "): re-export the model with this wno-edge version");
-    if (sum->substr(0, 6) != "crc32:")
+    const std::string_view prefix = contract::kChecksumPrefix;
+    if (sum->substr(0, prefix.size()) != prefix)
       return unsupported("unknown weight checksum algorithm in \"" + std::string(*sum) + "\"");
     char want[16];
     auto drop = [](Bytes b, void* ctx) { static_cast<const Source*>(ctx)->drop(b); };
     std::snprintf(want, sizeof want, "%08x", weights_checksum(m, drop, const_cast<Source*>(&src)));
-    if (sum->substr(6) != want)
-      return invalid("weight checksum mismatch (file says " + std::string(sum->substr(6)) +
-                     ", weights give " + want + "): the file is corrupt");
+    const std::string_view hex = sum->substr(prefix.size());
+    if (hex != want)
+      return invalid("weight checksum mismatch (file says " + std::string(hex) + ", weights give " +
+                     want + "): the file is corrupt");
   }
 
   bool newer = false;
@@ -322,20 +328,22 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   e->config_json.assign(cfg_json->data(), cfg_json->size());
   const std::string_view* res = m.meta(contract::kMetadataResolution);
   if (!res || !parse_hw(*res, &e->h, &e->w))
-    return invalid("metadata wno_edge.resolution is missing or malformed");
+    return invalid("metadata " + std::string(contract::kMetadataResolution) +
+                   " is missing or malformed");
   const std::string_view* conv = m.meta(contract::kMetadataConv);
-  if (!conv) return invalid("metadata wno_edge.conv is missing");
-  const bool fno = *conv == "pointwise (FNO)";
-  const bool direct = *conv == "direct";
-  if (!fno && !direct && *conv != "winograd")
+  if (!conv) return invalid(metadata_missing(contract::kMetadataConv));
+  const bool fno = *conv == contract::kConvPointwise;
+  const bool direct = *conv == contract::kConvDirect;
+  if (!fno && !direct && *conv != contract::kConvWinograd)
     return invalid("unknown conv mode \"" + std::string(*conv) + "\"");
   if (fno == cfg.real_space_kernel)
-    return invalid("wno_edge.conv contradicts the config's real_space_kernel");
+    return invalid(std::string(contract::kMetadataConv) +
+                   " contradicts the config's real_space_kernel");
   const std::string_view* batch = m.meta(contract::kMetadataBatch);
-  if (!batch) return invalid("metadata wno_edge.batch is missing");
+  if (!batch) return invalid(metadata_missing(contract::kMetadataBatch));
   int file_batch = 0;
-  if (*batch != "dynamic" && (!parse_int(*batch, &file_batch) || file_batch < 1))
-    return invalid("metadata wno_edge.batch is malformed");
+  if (*batch != contract::kBatchDynamic && (!parse_int(*batch, &file_batch) || file_batch < 1))
+    return invalid("metadata " + std::string(contract::kMetadataBatch) + " is malformed");
   e->n = opt.batch > 0 ? opt.batch : (file_batch > 0 ? file_batch : 1);
   if (file_batch > 0 && e->n != file_batch)
     return invalid("the file has a fixed batch of " + std::to_string(file_batch) + ", asked for " +
@@ -367,8 +375,8 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   e->k1 = 2 * e->m1;
   e->modes = 1LL * e->k1 * e->m2;
   e->modes_p = (e->modes + kModeBlock - 1) / kModeBlock * kModeBlock;
-  if (e->hp < 2 * e->m1 || e->wp < 2 * e->m2 - 1 || e->hp > kMaxResolution ||
-      e->wp > kMaxResolution)
+  if (e->hp < 2 * e->m1 || e->wp < 2 * e->m2 - 1 || e->hp > contract::kMaxResolution ||
+      e->wp > contract::kMaxResolution)
     return invalid("the padded grid does not hold the Fourier modes");
 
   // Nodes: only what the exporter writes; the WinogradConv nodes give each layer's tile.
@@ -391,7 +399,7 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       return unsupported("op " + std::string(nd.domain) + "::" + std::string(nd.op_type) +
                          " is not one a wno-edge export writes");
     bool known = false;
-    for (const char* op : kAllowedOps) known |= nd.op_type == op;
+    for (const char* op : contract::kExportOps) known |= nd.op_type == op;
     if (!known)
       return invalid("op " + std::string(nd.op_type) + " is not one a wno-edge export writes");
     if (nd.op_type == "Conv") {
@@ -425,30 +433,34 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       combine, p1w, p1b, p2w, p2b;
   Bytes lift_c;
   const long long C = e->c, Hp = e->hp, Wp = e->wp, M2 = e->m2, K1 = e->k1;
-  if (!tensor_floats(m, "input_mean", {1, e->cin, 1, 1}, false, &in_mean, &err) ||
-      !tensor_floats(m, "input_std", {1, e->cin, 1, 1}, false, &in_std, &err) ||
-      !tensor_floats(m, "output_mean", {1, e->cout, 1, 1}, false, &out_mean, &err) ||
-      !tensor_floats(m, "output_std", {1, e->cout, 1, 1}, false, &out_std, &err) ||
-      !tensor_floats(m, "lift.weight", {e->lw ? e->lw : C, e->cin, 1, 1}, true, &lift_w, &err) ||
-      !tensor_view(m, "lift.bias_and_grid",
+  constexpr long long kCombineRows = std::size(contract::kCombineComplex),
+                      kCombineCols = std::size(contract::kCombineComplex[0]);
+  if (!tensor_floats(m, init::kInputMean, {1, e->cin, 1, 1}, false, &in_mean, &err) ||
+      !tensor_floats(m, init::kInputStd, {1, e->cin, 1, 1}, false, &in_std, &err) ||
+      !tensor_floats(m, init::kOutputMean, {1, e->cout, 1, 1}, false, &out_mean, &err) ||
+      !tensor_floats(m, init::kOutputStd, {1, e->cout, 1, 1}, false, &out_std, &err) ||
+      !tensor_floats(m, init::kLiftWeight, {e->lw ? e->lw : C, e->cin, 1, 1}, true, &lift_w,
+                     &err) ||
+      !tensor_view(m, init::kLiftConstant,
                    e->lw ? std::vector<long long>{1, e->lw, e->h, e->w}
                          : std::vector<long long>{1, C, Hp, Wp},
                    true, &lift_c, &err) ||
-      !tensor_floats(m, "dft.fwd_w", {Wp, 2 * M2}, true, &fwd_w, &err) ||
-      !tensor_floats(m, "dft.fwd_h", {2 * K1, 2 * Hp}, true, &fwd_h, &err) ||
-      !tensor_floats(m, "dft.inv_h", {2 * Hp, 2 * K1}, true, &inv_h, &err) ||
-      !tensor_floats(m, "dft.inv_w", {2 * M2, Wp}, true, &inv_w, &err) ||
-      !tensor_floats(m, "combine_complex", {4, 2}, true, &combine, &err) ||
-      !tensor_floats(m, "project1.weight", {e->proj, C, 1, 1}, true, &p1w, &err) ||
-      !tensor_floats(m, "project1.bias", {e->proj}, true, &p1b, &err) ||
-      !tensor_floats(m, "project2.weight", {e->cout, e->proj, 1, 1}, true, &p2w, &err) ||
-      !tensor_floats(m, "project2.bias", {e->cout}, true, &p2b, &err))
+      !tensor_floats(m, init::kDftFwdW, {Wp, 2 * M2}, true, &fwd_w, &err) ||
+      !tensor_floats(m, init::kDftFwdH, {2 * K1, 2 * Hp}, true, &fwd_h, &err) ||
+      !tensor_floats(m, init::kDftInvH, {2 * Hp, 2 * K1}, true, &inv_h, &err) ||
+      !tensor_floats(m, init::kDftInvW, {2 * M2, Wp}, true, &inv_w, &err) ||
+      !tensor_floats(m, init::kCombineComplex, {kCombineRows, kCombineCols}, true, &combine,
+                     &err) ||
+      !tensor_floats(m, init::kProject1Weight, {e->proj, C, 1, 1}, true, &p1w, &err) ||
+      !tensor_floats(m, init::kProject1Bias, {e->proj}, true, &p1b, &err) ||
+      !tensor_floats(m, init::kProject2Weight, {e->cout, e->proj, 1, 1}, true, &p2w, &err) ||
+      !tensor_floats(m, init::kProject2Bias, {e->cout}, true, &p2b, &err))
     return err;
-  const float kCombine[8] = {1, 0, 0, 1, 0, 1, -1, 0};
-  if (std::memcmp(combine.data(), kCombine, sizeof kCombine) != 0)
-    return invalid("combine_complex is not the complex product this engine computes");
+  if (std::memcmp(combine.data(), contract::kCombineComplex, sizeof contract::kCombineComplex) != 0)
+    return invalid(std::string(init::kCombineComplex) +
+                   " is not the complex product this engine computes");
   for (const float s : in_std)
-    if (!(s != 0.f)) return invalid("input_std has a zero");
+    if (!(s != 0.f)) return invalid(std::string(init::kInputStd) + " has a zero");
 
   // Arena layout.
   e->k = &pick_kernels();
@@ -635,8 +647,8 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   put(e->p1_w, p1w);
   if (e->lw) {
     std::vector<float> l2w, l2b;
-    if (!tensor_floats(m, "lift2.weight", {C, e->lw, 1, 1}, true, &l2w, &err) ||
-        !tensor_floats(m, "lift2.bias", {C}, true, &l2b, &err))
+    if (!tensor_floats(m, init::kLift2Weight, {C, e->lw, 1, 1}, true, &l2w, &err) ||
+        !tensor_floats(m, init::kLift2Bias, {C}, true, &l2b, &err))
       return err;
     put(e->lift2_w, l2w);
     put(e->lift2_b, l2b);
@@ -648,22 +660,22 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
   Bytes mixing;
   for (int i = 0; i < nl; ++i) {
     Layer& L = e->layers[i];
-    const std::string pre = "layers." + std::to_string(i) + ".";
-    if (!tensor_floats(m, pre + "bias", {C}, true, &bias, &err)) return err;
+    if (!tensor_floats(m, init::layer_bias(i), {C}, true, &bias, &err)) return err;
     put(L.bias, bias);
     if (e->cmw) {
       const long long H = e->cmw;
       std::vector<float> t;
-      if (!tensor_floats(m, pre + "mlp1.weight", {H, C, 1, 1}, true, &t, &err)) return err;
+      if (!tensor_floats(m, init::layer_mlp1_weight(i), {H, C, 1, 1}, true, &t, &err)) return err;
       put(L.mlp1_w, t);
-      if (!tensor_floats(m, pre + "mlp1.bias", {H}, true, &t, &err)) return err;
+      if (!tensor_floats(m, init::layer_mlp1_bias(i), {H}, true, &t, &err)) return err;
       put(L.mlp1_b, t);
-      if (!tensor_floats(m, pre + "mlp2.weight", {C, H, 1, 1}, true, &t, &err)) return err;
+      if (!tensor_floats(m, init::layer_mlp2_weight(i), {C, H, 1, 1}, true, &t, &err)) return err;
       put(L.mlp2_w, t);
-      if (!tensor_floats(m, pre + "mlp2.bias", {C}, true, &t, &err)) return err;
+      if (!tensor_floats(m, init::layer_mlp2_bias(i), {C}, true, &t, &err)) return err;
       put(L.mlp2_b, t);
       if (L.mlp_skip) {
-        if (!tensor_floats(m, pre + "mlp_skip.weight", {C, C, 1, 1}, true, &t, &err)) return err;
+        if (!tensor_floats(m, init::layer_mlp_skip_weight(i), {C, C, 1, 1}, true, &t, &err))
+          return err;
         put(L.mlp_skip, t);
         if (diagonal(L.mlp_skip, e->c, L.mlp_skip_diag))
           L.mlp_skip = nullptr;
@@ -672,15 +684,15 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
       }
     }
     if (L.winograd) {
-      if (!tensor_floats(m, pre + "kernel", {C, C, 3, 3}, true, &wt, &err)) return err;
+      if (!tensor_floats(m, init::layer_kernel(i), {C, C, 3, 3}, true, &wt, &err)) return err;
       const wno_status s =
           wno_cpu_transform_weights(&L.desc, wt.data(), L.u, wno_cpu_weight_size(&L.desc));
       if (s != WNO_SUCCESS) return {s, "transforming layer weights failed"};
     } else {
-      if (!tensor_floats(m, pre + "pointwise", {C, C, 1, 1}, true, &wt, &err)) return err;
+      if (!tensor_floats(m, init::layer_pointwise(i), {C, C, 1, 1}, true, &wt, &err)) return err;
       put(L.pointwise, wt);
     }
-    if (!tensor_view(m, pre + "spectral.mixing", {e->modes, 1, C, 2 * C}, true, &mixing, &err))
+    if (!tensor_view(m, init::layer_mixing(i), {e->modes, 1, C, 2 * C}, true, &mixing, &err))
       return err;
     // (mode, 1, c, [o | O + o]) -> (o, mode block, c, [re, im], mode in block); zero padded
     const long long blocks = e->modes_p / kModeBlock;

@@ -28,8 +28,15 @@ from onnx import TensorProto, helper, numpy_helper
 
 from .. import __version__
 from ..contract import (
+    BATCH_DYNAMIC,
+    CHECKSUM_PREFIX,
+    CONV_DIRECT,
     CONV_MODES,
+    CONV_POINTWISE,
+    CONV_WINOGRAD,
     DEFAULT_OPSET,
+    FP16,
+    FP32,
     INPUT_NAME,
     MAX_OPSET,
     MIN_OPSET,
@@ -38,6 +45,7 @@ from ..contract import (
     OUTPUT_NAME,
     SAMPLE_INPUTS_KEY,
     TILES,
+    Initializer,
     Metadata,
 )
 from ..errors import WNOEdgeError
@@ -49,7 +57,7 @@ from .spectral import dft_bases, mixing_matrix, spectral_graph
 from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
 
 INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
-TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |y_onnx - y_torch| / max |y_torch|; fp16 measures ~1e-3
+TOLERANCE = {FP32: 1e-4, FP16: 1e-2}  # max |y_onnx - y_torch| / max |y_torch|; fp16 measures ~1e-3
 
 
 @dataclass(frozen=True)
@@ -60,19 +68,19 @@ class ExportOptions:
     batch: int | None = None  # None: dynamic batch dimension
     opset: int = DEFAULT_OPSET
     fp16: bool = False
-    conv: str = "winograd"
+    conv: str = CONV_WINOGRAD
     tile: int = 4
 
     @property
     def precision(self) -> str:
-        return "fp16" if self.fp16 else "fp32"
+        return FP16 if self.fp16 else FP32
 
 
 CONFIG_PROPERTY = Metadata.CONFIG
 
 
 def resolve_options(
-    model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False, conv="winograd", tile=None
+    model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False, conv=CONV_WINOGRAD, tile=None
 ) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
     cfg = model.config
@@ -102,7 +110,7 @@ def resolve_options(
         raise WNOEdgeError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
     if conv not in CONV_MODES:
         raise WNOEdgeError(f"--conv must be one of {', '.join(CONV_MODES)}, got {conv!r}")
-    if tile is not None and conv == "direct":
+    if tile is not None and conv == CONV_DIRECT:
         raise WNOEdgeError("--tile applies to --conv winograd only; --conv direct writes plain Conv nodes")
     if tile is not None and tile not in TILES:
         raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
@@ -142,9 +150,9 @@ def _normalize_input(g: GraphBuilder, model: WNO2d, x: str) -> str:
     """(x - mean) / std as the model computes it; identity statistics are skipped."""
     mean_in, std_in = _f64(model.input_mean), _f64(model.input_std)
     if np.any(mean_in != 0):
-        x = g.op("Sub", [x, g.const("input_mean", mean_in.reshape(1, -1, 1, 1))], "input_centred")
+        x = g.op("Sub", [x, g.const(Initializer.INPUT_MEAN, mean_in.reshape(1, -1, 1, 1))], "input_centred")
     if np.any(std_in != 1):
-        x = g.op("Div", [x, g.const("input_std", std_in.reshape(1, -1, 1, 1))], "input_normalised")
+        x = g.op("Div", [x, g.const(Initializer.INPUT_STD, std_in.reshape(1, -1, 1, 1))], "input_normalised")
     return x
 
 
@@ -167,13 +175,18 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> 
     if cfg.grid:
         grid = model.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
         lift_const[0, :, r0 : r0 + h, c0 : c0 + w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels :], grid)
-    v = g.op("Conv", [x, g.const("lift.weight", lw[:, : cfg.in_channels, None, None])], "lift", kernel_shape=[1, 1])
-    v = g.op("Add", [v, g.const("lift.bias_and_grid", lift_const)], "lifted")
+    lift_w = g.const(Initializer.LIFT_WEIGHT, lw[:, : cfg.in_channels, None, None])
+    v = g.op("Conv", [x, lift_w], "lift", kernel_shape=[1, 1])
+    v = g.op("Add", [v, g.const(Initializer.LIFT_CONSTANT, lift_const)], "lifted")
     if mlp:
         v = _gelu(g, v, opset, "lift.gelu")
         v = g.op(
             "Conv",
-            [v, g.const("lift2.weight", _pointwise_weight(model.lift2)), g.const("lift2.bias", _f64(model.lift2.bias))],
+            [
+                v,
+                g.const(Initializer.LIFT2_WEIGHT, _pointwise_weight(model.lift2)),
+                g.const(Initializer.LIFT2_BIAS, _f64(model.lift2.bias)),
+            ],
             "lift2",
             kernel_shape=[1, 1],
         )
@@ -184,16 +197,16 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> 
 
 def _real_space(g: GraphBuilder, layer, v: str, i: int, opts: ExportOptions) -> tuple[str, bool]:
     """W v + k * v of layer i; True if it is a WinogradConv node."""
-    bias = g.const(f"layers.{i}.bias", _f64(layer.pointwise.bias))
+    bias = g.const(Initializer.LAYER_BIAS.format(i=i), _f64(layer.pointwise.bias))
     if layer.kernel is None:  # FNO special case: W alone is a 1x1 conv; a 3x3 would cost 9x
         return g.op(
             "Conv",
-            [v, g.const(f"layers.{i}.pointwise", _f64(layer.pointwise.weight)), bias],
+            [v, g.const(Initializer.LAYER_POINTWISE.format(i=i), _f64(layer.pointwise.weight)), bias],
             f"l{i}.pointwise",
             kernel_shape=[1, 1],
         ), False
-    weight = g.const(f"layers.{i}.kernel", _f64(layer.real_space_weight()))
-    if opts.conv == "direct":
+    weight = g.const(Initializer.LAYER_KERNEL.format(i=i), _f64(layer.real_space_weight()))
+    if opts.conv == CONV_DIRECT:
         return g.op("Conv", [v, weight, bias], f"l{i}.conv3x3", kernel_shape=[3, 3], pads=[1, 1, 1, 1]), False
     r = g.name(f"l{i}.winograd")
     g.add_node(winograd_conv_node(v, weight, bias, r, tile=opts.tile, padding=1, name=g.name(f"{r}/WinogradConv")))
@@ -204,7 +217,13 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
     """Every WNO layer with GELU between them; True if any layer is a WinogradConv."""
     m1, m2 = model.config.modes
     b = dft_bases(hp, wp, m1, m2)
-    bases = {k: g.const(f"dft.{k}", getattr(b, k)) for k in ("fwd_w", "fwd_h", "inv_h", "inv_w")}
+    names = {
+        "fwd_w": Initializer.DFT_FWD_W,
+        "fwd_h": Initializer.DFT_FWD_H,
+        "inv_h": Initializer.DFT_INV_H,
+        "inv_w": Initializer.DFT_INV_W,
+    }
+    bases = {k: g.const(name, getattr(b, k)) for k, name in names.items()}
     any_winograd = False
     for i, layer in enumerate(model.layers):
         r, is_winograd = _real_space(g, layer, v, i, opts)
@@ -224,19 +243,23 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
     return v, any_winograd
 
 
-def _conv1x1(g: GraphBuilder, x: str, conv: torch.nn.Conv2d, name: str) -> str:
-    inputs = [x, g.const(f"{name}.weight", _f64(conv.weight))]
+def _conv1x1(g: GraphBuilder, x: str, conv: torch.nn.Conv2d, name: str, weight: str, bias: str | None = None) -> str:
+    """Output `name`; initializers `weight` and `bias` (a conv without bias has no bias name)."""
+    inputs = [x, g.const(weight, _f64(conv.weight))]
     if conv.bias is not None:
-        inputs.append(g.const(f"{name}.bias", _f64(conv.bias)))
+        inputs.append(g.const(bias, _f64(conv.bias)))
     return g.op("Conv", inputs, name, kernel_shape=[1, 1])
 
 
 def _channel_mlp(g: GraphBuilder, layer, u: str, v_in: str, i: int, opset: int) -> str:
     """mlp2(gelu(mlp1(u))) + S v_in: plain 1x1 Convs (neuraloperator's ChannelMLP and skip)."""
-    y = _gelu(g, _conv1x1(g, u, layer.mlp1, f"layers.{i}.mlp1"), opset, f"l{i}.mlp.gelu")
-    y = _conv1x1(g, y, layer.mlp2, f"layers.{i}.mlp2")
+    n = Initializer
+    y = _conv1x1(g, u, layer.mlp1, f"layers.{i}.mlp1", n.LAYER_MLP1_WEIGHT.format(i=i), n.LAYER_MLP1_BIAS.format(i=i))
+    y = _gelu(g, y, opset, f"l{i}.mlp.gelu")
+    y = _conv1x1(g, y, layer.mlp2, f"layers.{i}.mlp2", n.LAYER_MLP2_WEIGHT.format(i=i), n.LAYER_MLP2_BIAS.format(i=i))
     if layer.mlp_skip is not None:
-        y = g.op("Add", [y, _conv1x1(g, v_in, layer.mlp_skip, f"layers.{i}.mlp_skip")], f"l{i}.mlp.sum")
+        skip = _conv1x1(g, v_in, layer.mlp_skip, f"layers.{i}.mlp_skip", n.LAYER_MLP_SKIP_WEIGHT.format(i=i))
+        y = g.op("Add", [y, skip], f"l{i}.mlp.sum")
     return y
 
 
@@ -246,8 +269,8 @@ def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
         "Conv",
         [
             v,
-            g.const("project1.weight", _pointwise_weight(model.project1)),
-            g.const("project1.bias", _f64(model.project1.bias)),
+            g.const(Initializer.PROJECT1_WEIGHT, _pointwise_weight(model.project1)),
+            g.const(Initializer.PROJECT1_BIAS, _f64(model.project1.bias)),
         ],
         "project1",
         kernel_shape=[1, 1],
@@ -257,17 +280,17 @@ def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
         "Conv",
         [
             v,
-            g.const("project2.weight", _pointwise_weight(model.project2)),
-            g.const("project2.bias", _f64(model.project2.bias)),
+            g.const(Initializer.PROJECT2_WEIGHT, _pointwise_weight(model.project2)),
+            g.const(Initializer.PROJECT2_BIAS, _f64(model.project2.bias)),
         ],
         "project2",
         kernel_shape=[1, 1],
     )
     mean_out, std_out = _f64(model.output_mean), _f64(model.output_std)
     if np.any(std_out != 1):
-        y = g.op("Mul", [y, g.const("output_std", std_out.reshape(1, -1, 1, 1))], "output_scaled")
+        y = g.op("Mul", [y, g.const(Initializer.OUTPUT_STD, std_out.reshape(1, -1, 1, 1))], "output_scaled")
     if np.any(mean_out != 0):
-        y = g.op("Add", [y, g.const("output_mean", mean_out.reshape(1, -1, 1, 1))], "output_shifted")
+        y = g.op("Add", [y, g.const(Initializer.OUTPUT_MEAN, mean_out.reshape(1, -1, 1, 1))], "output_shifted")
     return y
 
 
@@ -278,8 +301,8 @@ def export_metadata(model: WNO2d, opts: ExportOptions) -> dict[str, str]:
     return {
         Metadata.CONFIG: json.dumps(cfg.to_dict()),
         Metadata.RESOLUTION: f"{h}x{w}",
-        Metadata.BATCH: "dynamic" if opts.batch is None else str(opts.batch),
-        Metadata.CONV: opts.conv if cfg.real_space_kernel else "pointwise (FNO)",
+        Metadata.BATCH: BATCH_DYNAMIC if opts.batch is None else str(opts.batch),
+        Metadata.CONV: opts.conv if cfg.real_space_kernel else CONV_POINTWISE,
         Metadata.TILE: str(opts.tile),
         Metadata.PRECISION: opts.precision,
     }
@@ -302,7 +325,7 @@ def weights_checksum(graph: onnx.GraphProto) -> str:
             .tobytes(),
             crc,
         )
-    return f"crc32:{crc:08x}"
+    return f"{CHECKSUM_PREFIX}{crc:08x}"
 
 
 def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwargs) -> onnx.ModelProto:
@@ -456,7 +479,7 @@ def export_onnx(
     batch=None,
     opset=DEFAULT_OPSET,
     fp16=False,
-    conv="winograd",
+    conv=CONV_WINOGRAD,
     tile=None,
     force=False,
     inputs: np.ndarray | None = None,

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .. import contract
+from ..contract import Initializer
 from .graph import GraphBuilder
 
 
@@ -63,7 +65,8 @@ def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor) -> np.ndarray:
 
 
 # [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ COMBINE_COMPLEX = [Xr Wr - Xi Wi, Xr Wi + Xi Wr] = [O_re, O_im]
-COMBINE_COMPLEX = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [-1.0, 0.0]])
+# (contract.COMBINE_COMPLEX: the native engine checks the stored matrix against the same values)
+COMBINE_COMPLEX = np.array(contract.COMBINE_COMPLEX)
 
 
 def spectral_graph(
@@ -78,10 +81,12 @@ def spectral_graph(
     x = g.op("MatMul", [bases["fwd_h"], a], f"{n}.dft_h")  # (B, C, 2*K1, m2)
     x = g.op("Reshape", [x, g.ints("shape_modes_split", [0, 0, 2, k1m2])], f"{n}.modes_split")
     x = g.op("Transpose", [x], f"{n}.modes_first", perm=[3, 0, 2, 1])  # (modes, B, 2, C)
-    y = g.op("MatMul", [x, g.const(f"layers.{i}.spectral.mixing", mix[:, None])], f"{n}.mix")  # (modes, B, 2, 2*O)
+    y = g.op(
+        "MatMul", [x, g.const(Initializer.LAYER_MIXING.format(i=i), mix[:, None])], f"{n}.mix"
+    )  # (modes, B, 2, 2*O)
     y = g.op("Reshape", [y, g.ints(f"shape_modes_products_{o}", [0, 0, 4, o])], f"{n}.mix_split")
     y = g.op("Transpose", [y], f"{n}.products_last", perm=[0, 1, 3, 2])  # (modes, B, O, 4)
-    y = g.op("MatMul", [y, g.const("combine_complex", COMBINE_COMPLEX, shared=True)], f"{n}.complex")
+    y = g.op("MatMul", [y, g.const(Initializer.COMBINE_COMPLEX, COMBINE_COMPLEX, shared=True)], f"{n}.complex")
     y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, modes)
     y = g.op("Reshape", [y, g.ints("shape_stacked_modes", [0, 0, -1, m2])], f"{n}.mix_rows")  # (B, O, 2*K1, m2)
     z = g.op("MatMul", [bases["inv_h"], y], f"{n}.idft_h")  # (B, O, 2*H, m2)

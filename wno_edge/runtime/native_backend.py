@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..contract import Metadata, WNOConfig
+from ..contract import CHECKSUM_PREFIX, FP32, Metadata, WNOConfig
 from ..errors import WNOEdgeError
 from .session import Session
 
@@ -127,8 +127,8 @@ def can_run(metadata: dict[str, str]) -> bool:
     that carries a weight checksum (files exported before the checksum existed go to ONNX Runtime)."""
     return (
         Metadata.CONFIG in metadata
-        and metadata.get(Metadata.PRECISION) == "fp32"
-        and metadata.get(Metadata.WEIGHTS_CHECKSUM, "").startswith("crc32:")
+        and metadata.get(Metadata.PRECISION) == FP32
+        and metadata.get(Metadata.WEIGHTS_CHECKSUM, "").startswith(CHECKSUM_PREFIX)
     )
 
 

@@ -3,6 +3,8 @@
 // is export/SPEC.md.
 #pragma once
 
+#include <string>
+
 namespace wno {
 namespace contract {
 
@@ -19,6 +21,11 @@ inline constexpr int kPaddings[] = {0, 1};
 constexpr bool valid_tile(long long m) { return m == 2 || m == 4 || m == 6; }
 constexpr bool valid_padding(long long p) { return p == 0 || p == 1; }
 
+// The ONNX opsets an export may import (the default domain).
+inline constexpr int kMinOpset = 17;
+inline constexpr int kDefaultOpset = 17;
+inline constexpr int kMaxOpset = 25;
+
 // metadata_props keys of an exported .onnx file.
 inline constexpr char kMetadataConfig[] = "wno_edge.config";
 inline constexpr char kMetadataResolution[] = "wno_edge.resolution";
@@ -29,6 +36,101 @@ inline constexpr char kMetadataPrecision[] = "wno_edge.precision";
 inline constexpr char kMetadataWeightsChecksum[] = "wno_edge.weights_checksum";
 inline constexpr char kInputName[] = "input";
 inline constexpr char kOutputName[] = "output";
+
+// metadata_props values: conv modes, the FNO's pointwise conv, a dynamic batch, precisions, and
+// the weight checksum's algorithm prefix (kChecksumPrefix + 8 lowercase hex digits).
+inline constexpr char kConvWinograd[] = "winograd";
+inline constexpr char kConvDirect[] = "direct";
+inline constexpr char kConvPointwise[] = "pointwise (FNO)";
+inline constexpr char kBatchDynamic[] = "dynamic";
+inline constexpr char kFp32[] = "fp32";
+inline constexpr char kFp16[] = "fp16";
+inline constexpr char kChecksumPrefix[] = "crc32:";
+
+// Every standard ONNX op an export may write (besides kOpDomain::kOpName).
+inline constexpr const char* kExportOps[] = {
+    "Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Mul", "Erf", "Gelu", "Reshape", "Transpose",
+    "Slice"
+};
+
+// [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ kCombineComplex = [O_re, O_im], the spectral mixing's product.
+inline constexpr float kCombineComplex[4][2] = {
+    {1.0f, 0.0f}, {0.0f, 1.0f}, {0.0f, 1.0f}, {-1.0f, 0.0f}
+};
+
+// Initializer names an export writes; per-layer names are functions of the layer index.
+namespace initializer {
+inline constexpr char kInputMean[] = "input_mean";
+inline constexpr char kInputStd[] = "input_std";
+inline constexpr char kOutputMean[] = "output_mean";
+inline constexpr char kOutputStd[] = "output_std";
+inline constexpr char kLiftWeight[] = "lift.weight";
+inline constexpr char kLiftConstant[] = "lift.bias_and_grid";
+inline constexpr char kLift2Weight[] = "lift2.weight";
+inline constexpr char kLift2Bias[] = "lift2.bias";
+inline constexpr char kDftFwdW[] = "dft.fwd_w";
+inline constexpr char kDftFwdH[] = "dft.fwd_h";
+inline constexpr char kDftInvH[] = "dft.inv_h";
+inline constexpr char kDftInvW[] = "dft.inv_w";
+inline constexpr char kCombineComplex[] = "combine_complex";
+inline constexpr char kProject1Weight[] = "project1.weight";
+inline constexpr char kProject1Bias[] = "project1.bias";
+inline constexpr char kProject2Weight[] = "project2.weight";
+inline constexpr char kProject2Bias[] = "project2.bias";
+inline std::string layer_bias(int i) {
+  return "layers." + std::to_string(i) + ".bias";
+}
+inline std::string layer_pointwise(int i) {
+  return "layers." + std::to_string(i) + ".pointwise";
+}
+inline std::string layer_kernel(int i) {
+  return "layers." + std::to_string(i) + ".kernel";
+}
+inline std::string layer_mixing(int i) {
+  return "layers." + std::to_string(i) + ".spectral.mixing";
+}
+inline std::string layer_mlp1_weight(int i) {
+  return "layers." + std::to_string(i) + ".mlp1.weight";
+}
+inline std::string layer_mlp1_bias(int i) {
+  return "layers." + std::to_string(i) + ".mlp1.bias";
+}
+inline std::string layer_mlp2_weight(int i) {
+  return "layers." + std::to_string(i) + ".mlp2.weight";
+}
+inline std::string layer_mlp2_bias(int i) {
+  return "layers." + std::to_string(i) + ".mlp2.bias";
+}
+inline std::string layer_mlp_skip_weight(int i) {
+  return "layers." + std::to_string(i) + ".mlp_skip.weight";
+}
+}  // namespace initializer
+
+// The model config (metadata kMetadataConfig): bounds, so that a corrupt file cannot allocate
+// without limit, and the value of each key a file leaves out.
+inline constexpr int kMaxChannels = 4096;
+inline constexpr int kMaxWidth = 4096;
+inline constexpr int kMaxLayers = 256;
+inline constexpr int kMaxModes = 4096;
+inline constexpr int kMaxResolution = 65536;
+inline constexpr double kMaxCoordinate = 1e+12;
+inline constexpr double kMaxPaddingFraction = 4.0;
+inline constexpr const char* kGridPoints[] = {"endpoints", "centers", "left"};
+inline constexpr const char* kBlocks[] = {"wno", "neuralop"};
+inline constexpr int kDefaultWidth = 32;
+inline constexpr int kDefaultModes[] = {12, 12};
+inline constexpr int kDefaultNLayers = 4;
+inline constexpr int kDefaultWinogradTile = 4;
+inline constexpr bool kDefaultRealSpaceKernel = true;
+inline constexpr int kDefaultDomainPadding = 2;
+inline constexpr int kDefaultProjectionWidth = 128;
+inline constexpr bool kDefaultGrid = true;
+inline constexpr char kDefaultGridPoints[] = "endpoints";
+inline constexpr char kDefaultBlock[] = "wno";
+inline constexpr int kDefaultLiftingWidth = 0;
+inline constexpr int kDefaultChannelMlpWidth = 0;
+inline constexpr bool kDefaultChannelMlpSkip = false;
+inline constexpr double kDefaultDomainPaddingFraction[] = {0.0, 0.0};
 
 }  // namespace contract
 }  // namespace wno
