@@ -1,6 +1,6 @@
 // cp.async (sm_80+): 4-byte global -> shared copies that run while the thread goes on,
 // grouped by commit and awaited by wait_group. Below sm_80 the same calls copy at once.
-// The host emulation has its own model of these (emulate_grid.cpp, HostRunnerV2): a copy
+// The host emulation has its own model of these (emulate_grid_v2.h, HostRunnerV2): a copy
 // lands only at the wait that covers it, and its destination reads NaN until then.
 #pragma once
 

@@ -1,6 +1,6 @@
 // Kernel v2: the Winograd-domain batched GEMM on tensor cores (mma.sync), with the input
 // and output transforms fused around it. __host__ __device__ like conv_block.h: the host
-// emulation (emulate_grid.cpp) runs this code, warp-level MMA included (mma.h's model).
+// emulation (emulate_grid_v2.h) runs this code, warp-level MMA included (mma.h's model).
 //
 // Per Winograd position q the layer is a GEMM  Z_q[K x tiles] = U_q[K x C] . V_q[C x tiles].
 // One thread block owns BN = 8 tiles (the MMA's N) and BK = 16 MF out channels (MF 16-row
