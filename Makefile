@@ -1,4 +1,6 @@
-# Two commands on a fresh clone:  `make demo`  and  `make test`.
+# Two commands on a fresh clone:  `make demo`  and  `make test`  (a few minutes).
+# `make check` runs the heavy tests (sanitizers, nvcc, cross builds, wheels: the `heavy`
+# marker), `make lint` the linters and type checks, `make format` fixes what they can.
 # Each creates .venv if absent, installs the CPU build of torch first (a bare `torch`
 # requirement would pull a multi-GB CUDA build), then wno-edge with the extras the tests
 # and the demo use, and says whether the native library was built (pip hides build output).
@@ -16,7 +18,7 @@ NATIVE_SOURCES := $(shell find runtime -type f \( -name '*.h' -o -name '*.hpp' -
                     -o -name '*.c' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.cmake' \) \
                     -not -path '*/build/*' 2>/dev/null)
 
-.PHONY: demo test install native-status clean
+.PHONY: demo test check lint format generate install native-status clean
 
 $(STAMP): pyproject.toml $(wildcard setup.py) $(wildcard tools/build_backend.py) $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +42,29 @@ native-status:
 demo: $(STAMP)
 	$(VENV)/bin/wno-edge demo
 
+PYTEST_ARGS ?=
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not heavy" $(PYTEST_ARGS)
+
+check: $(STAMP)
+	$(PY) -m pytest -q -m heavy $(PYTEST_ARGS)
+
+# The same checks as .pre-commit-config.yaml, and CI runs this before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(PY) tools/cpp_format.py --check
+	$(PY) tools/gen_headers.py --check
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+	$(PY) tools/cpp_format.py
+
+# The C++ headers written from Python (tools/gen_headers.py): the matrices and the contract.
+generate: $(STAMP)
+	$(PY) tools/gen_headers.py
 
 GPU_PYTHON ?= $(PYTHON)
 gpu-check:  # NVIDIA GPU, nvcc, a CUDA build of torch in GPU_PYTHON (tools/gpu_check.py); no GPU: exit 0

@@ -86,6 +86,8 @@ class CMakeBuild(build_ext):
             "-DWNO_BUILD_CUDA_EMULATION=OFF",
             *shlex.split(os.environ.get("WNO_EDGE_CMAKE_ARGS", "")),
         ]
+        if shutil.which("ccache") and "COMPILER_LAUNCHER" not in " ".join(args):  # reuse earlier builds' objects
+            args += [f"-DCMAKE_{lang}_COMPILER_LAUNCHER={shutil.which('ccache')}" for lang in ("C", "CXX")]
         if (
             shutil.which("ninja")
             and not os.environ.get("CMAKE_GENERATOR")

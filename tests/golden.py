@@ -27,3 +27,47 @@ def load_cases() -> list[tuple[str, dict]]:
 def relative_error(y: np.ndarray, expected: np.ndarray) -> float:
     """max |y - expected| / max |expected|, the contract's error measure."""
     return float(np.max(np.abs(np.asarray(y, np.float64) - expected)) / np.max(np.abs(expected)))
+
+
+# Unit roundoffs: float64, float32, float16, and the 3xTF32 split product of kernel v2 (a tf32 product
+# of the high parts plus two cross terms: the dropped low x low term is ~2^-22 relative).
+U_FP64, U_FP32, U_FP16, U_3XTF32 = 2.0**-53, 2.0**-24, 2.0**-11, 2.0**-21
+
+
+def winograd_error_bound(x, weight, bias, padding: int, tile: int, unit: float, storage: float = 0.0) -> np.ndarray:
+    """A componentwise bound on |y - conv(x, weight)| for Winograd F(m x m, 3 x 3) computed with
+    unit roundoff `unit` and with U, V and y stored at unit roundoff `storage` (float16: U_FP16).
+
+    The standard forward-error bound of a Winograd convolution (Higham's gamma_n over the
+    transform's linear maps): |err| <= (n u + 3 u_storage) * S, where S is the same Winograd
+    conv of absolute values, AT (|G||g||GT| . |BT||d||B|) A summed over input channels, and
+    n = 4a + C + 8 bounds the roundings any one term passes through (two a-term input
+    sums, the 3-term weight transform, the C-term channel sum, two a-term output sums).
+    """
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from wno_edge.winograd import MATRICES
+
+    m, a = tile, tile + 2
+    BT, G, AT = (np.abs(np.asarray(M, np.float64)) for M in (MATRICES[tile].BT, MATRICES[tile].G, MATRICES[tile].AT))
+    x = np.abs(np.asarray(x, np.float64))
+    n, c, h, w = x.shape
+    oh, ow = h + 2 * padding - 2, w + 2 * padding - 2
+    th, tw = -(-oh // m), -(-ow // m)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, th * m + 2 - h - padding), (padding, tw * m + 2 - w - padding)))
+    d = sliding_window_view(xp, (a, a), axis=(2, 3))[:, :, ::m, ::m]  # n, c, th, tw, a, a
+    V = BT @ d @ BT.T
+    U = G @ np.abs(np.asarray(weight, np.float64)) @ G.T  # k, c, a, a
+    S = AT @ np.einsum("kcij,ncxyij->nkxyij", U, V) @ AT.T  # n, k, th, tw, m, m
+    S = S.transpose(0, 1, 2, 4, 3, 5).reshape(n, -1, th * m, tw * m)[:, :, :oh, :ow]
+    if bias is not None:
+        S = S + np.abs(np.asarray(bias, np.float64))[None, :, None, None]
+    return ((4 * a + c + 8) * unit + 3 * storage) * S
+
+
+def assert_within_bound(y, expected, bound: np.ndarray) -> float:
+    """Every element of y within its bound of expected; returns the largest error/bound."""
+    err = np.abs(np.asarray(y, np.float64) - np.asarray(expected, np.float64))
+    ratio = float(np.max(err / np.maximum(bound, np.finfo(np.float64).tiny)))
+    assert ratio <= 1.0, f"error {err.max():.3g} exceeds the Winograd error bound (worst error/bound {ratio:.3g})"
+    return ratio

@@ -61,10 +61,20 @@ def require_cmake() -> str:
     return cmake
 
 
+def compiler_cache() -> list[str]:
+    """CMake options that compile through ccache when it is installed: a fresh clone (or a
+    second build tree of the same sources) then reuses what any earlier build compiled."""
+    ccache = shutil.which("ccache")
+    if ccache is None or os.environ.get("WNO_EDGE_NO_CCACHE") == "1":
+        return []
+    return [f"-DCMAKE_{lang}_COMPILER_LAUNCHER={ccache}" for lang in ("C", "CXX")]
+
+
 def configure(build: Path, source: Path, options: list[str] | tuple[str, ...], env: dict | None = None) -> str:
     """Runs CMake's configure step when `build` is new or was configured with other options;
     returns its output ("" when nothing had to be done)."""
     cmake = require_cmake()
+    options = [*options, *compiler_cache()]
     stamp = build / "wno-test-options.txt"
     wanted = "\n".join([str(source), *options])
     if (build / "CMakeCache.txt").exists() and stamp.exists() and stamp.read_text() == wanted:

@@ -457,6 +457,7 @@ def test_refuses_non_onnx_fp16_and_missing_files(engine_lib, tmp_path):
         native(tmp_path / "missing.onnx", engine_lib)
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("variant", ["winograd", "direct", "fno-unpadded"])
 def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path, variant):
     """Every truncation length of a tiny export and random single-bit flips: refused, or the
@@ -557,6 +558,7 @@ def test_info_backends_lists_the_engine(use_engine):
     assert rows["native-engine"][0], rows["native-engine"]
 
 
+@pytest.mark.heavy
 @pytest.mark.skipif(shutil.which("aarch64-linux-gnu-g++") is None, reason="no aarch64-linux-gnu-g++")
 def test_aarch64_neon_build_under_qemu(tmp_path):
     """The engine cross-built for aarch64 (NEON loops, the kernel's NEON path), statically linked,

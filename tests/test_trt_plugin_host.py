@@ -548,6 +548,7 @@ def _include_id(include: Path) -> str:
     return f"{include.name}-{hashlib.sha1(str(include.resolve()).encode()).hexdigest()[:10]}"
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.parametrize("include", TRT_INCLUDES or [None], ids=[str(p) for p in TRT_INCLUDES] or ["no-headers"])
 def test_plugin_against_tensorrt_headers(include):
