@@ -5,6 +5,7 @@ torch, and nothing here imports tensorrt or cuda. Public names load on first use
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = version("wno-edge")
@@ -13,6 +14,13 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 
 from .errors import WNOEdgeError
 from .util.lazy import lazy_exports
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers (nothing is imported at run time)
+    from .checkpoint import load_model as load_model
+    from .checkpoint import save_model as save_model
+    from .contract import WNOConfig as WNOConfig
+    from .model import WNO2d as WNO2d
+    from .winograd import winograd_conv2d as winograd_conv2d
 
 __getattr__, _lazy = lazy_exports(
     __name__,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 from numbers import Integral, Real
+from typing import Any
 
 from .errors import WNOEdgeError
 
@@ -116,19 +117,19 @@ MAX_PADDING_FRACTION = 4.0  # domain_padding_fraction bound (neuraloperator uses
 UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
 
 
-def _int(value, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
+def _int(value: object, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, Integral):
         problems.append(f"{name} must be an integer, got {value!r}")
         return None
-    if not lo <= value <= hi:
+    if not lo <= int(value) <= hi:
         problems.append(f"{name} must be in [{lo}, {hi}], got {value}")
     return int(value)
 
 
-def _domain(value, problems: list[str]) -> tuple | None:
+def _domain(value: Any, problems: list[str]) -> tuple[tuple[float, float], ...] | None:
     """((x0, x1), (y0, y1)), finite, x0 < x1 and y0 < y1."""
 
-    def interval(v, axis):
+    def interval(v: Any, axis: int) -> tuple[float, float] | None:
         ok = (
             not isinstance(v, (str, bytes))
             and hasattr(v, "__len__")
@@ -151,18 +152,20 @@ def _domain(value, problems: list[str]) -> tuple | None:
         problems.append(f"grid_domain must be ((x0, x1), (y0, y1)), got {value!r}")
         return None
     axes = [interval(v, i) for i, v in enumerate(value)]
-    return tuple(axes) if None not in axes else None
+    valid = [axis for axis in axes if axis is not None]
+    return tuple(valid) if len(valid) == len(axes) else None
 
 
-def _pair(value, name: str, lo: int, hi: int, problems: list[str]) -> tuple | None:
+def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str]) -> tuple[int, ...] | None:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         problems.append(f"{name} must be two integers, got {value!r}")
         return None
     items = [_int(v, f"{name}[{i}]", lo, hi, problems) for i, v in enumerate(value)]
-    return tuple(items) if None not in items else None
+    valid = [item for item in items if item is not None]
+    return tuple(valid) if len(valid) == len(items) else None
 
 
-def _fractions(value, problems: list[str]) -> tuple | None:
+def _fractions(value: Any, problems: list[str]) -> tuple[float, ...] | None:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
         problems.append(f"domain_padding_fraction must be two numbers, got {value!r}")
         return None
@@ -209,7 +212,7 @@ class WNOConfig:
     # right (neuraloperator's DomainPadding), instead of domain_padding cells right/bottom.
     domain_padding_fraction: tuple[float, float] = (0.0, 0.0)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         problems: list[str] = []
         for name, hi in (
             ("in_channels", MAX_CHANNELS),
@@ -267,7 +270,7 @@ class WNOConfig:
         p = self.domain_padding
         return 0, p, 0, p
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["modes"] = list(self.modes)
         d["resolution"] = list(self.resolution) if self.resolution else None
@@ -287,7 +290,7 @@ class WNOConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> WNOConfig:
+    def from_dict(cls, d: dict[str, Any]) -> WNOConfig:
         if not isinstance(d, dict):
             raise WNOEdgeError(f"invalid WNO config: expected a mapping, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
@@ -300,6 +303,6 @@ class WNOConfig:
         return cls(**d)
 
 
-def config_default(name: str):
+def config_default(name: str) -> Any:
     """WNOConfig's default for a field (training options and CLIs reuse it, never restate it)."""
     return WNOConfig.__dataclass_fields__[name].default

@@ -8,6 +8,9 @@ absent and the layer is PDEBench's FNO2d layer (W only).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -52,7 +55,8 @@ class SpectralConv2d(nn.Module):
         self.check_grid(h, w)
         m1, m2 = self.modes1, self.modes2
         x_ft = torch.fft.rfft2(x)
-        w1, w2 = self.weights1, self.weights2
+        w1: torch.Tensor = self.weights1
+        w2: torch.Tensor = self.weights2
         if x_ft.dtype != w1.dtype:  # float64 models keep complex64 weights unless cast
             w1, w2 = w1.to(x_ft.dtype), w2.to(x_ft.dtype)
         out_ft = torch.zeros(b, self.out_channels, h, w // 2 + 1, dtype=x_ft.dtype, device=x.device)
@@ -74,13 +78,13 @@ class WNOLayer(nn.Module):
         channel_mlp_skip: bool = False,
     ):
         super().__init__()
-        self.tile = tile
+        self.tile: int | None = tile  # None: direct convolution (WNO2d.set_conv)
         self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32)
         self.spectral = SpectralConv2d(width, width, modes)
         self.pointwise = nn.Conv2d(width, width, 1)  # W, with the layer's bias
         if real_space_kernel:
             # k: a trained 3x3 kernel; small init so the layer starts near its FNO twin.
-            self.kernel = nn.Parameter(torch.randn(width, width, 3, 3) * (0.1 / (3 * width**0.5)))
+            self.kernel: nn.Parameter | None = nn.Parameter(torch.randn(width, width, 3, 3) * (0.1 / (3 * width**0.5)))
         else:
             self.register_parameter("kernel", None)
         # neuraloperator's channel MLP after the sum, with its skip S v_in (config.channel_mlp_*).
@@ -90,7 +94,7 @@ class WNOLayer(nn.Module):
 
     def channel_mlp(self, u: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
         """mlp2(gelu(mlp1(u))) + S v_in (the skip of the layer's input), or u without an MLP."""
-        if self.mlp1 is None:
+        if self.mlp1 is None or self.mlp2 is None:  # both or neither
             return u
         y = self.mlp2(F.gelu(self.mlp1(u)))
         return y if self.mlp_skip is None else y + self.mlp_skip(v_in)
@@ -104,6 +108,7 @@ class WNOLayer(nn.Module):
         """real_space_weight() for calls without autograd, folded again only when a parameter
         changes: a stable tensor also lets the native kernel keep its transformed copy."""
         w, k = self.pointwise.weight, self.kernel
+        assert k is not None  # called by real_space with a kernel only
         if w.is_inference() or k.is_inference():  # built under inference_mode: no version counter
             return self.real_space_weight()
         key = (w._version, k._version, w.data_ptr(), k.data_ptr(), w.dtype, w.device)
@@ -132,6 +137,13 @@ class WNOLayer(nn.Module):
 class WNO2d(nn.Module):
     """Winograd Neural Operator on 2-D grids. Input and output are (B, C, H, W), in
     physical units: normalisation statistics are buffers inside the model."""
+
+    metadata: dict[str, Any]  # set where a model is loaded (checkpoint.load_model: the file's metadata)
+    # Buffers (register_buffer), declared for type checkers:
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+    output_mean: torch.Tensor
+    output_std: torch.Tensor
 
     def __init__(self, config: WNOConfig | None = None, **kwargs):
         super().__init__()
@@ -179,9 +191,14 @@ class WNO2d(nn.Module):
             raise WNOEdgeError(f"Winograd tile must be one of {TILES} or None, got {tile!r}")
         if backend not in ("torch", "native"):
             raise WNOEdgeError(f"backend must be torch or native, got {backend!r}")
-        for layer in self.layers:
+        for layer in self.wno_layers:
             layer.tile, layer.backend = tile, backend
         return self
+
+    @property
+    def wno_layers(self) -> Sequence[WNOLayer]:
+        """self.layers with its element type (to a type checker, nn.ModuleList holds plain Modules)."""
+        return cast("Sequence[WNOLayer]", self.layers)
 
     def grid(self, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
         """(B, 2, H, W) coordinates of the config's grid_domain and grid_points, x along H as
@@ -204,7 +221,7 @@ class WNO2d(nn.Module):
         padded = top or bottom or left or right
         if padded:
             v = F.pad(v, (left, right, top, bottom))
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self.wno_layers):
             last = i == len(self.layers) - 1
             u = layer(v)
             if c.block == "neuralop":  # neuraloperator's block: GELU, channel MLP + skip (if any), GELU
@@ -271,7 +288,7 @@ class WNO2d(nn.Module):
             mapped[f"layers.{i}.pointwise.weight"] = sd[f"w{i}.weight"]
             mapped[f"layers.{i}.pointwise.bias"] = sd[f"w{i}.bias"]
         with torch.no_grad():
-            for layer in model.layers:
+            for layer in model.wno_layers:
                 if layer.kernel is not None:
                     layer.kernel.zero_()
         missing, _ = model.load_state_dict(mapped, strict=False)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from ..contract import TASKS
 from ..errors import WNOEdgeError, missing_dependency
 
-Task = Enum("Task", {name.replace("-", "_"): name for name in TASKS}, type=str)
+# Members made from contract.TASKS (written once there), which mypy cannot read from a comprehension
+Task = Enum("Task", {name.replace("-", "_"): name for name in TASKS}, type=str)  # type: ignore[misc]
 
 
 def generate(
@@ -32,7 +34,7 @@ def generate(
         raise WNOEdgeError(
             f"--resolution must be square (64 or 64x64): the solvers use R x R grids, got {resolution!r}"
         )
-    resolution = h
+    size = h
     try:
         from ..data.generate import GenerationInterrupted
         from ..data.generate import generate as run
@@ -40,7 +42,7 @@ def generate(
         raise missing_dependency(e, "wno-edge data generate") or e from None
 
     try:
-        result = run(task.value, output, samples, resolution, seed, beta=beta, workers=workers, progress=not quiet)
+        result = run(task.value, output, samples, size, seed, beta=beta, workers=workers, progress=not quiet)
     except GenerationInterrupted as e:  # one line, and the conventional 128 + signal status
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(128 + e.signum) from None
@@ -48,7 +50,7 @@ def generate(
         typer.echo(f"interrupted: {output} was not written", err=True)
         raise typer.Exit(130) from None
     typer.echo(
-        f"wrote {result.path}: {result.n_samples} {result.task} samples at {resolution}x{resolution} "
+        f"wrote {result.path}: {result.n_samples} {result.task} samples at {size}x{size} "
         f"in {result.seconds:.1f} s ({result.samples_per_second:.1f} samples/s)"
     )
 
@@ -65,7 +67,7 @@ def inspect(
         raise missing_dependency(e, "wno-edge data inspect") or e from None
 
     info = describe(path)
-    summary = {
+    summary: dict[str, Any] = {
         "path": str(info.path),
         "layout": info.layout,
         "task": info.task,

@@ -123,7 +123,9 @@ def plot_latency(result: dict, path: Path) -> None:
     lat = result["latency"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
     ax.hist(
-        ms, bins=np.geomspace(ms.min(), ms.max() * 1.001 if ms.max() > ms.min() else ms.min() * 2, 60), color="#4477aa"
+        ms,
+        bins=np.geomspace(ms.min(), ms.max() * 1.001 if ms.max() > ms.min() else ms.min() * 2, 60).tolist(),
+        color="#4477aa",
     )
     ax.set_xscale("log")
     for key, label, color, align in (("median_ms", "p50", "k", "left"), ("p99_ms", "p99", "#cc3311", "right")):

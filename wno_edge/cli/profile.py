@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -59,7 +60,9 @@ def profile(
             raise WNOEdgeError(f"cannot write {out}: it is a directory, expected a file path")
         if out is not None and not out.resolve().parent.is_dir():
             raise WNOEdgeError(f"cannot write {out}: directory {out.parent} does not exist")
-    options = {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
+    options: dict[str, Any] = (
+        {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
+    )
     if backend == "native":
         options["profile"] = True  # the engine records per-stage times
     with runtime.load(

@@ -10,9 +10,20 @@ Names load on first use: generating data (numpy, scipy, h5py) does not import to
 which only the torch Dataset (pdebench) needs.
 """
 
+from typing import TYPE_CHECKING
+
 from ..contract import TASKS
 from ..util.lazy import lazy_exports
 from .generate import GenerationInterrupted, GenerationResult, generate  # after the submodule: the function
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers (nothing is imported at run time)
+    from .pdebench import NormalizationStats as NormalizationStats
+    from .pdebench import PDEBenchDataset as PDEBenchDataset
+    from .pdebench import PDEBenchFormatError as PDEBenchFormatError
+    from .pdebench import PDEBenchInfo as PDEBenchInfo
+    from .pdebench import describe as describe
+    from .pdebench import normalization_stats as normalization_stats
+    from .pdebench import split_indices as split_indices
 
 __getattr__, _lazy = lazy_exports(
     __name__,

@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -107,7 +108,7 @@ class _Signals:
     it again), so an interrupted run still ends in one line.
     """
 
-    def __init__(self, path):
+    def __init__(self, path: str | os.PathLike) -> None:
         self.path = path
         self.received: int | None = None
 
@@ -216,7 +217,7 @@ def generate(
     n = resolution
     size = _batch_size(task, n)
     batches = [(task, s, min(s + size, n_samples), n, seed, float(beta)) for s in range(0, n_samples, size)]
-    params = {"resolution": n, "seed": seed}
+    params: dict[str, Any] = {"resolution": n, "seed": seed}
     if task == "darcy":
         params["beta"] = float(beta)
     elif task == "diffusion-reaction":

@@ -248,12 +248,15 @@ class PDEBenchDataset(Dataset):
         self.time_reduce = int(time_reduce)
         if self.time_reduce < 1:
             raise WNOEdgeError(f"time_reduce must be >= 1, got {time_reduce}")
+        self.initial_step: int | None  # None for Darcy (steady states), as t
+        self.t: np.ndarray | None
         if info.layout == DARCY:
             self.initial_step = None
             self.t = None
             self.in_channels = self.out_channels = 1
             self.windows = 1
         else:
+            assert info.t is not None  # every time-series file has grid/t (describe)
             self.t = info.t[:: self.time_reduce]
             self.initial_step = int(initial_step)
             if not 1 <= self.initial_step < len(self.t):
@@ -263,8 +266,8 @@ class PDEBenchDataset(Dataset):
             self.in_channels = self.initial_step * info.n_channels
             self.out_channels = info.n_channels
             self.windows = len(self.t) - self.initial_step
-        self._h5 = None
-        self._pid = None
+        self._h5: h5py.File | None = None
+        self._pid: int | None = None
 
     # -- file handle: one per process, never pickled ------------------------------------
     def _file(self) -> h5py.File:
@@ -307,7 +310,9 @@ class PDEBenchDataset(Dataset):
     def read_frames(self, index: int, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames [start, stop) (after time_reduce) of file sample `index` as (T', C, H, W) float32."""
         tr, s = self.time_reduce, self.stride
-        stop = len(self.t) if stop is None else stop
+        if stop is None:
+            assert self.t is not None, "Darcy samples have no frames (read_darcy)"
+            stop = len(self.t)
         data = self._series(index)
         block = data[start * tr : (stop - 1) * tr + 1][::tr, ::s, ::s]  # one contiguous read
         key = self.info.sample_keys[index]
@@ -336,9 +341,11 @@ class PDEBenchDataset(Dataset):
         if self.info.layout == DARCY:
             a, u = self.read_darcy(index)
             return torch.from_numpy(a), torch.from_numpy(u)
-        frames = self.read_frames(index, start, start + self.initial_step + 1)
+        step = self.initial_step
+        assert step is not None  # set for every layout but Darcy
+        frames = self.read_frames(index, start, start + step + 1)
         c, h, w = frames.shape[1:]
-        inputs = frames[:-1].reshape(self.initial_step * c, h, w)
+        inputs = frames[:-1].reshape(step * c, h, w)
         return torch.from_numpy(inputs), torch.from_numpy(frames[-1])
 
     # -- whole trajectories -------------------------------------------------------------------
@@ -409,4 +416,5 @@ def normalization_stats(dataset: PDEBenchDataset) -> NormalizationStats:
     for index in dataset.indices:
         stats.add(dataset.read_frames(int(index)))
     reps = dataset.initial_step
+    assert reps is not None  # set for every layout but Darcy
     return NormalizationStats(np.tile(stats.mean, reps), np.tile(stats.std, reps), stats.mean, stats.std)

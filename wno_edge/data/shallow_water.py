@@ -158,9 +158,9 @@ def simulate(
     t = np.zeros(q.shape[1])
     for j in range(1, len(times)):
         while np.any(t < times[j]):
-            active = np.flatnonzero(t < times[j])
-            if active.size == len(t):
-                active = slice(None)  # the common case: a view, no fancy-index copies
+            behind = np.flatnonzero(t < times[j])
+            # the common case, every sample behind: a view, no fancy-index copies
+            active: np.ndarray | slice = slice(None) if behind.size == len(t) else behind
             qa = q[:, active]
             left = times[j] - t[active]
             dt = np.minimum(_stable_dt(qa, dx, dy, g), left)

@@ -28,8 +28,10 @@ from __future__ import annotations
 import os
 import pickletools
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -150,7 +152,7 @@ def _load(path: Path):
     except (zipfile.BadZipFile, OSError) as e:
         raise NeuralopImportError(f"{path}: unreadable ({e})") from None
     _scan_pickle(data, str(path))
-    names = [(_Name(n), n) for n in sorted(NAMED_GLOBALS)]
+    names: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [(_Name(n), n) for n in sorted(NAMED_GLOBALS)]
     try:
         with torch.serialization.safe_globals(names):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -276,7 +278,7 @@ def _check_options(meta: dict) -> None:
         ("fixed_rank_modes", False),
     ]
     for option, ok in checks:
-        value = meta.get(option, ok)
+        value: Any = meta.get(option, ok)  # anything a file stores
         if value != ok and not (option == "max_n_modes" and list(value) == list(n_modes)):
             raise _refuse(option, value)
     conv = meta.get("conv_module")
@@ -310,10 +312,10 @@ def _dense_weight(sd: dict, prefix: str) -> torch.Tensor:
     tltorch's Dense, Tucker or CP tensor, reconstructed from its factors here (float64)."""
     if f"{prefix}.tensor" in sd:
         return sd[f"{prefix}.tensor"]
-    factors = [sd.get(f"{prefix}.factors.factor_{i}") for i in range(4)]
-    if any(f is None for f in factors):
+    found = [sd.get(f"{prefix}.factors.factor_{i}") for i in range(4)]
+    if any(f is None for f in found):
         raise NeuralopImportError(f"the state dict has no weight {prefix} (dense .tensor, or Tucker/CP factors)")
-    factors = [f.to(torch.complex128) for f in factors]
+    factors = [f.to(torch.complex128) for f in found if f is not None]
     if f"{prefix}.core" in sd:  # Tucker: core x_0 U0 x_1 U1 x_2 U2 x_3 U3
         return torch.einsum("pqrs,ap,bq,cr,ds->abcd", sd[f"{prefix}.core"].to(torch.complex128), *factors)
     if f"{prefix}.weights" in sd:  # CP: sum_r w_r U0[:, r] o U1[:, r] o U2[:, r] o U3[:, r]
@@ -352,11 +354,8 @@ def neuralop_config(
     _check_options(meta)
     lift0 = _get(sd, "lifting.fcs.0.weight")
     two_lift = "lifting.fcs.1.weight" in sd
-    width = (
-        int(_get(sd, "fno_blocks.convs.0.bias").shape[0])
-        if "fno_blocks.convs.0.bias" in sd
-        else int(meta.get("hidden_channels"))
-    )
+    hidden: Any = meta.get("hidden_channels")  # FNO's required argument: in every file's metadata
+    width = int(_get(sd, "fno_blocks.convs.0.bias").shape[0]) if "fno_blocks.convs.0.bias" in sd else int(hidden)
     n_layers = int(meta.get("n_layers", 4))
     grid = meta.get("positional_embedding", "grid") == "grid"
     in_channels = int(lift0.shape[1]) - (2 if grid else 0)
@@ -462,7 +461,7 @@ def from_neuralop(
                 )
     model = WNO2d(cfg)
     with torch.no_grad():
-        for layer in model.layers:
+        for layer in model.wno_layers:
             if layer.kernel is not None:
                 layer.kernel.zero_()
     try:

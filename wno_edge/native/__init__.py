@@ -8,10 +8,19 @@ abi (the ctypes declarations), library (the loader), and cuda (GPU probes) impor
 neither torch nor numpy; the torch op (torch_op) loads on first use of its names.
 """
 
+from typing import TYPE_CHECKING
+
 from ..util.lazy import lazy_exports
 from .abi import ABI_VERSION, ConvDesc
 from .cuda import cuda_device_count, cuda_kernel_status
 from .library import LIBRARY_ENV, NativeUnavailable, available, library_path, load
+
+if TYPE_CHECKING:  # what __getattr__ loads, for type checkers (nothing is imported at run time)
+    from .torch_op import get_num_threads as get_num_threads
+    from .torch_op import set_num_threads as set_num_threads
+    from .torch_op import transform_weights as transform_weights
+    from .torch_op import winograd_conv2d as winograd_conv2d
+    from .torch_op import winograd_conv2d_op as winograd_conv2d_op
 
 __getattr__, _lazy = lazy_exports(
     __name__,

@@ -7,6 +7,7 @@ the struct's size and every field offset against these declarations.
 from __future__ import annotations
 
 import ctypes
+from collections.abc import Mapping
 
 ABI_VERSION = 1  # WNO_ABI_VERSION
 
@@ -42,7 +43,7 @@ class CpuParallel(ctypes.Structure):
 _p, _sz, _i, _desc = ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.POINTER(ConvDesc)
 
 # The CPU library's functions: name -> (restype, argtypes).
-SIGNATURES = {
+SIGNATURES: dict[str, tuple[type | None, list[type]]] = {
     "wno_abi_version": (_i, []),
     "wno_status_string": (ctypes.c_char_p, [_i]),
     "wno_cpu_weight_size": (_sz, [_desc]),
@@ -56,7 +57,7 @@ SIGNATURES = {
 }
 
 
-def declare(lib: ctypes.CDLL, signatures: dict = SIGNATURES) -> ctypes.CDLL:
+def declare(lib: ctypes.CDLL, signatures: Mapping[str, tuple[type | None, list[type]]] = SIGNATURES) -> ctypes.CDLL:
     """Set restype/argtypes of every function in `signatures` on `lib` (AttributeError if absent)."""
     for name, (restype, argtypes) in signatures.items():
         fn = getattr(lib, name)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from . import abi
@@ -26,7 +27,7 @@ class NativeUnavailable(RuntimeError):
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _lib_path: Path | None = None
-_on_reload: list = []  # callbacks run when another library replaces the loaded one
+_on_reload: list[Callable[[], None]] = []  # callbacks run when another library replaces the loaded one
 
 
 def library_path() -> Path:
@@ -35,7 +36,7 @@ def library_path() -> Path:
     return Path(env) if env else NATIVE_DIR / CPU_LIBRARY
 
 
-def load(path: str | os.PathLike | None = None) -> ctypes.CDLL:
+def load(path: str | os.PathLike[str] | None = None) -> ctypes.CDLL:
     """The CPU library, loaded once (thread-safe). Raises NativeUnavailable with the reason.
 
     `path` (or $WNO_EDGE_NATIVE_LIB) replaces the library loaded so far, for tests that
@@ -71,9 +72,10 @@ def available() -> tuple[bool, str]:
         lib = load()
     except NativeUnavailable as exc:
         return False, str(exc)
+    path = _lib_path
+    assert path is not None  # load() sets it with _lib
     return True, (
-        f"{_lib_path.name}: {lib.wno_cpu_isa().decode()}, "
-        f"{lib.wno_cpu_default_threads()} hardware threads, at {_lib_path.parent}"
+        f"{path.name}: {lib.wno_cpu_isa().decode()}, {lib.wno_cpu_default_threads()} hardware threads, at {path.parent}"
     )
 
 

@@ -96,7 +96,7 @@ def resolve_options(
     if min(h, w) < 1:
         raise WNOEdgeError(f"resolution must be positive, got {h}x{w}")
     top, bottom, left, right = cfg.paddings(h, w)
-    model.layers[0].spectral.check_grid(h + top + bottom, w + left + right)  # exact truncated DFT: modes distinct
+    model.wno_layers[0].spectral.check_grid(h + top + bottom, w + left + right)  # exact truncated DFT: modes distinct
     if cfg.block == "neuralop" and (h + top + bottom) % 2:
         # neuraloperator 2.0 applies fftshift (not ifftshift) to its output spectrum: at an odd
         # padded height its spectral conv is shifted by one frequency row; we do not copy that.
@@ -178,7 +178,7 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> 
     lift_w = g.const(Initializer.LIFT_WEIGHT, lw[:, : cfg.in_channels, None, None])
     v = g.op("Conv", [x, lift_w], "lift", kernel_shape=[1, 1])
     v = g.op("Add", [v, g.const(Initializer.LIFT_CONSTANT, lift_const)], "lifted")
-    if mlp:
+    if model.lift2 is not None:  # mlp
         v = _gelu(g, v, opset, "lift.gelu")
         v = g.op(
             "Conv",
@@ -225,7 +225,7 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
     }
     bases = {k: g.const(name, getattr(b, k)) for k, name in names.items()}
     any_winograd = False
-    for i, layer in enumerate(model.layers):
+    for i, layer in enumerate(model.wno_layers):
         r, is_winograd = _real_space(g, layer, v, i, opts)
         any_winograd |= is_winograd
         sc = layer.spectral
@@ -247,6 +247,7 @@ def _conv1x1(g: GraphBuilder, x: str, conv: torch.nn.Conv2d, name: str, weight: 
     """Output `name`; initializers `weight` and `bias` (a conv without bias has no bias name)."""
     inputs = [x, g.const(weight, _f64(conv.weight))]
     if conv.bias is not None:
+        assert bias is not None, f"{name}: a conv with a bias needs a bias name"
         inputs.append(g.const(bias, _f64(conv.bias)))
     return g.op("Conv", inputs, name, kernel_shape=[1, 1])
 

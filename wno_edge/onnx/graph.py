@@ -5,6 +5,7 @@ small graph builder. The op contract is export/SPEC.md; keep the two in step.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
@@ -74,7 +75,7 @@ def ir_version_for(opset: int) -> int:
 class GraphBuilder:
     """Appends nodes and initializers with unique, readable names."""
 
-    def __init__(self, dtype: np.dtype = np.float32):
+    def __init__(self, dtype: npt.DTypeLike = np.float32):
         self.dtype = np.dtype(dtype)
         self.nodes: list[onnx.NodeProto] = []
         self.initializers: list[onnx.TensorProto] = []

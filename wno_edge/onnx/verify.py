@@ -76,8 +76,10 @@ class WinogradConv(OpRun):
 def run_reference(model: onnx.ModelProto, feeds: dict[str, np.ndarray], winograd_kernel: bool = True) -> np.ndarray:
     """onnx.reference; WinogradConv runs the numpy Winograd kernel, or with
     winograd_kernel=False the model-local fallback function (the evaluator inlines it)."""
-    new_ops = [WinogradConv] if winograd_kernel else None
-    return ReferenceEvaluator(model, new_ops=new_ops).run(None, feeds)[0]
+    new_ops: list[type[OpRun]] | None = [WinogradConv] if winograd_kernel else None
+    outputs = ReferenceEvaluator(model, new_ops=new_ops).run(None, feeds)
+    assert isinstance(outputs, list)  # a dict only with intermediate=True
+    return outputs[0]
 
 
 # ----------------------------------------------------------------------------- comparison

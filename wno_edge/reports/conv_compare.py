@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -71,14 +73,14 @@ def _as_torch(fn: Callable[[], np.ndarray]) -> Callable[[], torch.Tensor]:
 
 
 def methods(x, w, b, threads: int) -> dict[str, Callable[[], torch.Tensor]]:
-    table = {
+    table: dict[str, Callable[[], torch.Tensor]] = {
         "direct (torch conv2d)": lambda: F.conv2d(x, w, b, padding=1),
         "direct (ONNX Runtime Conv)": _as_torch(ort_conv(x.numpy(), w.numpy(), b.numpy(), threads)),
         "im2col + GEMM": lambda: im2col_conv(x, w, b),
         "FFT convolution": lambda: fft_conv(x, w, b),
     }
     for tile in TILES:
-        table[f"Winograd F({tile},3) (PyTorch)"] = lambda t=tile: winograd_conv2d(x, w, b, tile=t)
+        table[f"Winograd F({tile},3) (PyTorch)"] = partial(winograd_conv2d, x, w, b, tile=tile)
     try:
         from .. import native
 
@@ -87,11 +89,13 @@ def methods(x, w, b, threads: int) -> dict[str, Callable[[], torch.Tensor]]:
         ok = False
     if ok:
         for tile in TILES:
-            table[f"Winograd F({tile},3) (native)"] = lambda t=tile: native.winograd_conv2d(x, w, b, tile=t)
+            table[f"Winograd F({tile},3) (native)"] = partial(native.winograd_conv2d, x, w, b, tile=tile)
     return table
 
 
-def compare_conv(shape: ConvShape, threads: int = 1, repeats: int = 30, progress=None) -> list[dict]:
+def compare_conv(
+    shape: ConvShape, threads: int = 1, repeats: int = 30, progress: Callable[[], object] | None = None
+) -> list[dict[str, Any]]:
     """Median time of each method on `shape`; rows sorted as defined, fastest flagged."""
     torch.set_num_threads(threads)
     g = torch.Generator().manual_seed(0)
@@ -100,7 +104,7 @@ def compare_conv(shape: ConvShape, threads: int = 1, repeats: int = 30, progress
     b = torch.randn(shape.channels, generator=g)
     reference = F.conv2d(x.double(), w.double(), b.double(), padding=1)
     scale = reference.abs().max().item()
-    rows = []
+    rows: list[dict[str, Any]] = []
     with torch.inference_mode():
         for name, fn in methods(x, w, b, threads).items():
             err = (fn().double() - reference).abs().max().item() / scale

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from ..errors import WNOEdgeError
 from .loop import ControlLoop, LoopResult, rollout
@@ -23,14 +24,14 @@ __all__ = ["load", "Session", "ControlLoop", "LoopResult", "rollout", "latency_s
 
 
 def load(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     device: str | None = None,
     threads: int | None = None,
     batch: int | None = None,
     check_finite: bool = True,
     check_output: bool = False,
     backend: str | None = None,
-    **options,
+    **options: Any,
 ) -> Session:
     """Open an operator for inference; the backend is chosen by the file's suffix.
 

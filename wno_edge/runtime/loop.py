@@ -9,6 +9,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from numbers import Real
+from types import FrameType
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +49,9 @@ def rollout(session: Session, state0: np.ndarray, steps: int, out: np.ndarray | 
 
 STOP_REASONS = ("steps", "stop", "signal")
 
+# What signal.signal() takes and returns: a handler, SIG_DFL / SIG_IGN, or None (not installed from Python).
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
 
 @dataclass(frozen=True)
 class LoopResult:
@@ -71,8 +76,9 @@ class ControlLoop:
 
     def __init__(
         self, session: Session, rate_hz: float, step: Callable[[np.ndarray], np.ndarray], history: int = 100_000
-    ):
-        if isinstance(rate_hz, bool) or not isinstance(rate_hz, Real) or not (math.isfinite(rate_hz) and rate_hz > 0):
+    ) -> None:
+        value: object = rate_hz  # checked as any object: a caller may pass anything
+        if isinstance(value, bool) or not isinstance(value, Real) or not (math.isfinite(value) and float(value) > 0):
             raise WNOEdgeError(f"rate_hz must be a finite number > 0, got {rate_hz!r}")
         self.session, self.rate_hz, self.step = session, float(rate_hz), step
         self.period = 1.0 / rate_hz
@@ -129,21 +135,21 @@ class ControlLoop:
             reason = "steps"
         return LoopResult(x, reason, ticks, misses, self._signal)
 
-    def _on_signal(self, signum, frame) -> None:
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signal = signum
         self._stop.set()
 
-    def _install_signal_handlers(self):
+    def _install_signal_handlers(self) -> dict[signal.Signals, _SignalHandler] | None:
         if threading.current_thread() is not threading.main_thread():
             return None  # signals can only be handled on the main thread
         return {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     @staticmethod
-    def _restore_signal_handlers(previous):
+    def _restore_signal_handlers(previous: dict[signal.Signals, _SignalHandler] | None) -> None:
         for sig, handler in (previous or {}).items():
             signal.signal(sig, handler)
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         counts, edges = self.tick.histogram()
         return {
             "rate_hz": self.rate_hz,

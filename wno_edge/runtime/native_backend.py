@@ -86,7 +86,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     return lib
 
 
-def load_library(path: str | os.PathLike | None = None) -> ctypes.CDLL:
+def load_library(path: str | os.PathLike[str] | None = None) -> ctypes.CDLL:
     """libwno_engine.so, loaded once per path; WNOEdgeError saying why if it cannot be."""
     target = Path(path) if path is not None else library_path()
     with _lock:
@@ -109,7 +109,7 @@ def load_library(path: str | os.PathLike | None = None) -> ctypes.CDLL:
         return lib
 
 
-def available(path: str | os.PathLike | None = None) -> tuple[bool, str]:
+def available(path: str | os.PathLike[str] | None = None) -> tuple[bool, str]:
     """(True, what was found) or (False, why not): `wno-edge info --backends`."""
     try:
         lib = load_library(path)
@@ -139,7 +139,7 @@ class NativeSession(Session):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         device: str = "cpu",
         threads: int | None = None,
         batch: int | None = None,
@@ -150,8 +150,8 @@ class NativeSession(Session):
         first_cpu: int = 0,
         profile: bool = False,
         verify_checksum: bool = True,
-        library: str | os.PathLike | None = None,
-    ):
+        library: str | os.PathLike[str] | None = None,
+    ) -> None:
         super().__init__(check_finite, check_output)
         if device != "cpu":
             raise WNOEdgeError(f"the native engine runs on the cpu, not {device!r}")
@@ -160,7 +160,8 @@ class NativeSession(Session):
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise WNOEdgeError(f"threads must be a positive integer, got {threads!r}")
         self._lib = load_library(library)
-        self._engine = ctypes.c_void_p()
+        engine = ctypes.c_void_p()
+        self._engine: ctypes.c_void_p | None = engine  # None once closed
         opts = _Options()
         self._lib.wno_engine_default_options(ctypes.byref(opts))
         opts.batch = batch or 0
@@ -169,7 +170,7 @@ class NativeSession(Session):
         opts.profile, opts.verify_checksum = int(bool(profile)), int(bool(verify_checksum))
         error = ctypes.create_string_buffer(1024)
         status = self._lib.wno_engine_open(
-            os.fsencode(os.fspath(path)), ctypes.byref(opts), ctypes.byref(self._engine), error, len(error)
+            os.fsencode(os.fspath(path)), ctypes.byref(opts), ctypes.byref(engine), error, len(error)
         )
         if status != SUCCESS:
             message = error.value.decode(errors="replace") or f"status {status}"
@@ -203,7 +204,7 @@ class NativeSession(Session):
             self._lib.wno_engine_stage_times(self._engine, seconds, n, ctypes.byref(runs))
         return {self._lib.wno_engine_stage_name(i).decode(): seconds[i] for i in range(n)}, runs.value
 
-    def timing_breakdown(self) -> dict:
+    def timing_breakdown(self) -> dict[str, dict[str, float]]:
         """For `wno-edge profile`: mean milliseconds per run of each stage (profile=True)."""
         seconds, runs = self.stage_times()
         return {"stages_ms": {k: 1e3 * v / runs for k, v in seconds.items()}} if runs else {}
@@ -220,14 +221,14 @@ class NativeSession(Session):
             if engine:
                 self._lib.wno_engine_close(engine)
 
-    def __del__(self):
+    def __del__(self) -> None:
         engine = getattr(self, "_engine", None)
         if engine:
             self._engine = None
             self._lib.wno_engine_close(engine)
 
 
-def default_backend(path: str | os.PathLike) -> str:
+def default_backend(path: str | os.PathLike[str]) -> str:
     """runtime.load's choice for an .onnx file on the CPU: "native" when the engine is built and
     the file is one it runs (can_run), else "onnxruntime"."""
     if not library_path().is_file():

@@ -52,7 +52,7 @@ def _entry(data: bytes) -> tuple[str, str]:
     return out[1], out[2]
 
 
-def read_onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
+def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
     """metadata_props of an .onnx file; WNOEdgeError if it is not a readable ONNX file."""
     path = Path(path)
     size = path.stat().st_size
@@ -84,7 +84,7 @@ def read_onnx_metadata(path: str | os.PathLike) -> dict[str, str]:
     return props
 
 
-def read_config(path: str | os.PathLike) -> WNOConfig | None:
+def read_config(path: str | os.PathLike[str]) -> WNOConfig | None:
     """The WNOConfig a wno-edge export stores in its metadata; None for a foreign file."""
     meta = read_onnx_metadata(path)
     if Metadata.CONFIG not in meta:

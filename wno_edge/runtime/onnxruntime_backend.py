@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -11,7 +13,7 @@ from .onnx_metadata import read_config
 from .session import Session
 
 
-def import_onnxruntime():
+def import_onnxruntime() -> Any:
     """onnxruntime, or one line saying how to install it (wno-edge does not pick CPU or GPU for you)."""
     try:
         import onnxruntime
@@ -32,13 +34,13 @@ class OnnxRuntimeSession(Session):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         device: str = "cpu",
         threads: int | None = None,
         batch: int | None = None,
         check_finite: bool = True,
         check_output: bool = False,
-    ):
+    ) -> None:
         super().__init__(check_finite, check_output)
         ort = import_onnxruntime()
 
@@ -82,11 +84,12 @@ class OnnxRuntimeSession(Session):
         self._binding.bind_output(self._output.name, "cpu", 0, self.dtype, self.output_shape, self._y.ctypes.data)
 
     @staticmethod
-    def _concrete(shape, batch: int) -> tuple[int, ...]:
+    def _concrete(shape: Sequence[int | str | None], batch: int) -> tuple[int, ...]:
         dims = [batch if not isinstance(d, int) and i == 0 else d for i, d in enumerate(shape)]
-        if not all(isinstance(d, int) and d > 0 for d in dims):
+        concrete = [d for d in dims if isinstance(d, int) and d > 0]
+        if len(concrete) != len(dims):
             raise WNOEdgeError(f"only the batch dimension may be dynamic, got {shape}")
-        return tuple(dims)
+        return tuple(concrete)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if x is not self._x:

@@ -8,19 +8,27 @@ call, so a session runs one call at a time: threads that share a session take tu
 
 from __future__ import annotations
 
+import os
 import threading
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import WNOEdgeError
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ..contract import WNOConfig
 
 
 class Session(ABC):
     """One loaded operator. Subclasses set input_shape, output_shape, dtype and implement _run."""
 
     backend: str = "?"
-    config = None  # the WNOConfig of a wno-edge model (checkpoint or export); None for a foreign file
+    config: WNOConfig | None = None  # the WNOConfig of a wno-edge model (checkpoint or export); None for a foreign file
     input_shape: tuple[int, ...]
     output_shape: tuple[int, ...]
     dtype: np.dtype
@@ -28,13 +36,14 @@ class Session(ABC):
     @property
     def output_dtype(self) -> np.dtype:
         """The output's dtype: the input's, unless a backend's file says otherwise."""
-        return np.dtype(self.__dict__.get("_output_dtype", self.dtype))
+        dtype: np.dtype = np.dtype(self.__dict__.get("_output_dtype", self.dtype))
+        return dtype
 
     @output_dtype.setter
-    def output_dtype(self, value) -> None:
+    def output_dtype(self, value: npt.DTypeLike) -> None:
         self._output_dtype = np.dtype(value)
 
-    def __init__(self, check_finite: bool = True, check_output: bool = False):
+    def __init__(self, check_finite: bool = True, check_output: bool = False) -> None:
         self.check_finite = check_finite  # cheap, but switch it off in the hot path if inputs are trusted
         self.check_output = check_output  # opt in: also refuse a prediction holding NaN or Inf
         self._closed = False
@@ -57,7 +66,8 @@ class Session(ABC):
                     "output contains NaN or Inf (is the input far outside the range the model was trained on?)"
                 )
             if out is None:
-                return y.copy()
+                copy: np.ndarray = y.copy()  # (numpy's stubs give ndarray.copy() -> Self, which mypy reads as Any)
+                return copy
             np.copyto(out, y)
             return out
 
@@ -85,13 +95,13 @@ class Session(ABC):
         if self._closed:
             raise WNOEdgeError(f"{self.backend} session is closed")
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"<{type(self).__name__} {self.backend} in={self.input_shape} "
             f"out={self.output_shape} {np.dtype(self.dtype).name}>"
@@ -112,7 +122,7 @@ class Session(ABC):
             raise WNOEdgeError("input contains NaN or Inf")
 
     @staticmethod
-    def _batch_dim(path, file_dim, batch: int | None) -> int:
+    def _batch_dim(path: str | os.PathLike[str], file_dim: object, batch: int | None) -> int:
         """The session's batch size: `batch` for a dynamic batch dimension (default 1); for a
         fixed one, the file's (asking for another is an error, not a silent substitution)."""
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 PERCENTILES = (50, 90, 95, 99)
 
 
-def latency_summary(seconds: np.ndarray) -> dict:
+def latency_summary(seconds: np.ndarray) -> dict[str, float]:
     """min, max, mean, median, percentile(90/95/99%) in milliseconds, and jitter = p99 / p50."""
     ms = np.asarray(seconds, np.float64) * 1e3
     if ms.size == 0:
@@ -25,7 +27,7 @@ def latency_summary(seconds: np.ndarray) -> dict:
     }
 
 
-def format_latency(name: str, s: dict) -> str:
+def format_latency(name: str, s: Mapping[str, float]) -> str:
     """One trtexec-style line: 'Latency: min = .. ms, max = .. ms, ..., percentile(99%) = .. ms'."""
     return (
         f"{name}: min = {s['min_ms']:.5g} ms, max = {s['max_ms']:.5g} ms, mean = {s['mean_ms']:.5g} ms, "

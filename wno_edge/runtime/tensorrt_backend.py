@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from .session import Session
 from .stats import LatencyRecorder, latency_summary
 
 
-def _cudart():
+def _cudart() -> Any:
     try:
         from cuda.bindings import runtime as cudart
     except ImportError:
@@ -25,7 +26,7 @@ def _cudart():
     return cudart
 
 
-def _check(result):
+def _check(result: Any) -> Any:
     """cuda-python returns (error, *values): raise on error, return the values."""
     err, *values = result if isinstance(result, tuple) else (result,)
     if int(err) != 0:
@@ -36,7 +37,7 @@ def _check(result):
     return values[0] if len(values) == 1 else values
 
 
-def _stream_handle(stream) -> int:
+def _stream_handle(stream: object) -> int:
     """The cudaStream_t value TensorRT's execute_async_v3 takes, read from cuda-python's handle
     object through getPtr() (the address of the handle) rather than the deprecated int(obj)
     conversion; plain integers pass through."""
@@ -48,11 +49,12 @@ def _stream_handle(stream) -> int:
     return ctypes.c_void_p.from_address(int(get_ptr())).value or 0
 
 
-def _pinned_array(cudart, shape, dtype) -> tuple[int, np.ndarray]:
+def _pinned_array(cudart: Any, shape: tuple[int, ...], dtype: np.dtype) -> tuple[int, np.ndarray]:
     nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
     ptr = _check(cudart.cudaMallocHost(nbytes))
     buf = (ctypes.c_byte * nbytes).from_address(int(ptr))
-    return int(ptr), np.frombuffer(buf, dtype=dtype).reshape(shape)
+    # numpy's stubs list no ctypes array as a buffer, though it exports the buffer protocol
+    return int(ptr), np.frombuffer(buf, dtype=dtype).reshape(shape)  # type: ignore[call-overload]
 
 
 class TensorRTSession(Session):
@@ -60,7 +62,7 @@ class TensorRTSession(Session):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         device: str = "cuda",
         threads: int | None = None,
         batch: int | None = None,
@@ -68,7 +70,7 @@ class TensorRTSession(Session):
         plugin: str | None = None,
         cuda_graph: bool = True,
         check_output: bool = False,
-    ):
+    ) -> None:
         super().__init__(check_finite, check_output)
         from ..tensorrt.plugin import load_plugin, require_tensorrt
 
@@ -117,16 +119,17 @@ class TensorRTSession(Session):
         # plugin transforms its weights), neither of which may happen inside graph capture.
         self._enqueue()
         _check(cudart.cudaStreamSynchronize(self._stream))
-        self._graph = self._graph_exec = None
+        self._graph: Any = None  # cudaGraph_t, cudaGraphExec_t once captured
+        self._graph_exec: Any = None
         if cuda_graph:
             self._capture()
         self.timings = {k: LatencyRecorder() for k in ("h2d", "gpu_compute", "d2h")}
 
-    def _enqueue(self):
+    def _enqueue(self) -> None:
         if not self._context.execute_async_v3(self._stream_ptr):
             raise WNOEdgeError("TensorRT enqueue failed (see the TensorRT log)")
 
-    def _capture(self):
+    def _capture(self) -> None:
         cudart = self._cudart
         _check(cudart.cudaStreamBeginCapture(self._stream, cudart.cudaStreamCaptureMode.cudaStreamCaptureModeGlobal))
         try:
@@ -168,7 +171,7 @@ class TensorRTSession(Session):
             self.timings[key].add(_check(cudart.cudaEventElapsedTime(ev[a], ev[b])) * 1e-3)
         return self._y_host
 
-    def timing_breakdown(self) -> dict:
+    def timing_breakdown(self) -> dict[str, dict[str, float]]:
         """trtexec's H2D Latency, GPU Compute Time and D2H Latency over the runs so far."""
         return {k: latency_summary(r.samples) for k, r in self.timings.items()}
 

@@ -15,14 +15,14 @@ class TorchSession(Session):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         device: str = "cpu",
         threads: int | None = None,
         batch: int | None = None,
         resolution: tuple[int, int] | None = None,
         check_finite: bool = True,
         check_output: bool = False,
-    ):
+    ) -> None:
         super().__init__(check_finite, check_output)
         try:
             import torch
@@ -44,7 +44,7 @@ class TorchSession(Session):
         self.model = load_model(path, map_location=device)
         self.config = cfg = self.model.config
         h, w = resolution or cfg.resolution or (None, None)
-        if h is None:
+        if h is None or w is None:
             raise WNOEdgeError(f"{path}: the checkpoint names no grid; pass resolution=(H, W)")
         self.device = device
         self.dtype = np.dtype(np.float32)

@@ -182,7 +182,7 @@ def build_engine(
         raise WNOEdgeError("TensorRT failed to build the engine (its log above says why)")
     with atomic_path(engine_path) as tmp:
         tmp.write_bytes(bytes(serialized))
-    if cache is not None:
+    if cache is not None and timing_cache is not None:  # cache exists only with a timing_cache path
         with atomic_path(timing_cache) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     return BuildReport(

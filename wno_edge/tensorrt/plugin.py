@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import os
 from pathlib import Path
+from typing import Any
 
 from ..contract import OP_NAME as PLUGIN_NAME
 from ..contract import PLUGIN_NAMESPACE, PLUGIN_VERSION
@@ -20,7 +21,7 @@ _ROOT = Path(__file__).resolve().parents[1]  # the wno_edge package
 _loaded: dict[Path, ctypes.CDLL] = {}
 
 
-def require_tensorrt():
+def require_tensorrt() -> Any:
     """The tensorrt module, or a one-line error saying how to get it."""
     try:
         import tensorrt

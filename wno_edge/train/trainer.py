@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -83,6 +84,7 @@ def rollout_error(model: WNO2d, dataset: PDEBenchDataset, trajectories: int = 8,
     errors = []
     for j in range(min(trajectories, dataset.n_trajectories)):
         traj = dataset.trajectory(j).to(device)  # (T, C, H, W)
+        assert s is not None  # trajectory() raises for Darcy, the one layout without initial_step
         window = traj[:s].reshape(1, -1, *traj.shape[2:])
         preds = []
         for _ in range(s, len(traj)):
@@ -161,7 +163,7 @@ def check_options(opts: TrainOptions) -> Path:
 
 def _open_datasets(opts: TrainOptions) -> tuple[TrainOptions, PDEBenchDataset, PDEBenchDataset]:
     """The datasets, and the options with the task filled in from the file when not given."""
-    common = dict(
+    common: dict[str, Any] = dict(
         test_fraction=opts.test_fraction,
         resolution=opts.resolution,
         initial_step=opts.initial_step,
@@ -280,7 +282,9 @@ def fit(
         saved_here = output.is_file() and best < float("inf")
     model.to(device).set_conv(None)  # train with direct conv: the same function, oneDNN/cuDNN speed
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    sampler = DistributedSampler(train, world, rank, shuffle=True, seed=opts.seed) if world > 1 else None
+    sampler: DistributedSampler[int] | None = (
+        DistributedSampler(train, world, rank, shuffle=True, seed=opts.seed) if world > 1 else None
+    )
     generator = torch.Generator().manual_seed(opts.seed)
     # drop_last by what each rank sees: under DDP a rank's share can be smaller than a batch
     # (a full-size drop_last then left no batch at all, and a NaN "training error").

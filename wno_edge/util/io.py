@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import WNOEdgeError
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, before_commit: Callable[[], None] | None = None):
+def atomic_path(path: str | os.PathLike[str], before_commit: Callable[[], None] | None = None) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds
     (and `before_commit`, called just before the rename, does not raise)."""
     path = Path(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import overload
+
 from ..errors import WNOEdgeError
 
 
@@ -15,6 +17,14 @@ def parse_dims(text: str, what: str = "shape", example: str = "1x1x64x64") -> tu
     return dims
 
 
+@overload
+def parse_resolution(text: str) -> tuple[int, int]: ...
+@overload
+def parse_resolution(text: None) -> None: ...
+@overload
+def parse_resolution(text: str | None) -> tuple[int, int] | None: ...
+
+
 def parse_resolution(text: str | None) -> tuple[int, int] | None:
     """'64' -> (64, 64), '64x48' -> (64, 48); None stays None."""
     if text is None:
@@ -22,4 +32,4 @@ def parse_resolution(text: str | None) -> tuple[int, int] | None:
     dims = parse_dims(text, "resolution", "64 or 64x48")
     if len(dims) > 2:
         raise WNOEdgeError(f"resolution must look like 64 or 64x48 with positive integers, got {text!r}")
-    return (dims[0], dims[0]) if len(dims) == 1 else dims
+    return (dims[0], dims[0]) if len(dims) == 1 else (dims[0], dims[1])
