@@ -159,3 +159,37 @@ def test_info_backends(capsys):
     assert set(rows) == {"torch", "cpu-kernel", "native-engine", "cuda-kernel", "tensorrt-plugin"}
     assert rows["torch"]["available"] and all(r["reason"] for r in rows.values())
     assert main(["info"]) == 1
+
+
+def test_demo_refuses_a_checkpoint_without_a_grid(tmp_path, capsys):
+    """A checkpoint whose config records no resolution: one line, not a TypeError traceback."""
+    cfg = WNOConfig(in_channels=1, out_channels=1, width=8, modes=(4, 4), n_layers=2)  # no resolution
+    path = save_model(WNO2d(cfg), tmp_path / "no_grid.pt", {"task": "darcy"})
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--model", str(path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "names no grid" in err and len(err.splitlines()) == 1
+
+
+def test_abort_exits_130_and_a_bug_surfaces_as_itself(monkeypatch, capsys):
+    """typer >= 0.20's copy of click has no Abort: main() must catch typer's, and the except
+    clause naming it must not raise AttributeError over every exception that reaches it."""
+    import typer
+
+    import wno_edge.cli as cli
+
+    app = typer.Typer()
+
+    @app.command()
+    def ask():
+        raise EOFError  # stdin closed at a prompt: typer raises its Abort
+
+    monkeypatch.setattr(cli, "app", app)
+    assert main([]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "app", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main([])

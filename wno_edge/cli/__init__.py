@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 from importlib import import_module
+from typing import TYPE_CHECKING
 
 import typer
 
-try:  # typer >= 0.20 carries its own copy of click
+if TYPE_CHECKING:
     from typer._click import exceptions as click
-except ImportError:
-    from click import exceptions as click
+else:
+    try:  # typer >= 0.20 carries its own copy of click
+        from typer._click import exceptions as click
+    except ImportError:
+        from click import exceptions as click
 
 from .. import __version__
 from ..errors import WNOEdgeError, missing_dependency
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.secho(f"error: {error}", err=True, fg=typer.colors.RED)
         return 1
-    except (KeyboardInterrupt, click.Abort):
+    except (KeyboardInterrupt, typer.Abort):  # typer's Abort (click's before typer 0.20): EOF at a prompt
         typer.echo("interrupted", err=True)
         return 130
     except SystemExit as e:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import OP_DOMAIN, OP_NAME
+from ..errors import WNOEdgeError
 
 BUNDLED = Path(__file__).resolve().parents[1] / "models" / "darcy_wno.pt"
 
@@ -66,6 +67,8 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     if checkpoint is None:
         checkpoint, trained_here = _train_small(out, say), True
     model = load_model(checkpoint)
+    if model.config.resolution is None:
+        raise WNOEdgeError(f"{checkpoint}: the checkpoint names no grid (resolution), which the demo's test data needs")
     h, w = model.config.resolution
     say(
         f"model {checkpoint}: {model.metadata.get('task', '?')}, {h}x{w}, "
@@ -85,9 +88,11 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     onnx_path = out / "darcy_wno.onnx"
     report = export_onnx(model, onnx_path, inputs=a[:2].numpy())  # dynamic batch
     worst = max(c.relative for c in report.comparisons)
+    graph = report.stats
+    assert graph is not None  # export_onnx sets it
     say(
-        f"exported {onnx_path}: {report.stats.total_nodes} nodes, "
-        f"{report.stats.node_counts.get(f'{OP_DOMAIN}::{OP_NAME}', 0)} WinogradConv, no DFT; "
+        f"exported {onnx_path}: {graph.total_nodes} nodes, "
+        f"{graph.node_counts.get(f'{OP_DOMAIN}::{OP_NAME}', 0)} WinogradConv, no DFT; "
         f"max deviation from PyTorch {worst:.1e} of the output scale"
     )
 
