@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -193,3 +194,10 @@ def test_abort_exits_130_and_a_bug_surfaces_as_itself(monkeypatch, capsys):
     monkeypatch.setattr(cli, "app", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main([])
+
+
+def test_demo_finds_the_bundled_model():
+    """`make demo` runs the bundled Darcy WNO of models/, not a model trained on the spot."""
+    from wno_edge.reports.demo import BUNDLED
+
+    assert BUNDLED.is_file() and Path(__file__).resolve().parents[1] / "models" / "darcy_wno.pt" == BUNDLED

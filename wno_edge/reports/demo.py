@@ -14,7 +14,7 @@ import numpy as np
 from ..contract import OP_DOMAIN, OP_NAME
 from ..errors import WNOEdgeError
 
-BUNDLED = Path(__file__).resolve().parents[1] / "models" / "darcy_wno.pt"
+BUNDLED = Path(__file__).resolve().parents[2] / "models" / "darcy_wno.pt"  # the source tree's models/
 
 
 @dataclass
