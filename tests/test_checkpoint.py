@@ -183,3 +183,29 @@ def test_state_dict_shapes_are_those_of_the_model():
     ):
         sd = WNO2d(cfg).state_dict()
         assert {k: (tuple(v.shape), v.is_complex()) for k, v in sd.items()} == state_dict_shapes(cfg)
+
+
+def test_atomic_path_refuses_an_output_that_is_an_input(tmp_path):
+    """The same path, a symlink and a hard link to an input are all that input; a new file or
+    a different file is not. Nothing is written or removed when it refuses."""
+    from wno_edge.errors import WNOEdgeError
+    from wno_edge.util.io import atomic_path
+
+    source = tmp_path / "in.bin"
+    source.write_bytes(b"precious")
+    (tmp_path / "link").symlink_to(source)
+    os.link(source, tmp_path / "hard")
+    for output in (source, tmp_path / "link", tmp_path / "hard", tmp_path / "." / "in.bin"):
+        with pytest.raises(WNOEdgeError, match="is the input"), atomic_path(output, inputs=(source,)) as tmp:
+            tmp.write_bytes(b"overwritten")
+    assert source.read_bytes() == b"precious" and sorted(p.name for p in tmp_path.iterdir()) == [
+        "hard",
+        "in.bin",
+        "link",
+    ]
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"x")
+    for output in (tmp_path / "new.bin", other):
+        with atomic_path(output, inputs=(source, None)) as tmp:
+            tmp.write_bytes(b"written")
+        assert output.read_bytes() == b"written"

@@ -1,4 +1,4 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic file writes: a reader never sees a half-written file, and no output replaces an input."""
 
 from __future__ import annotations
 
@@ -11,10 +11,33 @@ from pathlib import Path
 from ..errors import WNOEdgeError
 
 
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """True when a and b are one file: the same path, a symlink to it, or a hard link (same
+    device and inode). A path that does not exist yet is no existing file."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return False
+
+
+def refuse_overwrite(output: str | os.PathLike[str], *inputs: str | os.PathLike[str] | None) -> None:
+    """One-line WNOEdgeError when `output` is the same file as any of `inputs` (None skipped):
+    writing it would destroy what the command reads."""
+    for source in inputs:
+        if source is not None and same_file(output, source):
+            raise WNOEdgeError(f"refusing to write {output}: it is the input {source} (choose another output path)")
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str], before_commit: Callable[[], None] | None = None) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike[str],
+    before_commit: Callable[[], None] | None = None,
+    inputs: tuple[str | os.PathLike[str] | None, ...] = (),
+) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it over `path` only if the block succeeds
-    (and `before_commit`, called just before the rename, does not raise)."""
+    (and `before_commit`, called just before the rename, does not raise). Refuses, before
+    anything is written, a `path` that is one of `inputs` (refuse_overwrite)."""
+    refuse_overwrite(path, *inputs)
     path = Path(path)
     if path.is_dir():
         raise WNOEdgeError(f"{path} is a directory, expected a file path")
