@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..runtime.stats import format_latency
-from ..util.io import atomic_path
+from ..util.io import atomic_path, refuse_overwrite
 
 # One console for every command: a line stays one line when piped to a file or a log.
 console = Console(soft_wrap=True)
@@ -114,6 +114,7 @@ def format_report(result: dict) -> str:
 
 
 def plot_latency(result: dict, path: Path) -> None:
+    refuse_overwrite(path, result.get("model"))  # before drawing: never over the model file timed
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,7 +147,7 @@ def plot_latency(result: dict, path: Path) -> None:
         f"{result['throughput_qps']:.0f} qps, jitter {lat['jitter_p99_over_p50']:.2f}"
     )
     fig.tight_layout()
-    with atomic_path(path) as tmp:
+    with atomic_path(path, inputs=(result.get("model"),)) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
 

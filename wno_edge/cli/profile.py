@@ -50,16 +50,20 @@ def profile(
     """Latency percentiles, throughput and jitter of one model file."""
     from .. import runtime
     from ..reports.profile import add_arithmetic, model_macs, profile_session, write_json
+    from ..util.io import refuse_overwrite, refuse_same_outputs
     from ..util.shapes import parse_resolution
     from .display import format_report, plot_latency
 
     if device not in (None, "cpu", "cuda"):
         raise WNOEdgeError(f"--device must be cpu or cuda, got {device!r}")
-    for out in (report, plot):  # fail before the run, not after it
+    for out in (report, plot):  # fail before the run, not after it; never over the model file
+        if out is not None:
+            refuse_overwrite(out, engine)
         if out is not None and out.is_dir():
             raise WNOEdgeError(f"cannot write {out}: it is a directory, expected a file path")
         if out is not None and not out.resolve().parent.is_dir():
             raise WNOEdgeError(f"cannot write {out}: directory {out.parent} does not exist")
+    refuse_same_outputs(report, plot)  # the PNG would replace the JSON
     options: dict[str, Any] = (
         {"resolution": parse_resolution(resolution)} if resolution and engine.suffix == ".pt" else {}
     )

@@ -530,6 +530,10 @@ def import_neuralop(
     is installed (at `check_resolution`, else `resolution`, else 64x64), write `output` (a
     wno-edge checkpoint) atomically; nothing is written when the comparison fails."""
     src = Path(src)
+    if output is not None:  # no output replaces what it reads (either file of a save_checkpoint pair)
+        from ..util.io import refuse_overwrite
+
+        refuse_overwrite(output, src, *_pair_paths(src))
     sd, meta = read_neuralop(src)
     meta = _options(meta)
     model = from_neuralop(

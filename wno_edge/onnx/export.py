@@ -50,7 +50,7 @@ from ..contract import (
 )
 from ..errors import WNOEdgeError
 from ..model import WNO2d
-from ..util.io import atomic_path
+from ..util.io import atomic_path, refuse_overwrite
 from ..util.shapes import parse_resolution
 from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
 from .spectral import dft_bases, mixing_matrix, spectral_graph
@@ -496,7 +496,10 @@ def export_onnx(
     samples stored in the checkpoint if it has them, else on random inputs.
     """
     path = Path(path) if path is not None else None
+    # The checkpoint read, when given by path: the export must never replace it.
+    source = None if isinstance(model_or_checkpoint_path, WNO2d) else model_or_checkpoint_path
     if path is not None:
+        refuse_overwrite(path, source)
         _check_writable(path)
     model = _load(model_or_checkpoint_path).eval()
     opts = resolve_options(model, resolution=resolution, batch=batch, opset=opset, fp16=fp16, conv=conv, tile=tile)
@@ -522,7 +525,7 @@ def export_onnx(
         )
     if path is not None:
         data = proto.SerializeToString()
-        with atomic_path(path) as tmp:
+        with atomic_path(path, inputs=(source,)) as tmp:
             tmp.write_bytes(data)
         report.written, report.forced, report.file_bytes = True, not report.ok, len(data)
     return report

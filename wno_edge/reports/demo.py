@@ -17,6 +17,20 @@ from ..errors import WNOEdgeError
 BUNDLED = Path(__file__).resolve().parents[2] / "models" / "darcy_wno.pt"  # the source tree's models/
 
 
+# The files the demo writes in its --out directory.
+TRAIN_DATA, SMALL_MODEL, ONNX, PLOT = "darcy_train.h5", "darcy_wno_small.pt", "darcy_wno.onnx", "darcy_prediction.png"
+FRESH = "darcy_fresh_{h}.h5"
+OUTPUTS = (TRAIN_DATA, SMALL_MODEL, ONNX, PLOT)
+
+
+def _refuse_outputs(out: Path, checkpoint: Path | None, names: tuple[str, ...]) -> None:
+    """One-line WNOEdgeError when a file the demo writes in `out` is the checkpoint it reads."""
+    from ..util.io import refuse_overwrite
+
+    for name in names:
+        refuse_overwrite(out / name, checkpoint)
+
+
 @dataclass
 class DemoResult:
     checkpoint: Path
@@ -34,12 +48,12 @@ def _train_small(out: Path, say) -> Path:
     from ..train import TrainOptions, fit
 
     say("no bundled model: training a small Darcy WNO here (about a minute)")
-    data = out / "darcy_train.h5"
+    data = out / TRAIN_DATA
     generate("darcy", data, n_samples=300, resolution=32, seed=0, progress=False)
     opts = TrainOptions(
         data=str(data),
         task="darcy",
-        output=str(out / "darcy_wno_small.pt"),
+        output=str(out / SMALL_MODEL),
         epochs=8,
         batch_size=10,
         lr=3e-3,
@@ -60,23 +74,27 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     from ..train import relative_l2
     from .profile import profile_session
 
-    out.mkdir(parents=True, exist_ok=True)
     trained_here = False
     if checkpoint is None:
         checkpoint = BUNDLED if BUNDLED.is_file() else None
+    # None of the demo's files may replace the checkpoint it reads (the fresh data's name
+    # depends on the grid: checked once the model is read, before anything is written).
+    _refuse_outputs(out, checkpoint, OUTPUTS)
+    out.mkdir(parents=True, exist_ok=True)
     if checkpoint is None:
         checkpoint, trained_here = _train_small(out, say), True
     model = load_model(checkpoint)
     if model.config.resolution is None:
         raise WNOEdgeError(f"{checkpoint}: the checkpoint names no grid (resolution), which the demo's test data needs")
     h, w = model.config.resolution
+    _refuse_outputs(out, checkpoint, (FRESH.format(h=h),))
     say(
         f"model {checkpoint}: {model.metadata.get('task', '?')}, {h}x{w}, "
         f"card test rel L2 {model.metadata.get('test_rel_l2', float('nan')):.4f}"
     )
 
     # Test data the model has never seen: a new seed through the same solver.
-    data = out / f"darcy_fresh_{h}.h5"
+    data = out / FRESH.format(h=h)
     generate("darcy", data, n_samples=n_test, resolution=h, seed=seed, progress=False)
     fresh = PDEBenchDataset(data, "all")
     a, u = (torch.stack(t) for t in zip(*(fresh[i] for i in range(len(fresh))), strict=False))  # each sample read once
@@ -85,7 +103,7 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
     fresh_err = relative_l2(pred, u).item()
     say(f"fresh Darcy data ({n_test} samples, seed {seed}): PyTorch test relative L2 {fresh_err:.4f}")
 
-    onnx_path = out / "darcy_wno.onnx"
+    onnx_path = out / ONNX
     report = export_onnx(model, onnx_path, inputs=a[:2].numpy())  # dynamic batch
     worst = max(c.relative for c in report.comparisons)
     graph = report.stats
@@ -107,7 +125,7 @@ def run_demo(out: Path, checkpoint: Path | None = None, n_test: int = 50, seed: 
         f"{lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, {stats['throughput_qps']:.0f} qps"
     )
 
-    plot = out / "darcy_prediction.png"
+    plot = out / PLOT
     _plot(plot, a[0, 0].numpy(), u[0, 0].numpy(), preds[0, 0], session.backend)
     say(f"wrote {plot}")
     return DemoResult(

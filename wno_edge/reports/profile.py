@@ -87,5 +87,6 @@ def add_arithmetic(result: dict, macs: int | None) -> dict:
 
 
 def write_json(result: dict, path: Path) -> None:
-    with atomic_path(path) as tmp:
+    """The results as JSON at `path`, atomically; never over the model file they time (result["model"])."""
+    with atomic_path(path, inputs=(result.get("model"),)) as tmp:
         tmp.write_text(json.dumps(result, indent=2))

@@ -22,7 +22,7 @@ import onnx
 
 from ..contract import OP_DOMAIN
 from ..errors import WNOEdgeError
-from ..util.io import atomic_path
+from ..util.io import atomic_path, refuse_overwrite, refuse_same_outputs
 from ..util.shapes import parse_dims
 from .plugin import PLUGIN_NAME, load_plugin, require_tensorrt, tensorrt_version
 
@@ -125,6 +125,12 @@ def build_engine(
     log=print,
 ) -> BuildReport:
     onnx_path, engine_path = Path(onnx_path), Path(engine_path)
+    # Before TensorRT is imported: no output replaces an input (the timing cache is both,
+    # updated in place, so only the engine may not be it).
+    refuse_overwrite(engine_path, onnx_path, plugin, timing_cache)
+    if timing_cache is not None:
+        refuse_overwrite(timing_cache, onnx_path, plugin)
+    refuse_same_outputs(engine_path, timing_cache)
     if not onnx_path.is_file():
         raise WNOEdgeError(f"{onnx_path}: no such file")
     if not engine_path.resolve().parent.is_dir():
@@ -180,10 +186,10 @@ def build_engine(
     seconds = time.perf_counter() - start
     if serialized is None:
         raise WNOEdgeError("TensorRT failed to build the engine (its log above says why)")
-    with atomic_path(engine_path) as tmp:
+    with atomic_path(engine_path, inputs=(onnx_path, plugin_path)) as tmp:  # the plugin found by search too
         tmp.write_bytes(bytes(serialized))
     if cache is not None and timing_cache is not None:  # cache exists only with a timing_cache path
-        with atomic_path(timing_cache) as tmp:
+        with atomic_path(timing_cache, inputs=(onnx_path, plugin_path)) as tmp:
             tmp.write_bytes(bytes(config.get_timing_cache().serialize()))
     return BuildReport(
         engine_path,

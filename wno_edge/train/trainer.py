@@ -27,7 +27,7 @@ from ..data import PDEBenchDataset, normalization_stats
 from ..data.pdebench import TEST_SPLITS
 from ..errors import WNOEdgeError
 from ..model import WNO2d, check_state_dict
-from ..util.io import atomic_path
+from ..util.io import atomic_path, refuse_overwrite, refuse_same_outputs
 from .options import TrainOptions
 
 SAMPLE_INPUTS = 2  # test inputs stored in the checkpoint
@@ -150,6 +150,11 @@ def check_options(opts: TrainOptions) -> Path:
     if opts.epochs < 1 or opts.batch_size < 1 or opts.lr <= 0:
         raise WNOEdgeError("epochs and batch size must be >= 1 and lr > 0")
     output = Path(opts.output)
+    # Neither the checkpoint nor its training state may replace the data or the --init
+    # checkpoint (--resume reads and rewrites OUTPUT.state: that one is the run's own file).
+    for written in (output, _state_path(output)):
+        refuse_overwrite(written, opts.data, opts.init)
+    refuse_same_outputs(output, _state_path(output))
     if not output.resolve().parent.is_dir():
         raise WNOEdgeError(f"cannot write {output}: directory {output.parent} does not exist")
     if opts.init is not None and not Path(opts.init).is_file():
@@ -319,7 +324,7 @@ def fit(
                     best, best_epoch = test_err, epoch + 1
                     _save(model, output, opts, train, test, best, best_epoch, history, time.perf_counter() - t0)
                     saved_here = True
-                with atomic_path(state_file) as tmp:
+                with atomic_path(state_file, inputs=(opts.data, opts.init)) as tmp:
                     torch.save(
                         {
                             "model": model.state_dict(),

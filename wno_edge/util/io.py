@@ -28,6 +28,17 @@ def refuse_overwrite(output: str | os.PathLike[str], *inputs: str | os.PathLike[
             raise WNOEdgeError(f"refusing to write {output}: it is the input {source} (choose another output path)")
 
 
+def refuse_same_outputs(*outputs: str | os.PathLike[str] | None) -> None:
+    """One-line WNOEdgeError when two of `outputs` (None skipped) name one file: the second
+    write would replace the first. Unlike inputs, outputs may not exist yet, so the resolved
+    paths are compared too (same_file only knows existing files)."""
+    given = [Path(p) for p in outputs if p is not None]
+    for i, a in enumerate(given):
+        for b in given[i + 1 :]:
+            if a.resolve() == b.resolve() or same_file(a, b):
+                raise WNOEdgeError(f"refusing to write {b}: it is also the output {a} (choose different output paths)")
+
+
 @contextlib.contextmanager
 def atomic_path(
     path: str | os.PathLike[str],
