@@ -222,6 +222,62 @@ def test_control_loop_rejects_rates_that_are_not_finite_and_positive(rate):
         runtime.ControlLoop(ShiftSession(), rate_hz=rate, step=_feed_back)
 
 
+@pytest.mark.parametrize(
+    "rate",
+    [
+        1e-300,  # a period of 1e300 s: wait() raised OverflowError
+        5e-324,  # 1 / rate is inf
+        pytest.param(10**400, id="10**400"),  # an int no float holds
+        1 / 86_400 / 2,  # a period of two days
+        2e9,  # a period below the clock's nanosecond
+        1e300,
+    ],
+)
+def test_control_loop_rejects_periods_out_of_range(rate):
+    with pytest.raises(WNOEdgeError, match="rate_hz must be a finite number > 0") as e:
+        runtime.ControlLoop(ShiftSession(), rate_hz=rate, step=_feed_back)
+    message = str(e.value)
+    assert "\n" not in message and len(message) < 300
+
+
+def test_control_loop_takes_the_ends_of_the_period_range():
+    s = ShiftSession()
+    for rate in (1 / 86_400, 1e9, np.float32(50), 7):  # a day, a nanosecond, numpy and int rates
+        loop = runtime.ControlLoop(s, rate_hz=rate, step=_feed_back)
+        assert loop.run(np.zeros(s.input_shape, np.float32), steps=1).ticks == 1  # no wait after the last tick
+        assert isinstance(loop.rate_hz, float) and loop.period == pytest.approx(1 / float(rate))
+    fast = runtime.ControlLoop(s, rate_hz=1e9, step=_feed_back)  # every tick misses: re-phased, no overflow
+    assert fast.run(np.zeros(s.input_shape, np.float32), steps=5).misses == 5
+
+
+@pytest.mark.parametrize("history", [0, -1, 1.5, True, "10", None])
+def test_control_loop_rejects_a_bad_history(history):
+    """history=0 was a ZeroDivisionError on the first tick."""
+    with pytest.raises(WNOEdgeError, match="history must be an integer >= 1"):
+        runtime.ControlLoop(ShiftSession(), rate_hz=100, step=_feed_back, history=history)
+
+
+def test_control_loop_history_of_one_keeps_the_last_tick():
+    s = ShiftSession()
+    loop = runtime.ControlLoop(s, rate_hz=1000, step=_feed_back, history=np.int64(1))
+    loop.run(np.zeros(s.input_shape, np.float32), steps=3)
+    assert loop.iterations == 3 and loop.tick.samples.shape == (1,) and loop.stats()["tick"]["median_ms"] > 0
+
+
+def test_control_loop_messages_name_the_type_not_the_repr():
+    class Loud:
+        def __repr__(self):
+            raise AssertionError("repr() of a caller's object")
+
+        def __str__(self):
+            return "x" * 10_000
+
+    for kwargs in ({"rate_hz": Loud()}, {"rate_hz": 10, "history": Loud()}):
+        with pytest.raises(WNOEdgeError) as e:
+            runtime.ControlLoop(ShiftSession(), step=_feed_back, **kwargs)
+        assert "Loud xxx" in str(e.value) and len(str(e.value)) < 200
+
+
 def test_control_loop_rejects_bad_steps():
     loop = runtime.ControlLoop(ShiftSession(), rate_hz=100, step=_feed_back)
     with pytest.raises(WNOEdgeError, match="steps must be"):

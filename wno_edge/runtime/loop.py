@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 from types import FrameType
 from typing import Any
 
@@ -49,6 +49,23 @@ def rollout(session: Session, state0: np.ndarray, steps: int, out: np.ndarray | 
 
 STOP_REASONS = ("steps", "stop", "signal")
 
+# The tick period's range. Longer than a day is no control loop (a period given as a rate?),
+# and it keeps the deadline arithmetic and the wait (threading.TIMEOUT_MAX) far in range:
+# rate 1e-300 Hz made wait() raise OverflowError. Shorter than a nanosecond is below what
+# the monotonic clock resolves: deadlines stop advancing and the re-phase count overflows.
+MAX_PERIOD_S = 86_400.0
+MIN_PERIOD_S = 1e-9
+
+
+def _shown(value: object) -> str:
+    """A caller's value in a one-line message: its type and a bounded preview, never repr()."""
+    try:
+        text = " ".join(str(value).split())
+    except Exception:  # str() can fail (e.g. an int of more than 4300 digits)
+        text = "?"
+    return f"{type(value).__name__} {text[:57] + '...' if len(text) > 60 else text}"
+
+
 # What signal.signal() takes and returns: a handler, SIG_DFL / SIG_IGN, or None (not installed from Python).
 _SignalHandler = Callable[[int, FrameType | None], Any] | int | None
 
@@ -64,6 +81,22 @@ class LoopResult:
     signal: int | None = None  # the signal number when reason == "signal"
 
 
+def _rate(rate_hz: object) -> float:
+    """rate_hz as a float, checked: finite, > 0, and a period within [MIN_PERIOD_S, MAX_PERIOD_S]."""
+    try:
+        rate = float(rate_hz) if isinstance(rate_hz, Real) and not isinstance(rate_hz, bool) else math.nan
+    except OverflowError:  # an int too large for a float
+        rate = math.inf
+    if not (math.isfinite(rate) and rate > 0):
+        raise WNOEdgeError(f"rate_hz must be a finite number > 0, got {_shown(rate_hz)}")
+    if not MIN_PERIOD_S <= 1.0 / rate <= MAX_PERIOD_S:
+        raise WNOEdgeError(
+            f"rate_hz must be a finite number > 0 with a period from {MIN_PERIOD_S:g} s to {MAX_PERIOD_S:g} s "
+            f"(one day), i.e. {1 / MAX_PERIOD_S:.3g} to {1 / MIN_PERIOD_S:g} Hz, got {_shown(rate_hz)}"
+        )
+    return rate
+
+
 class ControlLoop:
     """Run `step(prediction) -> next input` at a fixed rate on a monotonic clock.
 
@@ -77,13 +110,13 @@ class ControlLoop:
     def __init__(
         self, session: Session, rate_hz: float, step: Callable[[np.ndarray], np.ndarray], history: int = 100_000
     ) -> None:
-        value: object = rate_hz  # checked as any object: a caller may pass anything
-        if isinstance(value, bool) or not isinstance(value, Real) or not (math.isfinite(value) and float(value) > 0):
-            raise WNOEdgeError(f"rate_hz must be a finite number > 0, got {rate_hz!r}")
-        self.session, self.rate_hz, self.step = session, float(rate_hz), step
-        self.period = 1.0 / rate_hz
-        self.inference = LatencyRecorder(history)
-        self.tick = LatencyRecorder(history)
+        self.session, self.rate_hz, self.step = session, _rate(rate_hz), step
+        self.period = 1.0 / self.rate_hz
+        size: object = history  # checked as any object: a caller may pass anything
+        if isinstance(size, bool) or not isinstance(size, Integral) or size < 1:
+            raise WNOEdgeError(f"history must be an integer >= 1 (latency samples kept), got {_shown(history)}")
+        self.inference = LatencyRecorder(int(size))
+        self.tick = LatencyRecorder(int(size))
         self.iterations = self.misses = 0
         self._stop = threading.Event()
         self._signal: int | None = None
@@ -100,7 +133,7 @@ class ControlLoop:
         afresh: a stop() or signal that ended an earlier run does not end this one.
         """
         if steps is not None and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 0):
-            raise WNOEdgeError(f"steps must be a non-negative integer or None, got {steps!r}")
+            raise WNOEdgeError(f"steps must be a non-negative integer or None, got {_shown(steps)}")
         x = x0
         ticks = misses = 0
         self._stop.clear()
