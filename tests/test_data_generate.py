@@ -207,3 +207,17 @@ def test_generating_data_does_not_import_torch():
     code = "import sys, wno_edge.cli.data, wno_edge.data; wno_edge.data.generate; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_generate_writes_no_file_the_readers_would_refuse(tmp_path):
+    from wno_edge.data.generate import MAX_SAMPLE_VALUES, MAX_SAMPLES
+    from wno_edge.errors import WNOEdgeError
+
+    with pytest.raises(WNOEdgeError, match=f"number of samples must be <= {MAX_SAMPLES}"):
+        generate("darcy", tmp_path / "a.h5", MAX_SAMPLES + 1, 8, progress=False)
+    largest = int(np.sqrt(MAX_SAMPLE_VALUES // (101 * 2)))  # diffusion-reaction: 101 frames x 2 fields
+    generate_module._check_args("diffusion-reaction", MAX_SAMPLES, largest, 0, 1)
+    values = 101 * 2 * (largest + 1) ** 2
+    with pytest.raises(WNOEdgeError, match=f"makes diffusion-reaction samples of {values} values"):
+        generate("diffusion-reaction", tmp_path / "b.h5", 1, largest + 1, progress=False)
+    assert not list(tmp_path.iterdir())

@@ -62,7 +62,7 @@ def inspect(
 ):
     """Layout, sample count, shapes and grid of a PDEBench file."""
     try:
-        from ..data.pdebench import PDEBenchDataset, describe
+        from ..data.pdebench import check_samples, describe
     except ImportError as e:
         raise missing_dependency(e, "wno-edge data inspect") or e from None
 
@@ -81,10 +81,7 @@ def inspect(
         "attrs": {k: v if isinstance(v, (int, float, str, bool)) else str(v) for k, v in info.attrs.items()},
     }
     if check:
-        dataset = PDEBenchDataset(path, split="all")
-        for i in range(info.n_samples):  # raises on the first bad sample
-            dataset.read_darcy(i) if info.layout == "darcy" else dataset.read_frames(i)
-        dataset.close()
+        check_samples(info)  # every stored value once, in bounded blocks; raises on the first bad sample
         summary["checked"] = True
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

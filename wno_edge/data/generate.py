@@ -29,6 +29,18 @@ from . import darcy, diffusion_reaction, shallow_water
 
 MIN_RESOLUTION = 4
 
+# What a file may declare, checked by the readers (pdebench.py) before they read anything and
+# by generate before it writes anything, so every generated file can be read back. Kept here,
+# in the torch-free module, for that reason. HDF5 stores a declared shape without its values
+# (unwritten chunks read as the fill value), so a file of a few KiB can declare 10^9 samples;
+# the bounds sit far above PDEBench's largest 2-D files (10^4 Darcy samples of 128 x 128;
+# 10^3 trajectories of 101 x 128 x 128 x 2 = 3.3e6 values) and keep one sample's read to
+# about 1 GiB as float32.
+MAX_SAMPLES = 1_000_000  # samples (Darcy) or sample groups (time series) in a file
+MAX_POINTS = 65_536  # length of any one axis of a sample: grid points, frames, channels
+MAX_SAMPLE_VALUES = 2**28  # values in one sample: X * Y (Darcy), T * X * Y * C (a trajectory)
+MAX_CHUNK_VALUES = 2**26  # one HDF5 chunk, which HDF5 inflates whole to read any of it (h5py picks <= 1 MiB)
+
 
 @dataclass(frozen=True)
 class GenerationResult:
@@ -83,6 +95,18 @@ def _check_args(task: str, n_samples: int, resolution: int, seed: int, workers: 
         raise WNOEdgeError(f"seed must be >= 0, got {seed}")
     if workers < 1:
         raise WNOEdgeError(f"workers must be >= 1, got {workers}")
+    if n_samples > MAX_SAMPLES:
+        raise WNOEdgeError(f"number of samples must be <= {MAX_SAMPLES} (what the readers accept), got {n_samples}")
+    values = {  # per sample, as written: Darcy (X, Y); time series (T, X, Y, C)
+        "darcy": 1,
+        "diffusion-reaction": diffusion_reaction.N_FRAMES * 2,
+        "shallow-water": shallow_water.N_FRAMES,
+    }[task] * resolution**2
+    if values > MAX_SAMPLE_VALUES:
+        raise WNOEdgeError(
+            f"resolution {resolution} makes {task} samples of {values} values, "
+            f"more than the {MAX_SAMPLE_VALUES} the readers accept"
+        )
 
 
 class GenerationInterrupted(WNOEdgeError):
