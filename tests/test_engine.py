@@ -536,6 +536,59 @@ def test_cpp_control_loop_example(engine_lib, tmp_path):
         check=False,
     )
     assert bad.returncode == 1 and "cannot open" in bad.stderr
+    # A nanosecond period (the clock's tick) runs; every tick is late and the skipped ticks are
+    # counted, not stepped through one nanosecond at a time.
+    fast = subprocess.run(
+        [str(ENGINE_DIR / "wno_control_loop"), str(path), "--rate", "1e9", "--ticks", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert fast.returncode == 0 and "3 ticks at 1000000000.0 Hz" in fast.stdout, fast.stdout + fast.stderr
+    assert "3 deadline misses" in fast.stdout
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--rate", "inf"], "--rate must be"),  # a zero period: the skip-ahead loop spun forever
+        (["--rate", "nan"], "--rate must be"),
+        (["--rate", "0"], "--rate must be"),
+        (["--rate", "-1"], "--rate must be"),
+        (["--rate", "1e-300"], "--rate must be"),  # a period of 1e300 s overflowed the clock
+        (["--rate", "5e-324"], "--rate must be"),  # 1 / rate is inf
+        (["--rate", "1e10"], "--rate must be"),  # a period below the clock's nanosecond
+        (["--rate", "abc"], "--rate must be"),  # atof read it as 0
+        (["--rate", "50abc"], "--rate must be"),  # atof read it as 50
+        (["--rate", " 50"], "--rate must be"),
+        (["--rate", ""], "--rate must be"),
+        (["--rate"], "--rate needs a value"),  # was ignored
+        (["--ticks", "0"], "--ticks must be"),
+        (["--ticks", "10x"], "--ticks must be"),  # atoi read it as 10
+        (["--ticks", "99999999999"], "--ticks must be"),  # atoi overflow
+        (["--threads", "-1"], "--threads must be"),
+        (["--threads", "2.5"], "--threads must be"),
+        (["--threads", "100000"], "--threads must be"),
+        (["--pin", "-1"], "--pin must be"),
+        (["--pin", "1000000"], "--pin must be"),  # CPU_SET beyond the set's size
+        (["--pin", "x"], "--pin must be"),
+        (["--ticks", "5", "--bogus", "1"], "unknown option"),
+    ],
+)
+def test_cpp_control_loop_example_refuses_bad_arguments(engine_lib, tmp_path, args, words):
+    """One line on stderr and exit 2, before the model is opened or a tick runs."""
+    path = write(make_model(8, 8, width=4, modes=(2, 2), layers=1, cin=1, cout=1), tmp_path / "m.onnx", batch=1)
+    r = subprocess.run(
+        [str(ENGINE_DIR / "wno_control_loop"), str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,  # a generous bound on a hang (--rate inf ran forever), not a timing check
+        check=False,
+    )
+    assert r.returncode == 2 and r.stdout == "", r.stdout + r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], r.stderr
 
 
 def test_cli_profile_native_prints_stages(use_engine, small_file):
