@@ -643,3 +643,33 @@ def test_aarch64_neon_build_under_qemu(tmp_path):
     assert r.returncode == 0 and r.stderr.decode().strip() == "neon", r.stderr
     y = np.frombuffer(r.stdout, np.float32).reshape(2, 3, 21, 19)
     assert rel(y, ort_run(path, x)) <= 1e-5
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        pytest.param(lambda t: t.replace('"width": 8', '"width": 08'), "malformed", id="leading-zero"),
+        pytest.param(lambda t: t.replace('"width": 8', '"width": 8, "width": 8'), "duplicate key", id="duplicate"),
+        pytest.param(lambda t: t[:-1] + ', "x": ' + "[" * 30_000 + "]" * 30_000 + "}", "deeper", id="30000-deep"),
+        pytest.param(lambda t: t[:-1] + ', "' + "k" * (1 << 20) + '": 1}', "larger than", id="1-MiB-key"),
+    ],
+)
+def test_config_text_refused_alike_by_every_reader(engine_lib, small_file, tmp_path, capsys, edit, words):
+    """A config text outside the grammar (tests/test_config_grammar.py) is one line from the native
+    engine, the ONNX Runtime backend and `wno-edge info`: the engine accepted "width": 08 (then the
+    session's own json.loads raised), and 10**4 brackets were a RecursionError in Python."""
+    from wno_edge import runtime
+    from wno_edge.cli import main
+
+    def change(proto):
+        text = next(p.value for p in proto.metadata_props if p.key == Metadata.CONFIG)
+        _set_meta(proto, Metadata.CONFIG, edit(text))
+
+    bad = _edited(small_file, tmp_path / "bad.onnx", change)
+    for load in (lambda: native(bad, engine_lib), lambda: runtime.load(bad, backend="onnxruntime")):
+        with pytest.raises(WNOEdgeError, match=words) as e:
+            load()
+        assert "\n" not in str(e.value) and len(str(e.value)) < 400, str(e.value)[:1000]
+    assert main(["info", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err and len(err) < 400, err[:1000]

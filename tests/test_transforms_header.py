@@ -282,3 +282,28 @@ def test_every_initializer_pattern_has_a_cpp_name():
             assert f'return "{head}" + std::to_string(i) + "{tail}";' in text
         else:
             assert f'[] = "{pattern}";' in text
+
+
+def test_config_keys_and_limits_reach_cpp(tmp_path):
+    """contract.h's config keys (WNOConfig's fields) and JSON limits are contract.py's: the C++
+    reader refuses the same keys and the same sizes as the Python one."""
+    import dataclasses
+
+    from wno_edge import contract as c
+
+    if CXX is None:
+        pytest.skip("no C++ compiler")
+    probe = tmp_path / "limits.cpp"
+    probe.write_text(
+        '#include <cstdio>\n#include "wno/contract.h"\nusing namespace wno::contract;\nint main() {\n'
+        '  std::printf("%d %d %d %d\\n", kMaxConfigBytes, kMaxConfigDepth, kMaxConfigKeyBytes, kMaxConfigItems);\n'
+        '  for (const char* key : kConfigKeys) std::printf("%s ", key);\n'
+        "}\n"
+    )
+    exe = tmp_path / "limits"
+    include = f"-I{ROOT / 'runtime' / 'include'}"
+    subprocess.run([CXX, "-std=c++17", "-Wall", "-Wextra", "-Werror", include, str(probe), "-o", str(exe)], check=True)
+    lines = subprocess.run([str(exe)], capture_output=True, text=True, check=True).stdout.splitlines()
+    limits = (c.MAX_CONFIG_BYTES, c.MAX_CONFIG_DEPTH, c.MAX_CONFIG_KEY_BYTES, c.MAX_CONFIG_ITEMS)
+    assert lines[0].split() == [str(v) for v in limits]
+    assert lines[1].split() == [f.name for f in dataclasses.fields(c.WNOConfig)]

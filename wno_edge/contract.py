@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields
 from numbers import Integral, Real
 from typing import Any
 
-from .errors import WNOEdgeError
+from .errors import WNOEdgeError, preview
 
 # ---- the WinogradConv custom op (export/SPEC.md) --------------------------------------
 OP_DOMAIN = "wno_edge"  # ONNX custom-op domain; TensorRT >= 10.10 also tries it as namespace
@@ -116,13 +116,30 @@ BLOCKS = ("wno", "neuralop")  # WNOConfig.block
 MAX_PADDING_FRACTION = 4.0  # domain_padding_fraction bound (neuraloperator uses 0 .. ~0.25)
 UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
 
+# ---- limits on what a file may make a reader walk ----------------------------------------
+# Checked before a value is used, so that a hostile or corrupt file is refused in bounded time and
+# memory (a 300-byte pickle can share references into 2**60 items; 10**5 nested brackets overflow
+# the recursion of json.loads). Each is far above any real file: a config is one flat JSON object
+# of about 400 bytes, 3 levels deep (grid_domain), no key longer than 23 bytes, no array longer than 2.
+# The config limits bind the C++ reader too (contract.h): both accept exactly the same texts.
+MAX_CONFIG_BYTES = 1 << 16  # the config JSON's UTF-8 bytes
+MAX_CONFIG_DEPTH = 16  # nested arrays / objects, the outer object counting 1
+MAX_CONFIG_KEY_BYTES = 256  # one key's UTF-8 bytes (after \u escapes are decoded)
+MAX_CONFIG_ITEMS = 256  # members of one object, elements of one array
+# Pickled metadata (a checkpoint's payload, neuraloperator's _metadata): every visit of a value
+# counts, so shared references count as often as they are reached. A training run stores about
+# 4 values per epoch; tensors count 1 each.
+MAX_PICKLE_DEPTH = 32
+MAX_PICKLE_NODES = 1_000_000
+MAX_PICKLE_BYTES = 1 << 28  # a checkpoint's data.pkl (its structure; the tensors' bytes are separate)
+
 
 def _int(value: object, name: str, lo: int, hi: int, problems: list[str]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, Integral):
-        problems.append(f"{name} must be an integer, got {value!r}")
+        problems.append(f"{name} must be an integer, got {preview(value)}")
         return None
     if not lo <= int(value) <= hi:
-        problems.append(f"{name} must be in [{lo}, {hi}], got {value}")
+        problems.append(f"{name} must be in [{lo}, {hi}], got {preview(int(value))}")
     return int(value)
 
 
@@ -137,28 +154,36 @@ def _domain(value: Any, problems: list[str]) -> tuple[tuple[float, float], ...] 
             and all(isinstance(e, Real) and not isinstance(e, bool) for e in v)
         )
         if not ok:
-            problems.append(f"grid_domain[{axis}] must be two numbers (start, end), got {v!r}")
+            problems.append(f"grid_domain[{axis}] must be two numbers (start, end), got {preview(v)}")
             return None
-        a, b = float(v[0]), float(v[1])
+        a, b = _float(v[0]), _float(v[1])
         if not (math.isfinite(a) and math.isfinite(b) and abs(a) <= MAX_COORDINATE and abs(b) <= MAX_COORDINATE):
-            problems.append(f"grid_domain[{axis}] must be finite (|x| <= {MAX_COORDINATE:g}), got {v!r}")
+            problems.append(f"grid_domain[{axis}] must be finite (|x| <= {MAX_COORDINATE:g}), got {preview(v)}")
             return None
         if not a < b:
-            problems.append(f"grid_domain[{axis}] must have start < end, got {v!r}")
+            problems.append(f"grid_domain[{axis}] must have start < end, got {preview(v)}")
             return None
         return (a, b)
 
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        problems.append(f"grid_domain must be ((x0, x1), (y0, y1)), got {value!r}")
+        problems.append(f"grid_domain must be ((x0, x1), (y0, y1)), got {preview(value)}")
         return None
     axes = [interval(v, i) for i, v in enumerate(value)]
     valid = [axis for axis in axes if axis is not None]
     return tuple(valid) if len(valid) == len(axes) else None
 
 
+def _float(value: Any) -> float:
+    """float(value), inf for an int beyond float range (float(10**400) raises OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str]) -> tuple[int, ...] | None:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        problems.append(f"{name} must be two integers, got {value!r}")
+        problems.append(f"{name} must be two integers, got {preview(value)}")
         return None
     items = [_int(v, f"{name}[{i}]", lo, hi, problems) for i, v in enumerate(value)]
     valid = [item for item in items if item is not None]
@@ -167,13 +192,13 @@ def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str]) -> tuple
 
 def _fractions(value: Any, problems: list[str]) -> tuple[float, ...] | None:
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        problems.append(f"domain_padding_fraction must be two numbers, got {value!r}")
+        problems.append(f"domain_padding_fraction must be two numbers, got {preview(value)}")
         return None
     out = []
     for v in value:
-        if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= float(v) <= MAX_PADDING_FRACTION:
+        if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= _float(v) <= MAX_PADDING_FRACTION:
             problems.append(
-                f"domain_padding_fraction must be two numbers in [0, {MAX_PADDING_FRACTION:g}], got {value!r}"
+                f"domain_padding_fraction must be two numbers in [0, {MAX_PADDING_FRACTION:g}], got {preview(value)}"
             )
             return None
         out.append(float(v))
@@ -227,8 +252,11 @@ class WNOConfig:
         modes = _pair(self.modes, "modes", 1, MAX_MODES, problems)
         if modes is not None:
             object.__setattr__(self, "modes", modes)
-        if self.winograd_tile not in TILES or isinstance(self.winograd_tile, bool):
-            problems.append(f"winograd_tile must be one of {TILES}, got {self.winograd_tile!r}")
+        tile = self.winograd_tile  # an integer: 4.0 would pass `in TILES` (and the C++ reader refuses it)
+        if isinstance(tile, bool) or not isinstance(tile, Integral) or tile not in TILES:
+            problems.append(f"winograd_tile must be one of {TILES}, got {preview(tile)}")
+        else:
+            object.__setattr__(self, "winograd_tile", int(tile))
         if _int(self.domain_padding, "domain_padding", 0, MAX_RESOLUTION, problems) is not None:
             object.__setattr__(self, "domain_padding", int(self.domain_padding))
         for name in ("lifting_width", "channel_mlp_width"):
@@ -237,7 +265,7 @@ class WNOConfig:
                 object.__setattr__(self, name, value)
         for name in ("real_space_kernel", "grid", "channel_mlp_skip"):
             if not isinstance(getattr(self, name), bool):
-                problems.append(f"{name} must be true or false, got {getattr(self, name)!r}")
+                problems.append(f"{name} must be true or false, got {preview(getattr(self, name))}")
         if self.resolution is not None:
             resolution = _pair(self.resolution, "resolution", 1, MAX_RESOLUTION, problems)
             if resolution is not None:
@@ -246,9 +274,9 @@ class WNOConfig:
         if domain is not None:
             object.__setattr__(self, "grid_domain", domain)
         if not isinstance(self.grid_points, str) or self.grid_points not in GRID_POINTS:
-            problems.append(f"grid_points must be one of {GRID_POINTS}, got {self.grid_points!r}")
+            problems.append(f"grid_points must be one of {GRID_POINTS}, got {preview(self.grid_points)}")
         if not isinstance(self.block, str) or self.block not in BLOCKS:
-            problems.append(f"block must be one of {BLOCKS}, got {self.block!r}")
+            problems.append(f"block must be one of {BLOCKS}, got {preview(self.block)}")
         elif self.channel_mlp_width and self.block != "neuralop":
             problems.append('a channel MLP (channel_mlp_width > 0) is part of block "neuralop"')
         if self.channel_mlp_skip is True and not self.channel_mlp_width:
@@ -294,9 +322,14 @@ class WNOConfig:
         if not isinstance(d, dict):
             raise WNOEdgeError(f"invalid WNO config: expected a mapping, got {type(d).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
+        # str keys only are hashed here: hash() of a pickled tuple key that shares references never returns
+        unknown = [k for k in d if not (isinstance(k, str) and k in known)]
         if unknown:
-            raise WNOEdgeError(f"unknown WNO config keys: {sorted(map(str, unknown))}")
+            names = [
+                repr(k[:60]) + "..." * (len(k) > 60) if isinstance(k, str) else preview(k, 80) for k in unknown[:4]
+            ]
+            shown = ", ".join(names[:4]) + (f" and {len(unknown) - 4} more" if len(unknown) > 4 else "")
+            raise WNOEdgeError(f"unknown WNO config keys: {shown}")
         missing = [name for name in ("in_channels", "out_channels") if name not in d]
         if missing:
             raise WNOEdgeError(f"invalid WNO config: missing {', '.join(missing)}")

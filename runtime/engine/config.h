@@ -1,6 +1,8 @@
 // The WNO config an export stores as JSON in metadata wno_edge.config (wno_edge/contract.py
-// WNOConfig.to_dict): one flat object of integers, booleans, [int, int] pairs and null, read
-// by a minimal JSON reader. Unknown keys are refused (a newer format), as WNOConfig does.
+// WNOConfig.to_dict): one flat object. Read by a strict RFC 8259 JSON reader within contract.h's
+// kMaxConfig* limits, then checked as WNOConfig checks it: this reader and the Python one
+// (wno_edge/runtime/onnx_metadata.py) accept exactly the same texts (tests/test_config_grammar.py).
+// Unknown keys are refused (a newer format), as WNOConfig does.
 #pragma once
 
 #include <string>
@@ -31,7 +33,8 @@ struct WnoConfig {
   double padding_fraction_w = contract::kDefaultDomainPaddingFraction[1];
 };
 
-// False with a message (*unsupported true for an unknown key: a newer format) on bad input.
+// False with a one-line message (*unsupported true for an unknown key or block: a newer format)
+// on bad input.
 bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, bool* unsupported);
 
 }  // namespace wno::engine

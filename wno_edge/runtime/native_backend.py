@@ -12,15 +12,15 @@ the engine's own).
 from __future__ import annotations
 
 import ctypes
-import json
 import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from ..contract import CHECKSUM_PREFIX, FP32, Metadata, WNOConfig
+from ..contract import CHECKSUM_PREFIX, FP32, Metadata
 from ..errors import WNOEdgeError
+from .onnx_metadata import config_from_json
 from .session import Session
 
 LIBRARY_ENV = "WNO_EDGE_ENGINE_LIB"
@@ -186,7 +186,9 @@ class NativeSession(Session):
         self.device = "cpu"
         self.threads = self._lib.wno_engine_num_threads(self._engine)
         self.arena_bytes = self._lib.wno_engine_arena_bytes(self._engine)
-        self.config = WNOConfig.from_dict(json.loads(self._lib.wno_engine_config_json(self._engine)))
+        # the text the engine accepted, read by the same grammar (one reader: onnx_metadata)
+        text = self._lib.wno_engine_config_json(self._engine).decode("utf-8", "replace")
+        self.config = config_from_json(text, os.fspath(path))
         self._y = np.zeros(self.output_shape, self.dtype)
         self._y_ptr = self._y.ctypes.data
 

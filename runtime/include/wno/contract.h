@@ -132,5 +132,19 @@ inline constexpr int kDefaultChannelMlpWidth = 0;
 inline constexpr bool kDefaultChannelMlpSkip = false;
 inline constexpr double kDefaultDomainPaddingFraction[] = {0.0, 0.0};
 
+// The config JSON: its keys (WNOConfig's fields; any other is a newer format) and limits. The C++
+// and the Python reader accept exactly the same texts (strict RFC 8259 JSON within these bounds;
+// tests/test_config_grammar.py).
+inline constexpr const char* kConfigKeys[] = {
+    "in_channels", "out_channels", "width", "modes", "n_layers", "winograd_tile",
+    "real_space_kernel", "domain_padding", "projection_width", "grid", "resolution", "grid_domain",
+    "grid_points", "block", "lifting_width", "channel_mlp_width", "channel_mlp_skip",
+    "domain_padding_fraction"
+};
+inline constexpr int kMaxConfigBytes = 65536;
+inline constexpr int kMaxConfigDepth = 16;
+inline constexpr int kMaxConfigKeyBytes = 256;
+inline constexpr int kMaxConfigItems = 256;
+
 }  // namespace contract
 }  // namespace wno
