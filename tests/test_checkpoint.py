@@ -87,7 +87,7 @@ def test_pickle_with_code_is_refused_and_never_runs(tmp_path):
     # A hand-written pickle stream too, not only torch's zip container.
     (tmp_path / "evil.pkl").write_bytes(pickle.dumps(Payload(marker)))
     for name in ("evil.pt", "evil.pkl"):
-        with pytest.raises(CheckpointError, match="refused|not a readable"):
+        with pytest.raises(CheckpointError, match="refused|not a wno-edge checkpoint"):
             load_model(tmp_path / name)
     assert not marker.exists()
 
@@ -209,3 +209,122 @@ def test_atomic_path_refuses_an_output_that_is_an_input(tmp_path):
         with atomic_path(output, inputs=(source, None)) as tmp:
             tmp.write_bytes(b"written")
         assert output.read_bytes() == b"written"
+
+
+# ---- hostile and broken files: one line each, bounded work, nothing run --------------------------
+
+
+def test_truncated_at_any_length_says_so_in_plain_words(tmp_path):
+    """torch's zip reader says "[Errno 22] Invalid argument" to most cuts: the message says what it is."""
+    save_model(make_model(), tmp_path / "m.pt", {"sample_inputs": torch.zeros(2, 1, 16, 16)})
+    data = (tmp_path / "m.pt").read_bytes()
+    for n in [*range(1, len(data), max(1, len(data) // 97)), len(data) - 1]:
+        (tmp_path / "cut.pt").write_bytes(data[:n])
+        with pytest.raises(CheckpointError) as e:
+            read_checkpoint(tmp_path / "cut.pt")
+        message = str(e.value)
+        assert "not a valid checkpoint: truncated or corrupt" in message and "Errno" not in message, (n, message)
+        assert "\n" not in message
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="is empty"):
+        read_checkpoint(tmp_path / "empty.pt")
+
+
+def test_a_directory_or_fifo_is_named_for_what_it_is(tmp_path):
+    (tmp_path / "dir.pt").mkdir()
+    with pytest.raises(CheckpointError, match="is a directory"):
+        load_model(tmp_path / "dir.pt")
+    # A FIFO is never opened (opening one blocks until a writer comes): in a child, with a timeout.
+    from hostile_files import run_bounded
+
+    os.mkfifo(tmp_path / "fifo.pt")
+    run = run_bounded(
+        "from wno_edge.checkpoint import read_checkpoint\n"
+        f"try: read_checkpoint({str(tmp_path / 'fifo.pt')!r})\n"
+        "except Exception as e: print(type(e).__name__, e)\n",
+        timeout=120,
+    )
+    assert run.stdout.startswith("CheckpointError") and "is a FIFO" in run.stdout, run.stdout + run.stderr
+
+
+def test_refused_global_is_named_in_one_whole_sentence(tmp_path):
+    """The weights-only refusal names the global the file asks for and reads as a whole sentence
+    (it was torch's first line cut at 160 characters: "...Re-running `torch.")."""
+    marker = tmp_path / "pwned"
+    torch.save({"format": FORMAT, "x": Payload(marker)}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError) as e:
+        read_checkpoint(tmp_path / "evil.pt")
+    message = str(e.value)
+    assert "refused" in message and ("posix.system" in message or "os.system" in message), message
+    assert message.endswith("(nothing was executed)") and "`" not in message and "\n" not in message
+    assert not marker.exists()
+
+
+def _bomb_refused(path) -> str:
+    """load_model(path) in a child with a memory limit and a hang timeout; its one-line refusal."""
+    from hostile_files import run_bounded
+
+    run = run_bounded(
+        "from wno_edge.checkpoint import load_model, CheckpointError\n"
+        f"try: load_model({str(path)!r})\n"
+        "except CheckpointError as e: print('refused:', e)\n"
+        "else: print('loaded')\n"
+    )
+    assert run.returncode == 0 and run.stdout.startswith("refused:"), run.stdout + run.stderr[-2000:]
+    line = run.stdout.strip()
+    assert len(line.splitlines()) == 1 and len(line) < 500, line[:1000]
+    return line
+
+
+@pytest.mark.parametrize(
+    "where, build",
+    [
+        ("format_version", "list"),  # the refusal message repr()'d it: 2**60 items, never returned
+        ("config", "list"),  # WNOConfig's message likewise
+        ("metadata", "wide"),  # 8**20 items within the depth limit: the node budget refuses it
+        ("metadata", "deep"),  # 100000 nested lists: no RecursionError
+        ("metadata", "tuple-key"),  # hashing the key inside torch's unpickler never returned
+    ],
+)
+def test_shared_reference_bombs_are_refused_in_bounded_work(tmp_path, where, build):
+    from hostile_files import deep_list, dict_with_key, list_bomb, splice, tuple_bomb, wide_bomb
+
+    save_model(make_model(), tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    path = tmp_path / "bomb.pt"
+    if build in ("list", "wide"):
+        bomb = list_bomb(60) if build == "list" else wide_bomb(20)
+        if where == "config":
+            raw["config"]["width"] = bomb
+        elif where == "metadata":
+            raw["metadata"] = {"history": bomb}
+        else:
+            raw[where] = bomb
+        torch.save(raw, path)
+    else:  # no Pickler writes these: spliced into the pickle by hand
+        raw["metadata"] = {"x": "PLACEHOLDER"}
+        torch.save(raw, tmp_path / "plain.pt")
+        ops = deep_list(100_000) if build == "deep" else dict_with_key(tuple_bomb(60))
+        splice(tmp_path / "plain.pt", path, "PLACEHOLDER", ops)
+    assert path.stat().st_size < 300_000
+    line = _bomb_refused(path)
+    assert ("deeper than" in line or "more than" in line) and str(path) in line, line
+
+
+def test_unreadable_values_are_previewed_not_repred(tmp_path):
+    """Messages about a stored value show a bounded preview: a 1 MiB key, an int of 10**5000."""
+    save_model(make_model(), tmp_path / "m.pt")
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    raw["config"]["k" * (1 << 20)] = 1
+    torch.save(raw, tmp_path / "key.pt")
+    with pytest.raises(CheckpointError, match="unknown WNO config keys: 'kkk") as e:
+        load_model(tmp_path / "key.pt")
+    assert len(str(e.value)) < 400
+    raw = torch.load(tmp_path / "m.pt", weights_only=True)
+    raw["config"]["width"] = 2**200
+    torch.save(raw, tmp_path / "int.pt")
+    with pytest.raises(CheckpointError, match=r"width must be in \[1, 4096\], got <201-bit integer>"):
+        load_model(tmp_path / "int.pt")
+    # str() of a 5000-digit int raises ValueError (Python's 4300-digit limit): not in a message
+    with pytest.raises(WNOEdgeError, match=r"in_channels must be in \[1, 4096\], got <16610-bit integer>"):
+        WNOConfig.from_dict({"in_channels": 10**5000, "out_channels": 1})
