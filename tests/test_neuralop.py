@@ -318,3 +318,79 @@ def test_module_objects_in_the_metadata_are_refused_by_name(tmp_path):
         torch.save(fno.state_dict(), tmp_path / "m.pt")
         with pytest.raises(NeuralopImportError, match=what):
             read_neuralop(tmp_path / "m.pt")
+
+
+# ---- hostile _metadata: one line, bounded work ------------------------------------------------
+
+
+def _import_in_child(path) -> str:
+    """import_neuralop(path) in a child with a memory limit and a hang timeout: its one line."""
+    from hostile_files import run_bounded
+
+    run = run_bounded(
+        "from wno_edge.importers.neuralop import import_neuralop\n"
+        "from wno_edge.errors import WNOEdgeError\n"
+        f"try: import_neuralop({str(path)!r}, None)\n"
+        "except WNOEdgeError as e: print('refused:', e)\n"
+        "else: print('imported')\n"
+    )
+    assert run.returncode == 0 and run.stdout.startswith("refused:"), run.stdout + run.stderr[-2000:]
+    line = run.stdout.strip()
+    assert len(line.splitlines()) == 1 and len(line) < 500, line[:1000]
+    return line
+
+
+@pytest.mark.parametrize("build", ["list-bomb", "wide-bomb", "deep", "tuple-key"])
+def test_shared_or_deep_metadata_is_refused_in_bounded_work(tmp_path, build):
+    """A 2**60-item shared list as n_modes (a TypeError, or a repr that never returned), 8**20
+    items, 100000 nested lists (RecursionError), a tuple key whose hash never returns."""
+    from hostile_files import deep_list, dict_with_key, list_bomb, splice, tuple_bomb, wide_bomb
+
+    sd = make_fno("dense-default").state_dict()
+    path = tmp_path / "fno.pt"
+    if build in ("list-bomb", "wide-bomb"):
+        sd["_metadata"]["n_modes"] = list_bomb(60) if build == "list-bomb" else wide_bomb(20)
+        torch.save(sd, path)
+    else:
+        sd["_metadata"]["extra"] = "PLACEHOLDER"
+        torch.save(sd, tmp_path / "plain.pt")
+        ops = deep_list(100_000) if build == "deep" else dict_with_key(tuple_bomb(60))
+        splice(tmp_path / "plain.pt", path, "PLACEHOLDER", ops)
+    line = _import_in_child(path)
+    assert "deeper than" in line or "more than" in line, line
+
+
+@pytest.mark.parametrize(
+    "option, value, words",
+    [
+        ("n_modes", [[8], [6]], "two positive integers"),  # int([8]): TypeError
+        ("n_modes", [8.5, 6], "two positive integers"),
+        ("n_layers", "3", "a positive integer"),  # int("3") would have read it
+        ("max_n_modes", 7, "max_n_modes=7"),  # list(7): TypeError
+        ("complex_data", torch.ones(3), "complex_data="),  # a tensor's truth value: RuntimeError
+        ("factorization", "x" * 100_000, "factorization='xxx"),  # echoed whole
+        ("domain_padding", ["a", "b"], "domain_padding="),  # sum(["a", "b"]): TypeError
+    ],
+)
+def test_malformed_options_are_one_line(tmp_path, option, value, words):
+    sd = make_fno("dense-default").state_dict()
+    sd["_metadata"][option] = value
+    torch.save(sd, tmp_path / "fno.pt")
+    with pytest.raises(NeuralopImportError, match=words) as e:
+        import_neuralop(tmp_path / "fno.pt", None)
+    assert "\n" not in str(e.value) and len(str(e.value)) < 400, str(e.value)[:1000]
+
+
+def test_directory_and_fifo_are_named(tmp_path):
+    (tmp_path / "dir.pt").mkdir()
+    with pytest.raises(NeuralopImportError, match="is a directory"):
+        read_neuralop(tmp_path / "dir.pt")
+    os.mkfifo(tmp_path / "fifo.pt")  # never opened (that would block): in a child, with a timeout
+    from hostile_files import run_bounded
+
+    run = run_bounded(
+        "from wno_edge.importers.neuralop import read_neuralop\n"
+        f"try: read_neuralop({str(tmp_path / 'fifo.pt')!r})\n"
+        "except Exception as e: print(type(e).__name__, e)\n"
+    )
+    assert run.stdout.startswith("NeuralopImportError") and "is a FIFO" in run.stdout, run.stdout + run.stderr

@@ -30,14 +30,15 @@ import pickletools
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import save_model
-from ..contract import WNOConfig
-from ..errors import WNOEdgeError
+from ..checkpoint import check_bounded, save_model, scan_pickle
+from ..contract import MAX_PICKLE_BYTES, WNOConfig
+from ..errors import WNOEdgeError, not_a_file, preview
 from ..model import WNO2d
 
 __all__ = [
@@ -117,13 +118,21 @@ def _scan_pickle(data: bytes, where: str) -> None:
             if op.name == "GLOBAL":
                 name = str(arg).replace(" ", ".")
                 if name not in TORCH_GLOBALS and name not in NAMED_GLOBALS:
+                    shown = preview(name, 120) if not name.isprintable() or len(name) > 100 else name
                     raise NeuralopImportError(
-                        f"{where}: refused: the file asks for the global {name}, {_why(name)} (nothing was executed)"
+                        f"{where}: refused: the file asks for the global {shown}, {_why(name)} (nothing was executed)"
                     )
     except NeuralopImportError:
         raise
     except Exception as e:  # truncated or not a pickle at all
-        raise NeuralopImportError(f"{where}: not a readable pickle ({str(e)[:120] or type(e).__name__})") from None
+        raise NeuralopImportError(f"{where}: not a readable pickle ({_one_line(str(e)) or type(e).__name__})") from None
+    scan_pickle(data, where, NeuralopImportError)  # a tuple whose hash would never finish
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    """A third-party message as one bounded line."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text[: 4 * limit]).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _why(name: str) -> str:
@@ -139,8 +148,9 @@ def _why(name: str) -> str:
 
 def _load(path: Path):
     """torch.load of a neuraloperator file, after the scan, with neuraloperator's names inert."""
-    if not path.is_file():
-        raise NeuralopImportError(f"{path}: no such file")
+    problem = not_a_file(path)  # a directory is not "missing"; a FIFO must not be opened
+    if problem is not None:
+        raise NeuralopImportError(str(problem))
     if not zipfile.is_zipfile(path):
         raise NeuralopImportError(f"{path}: not a torch.save file (expected the zip format torch.save writes)")
     try:
@@ -148,17 +158,26 @@ def _load(path: Path):
             pickles = [n for n in z.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
             if len(pickles) != 1:
                 raise NeuralopImportError(f"{path}: not a torch.save file (no single data.pkl)")
+            if z.getinfo(pickles[0]).file_size > MAX_PICKLE_BYTES:
+                raise NeuralopImportError(
+                    f"{path}: not a torch.save file (its data.pkl is over {MAX_PICKLE_BYTES} bytes)"
+                )
             data = z.read(pickles[0])
-    except (zipfile.BadZipFile, OSError) as e:
-        raise NeuralopImportError(f"{path}: unreadable ({e})") from None
+    except NeuralopImportError:
+        raise
+    except Exception as e:  # BadZipFile, zlib.error, EOFError, NotImplementedError (compression), OSError
+        raise NeuralopImportError(f"{path}: unreadable: truncated or corrupt ({_one_line(str(e), 80)})") from None
     _scan_pickle(data, str(path))
     names: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [(_Name(n), n) for n in sorted(NAMED_GLOBALS)]
     try:
         with torch.serialization.safe_globals(names):
-            return torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise NeuralopImportError(f"{path}: refused or unreadable: {msg[:160]}") from None
+        msg = str(e).split("WeightsUnpickler error:", 1)[-1].split("Check the documentation of torch.load")[0]
+        msg = msg.strip().split("\n\n")[-1]  # torch's advice first, the cause last
+        raise NeuralopImportError(f"{path}: refused or unreadable: {_one_line(msg) or type(e).__name__}") from None
+    check_bounded(loaded, str(path), NeuralopImportError)  # before anything compares, prints or walks it
+    return loaded
 
 
 def _pair_paths(src: Path) -> tuple[Path, Path | None]:
@@ -203,8 +222,31 @@ def read_neuralop(src: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 # ---- the configuration --------------------------------------------------------------------
 
 
+def _shown(value) -> str:
+    """An option's value for a message: a global by name, a short scalar as Python writes it,
+    anything else as a bounded preview (a value from the file may be anything, and huge)."""
+    if isinstance(value, _Name):
+        return value.qualname
+    if value is None or isinstance(value, (bool, float)) or isinstance(value, int) and value.bit_length() < 64:
+        return repr(value)
+    if isinstance(value, str) and len(value) <= 60 and value.isprintable():
+        return repr(value)
+    return preview(value, 100)
+
+
 def _refuse(option: str, value, why: str = "") -> NeuralopImportError:
-    return NeuralopImportError(f"unsupported neuraloperator option {option}={value!r}" + (f": {why}" if why else ""))
+    return NeuralopImportError(
+        f"unsupported neuraloperator option {option}={_shown(value)}" + (f": {why}" if why else "")
+    )
+
+
+def _count(value, lo: int = 1) -> bool:
+    """An integer >= lo (not a bool)."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= lo
+
+
+def _number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
 
 
 # neuralop.models.FNO's defaults (2.0.0): TFNO records only the arguments it was given, FNO all.
@@ -256,13 +298,19 @@ def _qualname(obj) -> str | None:
 def _check_options(meta: dict) -> None:
     """Refuse (one line naming the option) everything this import does not reproduce exactly."""
     name = meta.get("_name", "FNO")
-    if name not in ("FNO", "TFNO"):
+    if not isinstance(name, str) or name not in ("FNO", "TFNO"):
         raise _refuse("model", name, "only FNO and TFNO are imported")
-    if meta.get("args"):
-        raise _refuse("args", meta["args"], "positional init arguments are not read")
+    args = meta.get("args")  # falsy plain values only: a tensor's truth value raises
+    if args is not None and not (isinstance(args, (list, tuple, dict, str, int, float)) and not args):
+        raise _refuse("args", args, "positional init arguments are not read")
     n_modes = meta.get("n_modes")
     if not isinstance(n_modes, (list, tuple)) or len(n_modes) != 2:
         raise _refuse("n_modes", n_modes, "only 2-D FNOs (two mode counts)")
+    if not all(_count(m) for m in n_modes):
+        raise _refuse("n_modes", n_modes, "two positive integers")
+    for option in ("n_layers", "hidden_channels", "in_channels", "out_channels"):
+        if meta.get(option) is not None and not _count(meta[option]):
+            raise _refuse(option, meta[option], "a positive integer")
     act = meta.get("non_linearity")
     if _qualname(act) not in (GELU, "torch.nn.functional.gelu"):
         raise _refuse("non_linearity", act, "only GELU (F.gelu)")
@@ -279,22 +327,33 @@ def _check_options(meta: dict) -> None:
     ]
     for option, ok in checks:
         value: Any = meta.get(option, ok)  # anything a file stores
-        if value != ok and not (option == "max_n_modes" and list(value) == list(n_modes)):
+        # == on plain values only: a tensor's == is a tensor, whose truth value raises
+        plain = isinstance(value, (list, tuple)) and all(isinstance(m, int) for m in value)
+        same_modes = option == "max_n_modes" and plain and list(value) == list(n_modes)
+        equal = value is ok or isinstance(value, (bool, int, float, str)) and value == ok
+        if not equal and not same_modes:
             raise _refuse(option, value)
     conv = meta.get("conv_module")
     if conv is not None and _qualname(conv) != SPECTRAL_CONV:
         raise _refuse("conv_module", conv, "only SpectralConv")
-    if meta.get("positional_embedding", "grid") not in ("grid", None):
-        raise _refuse("positional_embedding", meta["positional_embedding"], "only 'grid' or None")
+    embedding = meta.get("positional_embedding", "grid")
+    if embedding is not None and not (isinstance(embedding, str) and embedding == "grid"):
+        raise _refuse("positional_embedding", embedding, "only 'grid' or None")
     fact = meta.get("factorization")
-    if fact is not None and str(fact).lower() not in ("dense", "tucker", "cp"):
+    if fact is not None and not (isinstance(fact, str) and fact.lower() in ("dense", "tucker", "cp")):
         raise _refuse("factorization", fact, "dense, Tucker and CP weights are imported")
     for option in ("fno_skip", "channel_mlp_skip"):
         value = meta.get(option)
-        if value is not None and str(value).lower() not in ("linear", "identity", "soft-gating"):
+        if value is not None and not (
+            isinstance(value, str) and value.lower() in ("linear", "identity", "soft-gating")
+        ):
             raise _refuse(option, value)
     pad = meta.get("domain_padding")
-    if pad is not None and not isinstance(pad, (int, float)) and not (isinstance(pad, (list, tuple)) and len(pad) == 2):
+    if (
+        pad is not None
+        and not _number(pad)
+        and not (isinstance(pad, (list, tuple)) and len(pad) == 2 and all(map(_number, pad)))
+    ):
         raise _refuse("domain_padding", pad, "a number or one per dimension")
 
 
