@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what __getattr__ loads, for type checkers (nothing is impor
     from .pdebench import PDEBenchDataset as PDEBenchDataset
     from .pdebench import PDEBenchFormatError as PDEBenchFormatError
     from .pdebench import PDEBenchInfo as PDEBenchInfo
+    from .pdebench import check_samples as check_samples
     from .pdebench import describe as describe
     from .pdebench import normalization_stats as normalization_stats
     from .pdebench import split_indices as split_indices
@@ -33,6 +34,7 @@ __getattr__, _lazy = lazy_exports(
             "PDEBenchDataset",
             "PDEBenchFormatError",
             "PDEBenchInfo",
+            "check_samples",
             "describe",
             "normalization_stats",
             "split_indices",

@@ -72,7 +72,7 @@ class PDEBenchInfo:
 
         def axis(c: np.ndarray, name: str) -> tuple[float, float]:
             c = np.asarray(c, dtype=np.float64)
-            if c.size < 2 or not np.all(np.diff(c) > 0):
+            if c.size < 2 or not np.isfinite(c).all() or not np.all(np.diff(c) > 0):
                 raise PDEBenchFormatError(f"{self.path}: {name} coordinates are not an increasing grid")
             half = (c[-1] - c[0]) / (c.size - 1) / 2
             return (float(c[0] - half), float(c[-1] + half))
@@ -148,6 +148,8 @@ def _label(parent: h5py.Group, key: str) -> str:
 def _kind(dtype: np.dtype) -> str:
     if h5py.check_string_dtype(dtype) is not None:
         return "string"
+    if h5py.check_ref_dtype(dtype) is not None:
+        return "reference"
     if dtype.names is not None:
         return "compound"
     if dtype.subdtype is not None:
@@ -600,23 +602,28 @@ class PDEBenchDataset(Dataset):
             self.windows = len(self.t) - self.initial_step
         self._h5: h5py.File | None = None
         self._pid: int | None = None
+        # What was checked on the open handle: later reads skip the checks (about half an item's cost)
+        self._darcy: tuple[h5py.Dataset, h5py.Dataset] | None = None
+        self._checked_series: set[int] = set()
 
     # -- file handle: one per process, never pickled ------------------------------------
     def _file(self) -> h5py.File:
         if self._h5 is None or self._pid != os.getpid():
             self._h5 = open_h5(self.path)
             self._pid = os.getpid()
+            self._darcy, self._checked_series = None, set()
         return self._h5
 
     def __getstate__(self):
         state = self.__dict__.copy()
-        state["_h5"] = state["_pid"] = None
+        state["_h5"] = state["_pid"] = state["_darcy"] = None
+        state["_checked_series"] = set()
         return state
 
     def close(self) -> None:
         if self._h5 is not None and self._pid == os.getpid():
             self._h5.close()
-        self._h5 = None
+        self._h5, self._darcy = None, None
 
     # -- reading ----------------------------------------------------------------------------
     def _checked(self, array: np.ndarray, what: str) -> np.ndarray:
@@ -625,8 +632,13 @@ class PDEBenchDataset(Dataset):
         return array
 
     def _series(self, index: int) -> h5py.Dataset:
+        f = self._file()
         try:
-            return _series_dataset(self.path, self._file(), self.info, index)
+            if index in self._checked_series:  # the same handle: the links checked lead to the same data
+                return f[self.info.sample_keys[index]]["data"]
+            data = _series_dataset(self.path, f, self.info, index)
+            self._checked_series.add(index)
+            return data
         except (OSError, RuntimeError) as e:
             _fail(self.path, f"cannot read sample '{self.info.sample_keys[index]}': {_first_line(e)}")
 
@@ -645,10 +657,13 @@ class PDEBenchDataset(Dataset):
     def read_darcy(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """(a, u) of file sample `index`, each (1, H, W) float32."""
         s = self.stride
-        try:
-            nu, tensor = _darcy_datasets(self.path, self._file(), self.info)
-        except (OSError, RuntimeError) as e:
-            _fail(self.path, f"cannot read Darcy sample {index}: {_first_line(e)}")
+        f = self._file()
+        if self._darcy is None:
+            try:
+                self._darcy = _darcy_datasets(self.path, f, self.info)
+            except (OSError, RuntimeError) as e:
+                _fail(self.path, f"cannot read Darcy sample {index}: {_first_line(e)}")
+        nu, tensor = self._darcy
         a = _read(self.path, nu, index, "nu")[::s, ::s][None]
         u = _read(self.path, tensor, index, "tensor")[:, ::s, ::s]
         what = f"Darcy sample {index}"
