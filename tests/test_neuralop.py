@@ -394,3 +394,23 @@ def test_directory_and_fifo_are_named(tmp_path):
         "except Exception as e: print(type(e).__name__, e)\n"
     )
     assert run.stdout.startswith("NeuralopImportError") and "is a FIFO" in run.stdout, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param(lambda sd: sd.pop("fno_blocks.channel_mlp_skips.0.weight"), id="skip-weight-missing"),  # KeyError
+        pytest.param(lambda sd: sd.update({"lifting.fcs.0.weight": torch.ones(3)}), id="lift-rank-1"),  # IndexError
+        pytest.param(lambda sd: sd.update({"fno_blocks.convs.0.bias": torch.ones(8, 2)}), id="bias-shape"),  # reshape
+        pytest.param(lambda sd: sd.update({"fno_blocks.fno_skips.0.conv.weight": torch.ones(5)}), id="skip-shape"),
+    ],
+)
+def test_tensors_that_do_not_fit_are_one_line(tmp_path, edit):
+    """Found by tests/test_loader_fuzz.py: a tensor missing or of another rank or shape than the
+    _metadata's FNO raised KeyError / IndexError / RuntimeError out of from_neuralop."""
+    sd = make_fno("dense-default").state_dict()
+    edit(sd)
+    torch.save(sd, tmp_path / "fno.pt")
+    with pytest.raises(NeuralopImportError) as e:
+        from_neuralop(tmp_path / "fno.pt")
+    assert "\n" not in str(e.value) and len(str(e.value)) < 400, str(e.value)[:1000]

@@ -464,23 +464,8 @@ def _spectral_weights(w: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Ten
     return w1, w2
 
 
-def from_neuralop(
-    src, *, real_space_kernel: bool = False, winograd_tile: int = 4, resolution: tuple[int, int] | None = None
-) -> WNO2d:
-    """A WNO2d that computes the neuraloperator FNO's function. `src`: a path (see read_neuralop)
-    or a state dict with `_metadata`. With real_space_kernel=True every layer gains a 3x3
-    kernel k that starts at zero (fine-tune it with wno_edge.train)."""
-    if isinstance(src, dict):
-        sd = {k: v for k, v in src.items() if k != "_metadata"}
-        meta = src.get("_metadata")
-        if not isinstance(meta, dict):
-            raise NeuralopImportError("the state dict has no neuraloperator _metadata")
-    else:
-        sd, meta = read_neuralop(src)
-    meta = _options(meta)
-    cfg = neuralop_config(
-        sd, meta, real_space_kernel=real_space_kernel, winograd_tile=winograd_tile, resolution=resolution
-    )
+def _mapped_weights(sd: dict, meta: dict, cfg: WNOConfig) -> dict[str, torch.Tensor]:
+    """The WNO2d state dict entries of a neuraloperator FNO's tensors (see the module doc)."""
     c = cfg.width
     col = lambda t: t.reshape(t.shape[0], t.shape[1], 1, 1)  # noqa: E731  Conv1d (o, i, 1) -> Conv2d (o, i, 1, 1)
     mapped = {
@@ -518,6 +503,34 @@ def from_neuralop(
                 mapped[f"{out}.mlp_skip.weight"] = col(
                     _skip_matrix(sd, f"{blk}.channel_mlp_skips.{i}", meta.get("channel_mlp_skip"), c)
                 )
+    return mapped
+
+
+def from_neuralop(
+    src, *, real_space_kernel: bool = False, winograd_tile: int = 4, resolution: tuple[int, int] | None = None
+) -> WNO2d:
+    """A WNO2d that computes the neuraloperator FNO's function. `src`: a path (see read_neuralop)
+    or a state dict with `_metadata`. With real_space_kernel=True every layer gains a 3x3
+    kernel k that starts at zero (fine-tune it with wno_edge.train)."""
+    if isinstance(src, dict):
+        sd = {k: v for k, v in src.items() if k != "_metadata"}
+        meta = src.get("_metadata")
+        if not isinstance(meta, dict):
+            raise NeuralopImportError("the state dict has no neuraloperator _metadata")
+    else:
+        sd, meta = read_neuralop(src)
+    meta = _options(meta)
+    try:
+        cfg = neuralop_config(
+            sd, meta, real_space_kernel=real_space_kernel, winograd_tile=winograd_tile, resolution=resolution
+        )
+        mapped = _mapped_weights(sd, meta, cfg)
+    except NeuralopImportError:
+        raise
+    except (KeyError, IndexError, RuntimeError, ValueError) as e:  # a corrupt file: a tensor missing, of another rank
+        raise NeuralopImportError(
+            f"the weights do not fit the FNO its _metadata describes ({type(e).__name__}: {_one_line(str(e))})"
+        ) from None
     model = WNO2d(cfg)
     with torch.no_grad():
         for layer in model.wno_layers:
