@@ -328,3 +328,29 @@ def test_unreadable_values_are_previewed_not_repred(tmp_path):
     # str() of a 5000-digit int raises ValueError (Python's 4300-digit limit): not in a message
     with pytest.raises(WNOEdgeError, match=r"in_channels must be in \[1, 4096\], got <16610-bit integer>"):
         WNOConfig.from_dict({"in_channels": 10**5000, "out_channels": 1})
+
+
+def test_preview_is_bounded_on_any_value():
+    """errors.preview, what every message about a stored value uses: one line of at most `limit`
+    characters, in bounded work (in a child with a hang timeout: repr() of these never returns)."""
+    from hostile_files import run_bounded
+
+    run = run_bounded(
+        "import collections, json\n"
+        "from wno_edge.errors import preview\n"
+        "x = []\n"
+        "for _ in range(60): x = [x, x]\n"
+        "t = (1,)\n"
+        "for _ in range(60): t = (t, t)\n"
+        "values = [x, t, collections.OrderedDict(a=x), {'k' * 10**6: x}, 10**5000, 'a\\nb' * 10**5, b'\\0' * 10**6,\n"
+        "          set(range(10**5)), None, True, 1.5, '3']\n"
+        "print(json.dumps([preview(v) for v in values] + [preview(x, 60)]))\n"
+    )
+    import json
+
+    assert run.returncode == 0, run.stderr[-2000:]
+    shown = json.loads(run.stdout)
+    assert all(len(s) <= 200 and "\n" not in s for s in shown), shown
+    assert len(shown[-1]) <= 60
+    assert shown[-5:-1] == ["None", "True", "1.5 (float)", "'3' (str)"]
+    assert shown[0].endswith("(list of 2 items)") and shown[4] == "<16610-bit integer> (int)"

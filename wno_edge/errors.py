@@ -71,7 +71,7 @@ def _shown(value: object, levels: int, limit: int) -> str:
             str.__getitem__(value, slice(limit)) if isinstance(value, str) else bytes.__getitem__(value, slice(limit))
         )
         text = repr(head)
-        return text if len(text) <= limit else text[: max(limit - 4, 0)] + "..." + text[0]
+        return text if len(text) <= limit else text[: max(limit - 4, 0)] + "..." + text[-1]
     if isinstance(value, (dict, list, tuple, set, frozenset)):
         if isinstance(value, dict):
             items: list[tuple[object, ...]] = []

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ..contract import CHECKSUM_PREFIX, FP32, Metadata
-from ..errors import WNOEdgeError
+from ..errors import WNOEdgeError, preview
 from .onnx_metadata import config_from_json
 from .session import Session
 
@@ -154,11 +154,11 @@ class NativeSession(Session):
     ) -> None:
         super().__init__(check_finite, check_output)
         if device != "cpu":
-            raise WNOEdgeError(f"the native engine runs on the cpu, not {device!r}")
+            raise WNOEdgeError(f"the native engine runs on the cpu, not {preview(device, 60)}")
         if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1):
-            raise WNOEdgeError(f"batch must be a positive integer, got {batch!r}")
+            raise WNOEdgeError(f"batch must be a positive integer, got {preview(batch, 60)}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-            raise WNOEdgeError(f"threads must be a positive integer, got {threads!r}")
+            raise WNOEdgeError(f"threads must be a positive integer, got {preview(threads, 60)}")
         self._lib = load_library(library)
         engine = ctypes.c_void_p()
         self._engine: ctypes.c_void_p | None = engine  # None once closed

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import WNOEdgeError
+from ..errors import WNOEdgeError, preview
 from .onnx_metadata import read_config
 from .session import Session
 
@@ -59,7 +59,7 @@ class OnnxRuntimeSession(Session):
                 )
             providers.insert(0, "CUDAExecutionProvider")
         elif device != "cpu":
-            raise WNOEdgeError(f"device must be cpu or cuda, got {device!r}")
+            raise WNOEdgeError(f"device must be cpu or cuda, got {preview(device, 60)}")
         try:
             self._session = ort.InferenceSession(os.fspath(path), options, providers=providers)
         except Exception as e:  # ORT raises its own exception types for unreadable models
