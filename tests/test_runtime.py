@@ -1,5 +1,6 @@
 """wno_edge.runtime: sessions, validation, zero-allocation steady state, rollout, ControlLoop."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -406,3 +407,17 @@ def test_out_takes_the_outputs_dtype_not_the_inputs():
     with pytest.raises(WNOEdgeError, match="float16"):
         session.run(x, out=np.empty((1, 1, 2, 2), np.float32))
     assert ShiftSession().output_dtype == np.float32  # default: the input's
+
+
+def test_load_and_info_name_a_directory_or_fifo_for_what_it_is(tmp_path, capsys):
+    """Not 'no such file' for a path that exists; a FIFO is never opened (it would block)."""
+    from wno_edge.cli import main
+
+    (tmp_path / "dir.onnx").mkdir()
+    os.mkfifo(tmp_path / "pipe.onnx")
+    for name, kind in (("dir.onnx", "a directory"), ("pipe.onnx", "a FIFO")):
+        with pytest.raises(WNOEdgeError, match=kind):
+            runtime.load(tmp_path / name)
+        assert main(["info", str(tmp_path / name)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert kind in err and len(err.splitlines()) == 1

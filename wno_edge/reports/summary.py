@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ..contract import TILES, Metadata
-from ..errors import WNOEdgeError
+from ..errors import WNOEdgeError, not_a_file
 from ..model import WNO2d, count_parameters
 from .flops import model_cost
 
@@ -48,8 +48,9 @@ def load_for_summary(path: str | os.PathLike) -> WNO2d:
         return load_model(path)
     from ..runtime.onnx_metadata import read_config, read_onnx_metadata
 
-    if not path.is_file():
-        raise WNOEdgeError(f"{path}: no such file")
+    problem = not_a_file(path)  # a directory or FIFO is named for what it is
+    if problem is not None:
+        raise problem
     config = read_config(path)
     if config is None:
         raise WNOEdgeError(f"{path}: not a wno-edge export (no {Metadata.CONFIG} metadata)")

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import WNOEdgeError
+from ..errors import WNOEdgeError, not_a_file
 from .loop import ControlLoop, LoopResult, rollout
 from .session import Session
 from .stats import latency_summary
@@ -46,8 +46,9 @@ def load(
         engine is built (same file, 2x+ faster, verifies the weights), else ONNX Runtime.
     """
     path = Path(path)
-    if not path.is_file():
-        raise WNOEdgeError(f"{path}: no such file")
+    problem = not_a_file(path)  # a directory or FIFO is named for what it is
+    if problem is not None:
+        raise problem
     suffix = path.suffix.lower()
     if backend not in (None, "native", "onnxruntime") or (backend and suffix != ".onnx"):
         raise WNOEdgeError(f"backend must be 'native' or 'onnxruntime' for an .onnx file, got {backend!r}")
