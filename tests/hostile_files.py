@@ -91,6 +91,19 @@ def run_bounded(code: str, timeout: float = HANG_TIMEOUT) -> subprocess.Complete
         raise AssertionError(f"still running after {timeout} s (unbounded work): {code[:300]}") from None
 
 
+def refused_in_child(setup: str, call: str) -> str:
+    """Runs `call` after `setup` (imports) in a bounded child (run_bounded): it must raise a
+    WNOEdgeError, whose message is one bounded line; returns that line."""
+    run = run_bounded(
+        f"{setup}\nfrom wno_edge.errors import WNOEdgeError\n"
+        f"try: {call}\nexcept WNOEdgeError as e: print('refused:', e)\nelse: print('accepted')\n"
+    )
+    assert run.returncode == 0 and run.stdout.startswith("refused:"), run.stdout + run.stderr[-2000:]
+    line = run.stdout.strip()
+    assert len(line.splitlines()) == 1 and len(line) < 500, line[:1000]
+    return line
+
+
 def _varint(n: int) -> bytes:
     out = bytearray()
     while True:

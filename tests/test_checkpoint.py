@@ -262,18 +262,9 @@ def test_refused_global_is_named_in_one_whole_sentence(tmp_path):
 
 def _bomb_refused(path) -> str:
     """load_model(path) in a child with a memory limit and a hang timeout; its one-line refusal."""
-    from hostile_files import run_bounded
+    from hostile_files import refused_in_child
 
-    run = run_bounded(
-        "from wno_edge.checkpoint import load_model, CheckpointError\n"
-        f"try: load_model({str(path)!r})\n"
-        "except CheckpointError as e: print('refused:', e)\n"
-        "else: print('loaded')\n"
-    )
-    assert run.returncode == 0 and run.stdout.startswith("refused:"), run.stdout + run.stderr[-2000:]
-    line = run.stdout.strip()
-    assert len(line.splitlines()) == 1 and len(line) < 500, line[:1000]
-    return line
+    return refused_in_child("from wno_edge.checkpoint import load_model", f"load_model({str(path)!r})")
 
 
 @pytest.mark.parametrize(

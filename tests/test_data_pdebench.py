@@ -140,26 +140,34 @@ def test_normalization_stats_equal_those_of_all_training_data_at_once(files, tas
     np.testing.assert_allclose(model.output_std.numpy(), stats.output_std, rtol=1e-6)
 
 
-def test_access_is_lazy_one_sample_per_item(files, monkeypatch):
+@pytest.fixture
+def dataset_reads(monkeypatch):
+    """Every h5py dataset read, as (dataset name, selection, values read)."""
     reads = []
     original = h5py.Dataset.__getitem__
 
     def recording(self, selection, **kwargs):
-        reads.append((self.name, selection))
-        return original(self, selection, **kwargs)
+        value = original(self, selection, **kwargs)
+        reads.append((self.name, selection, np.size(value)))
+        return value
 
     monkeypatch.setattr(h5py.Dataset, "__getitem__", recording)
+    return reads
+
+
+def test_access_is_lazy_one_sample_per_item(files, dataset_reads):
+    reads = dataset_reads
     ds = PDEBenchDataset(files["diffusion-reaction"], "train")
-    assert not [name for name, _ in reads if name.endswith("/data")]  # opening reads metadata only
+    assert not [name for name, *_ in reads if name.endswith("/data")]  # opening reads metadata only
     reads.clear()
     ds[3 * 91 + 5]
-    assert [name for name, _ in reads] == ["/0004/data"]  # train item 3: file sample 4 (0 is the test set)
+    assert [name for name, *_ in reads] == ["/0004/data"]  # train item 3: file sample 4 (0 is the test set)
     window = reads[0][1]
     assert (window.start, window.stop) == (5, 16)  # 11 frames, not the whole trajectory
     darcy = PDEBenchDataset(files["darcy"], "train")
     reads.clear()
     darcy[6]
-    assert sorted(reads) == [("/nu", 7), ("/tensor", 7)]
+    assert sorted((name, selection) for name, selection, _ in reads) == [("/nu", 7), ("/tensor", 7)]
 
 
 def test_dataloader_workers_open_their_own_handles(files):
@@ -494,7 +502,7 @@ def test_declared_sizes_beyond_the_bounds_are_refused_before_reading(tmp_path, c
     )
 
 
-def test_check_reads_the_chunks_a_file_stores_not_the_shape_it_declares(tmp_path, monkeypatch):
+def test_check_reads_the_chunks_a_file_stores_not_the_shape_it_declares(tmp_path, dataset_reads):
     n = 2048  # declared: 2 x 2048 x 2048 doubles per dataset (64 MiB), stored: one 64 x 64 chunk each
     written = (1, slice(64, 128), slice(0, 64))
     path = small_darcy(
@@ -503,18 +511,10 @@ def test_check_reads_the_chunks_a_file_stores_not_the_shape_it_declares(tmp_path
         tensor=declare((2, 1, n, n), (1, 1, 64, 64), (1, 0, slice(0, 64), slice(0, 64))),
         **{"x-coordinate": declare((n,), (n,), slice(None)), "y-coordinate": declare((n,), (n,), slice(None))},
     )
-    read = []
-    original = h5py.Dataset.__getitem__
-
-    def recording(self, selection, **kwargs):
-        value = original(self, selection, **kwargs)
-        read.append((self.name, np.size(value)))
-        return value
-
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", recording)
+    read = dataset_reads
     info = describe(path)
     check_samples(info)
-    assert sum(size for name, size in read if name in ("/nu", "/tensor")) == 2 * 64 * 64
+    assert sum(size for name, _, size in read if name in ("/nu", "/tensor")) == 2 * 64 * 64
     with h5py.File(path, "r+") as f:  # a value in the stored chunk is found, and named by its sample
         f["nu"][1, 100, 10] = np.nan
     with pytest.raises(WNOEdgeError, match=r"Darcy sample 1 \('nu'\) contains NaN or Inf"):
@@ -524,7 +524,7 @@ def test_check_reads_the_chunks_a_file_stores_not_the_shape_it_declares(tmp_path
         check_samples(describe(nan_fill))
 
 
-def test_check_streams_contiguous_data_in_bounded_blocks(tmp_path, monkeypatch):
+def test_check_streams_contiguous_data_in_bounded_blocks(tmp_path, monkeypatch, dataset_reads):
     monkeypatch.setattr("wno_edge.data.pdebench.READ_BLOCK_VALUES", 7)
     path = tmp_path / "s.h5"
     with h5py.File(path, "w") as f:  # contiguous, like generated files: (T, X, Y, C) = (5, 3, 4, 1)
@@ -532,18 +532,10 @@ def test_check_streams_contiguous_data_in_bounded_blocks(tmp_path, monkeypatch):
             f[f"{key}/data"] = np.zeros((5, 3, 4, 1))
             f[f"{key}/grid/x"], f[f"{key}/grid/y"], f[f"{key}/grid/t"] = np.arange(3.0), np.arange(4.0), np.arange(5.0)
         f["0001/data"][4, 2, 3, 0] = np.inf  # the last value read
-    read = []
-    original = h5py.Dataset.__getitem__
-
-    def recording(self, selection, **kwargs):
-        value = original(self, selection, **kwargs)
-        read.append((self.name, np.size(value)))
-        return value
-
-    monkeypatch.setattr(h5py.Dataset, "__getitem__", recording)
+    read = dataset_reads
     with pytest.raises(WNOEdgeError, match="sample '0001' contains NaN or Inf"):
         check_samples(describe(path))
-    blocks = [size for name, size in read if name.endswith("/data")]
+    blocks = [size for name, _, size in read if name.endswith("/data")]
     assert max(blocks) == 4 and sum(blocks) == 2 * 60  # rows of Y * C = 4 values (a row of X * Y * C is 12 > 7)
 
 

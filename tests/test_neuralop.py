@@ -325,19 +325,10 @@ def test_module_objects_in_the_metadata_are_refused_by_name(tmp_path):
 
 def _import_in_child(path) -> str:
     """import_neuralop(path) in a child with a memory limit and a hang timeout: its one line."""
-    from hostile_files import run_bounded
+    from hostile_files import refused_in_child
 
-    run = run_bounded(
-        "from wno_edge.importers.neuralop import import_neuralop\n"
-        "from wno_edge.errors import WNOEdgeError\n"
-        f"try: import_neuralop({str(path)!r}, None)\n"
-        "except WNOEdgeError as e: print('refused:', e)\n"
-        "else: print('imported')\n"
-    )
-    assert run.returncode == 0 and run.stdout.startswith("refused:"), run.stdout + run.stderr[-2000:]
-    line = run.stdout.strip()
-    assert len(line.splitlines()) == 1 and len(line) < 500, line[:1000]
-    return line
+    setup = "from wno_edge.importers.neuralop import import_neuralop"
+    return refused_in_child(setup, f"import_neuralop({str(path)!r}, None)")
 
 
 @pytest.mark.parametrize("build", ["list-bomb", "wide-bomb", "deep", "tuple-key"])
