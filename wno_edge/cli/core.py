@@ -22,8 +22,16 @@ def info(
     backends: bool = typer.Option(
         False, "--backends", help="Which Winograd kernels this installation can run, and why not."
     ),
+    cmake_dir: bool = typer.Option(
+        False, "--cmake-dir", help="Print the folder of wno_edgeConfig.cmake (wno_edge_DIR for find_package)."
+    ),
+    include_dir: bool = typer.Option(False, "--include-dir", help="Print the folder of the C headers (wno/*.h)."),
+    lib_dir: bool = typer.Option(False, "--lib-dir", help="Print the folder of libwno_engine.so."),
 ):
     """Architecture, parameter count, and MACs per inference split by part; or the backends."""
+    wanted = [name for name, on in (("cmake", cmake_dir), ("include", include_dir), ("lib", lib_dir)) if on]
+    if wanted:
+        return _native_paths(wanted)
     if backends:
         return _backends(as_json)
     if model_path is None:
@@ -38,6 +46,19 @@ def info(
         return
     for table in summary_tables(summary):
         console.print(table)
+
+
+def _native_paths(wanted: list[str]) -> None:
+    """One path a line, in the order --cmake-dir, --include-dir, --lib-dir (torch-free)."""
+    from ..native import library
+
+    finders = {"cmake": library.cmake_dir, "include": library.include_dir, "lib": library.lib_dir}
+    try:
+        paths = [finders[name]() for name in wanted]
+    except library.NativeUnavailable as exc:
+        raise WNOEdgeError(str(exc)) from None
+    for path in paths:
+        typer.echo(str(path))
 
 
 def _backends(as_json: bool) -> None:

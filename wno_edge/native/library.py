@@ -83,3 +83,35 @@ def check(lib: ctypes.CDLL, status: int, what: str) -> None:
     """Raise RuntimeError with the library's message for a failing status."""
     if status != abi.SUCCESS:
         raise RuntimeError(f"{what} failed: {lib.wno_status_string(status).decode()}")
+
+
+# Files setup.py's native build installs next to the libraries for C/C++ consumers of a pip
+# install (runtime/CMakeLists.txt's wno_edge_dev component): find_package(wno_edge CONFIG) with
+# wno_edge_DIR = cmake_dir(), or pkg-config with PKG_CONFIG_PATH = NATIVE_DIR / "pkgconfig".
+ENGINE_LIBRARY = "libwno_engine.so"
+
+
+def _built(path: Path, what: str) -> Path:
+    if not path.exists():
+        raise NativeUnavailable(
+            f"{what} not found at {path}: this install has no native build; build it with "
+            "`pip install -e .` (needs CMake and a C++17 compiler) or see runtime/README.md"
+        )
+    return path
+
+
+def cmake_dir() -> Path:
+    """The folder of wno_edgeConfig.cmake (for wno_edge_DIR); NativeUnavailable if not built."""
+    return _built(NATIVE_DIR / "cmake" / "wno_edge", "the CMake package (wno_edgeConfig.cmake)")
+
+
+def include_dir() -> Path:
+    """The folder holding wno/engine.h and wno/winograd.h; NativeUnavailable if not built."""
+    _built(NATIVE_DIR / "include" / "wno" / "engine.h", "the C headers (wno/engine.h)")
+    return NATIVE_DIR / "include"
+
+
+def lib_dir() -> Path:
+    """The folder of libwno_engine.so and libwno_winograd.so; NativeUnavailable if not built."""
+    _built(NATIVE_DIR / ENGINE_LIBRARY, f"the native engine ({ENGINE_LIBRARY})")
+    return NATIVE_DIR
