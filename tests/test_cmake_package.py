@@ -286,3 +286,33 @@ def test_colcon_builds_runtime_and_a_consumer_package(model, tmp_path):
     exe = install / "wno_consumer" / "bin" / "consumer"
     lib = install / "wno_edge" / "lib"
     check_consumer(exe, model, tmp_path, env={**os.environ, "LD_LIBRARY_PATH": str(lib)})
+
+
+@pytest.mark.heavy
+def test_a_wheel_carries_the_cmake_package_and_it_works_where_unpacked(model, tmp_path):
+    """pyproject.toml's package-data and setup.py's install step: the wheel holds the headers,
+    the CMake package and the .pc files next to the libraries, relocatable (used from an unzip)."""
+    import zipfile
+
+    if shutil.which("cmake") is None or shutil.which(os.environ.get("CXX", "c++")) is None:
+        pytest.skip("cmake or a C++ compiler is missing: a wheel would have no native build")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", ROOT]
+        + ["-w", tmp_path / "dist"],
+        env={**os.environ, "WNO_EDGE_REQUIRE_NATIVE": "1"},
+    )
+    (wheel,) = (tmp_path / "dist").glob("wno_edge-*.whl")
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        z.extractall(tmp_path / "unpacked")
+    native = "wno_edge/_native/"
+    for name in (
+        "libwno_engine.so",
+        "include/wno/engine.h",
+        "cmake/wno_edge/wno_edgeConfig.cmake",
+        "cmake/wno_edge/wno_edgeTargets.cmake",
+        "pkgconfig/wno_edge.pc",
+    ):
+        assert native + name in names, name
+    exe = build_cmake_consumer(tmp_path, f"-Dwno_edge_DIR={tmp_path / 'unpacked' / native / 'cmake/wno_edge'}")
+    check_consumer(exe, model, tmp_path)
