@@ -316,3 +316,22 @@ def test_a_wheel_carries_the_cmake_package_and_it_works_where_unpacked(model, tm
         assert native + name in names, name
     exe = build_cmake_consumer(tmp_path, f"-Dwno_edge_DIR={tmp_path / 'unpacked' / native / 'cmake/wno_edge'}")
     check_consumer(exe, model, tmp_path)
+
+
+def test_the_package_version_is_read_from_pyproject_else_package_xml(tmp_path):
+    """Typed once (pyproject.toml); a copy of runtime/ without the repository takes package.xml's."""
+
+    def configured_version(source: Path) -> str:
+        build = tmp_path / f"build-{source.parent.name}"
+        run([require_cmake(), "-S", source, "-B", build, "-DWNO_BUILD_CUDA=OFF", "-DWNO_BUILD_CUDA_EMULATION=OFF"])
+        text = (build / "wno_edgeConfigVersion.cmake").read_text()
+        return re.search(r'set\(PACKAGE_VERSION "([^"]+)"\)', text).group(1)  # type: ignore[union-attr]
+
+    repo = tmp_path / "repo"
+    shutil.copytree(RUNTIME, repo / "runtime", ignore=shutil.ignore_patterns("build*"))
+    (repo / "pyproject.toml").write_text('[project]\nname = "wno-edge"\nversion = "9.8.7"\n')
+    assert configured_version(repo / "runtime") == "9.8.7"
+    alone = tmp_path / "alone"
+    shutil.copytree(RUNTIME, alone / "runtime", ignore=shutil.ignore_patterns("build*"))
+    (alone / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "5.5.5"\n')  # not ours
+    assert configured_version(alone / "runtime") == VERSION  # package.xml's
