@@ -15,7 +15,8 @@ TORCH_INDEX ?=
 EXTRAS ?= all,test,dev
 # The editable install builds runtime/ once: reinstall when its C++ or CMake files change.
 NATIVE_SOURCES := $(shell find runtime -type f \( -name '*.h' -o -name '*.hpp' -o -name '*.cpp' -o -name '*.cc' \
-                    -o -name '*.c' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.cmake' \) \
+                    -o -name '*.c' -o -name '*.cu' -o -name '*.cuh' -o -name 'CMakeLists.txt' -o -name '*.cmake' -o -name '*.in' \
+                    -o -name package.xml \) \
                     -not -path '*/build/*' 2>/dev/null)
 
 .PHONY: demo test check lint format generate install native-status clean
