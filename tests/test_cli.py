@@ -359,7 +359,16 @@ def test_ctrl_c_of_the_console_script(tmp_path):
     args = ["train", "--data", str(tmp_path / "d.h5"), "-o", str(tmp_path / "m.pt"), "--epochs", "1000000"]
     args += ["--width", "4", "--modes", "2", "--layers", "1", "--batch-size", "4"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WNO_EDGE_DEBUG": "0"}
-    proc = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    # Ctrl-C as a terminal sends it: a job started in the background (nohup, `cmd &` in a script)
+    # inherits SIGINT ignored, and Python then rightly leaves it ignored, so restore the default.
+    proc = subprocess.Popen(
+        [str(exe), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         # Wait for the first epoch's line: the command is then in its loop, far from done.
         with selectors.DefaultSelector() as sel:
@@ -370,7 +379,7 @@ def test_ctrl_c_of_the_console_script(tmp_path):
                 line = proc.stdout.readline()
                 assert line, f"exited early: {proc.wait()} {proc.stderr.read()}"
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
