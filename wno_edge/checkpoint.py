@@ -22,7 +22,7 @@ import torch
 from .contract import CHECKPOINT_FORMAT as FORMAT
 from .contract import CHECKPOINT_VERSION as FORMAT_VERSION
 from .contract import MAX_PICKLE_BYTES, MAX_PICKLE_DEPTH, MAX_PICKLE_NODES, WNOConfig
-from .errors import WNOEdgeError, not_a_file, preview
+from .errors import WNOEdgeError, not_a_file, one_line, preview
 from .model import WNO2d, check_state_dict
 from .util.io import atomic_path
 
@@ -76,7 +76,7 @@ def _data_pkl(path: Path) -> bytes:
     except CheckpointError:
         raise
     except Exception as e:  # BadZipFile, zlib.error, EOFError, NotImplementedError (compression), OSError
-        raise CheckpointError(f"{path}: {_BROKEN} (its zip archive cannot be read: {_printable(str(e), 80)})") from None
+        raise CheckpointError(f"{path}: {_BROKEN} (its zip archive cannot be read: {one_line(str(e), 80)})") from None
 
 
 def scan_pickle(data: bytes, where: str, error: type[WNOEdgeError] = WNOEdgeError) -> None:
@@ -123,18 +123,12 @@ def scan_pickle(data: bytes, where: str, error: type[WNOEdgeError] = WNOEdgeErro
         return
 
 
-def _printable(text: str, limit: int = 120) -> str:
-    """A third-party message as one bounded line (torch's carry newlines and terminal escapes)."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in text[: 4 * limit]).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _refusal(path: Path, exc: pickle.UnpicklingError) -> CheckpointError:
     """torch's weights-only refusal as one sentence, naming the refused global when there is one."""
     message = str(exc)
     found = re.search(r"GLOBAL (\S+)", message)
     if found:
-        name = _printable(found.group(1).rstrip(".,;:"), 100)
+        name = one_line(found.group(1).rstrip(".,;:"), 100)
         return CheckpointError(
             f"{path}: refused to load: the file asks for the Python global {name}, which a wno-edge "
             "checkpoint never holds (nothing was executed)"
@@ -143,7 +137,7 @@ def _refusal(path: Path, exc: pickle.UnpicklingError) -> CheckpointError:
     inner = inner.strip().split("\n\n")[-1]  # torch's own advice comes first, the cause last
     if "Unsupported operand" in inner:
         return CheckpointError(f"{path}: {_BROKEN} (its pickle has an unknown opcode)")
-    why = _printable(inner) or "no reason given"
+    why = one_line(inner) or "no reason given"
     return CheckpointError(f"{path}: refused to load: the file holds more than plain data or is corrupt ({why})")
 
 
@@ -154,7 +148,7 @@ def _unreadable(path: Path, exc: BaseException) -> CheckpointError:
     elif isinstance(exc, OSError):  # torch's zip reader seeking past the end: [Errno 22]
         why = "its zip archive cannot be read"
     else:
-        why = _printable(str(exc).split(". ")[0].removeprefix("PytorchStreamReader ")) or type(exc).__name__
+        why = one_line(str(exc).split(". ")[0].removeprefix("PytorchStreamReader ")) or type(exc).__name__
     return CheckpointError(f"{path}: {_BROKEN} ({why})")
 
 

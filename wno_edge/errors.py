@@ -38,6 +38,14 @@ _PREVIEW_LEVELS = 3  # container levels shown
 _PREVIEW_INT_BITS = 128  # larger ints are shown by size (str() of a 10**5000 int raises ValueError)
 
 
+def one_line(text: str, limit: int = 120) -> str:
+    """A message from elsewhere (torch, click, json, an exception) as one bounded line: control
+    characters and line breaks become spaces, runs of white space one space, and the rest is cut
+    at `limit` characters."""
+    text = " ".join("".join(c if c.isprintable() else " " for c in text[: 4 * limit]).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def preview(value: object, limit: int = 200) -> str:
     """`value` (from a file or a caller) for a one-line message: a bounded text and its type name,
     "'3' (str)", "[[...], [...]] (list of 2 items)". Never repr()s the whole value: a pickled object

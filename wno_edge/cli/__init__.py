@@ -20,7 +20,7 @@ else:
         from click import exceptions as click
 
 from .. import __version__
-from ..errors import WNOEdgeError, missing_dependency
+from ..errors import WNOEdgeError, missing_dependency, one_line
 
 # What main() catches, by name, from the click that typer uses: all present from click 8.0
 # (the oldest typer 0.12 allows) to typer's own copy (tests/test_cli.py checks both ends).
@@ -94,16 +94,10 @@ def _debugging() -> bool:
     return _debug["flag"] or os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-def _bounded(text: str, limit: int = 200) -> str:
-    """One line of at most `limit` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 3] + "..."
-
-
 def _bug(e: BaseException) -> str:
     kind = type(e).__qualname__ if type(e).__module__ == "builtins" else f"{type(e).__module__}.{type(e).__qualname__}"
     try:
-        message = _bounded(str(e))
+        message = one_line(str(e), 200)
     except Exception:  # a broken __str__ must not hide the error itself
         message = ""
     return (
@@ -129,10 +123,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except click.UsageError as e:
         hint = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
-        typer.secho(f"error: {_bounded(e.format_message(), 300)}{hint}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {one_line(e.format_message(), 300)}{hint}", err=True, fg=typer.colors.RED)
         return 2
     except click.ClickException as e:  # e.g. a file option that cannot be opened
-        typer.secho(f"error: {_bounded(e.format_message(), 300)}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {one_line(e.format_message(), 300)}", err=True, fg=typer.colors.RED)
         return 1
     except WNOEdgeError as e:
         typer.secho(f"error: {e}", err=True, fg=typer.colors.RED)
@@ -146,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         if _debugging():
             raise
         where = f"{e.filename}: " if e.filename is not None else ""
-        typer.secho(f"error: {_bounded(where + (e.strerror or str(e)), 300)}", err=True, fg=typer.colors.RED)
+        typer.secho(f"error: {one_line(where + (e.strerror or str(e)), 300)}", err=True, fg=typer.colors.RED)
         return 1
     except Exception as e:
         error = missing_dependency(e, "this command") if isinstance(e, ImportError) else None

@@ -38,7 +38,7 @@ import torch
 
 from ..checkpoint import check_bounded, save_model, scan_pickle
 from ..contract import MAX_PICKLE_BYTES, WNOConfig
-from ..errors import WNOEdgeError, not_a_file, preview
+from ..errors import WNOEdgeError, not_a_file, one_line, preview
 from ..model import WNO2d
 
 __all__ = [
@@ -125,14 +125,8 @@ def _scan_pickle(data: bytes, where: str) -> None:
     except NeuralopImportError:
         raise
     except Exception as e:  # truncated or not a pickle at all
-        raise NeuralopImportError(f"{where}: not a readable pickle ({_one_line(str(e)) or type(e).__name__})") from None
+        raise NeuralopImportError(f"{where}: not a readable pickle ({one_line(str(e)) or type(e).__name__})") from None
     scan_pickle(data, where, NeuralopImportError)  # a tuple whose hash would never finish
-
-
-def _one_line(text: str, limit: int = 120) -> str:
-    """A third-party message as one bounded line."""
-    text = " ".join("".join(c if c.isprintable() else " " for c in text[: 4 * limit]).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _why(name: str) -> str:
@@ -166,7 +160,7 @@ def _load(path: Path):
     except NeuralopImportError:
         raise
     except Exception as e:  # BadZipFile, zlib.error, EOFError, NotImplementedError (compression), OSError
-        raise NeuralopImportError(f"{path}: unreadable: truncated or corrupt ({_one_line(str(e), 80)})") from None
+        raise NeuralopImportError(f"{path}: unreadable: truncated or corrupt ({one_line(str(e), 80)})") from None
     _scan_pickle(data, str(path))
     names: list[Callable[..., Any] | tuple[Callable[..., Any], str]] = [(_Name(n), n) for n in sorted(NAMED_GLOBALS)]
     try:
@@ -175,7 +169,7 @@ def _load(path: Path):
     except Exception as e:
         msg = str(e).split("WeightsUnpickler error:", 1)[-1].split("Check the documentation of torch.load")[0]
         msg = msg.strip().split("\n\n")[-1]  # torch's advice first, the cause last
-        raise NeuralopImportError(f"{path}: refused or unreadable: {_one_line(msg) or type(e).__name__}") from None
+        raise NeuralopImportError(f"{path}: refused or unreadable: {one_line(msg) or type(e).__name__}") from None
     check_bounded(loaded, str(path), NeuralopImportError)  # before anything compares, prints or walks it
     return loaded
 
@@ -529,7 +523,7 @@ def from_neuralop(
         raise
     except (KeyError, IndexError, RuntimeError, ValueError) as e:  # a corrupt file: a tensor missing, of another rank
         raise NeuralopImportError(
-            f"the weights do not fit the FNO its _metadata describes ({type(e).__name__}: {_one_line(str(e))})"
+            f"the weights do not fit the FNO its _metadata describes ({type(e).__name__}: {one_line(str(e))})"
         ) from None
     model = WNO2d(cfg)
     with torch.no_grad():

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ..contract import MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_ITEMS, MAX_CONFIG_KEY_BYTES, Metadata, WNOConfig
-from ..errors import WNOEdgeError, not_a_file, preview
+from ..errors import WNOEdgeError, not_a_file, one_line, preview
 
 _METADATA_PROPS = 14
 _VARINT, _FIXED64, _LENGTH, _FIXED32 = 0, 1, 2, 5
@@ -208,10 +208,5 @@ def config_from_json(text: str, where: str) -> WNOConfig:
     try:
         value = parse_config_json(text)
     except ValueError as exc:  # json.JSONDecodeError, _Refused
-        raise WNOEdgeError(f"{where}: malformed {Metadata.CONFIG} metadata ({_one_line(str(exc))})") from None
+        raise WNOEdgeError(f"{where}: malformed {Metadata.CONFIG} metadata ({one_line(str(exc), 160)})") from None
     return WNOConfig.from_dict(value)
-
-
-def _one_line(text: str, limit: int = 160) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
