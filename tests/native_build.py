@@ -24,6 +24,18 @@ PLUGIN = RUNTIME / "plugin"
 BUILD = ROOT / "build" / "native"
 ASAN_BUILD = ROOT / "build" / "asan"
 JOBS = str(min(4, os.cpu_count() or 1))
+# The aarch64 cross build (statically linked, run under qemu-aarch64) of the kernel's and the
+# engine's tests: one tree, so both use the same options. WNO_FORCE_BUILTIN_SHUFFLE: the GCC 11
+# code path (JetPack 6's compiler) on this GCC.
+AARCH64_BUILD = ROOT / "build" / "aarch64"
+AARCH64_OPTIONS = (
+    f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}",
+    "-DCMAKE_BUILD_TYPE=Release",
+    "-DWNO_BUILD_CUDA=OFF",
+    "-DWNO_BUILD_TESTS=ON",
+    "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
+    "-DCMAKE_EXE_LINKER_FLAGS=-static",
+)
 # The options of build/native: CPU library, CUDA emulation and the test drivers, no CUDA.
 NATIVE_OPTIONS = (
     "-DCMAKE_BUILD_TYPE=Release",

@@ -20,7 +20,16 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from native_build import ASAN_BUILD, BUILD, NATIVE_OPTIONS, RUNTIME, cmake_build, require_cmake
+from native_build import (
+    AARCH64_BUILD,
+    AARCH64_OPTIONS,
+    ASAN_BUILD,
+    BUILD,
+    NATIVE_OPTIONS,
+    RUNTIME,
+    cmake_build,
+    require_cmake,
+)
 
 from wno_edge.contract import Metadata
 from wno_edge.errors import WNOEdgeError
@@ -617,15 +626,8 @@ def test_aarch64_neon_build_under_qemu(tmp_path):
     """The engine cross-built for aarch64 (NEON loops, the kernel's NEON path), statically linked,
     run under qemu-aarch64: equal to ONNX Runtime on the host."""
     build = build_engine(
-        ROOT / "build" / "aarch64",
-        (  # the options of test_native_cpu's aarch64 build
-            f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}",
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DWNO_BUILD_CUDA=OFF",
-            "-DWNO_BUILD_TESTS=ON",
-            "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
-            "-DCMAKE_EXE_LINKER_FLAGS=-static",
-        ),
+        AARCH64_BUILD,
+        AARCH64_OPTIONS,
         ("wno_engine_stdio",),
     )
     qemu = shutil.which("qemu-aarch64")

@@ -22,6 +22,8 @@ from golden import U_FP32, assert_within_bound, load_cases, relative_error, wino
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from native_build import (
+    AARCH64_BUILD,
+    AARCH64_OPTIONS,
     ROOT,
     RUNTIME,
     build_native,
@@ -575,7 +577,6 @@ def test_unavailable_library_reports_why(tmp_path, monkeypatch):
 
 AARCH64_CXX = shutil.which("aarch64-linux-gnu-g++")
 QEMU = shutil.which("qemu-aarch64")
-AARCH64_BUILD = ROOT / "build" / "aarch64"
 
 
 @pytest.mark.heavy
@@ -585,18 +586,10 @@ def test_aarch64_build():
 
     runtime/tests/conv_stdio.cpp (the C ABI over stdin/stdout) with the CPU kernel linked in,
     statically, cross-built by CMake with runtime/cmake/aarch64-linux-gnu.cmake."""
-    # WNO_FORCE_BUILTIN_SHUFFLE: the GCC 11 code path (JetPack 6's compiler) on this GCC.
     build, _ = cmake_build(
         AARCH64_BUILD,
         RUNTIME,
-        [
-            f"-DCMAKE_TOOLCHAIN_FILE={RUNTIME / 'cmake' / 'aarch64-linux-gnu.cmake'}",
-            "-DCMAKE_BUILD_TYPE=Release",
-            "-DWNO_BUILD_CUDA=OFF",
-            "-DWNO_BUILD_TESTS=ON",
-            "-DWNO_FORCE_BUILTIN_SHUFFLE=ON",
-            "-DCMAKE_EXE_LINKER_FLAGS=-static",
-        ],
+        AARCH64_OPTIONS,
         ["wno_conv_stdio"],
         "aarch64 cross build",
     )
