@@ -56,6 +56,12 @@ class Metadata:
     # CHECKSUM_PREFIX + "%08x": CRC-32 (zlib) over every initializer in graph order: name bytes,
     # dims as little-endian int64, data bytes (raw_data). The native engine refuses a file that differs.
     WEIGHTS_CHECKSUM = "wno_edge.weights_checksum"
+    # CHECKSUM_PREFIX + "%08x": CRC-32 (zlib) over the graph's structure (opsets, I/O, initializer
+    # names/types/shapes, nodes, local functions; not weight values, names of nodes, doc strings
+    # or metadata): wno_edge.onnx.digest. It tells a corrupt file (weights differ, structure the
+    # same: refused) from one a tool edited after export (structure differs: the stale weights
+    # checksum is not applied and the engine computes the graph as it is).
+    STRUCTURE_CHECKSUM = "wno_edge.structure_checksum"
 
 
 class Initializer:

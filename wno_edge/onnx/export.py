@@ -52,6 +52,7 @@ from ..errors import WNOEdgeError
 from ..model import WNO2d
 from ..util.io import atomic_path, refuse_overwrite
 from ..util.shapes import parse_resolution
+from .digest import structure_digest
 from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
 from .spectral import dft_bases, mixing_matrix, spectral_graph
 from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
@@ -375,8 +376,14 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
         producer_version=__version__,
         doc_string="Winograd Neural Operator (FFT-free export)",
     )
+    # Both checksums cover the finished graph and functions, not the metadata written here.
     helper.set_model_props(
-        proto, {**export_metadata(model, opts), Metadata.WEIGHTS_CHECKSUM: weights_checksum(proto.graph)}
+        proto,
+        {
+            **export_metadata(model, opts),
+            Metadata.WEIGHTS_CHECKSUM: weights_checksum(proto.graph),
+            Metadata.STRUCTURE_CHECKSUM: structure_digest(proto),
+        },
     )
     return proto
 

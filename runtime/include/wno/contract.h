@@ -34,6 +34,7 @@ inline constexpr char kMetadataConv[] = "wno_edge.conv";
 inline constexpr char kMetadataTile[] = "wno_edge.winograd_tile";
 inline constexpr char kMetadataPrecision[] = "wno_edge.precision";
 inline constexpr char kMetadataWeightsChecksum[] = "wno_edge.weights_checksum";
+inline constexpr char kMetadataStructureChecksum[] = "wno_edge.structure_checksum";
 inline constexpr char kInputName[] = "input";
 inline constexpr char kOutputName[] = "output";
 
