@@ -9,6 +9,7 @@ allocation during a run; the C++ control-loop example. Models are small (width 8
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -295,7 +296,9 @@ def test_profile_stage_times(engine_lib, small_file):
     with native(small_file, engine_lib, threads=1, profile=True) as s:
         s.warmup(5)
         seconds, runs = s.stage_times()
-        assert runs == 5 and len(seconds) == 6 and all(v > 0 for v in seconds.values())
+        # the plan's stages: the lift, four steps per layer, the projection
+        assert runs == 5 and len(seconds) == 2 + 4 * s.config.n_layers and all(v > 0 for v in seconds.values())
+        assert list(seconds)[1] == "layer 0 dft forward" and list(seconds)[-1] == "projection"
         assert set(s.timing_breakdown()["stages_ms"]) == set(seconds)
         s.reset_stage_times()
         assert s.stage_times()[1] == 0
@@ -432,15 +435,23 @@ def test_accepts_grid_keys_of_newer_configs(engine_lib, small_file, tmp_path):
         (_flip_weight, "checksum mismatch"),
         (_newer_domain, "newer"),
         (_unknown_key, "newer wno-edge format"),
-        (_wrong_width, "shape"),
         (_bad_tile, "tile"),
-        (_no_config, "not a wno-edge export"),
     ],
 )
 def test_refuses_corrupt_or_foreign_files(engine_lib, small_file, tmp_path, edit, match):
     bad = _edited(small_file, tmp_path / "bad.onnx", edit)
     with pytest.raises(WNOEdgeError, match=match):
         native(bad, engine_lib)
+
+
+@pytest.mark.parametrize("edit", [_wrong_width, _no_config])
+def test_metadata_is_informative(engine_lib, small_file, tmp_path, edit):
+    """The engine computes the graph: a config that contradicts it, or none, changes nothing."""
+    edited = _edited(small_file, tmp_path / "edited.onnx", edit)
+    x = np.random.default_rng(0).standard_normal((1, 2, 20, 18)).astype(np.float32)
+    with native(small_file, engine_lib, threads=1) as a, native(edited, engine_lib, threads=1) as b:
+        assert np.array_equal(a.run(x), b.run(x))
+        assert "fused WNO pipeline" in b.plan
 
 
 def test_refuses_non_onnx_fp16_and_missing_files(engine_lib, tmp_path):
@@ -456,9 +467,13 @@ def test_refuses_non_onnx_fp16_and_missing_files(engine_lib, tmp_path):
     node = onnx.helper.make_node("Identity", ["input"], ["output"])
     vi = onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1, 1, 4, 4])
     vo = onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1, 1, 4, 4])
-    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([node], "g", [vi], [vo])), plain)
-    with pytest.raises(WNOEdgeError, match="not a wno-edge export"):
+    graph = onnx.helper.make_graph([node], "g", [vi], [vo])
+    onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)]), plain)
+    with pytest.raises(WNOEdgeError, match="no weight checksum"):
         native(plain, engine_lib)
+    with native(plain, engine_lib, verify_checksum=False) as s:  # a foreign graph runs as written
+        x = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
+        assert np.array_equal(s.run(x), x) and "reference" in s.plan
     half = write(make_model(16, 16, width=8, modes=(3, 3), layers=1), tmp_path / "half.onnx", fp16=True)
     with pytest.raises(WNOEdgeError, match="float16"):
         native(half, engine_lib)
@@ -611,6 +626,34 @@ def test_cli_profile_native_prints_stages(use_engine, small_file):
     )
     assert r.exit_code == 0, r.output
     assert "native" in r.output and "Stages (mean per run): normalize+lift" in r.output
+
+
+def test_cli_info_plan(use_engine, small_file, tmp_path):
+    """`info --plan`: every node in a fused stage, the kernel and ISA, the arena; an edited graph
+    names the node no pattern took, and each node it runs on a reference kernel."""
+    from typer.testing import CliRunner
+
+    from wno_edge.cli import app
+
+    r = CliRunner().invoke(app, ["info", str(small_file), "--plan"])
+    assert r.exit_code == 0, r.output
+    assert r.output.startswith("plan: fused WNO pipeline, 2 layers") and "reference kernels: none" in r.output
+    assert "stage layer 1: DFT GEMMs" in r.output and "Winograd F(4x4, 3x3)" in r.output and "arena" in r.output
+
+    def extra_node(proto):  # y = output * 1: no pattern ends there
+        one = onnx.numpy_helper.from_array(np.ones((), np.float32), "extra_one")
+        proto.graph.initializer.append(one)
+        proto.graph.node[-1].output[0] = "before_extra"
+        proto.graph.node.append(onnx.helper.make_node("Mul", ["before_extra", "extra_one"], ["output"], name="extra"))
+
+    edited = _edited(small_file, tmp_path / "extra.onnx", extra_node)
+    r = CliRunner().invoke(app, ["info", str(edited), "--plan", "--no-verify-checksum", "--json"])
+    assert r.exit_code == 0, r.output
+    lines = json.loads(r.output)["plan"]
+    assert lines[0].startswith("plan: reference kernels for all") and "the projection does not end at the graph output" in lines[0]
+    assert lines[-1] == "  reference extra (Mul) -> (1, 3, 20, 18)"
+    r = CliRunner().invoke(app, ["info", str(small_file).replace(".onnx", ".pt"), "--plan"])
+    assert "--plan reads an .onnx file" in str(r.exception)
 
 
 def test_info_backends_lists_the_engine(use_engine):

@@ -107,6 +107,126 @@ struct Parser {
     return true;
   }
 
+  static float float_bits(std::uint32_t bits) {
+    float x;
+    std::memcpy(&x, &bits, sizeof x);
+    return x;
+  }
+
+  // Repeated float: packed (length-delimited fixed32s) or one fixed32 per field.
+  bool float32s(std::uint32_t wire, std::uint64_t value, Bytes bytes, std::vector<float>* out,
+                const char* where) {
+    if (wire == ProtoReader::kFixed32) {
+      out->push_back(float_bits(static_cast<std::uint32_t>(value)));
+      return out->size() <= 64 || fail(where, "too many values");
+    }
+    if (wire != ProtoReader::kLength) return fail(where, "unexpected wire type");
+    if (bytes.size % 4 != 0) return fail(where, "packed floats are not a multiple of 4 bytes");
+    if (out->size() + bytes.size / 4 > 64) return fail(where, "too many values");
+    for (std::size_t k = 0; k < bytes.size; k += 4) {
+      std::uint32_t bits = 0;
+      for (int i = 0; i < 4; ++i) bits |= static_cast<std::uint32_t>(bytes.data[k + i]) << (8 * i);
+      out->push_back(float_bits(bits));
+    }
+    return true;
+  }
+
+  // TensorShapeProto.Dimension: dim_value (1) or dim_param (2); -1 unless a dim_value is set.
+  bool dimension(Bytes b, std::int64_t* d) {
+    ProtoReader r(b);
+    std::uint32_t f, w;
+    std::uint64_t v;
+    Bytes s;
+    *d = -1;
+    while (!r.done()) {
+      if (!r.next(&f, &w, &v, &s)) return fail("graph input/output dim", r.error());
+      if (f == 1 && w == ProtoReader::kVarint) *d = static_cast<std::int64_t>(v);
+      if (f == 2 && w == ProtoReader::kLength) *d = -1;  // the oneof's last member wins
+    }
+    if (*d < 0) *d = -1;
+    return true;
+  }
+
+  // ValueInfoProto: name (1), type (2) -> TypeProto.tensor_type (1) -> elem_type (1), shape (2)
+  // -> TensorShapeProto.dim (1).
+  bool value_info(Bytes b, ValueInfo* vi) {
+    ProtoReader r(b);
+    std::uint32_t f, w;
+    std::uint64_t v;
+    Bytes s;
+    while (!r.done()) {
+      if (!r.next(&f, &w, &v, &s)) return fail("graph input/output", r.error());
+      if (f == 1 && w == ProtoReader::kLength) vi->name = s.str();
+      if (f != 2 || w != ProtoReader::kLength) continue;
+      ProtoReader type(s);
+      while (!type.done()) {
+        if (!type.next(&f, &w, &v, &s)) return fail("graph input/output type", type.error());
+        if (f != 1 || w != ProtoReader::kLength) continue;
+        ProtoReader tensor(s);
+        while (!tensor.done()) {
+          if (!tensor.next(&f, &w, &v, &s)) return fail("graph input/output type", tensor.error());
+          if (f == 1 && w == ProtoReader::kVarint) vi->elem_type = static_cast<int>(v);
+          if (f != 2 || w != ProtoReader::kLength) continue;
+          vi->has_shape = true;
+          vi->dims.clear();  // the last shape wins
+          ProtoReader shape(s);
+          while (!shape.done()) {
+            if (!shape.next(&f, &w, &v, &s)) return fail("graph input/output shape", shape.error());
+            if (f != 1 || w != ProtoReader::kLength) continue;
+            if (vi->dims.size() >= 64) return fail("graph input/output shape", "too many dims");
+            vi->dims.emplace_back();
+            if (!dimension(s, &vi->dims.back())) return false;
+          }
+        }
+      }
+    }
+    return true;
+  }
+
+  // FunctionProto: name (1), input (4), output (5), attribute (6), node (7), opset_import (9),
+  // domain (10).
+  bool function(Bytes b, Function* fn) {
+    ProtoReader r(b);
+    std::uint32_t f, w;
+    std::uint64_t v;
+    Bytes s;
+    while (!r.done()) {
+      if (!r.next(&f, &w, &v, &s)) return fail("function", r.error());
+      if (w != ProtoReader::kLength) continue;
+      switch (f) {
+        case 1:
+          fn->name = s.str();
+          break;
+        case 4:
+          fn->inputs.push_back(s.str());
+          break;
+        case 5:
+          fn->outputs.push_back(s.str());
+          break;
+        case 6:
+          fn->attributes.push_back(s.str());
+          break;
+        case 7:
+          if (fn->nodes.size() >= 100000) return fail("function", "too many nodes");
+          fn->nodes.emplace_back();
+          if (!node(s, &fn->nodes.back())) return false;
+          break;
+        case 9: {
+          OpsetId id;
+          if (!pair(s, &id.domain, nullptr, &id.version, "function opset_import")) return false;
+          fn->opsets.push_back(id);
+          break;
+        }
+        case 10:
+          fn->domain = s.str();
+          break;
+        default:
+          break;
+      }
+    }
+    return true;
+  }
+
   bool tensor(Bytes b, Tensor* t) {
     ProtoReader r(b);
     std::uint32_t f, w;
@@ -151,6 +271,7 @@ struct Parser {
       }
     }
     t->data = has_raw ? raw : (float_data.size ? float_data : int64_data);
+    t->data_field = has_raw ? 9 : (float_data.size ? 4 : (int64_data.size ? 7 : 0));
     return true;
   }
 
@@ -162,10 +283,13 @@ struct Parser {
     while (!r.done()) {
       if (!r.next(&f, &w, &v, &s)) return fail("node attribute", r.error());
       if (f == 1 && w == ProtoReader::kLength) a->name = s.str();
+      if (f == 2 && w == ProtoReader::kFixed32) a->f = float_bits(static_cast<std::uint32_t>(v));
       if (f == 3 && w == ProtoReader::kVarint) a->i = static_cast<std::int64_t>(v);
       if (f == 4 && w == ProtoReader::kLength) a->s = s.str();
+      if (f == 7 && !float32s(w, v, s, &a->floats, "node attribute floats")) return false;
       if (f == 8 && !int64s(w, v, s, &a->ints, "node attribute ints")) return false;
       if (f == 20 && w == ProtoReader::kVarint) a->type = static_cast<int>(v);
+      if (f == 21 && w == ProtoReader::kLength) a->ref_attr_name = s.str();
     }
     return true;
   }
@@ -221,6 +345,13 @@ struct Parser {
         if (m->initializers.size() >= 100000) return fail("graph", "too many initializers");
         m->initializers.emplace_back();
         if (!tensor(s, &m->initializers.back())) return false;
+      } else if (f == 11 || f == 12) {
+        std::vector<ValueInfo>& list = f == 11 ? m->inputs : m->outputs;
+        if (list.size() >= 100000) return fail("graph", "too many inputs or outputs");
+        list.emplace_back();
+        if (!value_info(s, &list.back())) return false;
+      } else if (f == 15) {
+        m->sparse_initializers = true;
       }
     }
     return true;
@@ -293,6 +424,11 @@ bool parse_model(const std::uint8_t* data, std::size_t size, ModelFile* out, std
       OpsetId id;
       if (!p.pair(s, &id.domain, nullptr, &id.version, "opset_import")) return false;
       out->opsets.push_back(id);
+    }
+    if (f == 25) {
+      if (out->functions.size() >= 10000) return p.fail("model", "too many functions");
+      out->functions.emplace_back();
+      if (!p.function(s, &out->functions.back())) return false;
     }
     if (f == 14) {
       std::string_view k, val;

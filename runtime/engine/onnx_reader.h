@@ -46,17 +46,23 @@ struct Tensor {
   std::string_view name;
   std::vector<std::int64_t> dims;
   int data_type = 0;
-  Bytes data;  // raw_data, or the packed float_data / int64_data bytes (little-endian)
+  Bytes data;  // raw_data, or the packed float_data / int64_data field bytes (see data_field)
   bool external = false;
+  // Which field `data` came from: 9 raw_data (little-endian), 4 float_data (packed fixed32,
+  // little-endian), 7 int64_data (packed varints: decode them), 0 none.
+  int data_field = 0;
   long long elements() const;  // product of dims, -1 on overflow or a negative dim
 };
 
 struct Attribute {
   std::string_view name;
-  int type = 0;  // AttributeProto.AttributeType: 1 FLOAT, 2 INT, 3 STRING, 7 INTS
+  int type = 0;  // AttributeProto.AttributeType: 1 FLOAT, 2 INT, 3 STRING, 6 FLOATS, 7 INTS
+  float f = 0.0f;
   std::int64_t i = 0;
   std::string_view s;
+  std::vector<float> floats;  // at most 64, like ints
   std::vector<std::int64_t> ints;
+  std::string_view ref_attr_name;  // in a function body: a reference to the caller's attribute
 };
 
 struct Node {
@@ -71,6 +77,22 @@ struct OpsetId {
   std::int64_t version = 0;
 };
 
+// A graph input or output (ValueInfoProto with a tensor type).
+struct ValueInfo {
+  std::string_view name;
+  int elem_type = 0;               // TensorProto.DataType; 0 when absent
+  bool has_shape = false;          // TypeProto.Tensor.shape present
+  std::vector<std::int64_t> dims;  // dim_value, or -1 for a dim_param / unset dim (at most 64)
+};
+
+// A model-local function (FunctionProto): what ONNX Runtime runs for a node of (domain, name).
+struct Function {
+  std::string_view name, domain;
+  std::vector<std::string_view> inputs, outputs, attributes;
+  std::vector<Node> nodes;
+  std::vector<OpsetId> opsets;
+};
+
 struct ModelFile {
   std::int64_t ir_version = 0;
   std::string_view producer;
@@ -78,6 +100,9 @@ struct ModelFile {
   std::vector<std::pair<std::string_view, std::string_view>> metadata;
   std::vector<Tensor> initializers;  // graph order
   std::vector<Node> nodes;
+  std::vector<ValueInfo> inputs, outputs;  // graph order
+  std::vector<Function> functions;         // model order
+  bool sparse_initializers = false;        // the graph has sparse_initializer entries
   int graphs = 0;
 
   const std::string_view* meta(std::string_view key) const;

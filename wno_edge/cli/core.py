@@ -27,6 +27,12 @@ def info(
     ),
     include_dir: bool = typer.Option(False, "--include-dir", help="Print the folder of the C headers (wno/*.h)."),
     lib_dir: bool = typer.Option(False, "--lib-dir", help="Print the folder of libwno_engine.so."),
+    plan: bool = typer.Option(
+        False, "--plan", help="The native engine's plan for an .onnx: fused stages, kernels, arena, reference nodes."
+    ),
+    verify_checksum: bool = typer.Option(
+        True, "--verify-checksum/--no-verify-checksum", help="With --plan: refuse weights that differ from the checksum."
+    ),
 ):
     """Architecture, parameter count, and MACs per inference split by part; or the backends."""
     wanted = [name for name, on in (("cmake", cmake_dir), ("include", include_dir), ("lib", lib_dir)) if on]
@@ -36,6 +42,8 @@ def info(
         return _backends(as_json)
     if model_path is None:
         raise WNOEdgeError("give a checkpoint (wno-edge info model.pt) or --backends")
+    if plan:
+        return _plan(model_path, batch, verify_checksum, as_json)
     from ..reports.summary import load_for_summary, model_summary
     from .display import summary_tables
 
@@ -46,6 +54,17 @@ def info(
         return
     for table in summary_tables(summary):
         console.print(table)
+
+
+def _plan(path: Path, batch: int, verify_checksum: bool, as_json: bool) -> None:
+    """The engine's plan (polygraphy `inspect model` / trtexec `--dumpLayerInfo` habits)."""
+    from .. import runtime
+
+    if path.suffix.lower() != ".onnx":
+        raise WNOEdgeError(f"--plan reads an .onnx file, got {path.name}")
+    with runtime.load(path, backend="native", batch=batch, check_finite=False, verify_checksum=verify_checksum) as s:
+        text = s.plan
+    typer.echo(json.dumps({"plan": text.splitlines()}, indent=2) if as_json else text.rstrip("\n"))
 
 
 def _native_paths(wanted: list[str]) -> None:

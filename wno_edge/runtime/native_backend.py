@@ -26,7 +26,7 @@ from .session import Session
 LIBRARY_ENV = "WNO_EDGE_ENGINE_LIB"
 ENGINE_LIBRARY = "libwno_engine.so"
 NATIVE_DIR = Path(__file__).resolve().parents[1] / "_native"
-ABI_VERSION = 1
+ABI_VERSION = 2  # WNO_ENGINE_ABI_VERSION
 SUCCESS, UNSUPPORTED = 0, 4
 
 
@@ -38,6 +38,7 @@ class _Options(ctypes.Structure):  # wno_engine_options
         ("first_cpu", ctypes.c_int),
         ("profile", ctypes.c_int),
         ("verify_checksum", ctypes.c_int),
+        ("max_memory_mb", ctypes.c_int),
     ]
 
 
@@ -69,6 +70,12 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.wno_engine_run.restype = c_int
     lib.wno_engine_shape.argtypes = [p, c_int, ctypes.POINTER(c_int)]
     lib.wno_engine_shape.restype = c_int
+    lib.wno_engine_rank.argtypes = [p, c_int]
+    lib.wno_engine_rank.restype = c_int
+    lib.wno_engine_dims.argtypes = [p, c_int, ctypes.POINTER(ctypes.c_longlong), c_int]
+    lib.wno_engine_dims.restype = c_int
+    lib.wno_engine_plan.argtypes = [p]
+    lib.wno_engine_plan.restype = ctypes.c_char_p
     lib.wno_engine_config_json.argtypes = [p]
     lib.wno_engine_config_json.restype = ctypes.c_char_p
     lib.wno_engine_arena_bytes.argtypes = [p]
@@ -76,8 +83,9 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
     lib.wno_engine_num_threads.argtypes = [p]
     lib.wno_engine_num_threads.restype = c_int
     lib.wno_engine_isa.restype = ctypes.c_char_p
+    lib.wno_engine_stage_count.argtypes = [p]
     lib.wno_engine_stage_count.restype = c_int
-    lib.wno_engine_stage_name.argtypes = [c_int]
+    lib.wno_engine_stage_name.argtypes = [p, c_int]
     lib.wno_engine_stage_name.restype = ctypes.c_char_p
     lib.wno_engine_stage_times.argtypes = [p, ctypes.POINTER(ctypes.c_double), c_int, ctypes.POINTER(ctypes.c_longlong)]
     lib.wno_engine_stage_times.restype = c_int
@@ -150,6 +158,7 @@ class NativeSession(Session):
         first_cpu: int = 0,
         profile: bool = False,
         verify_checksum: bool = True,
+        max_memory_mb: int | None = None,
         library: str | os.PathLike[str] | None = None,
     ) -> None:
         super().__init__(check_finite, check_output)
@@ -168,6 +177,10 @@ class NativeSession(Session):
         opts.num_threads = threads or 0
         opts.pin_threads, opts.first_cpu = int(bool(pin_threads)), int(first_cpu)
         opts.profile, opts.verify_checksum = int(bool(profile)), int(bool(verify_checksum))
+        if max_memory_mb is not None:
+            if isinstance(max_memory_mb, bool) or not isinstance(max_memory_mb, int) or not 0 < max_memory_mb < 2**31:
+                raise WNOEdgeError(f"max_memory_mb must be a positive integer, got {preview(max_memory_mb, 60)}")
+            opts.max_memory_mb = max_memory_mb
         error = ctypes.create_string_buffer(1024)
         status = self._lib.wno_engine_open(
             os.fsencode(os.fspath(path)), ctypes.byref(opts), ctypes.byref(engine), error, len(error)
@@ -177,20 +190,24 @@ class NativeSession(Session):
             if batch is not None and "fixed batch" in message:
                 message += " (load it with that batch, or export with a dynamic batch)"
             raise WNOEdgeError(message)
-        dims = (ctypes.c_int * 4)()
-        self._lib.wno_engine_shape(self._engine, 0, dims)
-        self.input_shape = tuple(dims)
-        self._lib.wno_engine_shape(self._engine, 1, dims)
-        self.output_shape = tuple(dims)
+        self.input_shape, self.output_shape = self._dims(0), self._dims(1)
         self.dtype = np.dtype(np.float32)
         self.device = "cpu"
         self.threads = self._lib.wno_engine_num_threads(self._engine)
         self.arena_bytes = self._lib.wno_engine_arena_bytes(self._engine)
         # the text the engine accepted, read by the same grammar (one reader: onnx_metadata)
         text = self._lib.wno_engine_config_json(self._engine).decode("utf-8", "replace")
-        self.config = config_from_json(text, os.fspath(path))
+        self.config = config_from_json(text, os.fspath(path)) if text else None
+        self.plan: str = self._lib.wno_engine_plan(self._engine).decode("utf-8", "replace")
+        """Which nodes fused into which stage, kernels, ISA, tiles, arena, reference nodes."""
         self._y = np.zeros(self.output_shape, self.dtype)
         self._y_ptr = self._y.ctypes.data
+
+    def _dims(self, which: int) -> tuple[int, ...]:
+        rank = self._lib.wno_engine_rank(self._engine, which)
+        dims = (ctypes.c_longlong * max(rank, 1))()
+        self._lib.wno_engine_dims(self._engine, which, dims, rank)
+        return tuple(int(d) for d in dims[:rank])
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         self._lib.wno_engine_run(self._engine, x.ctypes.data, self._y_ptr)  # releases the GIL
@@ -199,12 +216,13 @@ class NativeSession(Session):
     def stage_times(self) -> tuple[dict[str, float], int]:
         """Seconds per stage summed over the runs since load (or reset), and that run count;
         all zero unless the session was opened with profile=True."""
-        n = self._lib.wno_engine_stage_count()
-        seconds, runs = (ctypes.c_double * n)(), ctypes.c_longlong()
         with self._lock:
             self._check_open()
+            n = self._lib.wno_engine_stage_count(self._engine)
+            seconds, runs = (ctypes.c_double * n)(), ctypes.c_longlong()
             self._lib.wno_engine_stage_times(self._engine, seconds, n, ctypes.byref(runs))
-        return {self._lib.wno_engine_stage_name(i).decode(): seconds[i] for i in range(n)}, runs.value
+            names = [self._lib.wno_engine_stage_name(self._engine, i).decode() for i in range(n)]
+        return dict(zip(names, seconds, strict=True)), runs.value
 
     def timing_breakdown(self) -> dict[str, dict[str, float]]:
         """For `wno-edge profile`: mean milliseconds per run of each stage (profile=True)."""

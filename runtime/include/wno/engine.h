@@ -1,5 +1,6 @@
-/* C ABI of the wno-edge native engine: runs a WNO exported by `wno-edge export` (.onnx,
- * float32) end to end on the CPU, with neither Python, ONNX Runtime nor protobuf.
+/* C ABI of the wno-edge native engine: runs an ONNX graph (float32) on the CPU, with neither
+ * Python, ONNX Runtime nor protobuf: a WNO or FNO exported by `wno-edge export` on its fused
+ * pipeline, any other graph of the supported ops on reference kernels (docs/native-engine.md).
  *
  *   wno_engine_options o;  wno_engine_default_options(&o);  o.num_threads = 2;
  *   wno_engine* e;  char err[256];
@@ -7,10 +8,12 @@
  *   wno_engine_run(e, x, y);          x: (N, C_in, H, W), y: (N, C_out, H, W), float32 NCHW
  *   wno_engine_close(e);
  *
- * Loading reads the file once, verifies the weight checksum the exporter stored, checks every
- * shape against the config in the file's metadata and allocates one arena; wno_engine_run
- * allocates nothing. A file that is not a wno-edge export, has a newer format version, is
- * truncated or corrupt gets an error status and a message, never a crash.
+ * Loading reads the file once, verifies the weight checksum the exporter stored, reads the
+ * graph and infers every shape from it (the metadata is informative only), covers the graph
+ * with fusion patterns (wno_engine_plan says how) and allocates one arena; wno_engine_run
+ * allocates nothing. A file with an op outside the supported set, a newer format version, a
+ * tensor over the memory cap, non-finite weights, or truncated or corrupt bytes gets an error
+ * status and a one-line message, never a crash.
  * One engine runs one call at a time: concurrent wno_engine_run calls on the same engine are
  * serialised. Separate engines are independent.
  * Statuses: WNO_ERROR_INVALID_ARGUMENT (bad file or argument), WNO_ERROR_UNSUPPORTED (newer
@@ -26,7 +29,7 @@
 extern "C" {
 #endif
 
-#define WNO_ENGINE_ABI_VERSION 1
+#define WNO_ENGINE_ABI_VERSION 2
 
 typedef struct wno_engine wno_engine;
 
@@ -38,6 +41,7 @@ typedef struct wno_engine_options {
   int first_cpu;
   int profile;         /* 1: record per-stage times (wno_engine_stage_*) */
   int verify_checksum; /* 1 (default): refuse a file whose weights differ from its checksum */
+  int max_memory_mb;   /* cap on any tensor and on the arena (default 2048); 0: the default */
 } wno_engine_options;
 
 WNO_API int wno_engine_abi_version(void);
@@ -55,9 +59,17 @@ WNO_API void wno_engine_close(wno_engine* engine);
 /* input: N*C_in*H*W floats, output: N*C_out*H*W floats (NCHW, not overlapping). */
 WNO_API wno_status wno_engine_run(wno_engine* engine, const float* input, float* output);
 
-/* dims[4] = (N, C, H, W) of the input (which = 0) or the output (which = 1). */
+/* dims[4] = (N, C, H, W) of the input (which = 0) or the output (which = 1); UNSUPPORTED when
+ * that tensor's rank is not 4 (use wno_engine_rank / wno_engine_dims). */
 WNO_API wno_status wno_engine_shape(const wno_engine* engine, int which, int dims[4]);
-/* The WNO config JSON stored in the file (valid while the engine is open). */
+/* Rank of the input (which = 0) or output (1), -1 on a bad argument; dims[0..rank) its shape. */
+WNO_API int wno_engine_rank(const wno_engine* engine, int which);
+WNO_API wno_status wno_engine_dims(const wno_engine* engine, int which, long long* dims, int count);
+/* The plan, as text (valid while the engine is open): which nodes fused into which stage, each
+ * stage's kernel, ISA and tile, the arena size, and every node that runs on a reference kernel. */
+WNO_API const char* wno_engine_plan(const wno_engine* engine);
+/* The WNO config JSON stored in the file's metadata, "" if none (informative: the engine runs
+ * the graph; valid while the engine is open). */
 WNO_API const char* wno_engine_config_json(const wno_engine* engine);
 /* Bytes of the arena allocated at load (weights, activations, workspaces). */
 WNO_API size_t wno_engine_arena_bytes(const wno_engine* engine);
@@ -66,10 +78,10 @@ WNO_API int wno_engine_num_threads(const wno_engine* engine);
 WNO_API const char* wno_engine_isa(void);
 
 /* Per-stage times, accumulated over runs since open or the last reset (options.profile = 1):
- * stage i in [0, wno_engine_stage_count()) is named wno_engine_stage_name(i); seconds[i]
- * receives its total, *runs the number of runs. */
-WNO_API int wno_engine_stage_count(void);
-WNO_API const char* wno_engine_stage_name(int stage);
+ * stage i in [0, wno_engine_stage_count(e)) of the plan is named wno_engine_stage_name(e, i);
+ * seconds[i] receives its total, *runs the number of runs. */
+WNO_API int wno_engine_stage_count(const wno_engine* engine);
+WNO_API const char* wno_engine_stage_name(const wno_engine* engine, int stage);
 WNO_API wno_status wno_engine_stage_times(const wno_engine* engine, double* seconds, int count,
                                           long long* runs);
 WNO_API void wno_engine_reset_stage_times(wno_engine* engine);

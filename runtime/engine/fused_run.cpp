@@ -1,0 +1,364 @@
+// The fused WNO pipeline, one run (channel-first NCHW throughout, no transposes):
+//   normalise + lift (1x1 conv + the lift/grid constant, zero in the domain padding)
+//   per layer: spectral branch   T = v @ fwd_w (re, im halves)      per (n, c): GEMM Hp x m2 x Wp
+//                                X = fwd_h @ [T_re; T_im]           GEMM 2K1 x m2 x 2Hp
+//                                O = per-mode complex mixing        over modes, per out channel
+//                                Z = inv_h @ [O_re; O_im]           per (n, o): GEMM 2Hp x m2 x 2K1
+//                                s = Z_re @ inv_w_re + Z_im @ inv_w_im          GEMM Hp x Wp x m2
+//              real-space branch v' = gelu(conv3x3(v; k + W) + b + s) over s (no GELU after the
+//                                last layer): the Winograd kernel's conv + bias, then one pass
+//                                of ours (or its fused epilogue, $WNO_ENGINE_FUSED_EPILOGUE=1);
+//                                FNO files: a 1x1 conv GEMM accumulated onto s, bias, GELU
+//   crop, projection per image row: gelu(P1 v + b1) -> P2 . + b2 -> * std + mean
+// The DFT GEMMs are folded on the bases' symmetry (cos even, sin odd under w -> W - w and
+// h -> H - h; checked at load): sums and differences of mirrored rows/columns first, then
+// half-size GEMMs, half the multiplies. Bases without the symmetry run unfolded.
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <utility>
+
+#include "engine_impl.h"
+#include "neuralop_block.h"
+
+namespace wno::engine {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+void parallel(Pool& pool, long long n, F& f) {
+  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
+}
+
+}  // namespace
+
+long long Engine::input_elements() const {
+  long long n = 1;
+  for (const long long d : in_dims) n *= d;
+  return n;
+}
+
+long long Engine::output_elements() const {
+  long long n = 1;
+  for (const long long d : out_dims) n *= d;
+  return n;
+}
+
+wno_status Engine::run(const float* x, float* y) {
+  if (!reference) {
+    const wno_status s = run_fused(x, y);
+    if (profile && s == WNO_SUCCESS) ++runs;
+    return s;
+  }
+  const Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
+  reference->run(x, y);
+  if (profile) {
+    stage_s[0] += std::chrono::duration<double>(Clock::now() - t0).count();
+    ++runs;
+  }
+  return WNO_SUCCESS;
+}
+
+// Normalise (as the graph: (x - mean) / std) into xn, then lift into buf[0] (zero in the padding).
+void Engine::lift_stage(const float* x) {
+  const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
+  for (int b = 0; b < n; ++b)
+    for (int ci = 0; ci < cin; ++ci) {
+      const float* src = x + (1LL * b * cin + ci) * hw;
+      float* dst = xn + (1LL * b * cin + ci) * hw;
+      const float mean = in_mean ? in_mean[ci] : 0.f;
+      if (in_std) {
+        const float sd = in_std[ci];
+        for (long long i = 0; i < hw; ++i) dst[i] = (src[i] - mean) / sd;
+      } else {
+        for (long long i = 0; i < hw; ++i) dst[i] = src[i] - mean;
+      }
+    }
+  auto lift = [&](long long task, int) {
+    const int b = static_cast<int>(task / c), ch = static_cast<int>(task % c);
+    float* out = buf[0] + (1LL * b * c + ch) * hpwp;
+    const float* lc = lift_c + 1LL * ch * hpwp + 1LL * top * wp + left;
+    for (long long i = 0; i < 1LL * top * wp; ++i) out[i] = 0.f;
+    for (int i = 0; i < h; ++i) {
+      float* row = out + 1LL * (top + i) * wp;
+      for (int j = 0; j < left; ++j) row[j] = 0.f;
+      row += left;
+      for (int j = 0; j < w; ++j) row[j] = 0.f;
+      for (int ci = 0; ci < cin; ++ci) {
+        const float wgt = lift_w[ch * cin + ci];
+        const float* src = xn + (1LL * b * cin + ci) * hw + 1LL * i * w;
+        for (int j = 0; j < w; ++j) row[j] += wgt * src[j];
+      }
+      for (int j = 0; j < w; ++j) row[j] += lc[1LL * i * wp + j];
+      for (int j = w; j < wp - left; ++j) row[j] = 0.f;
+    }
+    for (long long i = 1LL * (top + h) * wp; i < hpwp; ++i) out[i] = 0.f;
+  };
+  if (lw)
+    lift_mlp(*k, *pool, n, cin, h, w, lw, c, xn, lift_w, lift_c, lift2_w, lift2_b, buf[0], hp, wp,
+             top, left, scratch, scratch_floats);
+  else
+    parallel(*pool, 1LL * n * c, lift);
+}
+
+// Forward truncated DFT of channel nc of v into spec_x.
+void Engine::dft_forward(const float* v, long long nc, int worker) const {
+  const Kernels& K = *k;
+  const long long hpwp = 1LL * hp * wp;
+  float* ev = worker_scratch(worker);  // folded rows: even (Hp, ne), odd (Hp, no)
+  float* od = ev + 1LL * hp * ne;
+  float* t = od + 1LL * hp * no;  // [T_re; T_im]: (2 Hp, m2)
+  float* tp = t + 2LL * hp * m2;
+  const float* vin = v + nc * hpwp;
+  if (fold_w) {
+    for (int i = 0; i < hp; ++i) {
+      const float* row = vin + 1LL * i * wp;
+      float* er = ev + 1LL * i * ne;
+      float* orow = od + 1LL * i * no - 1;
+      er[0] = row[0];
+      for (int j = 1; j <= no; ++j) {
+        er[j] = row[j] + row[wp - j];
+        orow[j] = row[j] - row[wp - j];
+      }
+      if (wp % 2 == 0) er[wp / 2] = row[wp / 2];
+    }
+    K.gemm_packed(hp, m2, ne, ev, ne, fwd_w_re, t, m2, false);
+    K.gemm_packed(hp, m2, no, od, no, fwd_w_im, t + 1LL * hp * m2, m2, false);
+  } else {
+    K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
+    K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
+  }
+  float* x = spec_x + nc * 2 * modes_p;  // X_re (K1, m2), X_im at + modes_p
+  if (fold_h) {
+    float* b1 = tp + packed_floats(2 * hp, m2);  // [E_re; O_im], then [E_im; O_re]: (Hp, m2)
+    float* b2 = b1 + 1LL * hp * m2;
+    const float* tr = t;
+    const float* ti = t + 1LL * hp * m2;
+    for (int q = 0; q < m2; ++q) {
+      b1[q] = tr[q];
+      b2[q] = ti[q];
+    }
+    for (int j = 1; j <= no_h; ++j) {
+      const float* r1 = tr + 1LL * j * m2;
+      const float* r2 = tr + 1LL * (hp - j) * m2;
+      const float* i1 = ti + 1LL * j * m2;
+      const float* i2 = ti + 1LL * (hp - j) * m2;
+      float* e1 = b1 + 1LL * j * m2;
+      float* o1 = b1 + 1LL * (ne_h + j - 1) * m2;
+      float* e2 = b2 + 1LL * j * m2;
+      float* o2 = b2 + 1LL * (ne_h + j - 1) * m2;
+      for (int q = 0; q < m2; ++q) {
+        e1[q] = r1[q] + r2[q];
+        o2[q] = r1[q] - r2[q];
+        e2[q] = i1[q] + i2[q];
+        o1[q] = i1[q] - i2[q];
+      }
+    }
+    if (hp % 2 == 0)
+      for (int q = 0; q < m2; ++q) {
+        b1[1LL * (hp / 2) * m2 + q] = tr[1LL * (hp / 2) * m2 + q];
+        b2[1LL * (hp / 2) * m2 + q] = ti[1LL * (hp / 2) * m2 + q];
+      }
+    float* bp2 = tp + packed_floats(hp, m2);
+    K.pack_b(hp, m2, b1, m2, tp);
+    K.pack_b(hp, m2, b2, m2, bp2);
+    K.gemm_packed(k1, m2, hp, fwd_h, hp, tp, x, m2, false);
+    K.gemm_packed(k1, m2, hp, fwd_h + 1LL * k1 * hp, hp, bp2, x + modes_p, m2, false);
+  } else {
+    K.pack_b(2 * hp, m2, t, m2, tp);
+    K.gemm_packed(k1, m2, 2 * hp, fwd_h, 2 * hp, tp, x, m2, false);
+    K.gemm_packed(k1, m2, 2 * hp, fwd_h + 2LL * k1 * hp, 2 * hp, tp, x + modes_p, m2, false);
+  }
+}
+
+// Inverse DFT of channel nco of spec_o into s.
+void Engine::dft_inverse(float* s, long long nco, int worker) const {
+  const Kernels& K = *k;
+  const long long hpwp = 1LL * hp * wp;
+  float* z = worker_scratch(worker);  // [Z_re; Z_im]: (2 Hp, m2)
+  float* op = z + 2LL * hp * m2;
+  const float* o_nc = spec_o + nco * 2 * modes_p;  // O_re (K1, m2), O_im at + modes_p
+  if (fold_h) {
+    float* op2 = op + packed_floats(k1, m2);
+    float* r1 = op + packed_floats(2 * k1, m2);  // [P1; Q2], then [P2; Q1]: (Hp, m2)
+    float* r2 = r1 + 1LL * hp * m2;
+    K.pack_b(k1, m2, o_nc, m2, op);
+    K.pack_b(k1, m2, o_nc + modes_p, m2, op2);
+    K.gemm_packed(hp, m2, k1, inv_h, k1, op, r1, m2, false);
+    K.gemm_packed(hp, m2, k1, inv_h + 1LL * hp * k1, k1, op2, r2, m2, false);
+    float* zr = z;
+    float* zi = z + 1LL * hp * m2;
+    for (int q = 0; q < m2; ++q) {
+      zr[q] = r1[q];
+      zi[q] = r2[q];
+    }
+    for (int j = 1; j <= no_h; ++j) {
+      const float* p1 = r1 + 1LL * j * m2;
+      const float* q2 = r1 + 1LL * (ne_h + j - 1) * m2;
+      const float* p2 = r2 + 1LL * j * m2;
+      const float* q1 = r2 + 1LL * (ne_h + j - 1) * m2;
+      float* zr1 = zr + 1LL * j * m2;
+      float* zr2 = zr + 1LL * (hp - j) * m2;
+      float* zi1 = zi + 1LL * j * m2;
+      float* zi2 = zi + 1LL * (hp - j) * m2;
+      for (int q = 0; q < m2; ++q) {
+        zr1[q] = p1[q] + q1[q];
+        zr2[q] = p1[q] - q1[q];
+        zi1[q] = p2[q] + q2[q];
+        zi2[q] = p2[q] - q2[q];
+      }
+    }
+    if (hp % 2 == 0)
+      for (int q = 0; q < m2; ++q) {
+        zr[1LL * (hp / 2) * m2 + q] = r1[1LL * (hp / 2) * m2 + q];
+        zi[1LL * (hp / 2) * m2 + q] = r2[1LL * (hp / 2) * m2 + q];
+      }
+  } else {
+    float* o2 = op + packed_floats(2 * k1, m2);  // [O_re; O_im] contiguous, for one packing
+    std::memcpy(o2, o_nc, sizeof(float) * k1 * m2);
+    std::memcpy(o2 + 1LL * k1 * m2, o_nc + modes_p, sizeof(float) * k1 * m2);
+    K.pack_b(2 * k1, m2, o2, m2, op);
+    K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
+  }
+  float* out = s + nco * hpwp;
+  if (fold_w) {
+    float* pe = op + packed_floats(2 * k1, m2);  // (Hp, ne) even part, (Hp, no) odd part
+    float* qo = pe + 1LL * hp * ne;
+    K.gemm_packed(hp, ne, m2, z, m2, inv_w_re, pe, ne, false);
+    K.gemm_packed(hp, no, m2, z + 1LL * hp * m2, m2, inv_w_im, qo, no, false);
+    for (int i = 0; i < hp; ++i) {
+      float* row = out + 1LL * i * wp;
+      const float* pr = pe + 1LL * i * ne;
+      const float* qr = qo + 1LL * i * no - 1;
+      row[0] = pr[0];
+      for (int j = 1; j <= no; ++j) {
+        row[j] = pr[j] + qr[j];
+        row[wp - j] = pr[j] - qr[j];
+      }
+      if (wp % 2 == 0) row[wp / 2] = pr[wp / 2];
+    }
+  } else {
+    K.gemm_packed(hp, wp, m2, z, m2, inv_w_re, out, wp, false);
+    K.gemm_packed(hp, wp, m2, z + 1LL * hp * m2, m2, inv_w_im, out, wp, true);
+  }
+}
+
+// The real-space conv and the layer's tail over s (which holds the spectral branch).
+wno_status Engine::real_space(const Layer& L, const float* v, float* s, bool last) {
+  const Kernels& K = *k;
+  Pool& P = *pool;
+  const long long hpwp = 1LL * hp * wp;
+  const wno_cpu_parallel kernel_pool{[](void* p, long long count, wno_task_fn fn, void* ctx) {
+                                       static_cast<Pool*>(p)->run(count, fn, ctx);
+                                     },
+                                     &P, P.threads()};
+  if (L.winograd) {  // the kernel runs on this pool (a second one would fight it for cores)
+    // s = act(conv(v) + bias + s), written over s.
+    if (fused_epilogue) {
+      const wno_status st =
+          wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
+                            conv_ws, conv_ws_bytes, &kernel_pool);
+      if (st != WNO_SUCCESS) return st;
+    } else {
+      const wno_status st = wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, nullptr, WNO_ACT_NONE,
+                                              conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
+      if (st != WNO_SUCCESS) return st;
+      auto sum = [&](long long nc, int) {
+        K.add_act(hpwp, conv_out + nc * hpwp, s + nc * hpwp, !last);
+      };
+      parallel(P, 1LL * n * c, sum);
+    }
+  } else if (neuralop) {  // W v, GELU, channel MLP + skip, GELU: one pass
+    fno_layer(K, P, n, c, cmw, hpwp, s, v, L.pointwise, L.bias, L.mlp1_w, L.mlp1_b, L.mlp2_w,
+              L.mlp2_b, L.mlp_skip, L.mlp_skip_diag, last, scratch, scratch_floats);
+  } else {
+    constexpr int kChunk = 256;
+    const long long chunks = (hpwp + kChunk - 1) / kChunk;
+    auto pointwise = [&](long long task, int worker) {
+      const long long b = task / chunks, j0 = (task % chunks) * kChunk;
+      const int cw = static_cast<int>(std::min<long long>(kChunk, hpwp - j0));
+      float* bp = worker_scratch(worker);
+      K.pack_b(c, cw, v + b * c * hpwp + j0, hpwp, bp);
+      float* out = s + b * c * hpwp + j0;
+      K.gemm_packed(c, cw, c, L.pointwise, c, bp, out, hpwp, true);
+      K.bias_act(c, cw, out, hpwp, L.bias, !last);
+    };
+    parallel(P, n * chunks, pointwise);
+  }
+  if (neuralop && L.winograd) {  // GELU (above), channel MLP + skip, GELU
+    if (L.mlp1_w)
+      channel_mlp(K, P, n, c, cmw, hpwp, s, v, L.mlp1_w, L.mlp1_b, L.mlp2_w, L.mlp2_b, L.mlp_skip,
+                  L.mlp_skip_diag, !last, scratch, scratch_floats);
+    else if (!last)
+      gelu_inplace(K, P, 1LL * n * c, hpwp, s);
+  }
+  return WNO_SUCCESS;
+}
+
+// Crop and project image row `task` (batch-major) into y.
+void Engine::project_row(const float* v, float* y, long long task, int worker) const {
+  const Kernels& K = *k;
+  const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
+  const long long b = task / h, i = task % h;
+  float* bp = worker_scratch(worker);
+  float* h1 = bp + packed_floats(c, w);
+  float* bp2 = h1 + 1LL * proj * w;
+  K.pack_b(c, w, v + b * c * hpwp + (top + i) * wp + left, hpwp, bp);
+  K.gemm_packed(proj, w, c, p1_w, c, bp, h1, w, false);
+  K.bias_act(proj, w, h1, w, p1_b, true);
+  K.pack_b(proj, w, h1, w, bp2);
+  float* out = y + b * cout * hw + i * w;
+  K.gemm_packed(cout, w, proj, p2_w, proj, bp2, out, hw, false);
+  K.bias_act(cout, w, out, hw, p2_b, false);
+  if (out_std || out_mean)
+    for (int o = 0; o < cout; ++o) {
+      float* row = out + o * hw;
+      const float sd = out_std ? out_std[o] : 1.f, mean = out_mean ? out_mean[o] : 0.f;
+      if (out_std)
+        for (int j = 0; j < w; ++j) row[j] *= sd;
+      if (out_mean)
+        for (int j = 0; j < w; ++j) row[j] += mean;
+    }
+}
+
+wno_status Engine::run_fused(const float* x, float* y) {
+  Pool& P = *pool;
+  Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
+  auto lap = [&](std::size_t stage) {  // 0 lift, 1 + kLayerSteps * layer + step, last projection
+    if (!profile) return;
+    const Clock::time_point t1 = Clock::now();
+    stage_s[stage] += std::chrono::duration<double>(t1 - t0).count();
+    t0 = t1;
+  };
+  lift_stage(x);
+  lap(0);
+  float* v = buf[0];
+  float* s = buf[1];
+  for (std::size_t li = 0; li < layers.size(); ++li) {
+    const Layer& L = layers[li];
+    const std::size_t stage = 1 + kLayerSteps * li;
+    auto forward = [&](long long nc, int worker) { dft_forward(v, nc, worker); };
+    parallel(P, 1LL * n * c, forward);
+    lap(stage);
+    auto mixing = [&](long long o, int) {
+      k->mix(n, c, c, static_cast<int>(o), static_cast<int>(o) + 1, modes_p, spec_x, L.mix, spec_o);
+    };
+    parallel(P, c, mixing);
+    lap(stage + 1);
+    auto inverse = [&](long long nco, int worker) { dft_inverse(s, nco, worker); };
+    parallel(P, 1LL * n * c, inverse);
+    lap(stage + 2);
+    const wno_status st = real_space(L, v, s, li + 1 == layers.size());
+    if (st != WNO_SUCCESS) return st;
+    lap(stage + 3);
+    std::swap(v, s);
+  }
+  auto project = [&](long long task, int worker) { project_row(v, y, task, worker); };
+  parallel(P, 1LL * n * h, project);
+  P.park();  // between runs (a control loop's tick) the helpers sleep
+  lap(stage_s.size() - 1);
+  return WNO_SUCCESS;
+}
+
+}  // namespace wno::engine

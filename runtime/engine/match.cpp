@@ -1,0 +1,586 @@
+// The patterns of wno_edge/onnx/export.py's graph (and the neuraloperator import's), matched
+// forward from the graph input. Every pattern checks op type, domain, input positions, the
+// attributes (only those the fused stage implements, with the values it implements), constants
+// by value and every intermediate shape; an intermediate value must have no other consumer.
+#include "match.h"
+
+#include <cmath>
+#include <cstring>
+#include <initializer_list>
+#include <string_view>
+
+#include "wno/contract.h"
+
+namespace wno::engine {
+namespace {
+
+using Shape = std::vector<long long>;
+
+bool onnx_domain(std::string_view d) { return d.empty() || d == "ai.onnx"; }
+
+constexpr float kSqrt2 = 1.41421356237309504880f;  // float(math.sqrt(2)), the exporter's constant
+
+class Matcher {
+ public:
+  Matcher(const Graph& g, WnoMatch* m) : g_(g), m_(*m) {}
+  bool run();
+  std::string why;
+
+ private:
+  // ---- small predicates ----------------------------------------------------------------
+  const GraphNode& node(int i) const { return g_.nodes[static_cast<std::size_t>(i)]; }
+  std::string_view op(int i) const { return node(i).node->op_type; }
+  const Shape& shape(int v) const { return g_.value(v).shape; }
+
+  bool fail(int nd, const std::string& what) {
+    if (why.empty()) why = (nd >= 0 ? "node " + node(nd).label() + ": " : std::string()) + what;
+    return false;
+  }
+  // Node nd is `type` (ONNX domain), has `ins` inputs (all present) and one output.
+  bool is(int nd, std::string_view type, std::size_t ins) const {
+    const GraphNode& n = node(nd);
+    if (op(nd) != type || !onnx_domain(n.node->domain) || n.in.size() != ins || n.out.size() != 1)
+      return false;
+    for (const int v : n.in)
+      if (v < 0) return false;
+    return true;
+  }
+  int out(int nd) const { return node(nd).out[0]; }
+  // The one consumer of v that is `type` (ONNX domain) reading v as input `pos`; -1 if none or
+  // several.
+  int consumer(int v, std::string_view type, int pos = 0) const {
+    int found = -1;
+    for (const int c : g_.value(v).consumers) {
+      const GraphNode& n = node(c);
+      if (op(c) != type || static_cast<int>(n.in.size()) <= pos || n.in[pos] != v) continue;
+      if (found >= 0 && found != c) return -1;
+      found = c;
+    }
+    return found;
+  }
+  // The sole consumer of v if it is `type`, else -1.
+  int next(int v, std::string_view type) const {
+    const int c = g_.sole_consumer(v);
+    return c >= 0 && op(c) == type ? c : -1;
+  }
+  // The input of binary node nd that is not v (either order); -1 if v is not an input.
+  int other(int nd, int v) const {
+    const GraphNode& n = node(nd);
+    if (n.in.size() != 2) return -1;
+    if (n.in[0] == v) return n.in[1];
+    if (n.in[1] == v) return n.in[0];
+    return -1;
+  }
+  bool float_init(int v, const Shape& want) const {
+    const Value& x = g_.value(v);
+    return x.init && x.dtype == kFloat && x.shape == want;
+  }
+  bool scalar_is(int v, float want) const {
+    float f = 0;
+    return v >= 0 && g_.value(v).shape.empty() && g_.scalar(v, &f) &&
+           std::memcmp(&f, &want, sizeof f) == 0;
+  }
+  bool ints_are(int v, const Shape& want) const {
+    std::vector<long long> got;
+    return v >= 0 && g_.ints(v, &got) && got == want;
+  }
+  // nd's attributes are all in `allowed`.
+  bool attrs_within(int nd, std::initializer_list<std::string_view> allowed) const {
+    for (const Attribute& a : node(nd).node->attributes) {
+      bool ok = false;
+      for (const std::string_view name : allowed) ok |= a.name == name;
+      if (!ok) return false;
+    }
+    return true;
+  }
+  bool ints_attr(int nd, std::string_view name, const Shape& want) const {
+    const Attribute* a = node(nd).node->find(name);
+    if (!a) return true;  // absent: the default, which every caller's `want` is
+    return std::vector<long long>(a->ints.begin(), a->ints.end()) == want;
+  }
+
+  // ---- patterns -----------------------------------------------------------------------
+  // A pointwise Conv: x (N, cin, ...) -> (N, cout, ...), weight (cout, cin, 1, 1), bias (cout) if
+  // `bias`. Returns its output or -1.
+  int conv1x1(int x, int cout, int cin, bool bias, int* w, int* b, std::vector<int>* nodes) {
+    for (const int nd : g_.value(x).consumers) {
+      if (!is(nd, "Conv", bias ? 3 : 2) || node(nd).in[0] != x) continue;
+      if (!attrs_within(nd, {"kernel_shape", "pads", "strides", "dilations", "group"}) ||
+          !ints_attr(nd, "kernel_shape", {1, 1}) || !ints_attr(nd, "pads", {0, 0, 0, 0}) ||
+          !ints_attr(nd, "strides", {1, 1}) || !ints_attr(nd, "dilations", {1, 1}))
+        continue;
+      const Attribute* group = node(nd).node->find("group");
+      if ((group && group->i != 1) || !float_init(node(nd).in[1], {cout, cin, 1, 1})) continue;
+      if (bias && !float_init(node(nd).in[2], {cout})) continue;
+      *w = node(nd).in[1];
+      if (b) *b = bias ? node(nd).in[2] : -1;
+      nodes->push_back(nd);
+      return out(nd);
+    }
+    return -1;
+  }
+
+  // Exact GELU: Gelu (approximate "none"), or x * (erf(x / sqrt2) + 1) * 0.5 as torch writes it.
+  int gelu(int x, std::vector<int>* nodes) {
+    const int gn = consumer(x, "Gelu");
+    if (gn >= 0) {
+      const Attribute* ap = node(gn).node->find("approximate");
+      if (!is(gn, "Gelu", 1) || !attrs_within(gn, {"approximate"}) || (ap && ap->s != "none"))
+        return -1;
+      if (shape(out(gn)) != shape(x)) return -1;
+      nodes->push_back(gn);
+      return out(gn);
+    }
+    const int div = consumer(x, "Div");
+    if (div < 0 || !is(div, "Div", 2) || !scalar_is(node(div).in[1], kSqrt2)) return -1;
+    const int erf = next(out(div), "Erf");
+    if (erf < 0 || !is(erf, "Erf", 1)) return -1;
+    const int add = next(out(erf), "Add");
+    if (add < 0 || !is(add, "Add", 2) || !scalar_is(other(add, out(erf)), 1.0f)) return -1;
+    const int mul = next(out(add), "Mul");
+    if (mul < 0 || !is(mul, "Mul", 2) || other(mul, out(add)) != x) return -1;
+    const int half = next(out(mul), "Mul");
+    if (half < 0 || !is(half, "Mul", 2) || !scalar_is(other(half, out(mul)), 0.5f)) return -1;
+    for (const int nd : {div, erf, add, mul, half}) {
+      if (shape(out(nd)) != shape(x)) return -1;
+      nodes->push_back(nd);
+    }
+    return out(half);
+  }
+
+  bool lift(int* v);
+  int spectral(int v, LayerMatch* L, std::vector<int>* nodes);
+  bool layer(int* v, std::vector<int>* nodes);
+  int channel_mlp(int t, int v_in, LayerMatch* L, std::vector<int>* nodes);
+  bool project(int v);
+  bool covers_every_node();
+
+  const Graph& g_;
+  WnoMatch& m_;
+};
+
+// [Sub mean] [Div std] [Pad] Conv1x1 Add(constant) [GELU Conv1x1 [Pad]]
+bool Matcher::lift(int* v) {
+  std::vector<int> nodes;
+  int x = g_.input;
+  const Shape& in = shape(x);
+  if (in.size() != 4) return fail(-1, "the input is not (N, C, H, W)");
+  m_.n = static_cast<int>(in[0]);
+  m_.cin = static_cast<int>(in[1]);
+  m_.h = static_cast<int>(in[2]);
+  m_.w = static_cast<int>(in[3]);
+  const Shape stat = {1, m_.cin, 1, 1};
+  if (const int sub = consumer(x, "Sub"); sub >= 0 && is(sub, "Sub", 2)) {
+    if (!float_init(node(sub).in[1], stat)) return fail(sub, "not the input normalisation");
+    m_.in_mean = node(sub).in[1];
+    nodes.push_back(sub);
+    x = out(sub);
+  }
+  if (const int div = consumer(x, "Div"); div >= 0 && is(div, "Div", 2)) {
+    if (!float_init(node(div).in[1], stat)) return fail(div, "not the input normalisation");
+    m_.in_std = node(div).in[1];
+    nodes.push_back(div);
+    x = out(div);
+  }
+  // Domain padding: [0, 0, top, left, 0, 0, bottom, right], zeros, before the lift or after a
+  // lifting MLP.
+  auto pad = [&](int at, int* padded) {
+    const int p = consumer(at, "Pad");
+    *padded = at;
+    if (p < 0) return true;
+    const GraphNode& n = node(p);
+    const Attribute* mode = n.node->find("mode");
+    std::vector<long long> pads;
+    if (n.in.size() < 2 || n.in.size() > 3 || n.out.size() != 1 || !onnx_domain(n.node->domain) ||
+        !attrs_within(p, {"mode"}) || (mode && mode->s != "constant") || !g_.ints(n.in[1], &pads) ||
+        pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
+      return fail(p, "not the domain padding");
+    if (n.in.size() == 3 && n.in[2] >= 0 && !scalar_is(n.in[2], 0.0f))
+      return fail(p, "pads with a value other than zero");
+    for (const long long q : pads)
+      if (q < 0) return fail(p, "crops instead of padding");
+    m_.top = static_cast<int>(pads[2]);
+    m_.left = static_cast<int>(pads[3]);
+    nodes.push_back(p);
+    *padded = out(p);
+    return true;
+  };
+  int padded = x;
+  if (!pad(x, &padded)) return false;
+  const bool padded_first = padded != x;
+  const Shape& ps = shape(padded);
+  int lw = 0;  // the lift conv's output channels: find the conv first to learn them
+  for (const int c : g_.value(padded).consumers)
+    if (op(c) == "Conv" && node(c).in.size() >= 2 && node(c).in[1] >= 0 &&
+        shape(node(c).in[1]).size() == 4)
+      lw = static_cast<int>(shape(node(c).in[1])[0]);
+  if (lw <= 0) return fail(-1, "no lifting Conv reads the input");
+  const int conv = conv1x1(padded, lw, m_.cin, false, &m_.lift_w, nullptr, &nodes);
+  if (conv < 0) return fail(-1, "the lifting Conv is not a bias-free 1x1 Conv of the input");
+  const int add = g_.sole_consumer(conv);
+  const int cst = add >= 0 && is(add, "Add", 2) ? other(add, conv) : -1;
+  if (cst < 0 || !float_init(cst, {1, lw, ps[2], ps[3]}))
+    return fail(add, "not the lift's bias and grid constant");
+  m_.lift_c = cst;
+  nodes.push_back(add);
+  int y = out(add);
+  std::vector<int> mlp;
+  const int act = gelu(y, &mlp);
+  if (act >= 0) {  // neuraloperator's lifting MLP, then the padding
+    if (padded_first) return fail(-1, "a lifting MLP on a padded input");
+    int c = 0;
+    for (const int cn : g_.value(act).consumers)
+      if (op(cn) == "Conv" && node(cn).in.size() == 3 && node(cn).in[1] >= 0 &&
+          shape(node(cn).in[1]).size() == 4)
+        c = static_cast<int>(shape(node(cn).in[1])[0]);
+    y = c > 0 ? conv1x1(act, c, lw, true, &m_.lift2_w, &m_.lift2_b, &mlp) : -1;
+    if (y < 0) return fail(-1, "the lifting MLP's second layer is not a 1x1 Conv with bias");
+    nodes.insert(nodes.end(), mlp.begin(), mlp.end());
+    m_.lw = lw;
+    m_.c = c;
+    if (!pad(y, &y)) return false;
+  } else {
+    m_.c = lw;
+    // the stage writes zeros around the image: the constant must be zero there too
+    const std::vector<float> lc = g_.floats(cst);
+    const long long hp = ps[2], wp = ps[3];
+    for (long long ch = 0; ch < lw; ++ch)
+      for (long long i = 0; i < hp; ++i)
+        for (long long j = 0; j < wp; ++j) {
+          const bool inside =
+              i >= m_.top && i < m_.top + m_.h && j >= m_.left && j < m_.left + m_.w;
+          if (!inside && lc[static_cast<std::size_t>((ch * hp + i) * wp + j)] != 0.f)
+            return fail(add, "the lift constant is not zero in the domain padding");
+        }
+  }
+  const Shape& vs = shape(y);
+  if (vs.size() != 4 || vs[0] != m_.n || vs[1] != m_.c || vs[2] < m_.h || vs[3] < m_.w)
+    return fail(-1, "the lifted field has an unexpected shape");
+  m_.hp = static_cast<int>(vs[2]);
+  m_.wp = static_cast<int>(vs[3]);
+  m_.stages.push_back({"normalize+lift", nodes});
+  *v = y;
+  return true;
+}
+
+// The truncated DFT, per-mode complex mixing and inverse DFT of wno_edge/onnx/spectral.py.
+int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
+  const long long N = m_.n, C = m_.c, Hp = m_.hp, Wp = m_.wp;
+  const int mm0 = consumer(v, "MatMul");
+  if (mm0 < 0 || !is(mm0, "MatMul", 2)) return -1;
+  const Shape& fw = shape(node(mm0).in[1]);
+  if (fw.size() != 2 || fw[0] != Wp || fw[1] % 2) return -1;
+  const long long M2 = fw[1] / 2;
+  struct Step {
+    const char* op;
+    Shape perm;   // Transpose
+    int operand;  // MatMul: 0 the chain's value on the left, 1 on the right
+    Shape out;
+  };
+  long long K1 = 0;
+  int node_id = mm0, value = v;
+  // (K1 is read from the fwd_h MatMul before the shapes that need it are checked)
+  const int fh = [&] {
+    int x = out(mm0);
+    for (int k = 0; k < 3; ++k) {
+      const int c = g_.sole_consumer(x);
+      if (c < 0) return -1;
+      x = out(c);
+    }
+    const int c = g_.sole_consumer(x);
+    return c >= 0 && op(c) == "MatMul" && node(c).in.size() == 2 ? node(c).in[0] : -1;
+  }();
+  if (fh < 0 || shape(fh).size() != 2 || shape(fh)[0] % 2 || shape(fh)[1] != 2 * Hp) return -1;
+  K1 = shape(fh)[0] / 2;
+  const long long Q = K1 * M2;
+  const Step steps[] = {
+      {"MatMul", {}, 0, {N, C, Hp, 2 * M2}},
+      {"Reshape", {}, 0, {N, C, Hp, 2, M2}},
+      {"Transpose", {0, 1, 3, 2, 4}, 0, {N, C, 2, Hp, M2}},
+      {"Reshape", {}, 0, {N, C, 2 * Hp, M2}},
+      {"MatMul", {}, 1, {N, C, 2 * K1, M2}},
+      {"Reshape", {}, 0, {N, C, 2, Q}},
+      {"Transpose", {3, 0, 2, 1}, 0, {Q, N, 2, C}},
+      {"MatMul", {}, 0, {Q, N, 2, 2 * C}},
+      {"Reshape", {}, 0, {Q, N, 4, C}},
+      {"Transpose", {0, 1, 3, 2}, 0, {Q, N, C, 4}},
+      {"MatMul", {}, 0, {Q, N, C, 2}},
+      {"Transpose", {1, 2, 3, 0}, 0, {N, C, 2, Q}},
+      {"Reshape", {}, 0, {N, C, 2 * K1, M2}},
+      {"MatMul", {}, 1, {N, C, 2 * Hp, M2}},
+      {"Reshape", {}, 0, {N, C, 2, Hp, M2}},
+      {"Transpose", {0, 1, 3, 2, 4}, 0, {N, C, Hp, 2, M2}},
+      {"Reshape", {}, 0, {N, C, Hp, 2 * M2}},
+      {"MatMul", {}, 0, {N, C, Hp, Wp}},
+  };
+  const Shape constants[] = {{Wp, 2 * M2},
+                             {},
+                             {},
+                             {},
+                             {2 * K1, 2 * Hp},
+                             {},
+                             {},
+                             {Q, 1, C, 2 * C},
+                             {},
+                             {},
+                             {4, 2},
+                             {},
+                             {},
+                             {2 * Hp, 2 * K1},
+                             {},
+                             {},
+                             {},
+                             {2 * M2, Wp}};
+  int inits[18] = {};
+  for (std::size_t k = 0; k < std::size(steps); ++k) {
+    const Step& s = steps[k];
+    if (k > 0) {
+      node_id = g_.sole_consumer(value);
+      if (node_id < 0) return -1;
+    }
+    const GraphNode& n = node(node_id);
+    const bool matmul = std::string_view(s.op) == "MatMul";
+    const bool reshape = std::string_view(s.op) == "Reshape";
+    if (!is(node_id, s.op, matmul || reshape ? 2 : 1)) return -1;
+    if (matmul) {
+      if (n.in[s.operand] != value || !float_init(n.in[1 - s.operand], constants[k])) return -1;
+      inits[k] = n.in[1 - s.operand];
+    } else if (reshape) {
+      const Attribute* az = n.node->find("allowzero");
+      if (n.in[0] != value || !attrs_within(node_id, {"allowzero"}) || (az && az->i != 0))
+        return -1;
+    } else {
+      const Attribute* perm = n.node->find("perm");
+      if (n.in[0] != value || !attrs_within(node_id, {"perm"}) || !perm ||
+          Shape(perm->ints.begin(), perm->ints.end()) != s.perm)
+        return -1;
+    }
+    if (shape(out(node_id)) != s.out) return -1;
+    nodes->push_back(node_id);
+    value = out(node_id);
+  }
+  // [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ combine must be the complex product the stage computes
+  const std::vector<float> combine = g_.floats(inits[10]);
+  if (std::memcmp(combine.data(), contract::kCombineComplex, sizeof contract::kCombineComplex))
+    return -1;
+  const int bases[4] = {inits[0], inits[4], inits[13], inits[17]};
+  int* mine[4] = {&m_.fwd_w, &m_.fwd_h, &m_.inv_h, &m_.inv_w};
+  for (int b = 0; b < 4; ++b) {  // one set of bases serves every layer
+    if (*mine[b] >= 0 && *mine[b] != bases[b]) {
+      const std::vector<float> a = g_.floats(*mine[b]), c = g_.floats(bases[b]);
+      if (a != c) return -1;
+    } else {
+      *mine[b] = bases[b];
+    }
+  }
+  if (m_.m2 && (m_.m2 != M2 || m_.k1 != K1)) return -1;
+  m_.m2 = static_cast<int>(M2);
+  m_.k1 = static_cast<int>(K1);
+  L->mixing = inits[7];
+  return value;
+}
+
+// mlp2(gelu(mlp1(t))) [+ skip(v_in)]: neuraloperator's channel MLP.
+int Matcher::channel_mlp(int t, int v_in, LayerMatch* layer, std::vector<int>* nodes) {
+  const long long C = m_.c;
+  LayerMatch mine = *layer, *L = &mine;  // committed only when the whole pattern matches
+  std::vector<int> got;
+  int hidden = 0;
+  for (const int c : g_.value(t).consumers)
+    if (op(c) == "Conv" && node(c).in.size() == 3 && node(c).in[1] >= 0 &&
+        shape(node(c).in[1]).size() == 4)
+      hidden = static_cast<int>(shape(node(c).in[1])[0]);
+  if (hidden <= 0) return -1;
+  int y = conv1x1(t, hidden, static_cast<int>(C), true, &L->mlp1_w, &L->mlp1_b, &got);
+  if (y >= 0) y = gelu(y, &got);
+  if (y < 0) return -1;
+  y = conv1x1(y, static_cast<int>(C), hidden, true, &L->mlp2_w, &L->mlp2_b, &got);
+  if (y < 0) return -1;
+  const int add = g_.sole_consumer(y);
+  if (add >= 0 && is(add, "Add", 2)) {
+    const int s = other(add, y);
+    const int sn = s >= 0 ? g_.value(s).producer : -1;
+    if (sn >= 0 && op(sn) == "Conv" && node(sn).in.size() == 2 && node(sn).in[0] == v_in) {
+      std::vector<int> skip;
+      if (conv1x1(v_in, static_cast<int>(C), static_cast<int>(C), false, &L->skip, nullptr,
+                  &skip) != s)
+        return -1;
+      got.insert(got.end(), skip.begin(), skip.end());
+      got.push_back(add);
+      y = out(add);
+    }
+  }
+  if (m_.cmw && m_.cmw != hidden) return -1;
+  m_.cmw = hidden;
+  *layer = mine;
+  nodes->insert(nodes->end(), got.begin(), got.end());
+  return y;
+}
+
+// One layer: real-space conv + spectral branch, their sum, then the block's tail:
+//   WNO block: [GELU]; neuraloperator: [GELU, [channel MLP,] GELU] or, last, [channel MLP].
+bool Matcher::layer(int* v, std::vector<int>* nodes) {
+  LayerMatch L;
+  const long long C = m_.c;
+  const int s = spectral(*v, &L, nodes);
+  if (s < 0) return false;
+  const int add = g_.sole_consumer(s);
+  const int r = add >= 0 && is(add, "Add", 2) ? other(add, s) : -1;
+  const int rn = r >= 0 ? g_.value(r).producer : -1;
+  if (rn < 0 || node(rn).in.empty() || node(rn).in[0] != *v || g_.sole_consumer(r) != add)
+    return fail(add, "the spectral branch is not added to the layer's convolution");
+  const GraphNode& rc = node(rn);
+  if (op(rn) == contract::kOpName && rc.node->domain == contract::kOpDomain) {
+    const Attribute* tile = rc.node->find("tile");
+    const Attribute* padding = rc.node->find("padding");
+    if (rc.in.size() != 3 || rc.out.size() != 1 || rc.in[1] < 0 || rc.in[2] < 0 || !tile ||
+        !contract::valid_tile(static_cast<int>(tile->i)) || !padding || padding->i != 1 ||
+        !float_init(rc.in[1], {C, C, 3, 3}) || !float_init(rc.in[2], {C}))
+      return fail(rn, "a WinogradConv this stage does not implement");
+    L.kind = RealSpace::kWinograd;
+    L.tile = static_cast<int>(tile->i);
+  } else if (is(rn, "Conv", 3) && float_init(rc.in[1], {C, C, 3, 3})) {
+    const Attribute* group = rc.node->find("group");
+    if (!attrs_within(rn, {"kernel_shape", "pads", "strides", "dilations", "group"}) ||
+        !ints_attr(rn, "kernel_shape", {3, 3}) || !rc.node->find("pads") ||
+        !ints_attr(rn, "pads", {1, 1, 1, 1}) || !ints_attr(rn, "strides", {1, 1}) ||
+        !ints_attr(rn, "dilations", {1, 1}) || (group && group->i != 1) ||
+        !float_init(rc.in[2], {C}))
+      return fail(rn, "a 3x3 Conv this stage does not implement");
+    L.kind = RealSpace::kDirect3x3;
+  } else {
+    std::vector<int> one;
+    int w = -1, b = -1;
+    if (conv1x1(*v, static_cast<int>(C), static_cast<int>(C), true, &w, &b, &one) != r)
+      return fail(rn, "the layer's convolution is neither WinogradConv nor a 3x3 or 1x1 Conv");
+    L.kind = RealSpace::kPointwise;
+  }
+  L.weight = rc.in[1];
+  L.bias = rc.in[2];
+  nodes->push_back(rn);
+  nodes->push_back(add);
+  // the tail
+  int t = out(add);
+  std::vector<int> tail;
+  const int g0 = gelu(t, &tail);
+  if (g0 >= 0) t = g0;
+  const int mlp = channel_mlp(t, *v, &L, &tail);
+  if (mlp >= 0) t = mlp;
+  const int g1 = g0 >= 0 ? gelu(t, &tail) : -1;
+  if (g1 >= 0) t = g1;
+  const bool neuralop = mlp >= 0 || g1 >= 0;
+  if (mlp >= 0 && g0 >= 0 && g1 < 0)
+    return fail(add, "the layer's activations are not a WNO or neuraloperator block");
+  L.gelu = g0 >= 0;
+  L.gelu_out = g1 >= 0;
+  if (neuralop) m_.neuralop = true;
+  if (mlp >= 0 && L.skip >= 0) m_.skip = true;
+  nodes->insert(nodes->end(), tail.begin(), tail.end());
+  m_.layers.push_back(L);
+  *v = t;
+  return true;
+}
+
+// [Slice crop] Conv1x1 GELU Conv1x1 [Mul std] [Add mean] -> the graph output
+bool Matcher::project(int v) {
+  std::vector<int> nodes;
+  if (m_.hp != m_.h || m_.wp != m_.w) {
+    const int sl = consumer(v, "Slice");
+    const GraphNode* n = sl >= 0 ? &node(sl) : nullptr;
+    if (!n || n->in.size() < 4 || n->in.size() > 5 || n->out.size() != 1 || !attrs_within(sl, {}) ||
+        !ints_are(n->in[1], {m_.top, m_.left}) ||
+        !ints_are(n->in[2], {m_.top + m_.h, m_.left + m_.w}) || !ints_are(n->in[3], {2, 3}) ||
+        (n->in.size() == 5 && n->in[4] >= 0 && !ints_are(n->in[4], {1, 1})))
+      return fail(sl, "not the crop of the domain padding");
+    nodes.push_back(sl);
+    v = out(sl);
+  }
+  if (shape(v) != Shape{m_.n, m_.c, m_.h, m_.w}) return fail(-1, "the cropped field's shape");
+  int proj = 0;
+  for (const int c : g_.value(v).consumers)
+    if (op(c) == "Conv" && node(c).in.size() == 3 && node(c).in[1] >= 0 &&
+        shape(node(c).in[1]).size() == 4)
+      proj = static_cast<int>(shape(node(c).in[1])[0]);
+  int y = proj > 0 ? conv1x1(v, proj, m_.c, true, &m_.p1_w, &m_.p1_b, &nodes) : -1;
+  if (y >= 0) y = gelu(y, &nodes);
+  const Shape& os = shape(g_.output);
+  if (os.size() != 4) return fail(-1, "the output is not (N, C, H, W)");
+  m_.cout = static_cast<int>(os[1]);
+  m_.proj = proj;
+  if (y >= 0) y = conv1x1(y, m_.cout, proj, true, &m_.p2_w, &m_.p2_b, &nodes);
+  if (y < 0) return fail(-1, "no projection MLP (1x1 Conv, GELU, 1x1 Conv) after the layers");
+  const Shape stat = {1, m_.cout, 1, 1};
+  if (const int mul = next(y, "Mul"); mul >= 0 && is(mul, "Mul", 2)) {
+    const int s = other(mul, y);
+    if (!float_init(s, stat)) return fail(mul, "not the output scaling");
+    m_.out_std = s;
+    nodes.push_back(mul);
+    y = out(mul);
+  }
+  if (const int add = next(y, "Add"); add >= 0 && is(add, "Add", 2)) {
+    const int s = other(add, y);
+    if (!float_init(s, stat)) return fail(add, "not the output shift");
+    m_.out_mean = s;
+    nodes.push_back(add);
+    y = out(add);
+  }
+  if (y != g_.output || shape(y) != Shape{m_.n, m_.cout, m_.h, m_.w})
+    return fail(-1, "the projection does not end at the graph output");
+  m_.stages.push_back({"projection", nodes});
+  return true;
+}
+
+bool Matcher::covers_every_node() {
+  std::vector<int> seen(g_.nodes.size(), 0);
+  for (const StageMatch& s : m_.stages)
+    for (const int nd : s.nodes)
+      if (seen[static_cast<std::size_t>(nd)]++) return fail(nd, "covered by two patterns");
+  for (std::size_t i = 0; i < seen.size(); ++i)
+    if (!seen[i]) return fail(static_cast<int>(i), "no fusion pattern covers it");
+  return true;
+}
+
+bool Matcher::run() {
+  int v = -1;
+  if (!lift(&v)) return false;
+  for (int i = 0;; ++i) {
+    std::vector<int> nodes;
+    const std::size_t before = m_.layers.size();  // a layer that fails part-way says why
+    if (!layer(&v, &nodes)) {
+      if (m_.layers.size() != before || !why.empty()) return false;
+      const int mm = consumer(v, "MatMul");
+      if (mm >= 0) return fail(mm, "not the spectral branch the fused stage computes");
+      break;  // no spectral branch here: the layers are done
+    }
+    m_.stages.push_back({"layer " + std::to_string(i), nodes});
+  }
+  if (m_.layers.empty()) return fail(-1, "no spectral layer follows the lift");
+  // The fused stages implement: every layer's GELUs but the last's, one block kind, one
+  // real-space kind (3x3 or 1x1), one channel MLP shape.
+  const std::size_t nl = m_.layers.size();
+  for (std::size_t i = 0; i < nl; ++i) {
+    const LayerMatch& L = m_.layers[i];
+    const bool last = i + 1 == nl;
+    const bool pointwise = L.kind == RealSpace::kPointwise;
+    if (pointwise != (m_.layers[0].kind == RealSpace::kPointwise))
+      return fail(-1, "layers mix 3x3 and 1x1 convolutions");
+    if (L.gelu == last || (m_.neuralop && L.gelu_out == last))
+      return fail(-1, "layer " + std::to_string(i) + "'s activations differ from the block's");
+    if ((L.mlp1_w >= 0) != (m_.cmw > 0) || (L.skip >= 0) != m_.skip)
+      return fail(-1, "layers differ in their channel MLP");
+  }
+  if (!project(v)) return false;
+  return covers_every_node();
+}
+
+}  // namespace
+
+bool match_wno(const Graph& g, WnoMatch* out, std::string* why_not) {
+  *out = WnoMatch{};
+  Matcher m(g, out);
+  if (m.run()) return true;
+  if (why_not) *why_not = m.why.empty() ? "the graph is not a WNO" : m.why;
+  return false;
+}
+
+}  // namespace wno::engine
