@@ -141,14 +141,18 @@ class Matcher {
     if (mul < 0 || !is(mul, "Mul", 2) || other(mul, out(add)) != x) return -1;
     const int half = next(out(mul), "Mul");
     if (half < 0 || !is(half, "Mul", 2) || !scalar_is(other(half, out(mul)), 0.5f)) return -1;
-    for (const int nd : {div, erf, add, mul, half}) {
+    for (const int nd : {div, erf, add, mul, half})
       if (shape(out(nd)) != shape(x)) return -1;
-      nodes->push_back(nd);
-    }
+    nodes->insert(nodes->end(), {div, erf, add, mul, half});
     return out(half);
   }
 
+  int normalise(int x, std::vector<int>* nodes);
+  bool pad(int at, int* padded, std::vector<int>* nodes);
+  int conv_channels(int x, std::size_t inputs) const;
+  bool zero_outside_image(int cst, int add);
   bool lift(int* v);
+  bool share_bases(const int bases[4], long long m2, long long k1);
   int spectral(int v, LayerMatch* L, std::vector<int>* nodes);
   bool layer(int* v, std::vector<int>* nodes);
   int channel_mlp(int t, int v_in, LayerMatch* L, std::vector<int>* nodes);
@@ -159,99 +163,106 @@ class Matcher {
   WnoMatch& m_;
 };
 
-// [Sub mean] [Div std] [Pad] Conv1x1 Add(constant) [GELU Conv1x1 [Pad]]
+// [Sub mean] [Div std]: the input normalisation. Returns the normalised value.
+int Matcher::normalise(int x, std::vector<int>* nodes) {
+  const Shape stat = {1, m_.cin, 1, 1};
+  if (const int sub = consumer(x, "Sub"); sub >= 0 && is(sub, "Sub", 2)) {
+    if (!float_init(node(sub).in[1], stat)) return fail(sub, "not the input normalisation"), -1;
+    m_.in_mean = node(sub).in[1];
+    nodes->push_back(sub);
+    x = out(sub);
+  }
+  if (const int div = consumer(x, "Div"); div >= 0 && is(div, "Div", 2)) {
+    if (!float_init(node(div).in[1], stat)) return fail(div, "not the input normalisation"), -1;
+    m_.in_std = node(div).in[1];
+    nodes->push_back(div);
+    x = out(div);
+  }
+  return x;
+}
+
+// [Pad]: the domain padding [0, 0, top, left, 0, 0, bottom, right] with zeros. *padded is its
+// output, or `at` when there is none.
+bool Matcher::pad(int at, int* padded, std::vector<int>* nodes) {
+  const int p = consumer(at, "Pad");
+  *padded = at;
+  if (p < 0) return true;
+  const GraphNode& n = node(p);
+  const Attribute* mode = n.node->find("mode");
+  std::vector<long long> pads;
+  if (n.in.size() < 2 || n.in.size() > 3 || n.out.size() != 1 || !onnx_domain(n.node->domain) ||
+      !attrs_within(p, {"mode"}) || (mode && mode->s != "constant") || !g_.ints(n.in[1], &pads) ||
+      pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
+    return fail(p, "not the domain padding");
+  if (n.in.size() == 3 && n.in[2] >= 0 && !scalar_is(n.in[2], 0.0f))
+    return fail(p, "pads with a value other than zero");
+  for (const long long q : pads)
+    if (q < 0) return fail(p, "crops instead of padding");
+  m_.top = static_cast<int>(pads[2]);
+  m_.left = static_cast<int>(pads[3]);
+  nodes->push_back(p);
+  *padded = out(p);
+  return true;
+}
+
+// Output channels of the 1x1 Conv reading x with `inputs` inputs (0 if none).
+int Matcher::conv_channels(int x, std::size_t inputs) const {
+  int channels = 0;
+  for (const int c : g_.value(x).consumers)
+    if (op(c) == "Conv" && node(c).in.size() == inputs && node(c).in[1] >= 0 &&
+        shape(node(c).in[1]).size() == 4)
+      channels = static_cast<int>(shape(node(c).in[1])[0]);
+  return channels;
+}
+
+// The lift writes zeros around the image: its constant must be zero there too.
+bool Matcher::zero_outside_image(int cst, int add) {
+  const std::vector<float> lc = g_.floats(cst);
+  const Shape& cs = shape(cst);
+  const long long channels = cs[1], hp = cs[2], wp = cs[3];
+  for (long long ch = 0; ch < channels; ++ch)
+    for (long long i = 0; i < hp; ++i)
+      for (long long j = 0; j < wp; ++j) {
+        const bool inside = i >= m_.top && i < m_.top + m_.h && j >= m_.left && j < m_.left + m_.w;
+        if (!inside && lc[static_cast<std::size_t>((ch * hp + i) * wp + j)] != 0.f)
+          return fail(add, "the lift constant is not zero in the domain padding");
+      }
+  return true;
+}
+
+// [normalise] [Pad] Conv1x1 Add(constant) [GELU Conv1x1 [Pad]]
 bool Matcher::lift(int* v) {
   std::vector<int> nodes;
-  int x = g_.input;
-  const Shape& in = shape(x);
+  const Shape& in = shape(g_.input);
   if (in.size() != 4) return fail(-1, "the input is not (N, C, H, W)");
   m_.n = static_cast<int>(in[0]);
   m_.cin = static_cast<int>(in[1]);
   m_.h = static_cast<int>(in[2]);
   m_.w = static_cast<int>(in[3]);
-  const Shape stat = {1, m_.cin, 1, 1};
-  if (const int sub = consumer(x, "Sub"); sub >= 0 && is(sub, "Sub", 2)) {
-    if (!float_init(node(sub).in[1], stat)) return fail(sub, "not the input normalisation");
-    m_.in_mean = node(sub).in[1];
-    nodes.push_back(sub);
-    x = out(sub);
-  }
-  if (const int div = consumer(x, "Div"); div >= 0 && is(div, "Div", 2)) {
-    if (!float_init(node(div).in[1], stat)) return fail(div, "not the input normalisation");
-    m_.in_std = node(div).in[1];
-    nodes.push_back(div);
-    x = out(div);
-  }
-  // Domain padding: [0, 0, top, left, 0, 0, bottom, right], zeros, before the lift or after a
-  // lifting MLP.
-  auto pad = [&](int at, int* padded) {
-    const int p = consumer(at, "Pad");
-    *padded = at;
-    if (p < 0) return true;
-    const GraphNode& n = node(p);
-    const Attribute* mode = n.node->find("mode");
-    std::vector<long long> pads;
-    if (n.in.size() < 2 || n.in.size() > 3 || n.out.size() != 1 || !onnx_domain(n.node->domain) ||
-        !attrs_within(p, {"mode"}) || (mode && mode->s != "constant") || !g_.ints(n.in[1], &pads) ||
-        pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
-      return fail(p, "not the domain padding");
-    if (n.in.size() == 3 && n.in[2] >= 0 && !scalar_is(n.in[2], 0.0f))
-      return fail(p, "pads with a value other than zero");
-    for (const long long q : pads)
-      if (q < 0) return fail(p, "crops instead of padding");
-    m_.top = static_cast<int>(pads[2]);
-    m_.left = static_cast<int>(pads[3]);
-    nodes.push_back(p);
-    *padded = out(p);
-    return true;
-  };
+  const int x = normalise(g_.input, &nodes);
   int padded = x;
-  if (!pad(x, &padded)) return false;
-  const bool padded_first = padded != x;
-  const Shape& ps = shape(padded);
-  int lw = 0;  // the lift conv's output channels: find the conv first to learn them
-  for (const int c : g_.value(padded).consumers)
-    if (op(c) == "Conv" && node(c).in.size() >= 2 && node(c).in[1] >= 0 &&
-        shape(node(c).in[1]).size() == 4)
-      lw = static_cast<int>(shape(node(c).in[1])[0]);
-  if (lw <= 0) return fail(-1, "no lifting Conv reads the input");
-  const int conv = conv1x1(padded, lw, m_.cin, false, &m_.lift_w, nullptr, &nodes);
+  if (x < 0 || !pad(x, &padded, &nodes)) return false;
+  const int lw = conv_channels(padded, 2);
+  const int conv = lw > 0 ? conv1x1(padded, lw, m_.cin, false, &m_.lift_w, nullptr, &nodes) : -1;
   if (conv < 0) return fail(-1, "the lifting Conv is not a bias-free 1x1 Conv of the input");
   const int add = g_.sole_consumer(conv);
   const int cst = add >= 0 && is(add, "Add", 2) ? other(add, conv) : -1;
-  if (cst < 0 || !float_init(cst, {1, lw, ps[2], ps[3]}))
+  if (cst < 0 || !float_init(cst, {1, lw, shape(padded)[2], shape(padded)[3]}))
     return fail(add, "not the lift's bias and grid constant");
   m_.lift_c = cst;
   nodes.push_back(add);
   int y = out(add);
-  std::vector<int> mlp;
-  const int act = gelu(y, &mlp);
+  const int act = gelu(y, &nodes);
   if (act >= 0) {  // neuraloperator's lifting MLP, then the padding
-    if (padded_first) return fail(-1, "a lifting MLP on a padded input");
-    int c = 0;
-    for (const int cn : g_.value(act).consumers)
-      if (op(cn) == "Conv" && node(cn).in.size() == 3 && node(cn).in[1] >= 0 &&
-          shape(node(cn).in[1]).size() == 4)
-        c = static_cast<int>(shape(node(cn).in[1])[0]);
-    y = c > 0 ? conv1x1(act, c, lw, true, &m_.lift2_w, &m_.lift2_b, &mlp) : -1;
+    if (padded != x) return fail(-1, "a lifting MLP on a padded input");
+    m_.c = conv_channels(act, 3);
+    y = m_.c > 0 ? conv1x1(act, m_.c, lw, true, &m_.lift2_w, &m_.lift2_b, &nodes) : -1;
     if (y < 0) return fail(-1, "the lifting MLP's second layer is not a 1x1 Conv with bias");
-    nodes.insert(nodes.end(), mlp.begin(), mlp.end());
     m_.lw = lw;
-    m_.c = c;
-    if (!pad(y, &y)) return false;
+    if (!pad(y, &y, &nodes)) return false;
   } else {
     m_.c = lw;
-    // the stage writes zeros around the image: the constant must be zero there too
-    const std::vector<float> lc = g_.floats(cst);
-    const long long hp = ps[2], wp = ps[3];
-    for (long long ch = 0; ch < lw; ++ch)
-      for (long long i = 0; i < hp; ++i)
-        for (long long j = 0; j < wp; ++j) {
-          const bool inside =
-              i >= m_.top && i < m_.top + m_.h && j >= m_.left && j < m_.left + m_.w;
-          if (!inside && lc[static_cast<std::size_t>((ch * hp + i) * wp + j)] != 0.f)
-            return fail(add, "the lift constant is not zero in the domain padding");
-        }
+    if (!zero_outside_image(cst, add)) return false;
   }
   const Shape& vs = shape(y);
   if (vs.size() != 4 || vs[0] != m_.n || vs[1] != m_.c || vs[2] < m_.h || vs[3] < m_.w)
@@ -364,20 +375,25 @@ int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
   if (std::memcmp(combine.data(), contract::kCombineComplex, sizeof contract::kCombineComplex))
     return -1;
   const int bases[4] = {inits[0], inits[4], inits[13], inits[17]};
+  if (!share_bases(bases, M2, K1)) return -1;
+  L->mixing = inits[7];
+  return value;
+}
+
+// One set of DFT bases serves every layer: the first layer's, or equal values.
+bool Matcher::share_bases(const int bases[4], long long m2, long long k1) {
   int* mine[4] = {&m_.fwd_w, &m_.fwd_h, &m_.inv_h, &m_.inv_w};
-  for (int b = 0; b < 4; ++b) {  // one set of bases serves every layer
+  for (int b = 0; b < 4; ++b) {
     if (*mine[b] >= 0 && *mine[b] != bases[b]) {
-      const std::vector<float> a = g_.floats(*mine[b]), c = g_.floats(bases[b]);
-      if (a != c) return -1;
+      if (g_.floats(*mine[b]) != g_.floats(bases[b])) return false;
     } else {
       *mine[b] = bases[b];
     }
   }
-  if (m_.m2 && (m_.m2 != M2 || m_.k1 != K1)) return -1;
-  m_.m2 = static_cast<int>(M2);
-  m_.k1 = static_cast<int>(K1);
-  L->mixing = inits[7];
-  return value;
+  if (m_.m2 && (m_.m2 != m2 || m_.k1 != k1)) return false;
+  m_.m2 = static_cast<int>(m2);
+  m_.k1 = static_cast<int>(k1);
+  return true;
 }
 
 // mlp2(gelu(mlp1(t))) [+ skip(v_in)]: neuraloperator's channel MLP.
@@ -385,11 +401,7 @@ int Matcher::channel_mlp(int t, int v_in, LayerMatch* layer, std::vector<int>* n
   const long long C = m_.c;
   LayerMatch mine = *layer, *L = &mine;  // committed only when the whole pattern matches
   std::vector<int> got;
-  int hidden = 0;
-  for (const int c : g_.value(t).consumers)
-    if (op(c) == "Conv" && node(c).in.size() == 3 && node(c).in[1] >= 0 &&
-        shape(node(c).in[1]).size() == 4)
-      hidden = static_cast<int>(shape(node(c).in[1])[0]);
+  const int hidden = conv_channels(t, 3);
   if (hidden <= 0) return -1;
   int y = conv1x1(t, hidden, static_cast<int>(C), true, &L->mlp1_w, &L->mlp1_b, &got);
   if (y >= 0) y = gelu(y, &got);
@@ -496,11 +508,7 @@ bool Matcher::project(int v) {
     v = out(sl);
   }
   if (shape(v) != Shape{m_.n, m_.c, m_.h, m_.w}) return fail(-1, "the cropped field's shape");
-  int proj = 0;
-  for (const int c : g_.value(v).consumers)
-    if (op(c) == "Conv" && node(c).in.size() == 3 && node(c).in[1] >= 0 &&
-        shape(node(c).in[1]).size() == 4)
-      proj = static_cast<int>(shape(node(c).in[1])[0]);
+  const int proj = conv_channels(v, 3);
   int y = proj > 0 ? conv1x1(v, proj, m_.c, true, &m_.p1_w, &m_.p1_b, &nodes) : -1;
   if (y >= 0) y = gelu(y, &nodes);
   const Shape& os = shape(g_.output);
