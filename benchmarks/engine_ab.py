@@ -95,7 +95,8 @@ def main() -> None:
     new = a.lib or library_path()
     x = np.random.default_rng(0).random((1, 1, a.grid, a.grid), dtype=np.float32)
     print(f"base {a.base}\nnew  {new}\n{a.iterations} runs each, blocks of {a.block}, batch 1, {a.grid}x{a.grid}")
-    print(f"{'model':20s} {'threads':>7s} {'base ms':>9s} {'new ms':>9s} {'new/base':>9s} {'base p99':>9s} {'new p99':>9s}")
+    heads = ("base ms", "new ms", "new/base", "base p99", "new p99")
+    print(f"{'model':20s} {'threads':>7s} " + " ".join(f"{h:>9s}" for h in heads))
     with tempfile.TemporaryDirectory() as tmp:
         for name, path in models(Path(tmp), a.grid).items():
             for threads in (1, 2):

@@ -650,7 +650,10 @@ def test_cli_info_plan(use_engine, small_file, tmp_path):
     r = CliRunner().invoke(app, ["info", str(edited), "--plan", "--no-verify-checksum", "--json"])
     assert r.exit_code == 0, r.output
     lines = json.loads(r.output)["plan"]
-    assert lines[0].startswith("plan: reference kernels for all") and "the projection does not end at the graph output" in lines[0]
+    assert (
+        lines[0].startswith("plan: reference kernels for all")
+        and "the projection does not end at the graph output" in lines[0]
+    )
     assert lines[-1] == "  reference extra (Mul) -> (1, 3, 20, 18)"
     r = CliRunner().invoke(app, ["info", str(small_file).replace(".onnx", ".pt"), "--plan"])
     assert "--plan reads an .onnx file" in str(r.exception)

@@ -31,7 +31,9 @@ def info(
         False, "--plan", help="The native engine's plan for an .onnx: fused stages, kernels, arena, reference nodes."
     ),
     verify_checksum: bool = typer.Option(
-        True, "--verify-checksum/--no-verify-checksum", help="With --plan: refuse weights that differ from the checksum."
+        True,
+        "--verify-checksum/--no-verify-checksum",
+        help="With --plan: refuse weights that differ from their checksum.",
     ),
 ):
     """Architecture, parameter count, and MACs per inference split by part; or the backends."""
@@ -62,7 +64,10 @@ def _plan(path: Path, batch: int, verify_checksum: bool, as_json: bool) -> None:
 
     if path.suffix.lower() != ".onnx":
         raise WNOEdgeError(f"--plan reads an .onnx file, got {path.name}")
+    from ..runtime.native_backend import NativeSession
+
     with runtime.load(path, backend="native", batch=batch, check_finite=False, verify_checksum=verify_checksum) as s:
+        assert isinstance(s, NativeSession)
         text = s.plan
     typer.echo(json.dumps({"plan": text.splitlines()}, indent=2) if as_json else text.rstrip("\n"))
 
