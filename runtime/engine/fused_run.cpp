@@ -33,33 +33,6 @@ void parallel(Pool& pool, long long n, F& f) {
 
 }  // namespace
 
-long long Engine::input_elements() const {
-  long long n = 1;
-  for (const long long d : in_dims) n *= d;
-  return n;
-}
-
-long long Engine::output_elements() const {
-  long long n = 1;
-  for (const long long d : out_dims) n *= d;
-  return n;
-}
-
-wno_status Engine::run(const float* x, float* y) {
-  if (!reference) {
-    const wno_status s = run_fused(x, y);
-    if (profile && s == WNO_SUCCESS) ++runs;
-    return s;
-  }
-  const Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
-  reference->run(x, y);
-  if (profile) {
-    stage_s[0] += std::chrono::duration<double>(Clock::now() - t0).count();
-    ++runs;
-  }
-  return WNO_SUCCESS;
-}
-
 // Normalise (as the graph: (x - mean) / std) into xn, then lift into buf[0] (zero in the padding).
 void Engine::lift_stage(const float* x) {
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
