@@ -1,6 +1,7 @@
 // The engine's own loops (everything but the 3x3 convolution, which is the Winograd kernel's):
 // small GEMMs on packed B panels, GELU, the per-mode complex channel mixing. Compiled once per
-// ISA (compute_isa.cpp, like the kernel's cpu_kernel_isa.cpp); engine.cpp picks one at load.
+// ISA (compute_isa.cpp, like the kernel's cpu_kernel_isa.cpp); dispatch.cpp picks the build of
+// the kernel's ISA (src/cpu/isa.h) at load.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,7 @@ namespace wno::engine {
 constexpr int kNr = 16;  // columns of a packed B panel (one AVX-512 vector, two AVX2 vectors)
 constexpr int kMr = 6;   // rows of C per register tile
 constexpr int kModeBlock = 32;  // modes per register block of the spectral mixing
+constexpr int kChunk = 256;     // pixel columns per task of the pointwise (1x1, MLP) stages
 
 // Floats of B (K x N) packed into panels of kNr columns, zero-padded.
 inline long long packed_floats(long long k, long long n) { return ((n + kNr - 1) / kNr) * kNr * k; }

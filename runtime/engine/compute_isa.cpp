@@ -1,10 +1,7 @@
 // compute.h's loops for one ISA (WNO_ENGINE_NS names it; the build compiles this file once
-// per ISA's flags). GCC/Clang vector extensions of 16 floats: one zmm with AVX-512, two ymm
-// with AVX2, four xmm/q registers with SSE2/NEON.
-#include <cstring>
-
-#include "compute.h"
-
+// per ISA's flags). The vocabulary is the Winograd kernel's (src/cpu/simd.h, gelu.h): the GEMM
+// in the ISA's native vectors vf, the rest in vf16 (16 floats: one zmm with AVX-512, two ymm
+// with AVX2, four xmm/q registers with SSE2/NEON).
 #ifndef WNO_ENGINE_NS
 #error "compile with -DWNO_ENGINE_NS=<namespace>"
 #endif
@@ -15,6 +12,11 @@
 #define WNO_ENGINE_ISA_NAME "generic"
 #endif
 #endif
+#define WNO_CPU_NS WNO_ENGINE_NS  // simd.h's and gelu.h's per-ISA namespace: this build's
+
+#include "../src/cpu/gelu.h"
+#include "../src/cpu/simd.h"
+#include "compute.h"
 
 namespace WNO_ENGINE_NS {
 namespace {
@@ -22,17 +24,6 @@ namespace {
 using wno::engine::kMr;
 using wno::engine::kNr;
 static_assert(kNr % 16 == 0, "kNr holds whole vectors of every ISA");
-
-typedef float v16 __attribute__((vector_size(64)));
-typedef int i16 __attribute__((vector_size(64)));
-
-inline v16 load(const float* p) {
-  v16 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void store(float* p, v16 v) { std::memcpy(p, &v, sizeof v); }
-inline v16 splat(float x) { return v16{} + x; }
 
 void pack_b(int k, int n, const float* b, long long ldb, float* out) {
   for (int j0 = 0; j0 < n; j0 += kNr) {
@@ -49,40 +40,25 @@ void pack_b(int k, int n, const float* b, long long ldb, float* out) {
 }
 
 // The GEMM's register tile: MR rows x kNr columns of C in native vectors (kNv per row).
-#if defined(__AVX512F__)
-constexpr int kVw = 16;
-#elif defined(__AVX2__)
-constexpr int kVw = 8;
-#else
-constexpr int kVw = 4;  // SSE2, NEON
-#endif
-constexpr int kNv = kNr / kVw;
+constexpr int kNv = kNr / VL;
 #if defined(__x86_64__) && !defined(__AVX2__)
 constexpr int kMrIsa = 2;  // SSE2: 16 registers
 #else
 constexpr int kMrIsa = kMr;  // 6 x (1, 2 or 4) accumulators: 6, 12 or 24 of 32/16/32 registers
 #endif
-typedef float vn __attribute__((vector_size(kVw * sizeof(float))));
-
-inline vn loadn(const float* p) {
-  vn v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void storen(float* p, vn v) { std::memcpy(p, &v, sizeof v); }
 
 template <int MR>
 inline void micro(int k, const float* a, long long lda, const float* bp, float* c, long long ldc,
                   int nv, bool accumulate) {
-  vn acc[MR][kNv];
+  vf acc[MR][kNv];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
 #pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) acc[i][j] = vn{};
+    for (int j = 0; j < kNv; ++j) acc[i][j] = vf{};
   for (int r = 0; r < k; ++r) {
-    vn b[kNv];
+    vf b[kNv];
 #pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) b[j] = loadn(bp + r * kNr + j * kVw);
+    for (int j = 0; j < kNv; ++j) b[j] = load(bp + r * kNr + j * VL);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const float ai = a[i * lda + r];
@@ -96,11 +72,11 @@ inline void micro(int k, const float* a, long long lda, const float* bp, float* 
     if (nv == kNr) {
 #pragma GCC unroll 4
       for (int j = 0; j < kNv; ++j)
-        storen(ci + j * kVw, accumulate ? loadn(ci + j * kVw) + acc[i][j] : acc[i][j]);
+        store(ci + j * VL, accumulate ? load(ci + j * VL) + acc[i][j] : acc[i][j]);
     } else {
       float t[kNr];
 #pragma GCC unroll 4
-      for (int j = 0; j < kNv; ++j) storen(t + j * kVw, acc[i][j]);
+      for (int j = 0; j < kNv; ++j) store(t + j * VL, acc[i][j]);
       if (accumulate)
         for (int j = 0; j < nv; ++j) ci[j] += t[j];
       else
@@ -134,43 +110,21 @@ void gemm_packed(int m, int n, int k, const float* a, long long lda, const float
   }
 }
 
-// GELU with erf from Abramowitz & Stegun 7.1.28, erf(a) = 1 - (1 + a1 a + ... + a6 a^6)^-16 for
-// a >= 0, evaluated as u16 / (1 + u16) with u = a1 a + ... + a6 a^6 and (1 + u)^2 - 1 = u (2 + u)
-// four times (no cancellation): |error| <= 3.8e-7 in float (measured on [0, 10]), 10 FMAs and a
-// division, a third of the Winograd kernel's three-polynomial erf (6.7e-8, src/cpu/gelu.h),
-// which took ~40% of the projection stage. GELU's error is 0.5 |x| times erf's: far below the
-// 1e-5 (of the output scale) the engine is held to against ONNX Runtime.
-constexpr float kAs[] = {4.30638e-5f,   2.765672e-4f,   1.520143e-4f,
-                         9.2705272e-3f, 4.22820123e-2f, 7.05230784e-2f};
-
-inline v16 erf(v16 x) {
-  const i16 sign = (i16)x & static_cast<int>(0x80000000u);
-  v16 a = (v16)((i16)x & 0x7fffffff);
-  a = a < 10.f ? a : splat(10.f);  // erf(10) is 1 in float and u16 stays finite; NaN stays NaN
-  v16 u = splat(kAs[0]);
-  for (int i = 1; i < 6; ++i) u = u * a + kAs[i];
-  u = u * a;
-  for (int i = 0; i < 4; ++i) u = u * (u + 2.f);  // (1 + u)^(2^i) - 1
-  const v16 r = u / (u + 1.f);
-  return (v16)((i16)r | sign);
-}
-
-inline v16 gelu(v16 x) { return 0.5f * x * (1.f + erf(x * 0.70710678118654752f)); }
-
+// GELU here is gelu.h's gelu_erf_as (erf to 3.8e-7 for a third of the kernel's poly3 work).
 void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act) {
   for (int i = 0; i < m; ++i) {
     float* row = c + i * ldc;
     const float b = bias ? bias[i] : 0.f;
     int j = 0;
     for (; j + kNr <= n; j += kNr) {
-      v16 v = load(row + j) + b;
-      store(row + j, act ? gelu(v) : v);
+      vf16 v = load_as<vf16>(row + j) + b;
+      store(row + j, act ? gelu_erf_as(v) : v);
     }
     if (j < n) {
       float t[kNr] = {};
       for (int q = 0; q < n - j; ++q) t[q] = row[j + q];
-      v16 v = load(t) + b;
-      store(t, act ? gelu(v) : v);
+      vf16 v = load_as<vf16>(t) + b;
+      store(t, act ? gelu_erf_as(v) : v);
       for (int q = 0; q < n - j; ++q) row[j + q] = t[q];
     }
   }
@@ -179,8 +133,8 @@ void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act
 void add_act(long long n, const float* a, float* y, bool act) {
   long long i = 0;
   for (; i + kNr <= n; i += kNr) {
-    const v16 v = load(a + i) + load(y + i);
-    store(y + i, act ? gelu(v) : v);
+    const vf16 v = load_as<vf16>(a + i) + load_as<vf16>(y + i);
+    store(y + i, act ? gelu_erf_as(v) : v);
   }
   if (i < n) {
     float t[kNr] = {}, u[kNr] = {};
@@ -188,8 +142,8 @@ void add_act(long long n, const float* a, float* y, bool act) {
       t[q] = a[i + q];
       u[q] = y[i + q];
     }
-    const v16 v = load(t) + load(u);
-    store(t, act ? gelu(v) : v);
+    const vf16 v = load_as<vf16>(t) + load_as<vf16>(u);
+    store(t, act ? gelu_erf_as(v) : v);
     for (long long q = 0; q < n - i; ++q) y[i + q] = t[q];
   }
 }
@@ -206,14 +160,16 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
       const float* wb = w + ((static_cast<long long>(oc) * blocks + b) * c) * 2 * kB;
       for (int n = 0; n < batch; ++n) {
         const float* xn = x + static_cast<long long>(n) * c * 2 * modes + b * kB;
-        v16 r0 = v16{}, r1 = v16{}, i0 = v16{}, i1 = v16{};
+        vf16 r0 = vf16{}, r1 = vf16{}, i0 = vf16{}, i1 = vf16{};
         for (int ic = 0; ic < c; ++ic) {
           const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
           const float* xi = xr + modes;
           const float* wr = wb + static_cast<long long>(ic) * 2 * kB;
           const float* wi = wr + kB;
-          const v16 xr0 = load(xr), xr1 = load(xr + 16), xi0 = load(xi), xi1 = load(xi + 16);
-          const v16 wr0 = load(wr), wr1 = load(wr + 16), wi0 = load(wi), wi1 = load(wi + 16);
+          const vf16 xr0 = load_as<vf16>(xr), xr1 = load_as<vf16>(xr + 16), xi0 = load_as<vf16>(xi),
+                     xi1 = load_as<vf16>(xi + 16);
+          const vf16 wr0 = load_as<vf16>(wr), wr1 = load_as<vf16>(wr + 16), wi0 = load_as<vf16>(wi),
+                     wi1 = load_as<vf16>(wi + 16);
           r0 += xr0 * wr0 - xi0 * wi0;
           r1 += xr1 * wr1 - xi1 * wi1;
           i0 += xr0 * wi0 + xi0 * wr0;

@@ -26,11 +26,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-template <class F>
-void parallel(Pool& pool, long long n, F& f) {
-  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
-}
-
 }  // namespace
 
 // Normalise (as the graph: (x - mean) / std) into xn, then lift into buf[0] (zero in the padding).
@@ -246,7 +241,6 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, bool las
     fno_layer(K, P, n, c, cmw, hpwp, s, v, L.pointwise, L.bias, L.mlp1_w, L.mlp1_b, L.mlp2_w,
               L.mlp2_b, L.mlp_skip, L.mlp_skip_diag, last, scratch, scratch_floats);
   } else {
-    constexpr int kChunk = 256;
     const long long chunks = (hpwp + kChunk - 1) / kChunk;
     auto pointwise = [&](long long task, int worker) {
       const long long b = task / chunks, j0 = (task % chunks) * kChunk;

@@ -8,13 +8,6 @@
 namespace wno::engine {
 namespace {
 
-constexpr int kChunk = 256;
-
-template <class F>
-void parallel(Pool& pool, long long n, F& f) {
-  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
-}
-
 // A worker's scratch for one chunk of kChunk columns (channel_mlp_scratch floats).
 struct ChunkScratch {
   float *bu, *bv, *h1, *bh;  // packed input, packed v, hidden, packed hidden

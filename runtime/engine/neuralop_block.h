@@ -3,10 +3,11 @@
 // with its skip. engine.cpp calls them; they run on the engine's pool and per-worker scratch.
 #pragma once
 
+#include "pool.h"
+
 namespace wno::engine {
 
 struct Kernels;
-class Pool;
 
 // Per-worker scratch floats the stages below need.
 long long lift_mlp_scratch(int cin, int h, int w, int lifting_width, int c);

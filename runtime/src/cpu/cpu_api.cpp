@@ -1,53 +1,41 @@
 // C ABI of the CPU kernel: argument checks, ISA dispatch, workspace handling.
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
-#include <initializer_list>
 #include <new>
 
 #include "cpu_kernel.h"
+#include "isa.h"
 #include "thread_pool.h"
 
 namespace {
 
-struct Isa {
+struct IsaKernel {
   const char* name;
   std::size_t (*workspace_bytes)(const wno::ConvShape&, int threads);
   void (*conv2d)(const wno::ConvShape&, const float*, const float*, const wno::Epilogue&, float*,
                  char*, const wno::Parallel&);
 };
 
-#define WNO_ISA(label, ns) \
-  Isa { label, ns::workspace_bytes, ns::conv2d }
+#define WNO_ISA_KERNEL(isa, ns) \
+  IsaKernel { wno::isa_name(isa), ns::workspace_bytes, ns::conv2d }
 
+// The build of cpu_kernel_isa.cpp for the process's ISA (isa.h: the engine's loops use the same).
+IsaKernel pick_isa() {
+  const wno::Isa chosen = wno::chosen_isa();
+  switch (chosen) {
 #if defined(__x86_64__) || defined(_M_X64)
-// $WNO_CPU_ISA caps the choice (to test or compare every path on one machine).
-bool allowed(const char* name) {
-  const char* want = std::getenv("WNO_CPU_ISA");
-  if (!want || !*want) return true;
-  for (const char* rank : {"generic", "avx2", "avx512"}) {  // ascending
-    if (std::strcmp(rank, name) == 0) return true;
-    if (std::strcmp(rank, want) == 0) return false;  // want ranks below name
-  }
-  return true;
-}
-
-Isa pick_isa() {
-  __builtin_cpu_init();
-  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
-  if (avx512 && allowed("avx512")) return WNO_ISA("avx512", wno_cpu_avx512);
-  if (avx2 && allowed("avx2")) return WNO_ISA("avx2", wno_cpu_avx2);
-  return WNO_ISA("generic", wno_cpu_generic);
-}
-#elif defined(__aarch64__)
-Isa pick_isa() { return WNO_ISA("neon", wno_cpu_generic); }  // NEON is baseline on aarch64
-#else
-Isa pick_isa() { return WNO_ISA("generic", wno_cpu_generic); }
+    case wno::Isa::avx512:
+      return WNO_ISA_KERNEL(chosen, wno_cpu_avx512);
+    case wno::Isa::avx2:
+      return WNO_ISA_KERNEL(chosen, wno_cpu_avx2);
 #endif
+    default:
+      return WNO_ISA_KERNEL(chosen, wno_cpu_generic);
+  }
+}
 
-const Isa& isa() {
-  static const Isa chosen = pick_isa();
+const IsaKernel& isa() {
+  static const IsaKernel chosen = pick_isa();
   return chosen;
 }
 

@@ -274,7 +274,7 @@ WNO_FORCE_INLINE void store_row(vf* line, int from, int n, const float* add, int
     WNO_UNROLL for (int t = 0; t < M; ++t) {
       vf v = line[t];
       if (add) v += load(add + t * VL);
-      if (gelu) v = WNO_CPU_NS::gelu(v);
+      if (gelu) v = gelu_erf_poly3(v);
       store(out + t * VL, v);
     }
     return;
@@ -287,7 +287,7 @@ WNO_FORCE_INLINE void store_row(vf* line, int from, int n, const float* add, int
   }
   if (gelu) {
     WNO_UNROLL for (int t = 0; t < M; ++t)
-      line[t] = WNO_CPU_NS::gelu(line[t]);
+      line[t] = gelu_erf_poly3(line[t]);
   }
   std::memcpy(out, reinterpret_cast<const float*>(line) + from, sizeof(float) * n);
 }

@@ -1,7 +1,13 @@
-// The vector type of the ISA this translation unit is compiled for (GCC/Clang vector
-// extensions: the same source builds as AVX-512, AVX2, SSE2 or NEON code).
+// The CPU code's vector vocabulary (GCC/Clang vector extensions: the same source builds as
+// AVX-512, AVX2, SSE2 or NEON code), shared by the Winograd kernel (cpu_kernel_isa.cpp) and the
+// engine's loops (engine/compute_isa.cpp), each compiled once per ISA into its own namespace.
+//   vf, VL     the ISA's native vector: VL floats in one register
+//   vf16       16 floats on every ISA (one zmm, two ymm, four xmm/q registers)
+//   ivec<V>    the int vector of V's size (bit operations on floats: (ivec<V>)x reinterprets)
+//   load, store, splat on vf; load_as<V>, splat_as<V> on any of them (store deduces V)
 #pragma once
 
+#include <cstddef>
 #include <cstring>
 #include <utility>
 
@@ -21,8 +27,19 @@ constexpr int kVecBytes = 32;
 constexpr int kVecBytes = 16;  // SSE2 on x86-64, NEON on aarch64
 #endif
 
-typedef float vf __attribute__((vector_size(kVecBytes)));
-constexpr int VL = kVecBytes / static_cast<int>(sizeof(float));
+template <std::size_t Bytes>
+struct Lanes {
+  typedef float f __attribute__((vector_size(Bytes)));
+  typedef int i __attribute__((vector_size(Bytes)));
+};
+
+typedef Lanes<kVecBytes>::f vf;
+typedef Lanes<64>::f vf16;
+template <class V>
+using ivec = typename Lanes<sizeof(V)>::i;
+template <class V>
+constexpr int lanes = static_cast<int>(sizeof(V) / sizeof(float));
+constexpr int VL = lanes<vf>;
 
 // Vectors of tiles in the GEMM's register tile (x 4 out channels): 4 x NV accumulators,
 // NV loaded vectors and one broadcast must fit the register file (32 on AVX-512 and
@@ -35,20 +52,33 @@ constexpr int kTileVectors = 3;
 constexpr int kTileVectors = 2;
 #endif
 
-WNO_FORCE_INLINE vf load(const float* p) {
-  vf v;
+// Templates rather than functions of vf16: no out-of-line copy passing a wider-than-native
+// vector (-Wpsabi) exists unless a translation unit uses it.
+template <class V>
+WNO_FORCE_INLINE V load_as(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof v);  // an unaligned vector load
   return v;
 }
 
-WNO_FORCE_INLINE void store(float* p, vf v) { std::memcpy(p, &v, sizeof v); }
+WNO_FORCE_INLINE vf load(const float* p) { return load_as<vf>(p); }
 
-template <std::size_t... I>
-WNO_FORCE_INLINE vf splat(float s, std::index_sequence<I...>) {
-  return vf{((void)I, s)...};
+template <class V>
+WNO_FORCE_INLINE void store(float* p, V v) {
+  std::memcpy(p, &v, sizeof v);
 }
 
-// All lanes s: one broadcast (vf{} + s would cost a scalar add: 0 + -0 is +0).
-WNO_FORCE_INLINE vf splat(float s) { return splat(s, std::make_index_sequence<VL>{}); }
+template <class V, std::size_t... I>
+WNO_FORCE_INLINE V splat_as(float s, std::index_sequence<I...>) {
+  return V{((void)I, s)...};
+}
+
+// All lanes s: one broadcast (V{} + s would cost a scalar add: 0 + -0 is +0).
+template <class V>
+WNO_FORCE_INLINE V splat_as(float s) {
+  return splat_as<V>(s, std::make_index_sequence<lanes<V>>{});
+}
+
+WNO_FORCE_INLINE vf splat(float s) { return splat_as<vf>(s); }
 
 }  // namespace WNO_CPU_NS

@@ -1,4 +1,5 @@
-// A small persistent thread pool: one parallel-for at a time, dynamic task handout.
+// The kernel's parallel-for: on the library's own pool (pool.h, the class the engine uses too),
+// one parallel-for at a time, or on a caller's (wno::Parallel).
 // Own threads rather than OpenMP so the library does not bring a second OpenMP
 // runtime into a process that already has PyTorch's.
 #pragma once

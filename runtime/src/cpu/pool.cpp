@@ -1,11 +1,13 @@
 #include "pool.h"
 
+#include <chrono>
+
 #if defined(__linux__)
 #include <pthread.h>
 #include <sched.h>
 #endif
 
-namespace wno::engine {
+namespace wno {
 
 namespace {
 inline void cpu_relax() {
@@ -17,7 +19,7 @@ inline void cpu_relax() {
 }
 // Helpers poll up to ~kSpin pauses for the next region (a run's regions, the Winograd
 // kernel's included, follow each other within microseconds) unless parked: the engine parks
-// them at the end of a run.
+// them at the end of a run. The caller waits as long for helpers still inside a region.
 constexpr int kSpin = 20000;
 }  // namespace
 
@@ -35,14 +37,23 @@ bool Pool::pin(std::thread& t, int cpu) {
 #endif
 }
 
-Pool::Pool(int threads, bool pin_helpers, int first_cpu) : threads_(threads < 1 ? 1 : threads) {
-  helpers_.reserve(threads_ - 1);
-  for (int i = 1; i < threads_; ++i) {
-    helpers_.emplace_back([this, i] { loop(i); });
-    if (pin_helpers && !pin(helpers_.back(), first_cpu + i) && pin_error_.empty())
-      pin_error_ =
-          "cannot pin worker " + std::to_string(i) + " to CPU " + std::to_string(first_cpu + i);
-  }
+Pool::Pool(int threads, bool pin_helpers, int first_cpu, long long spin_ns) : spin_ns_(spin_ns) {
+  const int want = threads < 1 ? 1 : threads;
+  helpers_.reserve(want - 1);
+  while (threads_ < want) start_helper(pin_helpers, first_cpu + threads_);
+}
+
+void Pool::grow(int threads) {
+  while (threads_ < threads) start_helper(false, 0);
+}
+
+// Helper threads_ (the next worker index), pinned to `cpu` if asked.
+void Pool::start_helper(bool pin_it, int cpu) {
+  const int i = threads_;
+  helpers_.emplace_back([this, i] { loop(i); });
+  threads_ = i + 1;
+  if (pin_it && !pin(helpers_.back(), cpu) && pin_error_.empty())
+    pin_error_ = "cannot pin worker " + std::to_string(i) + " to CPU " + std::to_string(cpu);
 }
 
 Pool::~Pool() {
@@ -64,6 +75,29 @@ void Pool::work(int worker) {
   }
 }
 
+// Polls for a region newer than `seen` (kSpin pauses, or spin_ns_ nanoseconds) unless parked;
+// returns the generation last read.
+unsigned long long Pool::poll(unsigned long long seen) {
+  unsigned long long g = generation_.load(std::memory_order_acquire);
+  if (spin_ns_ < 0) {
+    for (int s = 0; g == seen && s < kSpin && !parked_.load(std::memory_order_relaxed); ++s) {
+      cpu_relax();
+      g = generation_.load(std::memory_order_acquire);
+    }
+  } else if (g == seen) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int s = 1; g == seen && !parked_.load(std::memory_order_relaxed); ++s) {
+      cpu_relax();
+      g = generation_.load(std::memory_order_acquire);
+      if ((s & 255) == 0 && std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                    .count() >= spin_ns_)
+        break;
+    }
+  }
+  return g;
+}
+
 // A helper the OS has not scheduled by the time every task is claimed is not waited for
 // (open_ is false when it arrives): a busy core delays a run by no more than its work. The
 // caller never takes the mutex after handing out work (a helper preempted while holding it
@@ -73,11 +107,7 @@ void Pool::work(int worker) {
 void Pool::loop(int worker) {
   unsigned long long seen = 0;
   for (;;) {
-    unsigned long long g = generation_.load(std::memory_order_acquire);
-    for (int s = 0; g == seen && s < kSpin && !parked_.load(std::memory_order_relaxed); ++s) {
-      cpu_relax();
-      g = generation_.load(std::memory_order_acquire);
-    }
+    unsigned long long g = poll(seen);
     if (g == seen) {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
@@ -87,7 +117,7 @@ void Pool::loop(int worker) {
     seen = g;
     if (stop_flag_.load(std::memory_order_acquire)) return;
     active_.fetch_add(1, std::memory_order_seq_cst);
-    if (open_.load(std::memory_order_seq_cst)) work(worker);
+    if (open_.load(std::memory_order_seq_cst) && worker < workers_) work(worker);
     if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
         waiting_.load(std::memory_order_seq_cst)) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -96,9 +126,9 @@ void Pool::loop(int worker) {
   }
 }
 
-void Pool::run(long long n, Fn fn, void* ctx) {
+void Pool::run(long long n, Fn fn, void* ctx, int workers) {
   if (n <= 0) return;
-  if (threads_ == 1 || n == 1) {
+  if (workers <= 1 || threads_ == 1 || n == 1) {
     for (long long t = 0; t < n; ++t) fn(ctx, t, 0);
     return;
   }
@@ -108,6 +138,7 @@ void Pool::run(long long n, Fn fn, void* ctx) {
     fn_ = fn;
     ctx_ = ctx;
     n_ = n;
+    workers_ = workers;
     next_.store(0, std::memory_order_relaxed);
     open_.store(true, std::memory_order_seq_cst);
     generation_.fetch_add(1, std::memory_order_release);
@@ -124,4 +155,4 @@ void Pool::run(long long n, Fn fn, void* ctx) {
   }
 }
 
-}  // namespace wno::engine
+}  // namespace wno

@@ -1,0 +1,76 @@
+// The one thread pool of the CPU code: the engine's (one per engine: threads started at load,
+// none during a run, helpers optionally pinned to cores) and the Winograd kernel's process-wide
+// one behind parallel_for (thread_pool.h: helpers started on demand). Dynamic task handout; the
+// calling thread is worker 0. Helpers poll for a while after a parallel region (the next one
+// usually follows within microseconds) unless parked, then sleep on a condition variable, so an
+// idle pool costs no CPU.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace wno {
+
+class Pool {
+ public:
+  using Fn = void (*)(void* ctx, long long task, int worker);
+
+  // threads >= 1 (the calling thread counts as worker 0); pin_helpers: helper i (1..threads-1)
+  // on CPU first_cpu + i. The calling thread is whichever thread runs the engine, so pinning
+  // it is the application's choice (the example control loop pins itself to first_cpu).
+  // spin_ns < 0: helpers poll a fixed number of pauses after a region (the engine's); else
+  // for spin_ns nanoseconds (the kernel's pool: $WNO_SPIN_US).
+  // Throws std::system_error if a thread cannot be started.
+  Pool(int threads, bool pin_helpers, int first_cpu, long long spin_ns = -1);
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  int threads() const { return threads_; }
+  // Runs fn(ctx, t, worker) for t in [0, n); returns when all are done. Not reentrant.
+  void run(long long n, Fn fn, void* ctx) { run(n, fn, ctx, threads_); }
+  // The same on workers [0, workers) only (1 <= workers <= threads()); the others stay out.
+  void run(long long n, Fn fn, void* ctx, int workers);
+  // Starts unpinned helpers until threads() is at least `threads`. Not during a run.
+  // Throws std::system_error if a thread cannot be started (those started before stay).
+  void grow(int threads);
+  // Helpers stop polling and sleep until the next run() (before work on other threads).
+  void park() { parked_.store(true, std::memory_order_relaxed); }
+  // Empty, or a message if pinning was asked for and failed.
+  const std::string& pin_error() const { return pin_error_; }
+
+ private:
+  void start_helper(bool pin_it, int cpu);
+  void loop(int worker);
+  unsigned long long poll(unsigned long long seen);
+  void work(int worker);
+  static bool pin(std::thread& t, int cpu);
+
+  int threads_ = 1;
+  const long long spin_ns_;
+  std::vector<std::thread> helpers_;
+  std::mutex mu_;
+  std::condition_variable wake_, done_;
+  std::atomic<unsigned long long> generation_{0};
+  std::atomic<int> active_{0};
+  std::atomic<bool> parked_{false}, open_{false}, waiting_{false}, stop_flag_{false};
+  std::atomic<long long> next_{0};
+  long long n_ = 0;
+  int workers_ = 1;
+  Fn fn_ = nullptr;
+  void* ctx_ = nullptr;
+  bool stop_ = false;
+  std::string pin_error_;
+};
+
+// Runs f(task, worker) for task in [0, n) on pool: any callable, by reference.
+template <class F>
+void parallel(Pool& pool, long long n, F& f) {
+  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
+}
+
+}  // namespace wno

@@ -1,0 +1,158 @@
+"""The CPU math layer shared by the Winograd kernel and the native engine (runtime/src/cpu:
+isa.h, pool.h, simd.h, gelu.h): one ISA choice for both, and the one thread pool class behind
+the kernel's standalone entry points (concurrent callers, changing thread counts, fork,
+$WNO_SPIN_US).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from native_build import build_native
+
+from wno_edge.native.abi import ConvDesc
+
+RANKS = ("generic", "avx2", "avx512")
+
+
+@pytest.fixture(scope="module")
+def build_dir() -> Path:
+    return build_native(("wno_winograd", "wno_engine"))
+
+
+def _cpu_ranks() -> int:
+    """Index in RANKS of the best ISA this machine runs (as isa.cpp probes it)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return 0
+    if "avx2" in flags and "fma" in flags:
+        return 2 if "avx512f" in flags else 1
+    return 0
+
+
+def _isas(lib_path: Path, cap: str | None) -> tuple[str, str]:
+    """(wno_engine_isa, wno_cpu_isa) of a fresh process loading the engine with $WNO_CPU_ISA."""
+    env = {k: v for k, v in os.environ.items() if k != "WNO_CPU_ISA"}
+    if cap is not None:
+        env["WNO_CPU_ISA"] = cap
+    code = (
+        "import ctypes, sys\n"
+        f"lib = ctypes.CDLL({os.fspath(lib_path)!r})\n"
+        "lib.wno_engine_isa.restype = lib.wno_cpu_isa.restype = ctypes.c_char_p\n"
+        "print(lib.wno_engine_isa().decode(), lib.wno_cpu_isa().decode())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    engine, kernel = out.stdout.split()
+    return engine, kernel
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64", reason="x86-64 ranks")
+@pytest.mark.parametrize("cap", [None, "", "generic", "avx2", "avx512", "neon", "bogus"])
+def test_engine_and_kernel_share_one_isa_choice(build_dir, cap):
+    best = _cpu_ranks()
+    want = RANKS[min(best, RANKS.index(cap))] if cap in RANKS else RANKS[best]
+    assert _isas(build_dir / "engine" / "libwno_engine.so", cap) == (want, want)
+
+
+def _conv_setup(lib, n=1, c=8, k=8, h=23, w=19, tile=4, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
+    wt = rng.standard_normal((k, c, 3, 3), dtype=np.float32)
+    b = rng.standard_normal(k, dtype=np.float32)
+    d = ConvDesc(n, c, k, h, w, 1, tile)
+    u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
+    assert lib.wno_cpu_transform_weights(ctypes.byref(d), wt.ctypes.data, u.ctypes.data, u.nbytes) == 0
+    return d, x, u, b
+
+
+def _conv(lib, d, x, u, b, threads):
+    y = np.full((d.batch, d.out_channels, d.height, d.width), np.nan, np.float32)
+    # GELU epilogue, library-owned workspace: the standalone path (the library's own pool).
+    status = lib.wno_cpu_conv2d_fused(
+        ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data, None, 1, y.ctypes.data, None, 0, threads
+    )
+    assert status == 0
+    return y
+
+
+@pytest.fixture(scope="module")
+def kernel(build_dir):
+    from wno_edge import native
+    from wno_edge.native.library import CPU_LIBRARY
+
+    return native.load(build_dir / CPU_LIBRARY)
+
+
+def test_pool_grows_and_caps_workers(kernel):
+    d, x, u, b = _conv_setup(kernel)
+    ref = _conv(kernel, d, x, u, b, 1)
+    for threads in (2, 5, 2, 3, 1, 7, 2):  # grown to 6 helpers, then calls that use fewer
+        np.testing.assert_array_equal(_conv(kernel, d, x, u, b, threads), ref)
+
+
+def test_pool_concurrent_callers(kernel):
+    """C ABI calls from several threads at once (ctypes drops the GIL): one call at a time on
+    the library's pool, each bit-identical to a one-thread run."""
+    setups = [_conv_setup(kernel, seed=s, h=17 + s, w=29 - s) for s in range(4)]
+    refs = [_conv(kernel, *setup, 1) for setup in setups]
+    errors: list[str] = []
+
+    def caller(i: int) -> None:
+        try:
+            for rep in range(30):
+                y = _conv(kernel, *setups[i], 1 + (i + rep) % 4)
+                if not np.array_equal(y, refs[i]):
+                    errors.append(f"caller {i} rep {rep} differs")
+        except AssertionError as e:  # pragma: no cover - reported below
+            errors.append(f"caller {i}: {e}")
+
+    workers = [threading.Thread(target=caller, args=(i,)) for i in range(4)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert not errors, errors
+
+
+_CHILD = r"""
+import ctypes, os, sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_cpu_math import _conv, _conv_setup
+from wno_edge import native
+lib = native.load({lib!r})
+setup = _conv_setup(lib)
+ref = _conv(lib, *setup, 1)
+assert np.array_equal(_conv(lib, *setup, 3), ref)  # the pool has helpers now
+pid = os.fork()
+if pid == 0:  # the child has none of them: a fresh pool
+    ok = all(np.array_equal(_conv(lib, *setup, t), ref) for t in (2, 3, 1, 3))
+    os._exit(0 if ok else 3)
+_, status = os.waitpid(pid, 0)
+assert os.waitstatus_to_exitcode(status) == 0, status
+assert np.array_equal(_conv(lib, *setup, 2), ref)
+print("ok")
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.parametrize("spin_us", [None, "0"])
+def test_pool_after_fork_and_spin(build_dir, spin_us):
+    from wno_edge.native.library import CPU_LIBRARY
+
+    env = {k: v for k, v in os.environ.items() if k != "WNO_SPIN_US"}
+    if spin_us is not None:
+        env["WNO_SPIN_US"] = spin_us
+    code = _CHILD.format(tests=os.fspath(Path(__file__).parent), lib=os.fspath(build_dir / CPU_LIBRARY))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
