@@ -517,8 +517,44 @@ def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path, variant):
     assert " 0 wrong" in r.stdout and "WRONG" not in r.stdout, r.stdout
 
 
-def test_no_heap_allocation_during_run(engine_lib, tmp_path):
+def _extra_mul(proto):  # y = output * 1 after the projection: a node no pattern covers
+    proto.graph.initializer.append(onnx.numpy_helper.from_array(np.ones((), np.float32), "extra_one"))
+    proto.graph.node[-1].output[0] = "before_extra"
+    proto.graph.node.append(onnx.helper.make_node("Mul", ["before_extra", "extra_one"], ["output"], name="extra"))
+
+
+def _extra_first(proto):  # an Identity on the input: the lift pattern no longer starts there
+    proto.graph.node[0].input[0] = "input_copy"
+    proto.graph.node.insert(0, onnx.helper.make_node("Identity", ["input"], ["input_copy"], name="copy"))
+
+
+@pytest.mark.parametrize(
+    "edit, plan",
+    [
+        (None, "all covered by fusion patterns"),
+        (_extra_mul, "1 on reference kernels"),
+        (_extra_first, "on reference kernels (node copy (Identity): reads the input, and no fusion"),
+    ],
+    ids=["fused", "block-then-reference", "reference-then-block"],
+)
+def test_partial_fusion_equals_ort(engine_lib, small_file, tmp_path, edit, plan):
+    """Nodes no pattern covers run on reference kernels around the fused block: same result."""
+    path = _edited(small_file, tmp_path / "edited.onnx", edit) if edit else small_file
+    x = np.random.default_rng(1).standard_normal((1, 2, 20, 18)).astype(np.float32)
+    with native(path, engine_lib, threads=2, verify_checksum=False, profile=True) as s:
+        assert plan in s.plan.splitlines()[0], s.plan
+        y = s.run(x)
+        assert np.abs(y - ort_run(path, x)).max() <= 1e-5 * np.abs(y).max()
+        seconds, runs = s.stage_times()
+        assert runs == 1 and list(seconds)[1] == "layer 0 dft forward"
+        assert ("reference kernels (" in list(seconds)[-1]) == (edit is not None)
+
+
+@pytest.mark.parametrize("edit", [None, _extra_mul, _extra_first], ids=["fused", "mixed", "lift-on-reference"])
+def test_no_heap_allocation_during_run(engine_lib, tmp_path, edit):
     path = write(make_model(30, 26), tmp_path / "m.onnx", batch=2)
+    if edit:
+        path = _edited(path, tmp_path / "edited.onnx", lambda p: (edit(p), _rechecksum(p)))
     r = subprocess.run(
         [str(ENGINE_DIR / "wno_engine_alloc_test"), str(path), "2", "40"],
         capture_output=True,
@@ -630,7 +666,7 @@ def test_cli_profile_native_prints_stages(use_engine, small_file):
 
 def test_cli_info_plan(use_engine, small_file, tmp_path):
     """`info --plan`: every node in a fused stage, the kernel and ISA, the arena; an edited graph
-    names the node no pattern took, and each node it runs on a reference kernel."""
+    names the node no pattern took, and each node that runs on a reference kernel."""
     from typer.testing import CliRunner
 
     from wno_edge.cli import app
@@ -650,10 +686,8 @@ def test_cli_info_plan(use_engine, small_file, tmp_path):
     r = CliRunner().invoke(app, ["info", str(edited), "--plan", "--no-verify-checksum", "--json"])
     assert r.exit_code == 0, r.output
     lines = json.loads(r.output)["plan"]
-    assert (
-        lines[0].startswith("plan: reference kernels for all")
-        and "the projection does not end at the graph output" in lines[0]
-    )
+    assert lines[0].startswith("plan: fused WNO pipeline, 2 layers, 61 nodes, 60 fused, 1 on reference kernels")
+    assert "node extra (Mul): no fusion pattern covers it" in lines[0]
     assert lines[-1] == "  reference extra (Mul) -> (1, 3, 20, 18)"
     r = CliRunner().invoke(app, ["info", str(small_file).replace(".onnx", ".pt"), "--plan"])
     assert "--plan reads an .onnx file" in str(r.exception)

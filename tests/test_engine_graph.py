@@ -396,6 +396,11 @@ def test_tool_rewrites_run(lib, bases, tmp_path, tool, name):
     path = _write(rewritten, tmp_path / f"{tool}.onnx")
     for verify in (False, True):
         must_run_and_equal(path, base.x, lib, base.dynamic, verify_checksum=verify)
+    # and as fast: inlined WinogradConvs are 3x3 Convs the fused layers run; onnxsim's folds (the
+    # domain Pad into the lift's Conv, each GELU's * 0.5 into the next Conv) are patterns too
+    with runtime.load(path, backend="native", library=lib, batch=base.x.shape[0]) as s:
+        first = s.plan.splitlines()[0]
+    assert first.startswith("plan: fused WNO pipeline") and "all covered by fusion patterns" in first, first
 
 
 # ---- the checksum policy ------------------------------------------------------------------------

@@ -54,6 +54,8 @@ struct Source {
 
 struct Layer {
   bool winograd = false;
+  bool gelu = false;      // GELU on the layer's sum
+  bool gelu_out = false;  // neuraloperator: the GELU after the channel MLP
   wno_conv_desc desc{};
   float* u = nullptr;          // transformed 3x3 weights (Winograd kernel layout)
   float* pointwise = nullptr;  // FNO: (O, C)
@@ -77,18 +79,22 @@ struct Engine {
   std::vector<double> stage_s;           // seconds per stage since open or reset
   long long runs = 0;
 
-  // reference path: the file's bytes (the graph points into them), the graph, its runner
+  // reference kernels (for the whole graph, or around a fused block): the file's bytes (the
+  // graph points into them), the graph, its runner
   std::vector<std::uint8_t> file;
   ModelFile model;
   Graph graph;
   std::unique_ptr<ReferenceRunner> reference;
+  bool fused = false;  // a fused block runs (alone, or inside the reference runner)
+  double block_s = 0;  // profile: the fused block's share of the last reference run
 
   // fused path: shapes (match.h WnoMatch)
   int n = 0, cin = 0, cout = 0, h = 0, w = 0, hp = 0, wp = 0, c = 0, proj = 0;
   int m2 = 0, k1 = 0;
   int top = 0, left = 0;  // the image's offset in the padded grid
   int lw = 0, cmw = 0;    // neuraloperator's lifting MLP and channel MLP widths (0: none)
-  bool neuralop = false;  // neuraloperator's block (GELU, channel MLP, GELU)
+  bool fused_lift = false, fused_project = false;  // the block's ends (match.h)
+  int block_in = -1, block_out = -1;               // its values, when the runner holds them
   long long modes = 0;
   long long modes_p = 0;  // modes rounded up to kModeBlock: the stride of re and im in X and O
   const Kernels* k = nullptr;
@@ -132,12 +138,15 @@ struct Engine {
   long long input_elements() const;
   long long output_elements() const;
   wno_status run(const float* x, float* y);  // either path
-  wno_status run_fused(const float* x, float* y);
+  // The fused block: `in` is the graph input with a fused lift, else the first layer's input
+  // (N, C, Hp, Wp); `out` the graph output with a fused projection, else the last layer's output.
+  wno_status run_fused(const float* in, float* out);
+  void run_block(const float* in, float* out);  // run_fused inside the reference runner
   // the fused stages (fused_run.cpp)
   void lift_stage(const float* x);
   void dft_forward(const float* v, long long nc, int worker) const;
   void dft_inverse(float* s, long long nco, int worker) const;
-  wno_status real_space(const Layer& L, const float* v, float* s, bool last);
+  wno_status real_space(const Layer& L, const float* v, float* s);
   void project_row(const float* v, float* y, long long task, int worker) const;
 };
 

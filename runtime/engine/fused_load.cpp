@@ -35,6 +35,14 @@ class Layout {
   bool overflow_ = false;
 };
 
+// A Conv's weights, doubled where the match folded a GELU's * 0.5 into them (match.h).
+std::vector<float> weights(const Graph& g, const WnoMatch& wm, int id) {
+  std::vector<float> w = g.floats(id);
+  if (std::find(wm.doubled.begin(), wm.doubled.end(), id) != wm.doubled.end())
+    for (float& x : w) x *= 2.0f;
+  return w;
+}
+
 void put(float* dst, const std::vector<float>& src) {
   if (!src.empty()) std::memcpy(dst, src.data(), src.size() * sizeof(float));
 }
@@ -54,7 +62,8 @@ void set_shapes(const WnoMatch& wm, Engine* e) {
   e->left = wm.left;
   e->lw = wm.lw;
   e->cmw = wm.cmw;
-  e->neuralop = wm.neuralop;
+  e->fused_lift = wm.lift;
+  e->fused_project = wm.project;
   e->m2 = wm.m2;
   e->k1 = wm.k1;
   e->modes = 1LL * wm.k1 * wm.m2;
@@ -63,6 +72,41 @@ void set_shapes(const WnoMatch& wm, Engine* e) {
   e->no = (e->wp - 1) / 2;
   e->ne_h = e->hp / 2 + 1;
   e->no_h = (e->hp - 1) / 2;
+}
+
+// Each layer's weights (the Winograd kernel's layout for 3x3 convs); false if the kernel
+// refuses the shape.
+bool plan_layers(const WnoMatch& wm, bool fno, Engine* e, Layout* lay) {
+  const long long C = e->c;
+  e->layers.resize(wm.layers.size());
+  for (std::size_t i = 0; i < wm.layers.size(); ++i) {
+    Layer& L = e->layers[i];
+    const LayerMatch& M = wm.layers[i];
+    L.winograd = !fno;
+    L.gelu = M.gelu;
+    L.gelu_out = M.gelu_out;
+    L.desc = wno_conv_desc{e->n, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : M.tile};
+    if (!fno) {
+      const std::size_t ub = wno_cpu_weight_size(&L.desc);
+      if (ub == 0) return false;
+      lay->add(&L.u, static_cast<long long>(ub / sizeof(float)));
+    } else {
+      lay->add(&L.pointwise, C * C);
+    }
+    lay->add(&L.bias, C);
+    if (M.mlp1_w >= 0) {
+      lay->add(&L.mlp1_w, C * e->cmw);
+      lay->add(&L.mlp1_b, e->cmw);
+      lay->add(&L.mlp2_w, C * e->cmw);
+      lay->add(&L.mlp2_b, C);
+    }
+    if (M.skip >= 0) {
+      lay->add(&L.mlp_skip, C * C);
+      lay->add(&L.mlp_skip_diag, C);
+    }
+    lay->add(&L.mix, C * C * 2 * e->modes_p);
+  }
+  return true;
 }
 
 // Lays out weights, activations and workspaces; false if a layer's shape is one the Winograd
@@ -74,8 +118,11 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   if (wm.in_std >= 0) lay->add(&e->in_std, e->cin);
   if (wm.out_mean >= 0) lay->add(&e->out_mean, e->cout);
   if (wm.out_std >= 0) lay->add(&e->out_std, e->cout);
-  lay->add(&e->lift_w, (e->lw ? e->lw : C) * e->cin);
-  lay->add(&e->lift_c, e->lw ? 1LL * e->lw * e->h * e->w : C * Hp * Wp);
+  if (wm.lift) {
+    lay->add(&e->lift_w, (e->lw ? e->lw : C) * e->cin);
+    lay->add(&e->lift_c, e->lw ? 1LL * e->lw * e->h * e->w : C * Hp * Wp);
+    lay->add(&e->xn, N * e->cin * e->h * e->w);
+  }
   if (e->lw) {
     lay->add(&e->lift2_w, C * e->lw);
     lay->add(&e->lift2_b, C);
@@ -86,37 +133,13 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   lay->add(&e->inv_h, 4 * Hp * K1);
   lay->add(&e->inv_w_re, packed_floats(M2, Wp));
   lay->add(&e->inv_w_im, packed_floats(M2, Wp));
-  e->layers.resize(wm.layers.size());
-  for (std::size_t i = 0; i < wm.layers.size(); ++i) {
-    Layer& L = e->layers[i];
-    const LayerMatch& M = wm.layers[i];
-    L.winograd = !fno;
-    L.desc = wno_conv_desc{e->n, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : M.tile};
-    if (!fno) {
-      const std::size_t ub = wno_cpu_weight_size(&L.desc);
-      if (ub == 0) return false;
-      lay->add(&L.u, static_cast<long long>(ub / sizeof(float)));
-    } else {
-      lay->add(&L.pointwise, C * C);
-    }
-    lay->add(&L.bias, C);
-    if (e->cmw) {
-      lay->add(&L.mlp1_w, C * e->cmw);
-      lay->add(&L.mlp1_b, e->cmw);
-      lay->add(&L.mlp2_w, C * e->cmw);
-      lay->add(&L.mlp2_b, C);
-      if (wm.skip) {
-        lay->add(&L.mlp_skip, C * C);
-        lay->add(&L.mlp_skip_diag, C);
-      }
-    }
-    lay->add(&L.mix, C * C * 2 * e->modes_p);
+  if (!plan_layers(wm, fno, e, lay)) return false;
+  if (wm.project) {
+    lay->add(&e->p1_w, e->proj * C);
+    lay->add(&e->p1_b, e->proj);
+    lay->add(&e->p2_w, 1LL * e->cout * e->proj);
+    lay->add(&e->p2_b, e->cout);
   }
-  lay->add(&e->p1_w, e->proj * C);
-  lay->add(&e->p1_b, e->proj);
-  lay->add(&e->p2_w, 1LL * e->cout * e->proj);
-  lay->add(&e->p2_b, e->cout);
-  lay->add(&e->xn, N * e->cin * e->h * e->w);
   lay->add(&e->buf[0], N * C * Hp * Wp);
   lay->add(&e->buf[1], N * C * Hp * Wp);
   lay->add(&e->spec_x, N * C * 2 * e->modes_p);  // zero past `modes`, never written there
@@ -126,10 +149,10 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   const long long fwd = fold + 4 * Hp * M2 + packed_floats(2 * Hp, M2);
   const long long inv = 4 * Hp * M2 + packed_floats(2 * K1, M2) + fold;
   const long long prj =
-      packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w);
+      wm.project ? packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w) : 0;
   const long long pw = packed_floats(C, 256);
   const long long nop = std::max(e->lw ? lift_mlp_scratch(e->cin, e->h, e->w, e->lw, e->c) : 0,
-                                 e->neuralop ? channel_mlp_scratch(e->c, e->cmw) : 0);
+                                 channel_mlp_scratch(e->c, e->cmw));
   e->scratch_floats = std::max<long long>(
       (std::max(std::max(fwd, inv), std::max(prj, pw)) + 15) & ~15LL, (nop + 15) & ~15LL);
   lay->add(&e->scratch, e->scratch_floats * threads);
@@ -262,18 +285,18 @@ Error fill_layers(const Source& src, const Graph& g, const WnoMatch& wm, Engine*
     Layer& L = e->layers[i];
     const LayerMatch& M = wm.layers[i];
     put(L.bias, g.floats(M.bias));
-    if (e->cmw) {
-      put(L.mlp1_w, g.floats(M.mlp1_w));
+    if (M.mlp1_w >= 0) {
+      put(L.mlp1_w, weights(g, wm, M.mlp1_w));
       put(L.mlp1_b, g.floats(M.mlp1_b));
-      put(L.mlp2_w, g.floats(M.mlp2_w));
+      put(L.mlp2_w, weights(g, wm, M.mlp2_w));
       put(L.mlp2_b, g.floats(M.mlp2_b));
-      if (L.mlp_skip) {
-        put(L.mlp_skip, g.floats(M.skip));
-        if (diagonal(L.mlp_skip, e->c, L.mlp_skip_diag))
-          L.mlp_skip = nullptr;
-        else
-          L.mlp_skip_diag = nullptr;
-      }
+    }
+    if (M.skip >= 0) {
+      put(L.mlp_skip, g.floats(M.skip));
+      if (diagonal(L.mlp_skip, e->c, L.mlp_skip_diag))
+        L.mlp_skip = nullptr;
+      else
+        L.mlp_skip_diag = nullptr;
     }
     const std::vector<float> wt = g.floats(M.weight);
     if (L.winograd) {
@@ -312,19 +335,23 @@ Error load_fused(const Source& src, const Graph& g, const WnoMatch& wm, int thre
   if (wm.in_std >= 0) put(e->in_std, g.floats(wm.in_std));
   if (wm.out_mean >= 0) put(e->out_mean, g.floats(wm.out_mean));
   if (wm.out_std >= 0) put(e->out_std, g.floats(wm.out_std));
-  put(e->lift_w, g.floats(wm.lift_w));
-  put(e->lift_c, g.floats(wm.lift_c));
-  src.drop(g.value(wm.lift_c).init->data);
+  if (wm.lift) {
+    put(e->lift_w, g.floats(wm.lift_w));
+    put(e->lift_c, g.floats(wm.lift_c));
+    src.drop(g.value(wm.lift_c).init->data);
+  }
   if (e->lw) {
-    put(e->lift2_w, g.floats(wm.lift2_w));
+    put(e->lift2_w, weights(g, wm, wm.lift2_w));
     put(e->lift2_b, g.floats(wm.lift2_b));
   }
   pack_w_bases(g.floats(wm.fwd_w), g.floats(wm.inv_w), e);
   pack_h_bases(g.floats(wm.fwd_h), g.floats(wm.inv_h), e);
-  put(e->p1_w, g.floats(wm.p1_w));
-  put(e->p1_b, g.floats(wm.p1_b));
-  put(e->p2_w, g.floats(wm.p2_w));
-  put(e->p2_b, g.floats(wm.p2_b));
+  if (wm.project) {
+    put(e->p1_w, g.floats(wm.p1_w));
+    put(e->p1_b, g.floats(wm.p1_b));
+    put(e->p2_w, weights(g, wm, wm.p2_w));
+    put(e->p2_b, g.floats(wm.p2_b));
+  }
   return fill_layers(src, g, wm, e);
 }
 

@@ -213,7 +213,7 @@ void Engine::dft_inverse(float* s, long long nco, int worker) const {
 }
 
 // The real-space conv and the layer's tail over s (which holds the spectral branch).
-wno_status Engine::real_space(const Layer& L, const float* v, float* s, bool last) {
+wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
   const Kernels& K = *k;
   Pool& P = *pool;
   const long long hpwp = 1LL * hp * wp;
@@ -225,7 +225,7 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, bool las
     // s = act(conv(v) + bias + s), written over s.
     if (fused_epilogue) {
       const wno_status st =
-          wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, s, last ? WNO_ACT_NONE : WNO_ACT_GELU, s,
+          wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, s, L.gelu ? WNO_ACT_GELU : WNO_ACT_NONE, s,
                             conv_ws, conv_ws_bytes, &kernel_pool);
       if (st != WNO_SUCCESS) return st;
     } else {
@@ -233,13 +233,13 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, bool las
                                               conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
       if (st != WNO_SUCCESS) return st;
       auto sum = [&](long long nc, int) {
-        K.add_act(hpwp, conv_out + nc * hpwp, s + nc * hpwp, !last);
+        K.add_act(hpwp, conv_out + nc * hpwp, s + nc * hpwp, L.gelu);
       };
       parallel(P, 1LL * n * c, sum);
     }
-  } else if (neuralop) {  // W v, GELU, channel MLP + skip, GELU: one pass
+  } else if (L.mlp1_w || L.gelu_out) {  // W v, GELU, channel MLP + skip, GELU: one pass
     fno_layer(K, P, n, c, cmw, hpwp, s, v, L.pointwise, L.bias, L.mlp1_w, L.mlp1_b, L.mlp2_w,
-              L.mlp2_b, L.mlp_skip, L.mlp_skip_diag, last, scratch, scratch_floats);
+              L.mlp2_b, L.mlp_skip, L.mlp_skip_diag, !L.gelu, scratch, scratch_floats);
   } else {
     const long long chunks = (hpwp + kChunk - 1) / kChunk;
     auto pointwise = [&](long long task, int worker) {
@@ -249,15 +249,15 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, bool las
       K.pack_b(c, cw, v + b * c * hpwp + j0, hpwp, bp);
       float* out = s + b * c * hpwp + j0;
       K.gemm_packed(c, cw, c, L.pointwise, c, bp, out, hpwp, true);
-      K.bias_act(c, cw, out, hpwp, L.bias, !last);
+      K.bias_act(c, cw, out, hpwp, L.bias, L.gelu);
     };
     parallel(P, n * chunks, pointwise);
   }
-  if (neuralop && L.winograd) {  // GELU (above), channel MLP + skip, GELU
+  if (L.winograd) {  // neuraloperator's block: GELU (above), channel MLP + skip, GELU
     if (L.mlp1_w)
       channel_mlp(K, P, n, c, cmw, hpwp, s, v, L.mlp1_w, L.mlp1_b, L.mlp2_w, L.mlp2_b, L.mlp_skip,
-                  L.mlp_skip_diag, !last, scratch, scratch_floats);
-    else if (!last)
+                  L.mlp_skip_diag, L.gelu_out, scratch, scratch_floats);
+    else if (L.gelu_out)
       gelu_inplace(K, P, 1LL * n * c, hpwp, s);
   }
   return WNO_SUCCESS;
@@ -290,15 +290,19 @@ void Engine::project_row(const float* v, float* y, long long task, int worker) c
 }
 
 wno_status Engine::run_fused(const float* x, float* y) {
+  const std::size_t field = static_cast<std::size_t>(n) * c * hp * wp;
   Pool& P = *pool;
   Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
-  auto lap = [&](std::size_t stage) {  // 0 lift, 1 + kLayerSteps * layer + step, last projection
+  auto lap = [&](std::size_t stage) {  // 0 lift, 1 + kLayerSteps * layer + step, then projection
     if (!profile) return;
     const Clock::time_point t1 = Clock::now();
     stage_s[stage] += std::chrono::duration<double>(t1 - t0).count();
     t0 = t1;
   };
-  lift_stage(x);
+  if (fused_lift)
+    lift_stage(x);
+  else
+    std::memcpy(buf[0], x, field * sizeof(float));
   lap(0);
   float* v = buf[0];
   float* s = buf[1];
@@ -316,15 +320,18 @@ wno_status Engine::run_fused(const float* x, float* y) {
     auto inverse = [&](long long nco, int worker) { dft_inverse(s, nco, worker); };
     parallel(P, 1LL * n * c, inverse);
     lap(stage + 2);
-    const wno_status st = real_space(L, v, s, li + 1 == layers.size());
+    const wno_status st = real_space(L, v, s);
     if (st != WNO_SUCCESS) return st;
     lap(stage + 3);
     std::swap(v, s);
   }
   auto project = [&](long long task, int worker) { project_row(v, y, task, worker); };
-  parallel(P, 1LL * n * h, project);
+  if (fused_project)
+    parallel(P, 1LL * n * h, project);
+  else
+    std::memcpy(y, v, field * sizeof(float));
   P.park();  // between runs (a control loop's tick) the helpers sleep
-  lap(stage_s.size() - 1);
+  lap(1 + kLayerSteps * layers.size());
   return WNO_SUCCESS;
 }
 

@@ -82,37 +82,63 @@ std::string node_list(const Graph& g, const std::vector<int>& nodes) {
   return s;
 }
 
-// The stage's kernel, as the plan names it.
-std::string stage_kernel(const Engine& e, const WnoMatch& wm, std::size_t stage) {
-  const std::string isa = e.k->isa;
-  if (stage == 0) return (e.lw ? "lifting MLP (GEMM, GELU)" : "1x1 lift") + std::string(", ") + isa;
-  if (stage + 1 == wm.stages.size())
-    return (e.hp != e.h || e.wp != e.w ? "crop + " : "") +
-           std::string("projection MLP (GEMM, GELU), ") + isa;
-  const LayerMatch& L = wm.layers[stage - 1];
+// The kernel of a fused layer, as the plan names it.
+std::string layer_kernel(const Engine& e, const LayerMatch& L, std::size_t layer) {
+  const int tile = e.layers[layer].desc.tile;
   std::string conv = L.kind == RealSpace::kPointwise
                          ? "1x1 conv GEMM"
-                         : "Winograd F(" + std::to_string(e.layers[stage - 1].desc.tile) + "x" +
-                               std::to_string(e.layers[stage - 1].desc.tile) + ", 3x3)" +
-                               (L.kind == RealSpace::kDirect3x3 ? " for a plain 3x3 Conv" : "");
+                         : "Winograd F(" + std::to_string(tile) + "x" + std::to_string(tile) +
+                               ", 3x3)" +
+                               (L.kind == RealSpace::kDirect3x3 ? " for a 3x3 Conv" : "");
   std::string dft = std::string("DFT GEMMs") + (e.fold_w ? " folded in W" : "") +
                     (e.fold_h ? (e.fold_w ? " and H" : " folded in H") : "");
-  return dft + ", complex mixing, " + conv + (L.mlp1_w >= 0 ? ", channel MLP" : "") + ", " + isa;
+  return dft + ", complex mixing, " + conv + (L.mlp1_w >= 0 ? ", channel MLP" : "") +
+         (L.skip >= 0 ? " + skip" : "") + ", " + e.k->isa;
 }
 
+std::string threads_text(int n) { return std::to_string(n) + (n == 1 ? " thread" : " threads"); }
+
+// Fused stages, then (around a partial block) the nodes on reference kernels.
 std::string fused_plan(const Engine& e, const Graph& g, const WnoMatch& wm,
                        const std::string& checksum) {
+  const std::size_t fused_nodes = [&] {
+    std::size_t k = 0;
+    for (const StageMatch& s : wm.stages) k += s.nodes.size();
+    return k;
+  }();
   std::string p = "plan: fused WNO pipeline, " + std::to_string(wm.layers.size()) + " layers, " +
-                  std::to_string(g.nodes.size()) + " nodes, all covered by fusion patterns\n";
+                  std::to_string(g.nodes.size()) + " nodes, " +
+                  (wm.whole ? std::string("all covered by fusion patterns")
+                            : std::to_string(fused_nodes) + " fused, " +
+                                  std::to_string(g.nodes.size() - fused_nodes) +
+                                  " on reference kernels (" + wm.partial + ")") +
+                  "\n";
+  const long long arena =
+      static_cast<long long>(e.arena_bytes) + (e.reference ? e.reference->arena_bytes() : 0);
   p += "  input " + shape_text(e.in_dims) + " -> output " + shape_text(e.out_dims) + ", arena " +
-       mib(static_cast<long long>(e.arena_bytes)) + ", " + std::to_string(e.pool->threads()) +
-       (e.pool->threads() == 1 ? " thread" : " threads") + ", checksum " + checksum + "\n";
-  for (std::size_t i = 0; i < wm.stages.size(); ++i) {
-    const StageMatch& s = wm.stages[i];
-    p += "  stage " + s.name + ": " + stage_kernel(e, wm, i) + "\n    nodes " +
-         std::to_string(s.nodes.size()) + ": " + node_list(g, s.nodes) + "\n";
+       mib(arena) + ", " + threads_text(e.pool->threads()) + ", checksum " + checksum + "\n";
+  std::size_t layer = 0;
+  for (const StageMatch& s : wm.stages) {
+    std::string kernel;
+    if (s.name == "normalize+lift")
+      kernel = (e.lw ? "lifting MLP (GEMM, GELU), " : "1x1 lift, ") + std::string(e.k->isa);
+    else if (s.name == "projection")
+      kernel = (e.hp != e.h || e.wp != e.w ? "crop + " : "") +
+               std::string("projection MLP (GEMM, GELU), ") + e.k->isa;
+    else
+      kernel = layer_kernel(e, wm.layers[layer], layer), ++layer;
+    p += "  stage " + s.name + ": " + kernel + "\n    nodes " + std::to_string(s.nodes.size()) +
+         ": " + node_list(g, s.nodes) + "\n";
   }
-  return p + "  reference kernels: none\n";
+  if (wm.whole) return p + "  reference kernels: none\n";
+  std::vector<char> fused(g.nodes.size(), 0);
+  for (const StageMatch& s : wm.stages)
+    for (const int nd : s.nodes) fused[static_cast<std::size_t>(nd)] = 1;
+  for (std::size_t i = 0; i < g.nodes.size(); ++i)
+    if (!fused[i])
+      p += "  reference " + g.nodes[i].label() + " -> " +
+           shape_text(g.value(g.nodes[i].out[0]).shape) + "\n";
+  return p;
 }
 
 std::string reference_plan(const Engine& e, const std::string& why, const std::string& checksum) {
@@ -125,6 +151,27 @@ std::string reference_plan(const Engine& e, const std::string& why, const std::s
     p += "  reference " + g.nodes[i].label() + " -> " +
          shape_text(g.value(g.nodes[i].out[0]).shape) + "\n";
   return p;
+}
+
+// The timed stages: the fused block's (its ends, four steps per layer), then the reference
+// kernels' (all of a graph without a block).
+void name_stages(const WnoMatch* wm, Engine* e) {
+  e->stage_names.clear();
+  if (wm) {
+    e->stage_names.push_back(wm->lift ? "normalize+lift" : "block input");
+    for (std::size_t i = 0; i < wm->layers.size(); ++i)
+      for (const char* step : kLayerStepNames)
+        e->stage_names.push_back("layer " + std::to_string(i) + " " + step);
+    e->stage_names.push_back(wm->project ? "projection" : "block output");
+  }
+  if (e->reference) {
+    std::size_t fused = 0;
+    if (wm)
+      for (const StageMatch& s : wm->stages) fused += s.nodes.size();
+    e->stage_names.push_back("reference kernels (" + std::to_string(e->graph.nodes.size() - fused) +
+                             " nodes)");
+  }
+  e->stage_s.assign(e->stage_names.size(), 0.0);
 }
 
 // The config metadata is informative (wno_engine_config_json): the graph is what runs. Present,
@@ -152,18 +199,38 @@ Error start_pool(const wno_engine_options& opt, int threads, Engine* e) {
   return {WNO_SUCCESS, ""};
 }
 
-// No fused pipeline: the file's bytes are kept (the graph points into them) and every node
-// runs on its reference kernel.
+// The graph on reference kernels, around the fused block when the patterns found one: the
+// file's bytes are kept (the graph points into them).
 Error load_reference(const Source& src, const GraphLimits& limits, long long max_bytes,
-                     const wno_engine_options& opt, Engine* e) {
+                     const wno_engine_options& opt, int threads, bool block, Engine* e,
+                     WnoMatch* wm) {
   e->file.assign(src.data, src.data + src.size);
   std::string err;
   if (!parse_model(e->file.data(), e->file.size(), &e->model, &err) ||
       !build_graph(e->model, limits, &e->graph, &err))
     return invalid(err);
+  FusedBlock fb;
+  if (block) {  // the same bytes, the same match
+    if (!match_wno(e->graph, wm, &err)) return {WNO_ERROR_INTERNAL, "the plan changed: " + err};
+    const Source kept{e->file.data(), e->file.size(), false};
+    Error status = load_fused(kept, e->graph, *wm, threads, max_bytes, e);
+    if (status.status != WNO_SUCCESS) return status;
+    e->fused = true;
+    fb.skip.assign(e->graph.nodes.size(), 0);
+    for (const StageMatch& s : wm->stages)
+      for (const int nd : s.nodes) fb.skip[static_cast<std::size_t>(nd)] = 1;
+    fb.in = wm->block_in;
+    fb.out = wm->block_out;
+    fb.at = e->graph.value(wm->block_out).producer;
+    fb.ctx = e;
+    fb.run = [](void* ctx, const float* in, float* out) {
+      static_cast<Engine*>(ctx)->run_block(in, out);
+    };
+  }
   e->reference = std::make_unique<ReferenceRunner>();
-  if (!e->reference->build(e->graph, max_bytes, &err)) return invalid(err);
-  return start_pool(opt, 1, e);
+  const long long left = max_bytes - static_cast<long long>(e->arena_bytes);
+  if (!e->reference->build(e->graph, left, &err, block ? &fb : nullptr)) return invalid(err);
+  return start_pool(opt, block ? threads : 1, e);
 }
 
 }  // namespace
@@ -199,25 +266,21 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
 
   WnoMatch wm;
   std::string why;
-  if (match_wno(g, &wm, &why)) {
+  const bool block = match_wno(g, &wm, &why);
+  if (block && wm.whole) {
     status = load_fused(src, g, wm, threads, max_bytes, e);
     if (status.status != WNO_SUCCESS) return status;
     status = start_pool(opt, threads, e);
     if (status.status != WNO_SUCCESS) return status;
+    e->fused = true;
     e->plan = fused_plan(*e, g, wm, checksum);
-    e->stage_names = {wm.stages.front().name};
-    for (std::size_t i = 0; i < wm.layers.size(); ++i)
-      for (const char* step : kLayerStepNames)
-        e->stage_names.push_back("layer " + std::to_string(i) + " " + step);
-    e->stage_names.push_back(wm.stages.back().name);
-    e->stage_s.assign(e->stage_names.size(), 0.0);
+    name_stages(&wm, e);
     return status;
   }
-  status = load_reference(src, limits, max_bytes, opt, e);
+  status = load_reference(src, limits, max_bytes, opt, threads, block, e, &wm);
   if (status.status != WNO_SUCCESS) return status;
-  e->plan = reference_plan(*e, why, checksum);
-  e->stage_names = {"reference kernels (" + std::to_string(e->graph.nodes.size()) + " nodes)"};
-  e->stage_s.assign(1, 0.0);
+  e->plan = block ? fused_plan(*e, e->graph, wm, checksum) : reference_plan(*e, why, checksum);
+  name_stages(block ? &wm : nullptr, e);
   return status;
 }
 

@@ -102,13 +102,20 @@ class Matcher {
   // ---- patterns -----------------------------------------------------------------------
   // A pointwise Conv: x (N, cin, ...) -> (N, cout, ...), weight (cout, cin, 1, 1), bias (cout) if
   // `bias`. Returns its output or -1.
-  int conv1x1(int x, int cout, int cin, bool bias, int* w, int* b, std::vector<int>* nodes) {
+  // With `pads`, the Conv may zero-pad its input (pads >= 0, returned; onnxsim folds a Pad so).
+  int conv1x1(int x, int cout, int cin, bool bias, int* w, int* b, std::vector<int>* nodes,
+              Shape* pads = nullptr) {
     for (const int nd : g_.value(x).consumers) {
       if (!is(nd, "Conv", bias ? 3 : 2) || node(nd).in[0] != x) continue;
+      const Attribute* pa = node(nd).node->find("pads");
+      const Shape p = pa ? Shape(pa->ints.begin(), pa->ints.end()) : Shape{0, 0, 0, 0};
+      const bool padded = p != Shape{0, 0, 0, 0};
       if (!attrs_within(nd, {"kernel_shape", "pads", "strides", "dilations", "group"}) ||
-          !ints_attr(nd, "kernel_shape", {1, 1}) || !ints_attr(nd, "pads", {0, 0, 0, 0}) ||
-          !ints_attr(nd, "strides", {1, 1}) || !ints_attr(nd, "dilations", {1, 1}))
+          !ints_attr(nd, "kernel_shape", {1, 1}) || p.size() != 4 || (padded && !pads) ||
+          p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0 || !ints_attr(nd, "strides", {1, 1}) ||
+          !ints_attr(nd, "dilations", {1, 1}))
         continue;
+      if (pads) *pads = p;
       const Attribute* group = node(nd).node->find("group");
       if ((group && group->i != 1) || !float_init(node(nd).in[1], {cout, cin, 1, 1})) continue;
       if (bias && !float_init(node(nd).in[2], {cout})) continue;
@@ -131,6 +138,20 @@ class Matcher {
       nodes->push_back(gn);
       return out(gn);
     }
+    const int twice = gelu_twice(x, nodes);
+    if (twice < 0) return -1;
+    const int half = next(twice, "Mul");
+    if (half < 0 || !is(half, "Mul", 2) || !scalar_is(other(half, twice), 0.5f) ||
+        shape(out(half)) != shape(x)) {
+      nodes->resize(nodes->size() - 4);
+      return -1;
+    }
+    nodes->push_back(half);
+    return out(half);
+  }
+
+  // 2 gelu(x) = x * (erf(x / sqrt2) + 1): the exact GELU before its * 0.5.
+  int gelu_twice(int x, std::vector<int>* nodes) {
     const int div = consumer(x, "Div");
     if (div < 0 || !is(div, "Div", 2) || !scalar_is(node(div).in[1], kSqrt2)) return -1;
     const int erf = next(out(div), "Erf");
@@ -139,12 +160,27 @@ class Matcher {
     if (add < 0 || !is(add, "Add", 2) || !scalar_is(other(add, out(erf)), 1.0f)) return -1;
     const int mul = next(out(add), "Mul");
     if (mul < 0 || !is(mul, "Mul", 2) || other(mul, out(add)) != x) return -1;
-    const int half = next(out(mul), "Mul");
-    if (half < 0 || !is(half, "Mul", 2) || !scalar_is(other(half, out(mul)), 0.5f)) return -1;
-    for (const int nd : {div, erf, add, mul, half})
+    for (const int nd : {div, erf, add, mul})
       if (shape(out(nd)) != shape(x)) return -1;
-    nodes->insert(nodes->end(), {div, erf, add, mul, half});
-    return out(half);
+    nodes->insert(nodes->end(), {div, erf, add, mul});
+    return out(mul);
+  }
+
+  // GELU, then a 1x1 Conv with bias (cin -> *cout; 0: whatever it has). The GELU's * 0.5 may be
+  // folded into the Conv's weights (onnxsim does): the fused stage then computes the GELU and
+  // doubles the weights, exactly (a power of two), so the weights must be this Conv's alone.
+  int gelu_conv(int x, int cin, int* cout, int* w, int* b, std::vector<int>* nodes) {
+    std::vector<int> got;
+    int t = gelu(x, &got);
+    const bool folded = t < 0;
+    if (folded) t = gelu_twice(x, &got);
+    if (t < 0) return -1;
+    if (*cout == 0) *cout = conv_channels(t, 3);
+    const int y = *cout > 0 ? conv1x1(t, *cout, cin, true, w, b, &got) : -1;
+    if (y < 0 || (folded && g_.value(*w).consumers.size() != 1)) return -1;
+    if (folded) m_.doubled.push_back(*w);
+    nodes->insert(nodes->end(), got.begin(), got.end());
+    return y;
   }
 
   int normalise(int x, std::vector<int>* nodes);
@@ -153,11 +189,15 @@ class Matcher {
   bool zero_outside_image(int cst, int add);
   bool lift(int* v);
   bool share_bases(const int bases[4], long long m2, long long k1);
+  long long kept_rows(int mm0) const;
   int spectral(int v, LayerMatch* L, std::vector<int>* nodes);
   bool layer(int* v, std::vector<int>* nodes);
   int channel_mlp(int t, int v_in, LayerMatch* L, std::vector<int>* nodes);
   bool project(int v);
-  bool covers_every_node();
+  int layers_start();
+  bool layer_fits(const LayerMatch& L);
+  bool block_closed();
+  void note();
 
   const Graph& g_;
   WnoMatch& m_;
@@ -239,25 +279,34 @@ bool Matcher::lift(int* v) {
   m_.cin = static_cast<int>(in[1]);
   m_.h = static_cast<int>(in[2]);
   m_.w = static_cast<int>(in[3]);
+  for (const int c : g_.value(g_.input).consumers)
+    if (op(c) != "Sub" && op(c) != "Div" && op(c) != "Pad" && op(c) != "Conv")
+      return fail(c, "reads the input, and no fusion pattern starts with it");
   const int x = normalise(g_.input, &nodes);
   int padded = x;
   if (x < 0 || !pad(x, &padded, &nodes)) return false;
   const int lw = conv_channels(padded, 2);
-  const int conv = lw > 0 ? conv1x1(padded, lw, m_.cin, false, &m_.lift_w, nullptr, &nodes) : -1;
+  Shape cpads;  // without a Pad node, the Conv may pad
+  const int conv = lw > 0 ? conv1x1(padded, lw, m_.cin, false, &m_.lift_w, nullptr, &nodes,
+                                    padded == x ? &cpads : nullptr)
+                          : -1;
   if (conv < 0) return fail(-1, "the lifting Conv is not a bias-free 1x1 Conv of the input");
+  const bool conv_pads = !cpads.empty() && cpads != Shape{0, 0, 0, 0};
+  if (conv_pads) {
+    m_.top = static_cast<int>(cpads[0]);
+    m_.left = static_cast<int>(cpads[1]);
+  }
   const int add = g_.sole_consumer(conv);
   const int cst = add >= 0 && is(add, "Add", 2) ? other(add, conv) : -1;
-  if (cst < 0 || !float_init(cst, {1, lw, shape(padded)[2], shape(padded)[3]}))
+  if (cst < 0 || !float_init(cst, {1, lw, shape(conv)[2], shape(conv)[3]}))
     return fail(add, "not the lift's bias and grid constant");
   m_.lift_c = cst;
   nodes.push_back(add);
   int y = out(add);
-  const int act = gelu(y, &nodes);
-  if (act >= 0) {  // neuraloperator's lifting MLP, then the padding
-    if (padded != x) return fail(-1, "a lifting MLP on a padded input");
-    m_.c = conv_channels(act, 3);
-    y = m_.c > 0 ? conv1x1(act, m_.c, lw, true, &m_.lift2_w, &m_.lift2_b, &nodes) : -1;
-    if (y < 0) return fail(-1, "the lifting MLP's second layer is not a 1x1 Conv with bias");
+  const int mlp = gelu_conv(y, lw, &m_.c, &m_.lift2_w, &m_.lift2_b, &nodes);
+  if (mlp >= 0) {  // neuraloperator's lifting MLP, then the padding
+    if (padded != x || conv_pads) return fail(-1, "a lifting MLP on a padded input");
+    y = mlp;
     m_.lw = lw;
     if (!pad(y, &y, &nodes)) return false;
   } else {
@@ -275,76 +324,70 @@ bool Matcher::lift(int* v) {
 }
 
 // The truncated DFT, per-mode complex mixing and inverse DFT of wno_edge/onnx/spectral.py.
+// One node of the spectral chain: op, Transpose perm, which MatMul operand the chain's value is
+// (0 left, 1 right), the other operand's (initializer) shape, the output shape.
+struct SpectralStep {
+  const char* op;
+  Shape perm;
+  int operand;
+  Shape constant;
+  Shape out;
+};
+
+// wno_edge/onnx/spectral.py's chain on (N, C, Hp, Wp) with m2 kept columns and K1 kept rows.
+std::vector<SpectralStep> spectral_steps(long long N, long long C, long long Hp, long long Wp,
+                                         long long M2, long long K1) {
+  const long long Q = K1 * M2;
+  return {
+      {"MatMul", {}, 0, {Wp, 2 * M2}, {N, C, Hp, 2 * M2}},
+      {"Reshape", {}, 0, {}, {N, C, Hp, 2, M2}},
+      {"Transpose", {0, 1, 3, 2, 4}, 0, {}, {N, C, 2, Hp, M2}},
+      {"Reshape", {}, 0, {}, {N, C, 2 * Hp, M2}},
+      {"MatMul", {}, 1, {2 * K1, 2 * Hp}, {N, C, 2 * K1, M2}},
+      {"Reshape", {}, 0, {}, {N, C, 2, Q}},
+      {"Transpose", {3, 0, 2, 1}, 0, {}, {Q, N, 2, C}},
+      {"MatMul", {}, 0, {Q, 1, C, 2 * C}, {Q, N, 2, 2 * C}},
+      {"Reshape", {}, 0, {}, {Q, N, 4, C}},
+      {"Transpose", {0, 1, 3, 2}, 0, {}, {Q, N, C, 4}},
+      {"MatMul", {}, 0, {4, 2}, {Q, N, C, 2}},
+      {"Transpose", {1, 2, 3, 0}, 0, {}, {N, C, 2, Q}},
+      {"Reshape", {}, 0, {}, {N, C, 2 * K1, M2}},
+      {"MatMul", {}, 1, {2 * Hp, 2 * K1}, {N, C, 2 * Hp, M2}},
+      {"Reshape", {}, 0, {}, {N, C, 2, Hp, M2}},
+      {"Transpose", {0, 1, 3, 2, 4}, 0, {}, {N, C, Hp, 2, M2}},
+      {"Reshape", {}, 0, {}, {N, C, Hp, 2 * M2}},
+      {"MatMul", {}, 0, {2 * M2, Wp}, {N, C, Hp, Wp}},
+  };
+}
+
+// K1 from the fwd_h operand of the chain's second MatMul (three nodes after the first), or -1.
+long long Matcher::kept_rows(int mm0) const {
+  int x = out(mm0);
+  for (int k = 0; k < 4; ++k) {
+    const int c = g_.sole_consumer(x);
+    if (c < 0) return -1;
+    if (k == 3) {
+      if (op(c) != "MatMul" || node(c).in.size() != 2 || node(c).in[0] < 0) return -1;
+      const Shape& fh = shape(node(c).in[0]);
+      return fh.size() == 2 && fh[0] % 2 == 0 && fh[1] == 2LL * m_.hp ? fh[0] / 2 : -1;
+    }
+    x = out(c);
+  }
+  return -1;
+}
+
 int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
-  const long long N = m_.n, C = m_.c, Hp = m_.hp, Wp = m_.wp;
   const int mm0 = consumer(v, "MatMul");
   if (mm0 < 0 || !is(mm0, "MatMul", 2)) return -1;
   const Shape& fw = shape(node(mm0).in[1]);
-  if (fw.size() != 2 || fw[0] != Wp || fw[1] % 2) return -1;
-  const long long M2 = fw[1] / 2;
-  struct Step {
-    const char* op;
-    Shape perm;   // Transpose
-    int operand;  // MatMul: 0 the chain's value on the left, 1 on the right
-    Shape out;
-  };
-  long long K1 = 0;
+  if (fw.size() != 2 || fw[0] != m_.wp || fw[1] % 2) return -1;
+  const long long M2 = fw[1] / 2, K1 = kept_rows(mm0);
+  if (K1 < 0) return -1;
+  const std::vector<SpectralStep> steps = spectral_steps(m_.n, m_.c, m_.hp, m_.wp, M2, K1);
   int node_id = mm0, value = v;
-  // (K1 is read from the fwd_h MatMul before the shapes that need it are checked)
-  const int fh = [&] {
-    int x = out(mm0);
-    for (int k = 0; k < 3; ++k) {
-      const int c = g_.sole_consumer(x);
-      if (c < 0) return -1;
-      x = out(c);
-    }
-    const int c = g_.sole_consumer(x);
-    return c >= 0 && op(c) == "MatMul" && node(c).in.size() == 2 ? node(c).in[0] : -1;
-  }();
-  if (fh < 0 || shape(fh).size() != 2 || shape(fh)[0] % 2 || shape(fh)[1] != 2 * Hp) return -1;
-  K1 = shape(fh)[0] / 2;
-  const long long Q = K1 * M2;
-  const Step steps[] = {
-      {"MatMul", {}, 0, {N, C, Hp, 2 * M2}},
-      {"Reshape", {}, 0, {N, C, Hp, 2, M2}},
-      {"Transpose", {0, 1, 3, 2, 4}, 0, {N, C, 2, Hp, M2}},
-      {"Reshape", {}, 0, {N, C, 2 * Hp, M2}},
-      {"MatMul", {}, 1, {N, C, 2 * K1, M2}},
-      {"Reshape", {}, 0, {N, C, 2, Q}},
-      {"Transpose", {3, 0, 2, 1}, 0, {Q, N, 2, C}},
-      {"MatMul", {}, 0, {Q, N, 2, 2 * C}},
-      {"Reshape", {}, 0, {Q, N, 4, C}},
-      {"Transpose", {0, 1, 3, 2}, 0, {Q, N, C, 4}},
-      {"MatMul", {}, 0, {Q, N, C, 2}},
-      {"Transpose", {1, 2, 3, 0}, 0, {N, C, 2, Q}},
-      {"Reshape", {}, 0, {N, C, 2 * K1, M2}},
-      {"MatMul", {}, 1, {N, C, 2 * Hp, M2}},
-      {"Reshape", {}, 0, {N, C, 2, Hp, M2}},
-      {"Transpose", {0, 1, 3, 2, 4}, 0, {N, C, Hp, 2, M2}},
-      {"Reshape", {}, 0, {N, C, Hp, 2 * M2}},
-      {"MatMul", {}, 0, {N, C, Hp, Wp}},
-  };
-  const Shape constants[] = {{Wp, 2 * M2},
-                             {},
-                             {},
-                             {},
-                             {2 * K1, 2 * Hp},
-                             {},
-                             {},
-                             {Q, 1, C, 2 * C},
-                             {},
-                             {},
-                             {4, 2},
-                             {},
-                             {},
-                             {2 * Hp, 2 * K1},
-                             {},
-                             {},
-                             {},
-                             {2 * M2, Wp}};
   int inits[18] = {};
-  for (std::size_t k = 0; k < std::size(steps); ++k) {
-    const Step& s = steps[k];
+  for (std::size_t k = 0; k < steps.size(); ++k) {
+    const SpectralStep& s = steps[k];
     if (k > 0) {
       node_id = g_.sole_consumer(value);
       if (node_id < 0) return -1;
@@ -354,7 +397,7 @@ int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
     const bool reshape = std::string_view(s.op) == "Reshape";
     if (!is(node_id, s.op, matmul || reshape ? 2 : 1)) return -1;
     if (matmul) {
-      if (n.in[s.operand] != value || !float_init(n.in[1 - s.operand], constants[k])) return -1;
+      if (n.in[s.operand] != value || !float_init(n.in[1 - s.operand], s.constant)) return -1;
       inits[k] = n.in[1 - s.operand];
     } else if (reshape) {
       const Attribute* az = n.node->find("allowzero");
@@ -400,14 +443,17 @@ bool Matcher::share_bases(const int bases[4], long long m2, long long k1) {
 int Matcher::channel_mlp(int t, int v_in, LayerMatch* layer, std::vector<int>* nodes) {
   const long long C = m_.c;
   LayerMatch mine = *layer, *L = &mine;  // committed only when the whole pattern matches
+  const std::size_t doubled = m_.doubled.size();
   std::vector<int> got;
   const int hidden = conv_channels(t, 3);
   if (hidden <= 0) return -1;
   int y = conv1x1(t, hidden, static_cast<int>(C), true, &L->mlp1_w, &L->mlp1_b, &got);
-  if (y >= 0) y = gelu(y, &got);
-  if (y < 0) return -1;
-  y = conv1x1(y, static_cast<int>(C), hidden, true, &L->mlp2_w, &L->mlp2_b, &got);
-  if (y < 0) return -1;
+  int c = static_cast<int>(C);
+  if (y >= 0) y = gelu_conv(y, hidden, &c, &L->mlp2_w, &L->mlp2_b, &got);
+  if (y < 0) {
+    m_.doubled.resize(doubled);
+    return -1;
+  }
   const int add = g_.sole_consumer(y);
   if (add >= 0 && is(add, "Add", 2)) {
     const int s = other(add, y);
@@ -415,14 +461,19 @@ int Matcher::channel_mlp(int t, int v_in, LayerMatch* layer, std::vector<int>* n
     if (sn >= 0 && op(sn) == "Conv" && node(sn).in.size() == 2 && node(sn).in[0] == v_in) {
       std::vector<int> skip;
       if (conv1x1(v_in, static_cast<int>(C), static_cast<int>(C), false, &L->skip, nullptr,
-                  &skip) != s)
+                  &skip) != s) {
+        m_.doubled.resize(doubled);
         return -1;
+      }
       got.insert(got.end(), skip.begin(), skip.end());
       got.push_back(add);
       y = out(add);
     }
   }
-  if (m_.cmw && m_.cmw != hidden) return -1;
+  if (m_.cmw && m_.cmw != hidden) {
+    m_.doubled.resize(doubled);
+    return -1;
+  }
   m_.cmw = hidden;
   *layer = mine;
   nodes->insert(nodes->end(), got.begin(), got.end());
@@ -474,9 +525,27 @@ bool Matcher::layer(int* v, std::vector<int>* nodes) {
   // the tail
   int t = out(add);
   std::vector<int> tail;
-  const int g0 = gelu(t, &tail);
+  int g0 = gelu(t, &tail);
   if (g0 >= 0) t = g0;
-  const int mlp = channel_mlp(t, *v, &L, &tail);
+  int mlp = channel_mlp(t, *v, &L, &tail);
+  if (g0 < 0 && mlp < 0) {  // the GELU's * 0.5 folded into the channel MLP's first Conv
+    const LayerMatch plain = L;
+    const std::size_t doubled = m_.doubled.size();
+    const int cmw = m_.cmw;
+    std::vector<int> folded;
+    const int twice = gelu_twice(t, &folded);
+    mlp = twice >= 0 ? channel_mlp(twice, *v, &L, &folded) : -1;
+    if (mlp >= 0 && g_.value(L.mlp1_w).consumers.size() == 1) {
+      m_.doubled.push_back(L.mlp1_w);
+      g0 = twice;
+      tail.insert(tail.end(), folded.begin(), folded.end());
+    } else {
+      mlp = -1;
+      L = plain;
+      m_.doubled.resize(doubled);
+      m_.cmw = cmw;
+    }
+  }
   if (mlp >= 0) t = mlp;
   const int g1 = g0 >= 0 ? gelu(t, &tail) : -1;
   if (g1 >= 0) t = g1;
@@ -493,92 +562,169 @@ bool Matcher::layer(int* v, std::vector<int>* nodes) {
   return true;
 }
 
-// [Slice crop] Conv1x1 GELU Conv1x1 [Mul std] [Add mean] -> the graph output
+// [Slice crop] Conv1x1 GELU Conv1x1 [Mul std] [Add mean] -> the graph output. Without a fused
+// lift the crop says where the image is.
 bool Matcher::project(int v) {
   std::vector<int> nodes;
-  if (m_.hp != m_.h || m_.wp != m_.w) {
-    const int sl = consumer(v, "Slice");
-    const GraphNode* n = sl >= 0 ? &node(sl) : nullptr;
-    if (!n || n->in.size() < 4 || n->in.size() > 5 || n->out.size() != 1 || !attrs_within(sl, {}) ||
-        !ints_are(n->in[1], {m_.top, m_.left}) ||
-        !ints_are(n->in[2], {m_.top + m_.h, m_.left + m_.w}) || !ints_are(n->in[3], {2, 3}) ||
-        (n->in.size() == 5 && n->in[4] >= 0 && !ints_are(n->in[4], {1, 1})))
+  const int sl = consumer(v, "Slice");
+  if (sl >= 0) {
+    const GraphNode& n = node(sl);
+    std::vector<long long> starts, ends;
+    if (n.in.size() < 4 || n.in.size() > 5 || n.out.size() != 1 || !attrs_within(sl, {}) ||
+        !g_.ints(n.in[1], &starts) || !g_.ints(n.in[2], &ends) || starts.size() != 2 ||
+        ends.size() != 2 || !ints_are(n.in[3], {2, 3}) ||
+        (n.in.size() == 5 && n.in[4] >= 0 && !ints_are(n.in[4], {1, 1})) || starts[0] < 0 ||
+        starts[1] < 0 || ends[0] <= starts[0] || ends[1] <= starts[1] || ends[0] > m_.hp ||
+        ends[1] > m_.wp)
       return fail(sl, "not the crop of the domain padding");
+    if (!m_.lift) {
+      m_.top = static_cast<int>(starts[0]);
+      m_.left = static_cast<int>(starts[1]);
+      m_.h = static_cast<int>(ends[0] - starts[0]);
+      m_.w = static_cast<int>(ends[1] - starts[1]);
+    }
+    if (starts != Shape{m_.top, m_.left} || ends != Shape{m_.top + m_.h, m_.left + m_.w})
+      return fail(sl, "crops other than the lift's domain padding");
     nodes.push_back(sl);
     v = out(sl);
+  } else if (!m_.lift) {
+    m_.h = m_.hp;
+    m_.w = m_.wp;
   }
   if (shape(v) != Shape{m_.n, m_.c, m_.h, m_.w}) return fail(-1, "the cropped field's shape");
   const int proj = conv_channels(v, 3);
   int y = proj > 0 ? conv1x1(v, proj, m_.c, true, &m_.p1_w, &m_.p1_b, &nodes) : -1;
-  if (y >= 0) y = gelu(y, &nodes);
-  const Shape& os = shape(g_.output);
-  if (os.size() != 4) return fail(-1, "the output is not (N, C, H, W)");
-  m_.cout = static_cast<int>(os[1]);
   m_.proj = proj;
-  if (y >= 0) y = conv1x1(y, m_.cout, proj, true, &m_.p2_w, &m_.p2_b, &nodes);
+  if (y >= 0) y = gelu_conv(y, proj, &m_.cout, &m_.p2_w, &m_.p2_b, &nodes);
   if (y < 0) return fail(-1, "no projection MLP (1x1 Conv, GELU, 1x1 Conv) after the layers");
+  // [Mul std] [Add mean] per output channel: what follows otherwise is not the projection's
   const Shape stat = {1, m_.cout, 1, 1};
-  if (const int mul = next(y, "Mul"); mul >= 0 && is(mul, "Mul", 2)) {
-    const int s = other(mul, y);
-    if (!float_init(s, stat)) return fail(mul, "not the output scaling");
-    m_.out_std = s;
+  if (const int mul = next(y, "Mul");
+      mul >= 0 && is(mul, "Mul", 2) && float_init(other(mul, y), stat)) {
+    m_.out_std = other(mul, y);
     nodes.push_back(mul);
     y = out(mul);
   }
-  if (const int add = next(y, "Add"); add >= 0 && is(add, "Add", 2)) {
-    const int s = other(add, y);
-    if (!float_init(s, stat)) return fail(add, "not the output shift");
-    m_.out_mean = s;
+  if (const int add = next(y, "Add");
+      add >= 0 && is(add, "Add", 2) && float_init(other(add, y), stat)) {
+    m_.out_mean = other(add, y);
     nodes.push_back(add);
     y = out(add);
   }
-  if (y != g_.output || shape(y) != Shape{m_.n, m_.cout, m_.h, m_.w})
-    return fail(-1, "the projection does not end at the graph output");
+  if (shape(y) != Shape{m_.n, m_.cout, m_.h, m_.w})
+    return fail(-1, "the projection's output shape");
   m_.stages.push_back({"projection", nodes});
+  m_.block_out = y;
   return true;
 }
 
-bool Matcher::covers_every_node() {
-  std::vector<int> seen(g_.nodes.size(), 0);
-  for (const StageMatch& s : m_.stages)
-    for (const int nd : s.nodes)
-      if (seen[static_cast<std::size_t>(nd)]++) return fail(nd, "covered by two patterns");
-  for (std::size_t i = 0; i < seen.size(); ++i)
-    if (!seen[i]) return fail(static_cast<int>(i), "no fusion pattern covers it");
+// Without a fused lift: the first value a layer pattern accepts as its input.
+int Matcher::layers_start() {
+  const WnoMatch before = m_;
+  for (const GraphNode& n : g_.nodes)
+    for (const int o : n.out) {
+      const Shape& s = shape(o);
+      if (s.size() != 4 || consumer(o, "MatMul") < 0) continue;
+      m_.n = static_cast<int>(s[0]);
+      m_.c = static_cast<int>(s[1]);
+      m_.hp = static_cast<int>(s[2]);
+      m_.wp = static_cast<int>(s[3]);
+      const WnoMatch shaped = m_;
+      int v = o;
+      std::vector<int> nodes;
+      const bool ok = layer(&v, &nodes);
+      m_ = ok ? shaped : before;
+      why.clear();
+      if (ok) return o;
+    }
+  return -1;
+}
+
+// The fused stages run layer by layer: one real-space kind (3x3 or 1x1) in the block, and a
+// neuraloperator 1x1 layer's two GELUs together.
+bool Matcher::layer_fits(const LayerMatch& L) {
+  const LayerMatch& first = m_.layers.front();
+  if ((L.kind == RealSpace::kPointwise) != (first.kind == RealSpace::kPointwise))
+    return fail(-1, "layers mix 3x3 and 1x1 convolutions");
+  if (L.kind == RealSpace::kPointwise && (L.mlp1_w >= 0 || L.gelu_out) && L.gelu != L.gelu_out)
+    return fail(-1, "a 1x1 layer with one of neuraloperator's two GELUs");
   return true;
+}
+
+// Nothing outside the block reads a value it computes, but block_out; it reads nothing but
+// block_in and initializers from outside.
+bool Matcher::block_closed() {
+  std::vector<char> in(g_.nodes.size(), 0);
+  std::size_t covered = 0;
+  for (const StageMatch& s : m_.stages)
+    for (const int nd : s.nodes) {
+      if (in[static_cast<std::size_t>(nd)]++) return fail(nd, "covered by two patterns");
+      ++covered;
+    }
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (!in[i]) continue;
+    for (const int v : g_.nodes[i].in) {
+      const Value& x = g_.value(v);
+      if (v != m_.block_in && !x.init && !in[static_cast<std::size_t>(x.producer)])
+        return fail(static_cast<int>(i), "reads a value from outside its fused stage");
+    }
+    for (const int o : g_.nodes[i].out) {
+      if (o == m_.block_out) continue;
+      if (g_.value(o).is_output) return fail(static_cast<int>(i), "writes a graph output");
+      for (const int c : g_.value(o).consumers)
+        if (!in[static_cast<std::size_t>(c)]) return fail(c, "reads a value inside a fused stage");
+    }
+  }
+  m_.whole = covered == g_.nodes.size();
+  for (std::size_t i = 0; !m_.whole && m_.partial.empty() && i < in.size(); ++i)
+    if (!in[i]) m_.partial = "node " + g_.nodes[i].label() + ": no fusion pattern covers it";
+  return true;
+}
+
+// Remembers the first reason a pattern gave up, then forgets it (the block goes on without).
+void Matcher::note() {
+  if (m_.partial.empty() && !why.empty()) m_.partial = why;
+  why.clear();
 }
 
 bool Matcher::run() {
+  const WnoMatch empty = m_;
   int v = -1;
-  if (!lift(&v)) return false;
+  m_.lift = lift(&v);
+  if (m_.lift && consumer(v, "MatMul") < 0) {  // a prefix of the lift: the layers start elsewhere
+    m_.lift = false;
+    why = "no layer reads the lift's output";
+  }
+  if (!m_.lift) {
+    const std::string why_lift = why;
+    m_ = empty;
+    why.clear();
+    v = layers_start();
+    if (v < 0) return fail(-1, why_lift + "; and no layer pattern matches anywhere");
+    m_.partial = why_lift;
+  }
+  m_.block_in = m_.lift ? g_.input : v;
   for (int i = 0;; ++i) {
     std::vector<int> nodes;
-    const std::size_t before = m_.layers.size();  // a layer that fails part-way says why
-    if (!layer(&v, &nodes)) {
-      if (m_.layers.size() != before || !why.empty()) return false;
+    const WnoMatch before = m_;
+    if (!layer(&v, &nodes) || !layer_fits(m_.layers.back())) {
       const int mm = consumer(v, "MatMul");
-      if (mm >= 0) return fail(mm, "not the spectral branch the fused stage computes");
-      break;  // no spectral branch here: the layers are done
+      if (why.empty() && mm >= 0) fail(mm, "not the spectral branch the fused stage computes");
+      m_ = before;
+      note();
+      break;  // the block's layers end here
     }
     m_.stages.push_back({"layer " + std::to_string(i), nodes});
   }
-  if (m_.layers.empty()) return fail(-1, "no spectral layer follows the lift");
-  // The fused stages implement: every layer's GELUs but the last's, one block kind, one
-  // real-space kind (3x3 or 1x1), one channel MLP shape.
-  const std::size_t nl = m_.layers.size();
-  for (std::size_t i = 0; i < nl; ++i) {
-    const LayerMatch& L = m_.layers[i];
-    const bool last = i + 1 == nl;
-    const bool pointwise = L.kind == RealSpace::kPointwise;
-    if (pointwise != (m_.layers[0].kind == RealSpace::kPointwise))
-      return fail(-1, "layers mix 3x3 and 1x1 convolutions");
-    if (L.gelu == last || (m_.neuralop && L.gelu_out == last))
-      return fail(-1, "layer " + std::to_string(i) + "'s activations differ from the block's");
-    if ((L.mlp1_w >= 0) != (m_.cmw > 0) || (L.skip >= 0) != m_.skip)
-      return fail(-1, "layers differ in their channel MLP");
+  if (m_.layers.empty()) return fail(-1, m_.partial + "; no layer follows the lift");
+  const WnoMatch before = m_;
+  m_.project = project(v);
+  if (!m_.project) {
+    m_ = before;
+    note();
   }
-  if (!project(v)) return false;
-  return covers_every_node();
+  if (!m_.project) m_.block_out = v;
+  return block_closed();
 }
 
 }  // namespace
@@ -587,6 +733,7 @@ bool match_wno(const Graph& g, WnoMatch* out, std::string* why_not) {
   *out = WnoMatch{};
   Matcher m(g, out);
   if (m.run()) return true;
+  *out = WnoMatch{};
   if (why_not) *why_not = m.why.empty() ? "the graph is not a WNO" : m.why;
   return false;
 }

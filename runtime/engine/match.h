@@ -1,7 +1,8 @@
 // Fusion patterns: recognise the WNO / FNO pipeline in a Graph, node by node, with every
 // attribute, constant and shape checked, and read each fused stage's parameters (channels,
 // modes, tile, padding, constants) from the nodes it matched. The metadata plays no part.
-// A graph the patterns do not cover entirely runs on the reference kernels (reference.h).
+// The fused stages form one block: [lift] layers... [projection]; nodes outside it run on the
+// reference kernels (reference.h).
 #pragma once
 
 #include <string>
@@ -18,7 +19,7 @@ struct LayerMatch {
   int tile = 4;                // WinogradConv's tile (4 for a plain 3x3 Conv)
   int weight = -1, bias = -1;  // (C, C, 3, 3) or (C, C, 1, 1); (C)
   int mixing = -1;             // (K1 * m2, 1, C, 2C)
-  bool gelu = false;           // GELU on the layer's sum (not after the last layer)
+  bool gelu = false;           // GELU on the layer's sum
   int mlp1_w = -1, mlp1_b = -1, mlp2_w = -1, mlp2_b = -1;  // neuraloperator's channel MLP
   int skip = -1;          // its skip of the layer input (C, C, 1, 1)
   bool gelu_out = false;  // neuraloperator: the GELU after the channel MLP
@@ -45,11 +46,18 @@ struct WnoMatch {
   int fwd_w = -1, fwd_h = -1, inv_h = -1, inv_w = -1;
   int p1_w = -1, p1_b = -1, p2_w = -1, p2_b = -1;
   std::vector<LayerMatch> layers;
-  std::vector<StageMatch> stages;  // in run order; together they cover every node once
+  std::vector<int> doubled;  // Conv weights a folded GELU * 0.5 halved: the stage doubles them
+  std::vector<StageMatch> stages;  // in run order, each node once
+  // The block: from block_in (the graph input with the lift, else the first layer's input) to
+  // block_out (the projection's output, else the last layer's output).
+  bool lift = false, project = false;
+  int block_in = -1, block_out = -1;
+  bool whole = false;   // the block covers every node of the graph
+  std::string partial;  // when not whole: the first node no pattern accepted, and why
 };
 
-// True if the patterns cover every node of `g`; else false with why_not naming the first node
-// (or value) no pattern accepted and the pattern's reason.
+// True if the patterns found a fused block (at least one layer) that nothing outside it reads
+// into; else false with why_not naming the first node (or value) no pattern accepted and why.
 bool match_wno(const Graph& g, WnoMatch* out, std::string* why_not);
 
 }  // namespace wno::engine

@@ -313,25 +313,33 @@ long long padded(long long elements) {
 
 }  // namespace
 
-bool ReferenceRunner::build(const Graph& g, long long max_bytes, std::string* error) {
+bool ReferenceRunner::build(const Graph& g, long long max_bytes, std::string* error,
+                            const FusedBlock* block) {
   g_ = &g;
+  block_ = block ? *block : FusedBlock{};
+  if (!block) block_.skip.assign(g.nodes.size(), 0);
   arena_.clear();
   const std::size_t nv = g.values.size();
   offset_.assign(nv, -1);
-  // Float initializers that a node or the output reads: a fixed region at the start.
+  // Float initializers that a node outside the block or the output reads: a fixed region at
+  // the start.
   long long fixed = 0;
   for (std::size_t i = 0; i < nv; ++i) {
     const Value& v = g.values[i];
-    if (!v.init || v.dtype != kFloat || (v.consumers.empty() && !v.is_output)) continue;
+    bool read = v.is_output;
+    for (const int c : v.consumers) read |= !block_.skip[static_cast<std::size_t>(c)];
+    if (!v.init || v.dtype != kFloat || !read) continue;
     offset_[i] = fixed;
     fixed += padded(v.elements());
   }
   // The computed values (and the input) by liveness: placed before their producer runs, freed
   // after their last consumer; the output is never freed.
+  // A block's node reads its inputs when the block runs, at block_.at.
   std::vector<int> last(nv, -1);
   for (std::size_t i = 0; i < nv; ++i) {
     const Value& v = g.values[i];
-    for (const int c : v.consumers) last[i] = std::max(last[i], c);
+    for (const int c : v.consumers)
+      last[i] = std::max(last[i], block_.skip[static_cast<std::size_t>(c)] ? block_.at : c);
     if (v.is_output) last[i] = static_cast<int>(g.nodes.size());
   }
   std::vector<long long> planned(nv, -1);
@@ -349,6 +357,12 @@ bool ReferenceRunner::build(const Graph& g, long long max_bytes, std::string* er
   };
   if (g.input >= 0) place(g.input);
   for (const GraphNode& n : g.nodes) {
+    if (block_.skip[static_cast<std::size_t>(n.index)]) {
+      if (n.index != block_.at) continue;
+      place(block_.out);  // the block as one node: reads block_.in, writes block_.out
+      if (last[static_cast<std::size_t>(block_.in)] == n.index) release(block_.in);
+      continue;
+    }
     for (const int o : n.out) place(o);
     for (const int id : n.in)
       if (id >= 0 && last[static_cast<std::size_t>(id)] == n.index) release(id);
@@ -378,6 +392,10 @@ void ReferenceRunner::run(const float* x, float* y) {
   if (g.input >= 0)
     std::memcpy(buf(g.input), x, static_cast<std::size_t>(val(g.input).elements()) * sizeof(float));
   for (const GraphNode& n : g.nodes) {
+    if (block_.skip[static_cast<std::size_t>(n.index)]) {
+      if (n.index == block_.at) block_.run(block_.ctx, buf(block_.in), buf(block_.out));
+      continue;
+    }
     const Value& out = val(n.out[0]);
     float* py = buf(n.out[0]);
     const float* p0 = buf(n.in[0]);
