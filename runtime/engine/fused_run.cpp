@@ -64,8 +64,9 @@ void Engine::lift_stage(const float* x) {
     for (long long i = 1LL * (top + h) * wp; i < hpwp; ++i) out[i] = 0.f;
   };
   if (lw)
-    lift_mlp(*k, *pool, n, cin, h, w, lw, c, xn, lift_w, lift_c, lift2_w, lift2_b, buf[0], hp, wp,
-             top, left, scratch, scratch_floats);
+    lift_mlp(StageRun{*k, *pool, scratch, scratch_floats},
+             LiftMlp{n, cin, h, w, lw, c, hp, wp, top, left, lift_w, lift_c, lift2_w, lift2_b}, xn,
+             buf[0]);
   else
     parallel(*pool, 1LL * n * c, lift);
 }
@@ -216,6 +217,8 @@ void Engine::dft_inverse(float* s, long long nco, int worker) const {
 wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
   const Kernels& K = *k;
   Pool& P = *pool;
+  const StageRun run{K, P, scratch, scratch_floats};
+  const ChannelMlp mlp{c, cmw, L.mlp1_w, L.mlp1_b, L.mlp2_w, L.mlp2_b, L.mlp_skip, L.mlp_skip_diag};
   const long long hpwp = 1LL * hp * wp;
   const wno_cpu_parallel kernel_pool{[](void* p, long long count, wno_task_fn fn, void* ctx) {
                                        static_cast<Pool*>(p)->run(count, fn, ctx);
@@ -238,8 +241,7 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
       parallel(P, 1LL * n * c, sum);
     }
   } else if (L.mlp1_w || L.gelu_out) {  // W v, GELU, channel MLP + skip, GELU: one pass
-    fno_layer(K, P, n, c, cmw, hpwp, s, v, L.pointwise, L.bias, L.mlp1_w, L.mlp1_b, L.mlp2_w,
-              L.mlp2_b, L.mlp_skip, L.mlp_skip_diag, !L.gelu, scratch, scratch_floats);
+    fno_layer(run, mlp, L.pointwise, L.bias, n, hpwp, s, v, !L.gelu);
   } else {
     const long long chunks = (hpwp + kChunk - 1) / kChunk;
     auto pointwise = [&](long long task, int worker) {
@@ -255,8 +257,7 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
   }
   if (L.winograd) {  // neuraloperator's block: GELU (above), channel MLP + skip, GELU
     if (L.mlp1_w)
-      channel_mlp(K, P, n, c, cmw, hpwp, s, v, L.mlp1_w, L.mlp1_b, L.mlp2_w, L.mlp2_b, L.mlp_skip,
-                  L.mlp_skip_diag, L.gelu_out, scratch, scratch_floats);
+      channel_mlp(run, mlp, n, hpwp, s, v, L.gelu_out);
     else if (L.gelu_out)
       gelu_inplace(K, P, 1LL * n * c, hpwp, s);
   }

@@ -20,10 +20,11 @@ struct ChunkScratch {
 
 // The channel MLP on one chunk, in place: x = w2 gelu(w1 x + b1) + skip(v) + b2, then GELU if
 // `act`. The skip is a GEMM on v packed in sb.bv (the caller packs it), a diagonal on v, or none.
-void channel_mlp_chunk(const Kernels& K, int c, int hidden, int cw, long long hw, float* x,
-                       const float* v, const ChunkScratch& sb, const float* w1, const float* b1,
-                       const float* w2, const float* b2, const float* skip, const float* skip_diag,
-                       bool act) {
+void channel_mlp_chunk(const Kernels& K, const ChannelMlp& m, int cw, long long hw, float* x,
+                       const float* v, const ChunkScratch& sb, bool act) {
+  const int c = m.c, hidden = m.hidden;
+  const float *w1 = m.w1, *b1 = m.b1, *w2 = m.w2, *b2 = m.b2, *skip = m.skip,
+              *skip_diag = m.skip_diag;
   K.pack_b(c, cw, x, hw, sb.bu);
   K.gemm_packed(hidden, cw, c, w1, c, sb.bu, sb.h1, cw, false);
   K.bias_act(hidden, cw, sb.h1, cw, b1, true);
@@ -57,10 +58,13 @@ long long channel_mlp_scratch(int c, int hidden) {
   return 2 * packed_floats(c, kChunk) + 1LL * hidden * kChunk + packed_floats(hidden, kChunk);
 }
 
-void lift_mlp(const Kernels& K, Pool& P, int n, int cin, int h, int w, int lw, int c,
-              const float* xn, const float* lift_w, const float* lift_c, const float* w2,
-              const float* b2, float* out, int hp, int wp, int top, int left, float* scratch,
-              long long scratch_floats) {
+void lift_mlp(const StageRun& run, const LiftMlp& m, const float* xn, float* out) {
+  const Kernels& K = run.K;
+  const int n = m.n, cin = m.cin, h = m.h, w = m.w, lw = m.lw, c = m.c, hp = m.hp, wp = m.wp,
+            top = m.top, left = m.left;
+  const float *lift_w = m.lift_w, *lift_c = m.lift_c, *w2 = m.w2, *b2 = m.b2;
+  float* const scratch = run.scratch;
+  const long long scratch_floats = run.scratch_floats;
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
   const int rows = lift_rows(h, w);
   const long long blocks = (h + rows - 1) / rows;
@@ -98,47 +102,45 @@ void lift_mlp(const Kernels& K, Pool& P, int n, int cin, int h, int w, int lw, i
       if (i0 + r == h) std::fill(img + 1LL * (top + h) * wp, img + hpwp, 0.f);
     }
   };
-  parallel(P, n * blocks, block);
+  parallel(run.P, n * blocks, block);
 }
 
-void channel_mlp(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw, float* u,
-                 const float* v, const float* w1, const float* b1, const float* w2, const float* b2,
-                 const float* skip, const float* skip_diag, bool gelu, float* scratch,
-                 long long scratch_floats) {
+void channel_mlp(const StageRun& run, const ChannelMlp& m, int n, long long hw, float* u,
+                 const float* v, bool gelu) {
   const long long chunks = (hw + kChunk - 1) / kChunk;
+  const int c = m.c;
   auto chunk = [&](long long task, int worker) {
     const long long b = task / chunks, j0 = (task % chunks) * kChunk;
     const int cw = static_cast<int>(std::min<long long>(kChunk, hw - j0));
-    const ChunkScratch sb(scratch + worker * scratch_floats, c, hidden);
+    const ChunkScratch sb(run.scratch + worker * run.scratch_floats, c, m.hidden);
     const float* vc = v + b * c * hw + j0;
-    if (skip) K.pack_b(c, cw, vc, hw, sb.bv);
-    channel_mlp_chunk(K, c, hidden, cw, hw, u + b * c * hw + j0, vc, sb, w1, b1, w2, b2, skip,
-                      skip_diag, gelu);
+    if (m.skip) run.K.pack_b(c, cw, vc, hw, sb.bv);
+    channel_mlp_chunk(run.K, m, cw, hw, u + b * c * hw + j0, vc, sb, gelu);
   };
-  parallel(P, n * chunks, chunk);
+  parallel(run.P, n * chunks, chunk);
 }
 
-void fno_layer(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw, float* s,
-               const float* v, const float* w, const float* bias, const float* w1, const float* b1,
-               const float* w2, const float* b2, const float* skip, const float* skip_diag,
-               bool last, float* scratch, long long scratch_floats) {
+void fno_layer(const StageRun& run, const ChannelMlp& m, const float* w, const float* bias, int n,
+               long long hw, float* s, const float* v, bool last) {
+  const Kernels& K = run.K;
+  const int c = m.c;
   const long long chunks = (hw + kChunk - 1) / kChunk;
   auto chunk = [&](long long task, int worker) {
     const long long b = task / chunks, j0 = (task % chunks) * kChunk;
     const int cw = static_cast<int>(std::min<long long>(kChunk, hw - j0));
-    const ChunkScratch sb(scratch + worker * scratch_floats, c, hidden);
+    const ChunkScratch sb(run.scratch + worker * run.scratch_floats, c, m.hidden);
     const float* vc = v + b * c * hw + j0;
     float* sc = s + b * c * hw + j0;
     K.pack_b(c, cw, vc, hw, sb.bv);
     K.gemm_packed(c, cw, c, w, c, sb.bv, sc, hw, true);  // + W v onto the spectral branch
     K.bias_act(c, cw, sc, hw, bias, !last);
-    if (!w1) {
+    if (!m.w1) {
       if (!last) K.bias_act(c, cw, sc, hw, nullptr, true);
       return;
     }
-    channel_mlp_chunk(K, c, hidden, cw, hw, sc, vc, sb, w1, b1, w2, b2, skip, skip_diag, !last);
+    channel_mlp_chunk(K, m, cw, hw, sc, vc, sb, !last);
   };
-  parallel(P, n * chunks, chunk);
+  parallel(run.P, n * chunks, chunk);
 }
 
 bool diagonal(const float* m, int c, float* diag) {

@@ -1,6 +1,6 @@
 // The stages neuraloperator's FNO block adds to a WNO (wno_edge/contract.py WNOConfig.block
 // "neuralop"; wno_edge/importers/neuralop.py): the lifting MLP and, per layer, the channel MLP
-// with its skip. engine.cpp calls them; they run on the engine's pool and per-worker scratch.
+// with its skip. fused_run.cpp calls them; they run on the engine's pool and per-worker scratch.
 #pragma once
 
 #include "pool.h"
@@ -9,36 +9,49 @@ namespace wno::engine {
 
 struct Kernels;
 
+// Where a stage runs: the engine's loops, its pool, per-worker scratch.
+struct StageRun {
+  const Kernels& K;
+  Pool& P;
+  float* scratch;
+  long long scratch_floats;  // per worker
+};
+
+// neuraloperator's lifting MLP: an (n, cin, h, w) input into the padded (n, c, hp, wp) field.
+struct LiftMlp {
+  int n, cin, h, w, lw, c;                 // batch, channels in, image, hidden width, channels out
+  int hp, wp, top, left;                   // the padded grid, the image's place in it
+  const float *lift_w, *lift_c, *w2, *b2;  // (lw, cin), (lw, h, w) bias and grid, (c, lw), (c)
+};
+
+// neuraloperator's channel MLP and skip: w2 gelu(w1 u + b1) + b2 + S v.
+struct ChannelMlp {
+  int c, hidden;
+  const float *w1, *b1, *w2, *b2;  // (hidden, c), (hidden), (c, hidden), (c)
+  const float *skip, *skip_diag;   // S: (c, c), or diag(skip_diag) (no GEMM), or neither
+};
+
 // Per-worker scratch floats the stages below need.
 long long lift_mlp_scratch(int cin, int h, int w, int lifting_width, int c);
 long long channel_mlp_scratch(int c, int hidden);
 
-// out (n, c, hp, wp) = lift2(gelu(lift_w xn + lift_c)) + b2 inside rows [top, top + h) and
-// columns [left, left + w), zero elsewhere. xn (n, cin, h, w); lift_w (lw, cin); lift_c (lw, h, w)
-// (the lift bias and grid term); w2 (c, lw); b2 (c).
-void lift_mlp(const Kernels& K, Pool& P, int n, int cin, int h, int w, int lw, int c,
-              const float* xn, const float* lift_w, const float* lift_c, const float* w2,
-              const float* b2, float* out, int hp, int wp, int top, int left, float* scratch,
-              long long scratch_floats);
+// out (n, c, hp, wp) = w2 gelu(lift_w xn + lift_c) + b2 inside rows [top, top + h) and columns
+// [left, left + w), zero elsewhere; xn (n, cin, h, w).
+void lift_mlp(const StageRun& r, const LiftMlp& m, const float* xn, float* out);
 
-// u (n, c, hw) = act(w2 gelu(w1 u + b1) + b2 + S v) in place, act GELU when `gelu`; S is `skip`
-// (c, c), or diag(skip_diag) (soft-gating and identity skips: no GEMM), or absent (both null).
-// v (n, c, hw) is the layer's input. w1 (hidden, c), w2 (c, hidden).
-void channel_mlp(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw, float* u,
-                 const float* v, const float* w1, const float* b1, const float* w2, const float* b2,
-                 const float* skip, const float* skip_diag, bool gelu, float* scratch,
-                 long long scratch_floats);
+// u (n, c, hw) = act(the channel MLP and skip of u, v) in place, act GELU when `gelu`; v (n, c,
+// hw) is the layer's input.
+void channel_mlp(const StageRun& r, const ChannelMlp& m, int n, long long hw, float* u,
+                 const float* v, bool gelu);
 
 // True (and the diagonal in diag) if the (c, c) matrix m is diagonal.
 bool diagonal(const float* m, int c, float* diag);
 
 // A whole neuraloperator FNO layer after the spectral branch (s holds it), one pass per pixel
-// chunk: s = gelu?(W v + bias + s), then the channel MLP with its skip as channel_mlp, or a
-// second GELU without an MLP (w1 null). GELUs only when !last. W (c, c).
-void fno_layer(const Kernels& K, Pool& P, int n, int c, int hidden, long long hw, float* s,
-               const float* v, const float* w, const float* bias, const float* w1, const float* b1,
-               const float* w2, const float* b2, const float* skip, const float* skip_diag,
-               bool last, float* scratch, long long scratch_floats);
+// chunk: s = gelu?(w v + bias + s), then the channel MLP with its skip, or a second GELU
+// without an MLP (m.w1 null). GELUs only when !last. w (c, c).
+void fno_layer(const StageRun& r, const ChannelMlp& m, const float* w, const float* bias, int n,
+               long long hw, float* s, const float* v, bool last);
 
 // u (rows, hw) = gelu(u) in place (neuraloperator's block without a channel MLP: a second GELU).
 void gelu_inplace(const Kernels& K, Pool& P, long long rows, long long hw, float* u);
