@@ -28,6 +28,8 @@ import pytest
 import torch
 from hostile_files import MEMORY_LIMIT, run_bounded
 from hostile_graphs import FAMILIES, copy, foreign_graph
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from native_build import BUILD, NATIVE_OPTIONS
 from onnx import TensorProto, helper, numpy_helper
 from test_engine import ENGINE_DIR, _flip_weight, _rechecksum, _set_meta, build_engine, make_model
@@ -347,6 +349,42 @@ def test_edited_export_equals_onnxruntime_or_is_refused(lib, bases, tmp_path, na
         f"{len(wrong)} of the {counted} compared edits ({len(skipped)} skipped: ORT rejects them or ill-conditioned):\n"
         + "\n".join(wrong)
     )
+
+
+def _two_edits(proto: onnx.ModelProto, data) -> tuple[str, onnx.ModelProto]:
+    """Hypothesis picks an edit of one family, then one of another family on its result."""
+    labels = []
+    for _ in range(2):
+        family = data.draw(st.sampled_from(sorted(FAMILIES)))
+        edits = list(FAMILIES[family](proto))
+        if not edits:
+            continue
+        label, proto = edits[data.draw(st.integers(0, len(edits) - 1))]
+        labels.append(label)
+        proto = copy(proto)
+    return " + ".join(labels), proto
+
+
+@pytest.mark.parametrize(
+    "name, examples",
+    [pytest.param("winograd", 8, id="winograd")]
+    + [pytest.param(name, 60, id=f"{name}-many", marks=pytest.mark.heavy) for name in ("winograd", "neuralop", "fno")],
+)
+def test_random_edit_pairs_equal_onnxruntime_or_are_refused(lib, bases, tmp_path, name, examples):
+    """Two edits at once (the fused block may end anywhere, reference kernels around it)."""
+    base = bases[name]
+
+    @settings(max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        label, proto = _two_edits(base.proto, data)
+        path = _write(proto, tmp_path / "pair.onnx")
+        y_ort = ort_output(path, base.x, base.dynamic)
+        assume(y_ort is not None)
+        problem = native_verdict(path, base.x, y_ort, lib, base.dynamic, verify_checksum=False)
+        assert problem is None, f"{label}: {problem}"
+
+    check()
 
 
 @pytest.mark.parametrize("batch", [None, 1], ids=["dynamic", "batch1"])
