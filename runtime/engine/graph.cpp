@@ -205,6 +205,8 @@ class Builder {
   bool matmul(GraphNode& n, std::vector<long long>* shape);
   bool reshape(GraphNode& n, std::vector<long long>* shape);
   bool transpose(GraphNode& n, std::vector<long long>* shape);
+  bool axis(GraphNode& n, const std::vector<long long>& axes, std::size_t i, long long r,
+            std::vector<bool>* seen, long long* out);
   bool pad(GraphNode& n, std::vector<long long>* shape);
   bool slice(GraphNode& n, std::vector<long long>* shape);
   bool conv(GraphNode& n, std::vector<long long>* shape);
@@ -509,6 +511,19 @@ bool Builder::transpose(GraphNode& n, std::vector<long long>* out) {
   return true;
 }
 
+// axes[i] of a rank-r tensor, negative counted from the end, each axis once (Pad, Slice).
+bool Builder::axis(GraphNode& n, const std::vector<long long>& axes, std::size_t i, long long r,
+                   std::vector<bool>* seen, long long* out) {
+  long long a = axes[i];
+  if (a < 0) a += r;
+  if (a < 0 || a >= r || (*seen)[static_cast<std::size_t>(a)])
+    return node_fail(n,
+                     "axes " + shape_string(axes) + " are invalid for rank " + std::to_string(r));
+  (*seen)[static_cast<std::size_t>(a)] = true;
+  *out = a;
+  return true;
+}
+
 bool Builder::pad(GraphNode& n, std::vector<long long>* out) {
   if (!check_attrs(n, {"mode"})) return false;
   std::string_view mode = "constant";
@@ -539,12 +554,8 @@ bool Builder::pad(GraphNode& n, std::vector<long long>* out) {
   n.p.end.assign(static_cast<std::size_t>(r), 0);
   std::vector<bool> seen(static_cast<std::size_t>(r), false);
   for (std::size_t i = 0; i < axes.size(); ++i) {
-    long long a = axes[i];
-    if (a < 0) a += r;
-    if (a < 0 || a >= r || seen[static_cast<std::size_t>(a)])
-      return node_fail(n,
-                       "axes " + shape_string(axes) + " are invalid for rank " + std::to_string(r));
-    seen[static_cast<std::size_t>(a)] = true;
+    long long a = 0;
+    if (!axis(n, axes, i, r, &seen, &a)) return false;
     const long long b = pads[i], e = pads[i + axes.size()];
     if (b < -kMaxAttr || b > kMaxAttr || e < -kMaxAttr || e > kMaxAttr)
       return node_fail(n, "pads " + shape_string(pads) + " are out of range");
@@ -586,12 +597,8 @@ bool Builder::slice(GraphNode& n, std::vector<long long>* out) {
   *out = in;
   std::vector<bool> seen(static_cast<std::size_t>(r), false);
   for (std::size_t i = 0; i < starts.size(); ++i) {
-    long long a = axes[i];
-    if (a < 0) a += r;
-    if (a < 0 || a >= r || seen[static_cast<std::size_t>(a)])
-      return node_fail(n,
-                       "axes " + shape_string(axes) + " are invalid for rank " + std::to_string(r));
-    seen[static_cast<std::size_t>(a)] = true;
+    long long a = 0;
+    if (!axis(n, axes, i, r, &seen, &a)) return false;
     const long long dim = in[static_cast<std::size_t>(a)];
     long long step = steps[i];
     if (step == 0) return node_fail(n, "a step is 0");
