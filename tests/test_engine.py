@@ -755,3 +755,15 @@ def test_config_text_refused_alike_by_every_reader(engine_lib, small_file, tmp_p
     assert main(["info", str(bad)]) == 1
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and words in err and len(err) < 400, err[:1000]
+
+
+def test_direct_export_runs_on_the_winograd_kernel(engine_lib, tmp_path):
+    """A standard-ops (--conv direct) file loses no speed on the engine: its 3x3 Convs match the
+    layer pattern and run with Winograd F(4,3), and the plan says so."""
+    path = write(make_model(20, 18, width=8, modes=(3, 4), layers=2), tmp_path / "d.onnx", conv="direct", batch=1)
+    with native(path, engine_lib, threads=1) as s:
+        assert "all covered by fusion patterns" in s.plan.splitlines()[0]
+        assert s.plan.count("Winograd F(4x4, 3x3) for a 3x3 Conv") == 2
+        x = np.random.default_rng(2).standard_normal((1, 2, 20, 18)).astype(np.float32)
+        y = s.run(x)
+        assert np.abs(y - ort_run(path, x)).max() <= 1e-5 * np.abs(y).max()

@@ -17,6 +17,7 @@ EXTRA_OF = {
     "scipy": "data",
     "onnx": "export",
     "onnxruntime": "onnxruntime",
+    "openvino": "openvino",
     "matplotlib": "plots",
     "tensorrt": "tensorrt",
     "cuda": "tensorrt",

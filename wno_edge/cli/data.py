@@ -12,17 +12,21 @@ import typer
 from ..contract import TASKS
 from ..errors import WNOEdgeError, missing_dependency
 
-# Members made from contract.TASKS (written once there), which mypy cannot read from a comprehension
-Task = Enum("Task", {name.replace("-", "_"): name for name in TASKS}, type=str)  # type: ignore[misc]
+# What `data generate` solves: the training tasks and 1-D Burgers (data.generate.SOLVERS, which
+# imports h5py; tests/test_data_burgers.py checks the two lists agree). Members made from the
+# list, which mypy cannot read from a comprehension.
+SOLVERS = (*TASKS, "burgers")
+Task = Enum("Task", {name.replace("-", "_"): name for name in SOLVERS}, type=str)  # type: ignore[misc]
 
 
 def generate(
     task: Task = typer.Argument(..., help="PDE to solve."),
     samples: int = typer.Option(..., "-n", "--samples", help="Number of samples (trajectories) to generate."),
-    resolution: str = typer.Option("64", "--resolution", "-r", help="Grid R or RxR (square)."),
+    resolution: str = typer.Option("64", "--resolution", "-r", help="Grid R or RxR (square); burgers: R cells."),
     output: Path = typer.Option(..., "-o", "--output", help="HDF5 file to write (PDEBench layout)."),
     seed: int = typer.Option(0, "--seed", help="Sample i is drawn from seed and i alone."),
     beta: float = typer.Option(1.0, "--beta", help="Darcy forcing: -div(a grad u) = beta."),
+    nu: float = typer.Option(0.01, "--nu", help="Burgers: PDEBench's Nu, u_t + (u^2/2)_x = (nu/pi) u_xx."),
     workers: int = typer.Option(1, "--workers", "-j", help="Worker processes solving batches in parallel."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ):
@@ -30,6 +34,8 @@ def generate(
     from ..util.shapes import parse_resolution
 
     h, w = parse_resolution(resolution)
+    if task.value == "burgers" and "x" in resolution.lower().replace(",", "x"):
+        raise WNOEdgeError(f"--resolution for burgers is a number of cells (1024), got {resolution!r}")
     if h != w:
         raise WNOEdgeError(
             f"--resolution must be square (64 or 64x64): the solvers use R x R grids, got {resolution!r}"
@@ -42,15 +48,16 @@ def generate(
         raise missing_dependency(e, "wno-edge data generate") or e from None
 
     try:
-        result = run(task.value, output, samples, size, seed, beta=beta, workers=workers, progress=not quiet)
+        result = run(task.value, output, samples, size, seed, beta=beta, nu=nu, workers=workers, progress=not quiet)
     except GenerationInterrupted as e:  # one line, and the conventional 128 + signal status
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(128 + e.signum) from None
     except KeyboardInterrupt:
         typer.echo(f"interrupted: {output} was not written", err=True)
         raise typer.Exit(130) from None
+    grid = f"{size} cells" if task.value == "burgers" else f"{size}x{size}"
     typer.echo(
-        f"wrote {result.path}: {result.n_samples} {result.task} samples at {size}x{size} "
+        f"wrote {result.path}: {result.n_samples} {result.task} samples at {grid} "
         f"in {result.seconds:.1f} s ({result.samples_per_second:.1f} samples/s)"
     )
 

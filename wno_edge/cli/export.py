@@ -27,7 +27,11 @@ def export(
         False, "--fp16", help="Half precision throughout: weights, activations, input and output."
     ),
     conv: str = typer.Option(
-        CONV_MODES[0], "--conv", help="winograd: WinogradConv custom op with a Conv fallback; direct: plain Conv."
+        CONV_MODES[0],
+        "--conv",
+        help="winograd: WinogradConv custom op with a Conv fallback (the native engine, ONNX Runtime, "
+        "TensorRT with the plugin, OpenVINO via backend='openvino'); direct: plain Conv, standard ops "
+        "only (every runtime, TensorRT without the plugin; the native engine still uses Winograd).",
     ),
     tile: int = typer.Option(
         None, "--tile", help=f"Winograd output tile, one of {TILES} (default: the model's winograd_tile)."
@@ -36,6 +40,7 @@ def export(
 ):
     """Export to FFT-free ONNX, check it, compare ORT and onnx.reference against PyTorch, write atomically."""
     from ..onnx import ExportError, export_onnx
+    from ..onnx.export import FLAVOUR_RUNTIMES
 
     output = output if output is not None else checkpoint.with_suffix(".onnx")
     try:
@@ -56,6 +61,7 @@ def export(
         raise
     for table in report_tables(report):
         console.print(table)
+    console.print(f"--conv {conv} runs on: {FLAVOUR_RUNTIMES[conv]}", highlight=False)
     if report.forced:
         typer.secho(
             f"warning: {output} written with --force although the accuracy check failed",

@@ -32,7 +32,9 @@ def profile(
     iterations: int = typer.Option(1000, "--iterations", "-n", min=1),
     warmup: int = typer.Option(50, "--warmup", min=0),
     threads: int = typer.Option(None, "--threads", min=1, help="CPU threads (default: the runtime's)."),
-    device: str = typer.Option(None, "--device", help="cpu or cuda (default: cuda for engines, else cpu)."),
+    device: str = typer.Option(
+        None, "--device", help="cpu or cuda (default: cuda for engines, else cpu); gpu or npu for openvino."
+    ),
     resolution: str = typer.Option(None, "--resolution", "-r", help="Grid HxW for a .pt without a stored grid."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON instead of the report."),
     report: Path = typer.Option(None, "--report", help="Also write the results, every latency included, as JSON."),
@@ -43,8 +45,8 @@ def profile(
     backend: str = typer.Option(
         None,
         "--backend",
-        help="For .onnx: native (C++ engine, prints a per-stage "
-        "breakdown) or onnxruntime (default: native for wno-edge exports when built).",
+        help="For .onnx: native (C++ engine, prints a per-stage breakdown), onnxruntime or "
+        "openvino (default: native for wno-edge exports when built).",
     ),
 ):
     """Latency percentiles, throughput and jitter of one model file."""
@@ -54,8 +56,8 @@ def profile(
     from ..util.shapes import parse_resolution
     from .display import format_report, plot_latency
 
-    if device not in (None, "cpu", "cuda"):
-        raise WNOEdgeError(f"--device must be cpu or cuda, got {device!r}")
+    if device not in (None, "cpu", "cuda") and not (backend == "openvino" and device in ("gpu", "npu")):
+        raise WNOEdgeError(f"--device must be cpu or cuda (gpu or npu with --backend openvino), got {device!r}")
     for out in (report, plot):  # fail before the run, not after it; never over the model file
         if out is not None:
             refuse_overwrite(out, engine)

@@ -1,10 +1,14 @@
-"""PDEBench data: lazy readers for its 2-D HDF5 layouts and solvers that write the same layouts.
+"""PDEBench data: lazy readers for its 2-D and 1-D HDF5 layouts (pdebench, pdebench1d) and
+solvers that write the same layouts.
 
     from wno_edge.data import PDEBenchDataset, normalization_stats, generate
 
     generate("darcy", "darcy.h5", n_samples=1000, resolution=64, seed=0)
     train = PDEBenchDataset("darcy.h5", split="train")
     model.set_normalization(*normalization_stats(train).as_tuple())
+
+    generate("burgers", "burgers.h5", n_samples=100, resolution=1024)   # 1-D: tensor (N, T, X)
+    items = PDEBench1dDataset("burgers.h5", split="train", initial_step=10)
 
 Names load on first use: generating data (numpy, scipy, h5py) does not import torch,
 which only the torch Dataset (pdebench) needs.
@@ -25,6 +29,11 @@ if TYPE_CHECKING:  # what __getattr__ loads, for type checkers (nothing is impor
     from .pdebench import describe as describe
     from .pdebench import normalization_stats as normalization_stats
     from .pdebench import split_indices as split_indices
+    from .pdebench1d import PDEBench1dDataset as PDEBench1dDataset
+    from .pdebench1d import PDEBench1dInfo as PDEBench1dInfo
+    from .pdebench1d import check_samples_1d as check_samples_1d
+    from .pdebench1d import describe_1d as describe_1d
+    from .pdebench1d import normalization_stats_1d as normalization_stats_1d
 
 __getattr__, _lazy = lazy_exports(
     __name__,
@@ -38,7 +47,14 @@ __getattr__, _lazy = lazy_exports(
             "describe",
             "normalization_stats",
             "split_indices",
-        )
+        ),
+        ".pdebench1d": (
+            "PDEBench1dDataset",
+            "PDEBench1dInfo",
+            "check_samples_1d",
+            "describe_1d",
+            "normalization_stats_1d",
+        ),
     },
 )
 __all__ = ["TASKS", "GenerationResult", "GenerationInterrupted", "generate", *_lazy]

@@ -25,7 +25,12 @@ import numpy as np
 from ..contract import TASKS
 from ..errors import WNOEdgeError
 from ..util.io import atomic_path
-from . import darcy, diffusion_reaction, shallow_water
+from . import burgers, darcy, diffusion_reaction, shallow_water
+
+# What generate solves: the 2-D training tasks, and 1-D Burgers (PDEBench's single-array
+# layout, read by pdebench1d). The CLI spells the same list (cli/data.py, which must not
+# import h5py); tests/test_data_burgers.py checks that they agree.
+SOLVERS = (*TASKS, "burgers")
 
 MIN_RESOLUTION = 4
 
@@ -63,14 +68,18 @@ def _batch_size(task: str, n: int) -> int:
     """Samples solved together: amortises numpy overhead, bounds memory (~64 MB of frames)."""
     if task == "darcy":
         return 16
+    if task == "burgers":  # (B, 201, X) float64 frames; small batches of short lines waste numpy calls
+        return int(np.clip(64 * 2**20 // (burgers.N_FRAMES * n * 8), 1, 64))
     per_sample = 101 * 3 * n * n * 8  # float64 frames of up to three fields
     return int(np.clip(64 * 2**20 // per_sample, 1, 16))
 
 
 def _solve_batch(args) -> dict:
     """One batch of samples -> float32 arrays (runs in worker processes too)."""
-    task, start, stop, n, seed, beta = args
+    task, start, stop, n, seed, beta, nu = args
     rngs = [sample_rng(seed, i) for i in range(start, stop)]
+    if task == "burgers":
+        return {"tensor": burgers.burgers_samples(rngs, n, nu).astype(np.float32)}  # (B, T, X)
     if task == "darcy":
         pairs = [darcy.darcy_sample(r, n, beta) for r in rngs]
         return {
@@ -85,8 +94,8 @@ def _solve_batch(args) -> dict:
 
 
 def _check_args(task: str, n_samples: int, resolution: int, seed: int, workers: int) -> None:
-    if task not in TASKS:
-        raise WNOEdgeError(f"unknown task {task!r}; choose one of: {', '.join(TASKS)}")
+    if task not in SOLVERS:
+        raise WNOEdgeError(f"unknown task {task!r}; choose one of: {', '.join(SOLVERS)}")
     if n_samples < 1:
         raise WNOEdgeError(f"number of samples must be >= 1, got {n_samples}")
     if resolution < MIN_RESOLUTION:
@@ -97,11 +106,14 @@ def _check_args(task: str, n_samples: int, resolution: int, seed: int, workers: 
         raise WNOEdgeError(f"workers must be >= 1, got {workers}")
     if n_samples > MAX_SAMPLES:
         raise WNOEdgeError(f"number of samples must be <= {MAX_SAMPLES} (what the readers accept), got {n_samples}")
-    values = {  # per sample, as written: Darcy (X, Y); time series (T, X, Y, C)
-        "darcy": 1,
-        "diffusion-reaction": diffusion_reaction.N_FRAMES * 2,
-        "shallow-water": shallow_water.N_FRAMES,
-    }[task] * resolution**2
+    if resolution > MAX_POINTS:
+        raise WNOEdgeError(f"resolution must be <= {MAX_POINTS} (what the readers accept), got {resolution}")
+    values = {  # per sample, as written: Darcy (X, Y); time series (T, X, Y, C); Burgers (T, X)
+        "darcy": resolution**2,
+        "diffusion-reaction": diffusion_reaction.N_FRAMES * 2 * resolution**2,
+        "shallow-water": shallow_water.N_FRAMES * resolution**2,
+        "burgers": burgers.N_FRAMES * resolution,
+    }[task]
     if values > MAX_SAMPLE_VALUES:
         raise WNOEdgeError(
             f"resolution {resolution} makes {task} samples of {values} values, "
@@ -226,24 +238,33 @@ def generate(
     seed: int = 0,
     *,
     beta: float = 1.0,
+    nu: float = burgers.NU,
     workers: int = 1,
     progress: bool = True,
 ) -> GenerationResult:
-    """Solve `n_samples` PDEBench-style samples of `task` on a resolution^2 grid and write `path`.
+    """Solve `n_samples` PDEBench-style samples of `task` on a resolution^2 grid (Burgers:
+    `resolution` cells on a line) and write `path`.
 
     darcy: `nu`, `tensor`, `x-coordinate`, `y-coordinate`, attribute `beta` (the forcing).
     diffusion-reaction / shallow-water: groups "0000", "0001", ... with `data` (T, X, Y, C)
-    and `grid/x`, `grid/y`, `grid/t`. The file appears only when complete (atomic rename);
+    and `grid/x`, `grid/y`, `grid/t`.
+    burgers: PDEBench's 1-D single-array layout, `tensor` (N, 201, X), `x-coordinate` (X,),
+    `t-coordinate` (201,) (the frame times), attribute `Nu` = nu (u_xx's coefficient is nu / pi).
+    The file appears only when complete (atomic rename);
     on an error, Ctrl-C (KeyboardInterrupt), SIGTERM or SIGHUP (GenerationInterrupted) the
     temporary file is removed and the workers are stopped.
     """
     _check_args(task, n_samples, resolution, seed, workers)
+    if task == "burgers" and not (np.isfinite(nu) and nu >= 0):
+        raise WNOEdgeError(f"nu must be a finite number >= 0, got {nu}")
     n = resolution
     size = _batch_size(task, n)
-    batches = [(task, s, min(s + size, n_samples), n, seed, float(beta)) for s in range(0, n_samples, size)]
+    batches = [(task, s, min(s + size, n_samples), n, seed, float(beta), float(nu)) for s in range(0, n_samples, size)]
     params: dict[str, Any] = {"resolution": n, "seed": seed}
     if task == "darcy":
         params["beta"] = float(beta)
+    elif task == "burgers":
+        params.update(nu=float(nu), viscosity=burgers.viscosity(nu), T=burgers.T_END, boundary="periodic")
     elif task == "diffusion-reaction":
         params.update(
             Du=diffusion_reaction.DU,
@@ -272,21 +293,28 @@ def generate(
         if task == "darcy":
             x = darcy.cell_centers(n).astype(np.float32)
             f.attrs["beta"] = float(beta)
-            nu = f.create_dataset("nu", (n_samples, n, n), dtype="f4")
+            nu_ds = f.create_dataset("nu", (n_samples, n, n), dtype="f4")
             tensor = f.create_dataset("tensor", (n_samples, 1, n, n), dtype="f4")
             f.create_dataset("x-coordinate", data=x)
             f.create_dataset("y-coordinate", data=x)
+        elif task == "burgers":
+            f.attrs["Nu"] = float(nu)
+            tensor = f.create_dataset("tensor", (n_samples, burgers.N_FRAMES, n), dtype="f4")
+            f.create_dataset("x-coordinate", data=burgers.cell_centers(n).astype(np.float32))
+            f.create_dataset("t-coordinate", data=burgers.frame_times().astype(np.float32))
         else:
             module = diffusion_reaction if task == "diffusion-reaction" else shallow_water
             x = module.cell_centers(n).astype(np.float32)
             t = module.frame_times().astype(np.float32)
-        job = bar.add_task(f"{task} {n}x{n}", total=n_samples)
+        job = bar.add_task(f"{task} {n}" if task == "burgers" else f"{task} {n}x{n}", total=n_samples)
         pool = _pool(workers) if workers > 1 else None
         try:
             results = pool.imap(_solve_batch, batches) if pool else map(_solve_batch, batches)
             for (_, lo, hi, *_), out in zip(batches, results, strict=True):
                 if task == "darcy":
-                    nu[lo:hi] = out["nu"]
+                    nu_ds[lo:hi] = out["nu"]
+                    tensor[lo:hi] = out["tensor"]
+                elif task == "burgers":
                     tensor[lo:hi] = out["tensor"]
                 else:
                     for k, i in enumerate(range(lo, hi)):

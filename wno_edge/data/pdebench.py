@@ -38,6 +38,7 @@ EXPECTED_LAYOUTS = (
     "'y-coordinate'; or time series: groups '0000', '0001', ... each with 'data' "
     "(T, X, Y, C) and 'grid/x', 'grid/y', 'grid/t'"
 )
+ONE_D = "PDEBench1dDataset (wno_edge.data.pdebench1d)"  # who reads PDEBench's 1-D layouts
 SPLITS = ("train", "test", "all")
 TEST_SPLITS = ("first", "last")  # where the test samples sit in the file; "first" is PDEBench's
 READ_BLOCK_VALUES = 2**22  # values per read in full passes (check, statistics): 16 MiB as float32
@@ -303,6 +304,13 @@ def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:
     if count > MAX_SAMPLES:
         _fail(path, f"the file holds {count} top-level entries, more than the {MAX_SAMPLES} samples a file may hold")
     attrs = _attributes(f)
+    if not f.id.links.exists(b"nu"):  # PDEBench's 1-D files: pdebench1d reads them
+        if f.id.links.exists(b"tensor"):
+            one_d = f"a 1-D file ('tensor' (N, T, X)) is read by {ONE_D}; Darcy needs 'nu' (N, X, Y)"
+            _fail(path, f"holds 'tensor' without 'nu': {one_d}")
+        if f.id.links.exists(b"density"):
+            one_d = f"1-D CFD is read by {ONE_D}; 2-D and 3-D CFD are not read"
+            _fail(path, f"holds 'density' (PDEBench's CFD layout): {one_d}")
     if f.id.links.exists(b"nu") or f.id.links.exists(b"tensor"):
         return _describe_darcy(path, f, attrs)
     names = _top_level_names(path, f)
@@ -314,6 +322,8 @@ def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:
     data = _dataset(path, first, "data", "(T, X, Y, C) trajectory")
     label = f"{samples[0]}/data"
     shape = _shape(data)
+    if len(shape) == 3:
+        _fail(path, f"'{label}' has shape {shape}: a 1-D time series (T, X, C), read by {ONE_D}")
     _check_shape(path, label, shape, (None, None, None, None), "(T, X, Y, C)")
     _check_size(path, label, shape, shape)
     nt, nx, ny, nc = shape

@@ -61,6 +61,17 @@ INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
 TOLERANCE = {FP32: 1e-4, FP16: 1e-2}  # max |y_onnx - y_torch| / max |y_torch|; fp16 measures ~1e-3
 
 
+# Which runtimes read each flavour of export (`--conv`), for the export summary and --help.
+# A winograd file's WinogradConv nodes carry a model-local Conv fallback: runtimes that read
+# local functions run it; OpenVINO (2026.4) and TensorRT without the plugin do not.
+FLAVOUR_RUNTIMES = {
+    CONV_WINOGRAD: "the native engine, ONNX Runtime (local function), TensorRT with the wno-edge plugin, "
+    "OpenVINO through runtime.load(backend='openvino') (which inlines the function)",
+    CONV_DIRECT: "standard ops only: every ONNX runtime (OpenVINO, TensorRT without the plugin, "
+    "trtexec on stock JetPack); the native engine still runs its 3x3 Convs with Winograd F(4,3)",
+}
+
+
 @dataclass(frozen=True)
 class ExportOptions:
     """Validated export options (see resolve_options)."""

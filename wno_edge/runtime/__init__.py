@@ -5,8 +5,9 @@
         y = session.run(x)                # numpy in, numpy out
         session.run(x, out=y)             # reuse a buffer: no allocation per call
 
-Backends by file: .onnx (ONNX Runtime, CPU or CUDA), .trt/.engine (TensorRT), .pt
-(PyTorch). Importing this module, and running ONNX sessions, never imports torch.
+Backends by file: .onnx (the native engine, ONNX Runtime on CPU or CUDA, or OpenVINO),
+.trt/.engine (TensorRT), .pt (PyTorch). Importing this module, and running ONNX sessions,
+never imports torch.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..errors import WNOEdgeError, not_a_file
+from ..errors import WNOEdgeError, not_a_file, preview
 from .loop import ControlLoop, LoopResult, rollout
 from .session import Session
 from .stats import latency_summary
 
-__all__ = ["load", "Session", "ControlLoop", "LoopResult", "rollout", "latency_summary"]
+__all__ = ["load", "Session", "ControlLoop", "LoopResult", "rollout", "latency_summary", "ONNX_BACKENDS"]
+
+ONNX_BACKENDS = ("native", "onnxruntime", "openvino")
 
 
 def load(
@@ -41,17 +44,19 @@ def load(
     check_finite: refuse inputs holding NaN or Inf (one pass over the input).
     check_output: also refuse predictions holding NaN or Inf (opt in: one pass over the output).
     A session runs one call at a time; threads sharing it take turns.
-    backend (.onnx only): "native" (the C++ engine, libwno_engine.so) or "onnxruntime". The
-        default is native for a wno-edge fp32 export with a weight checksum on the CPU when the
-        engine is built (same file, 2x+ faster, verifies the weights), else ONNX Runtime.
+    backend (.onnx only): "native" (the C++ engine, libwno_engine.so), "onnxruntime" or
+        "openvino" (device cpu, gpu or npu; option precision="f32" by default). The default is
+        native for a wno-edge fp32 export with a weight checksum on the CPU when the engine is
+        built (same file, faster, verifies the weights), else ONNX Runtime.
     """
     path = Path(path)
     problem = not_a_file(path)  # a directory or FIFO is named for what it is
     if problem is not None:
         raise problem
     suffix = path.suffix.lower()
-    if backend not in (None, "native", "onnxruntime") or (backend and suffix != ".onnx"):
-        raise WNOEdgeError(f"backend must be 'native' or 'onnxruntime' for an .onnx file, got {backend!r}")
+    if backend not in (None, *ONNX_BACKENDS) or (backend and suffix != ".onnx"):
+        names = ", ".join(f"'{b}'" for b in ONNX_BACKENDS)
+        raise WNOEdgeError(f"backend must be one of {names} for an .onnx file, got {preview(backend, 60)}")
     if suffix == ".onnx":
         if backend is None and (device or "cpu") == "cpu":
             from .native_backend import default_backend
@@ -61,6 +66,10 @@ def load(
             from .native_backend import NativeSession
 
             return NativeSession(path, device or "cpu", threads, batch, check_finite, check_output, **options)
+        if backend == "openvino":
+            from .openvino_backend import OpenVINOSession
+
+            return OpenVINOSession(path, device or "cpu", threads, batch, check_finite, check_output, **options)
         from .onnxruntime_backend import OnnxRuntimeSession
 
         return OnnxRuntimeSession(
