@@ -222,13 +222,13 @@ def test_pkg_config_consumer_output_equals_the_python_runtime(prefix, model, tmp
 def test_the_pip_installed_package_is_a_cmake_package(model, tmp_path):
     from wno_edge.native import library
 
-    if not (library.NATIVE_DIR / library.ENGINE_LIBRARY).exists():
+    if not (library.NATIVE_DIR / library.ENGINE_LIBRARY_FILE).exists():
         pytest.skip("this install has no native build (pip install -e . builds it)")
     info = [sys.executable, "-m", "wno_edge.cli", "info"]
     cmake_dir = Path(run([*info, "--cmake-dir"]).stdout.strip())
     assert (cmake_dir / "wno_edgeConfig.cmake").is_file()
     assert (Path(run([*info, "--include-dir"]).stdout.strip()) / "wno" / "engine.h").is_file()
-    assert (Path(run([*info, "--lib-dir"]).stdout.strip()) / "libwno_engine.so").is_file()
+    assert (Path(run([*info, "--lib-dir"]).stdout.strip()) / library.ENGINE_LIBRARY_FILE).is_file()
     exe = build_cmake_consumer(tmp_path, f"-Dwno_edge_DIR={cmake_dir}")
     check_consumer(exe, model, tmp_path)
 
@@ -294,6 +294,8 @@ def test_a_wheel_carries_the_cmake_package_and_it_works_where_unpacked(model, tm
     the CMake package and the .pc files next to the libraries, relocatable (used from an unzip)."""
     import zipfile
 
+    from wno_edge.native import library
+
     if shutil.which("cmake") is None or shutil.which(os.environ.get("CXX", "c++")) is None:
         pytest.skip("cmake or a C++ compiler is missing: a wheel would have no native build")
     run(
@@ -306,8 +308,11 @@ def test_a_wheel_carries_the_cmake_package_and_it_works_where_unpacked(model, tm
         names = set(z.namelist())
         z.extractall(tmp_path / "unpacked")
     native = "wno_edge/_native/"
+    # each library once, under its SONAME (no symlink, no unversioned copy)
+    assert sorted(n for n in names if n.startswith(native + "libwno_")) == sorted(
+        native + f for f in (library.CPU_LIBRARY_FILE, library.ENGINE_LIBRARY_FILE)
+    )
     for name in (
-        "libwno_engine.so",
         "include/wno/engine.h",
         "cmake/wno_edge/wno_edgeConfig.cmake",
         "cmake/wno_edge/wno_edgeTargets.cmake",

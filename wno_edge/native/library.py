@@ -1,8 +1,9 @@
-"""Finding and loading the native CPU library (libwno_winograd.so), torch-free.
+"""Finding and loading the native CPU library (libwno_winograd.so.1), torch-free.
 
 Built by `pip install .` / `pip install -e .` into wno_edge/_native/ when CMake and a C++
 compiler are found; $WNO_EDGE_NATIVE_LIB names another copy. Nothing is loaded until
-first use.
+first use. wno_edge/_native/ holds each library under its SONAME (libwno_winograd.so.<ABI>,
+libwno_engine.so.<ABI>) and no unversioned symlink: wheels cannot carry symlinks (docs/c-api.md).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from . import abi
 
 LIBRARY_ENV = "WNO_EDGE_NATIVE_LIB"  # path of libwno_winograd.so to use instead
 NATIVE_DIR = Path(__file__).resolve().parents[1] / "_native"
-CPU_LIBRARY = "libwno_winograd.so"
+CPU_LIBRARY = "libwno_winograd.so"  # the link name (a symlink in CMake build trees)
+CPU_LIBRARY_FILE = f"{CPU_LIBRARY}.{abi.ABI_VERSION}"  # its SONAME: the file in NATIVE_DIR
 
 
 class NativeUnavailable(RuntimeError):
@@ -33,7 +35,7 @@ _on_reload: list[Callable[[], None]] = []  # callbacks run when another library 
 def library_path() -> Path:
     """Where the CPU library is looked for: $WNO_EDGE_NATIVE_LIB, else wno_edge/_native/."""
     env = os.environ.get(LIBRARY_ENV)
-    return Path(env) if env else NATIVE_DIR / CPU_LIBRARY
+    return Path(env) if env else NATIVE_DIR / CPU_LIBRARY_FILE
 
 
 def load(path: str | os.PathLike[str] | None = None) -> ctypes.CDLL:
@@ -88,7 +90,9 @@ def check(lib: ctypes.CDLL, status: int, what: str) -> None:
 # Files setup.py's native build installs next to the libraries for C/C++ consumers of a pip
 # install (runtime/CMakeLists.txt's wno_edge_dev component): find_package(wno_edge CONFIG) with
 # wno_edge_DIR = cmake_dir(), or pkg-config with PKG_CONFIG_PATH = NATIVE_DIR / "pkgconfig".
-ENGINE_LIBRARY = "libwno_engine.so"
+ENGINE_ABI_VERSION = 2  # WNO_ENGINE_ABI_VERSION (include/wno/engine.h): wno_edge.runtime.native_backend's
+ENGINE_LIBRARY = "libwno_engine.so"  # the link name (a symlink in CMake build trees)
+ENGINE_LIBRARY_FILE = f"{ENGINE_LIBRARY}.{ENGINE_ABI_VERSION}"  # its SONAME: the file in NATIVE_DIR
 
 
 def _built(path: Path, what: str) -> Path:
@@ -112,6 +116,6 @@ def include_dir() -> Path:
 
 
 def lib_dir() -> Path:
-    """The folder of libwno_engine.so and libwno_winograd.so; NativeUnavailable if not built."""
-    _built(NATIVE_DIR / ENGINE_LIBRARY, f"the native engine ({ENGINE_LIBRARY})")
+    """The folder of libwno_engine.so.2 and libwno_winograd.so.1; NativeUnavailable if not built."""
+    _built(NATIVE_DIR / ENGINE_LIBRARY_FILE, f"the native engine ({ENGINE_LIBRARY_FILE})")
     return NATIVE_DIR

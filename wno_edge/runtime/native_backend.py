@@ -1,9 +1,9 @@
-"""The native engine backend: libwno_engine.so (runtime/engine, C ABI runtime/include/wno/engine.h)
+"""The native engine backend: libwno_engine.so.2 (runtime/engine, C ABI runtime/include/wno/engine.h)
 runs a wno-edge fp32 export end to end on the CPU, through ctypes. Neither torch nor
 onnxruntime nor onnx is imported.
 
-The library is looked for at $WNO_EDGE_ENGINE_LIB, else wno_edge/_native/libwno_engine.so
-(`pip install -e .` builds it next to libwno_winograd.so). The engine verifies the weight
+The library is looked for at $WNO_EDGE_ENGINE_LIB, else wno_edge/_native/libwno_engine.so.2 (its
+SONAME; `pip install -e .` builds it next to libwno_winograd.so.1). The engine verifies the weight
 checksum the exporter stores, checks every shape against the file's config, allocates one
 arena at load and nothing per run; calls on one session are serialised (Session's lock, and
 the engine's own).
@@ -20,13 +20,13 @@ import numpy as np
 
 from ..contract import CHECKSUM_PREFIX, FP32, Metadata
 from ..errors import WNOEdgeError, preview
+from ..native.library import ENGINE_ABI_VERSION, ENGINE_LIBRARY_FILE
 from .onnx_metadata import config_from_json
 from .session import Session
 
 LIBRARY_ENV = "WNO_EDGE_ENGINE_LIB"
-ENGINE_LIBRARY = "libwno_engine.so"
 NATIVE_DIR = Path(__file__).resolve().parents[1] / "_native"
-ABI_VERSION = 2  # WNO_ENGINE_ABI_VERSION
+ABI_VERSION = ENGINE_ABI_VERSION  # WNO_ENGINE_ABI_VERSION
 SUCCESS, UNSUPPORTED = 0, 4
 
 
@@ -48,7 +48,7 @@ _libs: dict[Path, ctypes.CDLL] = {}
 
 def library_path() -> Path:
     env = os.environ.get(LIBRARY_ENV)
-    return Path(env) if env else NATIVE_DIR / ENGINE_LIBRARY
+    return Path(env) if env else NATIVE_DIR / ENGINE_LIBRARY_FILE
 
 
 def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
@@ -95,7 +95,7 @@ def _declare(lib: ctypes.CDLL) -> ctypes.CDLL:
 
 
 def load_library(path: str | os.PathLike[str] | None = None) -> ctypes.CDLL:
-    """libwno_engine.so, loaded once per path; WNOEdgeError saying why if it cannot be."""
+    """libwno_engine.so.2, loaded once per path; WNOEdgeError saying why if it cannot be."""
     target = Path(path) if path is not None else library_path()
     with _lock:
         if target in _libs:

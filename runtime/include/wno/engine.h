@@ -17,7 +17,8 @@
  * One engine runs one call at a time: concurrent wno_engine_run calls on the same engine are
  * serialised. Separate engines are independent.
  * Statuses: WNO_ERROR_INVALID_ARGUMENT (bad file or argument), WNO_ERROR_UNSUPPORTED (newer
- * format version, float16 export), WNO_ERROR_OUT_OF_MEMORY. */
+ * format version, float16 export), WNO_ERROR_OUT_OF_MEMORY.
+ * Ownership, threading, errors, versions and what may change: docs/c-api.md. */
 #ifndef WNO_ENGINE_H
 #define WNO_ENGINE_H
 
@@ -29,6 +30,7 @@
 extern "C" {
 #endif
 
+/* Bumped by any incompatible change; libwno_engine.so.<this> (its SONAME) follows it. */
 #define WNO_ENGINE_ABI_VERSION 2
 
 typedef struct wno_engine wno_engine;

@@ -9,6 +9,7 @@
  * kernel, size from *_weight_size), ask for the workspace size, run.
  *   libwno_winograd.so       CPU kernel (wno_cpu_*), float32
  *   libwno_winograd_cuda.so  CUDA kernel (wno_cuda_*), float32 and float16 storage
+ * Ownership, threading, errors, versions and what may change: docs/c-api.md.
  */
 #ifndef WNO_WINOGRAD_H
 #define WNO_WINOGRAD_H
@@ -25,6 +26,7 @@ extern "C" {
 #define WNO_API __attribute__((visibility("default")))
 #endif
 
+/* Bumped by any incompatible change; libwno_winograd.so.<this> (its SONAME) follows it. */
 #define WNO_ABI_VERSION 1
 
 typedef enum wno_status {
