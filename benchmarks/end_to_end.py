@@ -11,7 +11,8 @@ Runs are interleaved in blocks (a x n, b x n, c x n, d x n, repeated) so machine
 alike; medians and p99 over all iterations. Goals: (c) >= 5x faster than (a) at the median with
 p99 <= 1.5x its median; (d) >= 2x faster than (c), >= 5x faster than (a), p99/p50 <= 1.3, and a
 fresh process running (d) under 60 MB resident (measured in a child process: Python + numpy +
-wno_edge.runtime + the engine, and the C++ example runtime/examples/control_loop.cpp).
+wno_edge.runtime + the engine, and the C++ example examples/cpp/control_loop.cpp, built here against
+the installed CMake package).
 
     pip install neuraloperator      # benchmark-only dependency; without it (a) is skipped
     python benchmarks/end_to_end.py [--iterations 2000] [--threads 2] [--engine-lib PATH]
@@ -77,6 +78,35 @@ print([int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmH
 """
 
 
+def control_loop_example(lib: Path, build: Path) -> Path | None:
+    """The C++ example (examples/cpp) built into `build` as the consumer it is: find_package(wno_edge)
+    from the CMake package beside `lib` (a `cmake --install` prefix's lib/, a pip install's
+    wno_edge/_native), else the pip install's (`wno-edge info --cmake-dir`). None, said in one
+    line, when there is no package or no CMake."""
+    from wno_edge.native import library
+
+    package = lib.parent / "cmake" / "wno_edge"
+    if not (package / "wno_edgeConfig.cmake").is_file():
+        try:
+            package = library.cmake_dir()
+        except library.NativeUnavailable as e:  # no pip-installed native build
+            print(f"the C++ example needs an installed CMake package ({e}): its memory row skipped")
+            return None
+    for cmd in (
+        ["cmake", "-S", str(ROOT / "examples" / "cpp"), "-B", str(build), f"-Dwno_edge_DIR={package}"],
+        ["cmake", "--build", str(build)],
+    ):
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            r = subprocess.CompletedProcess(cmd, 1, "", "cmake not found")
+        if r.returncode != 0:
+            why = (r.stderr.strip().splitlines() or ["?"])[-1][:200]
+            print(f"the C++ example (examples/cpp) did not build ({why}): its memory row skipped")
+            return None
+    return build / "control_loop"
+
+
 def fresh_process_rss(onnx_path: Path, lib: Path, threads: int) -> tuple[float | None, float | None]:
     """Peak RSS (MiB) of a fresh Python process running (d) 200 times, and of the C++ example."""
     env = {**os.environ, "WNO_EDGE_ENGINE_LIB": str(lib)}
@@ -88,13 +118,14 @@ def fresh_process_rss(onnx_path: Path, lib: Path, threads: int) -> tuple[float |
         check=False,
     )
     py = float(r.stdout.split()[-1]) if r.returncode == 0 else None
-    example = lib.parent / "wno_control_loop"
+    example = control_loop_example(lib, onnx_path.parent / "control_loop")
     cpp = None
-    if example.is_file():  # it prints its own peak (VmHWM: ru_maxrss would include this process's, kept over exec)
+    if example is not None:  # it prints its own peak (VmHWM: ru_maxrss would include this process's, kept over exec)
         r = subprocess.run(
             [str(example), str(onnx_path), "--rate", "1000", "--ticks", "200", "--threads", str(threads)],
             capture_output=True,
             text=True,
+            env={**os.environ, "LD_LIBRARY_PATH": str(lib.parent)},  # `lib` itself, by its SONAME
             check=False,
         )
         found = [line.split()[-2] for line in r.stdout.splitlines() if line.startswith("peak resident memory")]
@@ -237,7 +268,7 @@ def main() -> None:
         fmt = lambda v: f"{v:.1f} MiB" if v else "n/a"  # noqa: E731
         print(
             f"peak RSS of a fresh process running (d) 200x at {a.threads} threads: Python + numpy + engine "
-            f"{fmt(py_rss)}, C++ example (runtime/examples/control_loop.cpp) {fmt(cpp_rss)} (goal < 60 MB)"
+            f"{fmt(py_rss)}, C++ example (examples/cpp/control_loop.cpp) {fmt(cpp_rss)} (goal < 60 MB)"
         )
         results["rss_mib"] = {"python": py_rss, "cpp_example": cpp_rss}
     if a.json:

@@ -4,7 +4,8 @@ Exactness against ONNX Runtime on the same file (1e-5 of the output scale) and a
 (1e-4), over tiles, odd and non-square grids, batches, --conv direct and the FNO special case;
 the Session contract through wno_edge.runtime (native_backend); corrupt and foreign files
 refused with a message; truncations and bit flips under AddressSanitizer + UBSan; no heap
-allocation during a run; the C++ control-loop example. Models are small (width 8-12).
+allocation during a run; the C++ control-loop example (examples/cpp, built against an installed
+prefix as any consumer would). Models are small (width 8-12).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from wno_edge.onnx.export import build_model_proto, weights_checksum
 
 ROOT = RUNTIME.parent
 ENGINE_DIR = BUILD / "engine"
+EXAMPLE = ROOT / "examples" / "cpp"  # the C++ example, a consumer of the installed package
 SANITIZED_OPTIONS = ("-DCMAKE_BUILD_TYPE=Release", "-DWNO_BUILD_CUDA=OFF", "-DWNO_SANITIZE=ON", "-DWNO_BUILD_TESTS=ON")
 
 
@@ -59,8 +61,24 @@ def build_engine(build: Path, options, targets) -> Path:
 
 @pytest.fixture(scope="module")
 def engine_lib() -> Path:
-    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine", "wno_control_loop", "wno_engine_alloc_test"))
+    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine", "wno_engine_alloc_test"))
     return ENGINE_DIR / "libwno_engine.so"
+
+
+@pytest.fixture(scope="module")
+def control_loop(engine_lib, tmp_path_factory) -> Path:
+    """examples/cpp built as its README says, a project of its own: build/native's libraries
+    `cmake --install`ed into a prefix outside the repository, then find_package(wno_edge CONFIG)."""
+    build_engine(BUILD, NATIVE_OPTIONS, ("wno_winograd",))  # installed with the engine
+    tmp = tmp_path_factory.mktemp("control_loop")
+    prefix, build = tmp / "prefix", tmp / "build"
+    r = subprocess.run(
+        [require_cmake(), "--install", str(BUILD), "--prefix", str(prefix)], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
+    options = ("-DCMAKE_BUILD_TYPE=Release", f"-DCMAKE_PREFIX_PATH={prefix}")
+    cmake_build(build, EXAMPLE, options, ("control_loop",), "examples/cpp/control_loop.cpp")
+    return build / "control_loop"
 
 
 @pytest.fixture()
@@ -566,11 +584,11 @@ def test_no_heap_allocation_during_run(engine_lib, tmp_path, edit):
     assert " 0 during 40 runs" in r.stdout, r.stdout
 
 
-def test_cpp_control_loop_example(engine_lib, tmp_path):
+def test_cpp_control_loop_example(control_loop, tmp_path):
     model = make_model(24, 24, cin=1, cout=1)
     path = write(model, tmp_path / "model.onnx", batch=1)
     r = subprocess.run(
-        [str(ENGINE_DIR / "wno_control_loop"), str(path), "--rate", "200", "--ticks", "40", "--threads", "1"],
+        [str(control_loop), str(path), "--rate", "200", "--ticks", "40", "--threads", "1"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -581,7 +599,7 @@ def test_cpp_control_loop_example(engine_lib, tmp_path):
     assert "peak resident memory" in r.stdout
     cpu = min(os.sched_getaffinity(0))
     pinned = subprocess.run(
-        [str(ENGINE_DIR / "wno_control_loop"), str(path), "--ticks", "10", "--pin", str(cpu)],
+        [str(control_loop), str(path), "--ticks", "10", "--pin", str(cpu)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -589,7 +607,7 @@ def test_cpp_control_loop_example(engine_lib, tmp_path):
     )
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     bad = subprocess.run(
-        [str(ENGINE_DIR / "wno_control_loop"), str(tmp_path / "missing.onnx")],
+        [str(control_loop), str(tmp_path / "missing.onnx")],
         capture_output=True,
         text=True,
         timeout=60,
@@ -599,7 +617,7 @@ def test_cpp_control_loop_example(engine_lib, tmp_path):
     # A nanosecond period (the clock's tick) runs; every tick is late and the skipped ticks are
     # counted, not stepped through one nanosecond at a time.
     fast = subprocess.run(
-        [str(ENGINE_DIR / "wno_control_loop"), str(path), "--rate", "1e9", "--ticks", "3"],
+        [str(control_loop), str(path), "--rate", "1e9", "--ticks", "3"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -636,11 +654,11 @@ def test_cpp_control_loop_example(engine_lib, tmp_path):
         (["--ticks", "5", "--bogus", "1"], "unknown option"),
     ],
 )
-def test_cpp_control_loop_example_refuses_bad_arguments(engine_lib, tmp_path, args, words):
+def test_cpp_control_loop_example_refuses_bad_arguments(control_loop, tmp_path, args, words):
     """One line on stderr and exit 2, before the model is opened or a tick runs."""
     path = write(make_model(8, 8, width=4, modes=(2, 2), layers=1, cin=1, cout=1), tmp_path / "m.onnx", batch=1)
     r = subprocess.run(
-        [str(ENGINE_DIR / "wno_control_loop"), str(path), *args],
+        [str(control_loop), str(path), *args],
         capture_output=True,
         text=True,
         timeout=60,  # a generous bound on a hang (--rate inf ran forever), not a timing check

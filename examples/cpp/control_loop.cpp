@@ -1,7 +1,10 @@
 // Embedding the engine in a C++ control loop: load model.onnx through the C API, then run one
 // inference per tick at a fixed rate on an absolute schedule, counting deadline misses.
 //
-//   wno_control_loop model.onnx [--rate HZ] [--ticks N] [--threads T] [--pin CPU]
+//   control_loop model.onnx [--rate HZ] [--ticks N] [--threads T] [--pin CPU]
+//
+// A consumer of the installed package (find_package(wno_edge CONFIG), wno_edge::engine):
+// README.md beside this file says how to build it.
 //
 // Each tick: read the "sensor" state (here a synthetic field), predict the next state, act on
 // it (here: fold it back as the next input, an autoregressive rollout). A tick misses its
