@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""clang-format over every C, C++ and CUDA file in runtime/ (runtime/.clang-format), with the
-clang-format pinned in pyproject.toml (the venv's pip package, else the one on PATH).
-Generated files are listed in runtime/.clang-format-ignore.
+"""clang-format over every C, C++ and CUDA file in runtime/ and examples/cpp/, in the one style of
+runtime/.clang-format, with the clang-format pinned in pyproject.toml (the venv's pip package, else
+the one on PATH). Generated files are listed in runtime/.clang-format-ignore.
 
     python tools/cpp_format.py           # reformat in place
     python tools/cpp_format.py --check   # exit 1 and name the files that differ
@@ -18,6 +18,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = ROOT / "runtime"
+EXAMPLES = ROOT / "examples" / "cpp"  # a consumer of the installed package, in the same style
+STYLE = f"--style=file:{RUNTIME / '.clang-format'}"
 SUFFIXES = {".h", ".c", ".cpp", ".cu", ".cuh"}
 
 
@@ -35,13 +37,18 @@ def ignored() -> list[str]:
 def cpp_files() -> list[Path]:
     files = [p for p in RUNTIME.rglob("*") if p.suffix in SUFFIXES and p.is_file()]
     skip = ignored()
-    return sorted(p for p in files if not any(fnmatch.fnmatch(p.relative_to(RUNTIME).as_posix(), pat) for pat in skip))
+    kept = [p for p in files if not any(fnmatch.fnmatch(p.relative_to(RUNTIME).as_posix(), pat) for pat in skip)]
+    return sorted(kept + [p for p in EXAMPLES.rglob("*") if p.suffix in SUFFIXES and p.is_file()])
 
 
 def check(exe: str) -> tuple[list[str], str]:
     """(the files clang-format would change, its stderr)."""
     r = subprocess.run(
-        [exe, "--dry-run", "--Werror", *map(str, cpp_files())], capture_output=True, text=True, cwd=RUNTIME, check=False
+        [exe, STYLE, "--dry-run", "--Werror", *map(str, cpp_files())],
+        capture_output=True,
+        text=True,
+        cwd=RUNTIME,
+        check=False,
     )
     wrong = sorted({line.split(":")[0] for line in r.stderr.splitlines() if ": error:" in line})
     if r.returncode and not wrong:
@@ -58,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         print("clang-format not found: pip install 'wno-edge[dev]' (it pins clang-format)", file=sys.stderr)
         return 1
     if not args.check:
-        subprocess.run([exe, "-i", *map(str, cpp_files())], check=True, cwd=RUNTIME)
+        subprocess.run([exe, STYLE, "-i", *map(str, cpp_files())], check=True, cwd=RUNTIME)
         return 0
     wrong, _ = check(exe)
     for name in wrong:
