@@ -101,6 +101,8 @@ class Initializer:
 
 # ---- data and training ----------------------------------------------------------------
 TASKS = ("darcy", "diffusion-reaction", "shallow-water")
+# PDEBench's 1-D tasks (wno_edge.data.pdebench1d names them from each file's attributes)
+TASKS_1D = ("advection", "burgers", "reaction-diffusion", "cfd", "diffusion-sorption")
 
 # ---- the checkpoint -------------------------------------------------------------------
 CHECKPOINT_FORMAT = "wno-edge-checkpoint"
@@ -121,6 +123,8 @@ GRID_POINTS = ("endpoints", "centers", "left")
 BLOCKS = ("wno", "neuralop")  # WNOConfig.block
 MAX_PADDING_FRACTION = 4.0  # domain_padding_fraction bound (neuraloperator uses 0 .. ~0.25)
 UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
+# The spatial rank of a model is len(WNOConfig.modes): 1 (a line, (N, C, X)) or 2 ((N, C, H, W)).
+RANKS = (1, 2)
 
 # ---- limits on what a file may make a reader walk ----------------------------------------
 # Checked before a value is used, so that a hostile or corrupt file is refused in bounded time and
@@ -149,8 +153,22 @@ def _int(value: object, name: str, lo: int, hi: int, problems: list[str]) -> int
     return int(value)
 
 
-def _domain(value: Any, problems: list[str]) -> tuple[tuple[float, float], ...] | None:
-    """((x0, x1), (y0, y1)), finite, x0 < x1 and y0 < y1."""
+def unit_domain(rank: int) -> tuple[tuple[float, float], ...]:
+    """The default grid_domain of a model of this spatial rank: [0, 1] on every axis."""
+    return UNIT_DOMAIN[:rank]
+
+
+def _shape_words(name: str, rank: int | None, what: str) -> str:
+    """'two integers' (2-D), 'one integer' (1-D), with the other rank's count when it is unknown."""
+    if rank == 1:
+        return f"{name} must be one {what} (a 1-D model)"
+    if rank == 2:
+        return f"{name} must be two {what}s"
+    return f"{name} must be two {what}s (2-D) or one (1-D)"
+
+
+def _domain(value: Any, problems: list[str], rank: int | None = 2) -> tuple[tuple[float, float], ...] | None:
+    """((x0, x1), (y0, y1)) (2-D) or ((x0, x1),) (1-D), finite, x0 < x1 and y0 < y1."""
 
     def interval(v: Any, axis: int) -> tuple[float, float] | None:
         ok = (
@@ -171,8 +189,10 @@ def _domain(value: Any, problems: list[str]) -> tuple[tuple[float, float], ...] 
             return None
         return (a, b)
 
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        problems.append(f"grid_domain must be ((x0, x1), (y0, y1)), got {preview(value)}")
+    counts = (1, 2) if rank is None else (rank,)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in counts:
+        form = "((x0, x1),)" if rank == 1 else "((x0, x1), (y0, y1))"
+        problems.append(f"grid_domain must be {form}, got {preview(value)}")
         return None
     axes = [interval(v, i) for i, v in enumerate(value)]
     valid = [axis for axis in axes if axis is not None]
@@ -187,25 +207,27 @@ def _float(value: Any) -> float:
         return math.inf if value > 0 else -math.inf
 
 
-def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str]) -> tuple[int, ...] | None:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        problems.append(f"{name} must be two integers, got {preview(value)}")
+def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str], rank: int | None = 2) -> tuple[int, ...] | None:
+    """`rank` integers in [lo, hi] (one or two when rank is None)."""
+    counts = (1, 2) if rank is None else (rank,)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in counts:
+        problems.append(f"{_shape_words(name, rank, 'integer')}, got {preview(value)}")
         return None
     items = [_int(v, f"{name}[{i}]", lo, hi, problems) for i, v in enumerate(value)]
     valid = [item for item in items if item is not None]
     return tuple(valid) if len(valid) == len(items) else None
 
 
-def _fractions(value: Any, problems: list[str]) -> tuple[float, ...] | None:
-    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
-        problems.append(f"domain_padding_fraction must be two numbers, got {preview(value)}")
+def _fractions(value: Any, problems: list[str], rank: int | None = 2) -> tuple[float, ...] | None:
+    counts = (1, 2) if rank is None else (rank,)
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in counts:
+        problems.append(f"{_shape_words('domain_padding_fraction', rank, 'number')}, got {preview(value)}")
         return None
     out = []
     for v in value:
         if isinstance(v, bool) or not isinstance(v, Real) or not 0 <= _float(v) <= MAX_PADDING_FRACTION:
-            problems.append(
-                f"domain_padding_fraction must be two numbers in [0, {MAX_PADDING_FRACTION:g}], got {preview(value)}"
-            )
+            words = _shape_words("domain_padding_fraction", rank, "number")
+            problems.append(f"{words} in [0, {MAX_PADDING_FRACTION:g}], got {preview(value)}")
             return None
         out.append(float(v))
     return tuple(out)
@@ -213,23 +235,29 @@ def _fractions(value: Any, problems: list[str]) -> tuple[float, ...] | None:
 
 @dataclass(frozen=True)
 class WNOConfig:
-    """Everything needed to rebuild a WNO2d (stored in every checkpoint and exported file)."""
+    """Everything needed to rebuild a WNO2d (stored in every checkpoint and exported file).
+
+    The spatial rank is len(modes): two values (m1, m2) make a 2-D model on (N, C, H, W), one
+    value (m,) a 1-D model on (N, C, X); resolution, grid_domain and domain_padding_fraction
+    then have one entry per axis too. A 1-D config left at the 2-D defaults of grid_domain and
+    domain_padding_fraction gets their 1-D defaults ((0, 1),) and (0,), so a file stores neither.
+    """
 
     in_channels: int
     out_channels: int
     width: int = 32
-    modes: tuple[int, int] = (12, 12)
+    modes: tuple[int, ...] = (12, 12)  # (m1, m2) 2-D, (m,) 1-D: truncated Fourier modes per axis
     n_layers: int = 4
     winograd_tile: int = 4
     real_space_kernel: bool = True  # False: the FNO special case, k = 0 (W only)
-    domain_padding: int = 2  # zero padding right/bottom after lifting, as PDEBench FNO2d
+    domain_padding: int = 2  # zero padding right/bottom (1-D: right) after lifting, as PDEBench FNO2d/FNO1d
     projection_width: int = 128
-    grid: bool = True  # append (x, y) coordinates before lifting (x along H, y along W)
-    resolution: tuple[int, int] | None = None  # grid the model was trained on (informational)
+    grid: bool = True  # append (x, y) coordinates before lifting (x along H, y along W; 1-D: x)
+    resolution: tuple[int, ...] | None = None  # grid the model was trained on (informational)
     # The coordinates appended: the domain ((x0, x1), (y0, y1)) and where the n points of an
     # axis sit in it: "endpoints" linspace(x0, x1, n) (wno-edge's default, and every file
     # without these keys), or "centers" x0 + (i + 1/2)(x1 - x0)/n (PDEBench's files).
-    grid_domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN
+    grid_domain: tuple[tuple[float, float], ...] = UNIT_DOMAIN
     grid_points: str = "endpoints"
     # neuraloperator's FNO block (wno_edge.neuralop imports one); each default is today's model,
     # and to_dict() leaves a key out while it has its default, so older files stay as they were.
@@ -241,7 +269,7 @@ class WNOConfig:
     channel_mlp_skip: bool = False  # the channel MLP adds S v_in (1x1, no bias) of the layer's input
     # Symmetric zero padding of round(f * H) rows above and below, round(f * W) columns left and
     # right (neuraloperator's DomainPadding), instead of domain_padding cells right/bottom.
-    domain_padding_fraction: tuple[float, float] = (0.0, 0.0)
+    domain_padding_fraction: tuple[float, ...] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -255,9 +283,19 @@ class WNOConfig:
             value = _int(getattr(self, name), name, 1, hi, problems)
             if value is not None:
                 object.__setattr__(self, name, value)
-        modes = _pair(self.modes, "modes", 1, MAX_MODES, problems)
-        if modes is not None:
-            object.__setattr__(self, "modes", modes)
+        rank: int | None = None  # unknown while modes is invalid: the other per-axis fields take 1 or 2 values
+        if isinstance(self.modes, (list, tuple)) and len(self.modes) == 3:
+            problems.append("modes has 3 values: 3-D models are not supported yet (1 value for 1-D, 2 for 2-D)")
+        else:
+            modes = _pair(self.modes, "modes", 1, MAX_MODES, problems, rank=None)
+            if modes is not None:
+                object.__setattr__(self, "modes", modes)
+                rank = len(modes)
+        if rank == 1:  # the 2-D defaults stand for the 1-D ones (module docstring)
+            if self.grid_domain == UNIT_DOMAIN:
+                object.__setattr__(self, "grid_domain", unit_domain(1))
+            if isinstance(self.domain_padding_fraction, tuple) and self.domain_padding_fraction == (0.0, 0.0):
+                object.__setattr__(self, "domain_padding_fraction", (0.0,))
         tile = self.winograd_tile  # an integer: 4.0 would pass `in TILES` (and the C++ reader refuses it)
         if isinstance(tile, bool) or not isinstance(tile, Integral) or tile not in TILES:
             problems.append(f"winograd_tile must be one of {TILES}, got {preview(tile)}")
@@ -273,10 +311,10 @@ class WNOConfig:
             if not isinstance(getattr(self, name), bool):
                 problems.append(f"{name} must be true or false, got {preview(getattr(self, name))}")
         if self.resolution is not None:
-            resolution = _pair(self.resolution, "resolution", 1, MAX_RESOLUTION, problems)
+            resolution = _pair(self.resolution, "resolution", 1, MAX_RESOLUTION, problems, rank)
             if resolution is not None:
                 object.__setattr__(self, "resolution", resolution)
-        domain = _domain(self.grid_domain, problems)
+        domain = _domain(self.grid_domain, problems, rank)
         if domain is not None:
             object.__setattr__(self, "grid_domain", domain)
         if not isinstance(self.grid_points, str) or self.grid_points not in GRID_POINTS:
@@ -287,7 +325,7 @@ class WNOConfig:
             problems.append('a channel MLP (channel_mlp_width > 0) is part of block "neuralop"')
         if self.channel_mlp_skip is True and not self.channel_mlp_width:
             problems.append("channel_mlp_skip needs a channel MLP (channel_mlp_width > 0)")
-        fraction = _fractions(self.domain_padding_fraction, problems)
+        fraction = _fractions(self.domain_padding_fraction, problems, rank)
         if fraction is not None:
             object.__setattr__(self, "domain_padding_fraction", fraction)
             if any(fraction) and self.domain_padding:
@@ -295,14 +333,25 @@ class WNOConfig:
         if problems:
             raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
 
+    @property
+    def rank(self) -> int:
+        """The spatial rank: 1 (a line, (N, C, X)) or 2 ((N, C, H, W))."""
+        return len(self.modes)
+
     def paddings(self, h: int, w: int) -> tuple[int, int, int, int]:
-        """(top, bottom, left, right) zero padding of the lifted field on an H x W input."""
-        fh, fw = self.domain_padding_fraction
-        if fh or fw:  # neuraloperator's DomainPadding: round(f * n) on both sides (Python's round)
-            ph, pw = round(fh * h), round(fw * w)
-            return ph, ph, pw, pw
-        p = self.domain_padding
-        return 0, p, 0, p
+        """(top, bottom, left, right) zero padding of the lifted field on an H x W input (2-D)."""
+        (top, bottom), (left, right) = self.axis_paddings((h, w))
+        return top, bottom, left, right
+
+    def axis_paddings(self, grid: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+        """(before, after) zero padding of the lifted field on each axis of `grid` (H, W) or (X,):
+        domain_padding cells after (right/bottom), or neuraloperator's DomainPadding, round(f * n)
+        on both sides (Python's round)."""
+        if len(grid) != self.rank:
+            raise WNOEdgeError(f"a {self.rank}-D model has no {len(grid)}-D grid {tuple(grid)}")
+        if any(self.domain_padding_fraction):
+            return tuple((round(f * n), round(f * n)) for f, n in zip(self.domain_padding_fraction, grid, strict=True))
+        return tuple((0, self.domain_padding) for _ in grid)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -310,7 +359,7 @@ class WNOConfig:
         d["resolution"] = list(self.resolution) if self.resolution else None
         # The grid keys are written only when not the default, so a default model's file is
         # what older readers (earlier wno-edge, the native engine's config parser) expect.
-        if self.grid_domain == UNIT_DOMAIN and self.grid_points == "endpoints":
+        if self.grid_domain == unit_domain(self.rank) and self.grid_points == "endpoints":
             del d["grid_domain"], d["grid_points"]
         else:
             d["grid_domain"] = [list(axis) for axis in self.grid_domain]

@@ -1,9 +1,14 @@
-"""The Winograd Neural Operator (paper eq. 10) and its FNO special case.
+"""The Winograd Neural Operator (paper eq. 10) and its FNO special case, on 2-D grids and on lines.
 
 Each layer computes  v <- sigma( W v + winograd(k, v) + F^-1(R . F v) ).
 W (1x1) and k (3x3) are both linear maps of v, so the layer folds W into the centre
 tap of k and runs one 3x3 Winograd convolution; with `real_space_kernel=False` k is
 absent and the layer is PDEBench's FNO2d layer (W only).
+
+One model for both ranks: WNO2d(WNOConfig(..., modes=(m,))) is the 1-D model on (N, C, X),
+PDEBench's FNO1d at k = 0: the spectral part is a truncated rfft along X (SpectralConv1d),
+k a 3-tap kernel computed with Winograd F(m, 3) (winograd_conv1d), the grid channel the
+x coordinate; lifting, projection, normalisation and domain padding are the same code.
 """
 
 from __future__ import annotations
@@ -17,12 +22,13 @@ from torch import nn
 
 from .contract import TILES, UNIT_DOMAIN, WNOConfig
 from .errors import WNOEdgeError
-from .winograd import winograd_conv2d
+from .winograd import winograd_conv1d, winograd_conv2d
 
 __all__ = [
     "WNO2d",
     "WNOConfig",
     "WNOLayer",
+    "SpectralConv1d",
     "SpectralConv2d",
     "check_state_dict",
     "count_parameters",
@@ -65,32 +71,72 @@ class SpectralConv2d(nn.Module):
         return torch.fft.irfft2(out_ft, s=(h, w))
 
 
+class SpectralConv1d(nn.Module):
+    """Truncated Fourier-mode mixing on a line (PDEBench FNO1d): weights on the m lowest
+    frequencies of rfft along X, complex [in, out, m]."""
+
+    def __init__(self, in_channels: int, out_channels: int, modes: tuple[int]):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        (self.modes1,) = modes
+        scale = 1.0 / (in_channels * out_channels)
+        self.weights1 = nn.Parameter(scale * torch.rand(in_channels, out_channels, self.modes1, dtype=torch.cfloat))
+
+    def check_grid(self, x: int) -> None:
+        if x // 2 + 1 < self.modes1:  # rfft of X points has X // 2 + 1 frequencies
+            raise WNOEdgeError(
+                f"grid of {x} points (after domain padding) is too small for {self.modes1} Fourier modes: "
+                f"need X >= {2 * self.modes1 - 2}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, n = x.shape
+        self.check_grid(n)
+        m = self.modes1
+        x_ft = torch.fft.rfft(x)
+        w1: torch.Tensor = self.weights1
+        if x_ft.dtype != w1.dtype:  # float64 models keep complex64 weights unless cast
+            w1 = w1.to(x_ft.dtype)
+        out_ft = torch.zeros(b, self.out_channels, n // 2 + 1, dtype=x_ft.dtype, device=x.device)
+        out_ft[:, :, :m] = torch.einsum("bix,iox->box", x_ft[:, :, :m], w1)
+        return torch.fft.irfft(out_ft, n=n)
+
+
 class WNOLayer(nn.Module):
-    """sigma( W v + winograd(k, v) + spectral(v) ); the activation is applied by WNO2d."""
+    """sigma( W v + winograd(k, v) + spectral(v) ); the activation is applied by WNO2d.
+    The rank is len(modes): 2-D (3x3 kernel, SpectralConv2d) or 1-D (3-tap kernel, SpectralConv1d)."""
 
     def __init__(
         self,
         width: int,
-        modes: tuple[int, int],
+        modes: tuple[int, ...],
         tile: int,
         real_space_kernel: bool,
         channel_mlp_width: int = 0,
         channel_mlp_skip: bool = False,
     ):
         super().__init__()
+        self.rank = rank = len(modes)
         self.tile: int | None = tile  # None: direct convolution (WNO2d.set_conv)
-        self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32)
-        self.spectral = SpectralConv2d(width, width, modes)
-        self.pointwise = nn.Conv2d(width, width, 1)  # W, with the layer's bias
+        self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32, 2-D)
+        conv: type[nn.Conv1d] | type[nn.Conv2d] = nn.Conv2d if rank == 2 else nn.Conv1d
+        # SpectralConv2d or SpectralConv1d; Any: the 2-D-only code (export, importers) reads weights2
+        self.spectral: Any = (
+            SpectralConv2d(width, width, (modes[0], modes[1]))
+            if rank == 2
+            else SpectralConv1d(width, width, (modes[0],))
+        )
+        self.pointwise = conv(width, width, 1)  # W, with the layer's bias
         if real_space_kernel:
-            # k: a trained 3x3 kernel; small init so the layer starts near its FNO twin.
-            self.kernel: nn.Parameter | None = nn.Parameter(torch.randn(width, width, 3, 3) * (0.1 / (3 * width**0.5)))
+            # k: a trained 3x3 (1-D: 3-tap) kernel; small init so the layer starts near its FNO twin.
+            scale = 0.1 / (3 * width**0.5) if rank == 2 else 0.1 / (3 * width) ** 0.5  # 1 / sqrt(fan-in) / 10
+            self.kernel: nn.Parameter | None = nn.Parameter(torch.randn(width, width, *(3,) * rank) * scale)
         else:
             self.register_parameter("kernel", None)
         # neuraloperator's channel MLP after the sum, with its skip S v_in (config.channel_mlp_*).
-        self.mlp1 = nn.Conv2d(width, channel_mlp_width, 1) if channel_mlp_width else None
-        self.mlp2 = nn.Conv2d(channel_mlp_width, width, 1) if channel_mlp_width else None
-        self.mlp_skip = nn.Conv2d(width, width, 1, bias=False) if channel_mlp_width and channel_mlp_skip else None
+        self.mlp1 = conv(width, channel_mlp_width, 1) if channel_mlp_width else None
+        self.mlp2 = conv(channel_mlp_width, width, 1) if channel_mlp_width else None
+        self.mlp_skip = conv(width, width, 1, bias=False) if channel_mlp_width and channel_mlp_skip else None
 
     def channel_mlp(self, u: torch.Tensor, v_in: torch.Tensor) -> torch.Tensor:
         """mlp2(gelu(mlp1(u))) + S v_in (the skip of the layer's input), or u without an MLP."""
@@ -100,8 +146,8 @@ class WNOLayer(nn.Module):
         return y if self.mlp_skip is None else y + self.mlp_skip(v_in)
 
     def real_space_weight(self) -> torch.Tensor:
-        """The 3x3 kernel k + W (W folded into the centre tap): one conv computes W v + k * v."""
-        w = F.pad(self.pointwise.weight, (1, 1, 1, 1))
+        """The 3x3 (1-D: 3-tap) kernel k + W (W folded into the centre tap): one conv computes W v + k * v."""
+        w = F.pad(self.pointwise.weight, (1, 1) * self.rank)
         return w if self.kernel is None else w + self.kernel
 
     def _inference_weight(self) -> torch.Tensor:
@@ -122,6 +168,10 @@ class WNOLayer(nn.Module):
         if self.kernel is None:
             return self.pointwise(v)
         weight = self.real_space_weight() if torch.is_grad_enabled() else self._inference_weight()
+        if self.rank == 1:
+            if self.tile is None:
+                return F.conv1d(v, weight, self.pointwise.bias, padding=1)
+            return winograd_conv1d(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
         if self.tile is None:  # direct convolution: same function, the framework's fastest kernel
             return F.conv2d(v, weight, self.pointwise.bias, padding=1)
         if self.backend == "native":
@@ -135,8 +185,9 @@ class WNOLayer(nn.Module):
 
 
 class WNO2d(nn.Module):
-    """Winograd Neural Operator on 2-D grids. Input and output are (B, C, H, W), in
-    physical units: normalisation statistics are buffers inside the model."""
+    """Winograd Neural Operator on 2-D grids, input and output (B, C, H, W), or on a line,
+    (B, C, X), when config.modes has one value (module docstring). In physical units:
+    normalisation statistics are buffers inside the model."""
 
     metadata: dict[str, Any]  # set where a model is loaded (checkpoint.load_model: the file's metadata)
     # Buffers (register_buffer), declared for type checkers:
@@ -152,7 +203,7 @@ class WNO2d(nn.Module):
         elif kwargs:
             raise TypeError("pass either a WNOConfig or keyword arguments, not both")
         self.config = c = config
-        lift_in = c.in_channels + (2 if c.grid else 0)
+        lift_in = c.in_channels + (c.rank if c.grid else 0)
         self.lift = nn.Linear(lift_in, c.lifting_width or c.width)
         # neuraloperator's lifting MLP: lift -> GELU -> lift2 (config.lifting_width > 0)
         self.lift2 = nn.Linear(c.lifting_width, c.width) if c.lifting_width else None
@@ -191,6 +242,8 @@ class WNO2d(nn.Module):
             raise WNOEdgeError(f"Winograd tile must be one of {TILES} or None, got {tile!r}")
         if backend not in ("torch", "native"):
             raise WNOEdgeError(f"backend must be torch or native, got {backend!r}")
+        if backend == "native" and self.config.rank != 2:
+            raise WNOEdgeError("the native kernel has no 1-D path yet: use backend torch for a 1-D model")
         for layer in self.wno_layers:
             layer.tile, layer.backend = tile, backend
         return self
@@ -205,22 +258,33 @@ class WNO2d(nn.Module):
         in PDEBench (the ONNX export bakes the same values into its lift constant)."""
         return grid_coordinates(self.config, h, w, batch, dtype, device)
 
+    def line_grid(self, x: int, batch: int, dtype, device) -> torch.Tensor:
+        """(B, 1, X) coordinates of a 1-D model's grid_domain and grid_points."""
+        return line_coordinates(self.config, x, batch, dtype, device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
-        if x.dim() != 4 or x.shape[1] != c.in_channels:
-            raise WNOEdgeError(f"expected input (B, {c.in_channels}, H, W), got {tuple(x.shape)}")
-        b, _, h, w = x.shape
-        x = (x - self.input_mean.view(1, -1, 1, 1)) / self.input_std.view(1, -1, 1, 1)
+        r = c.rank
+        if x.dim() != 2 + r or x.shape[1] != c.in_channels:
+            axes = "H, W" if r == 2 else "X"
+            raise WNOEdgeError(f"expected input (B, {c.in_channels}, {axes}), got {tuple(x.shape)}")
+        b, grid = x.shape[0], tuple(x.shape[2:])
+        stat = (1, -1) + (1,) * r  # per-channel statistics broadcast over the grid
+        x = (x - self.input_mean.view(stat)) / self.input_std.view(stat)
         if c.grid:
-            x = torch.cat([x, self.grid(h, w, b, x.dtype, x.device)], dim=1)
-        v = self.lift(x.permute(0, 2, 3, 1))
+            if r == 2:
+                coords = self.grid(grid[0], grid[1], b, x.dtype, x.device)
+            else:
+                coords = self.line_grid(grid[0], b, x.dtype, x.device)
+            x = torch.cat([x, coords], dim=1)
+        v = self.lift(x.movedim(1, -1))  # channels last: (B, H, W, C) or (B, X, C)
         if self.lift2 is not None:
             v = self.lift2(F.gelu(v))
-        v = v.permute(0, 3, 1, 2)
-        top, bottom, left, right = c.paddings(h, w)
-        padded = top or bottom or left or right
-        if padded:
-            v = F.pad(v, (left, right, top, bottom))
+        v = v.movedim(-1, 1)
+        pads = c.axis_paddings(grid)  # (before, after) per axis
+        padded = any(p for pair in pads for p in pair)
+        if padded:  # F.pad lists the last axis first
+            v = F.pad(v, tuple(p for pair in reversed(pads) for p in pair))
         for i, layer in enumerate(self.wno_layers):
             last = i == len(self.layers) - 1
             u = layer(v)
@@ -228,9 +292,10 @@ class WNO2d(nn.Module):
                 u = layer.channel_mlp(u if last else F.gelu(u), v)
             v = u if last else F.gelu(u)
         if padded:
-            v = v[..., top : top + h, left : left + w]
-        y = self.project2(F.gelu(self.project1(v.permute(0, 2, 3, 1)))).permute(0, 3, 1, 2)
-        return y * self.output_std.view(1, -1, 1, 1) + self.output_mean.view(1, -1, 1, 1)
+            crop = tuple(slice(before, before + n) for (before, _), n in zip(pads, grid, strict=True))
+            v = v[(Ellipsis,) + crop]
+        y = self.project2(F.gelu(self.project1(v.movedim(1, -1)))).movedim(-1, 1)
+        return y * self.output_std.view(stat) + self.output_mean.view(stat)
 
     # ------------------------------------------------------------------ FNO interop
 
@@ -298,21 +363,34 @@ class WNO2d(nn.Module):
         return model
 
 
+def _axis_points(config: WNOConfig, n: int, lo: float, hi: float, dtype, device) -> torch.Tensor:
+    """The n coordinates of one axis [lo, hi] where config.grid_points puts them (float64, then dtype)."""
+    if config.grid_points == "left":  # neuraloperator: linspace(x0, x1, n + 1)[:-1]
+        points = torch.linspace(lo, hi, n + 1, dtype=torch.float64, device=device)[:-1]
+    elif config.grid_points == "centers":
+        points = lo + (torch.arange(n, dtype=torch.float64, device=device) + 0.5) * ((hi - lo) / n)
+    else:
+        points = torch.linspace(lo, hi, n, dtype=torch.float64, device=device)
+    return points.to(dtype)
+
+
+def line_coordinates(config: WNOConfig, x: int, batch: int, dtype, device) -> torch.Tensor:
+    """(B, 1, X): the x coordinate of a 1-D model's grid."""
+    ((x0, x1),) = config.grid_domain
+    if config.grid_points == "endpoints" and (x0, x1) == (0.0, 1.0):  # as the 2-D default grid's axes
+        gx = torch.linspace(0, 1, x, dtype=dtype, device=device)
+    else:
+        gx = _axis_points(config, x, x0, x1, dtype, device)
+    return gx.view(1, 1, x).expand(batch, 1, x)
+
+
 def grid_coordinates(config: WNOConfig, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
     """(B, 2, H, W): channel 0 the x coordinate (along H), channel 1 y (along W)."""
-
-    def axis(n: int, lo: float, hi: float) -> torch.Tensor:
-        if config.grid_points == "left":  # neuraloperator: linspace(x0, x1, n + 1)[:-1]
-            return torch.linspace(lo, hi, n + 1, dtype=torch.float64, device=device)[:-1]
-        if config.grid_points == "centers":
-            return lo + (torch.arange(n, dtype=torch.float64, device=device) + 0.5) * ((hi - lo) / n)
-        return torch.linspace(lo, hi, n, dtype=torch.float64, device=device)
-
     (x0, x1), (y0, y1) = config.grid_domain
     if config.grid_points == "endpoints" and config.grid_domain == UNIT_DOMAIN:  # bit for bit as before
         gx, gy = (torch.linspace(0, 1, n, dtype=dtype, device=device) for n in (h, w))
     else:
-        gx, gy = axis(h, x0, x1).to(dtype), axis(w, y0, y1).to(dtype)
+        gx, gy = (_axis_points(config, n, lo, hi, dtype, device) for n, lo, hi in ((h, x0, x1), (w, y0, y1)))
     gx = gx.view(1, 1, h, 1).expand(batch, 1, h, w)
     gy = gy.view(1, 1, 1, w).expand(batch, 1, h, w)
     return torch.cat([gx, gy], dim=1)
@@ -323,28 +401,30 @@ def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], boo
     the model: a checkpoint is checked against it before anything is allocated."""
     c = config
     lw = c.lifting_width or c.width
-    shapes = {"lift.weight": ((lw, c.in_channels + (2 if c.grid else 0)), False), "lift.bias": ((lw,), False)}
+    ones, taps = (1,) * c.rank, (3,) * c.rank  # a 1x1 (1-D: 1) and a 3x3 (1-D: 3-tap) kernel
+    shapes = {"lift.weight": ((lw, c.in_channels + (c.rank if c.grid else 0)), False), "lift.bias": ((lw,), False)}
     if c.lifting_width:
         shapes.update({"lift2.weight": ((c.width, lw), False), "lift2.bias": ((c.width,), False)})
     for i in range(c.n_layers):
         shapes[f"layers.{i}.spectral.weights1"] = ((c.width, c.width, *c.modes), True)
-        shapes[f"layers.{i}.spectral.weights2"] = ((c.width, c.width, *c.modes), True)
-        shapes[f"layers.{i}.pointwise.weight"] = ((c.width, c.width, 1, 1), False)
+        if c.rank == 2:  # the negative row frequencies (1-D: rfft keeps non-negative ones only)
+            shapes[f"layers.{i}.spectral.weights2"] = ((c.width, c.width, *c.modes), True)
+        shapes[f"layers.{i}.pointwise.weight"] = ((c.width, c.width, *ones), False)
         shapes[f"layers.{i}.pointwise.bias"] = ((c.width,), False)
         if c.real_space_kernel:
-            shapes[f"layers.{i}.kernel"] = ((c.width, c.width, 3, 3), False)
+            shapes[f"layers.{i}.kernel"] = ((c.width, c.width, *taps), False)
         if c.channel_mlp_width:
             h = c.channel_mlp_width
             shapes.update(
                 {
-                    f"layers.{i}.mlp1.weight": ((h, c.width, 1, 1), False),
+                    f"layers.{i}.mlp1.weight": ((h, c.width, *ones), False),
                     f"layers.{i}.mlp1.bias": ((h,), False),
-                    f"layers.{i}.mlp2.weight": ((c.width, h, 1, 1), False),
+                    f"layers.{i}.mlp2.weight": ((c.width, h, *ones), False),
                     f"layers.{i}.mlp2.bias": ((c.width,), False),
                 }
             )
             if c.channel_mlp_skip:
-                shapes[f"layers.{i}.mlp_skip.weight"] = ((c.width, c.width, 1, 1), False)
+                shapes[f"layers.{i}.mlp_skip.weight"] = ((c.width, c.width, *ones), False)
     shapes.update(
         {
             "project1.weight": ((c.projection_width, c.width), False),

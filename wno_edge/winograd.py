@@ -1,8 +1,10 @@
-"""Winograd F(m x m, 3 x 3) minimal filtering for 3x3, stride-1 convolution.
+"""Winograd F(m x m, 3 x 3) minimal filtering for 3x3, stride-1 convolution, and its 1-D
+form F(m, 3) for 3-tap convolution on a line.
 
 The transform matrices below are the single Python source of truth; the C++/CUDA
 header in runtime/ is generated from them. Convention (cross-correlation, as
-torch.nn.functional.conv2d):  Y = A^T [ (G g G^T) . (B^T d B) ] A.
+torch.nn.functional.conv2d / conv1d):  2-D  Y = A^T [ (G g G^T) . (B^T d B) ] A,
+1-D  y = A^T [ (G g) . (B^T d) ]: the same matrices, applied along one axis.
 """
 
 from __future__ import annotations
@@ -140,6 +142,16 @@ def _filter_matrix(tile: int, dtype: torch.dtype, device: str) -> torch.Tensor:
 
 
 @cache
+def _line_operators(tile: int, dtype: torch.dtype, device: str):
+    """The 1-D transforms as whole-tensor operators: input (a, 1, a) conv kernels, kernel i = BT[i]
+    (a stride-m correlation with them is B^T d for every tile at once); output AT (m, a)."""
+    mats = matrices(tile)
+    inp = mats.BT.reshape(mats.a, 1, mats.a)
+    with torch.inference_mode(False):  # cached: see _filter_matrix
+        return (torch.tensor(inp, dtype=dtype, device=device), torch.tensor(mats.AT, dtype=dtype, device=device))
+
+
+@cache
 def _tile_operators(tile: int, dtype: torch.dtype, device: str):
     """The 2-D transforms as whole-tensor operators (built in float64, rounded once):
     input  (a*a, 1, a, a) conv kernels, kernel (i, j) = outer(BT[i], BT[j]): a stride-m
@@ -160,6 +172,12 @@ def transform_weight(weight: torch.Tensor, tile: int) -> torch.Tensor:
     """
     G = _filter_matrix(tile, weight.dtype, str(weight.device))
     return G @ weight @ G.T
+
+
+def transform_weight_1d(weight: torch.Tensor, tile: int) -> torch.Tensor:
+    """U = G g for every (out, in) 3-tap filter: (K, C, 3) -> (K, C, a); differentiable."""
+    G = _filter_matrix(tile, weight.dtype, str(weight.device))
+    return weight @ G.T
 
 
 def check_conv3x3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> tuple[int, int]:
@@ -217,6 +235,55 @@ def winograd_conv2d(
     return y
 
 
+def check_conv3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> int:
+    """Validate a 1-D 3-tap stride-1 conv call; returns the output length."""
+    if x.dim() != 3 or weight.dim() != 3 or weight.shape[2] != 3:
+        raise ValueError(f"expected x (N,C,X) and weight (K,C,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
+    if weight.shape[1] != x.shape[1]:
+        raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
+    if padding not in PADDINGS:
+        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
+    matrices(tile)  # raises for an unsupported tile
+    xo = x.shape[2] + 2 * padding - 2
+    if xo < 1:
+        raise ValueError(f"input of length {x.shape[2]} is too short for a 3-tap convolution with padding {padding}")
+    return xo
+
+
+def winograd_conv1d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None = None,
+    padding: int = 1,
+    tile: int = 4,
+) -> torch.Tensor:
+    """3-tap, stride-1 convolution on a line by Winograd F(tile, 3): y = A^T [(G g) . (B^T d)]
+    per tile, with the matrices of the 2-D transform.
+
+    Equals F.conv1d(x, weight, bias, padding=padding) up to rounding, for any batch, channel
+    counts and length (the last tile is zero-padded and cropped). Any device and dtype,
+    differentiable.
+    """
+    xo = check_conv3_args(x, weight, padding, tile)
+    mats = matrices(tile)
+    m, a = mats.m, mats.a
+    n, c, length = x.shape
+    k = weight.shape[0]
+    t = -(-xo // m)
+    d = F.pad(x, (padding, t * m + 2 - length - padding))  # `padding` on the left, whole tiles on the right
+    to_winograd, from_winograd = _line_operators(tile, x.dtype, str(x.device))
+
+    V = F.conv1d(d.reshape(n * c, 1, d.shape[2]), to_winograd, stride=m)  # (N*C, a, t): B^T d per tile
+    V = V.reshape(n, c, a, t).permute(2, 1, 0, 3).reshape(a, c, n * t)
+    U = transform_weight_1d(weight, tile).permute(2, 0, 1)  # (a, K, C)
+    M = torch.bmm(U, V)  # (a, K, N*t): one GEMM per Winograd position
+    Y = (from_winograd @ M.reshape(a, -1)).reshape(m, k, n, t)  # output transform
+    y = Y.permute(2, 1, 3, 0).reshape(n, k, t * m)[:, :, :xo]
+    if bias is not None:
+        y = y + bias.view(1, -1, 1)
+    return y
+
+
 # ---------------------------------------------------------------- operation counts
 
 
@@ -270,3 +337,28 @@ def conv3x3_cost(
     mults = gemm + tiles * (c * (im1 + im2) + k * (om1 + om2))
     adds = tiles * a * a * (c - 1) * k + tiles * (c * (ia1 + ia2) + k * (oa1 + oa2))
     return ConvCost(f"F({m}x{m},3x3)", mults, adds, gemm)
+
+
+def conv3_cost(
+    in_channels: int,
+    out_channels: int,
+    length: int,
+    tile: int | None = None,
+    batch: int = 1,
+    padding: int = 1,
+) -> ConvCost:
+    """Multiply/add count of a 1-D 3-tap stride-1 conv layer, direct (tile=None) or Winograd F(tile, 3)."""
+    c, k = in_channels, out_channels
+    xo = length + 2 * padding - 2
+    if tile is None:
+        macs = batch * k * xo * c * 3
+        return ConvCost("direct", macs, macs, macs)
+    mats = matrices(tile)
+    m, a = mats.m, mats.a
+    tiles = batch * -(-xo // m)
+    gemm = tiles * a * c * k
+    im, ia = _matmul_cost(mats.BT, 1)  # input transform per (tile, in channel): BT d
+    om, oa = _matmul_cost(mats.AT, 1)  # output transform per (tile, out channel): AT M
+    mults = gemm + tiles * (c * im + k * om)
+    adds = tiles * a * (c - 1) * k + tiles * (c * ia + k * oa)
+    return ConvCost(f"F({m},3)", mults, adds, gemm)

@@ -8,14 +8,14 @@ from pathlib import Path
 import typer
 
 from ..errors import WNOEdgeError
-from ..util.shapes import parse_resolution
+from ..util.shapes import parse_dims, parse_resolution
 from .display import console
 
 
 def info(
     model_path: Path = typer.Argument(None, help="A wno-edge checkpoint (.pt) or export (.onnx)."),
     resolution: str = typer.Option(
-        None, "--resolution", "-r", help="Grid HxW for the MAC count (default: the trained grid)."
+        None, "--resolution", "-r", help="Grid HxW (1-D: X) for the MAC count (default: the trained grid)."
     ),
     batch: int = typer.Option(1, "--batch", min=1, help="Batch size for the MAC count."),
     as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
@@ -50,12 +50,23 @@ def info(
     from .display import summary_tables
 
     model = load_for_summary(model_path)
-    summary = model_summary(model, parse_resolution(resolution), batch)
+    grid = parse_resolution(resolution) if model.config.rank == 2 else _line(resolution)
+    summary = model_summary(model, grid, batch)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
     for table in summary_tables(summary):
         console.print(table)
+
+
+def _line(text: str | None) -> tuple[int] | None:
+    """--resolution of a 1-D model: one length, '1024'."""
+    if text is None:
+        return None
+    dims = parse_dims(text, "resolution", "1024 (a 1-D model)")
+    if len(dims) != 1:
+        raise WNOEdgeError(f"a 1-D model's resolution is one length, like 1024, got {text!r}")
+    return (dims[0],)
 
 
 def _plan(path: Path, batch: int, verify_checksum: bool, as_json: bool) -> None:

@@ -24,6 +24,8 @@ def _si(n: float) -> str:
 
 def summary_tables(s: dict) -> list[Table]:
     cfg = s["config"]
+    line = len(s["grid"]) == 1  # a 1-D model: a 3-tap kernel, padding on the right
+    tile, taps = cfg["winograd_tile"], "3-tap" if line else "3x3"
     arch = Table(title=s["architecture"], show_header=False)
     arch.add_column(style="bold")
     arch.add_column()
@@ -31,17 +33,17 @@ def summary_tables(s: dict) -> list[Table]:
     arch.add_row("width / layers", f"{cfg['width']} / {cfg['n_layers']}")
     arch.add_row("Fourier modes", "x".join(map(str, cfg["modes"])))
     arch.add_row(
-        "3x3 kernel",
-        f"Winograd F({cfg['winograd_tile']}x{cfg['winograd_tile']},3x3)"
+        f"{taps} kernel",
+        (f"Winograd F({tile},3)" if line else f"Winograd F({tile}x{tile},3x3)")
         if cfg["real_space_kernel"]
         else "none (1x1 W only)",
     )
     fraction = cfg.get("domain_padding_fraction")
     arch.add_row(
         "domain padding",
-        f"{fraction[0]:g} x {fraction[1]:g} of the grid, both sides"
+        f"{' x '.join(f'{f:g}' for f in fraction)} of the grid, both sides"
         if fraction
-        else f"{cfg['domain_padding']} cells, right and bottom",
+        else f"{cfg['domain_padding']} cells, {'right' if line else 'right and bottom'}",
     )
     if cfg.get("block", "wno") != "wno":
         mlp = cfg.get("channel_mlp_width", 0)
@@ -58,16 +60,16 @@ def summary_tables(s: dict) -> list[Table]:
         if isinstance(value, (str, int, float, bool)):
             arch.add_row(f"meta: {key}", str(value))
 
-    h, w = s["grid"]
     macs = s["macs"]
-    cost = Table(title=f"MACs per inference at {h}x{w}, batch {s['batch']}")
+    conv_key = "conv3_direct" if line else "conv3x3_direct"
+    cost = Table(title=f"MACs per inference at {'x'.join(map(str, s['grid']))}, batch {s['batch']}")
     cost.add_column("part")
     cost.add_column("MACs", justify="right")
     cost.add_column("share", justify="right")
     total = macs["total_direct"]
     for part, key in (
         ("spectral (truncated DFT + mixing)", "spectral"),
-        ("3x3 conv (W folded in), direct", "conv3x3_direct"),
+        (f"{taps} conv (W folded in), direct", conv_key),
         ("pointwise (lift, projection, channel MLPs)", "pointwise"),
     ):
         cost.add_row(part, _si(macs[key]), f"{100 * macs[key] / total:.1f}%")
@@ -75,14 +77,15 @@ def summary_tables(s: dict) -> list[Table]:
 
     tables = [arch, cost]
     if s["winograd"]:
-        wino = Table(title="3x3 conv multiplies: Winograd vs direct (transforms included)")
+        wino = Table(title=f"{taps} conv multiplies: Winograd vs direct (transforms included)")
         wino.add_column("algorithm")
         wino.add_column("multiplies", justify="right")
         wino.add_column("saving", justify="right")
-        wino.add_row("direct", _si(macs["conv3x3_direct"]), "1.00x")
+        wino.add_row("direct", _si(macs[conv_key]), "1.00x")
         for t, row in s["winograd"].items():
             mark = " *" if t == cfg["winograd_tile"] else ""
-            wino.add_row(f"F({t}x{t},3x3){mark}", _si(row["multiplies"]), f"{row['saving_vs_direct']:.2f}x")
+            name = f"F({t},3)" if line else f"F({t}x{t},3x3)"
+            wino.add_row(f"{name}{mark}", _si(row["multiplies"]), f"{row['saving_vs_direct']:.2f}x")
         tables.append(wino)
     return tables
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..contract import TASKS, TILES
+from ..contract import TASKS, TASKS_1D, TILES
 from ..errors import WNOEdgeError, missing_dependency
 from ..train.options import TrainOptions
 from .display import console
@@ -20,20 +20,28 @@ def _default(name: str):
 
 def train(
     data: Path = typer.Option(
-        ..., "--data", help="A PDEBench-layout HDF5 file (downloaded or `wno-edge data generate`)."
+        ...,
+        "--data",
+        help="A PDEBench-layout HDF5 file, 2-D or 1-D (downloaded or `wno-edge data generate`): "
+        "a 1-D file trains a 1-D model.",
     ),
-    task: str = typer.Option(None, "--task", help=" | ".join(TASKS) + " (default: the task the file names)."),
+    task: str = typer.Option(
+        None, "--task", help=" | ".join(TASKS + TASKS_1D) + " (default: the task the file names)."
+    ),
     output: Path = typer.Option(..., "--output", "-o", help="Checkpoint to write (the best on the test split)."),
     epochs: int = typer.Option(_default("epochs"), "--epochs"),
     batch_size: int = typer.Option(_default("batch_size"), "--batch-size"),
     lr: float = typer.Option(_default("lr"), "--lr"),
     width: int = typer.Option(_default("width"), "--width"),
-    modes: int = typer.Option(_default("modes"), "--modes"),
+    modes: int = typer.Option(_default("modes"), "--modes", help="Fourier modes per axis."),
     layers: int = typer.Option(_default("layers"), "--layers"),
     tile: int = typer.Option(_default("tile"), "--tile", help=f"Winograd tile of the deployed model, one of {TILES}."),
-    fno: bool = typer.Option(False, "--fno", help="Train the FNO special case (no 3x3 kernel, k = 0)."),
+    fno: bool = typer.Option(False, "--fno", help="Train the FNO special case (no 3x3 or 3-tap kernel, k = 0)."),
     resolution: str = typer.Option(
-        None, "--resolution", "-r", help="Subsample the grid to R or RxR (by the same factor on both axes)."
+        None,
+        "--resolution",
+        "-r",
+        help="Subsample the grid to R or RxR (by the same factor on both axes); R points for 1-D data.",
     ),
     initial_step: int = typer.Option(
         _default("initial_step"), "--initial-step", help="Input frames for time-dependent tasks."
@@ -45,7 +53,8 @@ def train(
     test_split: str = typer.Option(
         _default("test_split"),
         "--test-split",
-        help="Test samples: the file's first 10% (PDEBench) or last (older cards).",
+        help="Test samples: the file's first 10% or last (older cards); default PDEBench's for the layout "
+        "(first, but last for 1-D files of a group per sample).",
     ),
     seed: int = typer.Option(_default("seed"), "--seed"),
     device: str = typer.Option(_default("device"), "--device", help="cpu or cuda."),

@@ -96,6 +96,8 @@ def resolve_options(
 ) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
     cfg = model.config
+    if cfg.rank != 2:
+        raise WNOEdgeError(f"{cfg.rank}-D export is not implemented yet: wno-edge exports 2-D models only")
     if resolution is None:
         resolution = cfg.resolution
         if resolution is None:

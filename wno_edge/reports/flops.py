@@ -2,26 +2,36 @@
 
 Counts multiply-accumulates (MACs) as the deployed graph computes them: the spectral
 part as truncated real DFTs (dense matmuls, what the FFT-free ONNX export runs) plus the
-complex mode mixing; the real-space part as direct and as Winograd 3x3 convolutions.
+complex mode mixing; the real-space part as direct and as Winograd 3x3 convolutions
+(1-D models: 3-tap convolutions, direct and Winograd F(m, 3)).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..contract import TILES, WNOConfig
-from ..winograd import ConvCost, conv3x3_cost
+from ..winograd import ConvCost, conv3_cost, conv3x3_cost
 
 
 @dataclass(frozen=True)
 class ModelCost:
-    height: int
-    width: int
+    grid: tuple[int, ...]  # (H, W), or (X,) for a 1-D model
     batch: int
     pointwise_macs: int  # lifting, projection, channel MLPs (and W alone in the FNO special case)
     spectral_macs: int  # truncated DFT, mode mixing, inverse DFT
-    conv_direct: ConvCost  # all layers' 3x3 convs computed directly (W folded in)
+    conv_direct: ConvCost  # all layers' 3x3 (1-D: 3-tap) convs computed directly (W folded in)
     conv_winograd: dict[int, ConvCost]  # the same by Winograd F(tile, 3), per tile
+
+    @property
+    def height(self) -> int:
+        return self.grid[0]
+
+    @property
+    def width(self) -> int:
+        """The second axis of a 2-D grid (a 1-D grid's length)."""
+        return self.grid[-1]
 
     @property
     def total_direct_macs(self) -> int:
@@ -38,26 +48,52 @@ def _scale(cost: ConvCost, n: int) -> ConvCost:
 
 
 def model_cost(config: WNOConfig, height: int, width: int, batch: int = 1) -> ModelCost:
+    """The cost of a 2-D model on an H x W grid."""
+    return grid_cost(config, (height, width), batch)
+
+
+def model_cost_1d(config: WNOConfig, length: int, batch: int = 1) -> ModelCost:
+    """The cost of a 1-D model on a line of `length` points."""
+    return grid_cost(config, (length,), batch)
+
+
+def grid_cost(config: WNOConfig, grid: tuple[int, ...], batch: int = 1) -> ModelCost:
+    """The cost of one inference on `grid`: (H, W) for a 2-D model, (X,) for a 1-D one."""
     c = config
-    top, bottom, left, right = c.paddings(height, width)
-    hp, wp = height + top + bottom, width + left + right
-    m1, m2 = c.modes
-    lift_in = c.in_channels + (2 if c.grid else 0)
+    grid = tuple(int(n) for n in grid)
+    padded = tuple(n + before + after for n, (before, after) in zip(grid, c.axis_paddings(grid), strict=True))
+    points, padded_points = math.prod(grid), math.prod(padded)
+    lift_in = c.in_channels + (c.rank if c.grid else 0)
     lifted = lift_in * c.lifting_width + c.lifting_width * c.width if c.lifting_width else lift_in * c.width
-    pointwise = batch * height * width * (lifted + c.width * c.projection_width + c.projection_width * c.out_channels)
+    pointwise = batch * points * (lifted + c.width * c.projection_width + c.projection_width * c.out_channels)
     if c.channel_mlp_width:  # per layer on the padded grid: two 1x1 maps, plus the skip's
         mlp = 2 * c.width * c.channel_mlp_width + (c.width * c.width if c.channel_mlp_skip else 0)
-        pointwise += batch * c.n_layers * hp * wp * mlp
-    # Per channel: real DFT along W to m2 modes (2 real MACs per term), then complex DFT
-    # along H to 2*m1 modes (4 real MACs per complex MAC); the inverse costs the same.
-    dft = 2 * (2 * hp * wp * m2 + 4 * 2 * m1 * hp * m2)
-    mixing = 4 * 2 * m1 * m2 * c.width * c.width
+        pointwise += batch * c.n_layers * padded_points * mlp
+    if c.rank == 2:
+        hp, wp = padded
+        m1, m2 = c.modes
+        # Per channel: real DFT along W to m2 modes (2 real MACs per term), then complex DFT
+        # along H to 2*m1 modes (4 real MACs per complex MAC); the inverse costs the same.
+        dft = 2 * (2 * hp * wp * m2 + 4 * 2 * m1 * hp * m2)
+        mixing = 4 * 2 * m1 * m2 * c.width * c.width
+    else:
+        (xp,) = padded
+        (m,) = c.modes
+        # Per channel: real DFT along X to m modes (2 real MACs per term); the inverse the same.
+        dft = 2 * (2 * xp * m)
+        mixing = 4 * m * c.width * c.width
     spectral = batch * c.n_layers * (c.width * dft + mixing)
     if c.real_space_kernel:
-        direct = _scale(conv3x3_cost(c.width, c.width, hp, wp, None, batch), c.n_layers)
-        wino = {t: _scale(conv3x3_cost(c.width, c.width, hp, wp, t, batch), c.n_layers) for t in TILES}
+
+        def conv(tile: int | None) -> ConvCost:
+            if c.rank == 2:
+                return conv3x3_cost(c.width, c.width, padded[0], padded[1], tile, batch)
+            return conv3_cost(c.width, c.width, padded[0], tile, batch)
+
+        direct = _scale(conv(None), c.n_layers)
+        wino = {t: _scale(conv(t), c.n_layers) for t in TILES}
     else:  # FNO special case: the real-space part is the 1x1 map W alone
-        pointwise += batch * c.n_layers * hp * wp * c.width * c.width
+        pointwise += batch * c.n_layers * padded_points * c.width * c.width
         direct = ConvCost("none", 0, 0, 0)
         wino = {t: direct for t in TILES}
-    return ModelCost(height, width, batch, pointwise, spectral, direct, wino)
+    return ModelCost(grid, batch, pointwise, spectral, direct, wino)

@@ -8,24 +8,32 @@ from pathlib import Path
 from ..contract import TILES, Metadata
 from ..errors import WNOEdgeError, not_a_file
 from ..model import WNO2d, count_parameters
-from .flops import model_cost
+from .flops import grid_cost
+
+DEFAULT_GRID = {1: (1024,), 2: (64, 64)}  # the MAC count's grid when neither the call nor the config gives one
+ARCHITECTURE = {1: "WNO1d", 2: "WNO2d"}  # by spatial rank (one class, WNO2d, builds both)
+CONV_KEY = {1: "conv3_direct", 2: "conv3x3_direct"}  # summary["macs"]: the real-space kernel's direct MACs
 
 
-def model_summary(model: WNO2d, resolution: tuple[int, int] | None = None, batch: int = 1) -> dict:
-    """Architecture, size and per-part arithmetic of one inference at `resolution`."""
+def model_summary(model: WNO2d, resolution: tuple[int, ...] | None = None, batch: int = 1) -> dict:
+    """Architecture, size and per-part arithmetic of one inference at `resolution` ((H, W), or
+    (X,) for a 1-D model)."""
     c = model.config
-    h, w = resolution or c.resolution or (64, 64)
-    cost = model_cost(c, h, w, batch)
+    grid = tuple(resolution or c.resolution or DEFAULT_GRID[c.rank])
+    if len(grid) != c.rank:
+        raise WNOEdgeError(f"a {c.rank}-D model needs a {c.rank}-D grid, got {'x'.join(map(str, grid))}")
+    cost = grid_cost(c, grid, batch)
+    name = ARCHITECTURE[c.rank]
     return {
-        "architecture": "WNO2d" if c.real_space_kernel else "WNO2d (FNO special case, k = 0)",
+        "architecture": name if c.real_space_kernel else f"{name} (FNO special case, k = 0)",
         "config": c.to_dict(),
         "parameters": count_parameters(model),
-        "grid": [h, w],
+        "grid": list(grid),
         "batch": batch,
         "macs": {
             "pointwise": cost.pointwise_macs,
             "spectral": cost.spectral_macs,
-            "conv3x3_direct": cost.conv_direct.multiplies,
+            CONV_KEY[c.rank]: cost.conv_direct.multiplies,
             "total_direct": cost.total_direct_macs,
         },
         "winograd": {

@@ -19,7 +19,7 @@ class TrainOptions:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     width: int = config_default("width")
-    modes: int = config_default("modes")[0]  # square: modes x modes
+    modes: int = config_default("modes")[0]  # per axis: modes x modes (2-D data), modes (1-D data)
     layers: int = config_default("n_layers")
     tile: int = config_default("winograd_tile")
     real_space_kernel: bool = config_default("real_space_kernel")  # False: the FNO special case (k = 0)
@@ -28,7 +28,9 @@ class TrainOptions:
     time_reduce: int = 1
     max_samples: int | None = None
     test_fraction: float = 0.1
-    test_split: str = "first"  # the test samples: the file's first (PDEBench) or last test_fraction
+    # the test samples: the file's first or last test_fraction; None: PDEBench's for the file's layout
+    # (the first, but the last for 1-D files of a group per sample); the stored options say which
+    test_split: str | None = None
     rollout_trajectories: int = 8  # test trajectories in the rollout evaluation
     seed: int = 0
     device: str = "cpu"

@@ -1,6 +1,8 @@
 """Training WNOs on PDEBench-layout files: `wno_edge.train.fit(...)`, wrapped by `wno-edge train`.
 
-Relative-L2 loss, Adam with cosine annealing, normalisation fitted on the training split and
+A 2-D file (PDEBenchDataset) trains a 2-D model, a 1-D file (PDEBench1dDataset: PDEBench's
+1-D sets, the Burgers solver's files) a 1-D one; only opening the data and building the
+model know the rank. Relative-L2 loss, Adam with cosine annealing, normalisation fitted on the training split and
 stored in the model, best-on-test checkpoints, resumable. Time-dependent tasks train
 one step ahead from `initial_step` frames and are evaluated by autoregressive rollout.
 Runs under torchrun as DistributedDataParallel (gloo on CPU, nccl on CUDA).
@@ -22,15 +24,18 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from ..checkpoint import load_model, save_model
-from ..contract import SAMPLE_INPUTS_KEY, TASKS, WNOConfig
-from ..data import PDEBenchDataset, normalization_stats
-from ..data.pdebench import TEST_SPLITS
+from ..contract import SAMPLE_INPUTS_KEY, TASKS, TASKS_1D, WNOConfig
+from ..data import PDEBench1dDataset, PDEBenchDataset, normalization_stats, normalization_stats_1d
+from ..data.pdebench import ONE_D, TEST_SPLITS, PDEBenchFormatError, describe
+from ..data.pdebench1d import PDEBENCH_TEST_SPLIT
 from ..errors import WNOEdgeError
 from ..model import WNO2d, check_state_dict
 from ..util.io import atomic_path, refuse_overwrite, refuse_same_outputs
 from .options import TrainOptions
 
 SAMPLE_INPUTS = 2  # test inputs stored in the checkpoint
+Dataset = PDEBenchDataset | PDEBench1dDataset  # a 2-D or a 1-D file's items
+UNNAMED_1D = ("single-array", "time-series")  # what pdebench1d calls a 1-D file that names no task
 
 
 @dataclass
@@ -65,7 +70,7 @@ def _finite(value: float) -> bool:
 
 
 @torch.no_grad()
-def evaluate(model: WNO2d, dataset: PDEBenchDataset, batch_size: int = 32, device="cpu") -> float:
+def evaluate(model: WNO2d, dataset: Dataset, batch_size: int = 32, device="cpu") -> float:
     """Mean per-sample relative L2 error over `dataset` (one step)."""
     model.eval()
     total, count = 0.0, 0
@@ -76,14 +81,14 @@ def evaluate(model: WNO2d, dataset: PDEBenchDataset, batch_size: int = 32, devic
 
 
 @torch.no_grad()
-def rollout_error(model: WNO2d, dataset: PDEBenchDataset, trajectories: int = 8, device="cpu") -> float:
+def rollout_error(model: WNO2d, dataset: Dataset, trajectories: int = 8, device="cpu") -> float:
     """Autoregressive rollout from the first `initial_step` frames to the end of each test
     trajectory; relative L2 over all predicted frames, averaged over trajectories."""
     model.eval()
     s = dataset.initial_step
     errors = []
     for j in range(min(trajectories, dataset.n_trajectories)):
-        traj = dataset.trajectory(j).to(device)  # (T, C, H, W)
+        traj = dataset.trajectory(j).to(device)  # (T, C, H, W) or (T, C, X)
         assert s is not None  # trajectory() raises for Darcy, the one layout without initial_step
         window = traj[:s].reshape(1, -1, *traj.shape[2:])
         preds = []
@@ -109,29 +114,42 @@ def _state_path(output: Path) -> Path:
     return output.with_name(output.name + ".state")
 
 
-def build_model(opts: TrainOptions, train: PDEBenchDataset) -> WNO2d:
+def grid_of(dataset: Dataset) -> tuple[int, ...]:
+    """The dataset's grid: (H, W) of a 2-D file, (X,) of a 1-D one."""
+    resolution = dataset.resolution
+    return (resolution,) if isinstance(resolution, int) else tuple(resolution)
+
+
+def build_model(opts: TrainOptions, train: Dataset) -> WNO2d:
+    """A new model for the data's rank (opts.modes on each axis), normalised on `train`;
+    or the --init checkpoint."""
     if opts.init is not None:
         return _initial_model(opts.init, train)
+    grid = grid_of(train)
     cfg = WNOConfig(
         in_channels=train.in_channels,
         out_channels=train.out_channels,
         width=opts.width,
-        modes=(opts.modes, opts.modes),
+        modes=(opts.modes,) * len(grid),
         n_layers=opts.layers,
         winograd_tile=opts.tile,
         real_space_kernel=opts.real_space_kernel,
-        resolution=train.resolution,
+        resolution=grid,
     )
     model = WNO2d(cfg)
-    model.set_normalization(*(torch.as_tensor(v, dtype=torch.float32) for v in normalization_stats(train).as_tuple()))
+    stats = normalization_stats(train) if isinstance(train, PDEBenchDataset) else normalization_stats_1d(train)
+    model.set_normalization(*(torch.as_tensor(v, dtype=torch.float32) for v in stats.as_tuple()))
     return model
 
 
-def _initial_model(path: str, train: PDEBenchDataset) -> WNO2d:
+def _initial_model(path: str, train: Dataset) -> WNO2d:
     """The checkpoint to start from, checked against the data (one-line errors); it keeps its
     own normalisation statistics (new ones would change the function it computes)."""
     model = load_model(path)
     cfg = model.config
+    rank = len(grid_of(train))
+    if cfg.rank != rank:
+        raise WNOEdgeError(f"--init {path}: a {cfg.rank}-D model, the data is {rank}-D")
     if (cfg.in_channels, cfg.out_channels) != (train.in_channels, train.out_channels):
         raise WNOEdgeError(
             f"--init {path}: the model maps {cfg.in_channels} -> {cfg.out_channels} channels, the "
@@ -143,9 +161,9 @@ def _initial_model(path: str, train: PDEBenchDataset) -> WNO2d:
 
 def check_options(opts: TrainOptions) -> Path:
     """The checks that need no data; the CLI runs them before it draws anything."""
-    if opts.task is not None and opts.task not in TASKS:
-        raise WNOEdgeError(f"task must be one of {', '.join(TASKS)}, got {opts.task!r}")
-    if opts.test_split not in TEST_SPLITS:
+    if opts.task is not None and opts.task not in TASKS + TASKS_1D:
+        raise WNOEdgeError(f"task must be one of {', '.join(TASKS + TASKS_1D)}, got {opts.task!r}")
+    if opts.test_split is not None and opts.test_split not in TEST_SPLITS:
         raise WNOEdgeError(f"test split must be one of {', '.join(TEST_SPLITS)}, got {opts.test_split!r}")
     if opts.epochs < 1 or opts.batch_size < 1 or opts.lr <= 0:
         raise WNOEdgeError("epochs and batch size must be >= 1 and lr > 0")
@@ -166,26 +184,56 @@ def check_options(opts: TrainOptions) -> Path:
     return output
 
 
-def _open_datasets(opts: TrainOptions) -> tuple[TrainOptions, PDEBenchDataset, PDEBenchDataset]:
-    """The datasets, and the options with the task filled in from the file when not given."""
+def _is_1d(path: str) -> bool:
+    """Whether `path` holds one of PDEBench's 1-D layouts: the 2-D reader refuses those naming
+    the 1-D one (any other refusal is the 2-D reader's to give, and 1-D's reader refuses 2-D files)."""
+    try:
+        describe(path)
+    except PDEBenchFormatError as e:
+        if ONE_D in str(e):
+            return True
+        raise
+    return False
+
+
+def _open_datasets(opts: TrainOptions) -> tuple[TrainOptions, Dataset, Dataset]:
+    """The datasets, and the options with the task and the test split filled in from the file
+    when not given (the split: PDEBench's for the layout, the first samples but for 1-D files
+    of a group per sample)."""
     common: dict[str, Any] = dict(
         test_fraction=opts.test_fraction,
         resolution=opts.resolution,
         initial_step=opts.initial_step,
         time_reduce=opts.time_reduce,
         max_samples=opts.max_samples,
-        test_split=opts.test_split,
     )
-    train = PDEBenchDataset(opts.data, "train", **common)
-    test = PDEBenchDataset(opts.data, "test", **common)
+    train: Dataset
+    test: Dataset
+    tasks: tuple[str, ...]
+    unnamed: tuple[str, ...]
+    one_d = _is_1d(opts.data)
+    if one_d:
+        train = PDEBench1dDataset(opts.data, "train", test_split=opts.test_split, **common)
+        test = PDEBench1dDataset(opts.data, "test", test_split=opts.test_split, **common)
+        tasks, unnamed, split = TASKS_1D, UNNAMED_1D, PDEBENCH_TEST_SPLIT[train.info.layout]
+    else:
+        test_split = opts.test_split or "first"
+        train = PDEBenchDataset(opts.data, "train", test_split=test_split, **common)
+        test = PDEBenchDataset(opts.data, "test", test_split=test_split, **common)
+        tasks, unnamed, split = TASKS, ("time-series",), "first"
+    if opts.test_split is None:
+        opts = replace(opts, test_split=split)
     file_task = train.info.task
     if opts.task is None:
-        if file_task not in TASKS:
+        if file_task not in tasks:
             raise WNOEdgeError(
-                f"{opts.data} does not say which task it holds ({file_task}); pass --task, one of {', '.join(TASKS)}"
+                f"{opts.data} does not say which task it holds ({file_task}); pass --task, one of {', '.join(tasks)}"
             )
         opts = replace(opts, task=file_task)
-    elif file_task not in (opts.task, "time-series"):
+    elif opts.task not in tasks:
+        rank = "1-D" if one_d else "2-D"
+        raise WNOEdgeError(f"{opts.data} holds {rank} data: --task must be one of {', '.join(tasks)}")
+    elif file_task not in (opts.task, *unnamed):
         raise WNOEdgeError(f"{opts.data} holds {file_task} data, not {opts.task}")
     if len(train) == 0 or len(test) == 0:
         raise WNOEdgeError(f"{opts.data}: too few samples for a train/test split ({train.info.n_samples})")
@@ -372,7 +420,7 @@ def _save(model, output, opts, train, test, best, best_epoch, history, seconds, 
         "data": Path(opts.data).name,
         "n_train": len(train),
         "n_test": len(test),
-        "resolution": list(train.resolution),
+        "resolution": list(grid_of(train)),
         "test_rel_l2": best,
         "best_epoch": best_epoch,
         "train_seconds": round(seconds, 1),
