@@ -421,3 +421,22 @@ def test_load_and_info_name_a_directory_or_fifo_for_what_it_is(tmp_path, capsys)
         assert main(["info", str(tmp_path / name)]) == 1
         err = capsys.readouterr().err.strip()
         assert kind in err and len(err.splitlines()) == 1
+
+
+def test_torch_session_runs_a_1d_checkpoint(tmp_path):
+    """A 1-D checkpoint runs on (N, C, X) through runtime.load, equal to the model; a 2-D grid for
+    it is one line."""
+    torch = pytest.importorskip("torch")
+    from wno_edge.checkpoint import save_model
+    from wno_edge.contract import WNOConfig
+    from wno_edge.model import WNO2d
+
+    model = WNO2d(WNOConfig(1, 2, width=8, modes=(6,), n_layers=2, resolution=(32,))).eval()
+    path = save_model(model, tmp_path / "m.pt")
+    with runtime.load(path, batch=3) as s:
+        assert s.input_shape == (3, 1, 32) and s.output_shape == (3, 2, 32)
+        x = np.random.default_rng(0).standard_normal(s.input_shape).astype(np.float32)
+        with torch.inference_mode():
+            assert np.array_equal(s.run(x), model(torch.from_numpy(x)).numpy())
+    with pytest.raises(WNOEdgeError, match="a 1-D model needs 1 grid size"):
+        runtime.load(path, resolution=(32, 32))

@@ -19,7 +19,7 @@ class TorchSession(Session):
         device: str = "cpu",
         threads: int | None = None,
         batch: int | None = None,
-        resolution: tuple[int, int] | None = None,
+        resolution: tuple[int, ...] | None = None,
         check_finite: bool = True,
         check_output: bool = False,
     ) -> None:
@@ -43,14 +43,19 @@ class TorchSession(Session):
         self._torch = torch
         self.model = load_model(path, map_location=device)
         self.config = cfg = self.model.config
-        h, w = resolution or cfg.resolution or (None, None)
-        if h is None or w is None:
-            raise WNOEdgeError(f"{path}: the checkpoint names no grid; pass resolution=(H, W)")
+        rank = len(cfg.modes)  # 1-D or 2-D: one grid size per axis
+        grid = tuple(resolution or cfg.resolution or ())
+        if not grid:
+            raise WNOEdgeError(
+                f"{path}: the checkpoint names no grid; pass resolution=" + ("(X,)" if rank == 1 else "(H, W)")
+            )
+        if len(grid) != rank:
+            raise WNOEdgeError(f"{path}: a {rank}-D model needs {rank} grid size(s), got resolution={grid}")
         self.device = device
         self.dtype = np.dtype(np.float32)
         batch = self._batch_dim(path, None, batch)  # a checkpoint's batch is always free
-        self.input_shape = (batch, cfg.in_channels, h, w)
-        self.output_shape = (batch, cfg.out_channels, h, w)
+        self.input_shape = (batch, cfg.in_channels, *grid)
+        self.output_shape = (batch, cfg.out_channels, *grid)
         self._x = torch.zeros(self.input_shape, device=device)
         self._y = np.zeros(self.output_shape, np.float32)
         self._y_t = torch.from_numpy(self._y)
