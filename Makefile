@@ -19,7 +19,7 @@ NATIVE_SOURCES := $(shell find runtime -type f \( -name '*.h' -o -name '*.hpp' -
                     -o -name package.xml \) \
                     -not -path '*/build/*' 2>/dev/null)
 
-.PHONY: demo test check lint format generate install native-status clean
+.PHONY: demo test check lint format generate install native-status clean wheels
 
 $(STAMP): pyproject.toml $(wildcard setup.py) $(wildcard tools/build_backend.py) $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,14 @@ format: $(STAMP)
 # The C++ headers written from Python (tools/gen_headers.py): the matrices and the contract.
 generate: $(STAMP)
 	$(PY) tools/gen_headers.py
+
+# Wheels for robots (tools/build_wheels.py): dist/ gets the sdist and py3-none-manylinux_2_31
+# wheels for x86_64 and aarch64, compiled by zig (ziglang, in the dev extra). `make test` builds
+# none; `make check` runs tests/test_wheels.py, which builds its own into a temporary folder.
+# One architecture: make wheels WHEEL_ARCHS=aarch64
+WHEEL_ARCHS ?= x86_64 aarch64
+wheels: $(STAMP)
+	$(PY) tools/build_wheels.py --out dist $(WHEEL_ARCHS)
 
 GPU_PYTHON ?= $(PYTHON)
 gpu-check:  # NVIDIA GPU, nvcc, a CUDA build of torch in GPU_PYTHON (tools/gpu_check.py); no GPU: exit 0

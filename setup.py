@@ -11,7 +11,12 @@ prints the result, and `wno-edge info --backends` says why at any time.
 Environment:
   WNO_EDGE_SKIP_NATIVE=1     do not build the native library (a pure-Python install)
   WNO_EDGE_REQUIRE_NATIVE=1  fail the install instead of falling back
-  WNO_EDGE_CMAKE_ARGS="..."  extra CMake arguments, e.g. -DWNO_BUILD_CUDA=ON
+  WNO_EDGE_CMAKE_ARGS="..."  extra CMake arguments, e.g. -DWNO_BUILD_CUDA=ON, or a toolchain file
+                             (-DCMAKE_TOOLCHAIN_FILE=runtime/cmake/zig.cmake: tools/build_wheels.py)
+  WNO_EDGE_PLAT_NAME=...     the wheel's platform tag (default: the build machine's, linux_x86_64),
+                             e.g. manylinux_2_31_aarch64 for a cross build (tools/build_wheels.py)
+
+Wheels are tagged py3-none-<platform>: the libraries are loaded with ctypes, not CPython extensions.
 """
 
 import os
@@ -23,6 +28,7 @@ import sys
 from pathlib import Path
 
 from setuptools import Extension, setup
+from setuptools.command.bdist_wheel import bdist_wheel
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
@@ -46,6 +52,8 @@ class CMakeBuild(build_ext):
             self.announce("wno-edge: native build skipped (WNO_EDGE_SKIP_NATIVE=1)", level=3)
             return
         cxx = (shlex.split(os.environ.get("CXX", "")) or ["c++"])[0]
+        if "CMAKE_TOOLCHAIN_FILE" in os.environ.get("WNO_EDGE_CMAKE_ARGS", ""):
+            cxx = "cmake"  # the toolchain file names the compiler (and CMake says when it is missing)
         missing = [tool for tool in ("cmake", cxx) if not shutil.which(tool)]
         if missing:
             return self._fallback(f"{', '.join(missing)} not found")
@@ -132,6 +140,18 @@ class CMakeBuild(build_ext):
         self._native_out = out_dir
 
 
+class PlatformWheel(bdist_wheel):
+    """py3-none-<platform>: one wheel for every Python 3 (ctypes loads the libraries; no extension
+    module), for the platform of $WNO_EDGE_PLAT_NAME (a cross build) or of this machine."""
+
+    def finalize_options(self):
+        self.plat_name = os.environ.get("WNO_EDGE_PLAT_NAME") or self.plat_name
+        super().finalize_options()
+
+    def get_tag(self):
+        return "py3", "none", super().get_tag()[2]
+
+
 def abi_version(header: str, macro: str) -> str:
     """A C ABI version, as runtime/include/wno/<header> defines it (the library's SONAME suffix)."""
     text = (ROOT / "runtime" / "include" / "wno" / header).read_text()
@@ -150,5 +170,5 @@ DEV_FILES = ("include", "cmake", "pkgconfig")
 
 setup(
     ext_modules=[CMakeExtension(f"wno_edge._native.{name}", ROOT / "runtime") for name in NATIVE_LIBRARIES],
-    cmdclass={"build_ext": CMakeBuild},
+    cmdclass={"build_ext": CMakeBuild, "bdist_wheel": PlatformWheel},
 )
