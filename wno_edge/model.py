@@ -304,59 +304,83 @@ class WNO2d(nn.Module):
         cls,
         fno_state_dict: dict,
         real_space_kernel: bool = True,
-        domain: tuple[tuple[float, float], tuple[float, float]] = UNIT_DOMAIN,
+        domain: Sequence[Any] | None = None,
         grid_points: str = "centers",
         **config,
     ) -> WNO2d:
-        """A WNO from a PDEBench FNO2d state dict (fc0, conv{i}.weights1/2, w{i}, fc1, fc2).
+        """A WNO from a PDEBench FNO2d or FNO1d state dict (fc0, conv{i}.weights1[/2], w{i}, fc1, fc2).
 
-        The FNO is the special case k = 0: the result computes the same function; with
-        `real_space_kernel=True` k starts at zero and can be fine-tuned. PDEBench feeds
-        FNO2d its file's coordinates, cell centres of the physical domain: pass that domain
-        ((x0, x1), (y0, y1)), e.g. ((-2.5, 2.5), (-2.5, 2.5)) for the radial dam break,
-        ((-1, 1), (-1, 1)) for diffusion-reaction, the unit square (default) for Darcy.
+        The rank is read from the state dict: conv0.weights1 complex [in, out, m1, m2] (FNO2d,
+        with weights2) or [in, out, m] (FNO1d: w{i} Conv1d, one coordinate channel, 2 cells of
+        padding on the right, as WNOConfig's default domain_padding). The FNO is the special
+        case k = 0: the result computes the same function; with `real_space_kernel=True` k
+        starts at zero and can be fine-tuned. PDEBench feeds an FNO its file's coordinates,
+        cell centres of the physical domain (grid_points="centers"): pass that domain,
+        ((x0, x1), (y0, y1)) for FNO2d, e.g. ((-2.5, 2.5), (-2.5, 2.5)) for the radial dam
+        break, ((-1, 1), (-1, 1)) for diffusion-reaction; (x0, x1) or ((x0, x1),) for FNO1d
+        (PDEBench1dInfo.domain gives a file's). The default is the unit square (FNO1d: the unit
+        interval, as PDEBench's released Advection and Burgers sets).
         """
+        from numbers import Real
+
         sd = fno_state_dict
         try:
             n_layers = 1 + max(int(key[4:].split(".")[0]) for key in sd if key.startswith("conv"))
             width, lift_in = sd["fc0.weight"].shape
-            _, _, m1, m2 = sd["conv0.weights1"].shape
+            modes = tuple(int(m) for m in sd["conv0.weights1"].shape[2:])
             proj, out_channels = sd["fc1.weight"].shape[0], sd["fc2.weight"].shape[0]
-        except (KeyError, ValueError, AttributeError) as e:
-            raise WNOEdgeError(f"not a PDEBench FNO2d state dict ({e})") from None
+        except (KeyError, ValueError, AttributeError, TypeError) as e:
+            raise WNOEdgeError(f"not a PDEBench FNO2d or FNO1d state dict ({e})") from None
+        rank = len(modes)
+        if rank not in (1, 2):
+            raise WNOEdgeError(
+                f"conv0.weights1 has {rank} mode axes: only PDEBench's FNO1d and FNO2d are imported (3-D comes later)"
+            )
+        name = f"FNO{rank}d"
+        if domain is None:
+            domain = UNIT_DOMAIN[:rank]
+        elif rank == 1 and len(domain) == 2 and all(isinstance(v, Real) for v in domain):
+            domain = (tuple(domain),)  # (x0, x1) as PDEBench1dInfo.domain gives it
         grid = config.pop("grid", True)
         cfg = WNOConfig(
-            in_channels=lift_in - (2 if grid else 0),
+            in_channels=lift_in - (rank if grid else 0),
             out_channels=out_channels,
             width=width,
-            modes=(m1, m2),
+            modes=modes,
             n_layers=n_layers,
             projection_width=proj,
             grid=grid,
             real_space_kernel=real_space_kernel,
-            grid_domain=domain,
+            grid_domain=tuple(domain),
             grid_points=grid_points,
             **config,
         )
         model = cls(cfg)
-        mapped = {
-            "lift.weight": sd["fc0.weight"],
-            "lift.bias": sd["fc0.bias"],
-            "project1.weight": sd["fc1.weight"],
-            "project1.bias": sd["fc1.bias"],
-            "project2.weight": sd["fc2.weight"],
-            "project2.bias": sd["fc2.bias"],
-        }
-        for i in range(n_layers):
-            mapped[f"layers.{i}.spectral.weights1"] = sd[f"conv{i}.weights1"]
-            mapped[f"layers.{i}.spectral.weights2"] = sd[f"conv{i}.weights2"]
-            mapped[f"layers.{i}.pointwise.weight"] = sd[f"w{i}.weight"]
-            mapped[f"layers.{i}.pointwise.bias"] = sd[f"w{i}.bias"]
+        try:
+            mapped = {
+                "lift.weight": sd["fc0.weight"],
+                "lift.bias": sd["fc0.bias"],
+                "project1.weight": sd["fc1.weight"],
+                "project1.bias": sd["fc1.bias"],
+                "project2.weight": sd["fc2.weight"],
+                "project2.bias": sd["fc2.bias"],
+            }
+            for i in range(n_layers):
+                mapped[f"layers.{i}.spectral.weights1"] = sd[f"conv{i}.weights1"]
+                if rank == 2:
+                    mapped[f"layers.{i}.spectral.weights2"] = sd[f"conv{i}.weights2"]
+                mapped[f"layers.{i}.pointwise.weight"] = sd[f"w{i}.weight"]
+                mapped[f"layers.{i}.pointwise.bias"] = sd[f"w{i}.bias"]
+        except KeyError as e:
+            raise WNOEdgeError(f"PDEBench {name} state dict is missing {e}") from None
         with torch.no_grad():
             for layer in model.wno_layers:
                 if layer.kernel is not None:
                     layer.kernel.zero_()
-        missing, _ = model.load_state_dict(mapped, strict=False)
+        try:
+            missing, _ = model.load_state_dict(mapped, strict=False)
+        except RuntimeError as e:  # a tensor of another shape than conv0/fc0 imply
+            raise WNOEdgeError(f"PDEBench {name} state dict does not fit: {str(e).splitlines()[-1].strip()}") from None
         missing = [k for k in missing if not k.endswith(("kernel", "_mean", "_std"))]
         if missing:
             raise WNOEdgeError(f"FNO state dict is missing {missing}")

@@ -1,4 +1,4 @@
-"""`wno-edge import-neuralop`: a neuraloperator 2.x FNO state dict -> a wno-edge checkpoint."""
+"""`wno-edge import-neuralop`: a neuraloperator 2.x FNO state dict (2-D or 1-D) -> a wno-edge checkpoint."""
 
 from __future__ import annotations
 
@@ -8,26 +8,30 @@ import typer
 
 from ..contract import TILES
 from ..errors import missing_dependency
-from ..util.shapes import parse_resolution
+from ..util.shapes import parse_dims
 from .display import console
 
 
 def import_neuralop(
     source: Path = typer.Argument(
         ...,
-        help="torch.save(model.state_dict()) of a neuraloperator FNO/TFNO, or either "
+        help="torch.save(model.state_dict()) of a neuraloperator FNO/TFNO (2-D or 1-D), or either "
         "file of the pair save_checkpoint writes (NAME_state_dict.pt, NAME_metadata.pkl).",
     ),
     output: Path = typer.Option(
         None, "--output", "-o", help="Checkpoint to write (default: SOURCE with suffix .wno.pt)."
     ),
     resolution: str = typer.Option(
-        None, "--resolution", "-r", help="Grid HxW to record (export's default) and to compare with neuraloperator at."
+        None,
+        "--resolution",
+        "-r",
+        help="Grid HxW (a 1-D FNO: X) to record (export's default) and to compare with neuraloperator at.",
     ),
     wno: bool = typer.Option(
         False,
         "--wno",
-        help="Give every layer a 3x3 kernel k (starts at 0, same function) to fine-tune with `wno-edge train --init`.",
+        help="Give every layer a 3x3 (1-D: 3-tap) kernel k (starts at 0, same function) "
+        "to fine-tune with `wno-edge train --init`.",
     ),
     tile: int = typer.Option(4, "--tile", help=f"Winograd tile for --wno, one of {TILES}."),
 ):
@@ -40,9 +44,12 @@ def import_neuralop(
 
     if tile not in TILES:
         raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
+    dims = None if resolution is None else parse_dims(resolution, "resolution", "64, 64x48 or (1-D) 1024")
+    if dims is not None and len(dims) > 2:
+        raise WNOEdgeError(f"resolution must look like 64, 64x48 or (1-D) 1024, got {resolution!r}")
     name = source.name.removesuffix("_metadata.pkl").removesuffix("_state_dict.pt")
     output = output if output is not None else source.with_name(Path(name).stem + ".wno.pt")
-    report = run(source, output, real_space_kernel=wno, winograd_tile=tile, resolution=parse_resolution(resolution))
+    report = run(source, output, real_space_kernel=wno, winograd_tile=tile, resolution=dims)
     c = report.config
     console.print(
         f"neuraloperator {report.options.get('n_modes')} modes, width {c.width}, {c.n_layers} layers, "

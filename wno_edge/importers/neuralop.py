@@ -1,14 +1,14 @@
 """neuraloperator 2.x FNO -> WNO2d, read without executing anything from the file.
 
-A neuraloperator `FNO` (or `TFNO`) 2-D state dict, saved with `torch.save(model.state_dict())`
-or as the pair `save_checkpoint` writes (NAME_state_dict.pt, NAME_metadata.pkl), carries
-its init arguments in `_metadata`; those pickle two Python globals (the activation function
-and the SpectralConv class), so `torch.load(weights_only=True)` refuses the file and
-`weights_only=False` would run whatever it asks. Here the pickle is first scanned without
-running it: every global must be one neuraloperator writes (tensor rebuilding, OrderedDict,
-the storages, its activation and conv class), else the file is refused with one line. Then
-torch's weights-only unpickler loads it with the two neuraloperator globals mapped to inert
-names (nothing is imported from neuraloperator, which need not be installed).
+A neuraloperator `FNO` (or `TFNO`) 2-D or 1-D state dict (n_modes=(k1, k2) or (k,)), saved with
+`torch.save(model.state_dict())` or as the pair `save_checkpoint` writes (NAME_state_dict.pt,
+NAME_metadata.pkl), carries its init arguments in `_metadata`; those pickle two Python globals
+(the activation function and the SpectralConv class), so `torch.load(weights_only=True)`
+refuses the file and `weights_only=False` would run whatever it asks. Here the pickle is first
+scanned without running it: every global must be one neuraloperator writes (tensor rebuilding,
+OrderedDict, the storages, its activation and conv class), else the file is refused with one
+line. Then torch's weights-only unpickler loads it with the two neuraloperator globals mapped
+to inert names (nothing is imported from neuraloperator, which need not be installed).
 
 The block maps exactly onto a WNO2d (contract.WNOConfig's neuraloperator fields):
 
@@ -21,6 +21,13 @@ The block maps exactly onto a WNO2d (contract.WNOConfig's neuraloperator fields)
 
 k (the 3x3 kernel) is absent (real_space_kernel=False, the FNO special case) or starts at
 zero (real_space_kernel=True), so the imported model computes the same function either way.
+
+A 1-D FNO (n_modes=(k,)) becomes the 1-D WNO2d (WNOConfig.modes=(k // 2 + 1,)): neuraloperator's
+SpectralConv keeps the k // 2 + 1 lowest rfft frequencies of a real signal, weight complex
+[in, out, k // 2 + 1] in frequency order (no fftshift in 1-D), and its fft_norm="forward" pair
+(rfft / n, irfft without 1 / n) is the same product as SpectralConv1d's default pair. The
+grid channel is x at the left ends of [0, 1]'s cells, the 1x1 maps become Conv1d weights
+(o, i, 1), the 3-tap kernel k replaces the 3x3. 3-D FNOs are refused in one line.
 """
 
 from __future__ import annotations
@@ -298,10 +305,15 @@ def _check_options(meta: dict) -> None:
     if args is not None and not (isinstance(args, (list, tuple, dict, str, int, float)) and not args):
         raise _refuse("args", args, "positional init arguments are not read")
     n_modes = meta.get("n_modes")
-    if not isinstance(n_modes, (list, tuple)) or len(n_modes) != 2:
-        raise _refuse("n_modes", n_modes, "only 2-D FNOs (two mode counts)")
+    if isinstance(n_modes, (list, tuple)) and len(n_modes) == 3:
+        raise NeuralopImportError(
+            "unsupported neuraloperator FNO: a 3-D FNO (n_modes has 3 values); "
+            "only 1-D and 2-D FNOs are imported so far"
+        )
+    if not isinstance(n_modes, (list, tuple)) or len(n_modes) not in (1, 2):
+        raise _refuse("n_modes", n_modes, "only 1-D and 2-D FNOs (one or two mode counts)")
     if not all(_count(m) for m in n_modes):
-        raise _refuse("n_modes", n_modes, "two positive integers")
+        raise _refuse("n_modes", n_modes, "one or two positive integers")
     for option in ("n_layers", "hidden_channels", "in_channels", "out_channels"):
         if meta.get(option) is not None and not _count(meta[option]):
             raise _refuse(option, meta[option], "a positive integer")
@@ -346,33 +358,37 @@ def _check_options(meta: dict) -> None:
     if (
         pad is not None
         and not _number(pad)
-        and not (isinstance(pad, (list, tuple)) and len(pad) == 2 and all(map(_number, pad)))
+        and not (isinstance(pad, (list, tuple)) and len(pad) == len(n_modes) and all(map(_number, pad)))
     ):
         raise _refuse("domain_padding", pad, "a number or one per dimension")
 
 
-def _padding_fraction(meta: dict) -> tuple[float, float]:
+def _padding_fraction(meta: dict, rank: int) -> tuple[float, ...]:
     pad = meta.get("domain_padding")
+    none = (0.0,) * rank
     if pad is None:
-        return 0.0, 0.0
+        return none
     if isinstance(pad, (list, tuple)):
-        return (float(pad[0]), float(pad[1])) if sum(pad) > 0 else (0.0, 0.0)
-    return (float(pad), float(pad)) if pad > 0 else (0.0, 0.0)
+        return tuple(float(p) for p in pad) if sum(pad) > 0 else none
+    return (float(pad),) * rank if pad > 0 else none
 
 
-def _dense_weight(sd: dict, prefix: str) -> torch.Tensor:
-    """The SpectralConv weight (in, out, m1, m2) as one dense complex tensor: to_tensor() of
-    tltorch's Dense, Tucker or CP tensor, reconstructed from its factors here (float64)."""
+def _dense_weight(sd: dict, prefix: str, rank: int = 2) -> torch.Tensor:
+    """The SpectralConv weight (in, out, m1, m2) (1-D: (in, out, m)) as one dense complex tensor:
+    to_tensor() of tltorch's Dense, Tucker or CP tensor, reconstructed from its factors here (float64)."""
     if f"{prefix}.tensor" in sd:
         return sd[f"{prefix}.tensor"]
-    found = [sd.get(f"{prefix}.factors.factor_{i}") for i in range(4)]
+    found = [sd.get(f"{prefix}.factors.factor_{i}") for i in range(2 + rank)]
     if any(f is None for f in found):
         raise NeuralopImportError(f"the state dict has no weight {prefix} (dense .tensor, or Tucker/CP factors)")
     factors = [f.to(torch.complex128) for f in found if f is not None]
-    if f"{prefix}.core" in sd:  # Tucker: core x_0 U0 x_1 U1 x_2 U2 x_3 U3
-        return torch.einsum("pqrs,ap,bq,cr,ds->abcd", sd[f"{prefix}.core"].to(torch.complex128), *factors)
-    if f"{prefix}.weights" in sd:  # CP: sum_r w_r U0[:, r] o U1[:, r] o U2[:, r] o U3[:, r]
-        return torch.einsum("r,ar,br,cr,dr->abcd", sd[f"{prefix}.weights"].to(torch.complex128), *factors)
+    core, out = "pqrs"[: 2 + rank], "abcd"[: 2 + rank]
+    if f"{prefix}.core" in sd:  # Tucker: core x_0 U0 x_1 U1 x_2 U2 (x_3 U3)
+        terms = ",".join(f"{o}{c}" for o, c in zip(out, core, strict=True))
+        return torch.einsum(f"{core},{terms}->{out}", sd[f"{prefix}.core"].to(torch.complex128), *factors)
+    if f"{prefix}.weights" in sd:  # CP: sum_r w_r U0[:, r] o U1[:, r] o U2[:, r] (o U3[:, r])
+        terms = ",".join(f"{o}z" for o in out)
+        return torch.einsum(f"z,{terms}->{out}", sd[f"{prefix}.weights"].to(torch.complex128), *factors)
     raise NeuralopImportError(f"the weight {prefix} is factorized in a way this import does not read")
 
 
@@ -400,9 +416,10 @@ def neuralop_config(
     *,
     real_space_kernel: bool = False,
     winograd_tile: int = 4,
-    resolution: tuple[int, int] | None = None,
+    resolution: tuple[int, ...] | None = None,
 ) -> WNOConfig:
-    """The WNOConfig of a neuraloperator FNO (after the option checks), from its tensors' shapes."""
+    """The WNOConfig of a neuraloperator FNO (after the option checks), from its tensors' shapes.
+    `resolution`: one length per axis (a 2-D FNO's single length stands for a square)."""
     meta = _options(meta)
     _check_options(meta)
     lift0 = _get(sd, "lifting.fcs.0.weight")
@@ -411,8 +428,13 @@ def neuralop_config(
     width = int(_get(sd, "fno_blocks.convs.0.bias").shape[0]) if "fno_blocks.convs.0.bias" in sd else int(hidden)
     n_layers = int(meta.get("n_layers", 4))
     grid = meta.get("positional_embedding", "grid") == "grid"
-    in_channels = int(lift0.shape[1]) - (2 if grid else 0)
-    m1n, m2n = (int(m) for m in meta["n_modes"])
+    n_modes = [int(m) for m in meta["n_modes"]]
+    rank = len(n_modes)
+    in_channels = int(lift0.shape[1]) - (rank if grid else 0)
+    # rows of a 2-D weight: the k1 frequencies around 0 (SpectralConv2d's two corners of
+    # ceil(k1 / 2) rows); the last axis keeps the k // 2 + 1 lowest rfft frequencies
+    modes = (n_modes[-1] // 2 + 1,) if rank == 1 else (-(-n_modes[0] // 2), n_modes[1] // 2 + 1)
+    resolution = _resolution(resolution, rank)
     mlp = "fno_blocks.channel_mlp.0.fcs.0.weight" in sd
     if in_channels != meta.get("in_channels", in_channels) or width != meta.get("hidden_channels", width):
         raise NeuralopImportError("the state dict's shapes contradict its _metadata (in_channels / hidden_channels)")
@@ -421,7 +443,7 @@ def neuralop_config(
             in_channels=in_channels,
             out_channels=int(_get(sd, "projection.fcs.1.weight").shape[0]),
             width=width,
-            modes=(-(-m1n // 2), m2n // 2 + 1),
+            modes=modes,
             n_layers=n_layers,
             winograd_tile=winograd_tile,
             real_space_kernel=real_space_kernel,
@@ -434,10 +456,25 @@ def neuralop_config(
             lifting_width=int(lift0.shape[0]) if two_lift else 0,
             channel_mlp_width=int(sd["fno_blocks.channel_mlp.0.fcs.0.weight"].shape[0]) if mlp else 0,
             channel_mlp_skip=mlp and meta.get("channel_mlp_skip") is not None,
-            domain_padding_fraction=_padding_fraction(meta),
+            domain_padding_fraction=_padding_fraction(meta, rank),
         )
     except WNOEdgeError as e:
         raise NeuralopImportError(str(e)) from None
+
+
+def _resolution(resolution, rank: int) -> tuple[int, ...] | None:
+    """resolution with one length per axis of a rank-`rank` FNO; a single length stands for a square in 2-D."""
+    if resolution is None:
+        return None
+    dims = (resolution,) if isinstance(resolution, int) else tuple(resolution)
+    if rank == 2 and len(dims) == 1:
+        return dims * 2
+    if len(dims) != rank:
+        shown = "x".join(map(str, dims))
+        raise NeuralopImportError(
+            f"resolution {shown} does not fit a {rank}-D FNO: give {'one length' if rank == 1 else 'HxW'}"
+        )
+    return dims
 
 
 def _spectral_weights(w: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -460,8 +497,9 @@ def _spectral_weights(w: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Ten
 
 def _mapped_weights(sd: dict, meta: dict, cfg: WNOConfig) -> dict[str, torch.Tensor]:
     """The WNO2d state dict entries of a neuraloperator FNO's tensors (see the module doc)."""
-    c = cfg.width
-    col = lambda t: t.reshape(t.shape[0], t.shape[1], 1, 1)  # noqa: E731  Conv1d (o, i, 1) -> Conv2d (o, i, 1, 1)
+    c, rank = cfg.width, cfg.rank
+    # a 1x1 map as the model's Conv2d (o, i, 1, 1) or Conv1d (o, i, 1) weight
+    col = lambda t: t.reshape(t.shape[0], t.shape[1], *(1,) * rank)  # noqa: E731
     mapped = {
         "lift.weight": _get(sd, "lifting.fcs.0.weight")[..., 0],
         "lift.bias": _get(sd, "lifting.fcs.0.bias"),
@@ -476,11 +514,14 @@ def _mapped_weights(sd: dict, meta: dict, cfg: WNOConfig) -> dict[str, torch.Ten
         )
     for i in range(cfg.n_layers):
         blk, out = "fno_blocks", f"layers.{i}"
-        w = _dense_weight(sd, f"{blk}.convs.{i}.weight")
-        expected = (c, c, int(meta["n_modes"][0]), cfg.modes[1])
+        w = _dense_weight(sd, f"{blk}.convs.{i}.weight", rank)
+        expected = (c, c, int(meta["n_modes"][0]), cfg.modes[1]) if rank == 2 else (c, c, cfg.modes[0])
         if tuple(w.shape) != expected:
             raise NeuralopImportError(f"{blk}.convs.{i}.weight has shape {tuple(w.shape)}, n_modes needs {expected}")
-        mapped[f"{out}.spectral.weights1"], mapped[f"{out}.spectral.weights2"] = _spectral_weights(w, cfg.modes[0])
+        if rank == 2:
+            mapped[f"{out}.spectral.weights1"], mapped[f"{out}.spectral.weights2"] = _spectral_weights(w, cfg.modes[0])
+        else:  # frequencies 0 .. k // 2 in order, as SpectralConv1d keeps them
+            mapped[f"{out}.spectral.weights1"] = w.to(torch.complex64)
         bias = sd.get(f"{blk}.convs.{i}.bias")
         mapped[f"{out}.pointwise.bias"] = torch.zeros(c) if bias is None else bias.reshape(c)
         mapped[f"{out}.pointwise.weight"] = col(_skip_matrix(sd, f"{blk}.fno_skips.{i}", meta.get("fno_skip"), c))
@@ -501,11 +542,12 @@ def _mapped_weights(sd: dict, meta: dict, cfg: WNOConfig) -> dict[str, torch.Ten
 
 
 def from_neuralop(
-    src, *, real_space_kernel: bool = False, winograd_tile: int = 4, resolution: tuple[int, int] | None = None
+    src, *, real_space_kernel: bool = False, winograd_tile: int = 4, resolution: tuple[int, ...] | None = None
 ) -> WNO2d:
-    """A WNO2d that computes the neuraloperator FNO's function. `src`: a path (see read_neuralop)
-    or a state dict with `_metadata`. With real_space_kernel=True every layer gains a 3x3
-    kernel k that starts at zero (fine-tune it with wno_edge.train)."""
+    """A WNO2d that computes the neuraloperator FNO's function (2-D, or the 1-D model for
+    n_modes=(k,)). `src`: a path (see read_neuralop) or a state dict with `_metadata`. With
+    real_space_kernel=True every layer gains a 3x3 (1-D: 3-tap) kernel k that starts at zero
+    (fine-tune it with wno_edge.train)."""
     if isinstance(src, dict):
         sd = {k: v for k, v in src.items() if k != "_metadata"}
         meta = src.get("_metadata")
@@ -588,13 +630,13 @@ def import_neuralop(
     *,
     real_space_kernel: bool = False,
     winograd_tile: int = 4,
-    resolution: tuple[int, int] | None = None,
-    check_resolution: tuple[int, int] | None = None,
+    resolution: tuple[int, ...] | None = None,
+    check_resolution: tuple[int, ...] | None = None,
     seed: int = 0,
 ) -> ImportReport:
     """Read SRC, build the WNO2d, compare it with neuraloperator's own forward when neuraloperator
-    is installed (at `check_resolution`, else `resolution`, else 64x64), write `output` (a
-    wno-edge checkpoint) atomically; nothing is written when the comparison fails."""
+    is installed (at `check_resolution`, else `resolution`, else 64x64; a 1-D FNO: 256 points),
+    write `output` (a wno-edge checkpoint) atomically; nothing is written when the comparison fails."""
     src = Path(src)
     if output is not None:  # no output replaces what it reads (either file of a save_checkpoint pair)
         from ..util.io import refuse_overwrite
@@ -628,7 +670,8 @@ def import_neuralop(
             )
         },
     )
-    h, w = check_resolution or resolution or (64, 64)
+    grid = _resolution(check_resolution, cfg.rank) or cfg.resolution or ((256,) if cfg.rank == 1 else (64, 64))
+    shown = "x".join(map(str, grid)) + (" points" if cfg.rank == 1 else "")
     try:
         fno = _reference_fno(meta, sd)
     except Exception as e:  # neuraloperator's own constructor/loader disagreeing: report, do not block
@@ -636,16 +679,16 @@ def import_neuralop(
     if fno is None:
         report.reference_note = report.reference_note or "neuraloperator is not installed: not compared"
     else:
-        x = torch.randn(2, cfg.in_channels, h, w, generator=torch.Generator().manual_seed(seed))
+        x = torch.randn(2, cfg.in_channels, *grid, generator=torch.Generator().manual_seed(seed))
         with torch.no_grad():
             ref, got = fno(x), model.set_conv(None)(x)
             model.set_conv(winograd_tile)
         report.reference_error = float((got - ref).abs().max() / ref.abs().max().clamp_min(1e-30))
-        report.reference_note = f"2 random inputs at {h}x{w}"
+        report.reference_note = f"2 random inputs at {shown}"
         if not report.reference_error <= 1e-5:
             raise NeuralopImportError(
                 f"the imported model differs from neuraloperator's by {report.reference_error:.2e} "
-                f"of the output scale at {h}x{w} (limit 1e-5); nothing written"
+                f"of the output scale at {shown} (limit 1e-5); nothing written"
             )
     if output is not None:
         save_model(
