@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "export" / "golden"
 
 
 def load_cases() -> list[tuple[str, dict]]:
-    """[(case name, {x, weight, bias, y, tile, padding, tolerance})], sorted by name."""
+    """[(case name, {x, weight, bias, y, tile, padding, tolerance})], sorted by name: rank 4
+    (N, C, H, W) cases and rank 3 (N, C, X) ones (line_*, a (K, C, 3) weight)."""
     cases = []
     for path in sorted(GOLDEN_DIR.glob("*.npz")):
         with np.load(path) as f:
@@ -22,6 +24,12 @@ def load_cases() -> list[tuple[str, dict]]:
     if not cases:
         raise FileNotFoundError(f"no golden vectors in {GOLDEN_DIR}")
     return cases
+
+
+def skip_line_case(case: dict, implementation: str) -> None:
+    """Skip a rank-3 (1-D) golden case for an implementation that has no 1-D path yet."""
+    if case["x"].ndim == 3:
+        pytest.skip(f"{implementation} has no 1-D (rank-3 WinogradConv) path yet (issue 23, item 4)")
 
 
 def relative_error(y: np.ndarray, expected: np.ndarray) -> float:

@@ -38,6 +38,21 @@ NEURALOP = WNOConfig(
     real_space_kernel=False,
     resolution=(64, 48),
 )
+LINE = WNOConfig(1, 1, width=8, modes=(16,), resolution=(1024,))  # a 1-D model (modes has one value)
+LINE_NEURALOP = WNOConfig(
+    2,
+    1,
+    width=8,
+    modes=(12,),
+    block="neuralop",
+    lifting_width=16,
+    channel_mlp_width=4,
+    domain_padding=0,
+    domain_padding_fraction=(0.25,),
+    grid_domain=((-1.0, 1.0),),
+    grid_points="left",
+    resolution=(256,),
+)
 
 
 def obj(*members: str) -> str:
@@ -78,6 +93,13 @@ CASES: list[tuple[str, str | bytes, bool]] = [
     ("grid-integers", with_base('"grid_domain": [[0, 1], [-1, 1000000000000]]'), ACCEPTED),
     ("grid-exponents", with_base('"grid_domain": [[1E+2, 2e2], [-1e12, -0.5]]', '"grid_points": "left"'), ACCEPTED),
     ("neuralop-mlp", with_base('"block": "neuralop"', '"channel_mlp_width": 4', '"channel_mlp_skip": true'), ACCEPTED),
+    # 1-D models: one value per axis in modes, resolution, grid_domain, domain_padding_fraction
+    ("line-model", json.dumps(LINE.to_dict()), ACCEPTED),
+    ("line-neuralop-model", json.dumps(LINE_NEURALOP.to_dict()), ACCEPTED),
+    ("line-minimal", with_base('"modes": [4096]'), ACCEPTED),
+    ("line-keys-before-modes", with_base('"resolution": [8]', '"grid_domain": [[-1, 1]]', '"modes": [3]'), ACCEPTED),
+    ("line-fraction", with_base('"domain_padding": 0', '"domain_padding_fraction": [0.5]', '"modes": [2]'), ACCEPTED),
+    ("line-resolution-null", with_base('"modes": [2]', '"resolution": null'), ACCEPTED),
     # ---- numbers RFC 8259 refuses
     ("leading-zero", with_base('"width": 08'), REFUSED),
     ("double-zero", with_base('"width": 00'), REFUSED),
@@ -191,6 +213,26 @@ CASES: list[tuple[str, str | bytes, bool]] = [
     ("fraction-negative", with_base('"domain_padding": 0', '"domain_padding_fraction": [-0.5, 0]'), REFUSED),
     ("fraction-one", with_base('"domain_padding": 0', '"domain_padding_fraction": [0.5]'), REFUSED),
     ("kernel-string", with_base('"real_space_kernel": "false"'), REFUSED),
+    # 1-D: every per-axis key has the rank of modes (two values with one mode is refused)
+    ("modes-empty", with_base('"modes": []'), REFUSED),
+    ("modes-three-3d", with_base('"modes": [4, 4, 4]', '"resolution": [8, 8, 8]'), REFUSED),
+    ("line-modes-zero", with_base('"modes": [0]'), REFUSED),
+    ("line-modes-float", with_base('"modes": [4.0]'), REFUSED),
+    ("line-resolution-pair", with_base('"modes": [4]', '"resolution": [64, 64]'), REFUSED),
+    ("line-resolution-after", with_base('"resolution": [64, 64]', '"modes": [4]'), REFUSED),
+    ("plane-resolution-one", with_base('"resolution": [64]'), REFUSED),  # modes absent: 2-D default
+    ("plane-resolution-one-modes", with_base('"modes": [4, 4]', '"resolution": [64]'), REFUSED),
+    ("line-grid-two-axes", with_base('"modes": [4]', '"grid_domain": [[0, 1], [0, 1]]'), REFUSED),
+    ("line-grid-reversed", with_base('"modes": [4]', '"grid_domain": [[1, 0]]'), REFUSED),
+    ("line-grid-flat", with_base('"modes": [4]', '"grid_domain": [0, 1]'), REFUSED),
+    (
+        "line-fraction-two",
+        with_base('"modes": [4]', '"domain_padding": 0', '"domain_padding_fraction": [0, 0]'),
+        REFUSED,
+    ),
+    ("line-fraction-and-padding", with_base('"modes": [4]', '"domain_padding_fraction": [0.5]'), REFUSED),
+    ("line-fraction-over", with_base('"modes": [4]', '"domain_padding": 0', '"domain_padding_fraction": [5]'), REFUSED),
+    ("line-fraction-empty", with_base('"modes": [4]', '"domain_padding": 0', '"domain_padding_fraction": []'), REFUSED),
 ]
 
 
@@ -241,13 +283,19 @@ def cpp_reads(probe: Path, texts: list[bytes]) -> list[tuple[list[str] | None, s
 
 
 def fields_of(cfg: WNOConfig) -> list[str]:
-    """The probe's OK line for a WNOConfig: what the C++ struct holds."""
-    r = cfg.resolution or (0, 0)
+    """The probe's OK line for a WNOConfig: what the C++ struct holds (a 1-D config's second
+    per-axis fields are 0)."""
+
+    def two(values, zero=0):
+        return (*values, *(zero,) * (2 - len(values)))
+
+    r = two(cfg.resolution or (0, 0))
     ints = [
         cfg.in_channels,
         cfg.out_channels,
         cfg.width,
-        *cfg.modes,
+        cfg.rank,
+        *two(cfg.modes),
         cfg.n_layers,
         cfg.winograd_tile,
         int(cfg.real_space_kernel),
@@ -260,7 +308,7 @@ def fields_of(cfg: WNOConfig) -> list[str]:
         cfg.channel_mlp_width,
         int(cfg.channel_mlp_skip),
     ]
-    return [str(v) for v in ints] + [f"{v:.17g}" for v in cfg.domain_padding_fraction]
+    return [str(v) for v in ints] + [f"{v:.17g}" for v in two(cfg.domain_padding_fraction, 0.0)]
 
 
 def one_line(message: str) -> bool:

@@ -16,7 +16,6 @@ from wno_edge.cli import main
 from wno_edge.contract import TILES, WNOConfig
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import SpectralConv1d, WNO2d, count_parameters, state_dict_shapes
-from wno_edge.onnx.export import export_onnx
 
 SMALL = dict(in_channels=3, out_channels=2, width=6, modes=(5,), n_layers=3, projection_width=16)
 
@@ -293,16 +292,6 @@ def test_info_counts_macs_and_parameters_by_hand(tmp_path, capsys):
         assert text in out
     assert main(["info", str(path), "-r", "64x64"]) == 1
     assert "a 1-D model's resolution is one length" in capsys.readouterr().err
-
-
-def test_export_of_a_1d_model_is_refused_in_one_line(tmp_path, capsys):
-    path = save_model(WNO2d(WNOConfig(1, 1, width=4, modes=(3,), n_layers=1, resolution=(32,))), tmp_path / "m.pt")
-    with pytest.raises(WNOEdgeError, match="1-D export is not implemented yet"):
-        export_onnx(path, tmp_path / "m.onnx")
-    assert main(["export", str(path), "-o", str(tmp_path / "m.onnx")]) == 1
-    err = capsys.readouterr().err.strip()
-    assert "1-D export is not implemented yet" in err and len(err.splitlines()) == 1
-    assert not (tmp_path / "m.onnx").exists()
 
 
 def test_float64_parameters_and_gradients_flow():

@@ -379,13 +379,15 @@ class Parser {
   std::string why_;
 };
 
-bool two_ints(const Node& v, std::int64_t lo, std::int64_t hi, std::int64_t out[2]) {
-  if (v.kind != Node::kArray || v.items.size() != 2) return false;
-  for (int k = 0; k < 2; ++k) {
+// One or two integers in [lo, hi] (one per spatial axis: the rank is checked across keys).
+bool axis_ints(const Node& v, std::int64_t lo, std::int64_t hi, std::int64_t out[2], int* count) {
+  if (v.kind != Node::kArray || v.items.empty() || v.items.size() > 2) return false;
+  for (std::size_t k = 0; k < v.items.size(); ++k) {
     const Node& e = v.items[k];
     if (e.kind != Node::kNumber || !e.integral || e.i < lo || e.i > hi) return false;
     out[k] = e.i;
   }
+  *count = static_cast<int>(v.items.size());
   return true;
 }
 
@@ -398,9 +400,16 @@ bool two_numbers(const Node& v, double out[2]) {
   return true;
 }
 
+// How many axes each per-axis key gave (0: absent or null), for the checks across keys: the
+// rank is len(modes) (2 when absent), and resolution, grid_domain and domain_padding_fraction
+// have one entry per axis when present (wno_edge/contract.py WNOConfig).
+struct AxisCounts {
+  int modes = 0, resolution = 0, grid_domain = 0, padding_fraction = 0;
+};
+
 // WNOConfig's checks (wno_edge/contract.py) on one key: false after setting *error.
-bool assign(const std::string& key, const Node& v, WnoConfig* c, std::string* error,
-            bool* unsupported) {
+bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axes,
+            std::string* error, bool* unsupported) {
   struct IntKey {
     const char* name;
     int* field;
@@ -447,10 +456,15 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, std::string* er
     *k.second = v.b;
     return true;
   }
-  std::int64_t pair[2];
+  std::int64_t pair[2] = {0, 0};
   if (key == "modes") {
-    if (!two_ints(v, 1, contract::kMaxModes, pair)) {
-      *error = config_error("modes must be two integers in [1, " +
+    if (v.kind == Node::kArray && v.items.size() == 3) {
+      *error =
+          config_error("modes has 3 values: 3-D models are not supported (1 for 1-D, 2 for 2-D)");
+      return false;
+    }
+    if (!axis_ints(v, 1, contract::kMaxModes, pair, &axes->modes)) {
+      *error = config_error("modes must be two integers (2-D) or one (1-D) in [1, " +
                             std::to_string(contract::kMaxModes) + "]");
       return false;
     }
@@ -460,8 +474,8 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, std::string* er
   }
   if (key == "resolution") {
     if (v.kind == Node::kNull) return true;
-    if (!two_ints(v, 1, contract::kMaxResolution, pair)) {
-      *error = config_error("resolution must be null or two integers in [1, " +
+    if (!axis_ints(v, 1, contract::kMaxResolution, pair, &axes->resolution)) {
+      *error = config_error("resolution must be null or one integer per axis in [1, " +
                             std::to_string(contract::kMaxResolution) + "]");
       return false;
     }
@@ -472,18 +486,20 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, std::string* er
   // The grid's coordinates are baked into the lift constant (lift.bias_and_grid); they are
   // checked as WNOConfig checks them, so that both readers accept the same files.
   if (key == "grid_domain") {
-    bool ok = v.kind == Node::kArray && v.items.size() == 2;
-    for (std::size_t axis = 0; ok && axis < 2; ++axis) {
+    bool ok = v.kind == Node::kArray && (v.items.size() == 1 || v.items.size() == 2);
+    for (std::size_t axis = 0; ok && axis < v.items.size(); ++axis) {
       double x[2];
       ok = two_numbers(v.items[axis], x) && std::fabs(x[0]) <= contract::kMaxCoordinate &&
            std::fabs(x[1]) <= contract::kMaxCoordinate && x[0] < x[1];
     }
     if (!ok) {
-      *error =
-          config_error("grid_domain must be [[x0, x1], [y0, y1]] with x0 < x1, y0 < y1, |x| <= " +
-                       number_text(contract::kMaxCoordinate));
+      *error = config_error(
+          "grid_domain must be [[x0, x1], [y0, y1]] (1-D: [[x0, x1]]) with x0 < x1, y0 < y1, "
+          "|x| <= " +
+          number_text(contract::kMaxCoordinate));
       return false;
     }
+    axes->grid_domain = static_cast<int>(v.items.size());
     return true;
   }
   if (key == "grid_points") {
@@ -509,13 +525,19 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, std::string* er
   if (key == "domain_padding_fraction") {
     double f[2] = {0, 0};
     constexpr double hi = contract::kMaxPaddingFraction;
-    if (!two_numbers(v, f) || !(f[0] >= 0 && f[0] <= hi && f[1] >= 0 && f[1] <= hi)) {
-      *error = config_error("domain_padding_fraction must be two numbers in [0, " +
+    bool ok = v.kind == Node::kArray && (v.items.size() == 1 || v.items.size() == 2);
+    for (std::size_t k = 0; ok && k < v.items.size(); ++k) {
+      ok = v.items[k].kind == Node::kNumber && v.items[k].d >= 0 && v.items[k].d <= hi;
+      if (ok) f[k] = v.items[k].d;
+    }
+    if (!ok) {
+      *error = config_error("domain_padding_fraction must be one number per axis in [0, " +
                             number_text(hi) + "]");
       return false;
     }
     c->padding_fraction_h = f[0];
     c->padding_fraction_w = f[1];
+    axes->padding_fraction = static_cast<int>(v.items.size());
     return true;
   }
   *unsupported = true;
@@ -552,8 +574,9 @@ bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, boo
     }
   }
   bool has_in = false, has_out = false;
+  AxisCounts axes;
   for (const auto& [key, value] : root.members) {
-    if (!assign(key, value, cfg, error, unsupported)) return false;
+    if (!assign(key, value, cfg, &axes, error, unsupported)) return false;
     has_in |= key == "in_channels";
     has_out |= key == "out_channels";
   }
@@ -561,7 +584,23 @@ bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, boo
     *error = config_error("missing in_channels or out_channels");
     return false;
   }
-  // WNOConfig's checks across keys
+  // WNOConfig's checks across keys. The rank: a 1-D config has no second axis (0 in the
+  // struct's second fields), and a key left out takes its 1-D default.
+  cfg->rank = axes.modes == 1 ? 1 : 2;
+  const char* per_axis = cfg->rank == 1 ? "one value (a 1-D model)" : "two values (a 2-D model)";
+  for (const auto& [name, count] : {std::pair<const char*, int>{"resolution", axes.resolution},
+                                    {"grid_domain", axes.grid_domain},
+                                    {"domain_padding_fraction", axes.padding_fraction}}) {
+    if (count != 0 && count != cfg->rank) {
+      *error = config_error(std::string(name) + " must have " + per_axis + ", like modes");
+      return false;
+    }
+  }
+  if (cfg->rank == 1) {
+    cfg->modes2 = 0;
+    cfg->resolution_w = 0;
+    cfg->padding_fraction_w = 0;
+  }
   if (cfg->channel_mlp_width > 0 && !cfg->block_neuralop) {
     *error = config_error("a channel MLP (channel_mlp_width > 0) is part of block \"neuralop\"");
     return false;

@@ -16,6 +16,9 @@ namespace wno::engine {
 struct WnoConfig {
   int in_channels = 0, out_channels = 0;
   int width = contract::kDefaultWidth;
+  // The spatial rank is the number of modes: 2 ((N, C, H, W)) or 1 ((N, C, X)); a 1-D config's
+  // second per-axis fields (modes2, resolution_w, padding_fraction_w) are 0.
+  int rank = 2;
   int modes1 = contract::kDefaultModes[0], modes2 = contract::kDefaultModes[1];
   int n_layers = contract::kDefaultNLayers, winograd_tile = contract::kDefaultWinogradTile;
   bool real_space_kernel = contract::kDefaultRealSpaceKernel;

@@ -740,17 +740,21 @@ bool Builder::winograd(GraphNode& n, std::vector<long long>* out) {
   const auto& x = shape(n, 0);
   const auto& w = shape(n, 1);
   const auto& b = shape(n, 2);
-  if (x.size() != 4 || w.size() != 4 || w[1] != x[1] || w[2] != 3 || w[3] != 3 || b.size() != 1 ||
-      b[0] != w[0])
+  // export/SPEC.md: X (N, C, H, W) with W (K, C, 3, 3), or X (N, C, X) with W (K, C, 3) (1-D)
+  const std::size_t sp = x.size() - 2;
+  bool ok = (x.size() == 4 || x.size() == 3) && w.size() == x.size() && w[1] == x[1] &&
+            b.size() == 1 && b[0] == w[0];
+  for (std::size_t i = 2; ok && i < w.size(); ++i) ok = w[i] == 3;
+  if (!ok)
     return node_fail(n, "input " + shape_string(x) + ", weight " + shape_string(w) + ", bias " +
-                            shape_string(b) + " are not a 3x3 convolution");
+                            shape_string(b) + " are not a 3x3 (1-D: 3-tap) convolution");
   n.p.group = 1;
   n.p.tile = tile;
-  n.p.kernel = {3, 3};
-  n.p.strides = {1, 1};
-  n.p.dilations = {1, 1};
-  n.p.pads_begin = {padding, padding};
-  n.p.pads_end = {padding, padding};
+  n.p.kernel.assign(sp, 3);
+  n.p.strides.assign(sp, 1);
+  n.p.dilations.assign(sp, 1);
+  n.p.pads_begin.assign(sp, padding);
+  n.p.pads_end.assign(sp, padding);
   return conv_shape(n, out);
 }
 
@@ -867,21 +871,32 @@ bool Builder::winograd_functions() {
     if (c.inputs.size() != 3 || c.inputs[0] != f.inputs[0] || c.inputs[1] != f.inputs[1] ||
         c.inputs[2] != f.inputs[2] || c.outputs.size() != 1 || c.outputs[0] != f.outputs[0])
       return differs("its Conv does not read X, W, B into Y");
+    // The body's rank (1 or 2 spatial dims) is its attributes' length: every one present agrees,
+    // and every WinogradConv node of the model has that rank (export/SPEC.md: one rank, one
+    // padding per model).
     std::vector<std::int64_t> pads;
     bool has_pads = false;
+    std::size_t rank = 0;  // 0: no attribute says
+    auto rank_is = [&rank](std::size_t r) {
+      if (r != 1 && r != 2) return false;
+      if (rank == 0) rank = r;
+      return rank == r;
+    };
     for (const Attribute& a : c.attributes) {
       if (!a.ref_attr_name.empty())
         return differs("Conv attribute " + printable(a.name) + " refers to an attribute");
       const bool ints = a.type == 7;
+      auto all = [&a](std::int64_t v) {
+        return std::all_of(a.ints.begin(), a.ints.end(), [v](std::int64_t e) { return e == v; });
+      };
       if (a.name == "kernel_shape") {
-        if (!ints || a.ints != std::vector<std::int64_t>{3, 3}) return differs("kernel_shape");
+        if (!ints || !rank_is(a.ints.size()) || !all(3)) return differs("kernel_shape");
       } else if (a.name == "strides" || a.name == "dilations") {
-        if (!ints || a.ints != std::vector<std::int64_t>{1, 1}) return differs(std::string(a.name));
+        if (!ints || !rank_is(a.ints.size()) || !all(1)) return differs(std::string(a.name));
       } else if (a.name == "group") {
         if (a.type != 2 || a.i != 1) return differs("group");
       } else if (a.name == "pads") {
-        if (!ints || a.ints.size() != 4 || a.ints[0] != a.ints[1] || a.ints[0] != a.ints[2] ||
-            a.ints[0] != a.ints[3])
+        if (!ints || a.ints.size() % 2 != 0 || !rank_is(a.ints.size() / 2) || !all(a.ints[0]))
           return differs("pads");
         pads = a.ints;
         has_pads = true;
@@ -890,10 +905,15 @@ bool Builder::winograd_functions() {
       }
     }
     const long long p = has_pads ? pads[0] : 0;
-    for (const GraphNode& n : g_.nodes)
-      if (n.op == Op::kWinogradConv && n.p.pads_begin[0] != p)
+    for (const GraphNode& n : g_.nodes) {
+      if (n.op != Op::kWinogradConv) continue;
+      if (n.p.pads_begin[0] != p)
         return differs("pads " + std::to_string(p) + ", node " + n.label() + " has padding " +
                        std::to_string(n.p.pads_begin[0]));
+      if (rank != 0 && n.p.kernel.size() != rank)
+        return differs("a " + std::to_string(rank) + "-D Conv, node " + n.label() + " is " +
+                       std::to_string(n.p.kernel.size()) + "-D");
+    }
   }
   return true;
 }

@@ -172,10 +172,13 @@ def report_tables(report) -> list[Table]:
         main.add_row("file", f"{report.path} ({state}{', ' + _bytes(report.file_bytes) if report.written else ''})")
     main.add_row("opset / IR", f"{o.opset} / {report.ir_version}")
     main.add_row("precision", f"{o.precision} (weights, activations, input and output)" if o.fp16 else o.precision)
-    main.add_row("grid, batch", f"{o.resolution[0]}x{o.resolution[1]}, {'dynamic' if o.batch is None else o.batch}")
+    main.add_row("grid, batch", f"{'x'.join(map(str, o.resolution))}, {'dynamic' if o.batch is None else o.batch}")
+    line = len(o.resolution) == 1  # a 1-D model: a 3-tap kernel, Winograd F(m,3)
     main.add_row(
-        "3x3 conv",
-        f"WinogradConv F({o.tile}x{o.tile},3x3) + Conv fallback function" if o.conv == "winograd" else "Conv (direct)",
+        "3-tap conv" if line else "3x3 conv",
+        f"WinogradConv {f'F({o.tile},3)' if line else f'F({o.tile}x{o.tile},3x3)'} + Conv fallback function"
+        if o.conv == "winograd"
+        else "Conv (direct)",
     )
     main.add_row("nodes", str(s.total_nodes))
     main.add_row("parameter bytes", _bytes(s.parameter_bytes))

@@ -2,6 +2,9 @@
 
 Graph per layer:  v -> WinogradConv(k + W, b) ---------------------+-> Add -> Gelu
                   v -> truncated real DFT (MatMul) -> mode mixing -> inverse DFT (MatMul) -+
+A 1-D model (config.modes = (m,)) on (N, C, X) has the same graph at rank 3: the DFT is the
+2-D graph's W direction alone (fwd_w, mixing, inv_w), WinogradConv takes a (K, C, 3) kernel
+(export/SPEC.md), every 1x1 Conv is 1-D, the grid channel is x and domain padding is on the right.
 All folds are exact rewrites computed in float64 and rounded once to the export dtype:
 W into the centre tap of k, the grid channels and lift bias into one constant, the
 irfft2 Hermitian weights and 1/(H*W) into the DFT bases. Normalisation stays as graph
@@ -19,6 +22,7 @@ import struct
 import time
 import zlib
 from dataclasses import dataclass, field
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +55,10 @@ from ..contract import (
 from ..errors import WNOEdgeError
 from ..model import WNO2d
 from ..util.io import atomic_path, refuse_overwrite
-from ..util.shapes import parse_resolution
+from ..util.shapes import parse_dims, parse_resolution
 from .digest import structure_digest
 from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
-from .spectral import dft_bases, mixing_matrix, spectral_graph
+from .spectral import dft_bases, line_bases, mixing_matrix, spectral_graph, spectral_graph_1d
 from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
 
 INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
@@ -76,7 +80,7 @@ FLAVOUR_RUNTIMES = {
 class ExportOptions:
     """Validated export options (see resolve_options)."""
 
-    resolution: tuple[int, int]
+    resolution: tuple[int, ...]  # (H, W), or (X,) for a 1-D model
     batch: int | None = None  # None: dynamic batch dimension
     opset: int = DEFAULT_OPSET
     fp16: bool = False
@@ -91,19 +95,71 @@ class ExportOptions:
 CONFIG_PROPERTY = Metadata.CONFIG
 
 
+def resolution_text(resolution: tuple[int, ...]) -> str:
+    """Metadata.RESOLUTION of an export: "HxW" (2-D), "X" (1-D, e.g. "1024")."""
+    return "x".join(str(int(n)) for n in resolution)
+
+
+def _line_resolution(resolution) -> tuple[int]:
+    """A 1-D model's grid: 1024, "1024" or (1024,); anything with two sizes is one line."""
+    if isinstance(resolution, str):
+        dims = parse_dims(resolution, "resolution", "1024 (a 1-D model)")
+    elif isinstance(resolution, Integral) and not isinstance(resolution, bool):
+        dims = (int(resolution),)
+    else:
+        dims = tuple(resolution)
+    if len(dims) != 1 or isinstance(dims[0], bool) or not isinstance(dims[0], Integral):
+        shown = resolution if isinstance(resolution, str) else "x".join(map(str, dims))
+        raise WNOEdgeError(f"a 1-D model's resolution is one length, like 1024, got {shown!r}")
+    return (int(dims[0]),)
+
+
 def resolve_options(
     model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False, conv=CONV_WINOGRAD, tile=None
 ) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
     cfg = model.config
-    if cfg.rank != 2:
-        raise WNOEdgeError(f"{cfg.rank}-D export is not implemented yet: wno-edge exports 2-D models only")
+    if cfg.rank not in (1, 2):
+        raise WNOEdgeError(f"{cfg.rank}-D export is not implemented: wno-edge exports 1-D and 2-D models")
     if resolution is None:
         resolution = cfg.resolution
         if resolution is None:
+            form = "X (e.g. 1024)" if cfg.rank == 1 else "HxW"
             raise WNOEdgeError(
-                "the ONNX graph has a fixed grid size and the checkpoint records none: pass --resolution HxW"
+                f"the ONNX graph has a fixed grid size and the checkpoint records none: pass --resolution {form}"
             )
+    grid = _line_grid(model, resolution) if cfg.rank == 1 else _plane_grid(model, resolution)
+    if batch is not None and (isinstance(batch, bool) or int(batch) < 1):
+        raise WNOEdgeError(f"--batch must be a positive integer (or omitted for a dynamic batch), got {batch!r}")
+    if not MIN_OPSET <= int(opset) <= MAX_OPSET:
+        raise WNOEdgeError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
+    if conv not in CONV_MODES:
+        raise WNOEdgeError(f"--conv must be one of {', '.join(CONV_MODES)}, got {conv!r}")
+    if tile is not None and conv == CONV_DIRECT:
+        raise WNOEdgeError("--tile applies to --conv winograd only; --conv direct writes plain Conv nodes")
+    if tile is not None and tile not in TILES:
+        raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
+    return ExportOptions(
+        grid,
+        None if batch is None else int(batch),
+        int(opset),
+        bool(fp16),
+        conv,
+        cfg.winograd_tile if tile is None else int(tile),
+    )
+
+
+def _line_grid(model: WNO2d, resolution) -> tuple[int]:
+    grid = _line_resolution(resolution)
+    if grid[0] < 1:
+        raise WNOEdgeError(f"resolution must be positive, got {grid[0]}")
+    ((before, after),) = model.config.axis_paddings(grid)
+    model.wno_layers[0].spectral.check_grid(grid[0] + before + after)  # exact truncated DFT: modes distinct
+    return grid
+
+
+def _plane_grid(model: WNO2d, resolution) -> tuple[int, int]:
+    cfg = model.config
     if isinstance(resolution, str):
         resolution = parse_resolution(resolution)
     h, w = (int(r) for r in resolution)
@@ -118,24 +174,7 @@ def resolve_options(
             f"a neuraloperator FNO is reproduced only at an even padded height; {h}x{w} pads to "
             f"{h + top + bottom} rows: pick an even resolution"
         )
-    if batch is not None and (isinstance(batch, bool) or int(batch) < 1):
-        raise WNOEdgeError(f"--batch must be a positive integer (or omitted for a dynamic batch), got {batch!r}")
-    if not MIN_OPSET <= int(opset) <= MAX_OPSET:
-        raise WNOEdgeError(f"--opset must be between {MIN_OPSET} and {MAX_OPSET}, got {opset}")
-    if conv not in CONV_MODES:
-        raise WNOEdgeError(f"--conv must be one of {', '.join(CONV_MODES)}, got {conv!r}")
-    if tile is not None and conv == CONV_DIRECT:
-        raise WNOEdgeError("--tile applies to --conv winograd only; --conv direct writes plain Conv nodes")
-    if tile is not None and tile not in TILES:
-        raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
-    return ExportOptions(
-        (h, w),
-        None if batch is None else int(batch),
-        int(opset),
-        bool(fp16),
-        conv,
-        cfg.winograd_tile if tile is None else int(tile),
-    )
+    return h, w
 
 
 # ----------------------------------------------------------------------------- graph
@@ -152,8 +191,15 @@ def _gelu(g: GraphBuilder, x: str, opset: int, name: str) -> str:
     return g.op("Mul", [t, g.const("half", 0.5, shared=True)], name)
 
 
-def _pointwise_weight(linear: torch.nn.Linear) -> np.ndarray:
-    return linear.weight.detach().double().numpy()[:, :, None, None]
+def _pointwise_weight(linear: torch.nn.Linear, rank: int) -> np.ndarray:
+    """A Linear's weight as a 1x1 (1-D: 1-tap) Conv kernel."""
+    w = linear.weight.detach().double().numpy()
+    return w.reshape(*w.shape, *(1,) * rank)
+
+
+def _stat(values: np.ndarray, rank: int) -> np.ndarray:
+    """Per-channel statistics broadcast over the grid: (1, C, 1, 1), or (1, C, 1) for a 1-D model."""
+    return values.reshape(1, -1, *(1,) * rank)
 
 
 def _f64(t: torch.Tensor) -> np.ndarray:
@@ -163,34 +209,44 @@ def _f64(t: torch.Tensor) -> np.ndarray:
 def _normalize_input(g: GraphBuilder, model: WNO2d, x: str) -> str:
     """(x - mean) / std as the model computes it; identity statistics are skipped."""
     mean_in, std_in = _f64(model.input_mean), _f64(model.input_std)
+    r = model.config.rank
     if np.any(mean_in != 0):
-        x = g.op("Sub", [x, g.const(Initializer.INPUT_MEAN, mean_in.reshape(1, -1, 1, 1))], "input_centred")
+        x = g.op("Sub", [x, g.const(Initializer.INPUT_MEAN, _stat(mean_in, r))], "input_centred")
     if np.any(std_in != 1):
-        x = g.op("Div", [x, g.const(Initializer.INPUT_STD, std_in.reshape(1, -1, 1, 1))], "input_normalised")
+        x = g.op("Div", [x, g.const(Initializer.INPUT_STD, _stat(std_in, r))], "input_normalised")
     return x
 
 
-def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> str:
+def _lift(g: GraphBuilder, model: WNO2d, x: str, grid: tuple[int, ...], opset: int) -> str:
     """Linear over [x, grid] = 1x1 Conv over x + (bias + W_grid @ grid), a constant. With a
     single lifting layer the narrow input is padded, not the lifted field, and the constant is
-    zero in the padding; a lifting MLP (neuraloperator) runs on H x W and its output is padded."""
+    zero in the padding; a lifting MLP (neuraloperator) runs on H x W and its output is padded.
+    `grid` is (H, W), or (X,) for a 1-D model (padding on the right, the grid channel x)."""
     cfg = model.config
-    top, bottom, left, right = cfg.paddings(h, w)
-    padded = top or bottom or left or right
+    r = cfg.rank
+    axis_pads = cfg.axis_paddings(grid)  # (before, after) per axis
+    padded = any(p for pair in axis_pads for p in pair)
     mlp = model.lift2 is not None
-    pads = [0, 0, top, left, 0, 0, bottom, right]
+    pads = [0, 0, *(before for before, _ in axis_pads), 0, 0, *(after for _, after in axis_pads)]
     if padded and not mlp:
         x = g.op("Pad", [x, g.ints("domain_padding", pads)], "input_padded")
     lw = _f64(model.lift.weight)
-    hp, wp = (h, w) if mlp else (h + top + bottom, w + left + right)
-    r0, c0 = (0, 0) if mlp else (top, left)
-    lift_const = np.zeros((1, lw.shape[0], hp, wp))
-    lift_const[0, :, r0 : r0 + h, c0 : c0 + w] = _f64(model.lift.bias)[:, None, None]
+    full = grid if mlp else tuple(n + before + after for n, (before, after) in zip(grid, axis_pads, strict=True))
+    inside = (slice(None), slice(None)) + tuple(
+        slice(0, n) if mlp else slice(before, before + n) for n, (before, _) in zip(grid, axis_pads, strict=True)
+    )
+    lift_const = np.zeros((1, lw.shape[0], *full))
+    lift_const[inside] = _f64(model.lift.bias).reshape(1, -1, *(1,) * r)
     if cfg.grid:
-        grid = model.grid(h, w, 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model builds it
-        lift_const[0, :, r0 : r0 + h, c0 : c0 + w] += np.einsum("kc,chw->khw", lw[:, cfg.in_channels :], grid)
-    lift_w = g.const(Initializer.LIFT_WEIGHT, lw[:, : cfg.in_channels, None, None])
-    v = g.op("Conv", [x, lift_w], "lift", kernel_shape=[1, 1])
+        if r == 2:
+            coords = model.grid(grid[0], grid[1], 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model
+            term = np.einsum("kc,chw->khw", lw[:, cfg.in_channels :], coords)
+        else:
+            coords = model.line_grid(grid[0], 1, torch.float64, "cpu")[0].numpy()  # (1, X), as the model builds it
+            term = np.einsum("kc,cx->kx", lw[:, cfg.in_channels :], coords)
+        lift_const[inside] += term[None]
+    lift_w = g.const(Initializer.LIFT_WEIGHT, lw[:, : cfg.in_channels].reshape(lw.shape[0], -1, *(1,) * r))
+    v = g.op("Conv", [x, lift_w], "lift", kernel_shape=[1] * r)
     v = g.op("Add", [v, g.const(Initializer.LIFT_CONSTANT, lift_const)], "lifted")
     if model.lift2 is not None:  # mlp
         v = _gelu(g, v, opset, "lift.gelu")
@@ -198,11 +254,11 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> 
             "Conv",
             [
                 v,
-                g.const(Initializer.LIFT2_WEIGHT, _pointwise_weight(model.lift2)),
+                g.const(Initializer.LIFT2_WEIGHT, _pointwise_weight(model.lift2, r)),
                 g.const(Initializer.LIFT2_BIAS, _f64(model.lift2.bias)),
             ],
             "lift2",
-            kernel_shape=[1, 1],
+            kernel_shape=[1] * r,
         )
         if padded:
             v = g.op("Pad", [v, g.ints("domain_padding", pads)], "lifted_padded")
@@ -212,24 +268,30 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, h: int, w: int, opset: int) -> 
 def _real_space(g: GraphBuilder, layer, v: str, i: int, opts: ExportOptions) -> tuple[str, bool]:
     """W v + k * v of layer i; True if it is a WinogradConv node."""
     bias = g.const(Initializer.LAYER_BIAS.format(i=i), _f64(layer.pointwise.bias))
+    r = layer.rank
     if layer.kernel is None:  # FNO special case: W alone is a 1x1 conv; a 3x3 would cost 9x
         return g.op(
             "Conv",
             [v, g.const(Initializer.LAYER_POINTWISE.format(i=i), _f64(layer.pointwise.weight)), bias],
             f"l{i}.pointwise",
-            kernel_shape=[1, 1],
+            kernel_shape=[1] * r,
         ), False
     weight = g.const(Initializer.LAYER_KERNEL.format(i=i), _f64(layer.real_space_weight()))
     if opts.conv == CONV_DIRECT:
-        return g.op("Conv", [v, weight, bias], f"l{i}.conv3x3", kernel_shape=[3, 3], pads=[1, 1, 1, 1]), False
+        name = f"l{i}.conv3x3" if r == 2 else f"l{i}.conv3"
+        return g.op("Conv", [v, weight, bias], name, kernel_shape=[3] * r, pads=[1] * (2 * r)), False
     r = g.name(f"l{i}.winograd")
     g.add_node(winograd_conv_node(v, weight, bias, r, tile=opts.tile, padding=1, name=g.name(f"{r}/WinogradConv")))
     return r, True
 
 
-def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: ExportOptions) -> tuple[str, bool]:
-    """Every WNO layer with GELU between them; True if any layer is a WinogradConv."""
-    m1, m2 = model.config.modes
+def _bases(g: GraphBuilder, model: WNO2d, padded: tuple[int, ...]) -> dict[str, str]:
+    """The DFT bases on the padded grid as initializers: fwd_w, fwd_h, inv_h, inv_w (2-D), or
+    fwd_w, inv_w along X (1-D)."""
+    if model.config.rank == 1:
+        fwd, inv = line_bases(padded[0], model.config.modes[0])
+        return {"fwd_w": g.const(Initializer.DFT_FWD_W, fwd), "inv_w": g.const(Initializer.DFT_INV_W, inv)}
+    (hp, wp), (m1, m2) = padded, model.config.modes
     b = dft_bases(hp, wp, m1, m2)
     names = {
         "fwd_w": Initializer.DFT_FWD_W,
@@ -237,15 +299,24 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
         "inv_h": Initializer.DFT_INV_H,
         "inv_w": Initializer.DFT_INV_W,
     }
-    bases = {k: g.const(name, getattr(b, k)) for k, name in names.items()}
+    return {k: g.const(name, getattr(b, k)) for k, name in names.items()}
+
+
+def _layers(g: GraphBuilder, model: WNO2d, v: str, padded: tuple[int, ...], opts: ExportOptions) -> tuple[str, bool]:
+    """Every WNO layer with GELU between them, on the padded grid (Hp, Wp) or (Xp,); True if any
+    layer is a WinogradConv."""
+    bases = _bases(g, model, padded)
     any_winograd = False
     for i, layer in enumerate(model.wno_layers):
         r, is_winograd = _real_space(g, layer, v, i, opts)
         any_winograd |= is_winograd
         sc = layer.spectral
-        s = spectral_graph(
-            g, v, mixing_matrix(sc.weights1, sc.weights2), bases, hp, m2, sc.in_channels, sc.out_channels, i
-        )
+        if layer.rank == 1:
+            s = spectral_graph_1d(g, v, mixing_matrix(sc.weights1), bases, sc.out_channels, i)
+        else:
+            m2 = model.config.modes[1]
+            mix = mixing_matrix(sc.weights1, sc.weights2)
+            s = spectral_graph(g, v, mix, bases, padded[0], m2, sc.in_channels, sc.out_channels, i)
         u = g.op("Add", [r, s], f"l{i}.sum")
         last = i == len(model.layers) - 1
         if model.config.block == "neuralop":  # GELU, channel MLP + skip of the layer input (if any), GELU
@@ -257,13 +328,15 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, hp: int, wp: int, opts: Expor
     return v, any_winograd
 
 
-def _conv1x1(g: GraphBuilder, x: str, conv: torch.nn.Conv2d, name: str, weight: str, bias: str | None = None) -> str:
+def _conv1x1(
+    g: GraphBuilder, x: str, conv: torch.nn.Conv1d | torch.nn.Conv2d, name: str, weight: str, bias: str | None = None
+) -> str:
     """Output `name`; initializers `weight` and `bias` (a conv without bias has no bias name)."""
     inputs = [x, g.const(weight, _f64(conv.weight))]
     if conv.bias is not None:
         assert bias is not None, f"{name}: a conv with a bias needs a bias name"
         inputs.append(g.const(bias, _f64(conv.bias)))
-    return g.op("Conv", inputs, name, kernel_shape=[1, 1])
+    return g.op("Conv", inputs, name, kernel_shape=[1] * (conv.weight.dim() - 2))
 
 
 def _channel_mlp(g: GraphBuilder, layer, u: str, v_in: str, i: int, opset: int) -> str:
@@ -280,42 +353,42 @@ def _channel_mlp(g: GraphBuilder, layer, u: str, v_in: str, i: int, opset: int) 
 
 def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
     """Projection MLP and de-normalisation."""
+    r = model.config.rank
     v = g.op(
         "Conv",
         [
             v,
-            g.const(Initializer.PROJECT1_WEIGHT, _pointwise_weight(model.project1)),
+            g.const(Initializer.PROJECT1_WEIGHT, _pointwise_weight(model.project1, r)),
             g.const(Initializer.PROJECT1_BIAS, _f64(model.project1.bias)),
         ],
         "project1",
-        kernel_shape=[1, 1],
+        kernel_shape=[1] * r,
     )
     v = _gelu(g, v, opset, "project1.gelu")
     y = g.op(
         "Conv",
         [
             v,
-            g.const(Initializer.PROJECT2_WEIGHT, _pointwise_weight(model.project2)),
+            g.const(Initializer.PROJECT2_WEIGHT, _pointwise_weight(model.project2, r)),
             g.const(Initializer.PROJECT2_BIAS, _f64(model.project2.bias)),
         ],
         "project2",
-        kernel_shape=[1, 1],
+        kernel_shape=[1] * r,
     )
     mean_out, std_out = _f64(model.output_mean), _f64(model.output_std)
     if np.any(std_out != 1):
-        y = g.op("Mul", [y, g.const(Initializer.OUTPUT_STD, std_out.reshape(1, -1, 1, 1))], "output_scaled")
+        y = g.op("Mul", [y, g.const(Initializer.OUTPUT_STD, _stat(std_out, r))], "output_scaled")
     if np.any(mean_out != 0):
-        y = g.op("Add", [y, g.const(Initializer.OUTPUT_MEAN, mean_out.reshape(1, -1, 1, 1))], "output_shifted")
+        y = g.op("Add", [y, g.const(Initializer.OUTPUT_MEAN, _stat(mean_out, r))], "output_shifted")
     return y
 
 
 def export_metadata(model: WNO2d, opts: ExportOptions) -> dict[str, str]:
     """The metadata_props of an exported file (keys: contract.Metadata)."""
     cfg = model.config
-    h, w = opts.resolution
     return {
         Metadata.CONFIG: json.dumps(cfg.to_dict()),
-        Metadata.RESOLUTION: f"{h}x{w}",
+        Metadata.RESOLUTION: resolution_text(opts.resolution),
         Metadata.BATCH: BATCH_DYNAMIC if opts.batch is None else str(opts.batch),
         Metadata.CONV: opts.conv if cfg.real_space_kernel else CONV_POINTWISE,
         Metadata.TILE: str(opts.tile),
@@ -348,20 +421,23 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     Pass an ExportOptions or the keyword options of resolve_options()."""
     opts = options or resolve_options(model, **kwargs)
     cfg = model.config
-    h, w = opts.resolution
-    top, bottom, left, right = cfg.paddings(h, w)
+    grid = opts.resolution
+    if len(grid) != cfg.rank:
+        raise WNOEdgeError(f"a {cfg.rank}-D model needs a {cfg.rank}-D grid, got {resolution_text(grid)}")
+    axis_pads = cfg.axis_paddings(grid)
     g = GraphBuilder(np.float16 if opts.fp16 else np.float32)
 
-    v = _lift(g, model, _normalize_input(g, model, INPUT), h, w, opts.opset)
-    v, any_winograd = _layers(g, model, v, h + top + bottom, w + left + right, opts)
-    if top or bottom or left or right:
+    v = _lift(g, model, _normalize_input(g, model, INPUT), grid, opts.opset)
+    padded = tuple(n + before + after for n, (before, after) in zip(grid, axis_pads, strict=True))
+    v, any_winograd = _layers(g, model, v, padded, opts)
+    if padded != grid:
         v = g.op(
             "Slice",
             [
                 v,
-                g.ints("crop_start", [top, left]),
-                g.ints("crop_end", [top + h, left + w]),
-                g.ints("crop_axes", [2, 3]),
+                g.ints("crop_start", [before for before, _ in axis_pads]),
+                g.ints("crop_end", [before + n for n, (before, _) in zip(grid, axis_pads, strict=True)]),
+                g.ints("crop_axes", list(range(2, 2 + cfg.rank))),
             ],
             "cropped",
         )
@@ -371,15 +447,15 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     batch = opts.batch if opts.batch is not None else "batch"
     io_type = TensorProto.FLOAT16 if opts.fp16 else TensorProto.FLOAT
     graph = g.graph(
-        "wno2d",
-        [helper.make_tensor_value_info(INPUT, io_type, [batch, cfg.in_channels, h, w])],
-        [helper.make_tensor_value_info(OUTPUT, io_type, [batch, cfg.out_channels, h, w])],
+        "wno2d" if cfg.rank == 2 else "wno1d",
+        [helper.make_tensor_value_info(INPUT, io_type, [batch, cfg.in_channels, *grid])],
+        [helper.make_tensor_value_info(OUTPUT, io_type, [batch, cfg.out_channels, *grid])],
     )
     opset_imports = [helper.make_opsetid("", opts.opset)]
     functions = []
     if any_winograd:  # every WinogradConv node has padding 1: one fixed-body function serves them
         opset_imports.append(helper.make_opsetid(OP_DOMAIN, OP_VERSION))
-        functions.append(winograd_conv_function(1, opts.opset))
+        functions.append(winograd_conv_function(1, opts.opset, cfg.rank))
     proto = helper.make_model(
         graph,
         opset_imports=opset_imports,
@@ -450,11 +526,11 @@ def _load(model_or_path) -> WNO2d:
     return load_model(model_or_path)
 
 
-def checkpoint_sample_inputs(model: WNO2d, resolution: tuple[int, int], n: int = 2) -> tuple[np.ndarray, str] | None:
+def checkpoint_sample_inputs(model: WNO2d, resolution: tuple[int, ...], n: int = 2) -> tuple[np.ndarray, str] | None:
     """Up to `n` test inputs stored in the checkpoint's metadata by wno_edge.train, if they
     match the export grid; else None. Export never reopens the training data file."""
     stored = (getattr(model, "metadata", None) or {}).get(SAMPLE_INPUTS_KEY)
-    if not isinstance(stored, torch.Tensor) or stored.dim() != 4:
+    if not isinstance(stored, torch.Tensor) or stored.dim() != 2 + len(resolution):
         return None
     x = stored[:n].detach().cpu().numpy().astype(np.float32)
     if x.shape[1:] != (model.config.in_channels, *resolution):
@@ -512,7 +588,7 @@ def export_onnx(
     Writes only if every comparison is within tolerance, or with force=True (the report
     says so). `reference`: the model the checkpoint was made from (e.g. the neuraloperator FNO
     of an import, wno_edge.importers.neuralop.neuralop_model), compared with ONNX Runtime too.
-    Compares on `inputs` (physical units, (N, C, H, W)) if given, else on test
+    Compares on `inputs` (physical units, (N, C, H, W) or (N, C, X)) if given, else on test
     samples stored in the checkpoint if it has them, else on random inputs.
     """
     path = Path(path) if path is not None else None

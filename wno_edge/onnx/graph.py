@@ -14,8 +14,9 @@ from ..contract import OP_NAME as OP_TYPE
 from ..contract import OP_VERSION, PADDINGS, PLUGIN_NAMESPACE, PLUGIN_VERSION, TILES
 
 
-def winograd_conv_function(padding: int, opset: int) -> onnx.FunctionProto:
-    """The model-local fallback body of WinogradConv: one plain 3x3 Conv.
+def winograd_conv_function(padding: int, opset: int, rank: int = 2) -> onnx.FunctionProto:
+    """The model-local fallback body of WinogradConv: one plain 3x3 Conv (rank 1: a 3-tap Conv
+    on (N, C, X), for a 1-D model's rank-3 nodes; a model holds one rank, so one function).
 
     The body is fixed to the model's padding instead of referencing the attribute:
     Conv wants INTS `pads`, and an INT attribute reference can only feed it through a
@@ -25,14 +26,16 @@ def winograd_conv_function(padding: int, opset: int) -> onnx.FunctionProto:
     """
     if padding not in PADDINGS:
         raise ValueError(f"WinogradConv padding must be one of {PADDINGS}, got {padding!r}")
+    if rank not in (1, 2):
+        raise ValueError(f"WinogradConv is 1-D (rank-3 input) or 2-D (rank-4 input), got spatial rank {rank!r}")
     conv = helper.make_node(
         "Conv",
         ["X", "W", "B"],
         ["Y"],
-        kernel_shape=[3, 3],
-        pads=[padding] * 4,
-        strides=[1, 1],
-        dilations=[1, 1],
+        kernel_shape=[3] * rank,
+        pads=[padding] * (2 * rank),
+        strides=[1] * rank,
+        dilations=[1] * rank,
         group=1,
     )
     return helper.make_function(
@@ -43,7 +46,8 @@ def winograd_conv_function(padding: int, opset: int) -> onnx.FunctionProto:
         [conv],
         [helper.make_opsetid("", opset)],
         attributes=["tile", "padding", "plugin_version", "plugin_namespace"],
-        doc_string=f"Fallback for runtimes without the fused Winograd kernel: Y = Conv(X, W, B, pads={padding}). "
+        doc_string=f"Fallback for runtimes without the fused Winograd kernel: Y = Conv(X, W, B, pads={padding}"
+        f"{', 1-D' if rank == 1 else ''}). "
         "Valid only for nodes whose `padding` attribute equals it (the exporter guarantees this).",
     )
 
@@ -129,24 +133,27 @@ def single_winograd_conv_model(
     batch: int | str = "N",
     height: int | str = "H",
     width: int | str = "W",
+    length: int | str = "X",
 ) -> onnx.ModelProto:
     """A one-node model: X -> WinogradConv(weight, bias) -> Y, with the local fallback function.
-    Used for the golden-vector tests and as the smallest example of the op."""
+    Used for the golden-vector tests and as the smallest example of the op. The rank follows
+    the weight: (K, C, 3, 3) on (N, C, height, width), (K, C, 3) on (N, C, length)."""
     k, c = weight.shape[:2]
+    rank = weight.ndim - 2
     g = GraphBuilder(np.float32)
     w, b = g.const("weight", weight), g.const("bias", bias)
     g.add_node(winograd_conv_node("X", w, b, "Y", tile=tile, padding=padding, name="winograd_conv"))
-    out_h = height + 2 * padding - 2 if isinstance(height, int) else None
-    out_w = width + 2 * padding - 2 if isinstance(width, int) else None
+    spatial = [height, width] if rank == 2 else [length]
+    out = [d + 2 * padding - 2 if isinstance(d, int) else None for d in spatial]
     graph = g.graph(
         "winograd_conv",
-        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, height, width])],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, k, out_h, out_w])],
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [batch, c, *spatial])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [batch, k, *out])],
     )
     return helper.make_model(
         graph,
         opset_imports=[helper.make_opsetid("", opset), helper.make_opsetid(DOMAIN, OP_VERSION)],
-        functions=[winograd_conv_function(padding, opset)],
+        functions=[winograd_conv_function(padding, opset, rank)],
         ir_version=ir_version_for(opset),
         producer_name="wno-edge",
     )

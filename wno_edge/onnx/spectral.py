@@ -1,5 +1,5 @@
-"""The spectral convolution as real matrices: truncated rfft2/irfft2 bases and the
-per-mode complex channel mixing, so the exported graph needs no DFT op."""
+"""The spectral convolution as real matrices: truncated rfft2/irfft2 (1-D: rfft/irfft) bases
+and the per-mode complex channel mixing, so the exported graph needs no DFT op."""
 
 from __future__ import annotations
 
@@ -32,36 +32,48 @@ class DFTBases:
     inv_w: np.ndarray
 
 
-def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
-    rows = np.r_[np.arange(m1), np.arange(h - m1, h)]
-    aw = 2 * np.pi * np.outer(np.arange(w), np.arange(m2)) / w  # (W, m2)
-    ah = 2 * np.pi * np.outer(rows, np.arange(h)) / h  # (K1, H)
-    c, s = np.cos(ah), np.sin(ah)
+def line_bases(w: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The truncated rfft / irfft along one axis of w points, m lowest frequencies, 'ortho' scaled:
+    fwd (w, 2m) = [cos | -sin] / sqrt(w): v @ fwd = [Re | Im] of rfft(v)[:m] / sqrt(w);
+    inv (2m, w): [Re | Im] @ inv = irfft of those m frequencies (the rest zero) * sqrt(w).
+    The W direction of the 2-D bases and the whole transform of a 1-D model."""
+    aw = 2 * np.pi * np.outer(np.arange(w), np.arange(m)) / w  # (W, m)
     # irfft counts column 0 (and the Nyquist column of an even W) once, every other column
     # twice (its conjugate twin is implied); imaginary parts of those columns drop out
     # because sin vanishes there, exactly as C2R transforms ignore them.
-    count = np.full(m2, 2.0)
+    count = np.full(m, 2.0)
     count[0] = 1.0
-    if w % 2 == 0 and m2 == w // 2 + 1:
+    if w % 2 == 0 and m == w // 2 + 1:
         count[-1] = 1.0
+    fwd = np.concatenate([np.cos(aw), -np.sin(aw)], axis=1) / math.sqrt(w)
+    inv = np.concatenate([count[:, None] * np.cos(aw.T), -count[:, None] * np.sin(aw.T)], axis=0) / math.sqrt(w)
+    return fwd, inv
+
+
+def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
+    rows = np.r_[np.arange(m1), np.arange(h - m1, h)]
+    ah = 2 * np.pi * np.outer(rows, np.arange(h)) / h  # (K1, H)
+    c, s = np.cos(ah), np.sin(ah)
+    fwd_w, inv_w = line_bases(w, m2)
     return DFTBases(
-        fwd_w=np.concatenate([np.cos(aw), -np.sin(aw)], axis=1) / math.sqrt(w),
+        fwd_w=fwd_w,
         fwd_h=np.block([[c, s], [-s, c]]) / math.sqrt(h),  # (c - i s)(A_re + i A_im)
         inv_h=np.block([[c.T, -s.T], [s.T, c.T]]) / math.sqrt(h),  # (c + i s)(O_re + i O_im)
-        inv_w=np.concatenate([count[:, None] * np.cos(aw.T), -count[:, None] * np.sin(aw.T)], axis=0) / math.sqrt(w),
+        inv_w=inv_w,
     )
 
 
-def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor) -> np.ndarray:
+def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor | None = None) -> np.ndarray:
     """Complex [in, out, m1, m2] corner weights -> real (K1*m2, in, 2*out) = [W_re | W_im]
     per mode, each weight stored once. With X_re and X_im as two rows, X @ M gives the
     four products X_re W_re, X_re W_im, X_im W_re, X_im W_im; COMBINE_COMPLEX adds them up.
-    (A block matrix [[W_re, W_im], [-W_im, W_re]] would do it in one MatMul, storing it twice.)"""
-    wc = np.concatenate([weights1.detach().cpu().numpy(), weights2.detach().cpu().numpy()], axis=2)
-    wc = wc.astype(np.complex128).transpose(2, 3, 0, 1)  # (K1, m2, in, out)
+    (A block matrix [[W_re, W_im], [-W_im, W_re]] would do it in one MatMul, storing it twice.)
+    1-D: weights1 complex [in, out, m] alone -> (m, in, 2*out)."""
+    parts = [weights1] if weights2 is None else [weights1, weights2]
+    wc = np.concatenate([w.detach().cpu().numpy() for w in parts], axis=2).astype(np.complex128)
+    wc = np.moveaxis(wc, (0, 1), (-2, -1))  # (K1, m2, in, out) or (m, in, out)
     m = np.concatenate([wc.real, wc.imag], axis=-1)
-    k1, m2, c, o2 = m.shape
-    return m.reshape(k1 * m2, c, o2)
+    return m.reshape(-1, *m.shape[-2:])
 
 
 # [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ COMBINE_COMPLEX = [Xr Wr - Xi Wi, Xr Wi + Xi Wr] = [O_re, O_im]
@@ -94,3 +106,20 @@ def spectral_graph(
     z = g.op("Transpose", [z], f"{n}.idft_h_interleaved", perm=[0, 1, 3, 2, 4])  # (B, O, H, 2, m2)
     z = g.op("Reshape", [z, g.ints("shape_re_im_cols", [0, 0, hp, 2 * m2])], f"{n}.idft_h_cols")
     return g.op("MatMul", [z, bases["inv_w"]], f"{n}.idft_w")  # (B, O, H, W)
+
+
+def spectral_graph_1d(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, o: int, i: int) -> str:
+    """The truncated rfft -> per-mode mixing -> irfft of layer i on (B, C, X): the 2-D graph's
+    W direction and mixing, with no H direction."""
+    m = mix.shape[0]
+    n = f"l{i}.spectral"
+    x = g.op("MatMul", [v, bases["fwd_w"]], f"{n}.dft")  # (B, C, 2m) = [Re | Im]
+    x = g.op("Reshape", [x, g.ints("shape_re_im_split", [0, 0, 2, m])], f"{n}.modes_split")  # (B, C, 2, m)
+    x = g.op("Transpose", [x], f"{n}.modes_first", perm=[3, 0, 2, 1])  # (m, B, 2, C)
+    y = g.op("MatMul", [x, g.const(Initializer.LAYER_MIXING.format(i=i), mix[:, None])], f"{n}.mix")  # (m, B, 2, 2*O)
+    y = g.op("Reshape", [y, g.ints(f"shape_modes_products_{o}", [0, 0, 4, o])], f"{n}.mix_split")
+    y = g.op("Transpose", [y], f"{n}.products_last", perm=[0, 1, 3, 2])  # (m, B, O, 4)
+    y = g.op("MatMul", [y, g.const(Initializer.COMBINE_COMPLEX, COMBINE_COMPLEX, shared=True)], f"{n}.complex")
+    y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, m)
+    y = g.op("Reshape", [y, g.ints("shape_re_im_joined", [0, 0, 2 * m])], f"{n}.mix_cols")  # (B, O, 2m)
+    return g.op("MatMul", [y, bases["inv_w"]], f"{n}.idft")  # (B, O, X)

@@ -18,7 +18,7 @@ from ..contract import OP_DOMAIN as DOMAIN
 from ..contract import OP_NAME as OP_TYPE
 from ..contract import PADDINGS
 from ..model import WNO2d
-from ..winograd import conv3x3_cost, matrices
+from ..winograd import conv3_cost, conv3x3_cost, matrices
 
 # ----------------------------------------------------------------------------- runtimes
 
@@ -42,10 +42,13 @@ def run_onnxruntime(model, feeds: dict[str, np.ndarray]) -> np.ndarray:
 
 def winograd_conv_numpy(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int, tile: int) -> np.ndarray:
     """WinogradConv as the fused kernel computes it (F(tile,3), float32 accumulation), in
-    numpy: a second implementation of the contract, independent of PyTorch and of ORT."""
+    numpy: a second implementation of the contract, independent of PyTorch and of ORT.
+    Rank 4 (N, C, H, W) with a (K, C, 3, 3) weight, or rank 3 (N, C, X) with (K, C, 3)."""
     if padding not in PADDINGS:
         raise ValueError(f"WinogradConv padding must be one of {PADDINGS}, got {padding!r}")
     mats = matrices(tile)  # raises for a tile the contract does not define
+    if x.ndim == 3:
+        return _winograd_conv1d_numpy(x, w, b, padding, mats)
     m, a = mats.m, mats.a
     acc = np.float32
     n, c, h, wd = x.shape
@@ -62,6 +65,24 @@ def winograd_conv_numpy(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: in
     M = (U @ V).reshape(a, a, k, n, th, tw).transpose(3, 2, 4, 5, 0, 1)
     Y = (AT @ M @ AT.T).transpose(0, 1, 2, 4, 3, 5).reshape(n, k, th * m, tw * m)[:, :, :ho, :wo]
     return (Y + b.astype(acc)[None, :, None, None]).astype(x.dtype)
+
+
+def _winograd_conv1d_numpy(x: np.ndarray, w: np.ndarray, b: np.ndarray, padding: int, mats) -> np.ndarray:
+    """F(m, 3) on a line: y = A^T [(G g) . (B^T d)] per m-point tile, float32 accumulation."""
+    m, a = mats.m, mats.a
+    acc = np.float32
+    n, c, length = x.shape
+    k = w.shape[0]
+    xo = length + 2 * padding - 2
+    t = -(-xo // m)
+    d = np.pad(x.astype(acc), ((0, 0), (0, 0), (padding, t * m + 2 - length - padding)))
+    tiles = np.lib.stride_tricks.sliding_window_view(d, a, axis=2)[:, :, ::m]  # (n, c, t, a)
+    BT, G, AT = (M.astype(acc) for M in (mats.BT, mats.G, mats.AT))
+    V = (tiles @ BT.T).transpose(3, 1, 0, 2).reshape(a, c, n * t)  # B^T d per tile
+    U = (w.astype(acc) @ G.T).transpose(2, 0, 1)  # (a, k, c): G g per filter
+    M = (U @ V).reshape(a, k, n, t)
+    Y = np.einsum("ia,aknt->nkti", AT, M).reshape(n, k, t * m)[:, :, :xo]
+    return (Y + b.astype(acc)[None, :, None]).astype(x.dtype)
 
 
 class WinogradConv(OpRun):
@@ -111,13 +132,14 @@ class Comparison:
         )
 
 
-def random_inputs(model: WNO2d, resolution: tuple[int, int], batch: int, seed: int = 0) -> np.ndarray:
-    """Inputs at the scale of the data the model was fitted to: mean + std * N(0, 1) per channel."""
+def random_inputs(model: WNO2d, resolution: tuple[int, ...], batch: int, seed: int = 0) -> np.ndarray:
+    """Inputs at the scale of the data the model was fitted to: mean + std * N(0, 1) per channel,
+    on the grid `resolution` ((H, W), or (X,) for a 1-D model)."""
     rng = np.random.default_rng(seed)
-    h, w = resolution
-    mean = model.input_mean.detach().double().numpy()[None, :, None, None]
-    std = model.input_std.detach().double().numpy()[None, :, None, None]
-    return (mean + std * rng.standard_normal((batch, model.config.in_channels, h, w))).astype(np.float32)
+    stat = (1, -1) + (1,) * len(resolution)
+    mean = model.input_mean.detach().double().numpy().reshape(stat)
+    std = model.input_std.detach().double().numpy().reshape(stat)
+    return (mean + std * rng.standard_normal((batch, model.config.in_channels, *resolution))).astype(np.float32)
 
 
 def compare_with_torch(proto: onnx.ModelProto, model: WNO2d, inputs: np.ndarray, tolerance: float) -> list[Comparison]:
@@ -224,13 +246,17 @@ def graph_stats(model: onnx.ModelProto) -> GraphStats:
         if n.op_type == "MatMul":
             macs += math.prod(out) * shapes[n.input[0]][-1]
         elif n.op_type in ("Conv", OP_TYPE):
-            k, c, kh, kw = shapes[n.input[1]]
-            node_macs = math.prod(out) * c * kh * kw
+            k, c, *taps = shapes[n.input[1]]
+            node_macs = math.prod(out) * c * math.prod(taps)
             macs += node_macs
             if n.op_type == OP_TYPE:
                 attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
-                _, ci, h, w = shapes[n.input[0]]
-                cost = conv3x3_cost(ci, k, h, w, int(attrs["tile"]), batch=out[0], padding=int(attrs["padding"]))
+                tile, padding = int(attrs["tile"]), int(attrs["padding"])
+                _, ci, *grid = shapes[n.input[0]]
+                if len(grid) == 2:
+                    cost = conv3x3_cost(ci, k, grid[0], grid[1], tile, batch=out[0], padding=padding)
+                else:  # a 1-D model's rank-3 node
+                    cost = conv3_cost(ci, k, grid[0], tile, batch=out[0], padding=padding)
                 wino += cost.multiplies
                 wino_direct += node_macs
     params = sum(onnx.numpy_helper.to_array(t).nbytes for t in model.graph.initializer)
