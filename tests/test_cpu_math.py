@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -158,3 +159,96 @@ def test_pool_after_fork_and_spin(build_dir, spin_us):
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=False
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+# A helper stalled inside a task: $WNO_TEST_HELPER_STALL_US makes worker 1 sleep before each
+# task it claims (as if preempted in the middle of it), so the caller waits for it at the end of
+# regions. With $WNO_POOL_ADAPT=0 the helper takes part whatever the machine's load; with the
+# default, fewer workers when the cores are busy. Either way: every task once, the same bits.
+_STALLED_CHILD = r"""
+import sys
+import numpy as np
+sys.path.insert(0, {tests!r})
+from test_cpu_math import _conv, _conv_setup
+from wno_edge import native
+lib = native.load({lib!r})
+for seed, h, w, c in ((0, 23, 19, 16), (1, 64, 64, 32)):
+    setup = _conv_setup(lib, seed=seed, h=h, w=w, c=c, k=c)
+    ref = _conv(lib, *setup, 1)
+    for threads in (2, 3, 2, 3):
+        assert np.array_equal(_conv(lib, *setup, threads), ref), (seed, threads)
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("adapt", ["0", "1"])
+def test_pool_stalled_helper_kernel(build_dir, adapt):
+    """The kernel's own pool (parallel_for) with a stalled helper: bit-identical to one thread."""
+    from wno_edge.native.library import CPU_LIBRARY
+
+    env = {**os.environ, "WNO_TEST_HELPER_STALL_US": "2000", "WNO_POOL_ADAPT": adapt}
+    code = _STALLED_CHILD.format(tests=os.fspath(Path(__file__).parent), lib=os.fspath(build_dir / CPU_LIBRARY))
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+def _engine_outputs(lib: Path, path: Path, x: np.ndarray, threads: int, runs: int) -> list[np.ndarray]:
+    from wno_edge.runtime.native_backend import NativeSession
+
+    with NativeSession(path, library=lib, threads=threads) as s:
+        return [s.run(x).copy() for _ in range(runs)]
+
+
+@pytest.mark.parametrize("adapt", ["0", "1"])
+def test_pool_stalled_helper_engine(build_dir, tmp_path, monkeypatch, adapt):
+    """The engine's pool (its own regions and the Winograd kernel's on it) with a stalled helper:
+    each run bit-identical to the same engine without the stall."""
+    from test_engine import make_model, write
+
+    lib = build_dir / "engine" / "libwno_engine.so"
+    path = write(make_model(24, 20, width=8, modes=(3, 4), layers=2), tmp_path / "m.onnx", batch=2)
+    x = np.random.default_rng(3).standard_normal((2, 2, 24, 20)).astype(np.float32)
+    monkeypatch.setenv("WNO_POOL_ADAPT", adapt)
+    for threads in (2, 3):
+        monkeypatch.delenv("WNO_TEST_HELPER_STALL_US", raising=False)
+        ref = _engine_outputs(lib, path, x, threads, 1)[0]
+        monkeypatch.setenv("WNO_TEST_HELPER_STALL_US", "2000")
+        for y in _engine_outputs(lib, path, x, threads, 3):
+            assert np.array_equal(y, ref), threads
+
+
+def test_pool_fewer_workers_under_load_same_bits(build_dir, tmp_path):
+    """Busy processes on every core, started and stopped while an engine runs: its regions move
+    between the caller alone and every worker (the pool reads the load every millisecond); every run
+    gives the bits of a run on a quiet machine."""
+    from test_engine import make_model, write
+
+    from wno_edge.runtime.native_backend import NativeSession
+
+    lib = build_dir / "engine" / "libwno_engine.so"
+    path = write(make_model(24, 20, width=8, modes=(3, 4), layers=2), tmp_path / "m.onnx", batch=1)
+    x = np.random.default_rng(4).standard_normal((1, 2, 24, 20)).astype(np.float32)
+
+    def runs(s, seconds: float) -> list[np.ndarray]:  # dozens of load readings
+        end = time.perf_counter() + seconds
+        out = [s.run(x).copy()]
+        while time.perf_counter() < end:
+            out.append(s.run(x).copy())
+        return out
+
+    with NativeSession(path, library=lib, threads=2) as s:
+        ref = s.run(x).copy()
+        outputs = runs(s, 0.1)
+        busy = [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))
+        ]
+        try:
+            outputs += runs(s, 0.2)
+        finally:
+            for b in busy:
+                b.kill()
+                b.wait()
+        outputs += runs(s, 0.1)
+    assert all(np.array_equal(y, ref) for y in outputs)

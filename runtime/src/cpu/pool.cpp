@@ -1,10 +1,17 @@
 #include "pool.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
 
 #if defined(__linux__)
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <unistd.h>
 #endif
 
 namespace wno {
@@ -21,6 +28,21 @@ inline void cpu_relax() {
 // kernel's included, follow each other within microseconds) unless parked: the engine parks
 // them at the end of a run. The caller waits as long for helpers still inside a region.
 constexpr int kSpin = 20000;
+// The caller reads the load at most once a millisecond (a read of /proc/loadavg: about a
+// microsecond), into a moving average of time constant kTauNs (fit()).
+constexpr long long kSampleNs = 1000000, kTauNs = 8000000;
+
+long long now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+long long env_ll(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoll(v) : 0;
+}
+
 }  // namespace
 
 bool Pool::pin(std::thread& t, int cpu) {
@@ -37,7 +59,20 @@ bool Pool::pin(std::thread& t, int cpu) {
 #endif
 }
 
-Pool::Pool(int threads, bool pin_helpers, int first_cpu, long long spin_ns) : spin_ns_(spin_ns) {
+Pool::Pool(int threads, bool pin_helpers, int first_cpu, long long spin_ns)
+    : spin_ns_(spin_ns), stall_us_(env_ll("WNO_TEST_HELPER_STALL_US")) {
+#if defined(__linux__)
+  const char* adapt = std::getenv("WNO_POOL_ADAPT");
+  if (!adapt || std::strcmp(adapt, "0") != 0) {
+    loadavg_fd_ = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    cpus_ = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
+    cap_ = cpus_;
+    if (cpus_ < 1 && loadavg_fd_ >= 0) {
+      close(loadavg_fd_);
+      loadavg_fd_ = -1;
+    }
+  }
+#endif
   const int want = threads < 1 ? 1 : threads;
   helpers_.reserve(want - 1);
   while (threads_ < want) start_helper(pin_helpers, first_cpu + threads_);
@@ -65,12 +100,64 @@ Pool::~Pool() {
   }
   wake_.notify_all();
   for (std::thread& t : helpers_) t.join();
+#if defined(__linux__)
+  if (loadavg_fd_ >= 0) close(loadavg_fd_);
+#endif
+}
+
+// Runnable threads other than the caller and this pool's awake helpers, from the fourth field
+// of /proc/loadavg ("runnable/total", the whole machine's); -1 if unknown.
+int Pool::others() {
+#if defined(__linux__)
+  char text[128];
+  const ssize_t len = pread(loadavg_fd_, text, sizeof text - 1, 0);
+  if (len <= 0) return -1;
+  text[len] = 0;
+  const char* p = text;
+  for (int field = 0; field < 3 && p; ++field) {
+    p = std::strchr(p, ' ');
+    if (p) ++p;
+  }
+  if (!p) return -1;
+  const int runnable = std::atoi(p);
+  const int awake = threads_ - 1 - sleeping_.load(std::memory_order_relaxed);
+  return std::max(0, runnable - 1 - awake);
+#else
+  return -1;
+#endif
+}
+
+// The workers a region asked for, capped by the cores to spare: online CPUs less a moving
+// average of the other runnable threads (time constant 8 ms while regions follow each other;
+// after a pause, such as a control loop's tick, a reading weighs half: the first two readings
+// of a run tell a load that changed in between). The cap moves only when the cores to spare
+// are 0.6 away from it: on 2 CPUs, one other thread runnable more than 60% of the time puts
+// the regions on the caller alone, less than 40% back on both workers. A stray reading (a
+// kernel thread's microseconds) moves the average by 1/8, not the cap.
+int Pool::fit(int workers) {
+  if (loadavg_fd_ < 0) return workers;
+  const long long now = now_ns();
+  if (now - last_sample_ns_ >= kSampleNs) {
+    const int seen = others();
+    if (seen >= 0) {
+      const double weight =
+          std::min(0.5, 1 - std::exp(-static_cast<double>(now - last_sample_ns_) / kTauNs));
+      load_ += weight * (std::min(seen, cpus_) - load_);
+      const double spare = cpus_ - load_;
+      if (spare < cap_ - 0.6 || spare > cap_ + 0.6)
+        cap_ = std::max(1, static_cast<int>(std::lround(spare)));
+    }
+    last_sample_ns_ = now;
+  }
+  return std::min(workers, cap_);
 }
 
 void Pool::work(int worker) {
   for (;;) {
     const long long t = next_.fetch_add(1, std::memory_order_relaxed);
     if (t >= n_) return;
+    if (stall_us_ > 0 && worker == 1)
+      std::this_thread::sleep_for(std::chrono::microseconds(stall_us_));
     fn_(ctx_, t, worker);
   }
 }
@@ -106,18 +193,29 @@ unsigned long long Pool::poll(unsigned long long seen) {
 // is counted before the caller looks or sees the region closed.
 void Pool::loop(int worker) {
   unsigned long long seen = 0;
+  bool left_out = false;  // by the last region (fewer workers): sleep rather than poll
   for (;;) {
-    unsigned long long g = poll(seen);
+    unsigned long long g = left_out ? generation_.load(std::memory_order_acquire) : poll(seen);
     if (g == seen) {
       std::unique_lock<std::mutex> lock(mu_);
+      sleeping_.fetch_add(1, std::memory_order_relaxed);
       wake_.wait(lock, [&] { return generation_.load(std::memory_order_relaxed) != seen; });
+      sleeping_.fetch_sub(1, std::memory_order_relaxed);
       if (stop_) return;
       g = generation_.load(std::memory_order_acquire);
     }
     seen = g;
     if (stop_flag_.load(std::memory_order_acquire)) return;
     active_.fetch_add(1, std::memory_order_seq_cst);
-    if (open_.load(std::memory_order_seq_cst) && worker < workers_) work(worker);
+    // workers_ is read only while the region is open: run() does not return (nor start the
+    // next region) before this helper leaves it.
+    left_out = false;
+    if (open_.load(std::memory_order_seq_cst)) {
+      if (worker < workers_)
+        work(worker);
+      else
+        left_out = true;
+    }
     if (active_.fetch_sub(1, std::memory_order_seq_cst) == 1 &&
         waiting_.load(std::memory_order_seq_cst)) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -128,6 +226,7 @@ void Pool::loop(int worker) {
 
 void Pool::run(long long n, Fn fn, void* ctx, int workers) {
   if (n <= 0) return;
+  if (workers > 1 && threads_ > 1 && n > 1) workers = fit(workers);
   if (workers <= 1 || threads_ == 1 || n == 1) {
     for (long long t = 0; t < n; ++t) fn(ctx, t, 0);
     return;

@@ -4,6 +4,18 @@
 // calling thread is worker 0. Helpers poll for a while after a parallel region (the next one
 // usually follows within microseconds) unless parked, then sleep on a condition variable, so an
 // idle pool costs no CPU.
+//
+// Busy cores: a region uses no more workers than the machine has cores to spare. Every 1 ms
+// the caller reads how many threads are runnable (Linux: /proc/loadavg), less itself and this
+// pool's awake helpers; a region runs on at most (online CPUs - their moving average) workers
+// (fit() in pool.cpp). With one competing busy process on two cores the regions run on the
+// caller alone and the helpers sleep: three threads that want a core on two cores would
+// otherwise take turns, and each region would wait for whichever is descheduled (a spinning
+// helper holding the core its caller needs, or a helper preempted in the middle of a task).
+// Which worker runs a task never changes a result (tasks write disjoint outputs), so results
+// are bitwise the same.
+// $WNO_POOL_ADAPT=0: every region on every worker it asks for (cores reserved for the engine,
+// e.g. isolated cores with pinned helpers, where other threads' load is no concern).
 #pragma once
 
 #include <atomic>
@@ -32,8 +44,9 @@ class Pool {
 
   int threads() const { return threads_; }
   // Runs fn(ctx, t, worker) for t in [0, n); returns when all are done. Not reentrant.
+  // Fewer workers than asked for when the machine's cores are busy (above).
   void run(long long n, Fn fn, void* ctx) { run(n, fn, ctx, threads_); }
-  // The same on workers [0, workers) only (1 <= workers <= threads()); the others stay out.
+  // The same on workers [0, workers) at most (1 <= workers <= threads()); the others stay out.
   void run(long long n, Fn fn, void* ctx, int workers);
   // Starts unpinned helpers until threads() is at least `threads`. Not during a run.
   // Throws std::system_error if a thread cannot be started (those started before stay).
@@ -44,6 +57,8 @@ class Pool {
   const std::string& pin_error() const { return pin_error_; }
 
  private:
+  int fit(int workers);
+  int others();
   void start_helper(bool pin_it, int cpu);
   void loop(int worker);
   unsigned long long poll(unsigned long long seen);
@@ -56,7 +71,7 @@ class Pool {
   std::mutex mu_;
   std::condition_variable wake_, done_;
   std::atomic<unsigned long long> generation_{0};
-  std::atomic<int> active_{0};
+  std::atomic<int> active_{0}, sleeping_{0};
   std::atomic<bool> parked_{false}, open_{false}, waiting_{false}, stop_flag_{false};
   std::atomic<long long> next_{0};
   long long n_ = 0;
@@ -65,6 +80,12 @@ class Pool {
   void* ctx_ = nullptr;
   bool stop_ = false;
   std::string pin_error_;
+  // fit()'s: the caller's (run() is not reentrant). load_: the other runnable threads, moving
+  // average; cap_: the workers a region runs on at most.
+  int loadavg_fd_ = -1, cpus_ = 0, cap_ = 1 << 30;
+  double load_ = 0;
+  long long last_sample_ns_ = 0;
+  long long stall_us_ = 0;  // $WNO_TEST_HELPER_STALL_US (tests): worker 1 sleeps before each task
 };
 
 // Runs f(task, worker) for task in [0, n) on pool: any callable, by reference.

@@ -9,8 +9,9 @@ namespace wno {
 using TaskFn = void (*)(void* ctx, long long task, int worker);
 
 // Runs fn(ctx, task, worker) for task in [0, n_tasks) on up to n_threads threads
-// (the caller is worker 0); worker < n_threads indexes per-thread scratch. Blocks
-// until every task is done. Thread-safe: concurrent calls run one after another.
+// (the caller is worker 0; fewer while the machine's cores are busy: pool.h); worker <
+// n_threads indexes per-thread scratch. Blocks until every task is done. Thread-safe:
+// concurrent calls run one after another.
 void parallel_for(long long n_tasks, int n_threads, TaskFn fn, void* ctx);
 
 // Hardware threads, or $WNO_NUM_THREADS when set.
