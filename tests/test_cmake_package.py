@@ -33,7 +33,8 @@ PACKAGE_OPTIONS = (
 VERSION = re.search(r'^version = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), re.M).group(1)  # type: ignore[union-attr]
 
 CONSUMER_C = r"""
-/* consumer model.onnx input.f32 output.f32: one run of the engine through its C API. */
+/* consumer model.onnx input.f32 output.f32: one run of the engine through its C API, as a robot's
+   program would; prints the output shape (stdout) and the engine's ISA (stderr). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <wno/engine.h>
@@ -64,6 +65,7 @@ int main(int argc, char** argv) {
   if (!f || fwrite(y, sizeof(float), n_out, f) != n_out) return 7;
   fclose(f);
   printf("%d %d %d %d\n", out[0], out[1], out[2], out[3]);
+  fprintf(stderr, "%s\n", wno_engine_isa()); /* the loops the engine picked */
   free(x);
   free(y);
   wno_engine_close(e);

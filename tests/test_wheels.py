@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from native_build import ROOT, require_cmake
+from test_cmake_package import CONSUMER_C  # one run through the C API: shape on stdout, ISA on stderr
 
 from wno_edge.native import library
 
@@ -53,45 +54,6 @@ DEV_FILES = {
     "pkgconfig/wno_edge.pc",
     "pkgconfig/wno_edge_winograd.pc",
 }
-
-# driver model.onnx input.f32 output.f32: one run through the C API, as a robot's program would;
-# prints the output shape and the ISA the engine picked.
-DRIVER_C = r"""
-#include <stdio.h>
-#include <stdlib.h>
-#include <wno/engine.h>
-
-int main(int argc, char** argv) {
-  if (argc != 4 || wno_engine_abi_version() != WNO_ENGINE_ABI_VERSION) return 2;
-  wno_engine_options o;
-  wno_engine_default_options(&o);
-  o.num_threads = 1;
-  wno_engine* e;
-  char err[256];
-  if (wno_engine_open(argv[1], &o, &e, err, sizeof err) != WNO_SUCCESS) {
-    fprintf(stderr, "%s\n", err);
-    return 3;
-  }
-  int in[4], out[4];
-  wno_engine_shape(e, 0, in);
-  wno_engine_shape(e, 1, out);
-  size_t n_in = (size_t)in[0] * in[1] * in[2] * in[3], n_out = (size_t)out[0] * out[1] * out[2] * out[3];
-  float* x = malloc(n_in * sizeof(float));
-  float* y = malloc(n_out * sizeof(float));
-  FILE* f = fopen(argv[2], "rb");
-  if (!f || fread(x, sizeof(float), n_in, f) != n_in) return 4;
-  fclose(f);
-  if (wno_engine_run(e, x, y) != WNO_SUCCESS) return 5;
-  f = fopen(argv[3], "wb");
-  if (!f || fwrite(y, sizeof(float), n_out, f) != n_out) return 6;
-  fclose(f);
-  printf("%d %d %d %d %s\n", out[0], out[1], out[2], out[3], wno_engine_isa());
-  free(x);
-  free(y);
-  wno_engine_close(e);
-  return 0;
-}
-"""
 
 # Run in the fresh venv: the installed package's native engine on an export.
 RUN_PY = """
@@ -295,17 +257,18 @@ def test_the_other_architectures_engine_under_qemu_equals_the_hosts(unpacked, mo
     if qemu is None or not (sysroot / "lib" / "libc.so.6").is_file():
         pytest.skip(f"qemu-{FOREIGN} or {FOREIGN}'s glibc ({sysroot}/lib) is missing (.ci/run installs them)")
     path, x, want = model
-    (tmp_path / "driver.c").write_text(DRIVER_C)
+    (tmp_path / "driver.c").write_text(CONSUMER_C)
     (tmp_path / "x.f32").write_bytes(x.tobytes())
     results = {}
     for arch, prefix in ((HOST, []), (FOREIGN, [qemu, "-L", sysroot])):
         exe = zig_cc(arch, tmp_path / "driver.c", unpacked[arch], tmp_path / f"driver-{arch}")
         y_file = tmp_path / f"y-{arch}.f32"
-        out = run([*prefix, exe, path, tmp_path / "x.f32", y_file], timeout=600).stdout.split()
-        assert out[:4] == [str(d) for d in want.shape], out
-        print(f"{arch}: isa {out[4]}")
+        r = run([*prefix, exe, path, tmp_path / "x.f32", y_file], timeout=600)
+        isa = r.stderr.split()[-1]
+        assert r.stdout.split() == [str(d) for d in want.shape], r.stdout
+        print(f"{arch}: isa {isa}")
         if arch == HOST and host_isa() is not None:  # zig's compiler-rt reports no CPU feature: zig_cpu_model.c
-            assert out[4] == host_isa(), f"the {arch} wheel's engine picked {out[4]} loops on a {host_isa()} CPU"
+            assert isa == host_isa(), f"the {arch} wheel's engine picked {isa} loops on a {host_isa()} CPU"
         results[arch] = np.fromfile(y_file, dtype=np.float32).reshape(want.shape)
     assert rel(results[HOST], want) <= 1e-5, rel(results[HOST], want)
     assert rel(results[FOREIGN], results[HOST]) <= 1e-5, rel(results[FOREIGN], results[HOST])

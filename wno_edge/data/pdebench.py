@@ -22,7 +22,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import h5py
 import numpy as np
@@ -552,7 +552,38 @@ def spatial_stride(shape: tuple[int, int], reduce: int | None = None, resolution
     return reduce
 
 
-class PDEBenchDataset(Dataset):
+class PerProcessFile:
+    """An HDF5 handle opened on first use in each process and never pickled (DataLoader workers,
+    fork or spawn, get their own), with what was checked on it: later reads skip the checks
+    (about half an item's cost). `_verified` holds the datasets checked, `_checked_series` the
+    groups."""
+
+    path: Path
+    _h5: h5py.File | None
+    _pid: int | None
+    _verified: Any
+    _checked_series: set[int]
+
+    def _file(self) -> h5py.File:
+        if self._h5 is None or self._pid != os.getpid():
+            self._h5 = open_h5(self.path)
+            self._pid = os.getpid()
+            self._verified, self._checked_series = None, set()
+        return self._h5
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_h5"] = state["_pid"] = state["_verified"] = None
+        state["_checked_series"] = set()
+        return state
+
+    def close(self) -> None:
+        if self._h5 is not None and self._pid == os.getpid():
+            self._h5.close()
+        self._h5, self._verified = None, None
+
+
+class PDEBenchDataset(PerProcessFile, Dataset):
     """A torch Dataset over a PDEBench file, channels first, float32.
 
     darcy:        item = (a (1, H, W), u (1, H, W)), one per sample.
@@ -612,28 +643,8 @@ class PDEBenchDataset(Dataset):
             self.windows = len(self.t) - self.initial_step
         self._h5: h5py.File | None = None
         self._pid: int | None = None
-        # What was checked on the open handle: later reads skip the checks (about half an item's cost)
-        self._darcy: tuple[h5py.Dataset, h5py.Dataset] | None = None
+        self._verified: tuple[h5py.Dataset, h5py.Dataset] | None = None  # Darcy's nu, tensor
         self._checked_series: set[int] = set()
-
-    # -- file handle: one per process, never pickled ------------------------------------
-    def _file(self) -> h5py.File:
-        if self._h5 is None or self._pid != os.getpid():
-            self._h5 = open_h5(self.path)
-            self._pid = os.getpid()
-            self._darcy, self._checked_series = None, set()
-        return self._h5
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_h5"] = state["_pid"] = state["_darcy"] = None
-        state["_checked_series"] = set()
-        return state
-
-    def close(self) -> None:
-        if self._h5 is not None and self._pid == os.getpid():
-            self._h5.close()
-        self._h5, self._darcy = None, None
 
     # -- reading ----------------------------------------------------------------------------
     def _checked(self, array: np.ndarray, what: str) -> np.ndarray:
@@ -668,12 +679,12 @@ class PDEBenchDataset(Dataset):
         """(a, u) of file sample `index`, each (1, H, W) float32."""
         s = self.stride
         f = self._file()
-        if self._darcy is None:
+        if self._verified is None:
             try:
-                self._darcy = _darcy_datasets(self.path, f, self.info)
+                self._verified = _darcy_datasets(self.path, f, self.info)
             except (OSError, RuntimeError) as e:
                 _fail(self.path, f"cannot read Darcy sample {index}: {_first_line(e)}")
-        nu, tensor = self._darcy
+        nu, tensor = self._verified
         a = _read(self.path, nu, index, "nu")[::s, ::s][None]
         u = _read(self.path, tensor, index, "tensor")[:, ::s, ::s]
         what = f"Darcy sample {index}"

@@ -40,6 +40,7 @@ from .pdebench import (
     READ_BLOCK_VALUES,
     NormalizationStats,
     PDEBenchFormatError,
+    PerProcessFile,
     _attributes,
     _check_shape,
     _check_size,
@@ -244,7 +245,7 @@ def _stride(n_points: int, reduce: int | None, resolution: int | None) -> int:
     return reduce
 
 
-class PDEBench1dDataset(Dataset):
+class PDEBench1dDataset(PerProcessFile, Dataset):
     """A torch Dataset over a 1-D PDEBench file, channels first, float32.
 
     item:    (frames t..t+s-1 stacked as channels (s*C, X), frame t+s (C, X)) for every
@@ -300,36 +301,17 @@ class PDEBench1dDataset(Dataset):
         self.windows = len(self.t) - self.initial_step
         self._h5: h5py.File | None = None
         self._pid: int | None = None
-        self._fields: list[h5py.Dataset] | None = None  # checked on the open handle (SINGLE, CFD)
+        self._verified: list[h5py.Dataset] | None = None  # the fields (SINGLE, CFD)
         self._checked_series: set[int] = set()
-
-    # -- file handle: one per process, never pickled ------------------------------------
-    def _file(self) -> h5py.File:
-        if self._h5 is None or self._pid != os.getpid():
-            self._h5 = open_h5(self.path)
-            self._pid = os.getpid()
-            self._fields, self._checked_series = None, set()
-        return self._h5
-
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_h5"] = state["_pid"] = state["_fields"] = None
-        state["_checked_series"] = set()
-        return state
-
-    def close(self) -> None:
-        if self._h5 is not None and self._pid == os.getpid():
-            self._h5.close()
-        self._h5, self._fields = None, None
 
     # -- reading ----------------------------------------------------------------------------
     def _datasets(self, index: int) -> list[h5py.Dataset]:
         f = self._file()
         try:
             if self.info.layout != SERIES:
-                if self._fields is None:
-                    self._fields = _arrays(self.path, f, self.info)
-                return self._fields
+                if self._verified is None:
+                    self._verified = _arrays(self.path, f, self.info)
+                return self._verified
             if index in self._checked_series:  # the same handle: the links checked lead to the same data
                 return [f[self.info.sample_keys[index]]["data"]]
             data = _series_dataset(self.path, f, self.info, index)
