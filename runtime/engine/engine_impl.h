@@ -85,7 +85,6 @@ struct Engine {
   ModelFile model;
   Graph graph;
   std::unique_ptr<ReferenceRunner> reference;
-  bool fused = false;  // a fused block runs (alone, or inside the reference runner)
   double block_s = 0;  // profile: the fused block's share of the last reference run
 
   // fused path: shapes (match.h WnoMatch)
@@ -94,7 +93,6 @@ struct Engine {
   int top = 0, left = 0;  // the image's offset in the padded grid
   int lw = 0, cmw = 0;    // neuraloperator's lifting MLP and channel MLP widths (0: none)
   bool fused_lift = false, fused_project = false;  // the block's ends (match.h)
-  int block_in = -1, block_out = -1;               // its values, when the runner holds them
   long long modes = 0;
   long long modes_p = 0;  // modes rounded up to kModeBlock: the stride of re and im in X and O
   const Kernels* k = nullptr;

@@ -215,7 +215,6 @@ Error load_reference(const Source& src, const GraphLimits& limits, long long max
     const Source kept{e->file.data(), e->file.size(), false};
     Error status = load_fused(kept, e->graph, *wm, threads, max_bytes, e);
     if (status.status != WNO_SUCCESS) return status;
-    e->fused = true;
     fb.skip.assign(e->graph.nodes.size(), 0);
     for (const StageMatch& s : wm->stages)
       for (const int nd : s.nodes) fb.skip[static_cast<std::size_t>(nd)] = 1;
@@ -272,7 +271,6 @@ Error load(const Source& src, const wno_engine_options& opt, Engine* e) {
     if (status.status != WNO_SUCCESS) return status;
     status = start_pool(opt, threads, e);
     if (status.status != WNO_SUCCESS) return status;
-    e->fused = true;
     e->plan = fused_plan(*e, g, wm, checksum);
     name_stages(&wm, e);
     return status;
