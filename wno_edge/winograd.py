@@ -10,6 +10,7 @@ torch.nn.functional.conv2d / conv1d):  2-D  Y = A^T [ (G g G^T) . (B^T d B) ] A,
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -309,6 +310,35 @@ class ConvCost:
         return self.multiplies + self.adds
 
 
+def conv_cost(
+    in_channels: int,
+    out_channels: int,
+    grid: Sequence[int],
+    tile: int | None = None,
+    batch: int = 1,
+    padding: int = 1,
+) -> ConvCost:
+    """Multiply/add count of a stride-1 conv layer with 3 taps per axis on `grid` (1-D or 2-D),
+    direct (tile=None) or Winograd F(tile, 3) along every axis."""
+    c, k, rank = in_channels, out_channels, len(grid)
+    out = [n + 2 * padding - 2 for n in grid]
+    if tile is None:
+        macs = batch * k * math.prod(out) * c * 3**rank
+        return ConvCost("direct", macs, macs, macs)
+    mats = matrices(tile)
+    m, a = mats.m, mats.a
+    tiles = batch * math.prod(-(-n // m) for n in out)
+    gemm = tiles * a**rank * c * k
+    # Transforms one axis at a time: pass j of the input transform (BT along axis j) acts on
+    # a^(rank-1) vectors; pass j of the output transform (AT) on m^j a^(rank-1-j), as the axes
+    # already done are m long.
+    inp = [_matmul_cost(mats.BT, a ** (rank - 1)) for _ in range(rank)]
+    outp = [_matmul_cost(mats.AT, m**j * a ** (rank - 1 - j)) for j in range(rank)]
+    mults = gemm + tiles * (c * sum(x for x, _ in inp) + k * sum(x for x, _ in outp))
+    adds = tiles * a**rank * (c - 1) * k + tiles * (c * sum(y for _, y in inp) + k * sum(y for _, y in outp))
+    return ConvCost(f"F({'x'.join([str(m)] * rank)},{'x'.join(['3'] * rank)})", mults, adds, gemm)
+
+
 def conv3x3_cost(
     in_channels: int,
     out_channels: int,
@@ -319,24 +349,7 @@ def conv3x3_cost(
     padding: int = 1,
 ) -> ConvCost:
     """Multiply/add count of a 3x3 stride-1 conv layer, direct (tile=None) or Winograd F(tile,3)."""
-    c, k = in_channels, out_channels
-    ho, wo = height + 2 * padding - 2, width + 2 * padding - 2
-    if tile is None:
-        macs = batch * k * ho * wo * c * 9
-        return ConvCost("direct", macs, macs, macs)
-    mats = matrices(tile)
-    m, a = mats.m, mats.a
-    tiles = batch * -(-ho // m) * -(-wo // m)
-    gemm = tiles * a * a * c * k
-    # Input transform per (tile, in channel): BT d (a cols) then (.) B (a rows).
-    im1, ia1 = _matmul_cost(mats.BT, a)
-    im2, ia2 = _matmul_cost(mats.BT, a)
-    # Output transform per (tile, out channel): AT M (a cols) then (.) A (m rows).
-    om1, oa1 = _matmul_cost(mats.AT, a)
-    om2, oa2 = _matmul_cost(mats.AT, m)
-    mults = gemm + tiles * (c * (im1 + im2) + k * (om1 + om2))
-    adds = tiles * a * a * (c - 1) * k + tiles * (c * (ia1 + ia2) + k * (oa1 + oa2))
-    return ConvCost(f"F({m}x{m},3x3)", mults, adds, gemm)
+    return conv_cost(in_channels, out_channels, (height, width), tile, batch, padding)
 
 
 def conv3_cost(
@@ -348,17 +361,4 @@ def conv3_cost(
     padding: int = 1,
 ) -> ConvCost:
     """Multiply/add count of a 1-D 3-tap stride-1 conv layer, direct (tile=None) or Winograd F(tile, 3)."""
-    c, k = in_channels, out_channels
-    xo = length + 2 * padding - 2
-    if tile is None:
-        macs = batch * k * xo * c * 3
-        return ConvCost("direct", macs, macs, macs)
-    mats = matrices(tile)
-    m, a = mats.m, mats.a
-    tiles = batch * -(-xo // m)
-    gemm = tiles * a * c * k
-    im, ia = _matmul_cost(mats.BT, 1)  # input transform per (tile, in channel): BT d
-    om, oa = _matmul_cost(mats.AT, 1)  # output transform per (tile, out channel): AT M
-    mults = gemm + tiles * (c * im + k * om)
-    adds = tiles * a * (c - 1) * k + tiles * (c * ia + k * oa)
-    return ConvCost(f"F({m},3)", mults, adds, gemm)
+    return conv_cost(in_channels, out_channels, (length,), tile, batch, padding)

@@ -18,7 +18,7 @@ from ..contract import OP_DOMAIN as DOMAIN
 from ..contract import OP_NAME as OP_TYPE
 from ..contract import PADDINGS
 from ..model import WNO2d
-from ..winograd import conv3_cost, conv3x3_cost, matrices
+from ..winograd import conv_cost, matrices
 
 # ----------------------------------------------------------------------------- runtimes
 
@@ -253,10 +253,7 @@ def graph_stats(model: onnx.ModelProto) -> GraphStats:
                 attrs = {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
                 tile, padding = int(attrs["tile"]), int(attrs["padding"])
                 _, ci, *grid = shapes[n.input[0]]
-                if len(grid) == 2:
-                    cost = conv3x3_cost(ci, k, grid[0], grid[1], tile, batch=out[0], padding=padding)
-                else:  # a 1-D model's rank-3 node
-                    cost = conv3_cost(ci, k, grid[0], tile, batch=out[0], padding=padding)
+                cost = conv_cost(ci, k, grid, tile, batch=out[0], padding=padding)  # rank 4 or 3
                 wino += cost.multiplies
                 wino_direct += node_macs
     params = sum(onnx.numpy_helper.to_array(t).nbytes for t in model.graph.initializer)

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from ..contract import TILES, WNOConfig
-from ..winograd import ConvCost, conv3_cost, conv3x3_cost
+from ..winograd import ConvCost, conv_cost
 
 
 @dataclass(frozen=True)
@@ -86,9 +86,7 @@ def grid_cost(config: WNOConfig, grid: tuple[int, ...], batch: int = 1) -> Model
     if c.real_space_kernel:
 
         def conv(tile: int | None) -> ConvCost:
-            if c.rank == 2:
-                return conv3x3_cost(c.width, c.width, padded[0], padded[1], tile, batch)
-            return conv3_cost(c.width, c.width, padded[0], tile, batch)
+            return conv_cost(c.width, c.width, padded, tile, batch)
 
         direct = _scale(conv(None), c.n_layers)
         wino = {t: _scale(conv(t), c.n_layers) for t in TILES}
