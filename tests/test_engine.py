@@ -694,13 +694,7 @@ def test_cli_info_plan(use_engine, small_file, tmp_path):
     assert r.output.startswith("plan: fused WNO pipeline, 2 layers") and "reference kernels: none" in r.output
     assert "stage layer 1: DFT GEMMs" in r.output and "Winograd F(4x4, 3x3)" in r.output and "arena" in r.output
 
-    def extra_node(proto):  # y = output * 1: no pattern ends there
-        one = onnx.numpy_helper.from_array(np.ones((), np.float32), "extra_one")
-        proto.graph.initializer.append(one)
-        proto.graph.node[-1].output[0] = "before_extra"
-        proto.graph.node.append(onnx.helper.make_node("Mul", ["before_extra", "extra_one"], ["output"], name="extra"))
-
-    edited = _edited(small_file, tmp_path / "extra.onnx", extra_node)
+    edited = _edited(small_file, tmp_path / "extra.onnx", _extra_mul)
     r = CliRunner().invoke(app, ["info", str(edited), "--plan", "--no-verify-checksum", "--json"])
     assert r.exit_code == 0, r.output
     lines = json.loads(r.output)["plan"]
