@@ -7,7 +7,7 @@
   under its version node: libwno_winograd.so every function of winograd.h but the CUDA kernel's,
   libwno_engine.so engine.h's and wno_status_string. The kernel objects inside the engine stay
   local: a program that links both libraries gets one kernel, libwno_winograd's.
-* The SONAMEs carry the ABI versions of the headers (libwno_engine.so.2, libwno_winograd.so.1),
+* The SONAMEs carry the ABI versions of the headers (libwno_engine.so.2, libwno_winograd.so.2),
   and the Python loaders name the same files.
 """
 

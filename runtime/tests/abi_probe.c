@@ -25,7 +25,7 @@ struct value {
 
 static const struct field FIELDS[] = {FIELD(batch),  FIELD(in_channels), FIELD(out_channels),
                                       FIELD(height), FIELD(width),       FIELD(padding),
-                                      FIELD(tile)};
+                                      FIELD(tile),   FIELD(dims)};
 
 static const struct field PARALLEL_FIELDS[] = {PFIELD(parallel_for), PFIELD(pool),
                                                PFIELD(num_threads)};

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ctypes
 from collections.abc import Mapping
 
-ABI_VERSION = 1  # WNO_ABI_VERSION
+ABI_VERSION = 2  # WNO_ABI_VERSION
 
 # wno_status
 SUCCESS = 0
@@ -25,7 +25,7 @@ class ConvDesc(ctypes.Structure):
     """wno_conv_desc."""
 
     _fields_ = [
-        (name, ctypes.c_int) for name in ("batch", "in_channels", "out_channels", "height", "width", "padding", "tile")
+        (name, ctypes.c_int) for name in ("batch", "in_channels", "out_channels", "height", "width", "padding", "tile", "dims")
     ]
 
 

@@ -1,4 +1,4 @@
-"""Finding and loading the native CPU library (libwno_winograd.so.1), torch-free.
+"""Finding and loading the native CPU library (libwno_winograd.so.2), torch-free.
 
 Built by `pip install .` / `pip install -e .` into wno_edge/_native/ when CMake and a C++
 compiler are found; $WNO_EDGE_NATIVE_LIB names another copy. Nothing is loaded until
@@ -116,6 +116,6 @@ def include_dir() -> Path:
 
 
 def lib_dir() -> Path:
-    """The folder of libwno_engine.so.2 and libwno_winograd.so.1; NativeUnavailable if not built."""
+    """The folder of libwno_engine.so.2 and libwno_winograd.so.2; NativeUnavailable if not built."""
     _built(NATIVE_DIR / ENGINE_LIBRARY_FILE, f"the native engine ({ENGINE_LIBRARY_FILE})")
     return NATIVE_DIR

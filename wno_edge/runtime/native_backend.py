@@ -3,7 +3,7 @@ runs a wno-edge fp32 export end to end on the CPU, through ctypes. Neither torch
 onnxruntime nor onnx is imported.
 
 The library is looked for at $WNO_EDGE_ENGINE_LIB, else wno_edge/_native/libwno_engine.so.2 (its
-SONAME; `pip install -e .` builds it next to libwno_winograd.so.1). The engine verifies the weight
+SONAME; `pip install -e .` builds it next to libwno_winograd.so.2). The engine verifies the weight
 checksum the exporter stores, checks every shape against the file's config, allocates one
 arena at load and nothing per run; calls on one session are serialised (Session's lock, and
 the engine's own).

@@ -4,6 +4,8 @@
  * Used by the Python binding (ctypes) and by the TensorRT plugin.
  *
  *   y = conv2d(x, weight, bias, stride 1, padding 0 or 1)   x: N,C,H,W  weight: K,C,3,3
+ *   y = conv1d(x, weight, bias, stride 1, padding 0 or 1)   x: N,C,W    weight: K,C,3
+ *       (dims = 1 in the descriptor: F(m, 3) on a line, the same matrices)
  *
  * Every kernel works in three steps: transform the weights once (layout private to the
  * kernel, size from *_weight_size), ask for the workspace size, run.
@@ -27,7 +29,7 @@ extern "C" {
 #endif
 
 /* Bumped by any incompatible change; libwno_winograd.so.<this> (its SONAME) follows it. */
-#define WNO_ABI_VERSION 1
+#define WNO_ABI_VERSION 2
 
 typedef enum wno_status {
   WNO_SUCCESS = 0,
@@ -52,11 +54,13 @@ typedef struct wno_conv_desc {
   int width;        /* W */
   int padding;      /* 0 or 1, on every side */
   int tile;         /* output tile m of F(m x m, 3 x 3): 2, 4 or 6 */
+  int dims;         /* spatial dimensions: 2 (0 means 2) or 1; 1: x N,C,W with height 1,
+                       weight K,C,3, y N,K,Wo, padding on the width only (ABI 2) */
 } wno_conv_desc;
 
 WNO_API int wno_abi_version(void);
 WNO_API const char* wno_status_string(wno_status status);
-/* Output height/width: H + 2 * padding - 2, W + 2 * padding - 2. */
+/* Output height/width: H + 2 * padding - 2, W + 2 * padding - 2 (dims 1: 1, W + 2 * padding - 2). */
 WNO_API wno_status wno_conv_output_size(const wno_conv_desc* desc, int* out_height, int* out_width);
 
 /* ---- CPU kernel: float32, NCHW, multi-threaded. ---------------------------------

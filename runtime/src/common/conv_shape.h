@@ -9,6 +9,7 @@ namespace wno {
 
 struct ConvShape {
   int n, c, k, h, w, pad, m;  // batch, in/out channels, input size, padding, tile
+  int dims;                   // 2, or 1: a line (h == ho == th == 1, padding on w only)
   int ho, wo;                 // output size
   int th, tw;                 // tiles per image, vertically and horizontally
   long long tiles;            // n * th * tw: tiles take the place of the batch
@@ -22,9 +23,10 @@ struct ConvShape {
     s.w = d.width;
     s.pad = d.padding;
     s.m = d.tile;
-    s.ho = s.h + 2 * s.pad - 2;
+    s.dims = d.dims == 1 ? 1 : 2;
+    s.ho = s.dims == 1 ? 1 : s.h + 2 * s.pad - 2;
     s.wo = s.w + 2 * s.pad - 2;
-    s.th = s.m > 0 ? (s.ho + s.m - 1) / s.m : 0;
+    s.th = s.dims == 1 ? 1 : s.m > 0 ? (s.ho + s.m - 1) / s.m : 0;
     s.tw = s.m > 0 ? (s.wo + s.m - 1) / s.m : 0;
     s.tiles = static_cast<long long>(s.n) * s.th * s.tw;
     return s;
@@ -36,7 +38,9 @@ inline bool valid_desc(const wno_conv_desc* d) {
   if (!d) return false;
   if (d->batch < 1 || d->in_channels < 1 || d->out_channels < 1) return false;
   if (!contract::valid_padding(d->padding) || !contract::valid_tile(d->tile)) return false;
-  if (d->height + 2 * d->padding < 3 || d->width + 2 * d->padding < 3) return false;
+  if (d->dims != 0 && d->dims != 1 && d->dims != 2) return false;
+  if (d->dims == 1 ? d->height != 1 : d->height + 2 * d->padding < 3) return false;
+  if (d->width + 2 * d->padding < 3) return false;
   const long long limit = 1LL << 31;
   const long long x = 1LL * d->batch * d->in_channels * d->height * d->width;
   const long long y = 1LL * d->batch * d->out_channels * d->height * d->width;
