@@ -12,10 +12,14 @@ namespace wno {
 // out channels padded with zeros to a multiple of kPanelRows (the GEMM's M register tile).
 constexpr int kPanelRows = 4;
 
+// Winograd-domain positions: a per tile of a line (dims 1), a * a per 2-D tile.
+inline int cpu_positions(const ConvShape& s) {
+  return s.dims == 1 ? s.m + 2 : (s.m + 2) * (s.m + 2);
+}
+
 inline long long cpu_weight_floats(const ConvShape& s) {
-  const int a = s.m + 2;
   const long long kp = (s.k + kPanelRows - 1) / kPanelRows;
-  return 1LL * a * a * kp * kPanelRows * s.c;
+  return 1LL * cpu_positions(s) * kp * kPanelRows * s.c;
 }
 
 void cpu_transform_weights(const ConvShape& s, const float* weight, float* u);

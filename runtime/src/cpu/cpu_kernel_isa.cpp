@@ -1,5 +1,7 @@
 // Fused Winograd F(m x m, 3 x 3) convolution on the CPU, structured like ncnn's
 // convolution_3x3_winograd. Compiled once per ISA (-DWNO_CPU_NS=..., ISA flags).
+// The 1-D F(m, 3) (D = 1: a line, one tile row per image) is the same code on tiles
+// of 1 x a inputs: one band row, a positions instead of a^2, one pass of each transform.
 //
 // The tiles of the whole batch (tiles take the place of the batch) are cut into blocks
 // of up to NR consecutive tiles. Per block:
@@ -41,9 +43,12 @@ constexpr int NV = kTileVectors;                // vectors of tiles per register
 constexpr int NR = NV * VL;                     // tiles per block
 constexpr long long kChunkBudget = 192 * 1024;  // bytes of Mb per out-channel chunk
 
-template <int M>
+template <int M, int D>
 struct Layout {
-  static constexpr int A = M + 2, P = A * A;
+  static constexpr int A = M + 2;
+  static constexpr int P = D == 1 ? A : A * A;  // positions: GEMMs per block
+  static constexpr int R = D == 1 ? 1 : A;      // input rows per tile (band rows)
+  static constexpr int Y = D == 1 ? M : M * M;  // outputs per tile
   // A band row holds the patch rows of up to NR tiles plus one vector of over-read,
   // plus one vector of slack for whole-vector zeroing past the end.
   static constexpr int kBandRow = ((NR + VL - 1) / VL) * VL * M + 2 * VL;
@@ -59,7 +64,7 @@ struct Layout {
   static long long mb_stride(const ConvShape& s) { return 1LL * chunk_channels(s) * NR + 16; }
   static long long v_floats(const ConvShape& s) { return P * v_stride(s); }
   static long long mb_floats(const ConvShape& s) { return P * mb_stride(s); }
-  static constexpr long long band_floats() { return (A * kBandRow + 15) / 16 * 16; }
+  static constexpr long long band_floats() { return (R * kBandRow + 15) / 16 * 16; }
 };
 
 // How a call's work is cut into tasks (see the top of the file).
@@ -88,9 +93,9 @@ double block_schedule_score(long long tiles, int nb, int threads) {
   return balance * gemm;
 }
 
-template <int M>
+template <int M, int D>
 Plan make_plan(const ConvShape& s, int threads) {
-  using L = Layout<M>;
+  using L = Layout<M, D>;
   Plan pl;
   const int panels = static_cast<int>(ceil_div(s.k, MR));
   pl.cg = s.c;
@@ -127,9 +132,9 @@ Plan make_plan(const ConvShape& s, int threads) {
   return pl;
 }
 
-template <int M>
+template <int M, int D>
 std::size_t workspace_bytes_tile(const ConvShape& s, int threads) {
-  const Plan pl = make_plan<M>(s, threads);
+  const Plan pl = make_plan<M, D>(s, threads);
   return sizeof(float) * (pl.shared + threads * pl.private_) + 64;
 }
 
@@ -158,18 +163,18 @@ struct BlockTiles {
   }
 };
 
-// The a input rows of a segment, zero outside the image, into band columns
+// The R input rows of a segment, zero outside the image, into band columns
 // [slot * M, (slot + count) * M + 2), then zeros up to column `end` (rounded up to whole
 // vectors: segments are filled left to right, the next one overwrites the excess).
 // Tile l of the block starts at column l * M.
-template <int M>
+template <int M, int D>
 void fill_segment(const ConvShape& s, const float* plane, const Segment& g, int end, float* band) {
-  constexpr int A = M + 2, L = Layout<M>::kBandRow;
+  constexpr int R = Layout<M, D>::R, L = Layout<M, D>::kBandRow;
   const int width = std::max(g.count * M + 2, end - g.slot * M);
-  const int y0 = g.ty * M - s.pad, x0 = g.tx * M - s.pad;
+  const int y0 = D == 1 ? 0 : g.ty * M - s.pad, x0 = g.tx * M - s.pad;  // a line: no row padding
   const int lo = std::max(0, -x0), hi = std::max(lo, std::min(g.count * M + 2, s.w - x0));
   band += g.slot * M;
-  for (int i = 0; i < A; ++i, band += L) {
+  for (int i = 0; i < R; ++i, band += L) {
     const int yy = y0 + i;
     int j = 0;
     if (yy >= 0 && yy < s.h && hi > lo) {
@@ -194,14 +199,15 @@ void fill_segment(const ConvShape& s, const float* plane, const Segment& g, int 
 // band, so a vector of tiles may span tile rows (17 tiles a row cost 2 vectors a row
 // otherwise). Where two segments meet they overlap by 2 columns: the last tile of the
 // left one gets its columns M, M + 1 patched in after the deinterleave.
-template <int M>
+template <int M, int D>
 void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, float* V,
                      long long v_stride, float* band, int c0, int c1) {
-  constexpr int A = M + 2, P = A * A, L = Layout<M>::kBandRow;
+  using Lay = Layout<M, D>;
+  constexpr int A = M + 2, P = Lay::P, R = Lay::R, L = Lay::kBandRow;
   const long long plane = 1LL * s.h * s.w;
   const int nvec = (bt.count + VL - 1) / VL;
   const int width = nvec * VL * M + VL;  // columns the deinterleaves read
-  float seam[NR][A][2];                  // columns M, M + 1 of each segment's last tile
+  float seam[NR][R][2];                  // columns M, M + 1 of each segment's last tile
   for (int c = c0; c < c1; ++c) {
     if (bt.count < nvec * VL)  // keep the unused lanes of the last vector finite
       for (int p = 0; p < P; ++p)
@@ -210,10 +216,10 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
     for (int gi = 0; gi < bt.segments; ++gi) {
       const Segment& g = bt.seg[gi];
       const int end = gi + 1 < bt.segments ? 0 : width;  // the last one zeroes the over-read
-      fill_segment<M>(s, x + (1LL * g.n * s.c + c) * plane, g, end, band);
+      fill_segment<M, D>(s, x + (1LL * g.n * s.c + c) * plane, g, end, band);
       if (gi + 1 < bt.segments) {
         const int col = (g.slot + g.count) * M;
-        for (int i = 0; i < A; ++i) {
+        for (int i = 0; i < R; ++i) {
           seam[gi][i][0] = band[i * L + col];
           seam[gi][i][1] = band[i * L + col + 1];
         }
@@ -222,17 +228,20 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
     int gi = 0;  // the first segment that ends at or after this vector
     for (int q = 0; q < nvec; ++q) {
       vf d[P];
-      WNO_UNROLL for (int i = 0; i < A; ++i)
+      WNO_UNROLL for (int i = 0; i < R; ++i)
         deinterleave<M>(band + i * L + q * VL * M, d + i * A);
       for (; gi + 1 < bt.segments; ++gi) {  // seams inside this vector
         const int last = bt.seg[gi].slot + bt.seg[gi].count - 1 - q * VL;
         if (last >= VL) break;
-        for (int i = 0; i < A; ++i) {
+        for (int i = 0; i < R; ++i) {
           d[i * A + M][last] = seam[gi][i][0];
           d[i * A + M + 1][last] = seam[gi][i][1];
         }
       }
-      wno::input_tile<M>(d, d);
+      if constexpr (D == 1)
+        wno::Winograd<M>::input_1d(d, 1, d, 1);
+      else
+        wno::input_tile<M>(d, d);
       float* out = V + 1LL * c * NR + q * VL;
       WNO_UNROLL for (int p = 0; p < P; ++p)
         store(out + p * v_stride, d[p]);
@@ -294,29 +303,32 @@ WNO_FORCE_INLINE void store_row(vf* line, int from, int n, const float* add, int
 
 // 3. Output transform + epilogue of out channels [k0, k0 + kn) of the chunk in Mb: per
 // vector of VL tiles, then the part of each segment in it back into NCHW rows.
-template <int M>
+template <int M, int D>
 void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, int k0, int kn,
                       const wno::Epilogue& epi, const BlockTiles& bt, float* y) {
-  constexpr int A = M + 2, P = A * A;
+  constexpr int P = Layout<M, D>::P, Y = Layout<M, D>::Y;
   const int nvec = (bt.count + VL - 1) / VL;
   for (int kk = 0; kk < kn; ++kk) {
     const int k = k0 + kk;
     const vf b = splat(epi.bias ? epi.bias[k] : 0.f);
     int gi = 0;  // the first segment that ends inside or after this vector
     for (int q = 0; q < nvec; ++q) {
-      vf m[P], o[M * M];
+      vf m[P], o[Y];
       const float* src = Mb + kk * NR + q * VL;
       WNO_UNROLL for (int p = 0; p < P; ++p)
         m[p] = load(src + p * mb_stride);
-      wno::output_tile<M>(m, o);
-      WNO_UNROLL for (int r = 0; r < M * M; ++r)
+      if constexpr (D == 1)
+        wno::Winograd<M>::output_1d(m, 1, o, 1);
+      else
+        wno::output_tile<M>(m, o);
+      WNO_UNROLL for (int r = 0; r < Y; ++r)
         o[r] += b;
       const int v0 = q * VL, v1 = std::min(bt.count, v0 + VL);  // lanes of this vector
       for (int gj = gi; gj < bt.segments && bt.seg[gj].slot < v1; ++gj) {
         const Segment& g = bt.seg[gj];
         const int a = std::max(g.slot, v0), e = std::min(g.slot + g.count, v1);
         const int oy = g.ty * M, ox = (g.tx + a - g.slot) * M;
-        const int rows = std::min(M, s.ho - oy);
+        const int rows = D == 1 ? 1 : std::min(M, s.ho - oy);
         const int cols = std::min((e - a) * M, s.wo - ox);  // cropped at the right edge
         const long long at = ((1LL * g.n * s.k + k) * s.ho + oy) * s.wo + ox;
         for (int r = 0; r < rows; ++r) {
@@ -332,7 +344,7 @@ void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, 
   }
 }
 
-template <int M>
+template <int M, int D>
 struct Job {
   const ConvShape* s;
   const float *x, *u;
@@ -360,10 +372,10 @@ void gemm_panels(const float* u, const float* V, float* Mb, int panels, int coun
 }
 
 // 2-3 for out-channel panels [pan0, pan1) of one block, in cache-sized chunks.
-template <int M>
-void gemm_output(const Job<M>& job, const BlockTiles& bt, const float* V, float* Mb, int pan0,
+template <int M, int D>
+void gemm_output(const Job<M, D>& job, const BlockTiles& bt, const float* V, float* Mb, int pan0,
                  int pan1) {
-  using L = Layout<M>;
+  using L = Layout<M, D>;
   constexpr int P = L::P;
   const ConvShape& s = *job.s;
   const long long v_stride = L::v_stride(s), mb_stride = L::mb_stride(s);
@@ -386,94 +398,109 @@ void gemm_output(const Job<M>& job, const BlockTiles& bt, const float* V, float*
         gemm_panels<P, NV>(u, V, Mb, panels, chunk_panels, s.c, v_stride, mb_stride);
     }
     const int k0 = c0 * MR;
-    transform_output<M>(s, Mb, mb_stride, k0, std::min(chunk_panels * MR, s.k - k0), job.epi, bt,
-                        job.y);
+    transform_output<M, D>(s, Mb, mb_stride, k0, std::min(chunk_panels * MR, s.k - k0), job.epi, bt,
+                           job.y);
   }
 }
 
 // One block, 1-3, on one thread.
-template <int M>
+template <int M, int D>
 void block_task(void* ctx, long long block, int worker) {
-  using L = Layout<M>;
-  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
+  using L = Layout<M, D>;
+  const Job<M, D>& job = *static_cast<const Job<M, D>*>(ctx);
   const ConvShape& s = *job.s;
   const BlockTiles bt = block_tiles(s, block, job.plan.nb);
   float* V = job.threads + job.plan.private_ * worker;
   float* Mb = V + L::v_floats(s);
   float* band = Mb + L::mb_floats(s);
-  transform_input<M>(s, job.x, bt, V, L::v_stride(s), band, 0, s.c);
-  gemm_output<M>(job, bt, V, Mb, 0, job.plan.kcp);
+  transform_input<M, D>(s, job.x, bt, V, L::v_stride(s), band, 0, s.c);
+  gemm_output<M, D>(job, bt, V, Mb, 0, job.plan.kcp);
 }
 
 // Phase 1 of a split call: one (block, in-channel group) into the shared V.
-template <int M>
+template <int M, int D>
 void input_task(void* ctx, long long task, int worker) {
-  using L = Layout<M>;
-  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
+  using L = Layout<M, D>;
+  const Job<M, D>& job = *static_cast<const Job<M, D>*>(ctx);
   const ConvShape& s = *job.s;
   const long long block = task / job.plan.cgroups;
   const int c0 = static_cast<int>(task % job.plan.cgroups) * job.plan.cg;
   const BlockTiles bt = block_tiles(s, block, job.plan.nb);
   float* band = job.threads + job.plan.private_ * worker + L::mb_floats(s);
-  transform_input<M>(s, job.x, bt, job.shared_v + block * L::v_floats(s), L::v_stride(s), band, c0,
-                     std::min(s.c, c0 + job.plan.cg));
+  transform_input<M, D>(s, job.x, bt, job.shared_v + block * L::v_floats(s), L::v_stride(s), band,
+                        c0, std::min(s.c, c0 + job.plan.cg));
 }
 
 // Phase 2 of a split call: one (block, out-channel group) from the shared V.
-template <int M>
+template <int M, int D>
 void output_task(void* ctx, long long task, int worker) {
-  using L = Layout<M>;
-  const Job<M>& job = *static_cast<const Job<M>*>(ctx);
+  using L = Layout<M, D>;
+  const Job<M, D>& job = *static_cast<const Job<M, D>*>(ctx);
   const ConvShape& s = *job.s;
   const long long block = task / job.plan.kchunks;
   const int pan0 = static_cast<int>(task % job.plan.kchunks) * job.plan.kcp;
   const int panels = static_cast<int>(ceil_div(s.k, MR));
   const BlockTiles bt = block_tiles(s, block, job.plan.nb);
-  gemm_output<M>(job, bt, job.shared_v + block * L::v_floats(s),
-                 job.threads + job.plan.private_ * worker, pan0,
-                 std::min(panels, pan0 + job.plan.kcp));
+  gemm_output<M, D>(job, bt, job.shared_v + block * L::v_floats(s),
+                    job.threads + job.plan.private_ * worker, pan0,
+                    std::min(panels, pan0 + job.plan.kcp));
 }
 
-template <int M>
-void conv2d_tile(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi,
-                 float* y, char* workspace, const wno::Parallel& par) {
-  Job<M> job{&s, x, u, epi, y, make_plan<M>(s, par.threads), nullptr, nullptr};
+template <int M, int D>
+void conv_tile(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi,
+               float* y, char* workspace, const wno::Parallel& par) {
+  Job<M, D> job{&s, x, u, epi, y, make_plan<M, D>(s, par.threads), nullptr, nullptr};
   float* base = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(workspace) + 63) &
                                          ~std::uintptr_t{63});
   job.shared_v = base;
   job.threads = base + job.plan.shared;
   const Plan& pl = job.plan;
   if (!pl.split) {
-    par(pl.blocks, block_task<M>, &job);
+    par(pl.blocks, block_task<M, D>, &job);
     return;
   }
-  par(pl.blocks * pl.cgroups, input_task<M>, &job);
-  par(pl.blocks * pl.kchunks, output_task<M>, &job);
+  par(pl.blocks * pl.cgroups, input_task<M, D>, &job);
+  par(pl.blocks * pl.kchunks, output_task<M, D>, &job);
+}
+
+// Calls f(Tiling<M, D>{}) for the shape's tile and rank: one instantiation each.
+template <int M, int D>
+struct Tiling {
+  static constexpr int m = M, d = D;
+};
+
+template <int D, class F>
+auto by_tile(int m, F f) {
+  switch (m) {
+    case 2:
+      return f(Tiling<2, D>{});
+    case 4:
+      return f(Tiling<4, D>{});
+    default:
+      return f(Tiling<6, D>{});
+  }
+}
+
+template <class F>
+auto by_tiling(const ConvShape& s, F f) {
+  return s.dims == 1 ? by_tile<1>(s.m, f) : by_tile<2>(s.m, f);
 }
 
 }  // namespace
 
 std::size_t workspace_bytes(const ConvShape& s, int threads) {
-  switch (s.m) {
-    case 2:
-      return workspace_bytes_tile<2>(s, threads);
-    case 4:
-      return workspace_bytes_tile<4>(s, threads);
-    default:
-      return workspace_bytes_tile<6>(s, threads);
-  }
+  return by_tiling(s, [&](auto t) {
+    using T = decltype(t);
+    return workspace_bytes_tile<T::m, T::d>(s, threads);
+  });
 }
 
 void conv2d(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi, float* y,
             char* workspace, const wno::Parallel& par) {
-  switch (s.m) {
-    case 2:
-      return conv2d_tile<2>(s, x, u, epi, y, workspace, par);
-    case 4:
-      return conv2d_tile<4>(s, x, u, epi, y, workspace, par);
-    default:
-      return conv2d_tile<6>(s, x, u, epi, y, workspace, par);
-  }
+  by_tiling(s, [&](auto t) {
+    using T = decltype(t);
+    conv_tile<T::m, T::d>(s, x, u, epi, y, workspace, par);
+  });
 }
 
 }  // namespace WNO_CPU_NS
