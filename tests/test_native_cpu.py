@@ -1,4 +1,5 @@
-"""The native CPU Winograd kernel (runtime/src/cpu) against F.conv2d and the golden vectors.
+"""The native CPU Winograd kernel (runtime/src/cpu) against F.conv2d, F.conv1d (its 1-D path,
+desc.dims 1) and the golden vectors.
 
 Built from source by the session fixture (tests/native_build.py); every ISA path the
 machine supports is run (AVX-512, AVX2, generic), and an aarch64 build is compiled, and
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from golden import U_FP32, assert_within_bound, load_cases, relative_error, skip_line_case, winograd_error_bound
+from golden import U_FP32, assert_within_bound, load_cases, relative_error, winograd_error_bound
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from native_build import (
@@ -55,7 +56,8 @@ def lib(build_dir):
 
 
 def reference(x, w, b, padding):
-    return F.conv2d(x.double(), w.double(), None if b is None else b.double(), padding=padding)
+    conv = F.conv1d if x.dim() == 3 else F.conv2d
+    return conv(x.double(), w.double(), None if b is None else b.double(), padding=padding)
 
 
 def rel_err(y, ref):
@@ -63,8 +65,10 @@ def rel_err(y, ref):
 
 
 def random_conv(seed, n, c, k, h, w):
+    """x (N, C, H, W), weight (K, C, 3, 3), bias; h None: a 1-D conv, x (N, C, W), weight (K, C, 3)."""
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(n, c, h, w, generator=g), torch.randn(k, c, 3, 3, generator=g), torch.randn(k, generator=g))
+    grid, taps = ((w,), (3,)) if h is None else ((h, w), (3, 3))
+    return (torch.randn(n, c, *grid, generator=g), torch.randn(k, c, *taps, generator=g), torch.randn(k, generator=g))
 
 
 # ------------------------------------------------------------------ accuracy
@@ -72,9 +76,11 @@ def random_conv(seed, n, c, k, h, w):
 
 @pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
 def test_golden_vectors(lib, name, case):
-    skip_line_case(case, "the CPU kernel")
     x, w, b = (torch.from_numpy(case[key]).float() for key in ("x", "weight", "bias"))
-    y = native.winograd_conv2d(x, w, b, padding=case["padding"], tile=case["tile"])
+    if x.dim() == 3:  # a line: the C ABI with desc.dims 1 (the torch op is 2-D only)
+        y = torch.from_numpy(_run_raw(lib, *(t.numpy() for t in (x, w, b)), case["padding"], case["tile"]))
+    else:
+        y = native.winograd_conv2d(x, w, b, padding=case["padding"], tile=case["tile"])
     assert relative_error(y.numpy(), case["y"]) <= case["tolerance"], name
 
 
@@ -169,16 +175,28 @@ def _run_raw(lib, x, w, b, padding, tile, threads=2):
     return _run_c_abi(lib, x, w, b, padding, tile, threads)
 
 
+def _conv_desc(x_shape, k, padding, tile):
+    """wno_conv_desc of x (N, C, H, W), or of a line x (N, C, W): dims 1, height 1."""
+    if len(x_shape) == 3:
+        n, c, w = x_shape
+        return ConvDesc(n, c, k, 1, w, padding, tile, 1)
+    n, c, h, w = x_shape
+    return ConvDesc(n, c, k, h, w, padding, tile, 2)
+
+
+def _out_shape(x_shape, k, padding):
+    return (x_shape[0], k, *(size + 2 * padding - 2 for size in x_shape[2:]))
+
+
 def _run_c_abi(lib, x, w, b, padding, tile, threads, fused=None, workspace=True, on=None):
     """The C ABI from numpy: wno_cpu_conv2d, or with fused=(addend, act) wno_cpu_conv2d_fused,
-    or with on=CpuParallel (its num_threads: threads) wno_cpu_conv2d_on."""
-    n, c, h, wd = x.shape
+    or with on=CpuParallel (its num_threads: threads) wno_cpu_conv2d_on. x (N, C, W): dims 1."""
     k = w.shape[0]
-    d = ConvDesc(n, c, k, h, wd, padding, tile)
+    d = _conv_desc(x.shape, k, padding, tile)
     u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
     assert lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes) == 0
     ws = np.empty(lib.wno_cpu_workspace_size(ctypes.byref(d), threads), np.uint8)
-    y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, np.float32)
+    y = np.full(_out_shape(x.shape, k, padding), np.nan, np.float32)
     head = (ctypes.byref(d), x.ctypes.data, u.ctypes.data, None if b is None else b.ctypes.data)
     tail = (y.ctypes.data, ws.ctypes.data if workspace else None, ws.nbytes if workspace else 0, threads)
     if on is not None:
@@ -202,16 +220,22 @@ def _cpu_has(flag: str) -> bool:
         return False
 
 
-@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
-def test_every_isa_path(build_dir, tmp_path, isa):
+def _isa_library_or_skip(build_dir: Path, isa: str, tmp: Path) -> ctypes.CDLL:
+    """_isa_library, or a skip where this machine cannot run that ISA."""
     import platform
 
     if platform.machine() not in ("x86_64", "AMD64") and isa != "generic":
         pytest.skip("x86 ISA")
     if (isa == "avx2" and not _cpu_has("avx2")) or (isa == "avx512" and not _cpu_has("avx512f")):
         pytest.skip(f"this CPU has no {isa}")
-    lib = _isa_library(build_dir, isa, tmp_path)
+    lib = _isa_library(build_dir, isa, tmp)
     assert lib.wno_cpu_isa().decode() == isa
+    return lib
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_every_isa_path(build_dir, tmp_path, isa):
+    lib = _isa_library_or_skip(build_dir, isa, tmp_path)
     for tile in (2, 4, 6):
         for padding in (0, 1):
             x, w, b = (t.numpy() for t in random_conv(tile, 2, 13, 11, 29, 38))
@@ -255,9 +279,10 @@ def _fused_reference(x, w, b, addend, act, padding):
 
 
 def _fused_case(seed, n, c, k, h, w, padding, with_bias=True, with_addend=True):
+    """x, weight, bias, addend of a 2-D conv, or of a 1-D one with h None."""
     x, wt, b = (t.numpy() for t in random_conv(seed, n, c, k, h, w))
-    ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
-    addend = np.random.default_rng(seed).standard_normal((n, k, ho, wo)).astype(np.float32) if with_addend else None
+    shape = _out_shape(x.shape, k, padding)
+    addend = np.random.default_rng(seed).standard_normal(shape).astype(np.float32) if with_addend else None
     return x, wt, b if with_bias else None, addend
 
 
@@ -284,7 +309,13 @@ def test_conv_on_a_callers_pool_matches_the_librarys_own(lib):
     par = CpuParallel(PARALLEL_FOR(parallel_for), None, threads)
     regions = set()  # parallel-fors per call: 1 for whole blocks, 2 for a split plan
     for tile in (2, 4, 6):
-        for shape in ((1, 32, 32, 66, 66, 1), (3, 7, 5, 29, 38, 1), (1, 9, 10, 20, 20, 1)):
+        for shape in (
+            (1, 32, 32, 66, 66, 1),
+            (3, 7, 5, 29, 38, 1),
+            (1, 9, 10, 20, 20, 1),
+            (3, 7, 5, None, 300, 1),  # lines: whole blocks
+            (1, 9, 10, None, 20, 0),  # and a split plan
+        ):
             x, w, b, addend = _fused_case(tile, *shape)
             before = len(calls)
             y_on = _run_c_abi(lib, x, w, b, shape[-1], tile, threads, fused=(addend, ACT_GELU), on=par)
@@ -340,10 +371,11 @@ def test_fused_plain_equals_conv2d(lib):
     _check_fused(y, x, w, None, None, ACT_GELU, 1, 4)
 
 
-def test_fused_addend_may_alias_output(lib):
-    x, w, b, addend = _fused_case(12, 2, 6, 7, 21, 19, 1)
+@pytest.mark.parametrize("h", [21, None], ids=["2d", "line"])
+def test_fused_addend_may_alias_output(lib, h):
+    x, w, b, addend = _fused_case(12, 2, 6, 7, h, 19, 1)
     want = _run_fused(lib, x, w, b, addend, ACT_GELU, 1, 4, 2)
-    d = ConvDesc(2, 6, 7, 21, 19, 1, 4)
+    d = _conv_desc(x.shape, 7, 1, 4)
     u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
     lib.wno_cpu_transform_weights(ctypes.byref(d), w.ctypes.data, u.ctypes.data, u.nbytes)
     y = addend.copy()  # y += conv, in place: the WNO layer's residual sum
@@ -471,6 +503,81 @@ def test_fused_under_sanitizers(isa):
     )
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
     assert f"isa {isa}" in run.stdout
+
+
+# ------------------------------------------------------------------ 1-D path (desc.dims 1)
+
+# n, c, k, w of lines: one output, ragged last tiles, blocks spanning lines (many segments),
+# C and K off the 4-row panel, a long line (several blocks).
+LINE_SHAPES = ((1, 1, 1, 1), (2, 13, 11, 38), (3, 7, 5, 200), (9, 3, 9, 4), (1, 64, 64, 1024), (4, 5, 6, 3))
+
+
+@pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
+def test_line_matches_conv1d_every_isa(build_dir, tmp_path, isa):
+    lib = _isa_library_or_skip(build_dir, isa, tmp_path)
+    for tile in (2, 4, 6):
+        for padding in (0, 1):
+            for n, c, k, w in LINE_SHAPES:
+                if w + 2 * padding < 3:
+                    continue
+                x, wt, b, addend = _fused_case(tile + w, n, c, k, None, w, padding)
+                y = _run_raw(lib, x, wt, b, padding, tile)
+                ref = reference(*(torch.from_numpy(t) for t in (x, wt, b)), padding)
+                assert y.shape == tuple(ref.shape)
+                assert rel_err(torch.from_numpy(y), ref) <= TOL_ANY[tile], (isa, tile, padding, n, c, k, w)
+                outs = [_run_fused(lib, x, wt, b, addend, ACT_GELU, padding, tile, t) for t in (1, 2, 3, 8)]
+                assert all(np.array_equal(outs[0], o) for o in outs[1:]), (isa, tile, padding, n, c, k, w)
+                _check_fused(outs[0], x, wt, b, addend, ACT_GELU, padding, tile)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(1, 4),
+    c=st.integers(1, 40),
+    k=st.integers(1, 40),
+    w=st.integers(1, 300),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from([2, 4, 6]),
+    threads=st.integers(2, 8),
+    with_bias=st.booleans(),
+    with_addend=st.booleans(),
+    act=st.sampled_from([ACT_NONE, ACT_GELU]),
+    seed=st.integers(0, 2**16),
+)
+def test_line_property_any_shape(lib, n, c, k, w, padding, tile, threads, with_bias, with_addend, act, seed):
+    if w + 2 * padding < 3:  # no output: refused, like a 2-D conv without one
+        d = _conv_desc((n, c, w), k, padding, tile)
+        assert lib.wno_cpu_weight_size(ctypes.byref(d)) == 0 == lib.wno_cpu_workspace_size(ctypes.byref(d), 1)
+        return
+    x, wt, b, addend = _fused_case(seed, n, c, k, None, w, padding, with_bias, with_addend)
+    y = _run_fused(lib, x, wt, b, addend, act, padding, tile, threads)
+    assert np.array_equal(y, _run_fused(lib, x, wt, b, addend, act, padding, tile, 1))  # threads change no bit
+    _check_fused(y, x, wt, b, addend, act, padding, tile)
+
+
+def test_line_refuses_bad_descriptors(lib):
+    """dims other than 0, 1, 2 and a line whose height is not 1 are invalid arguments at every entry."""
+    x = np.zeros((1, 2, 3, 8), np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    y = np.zeros((1, 3, 3, 8), np.float32)
+    u = np.zeros(4096, np.float32)
+    par = CpuParallel(PARALLEL_FOR(lambda pool, n, task, ctx: None), None, 1)
+    for bad in (
+        ConvDesc(1, 2, 3, 1, 8, 1, 4, 3),
+        ConvDesc(1, 2, 3, 1, 8, 1, 4, -1),
+        ConvDesc(1, 2, 3, 3, 8, 1, 4, 1),
+        ConvDesc(1, 2, 3, 0, 8, 1, 4, 1),
+        ConvDesc(1, 2, 3, 1, 1, 0, 4, 1),
+    ):
+        d = ctypes.byref(bad)
+        assert lib.wno_cpu_weight_size(d) == 0 == lib.wno_cpu_workspace_size(d, 2)
+        assert lib.wno_cpu_transform_weights(d, w.ctypes.data, u.ctypes.data, u.nbytes) == 1
+        assert lib.wno_cpu_conv2d(d, x.ctypes.data, u.ctypes.data, None, y.ctypes.data, None, 0, 1) == 1
+        args = (d, x.ctypes.data, u.ctypes.data, None, None, ACT_NONE, y.ctypes.data, None, 0)
+        assert lib.wno_cpu_conv2d_fused(*args, 1) == 1
+        assert lib.wno_cpu_conv2d_on(*args, ctypes.byref(par)) == 1
+    assert not y.any()
+    assert lib.wno_status_string(1).decode() == "invalid argument"
 
 
 # ------------------------------------------------------------------ C ABI contract
