@@ -3,7 +3,7 @@
 // -DWNO_SANITIZE=ON it runs both under AddressSanitizer and UBSan, which see every
 // out-of-bounds access to x, y and the weights that a test of the values could miss.
 //
-//   wno_conv_check cpu    # the CPU kernel (ISA from $WNO_CPU_ISA), 1 and 3 threads
+//   wno_conv_check cpu    # the CPU kernel (ISA from $WNO_CPU_ISA), 1 and 3 threads, 2-D and 1-D
 //   wno_conv_check emu    # the CUDA kernels' block code (v1, v2), float32 and float16 storage
 #include <algorithm>
 #include <cmath>
@@ -45,9 +45,12 @@ struct Rng {  // xorshift: the same shapes and data on every machine
   }
 };
 
+// dims 1: a line (height 1, weight K,C,3), padded on the width only.
 std::vector<double> direct(const wno_conv_desc& d, const std::vector<float>& x,
                            const std::vector<float>& w, const std::vector<float>& b) {
-  const int ho = d.height + 2 * d.padding - 2, wo = d.width + 2 * d.padding - 2;
+  const bool line = d.dims == 1;
+  const int rows = line ? 1 : 3, pad_y = line ? 0 : d.padding;
+  const int ho = d.height + 2 * pad_y - rows + 1, wo = d.width + 2 * d.padding - 2;
   std::vector<double> y(static_cast<size_t>(d.batch) * d.out_channels * ho * wo);
   for (int n = 0; n < d.batch; ++n)
     for (int k = 0; k < d.out_channels; ++k)
@@ -55,15 +58,15 @@ std::vector<double> direct(const wno_conv_desc& d, const std::vector<float>& x,
         for (int ox = 0; ox < wo; ++ox) {
           double acc = b[k];
           for (int c = 0; c < d.in_channels; ++c)
-            for (int i = 0; i < 3; ++i)
+            for (int i = 0; i < rows; ++i)
               for (int j = 0; j < 3; ++j) {
-                const int yy = oy + i - d.padding, xx = ox + j - d.padding;
+                const int yy = oy + i - pad_y, xx = ox + j - d.padding;
                 if (yy < 0 || yy >= d.height || xx < 0 || xx >= d.width) continue;
                 acc +=
                     static_cast<double>(
                         x[((static_cast<size_t>(n) * d.in_channels + c) * d.height + yy) * d.width +
                           xx]) *
-                    w[((static_cast<size_t>(k) * d.in_channels + c) * 3 + i) * 3 + j];
+                    w[((static_cast<size_t>(k) * d.in_channels + c) * rows + i) * 3 + j];
               }
           y[((static_cast<size_t>(n) * d.out_channels + k) * ho + oy) * wo + ox] = acc;
         }
@@ -86,8 +89,8 @@ void expect(bool ok, const char* what, const wno_conv_desc& d, double err) {
   ++checks;
   if (ok) return;
   ++failures;
-  std::printf("FAIL %s n%d c%d k%d %dx%d pad%d tile%d: error %.3g\n", what, d.batch, d.in_channels,
-              d.out_channels, d.height, d.width, d.padding, d.tile, err);
+  std::printf("FAIL %s n%d c%d k%d %dx%d pad%d tile%d dims%d: error %.3g\n", what, d.batch,
+              d.in_channels, d.out_channels, d.height, d.width, d.padding, d.tile, d.dims, err);
 }
 
 void check_cpu(const wno_conv_desc& d, const std::vector<float>& x, const std::vector<float>& w,
@@ -158,18 +161,30 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::vector<wno_conv_desc> shapes = {
-      {1, 1, 1, 1, 1, 1, 0},     {1, 3, 5, 7, 9, 1, 0},     {2, 9, 17, 13, 20, 0, 0},
-      {1, 20, 20, 32, 32, 1, 0}, {3, 13, 33, 61, 45, 1, 0}, {1, 40, 40, 20, 26, 1, 0},
-      {2, 5, 7, 3, 40, 0, 0},    {1, 2, 3, 40, 3, 1, 0},    {1, 4, 4, 2, 70, 1, 0}};
+      {1, 1, 1, 1, 1, 1, 0, 2},     {1, 3, 5, 7, 9, 1, 0, 2},     {2, 9, 17, 13, 20, 0, 0, 2},
+      {1, 20, 20, 32, 32, 1, 0, 2}, {3, 13, 33, 61, 45, 1, 0, 2}, {1, 40, 40, 20, 26, 1, 0, 2},
+      {2, 5, 7, 3, 40, 0, 0, 2},    {1, 2, 3, 40, 3, 1, 0, 2},    {1, 4, 4, 2, 70, 1, 0, 2}};
   Rng rng;
   for (int i = 0; i < 12; ++i)
     shapes.push_back({1 + rng.below(3), 1 + rng.below(24), 1 + rng.below(40), 3 + rng.below(30),
-                      3 + rng.below(30), rng.below(2), 0});
+                      3 + rng.below(30), rng.below(2), 0, 2});
+  // Lines (dims 1), CPU only so far: one output, many lines a block, several blocks a line.
+  if (cpu) {
+    for (const wno_conv_desc& d : {wno_conv_desc{1, 1, 1, 1, 1, 1, 0, 1},
+                                   {9, 3, 9, 1, 4, 0, 0, 1},
+                                   {2, 13, 11, 1, 38, 1, 0, 1},
+                                   {1, 20, 7, 1, 700, 1, 0, 1}})
+      shapes.push_back(d);
+    for (int i = 0; i < 6; ++i)
+      shapes.push_back({1 + rng.below(5), 1 + rng.below(24), 1 + rng.below(40), 1,
+                        3 + rng.below(300), rng.below(2), 0, 1});
+  }
   for (wno_conv_desc d : shapes) {
     for (int tile : {2, 4, 6}) {
       d.tile = tile;
       std::vector<float> x(static_cast<size_t>(d.batch) * d.in_channels * d.height * d.width);
-      std::vector<float> w(9ul * d.out_channels * d.in_channels), b(d.out_channels);
+      std::vector<float> w((d.dims == 1 ? 3ul : 9ul) * d.out_channels * d.in_channels);
+      std::vector<float> b(d.out_channels);
       for (float& v : x) v = rng.normal();
       for (float& v : w) v = rng.normal();
       for (float& v : b) v = rng.normal();
