@@ -1,12 +1,10 @@
 """1-D imports (issue 23, item 3): PDEBench's FNO1d state dict through WNO2d.from_fno, and 1-D
 neuraloperator FNO/TFNO files through import-neuralop, each checked against the original
-model's own forward within 1e-5 of max|y|; a 3-D neuraloperator FNO is refused in one line."""
+model's own forward within 1e-5 of max|y| (3-D FNOs: tests/test_import_3d.py)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import h5py
 import numpy as np
@@ -294,26 +292,6 @@ def test_neuralop_1d_import_report(tmp_path, neuralop_models):
     assert report.reference_error is not None and report.reference_error <= 1e-5
     assert report.reference_note == "2 random inputs at 256 points"
     assert report.config.resolution is None and (tmp_path / "t.wno.pt").is_file()
-
-
-@pytest.mark.filterwarnings("ignore::UserWarning")
-def test_neuralop_3d_fno_is_refused_in_one_line(tmp_path, neuralop_models):
-    from wno_edge.importers.neuralop import NeuralopImportError, from_neuralop
-
-    fno = neuralop_models.FNO(n_modes=(4, 4, 4), in_channels=1, out_channels=1, hidden_channels=4, n_layers=1)
-    path = tmp_path / "fno3d.pt"
-    torch.save(fno.state_dict(), path)
-    with pytest.raises(NeuralopImportError, match=r"a 3-D FNO \(n_modes has 3 values\); only 1-D and 2-D") as e:
-        from_neuralop(path)
-    assert "\n" not in str(e.value)
-    out = subprocess.run(
-        [sys.executable, "-m", "wno_edge.cli", "import-neuralop", str(path), "-o", str(tmp_path / "x.pt")],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "a 3-D FNO" in out.stderr, out.stderr
-    assert not (tmp_path / "x.pt").exists()
 
 
 class _Payload:

@@ -227,7 +227,7 @@ def test_config_encodes_the_rank_in_modes():
     assert set(WNOConfig(1, 1).to_dict()) == set(d)  # the same keys as a 2-D file: no format change
     assert WNOConfig(1, 1).rank == 2 and WNOConfig(1, 1).modes == (12, 12)
     for kwargs, message in [
-        (dict(modes=(4, 4, 4)), "modes has 3 values: 3-D models are not supported yet"),
+        (dict(modes=(4, 4, 4)), "a 3-D model is an FNO: real_space_kernel must be false"),
         (dict(modes=(4,), resolution=(64, 64)), r"resolution must be one integer \(a 1-D model\)"),
         (dict(modes=(4, 4), resolution=(64,)), "resolution must be two integers"),
         (dict(modes=(4,), grid_domain=((0, 1), (0, 2))), r"grid_domain must be \(\(x0, x1\),\)"),

@@ -123,8 +123,9 @@ GRID_POINTS = ("endpoints", "centers", "left")
 BLOCKS = ("wno", "neuralop")  # WNOConfig.block
 MAX_PADDING_FRACTION = 4.0  # domain_padding_fraction bound (neuraloperator uses 0 .. ~0.25)
 UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
-# The spatial rank of a model is len(WNOConfig.modes): 1 (a line, (N, C, X)) or 2 ((N, C, H, W)).
-RANKS = (1, 2)
+# The spatial rank of a model is len(WNOConfig.modes): 1 (a line, (N, C, X)), 2 ((N, C, H, W))
+# or 3 ((N, C, D, H, W): an FNO only, no real-space kernel, as neuraloperator's 3-D FNO).
+RANKS = (1, 2, 3)
 
 # ---- limits on what a file may make a reader walk ----------------------------------------
 # Checked before a value is used, so that a hostile or corrupt file is refused in bounded time and
@@ -155,16 +156,16 @@ def _int(value: object, name: str, lo: int, hi: int, problems: list[str]) -> int
 
 def unit_domain(rank: int) -> tuple[tuple[float, float], ...]:
     """The default grid_domain of a model of this spatial rank: [0, 1] on every axis."""
-    return UNIT_DOMAIN[:rank]
+    return ((0.0, 1.0),) * rank
 
 
 def _shape_words(name: str, rank: int | None, what: str) -> str:
     """'two integers' (2-D), 'one integer' (1-D), with the other rank's count when it is unknown."""
     if rank == 1:
         return f"{name} must be one {what} (a 1-D model)"
-    if rank == 2:
-        return f"{name} must be two {what}s"
-    return f"{name} must be two {what}s (2-D) or one (1-D)"
+    if rank in (2, 3):
+        return f"{name} must be {'two' if rank == 2 else 'three'} {what}s" + (" (a 3-D model)" if rank == 3 else "")
+    return f"{name} must be two {what}s (2-D), one (1-D) or three (3-D)"
 
 
 def _domain(value: Any, problems: list[str], rank: int | None = 2) -> tuple[tuple[float, float], ...] | None:
@@ -189,9 +190,9 @@ def _domain(value: Any, problems: list[str], rank: int | None = 2) -> tuple[tupl
             return None
         return (a, b)
 
-    counts = (1, 2) if rank is None else (rank,)
+    counts = RANKS if rank is None else (rank,)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in counts:
-        form = "((x0, x1),)" if rank == 1 else "((x0, x1), (y0, y1))"
+        form = {1: "((x0, x1),)", 3: "((x0, x1), (y0, y1), (z0, z1))"}.get(rank or 2, "((x0, x1), (y0, y1))")
         problems.append(f"grid_domain must be {form}, got {preview(value)}")
         return None
     axes = [interval(v, i) for i, v in enumerate(value)]
@@ -209,7 +210,7 @@ def _float(value: Any) -> float:
 
 def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str], rank: int | None = 2) -> tuple[int, ...] | None:
     """`rank` integers in [lo, hi] (one or two when rank is None)."""
-    counts = (1, 2) if rank is None else (rank,)
+    counts = RANKS if rank is None else (rank,)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in counts:
         problems.append(f"{_shape_words(name, rank, 'integer')}, got {preview(value)}")
         return None
@@ -219,7 +220,7 @@ def _pair(value: Any, name: str, lo: int, hi: int, problems: list[str], rank: in
 
 
 def _fractions(value: Any, problems: list[str], rank: int | None = 2) -> tuple[float, ...] | None:
-    counts = (1, 2) if rank is None else (rank,)
+    counts = RANKS if rank is None else (rank,)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) not in counts:
         problems.append(f"{_shape_words('domain_padding_fraction', rank, 'number')}, got {preview(value)}")
         return None
@@ -238,15 +239,17 @@ class WNOConfig:
     """Everything needed to rebuild a WNO2d (stored in every checkpoint and exported file).
 
     The spatial rank is len(modes): two values (m1, m2) make a 2-D model on (N, C, H, W), one
-    value (m,) a 1-D model on (N, C, X); resolution, grid_domain and domain_padding_fraction
-    then have one entry per axis too. A 1-D config left at the 2-D defaults of grid_domain and
-    domain_padding_fraction gets their 1-D defaults ((0, 1),) and (0,), so a file stores neither.
+    value (m,) a 1-D model on (N, C, X), three (m1, m2, m3) a 3-D FNO on (N, C, D, H, W) (no
+    real-space kernel: real_space_kernel false); resolution, grid_domain and
+    domain_padding_fraction then have one entry per axis too. A 1-D or 3-D config left at the 2-D
+    defaults of grid_domain and domain_padding_fraction gets its own rank's defaults ([0, 1] and 0
+    on every axis), so a file stores neither.
     """
 
     in_channels: int
     out_channels: int
     width: int = 32
-    modes: tuple[int, ...] = (12, 12)  # (m1, m2) 2-D, (m,) 1-D: truncated Fourier modes per axis
+    modes: tuple[int, ...] = (12, 12)  # (m1, m2) 2-D, (m,) 1-D, (m1, m2, m3) 3-D: truncated Fourier modes per axis
     n_layers: int = 4
     winograd_tile: int = 4
     real_space_kernel: bool = True  # False: the FNO special case, k = 0 (W only)
@@ -283,19 +286,18 @@ class WNOConfig:
             value = _int(getattr(self, name), name, 1, hi, problems)
             if value is not None:
                 object.__setattr__(self, name, value)
-        rank: int | None = None  # unknown while modes is invalid: the other per-axis fields take 1 or 2 values
-        if isinstance(self.modes, (list, tuple)) and len(self.modes) == 3:
-            problems.append("modes has 3 values: 3-D models are not supported yet (1 value for 1-D, 2 for 2-D)")
-        else:
-            modes = _pair(self.modes, "modes", 1, MAX_MODES, problems, rank=None)
-            if modes is not None:
-                object.__setattr__(self, "modes", modes)
-                rank = len(modes)
-        if rank == 1:  # the 2-D defaults stand for the 1-D ones (module docstring)
+        rank: int | None = None  # unknown while modes is invalid: the other per-axis fields take 1 to 3 values
+        modes = _pair(self.modes, "modes", 1, MAX_MODES, problems, rank=None)
+        if modes is not None:
+            object.__setattr__(self, "modes", modes)
+            rank = len(modes)
+        if rank == 3 and self.real_space_kernel is not False:
+            problems.append("a 3-D model is an FNO: real_space_kernel must be false (no 3x3x3 Winograd convolution)")
+        if rank in (1, 3):  # the 2-D defaults stand for the 1-D / 3-D ones (class docstring)
             if self.grid_domain == UNIT_DOMAIN:
-                object.__setattr__(self, "grid_domain", unit_domain(1))
+                object.__setattr__(self, "grid_domain", unit_domain(rank))
             if isinstance(self.domain_padding_fraction, tuple) and self.domain_padding_fraction == (0.0, 0.0):
-                object.__setattr__(self, "domain_padding_fraction", (0.0,))
+                object.__setattr__(self, "domain_padding_fraction", (0.0,) * rank)
         tile = self.winograd_tile  # an integer: 4.0 would pass `in TILES` (and the C++ reader refuses it)
         if isinstance(tile, bool) or not isinstance(tile, Integral) or tile not in TILES:
             problems.append(f"winograd_tile must be one of {TILES}, got {preview(tile)}")
@@ -335,7 +337,7 @@ class WNOConfig:
 
     @property
     def rank(self) -> int:
-        """The spatial rank: 1 (a line, (N, C, X)) or 2 ((N, C, H, W))."""
+        """The spatial rank: 1 (a line, (N, C, X)), 2 ((N, C, H, W)) or 3 ((N, C, D, H, W))."""
         return len(self.modes)
 
     def paddings(self, h: int, w: int) -> tuple[int, int, int, int]:

@@ -9,6 +9,11 @@ One model for both ranks: WNO2d(WNOConfig(..., modes=(m,))) is the 1-D model on 
 PDEBench's FNO1d at k = 0: the spectral part is a truncated rfft along X (SpectralConv1d),
 k a 3-tap kernel computed with Winograd F(m, 3) (winograd_conv1d), the grid channel the
 x coordinate; lifting, projection, normalisation and domain padding are the same code.
+
+modes=(m1, m2, m3) is the 3-D FNO on (N, C, D, H, W) (neuraloperator's 3-D FNO; the config
+refuses a real-space kernel: there is no 3x3x3 Winograd convolution): SpectralConv3d keeps the
+four corners of rfftn's low frequencies, W and the channel MLP are 1x1x1 Conv3d, the grid
+channels are (x, y, z) along (D, H, W).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ __all__ = [
     "WNOLayer",
     "SpectralConv1d",
     "SpectralConv2d",
+    "SpectralConv3d",
     "check_state_dict",
     "count_parameters",
     "state_dict_shapes",
@@ -102,9 +108,56 @@ class SpectralConv1d(nn.Module):
         return torch.fft.irfft(out_ft, n=n)
 
 
+class SpectralConv3d(nn.Module):
+    """Truncated Fourier-mode mixing on a volume (PDEBench FNO3d's layout): weights on the four
+    corners of rfftn's kept frequencies, complex [in, out, m1, m2, m3] each: weights1 (D and H
+    frequencies >= 0), weights2 (D < 0), weights3 (H < 0), weights4 (both < 0)."""
+
+    def __init__(self, in_channels: int, out_channels: int, modes: tuple[int, int, int]):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.modes1, self.modes2, self.modes3 = modes
+        scale = 1.0 / (in_channels * out_channels)
+        shape = (in_channels, out_channels, *modes)
+        self.weights1 = nn.Parameter(scale * torch.rand(*shape, dtype=torch.cfloat))
+        self.weights2 = nn.Parameter(scale * torch.rand(*shape, dtype=torch.cfloat))
+        self.weights3 = nn.Parameter(scale * torch.rand(*shape, dtype=torch.cfloat))
+        self.weights4 = nn.Parameter(scale * torch.rand(*shape, dtype=torch.cfloat))
+
+    def corners(self) -> list[torch.Tensor]:
+        """weights1..4 in the order of corner_slices()."""
+        return [self.weights1, self.weights2, self.weights3, self.weights4]
+
+    def corner_slices(self) -> list[tuple[slice, slice]]:
+        """The (D, H) frequency rows of each corner: non-negative first, then negative."""
+        lo1, hi1 = slice(None, self.modes1), slice(-self.modes1, None)
+        lo2, hi2 = slice(None, self.modes2), slice(-self.modes2, None)
+        return [(lo1, lo2), (hi1, lo2), (lo1, hi2), (hi1, hi2)]
+
+    def check_grid(self, d: int, h: int, w: int) -> None:
+        if d < 2 * self.modes1 or h < 2 * self.modes2 or w // 2 + 1 < self.modes3:
+            raise WNOEdgeError(
+                f"grid {d}x{h}x{w} (after domain padding) is too small for "
+                f"{self.modes1}x{self.modes2}x{self.modes3} Fourier modes: need D >= {2 * self.modes1}, "
+                f"H >= {2 * self.modes2} and W >= {2 * self.modes3 - 1}"
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, d, h, w = x.shape
+        self.check_grid(d, h, w)
+        m3 = self.modes3
+        x_ft = torch.fft.rfftn(x, dim=(-3, -2, -1))
+        out_ft = torch.zeros(b, self.out_channels, d, h, w // 2 + 1, dtype=x_ft.dtype, device=x.device)
+        for (rows, cols), weight in zip(self.corner_slices(), self.corners(), strict=True):
+            wc: torch.Tensor = weight.to(x_ft.dtype)  # float64 models keep complex64 weights unless cast
+            out_ft[:, :, rows, cols, :m3] = torch.einsum("bixyz,ioxyz->boxyz", x_ft[:, :, rows, cols, :m3], wc)
+        return torch.fft.irfftn(out_ft, s=(d, h, w), dim=(-3, -2, -1))
+
+
 class WNOLayer(nn.Module):
     """sigma( W v + winograd(k, v) + spectral(v) ); the activation is applied by WNO2d.
-    The rank is len(modes): 2-D (3x3 kernel, SpectralConv2d) or 1-D (3-tap kernel, SpectralConv1d)."""
+    The rank is len(modes): 2-D (3x3 kernel, SpectralConv2d), 1-D (3-tap kernel, SpectralConv1d)
+    or 3-D (SpectralConv3d, no kernel: an FNO layer)."""
 
     def __init__(
         self,
@@ -119,13 +172,17 @@ class WNOLayer(nn.Module):
         self.rank = rank = len(modes)
         self.tile: int | None = tile  # None: direct convolution (WNO2d.set_conv)
         self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32, 2-D)
-        conv: type[nn.Conv1d] | type[nn.Conv2d] = nn.Conv2d if rank == 2 else nn.Conv1d
-        # SpectralConv2d or SpectralConv1d; Any: the 2-D-only code (export, importers) reads weights2
-        self.spectral: Any = (
-            SpectralConv2d(width, width, (modes[0], modes[1]))
-            if rank == 2
-            else SpectralConv1d(width, width, (modes[0],))
-        )
+        if rank == 3 and real_space_kernel:
+            raise WNOEdgeError("a 3-D model is an FNO: real_space_kernel must be false (no 3x3x3 Winograd convolution)")
+        conv: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[rank]  # the 1x1 (1x1x1) maps
+        # SpectralConv1d/2d/3d; Any: rank-specific code (export, importers) reads its corner weights
+        self.spectral: Any
+        if rank == 3:
+            self.spectral = SpectralConv3d(width, width, (modes[0], modes[1], modes[2]))
+        elif rank == 2:
+            self.spectral = SpectralConv2d(width, width, (modes[0], modes[1]))
+        else:
+            self.spectral = SpectralConv1d(width, width, (modes[0],))
         self.pointwise = conv(width, width, 1)  # W, with the layer's bias
         if real_space_kernel:
             # k: a trained 3x3 (1-D: 3-tap) kernel; small init so the layer starts near its FNO twin.
@@ -243,7 +300,8 @@ class WNO2d(nn.Module):
         if backend not in ("torch", "native"):
             raise WNOEdgeError(f"backend must be torch or native, got {backend!r}")
         if backend == "native" and self.config.rank != 2:
-            raise WNOEdgeError("the native kernel has no 1-D path yet: use backend torch for a 1-D model")
+            r = self.config.rank
+            raise WNOEdgeError(f"the native kernel has no {r}-D path yet: use backend torch for a {r}-D model")
         for layer in self.wno_layers:
             layer.tile, layer.backend = tile, backend
         return self
@@ -262,22 +320,28 @@ class WNO2d(nn.Module):
         """(B, 1, X) coordinates of a 1-D model's grid_domain and grid_points."""
         return line_coordinates(self.config, x, batch, dtype, device)
 
+    def volume_grid(self, d: int, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
+        """(B, 3, D, H, W) coordinates of a 3-D model's grid_domain and grid_points."""
+        return volume_coordinates(self.config, (d, h, w), batch, dtype, device)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
         r = c.rank
         if x.dim() != 2 + r or x.shape[1] != c.in_channels:
-            axes = "H, W" if r == 2 else "X"
+            axes = {1: "X", 2: "H, W", 3: "D, H, W"}[r]
             raise WNOEdgeError(f"expected input (B, {c.in_channels}, {axes}), got {tuple(x.shape)}")
         b, grid = x.shape[0], tuple(x.shape[2:])
         stat = (1, -1) + (1,) * r  # per-channel statistics broadcast over the grid
         x = (x - self.input_mean.view(stat)) / self.input_std.view(stat)
         if c.grid:
-            if r == 2:
+            if r == 3:
+                coords = self.volume_grid(grid[0], grid[1], grid[2], b, x.dtype, x.device)
+            elif r == 2:
                 coords = self.grid(grid[0], grid[1], b, x.dtype, x.device)
             else:
                 coords = self.line_grid(grid[0], b, x.dtype, x.device)
             x = torch.cat([x, coords], dim=1)
-        v = self.lift(x.movedim(1, -1))  # channels last: (B, H, W, C) or (B, X, C)
+        v = self.lift(x.movedim(1, -1))  # channels last: (B, H, W, C), (B, X, C) or (B, D, H, W, C)
         if self.lift2 is not None:
             v = self.lift2(F.gelu(v))
         v = v.movedim(-1, 1)
@@ -334,7 +398,8 @@ class WNO2d(nn.Module):
         rank = len(modes)
         if rank not in (1, 2):
             raise WNOEdgeError(
-                f"conv0.weights1 has {rank} mode axes: only PDEBench's FNO1d and FNO2d are imported (3-D comes later)"
+                f"conv0.weights1 has {rank} mode axes: only PDEBench's FNO1d and FNO2d are imported "
+                "(3-D FNOs come from neuraloperator: wno-edge import-neuralop)"
             )
         name = f"FNO{rank}d"
         if domain is None:
@@ -408,6 +473,16 @@ def line_coordinates(config: WNOConfig, x: int, batch: int, dtype, device) -> to
     return gx.view(1, 1, x).expand(batch, 1, x)
 
 
+def volume_coordinates(config: WNOConfig, grid: tuple[int, int, int], batch: int, dtype, device) -> torch.Tensor:
+    """(B, 3, D, H, W): channels x, y, z along D, H, W."""
+    axes = [
+        _axis_points(config, n, lo, hi, dtype, device) for n, (lo, hi) in zip(grid, config.grid_domain, strict=True)
+    ]
+    d, h, w = grid
+    views = [(1, 1, d, 1, 1), (1, 1, 1, h, 1), (1, 1, 1, 1, w)]
+    return torch.cat([a.view(v).expand(batch, 1, d, h, w) for a, v in zip(axes, views, strict=True)], dim=1)
+
+
 def grid_coordinates(config: WNOConfig, h: int, w: int, batch: int, dtype, device) -> torch.Tensor:
     """(B, 2, H, W): channel 0 the x coordinate (along H), channel 1 y (along W)."""
     (x0, x1), (y0, y1) = config.grid_domain
@@ -425,14 +500,14 @@ def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], boo
     the model: a checkpoint is checked against it before anything is allocated."""
     c = config
     lw = c.lifting_width or c.width
-    ones, taps = (1,) * c.rank, (3,) * c.rank  # a 1x1 (1-D: 1) and a 3x3 (1-D: 3-tap) kernel
+    ones, taps = (1,) * c.rank, (3,) * c.rank  # a 1x1 (1-D: 1, 3-D: 1x1x1) and a 3x3 (1-D: 3-tap) kernel
     shapes = {"lift.weight": ((lw, c.in_channels + (c.rank if c.grid else 0)), False), "lift.bias": ((lw,), False)}
     if c.lifting_width:
         shapes.update({"lift2.weight": ((c.width, lw), False), "lift2.bias": ((c.width,), False)})
     for i in range(c.n_layers):
-        shapes[f"layers.{i}.spectral.weights1"] = ((c.width, c.width, *c.modes), True)
-        if c.rank == 2:  # the negative row frequencies (1-D: rfft keeps non-negative ones only)
-            shapes[f"layers.{i}.spectral.weights2"] = ((c.width, c.width, *c.modes), True)
+        # 2-D: the negative row frequencies too; 3-D: four corners (1-D: rfft keeps non-negative ones only)
+        for k in range({1: 1, 2: 2, 3: 4}[c.rank]):
+            shapes[f"layers.{i}.spectral.weights{k + 1}"] = ((c.width, c.width, *c.modes), True)
         shapes[f"layers.{i}.pointwise.weight"] = ((c.width, c.width, *ones), False)
         shapes[f"layers.{i}.pointwise.bias"] = ((c.width,), False)
         if c.real_space_kernel:

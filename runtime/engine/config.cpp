@@ -379,9 +379,9 @@ class Parser {
   std::string why_;
 };
 
-// One or two integers in [lo, hi] (one per spatial axis: the rank is checked across keys).
-bool axis_ints(const Node& v, std::int64_t lo, std::int64_t hi, std::int64_t out[2], int* count) {
-  if (v.kind != Node::kArray || v.items.empty() || v.items.size() > 2) return false;
+// One to three integers in [lo, hi] (one per spatial axis: the rank is checked across keys).
+bool axis_ints(const Node& v, std::int64_t lo, std::int64_t hi, std::int64_t out[3], int* count) {
+  if (v.kind != Node::kArray || v.items.empty() || v.items.size() > 3) return false;
   for (std::size_t k = 0; k < v.items.size(); ++k) {
     const Node& e = v.items[k];
     if (e.kind != Node::kNumber || !e.integral || e.i < lo || e.i > hi) return false;
@@ -456,15 +456,10 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axe
     *k.second = v.b;
     return true;
   }
-  std::int64_t pair[2] = {0, 0};
+  std::int64_t pair[3] = {0, 0, 0};  // a 3-D config's third axis is checked, not kept
   if (key == "modes") {
-    if (v.kind == Node::kArray && v.items.size() == 3) {
-      *error =
-          config_error("modes has 3 values: 3-D models are not supported (1 for 1-D, 2 for 2-D)");
-      return false;
-    }
     if (!axis_ints(v, 1, contract::kMaxModes, pair, &axes->modes)) {
-      *error = config_error("modes must be two integers (2-D) or one (1-D) in [1, " +
+      *error = config_error("modes must be two integers (2-D), one (1-D) or three (3-D) in [1, " +
                             std::to_string(contract::kMaxModes) + "]");
       return false;
     }
@@ -486,7 +481,7 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axe
   // The grid's coordinates are baked into the lift constant (lift.bias_and_grid); they are
   // checked as WNOConfig checks them, so that both readers accept the same files.
   if (key == "grid_domain") {
-    bool ok = v.kind == Node::kArray && (v.items.size() == 1 || v.items.size() == 2);
+    bool ok = v.kind == Node::kArray && !v.items.empty() && v.items.size() <= 3;
     for (std::size_t axis = 0; ok && axis < v.items.size(); ++axis) {
       double x[2];
       ok = two_numbers(v.items[axis], x) && std::fabs(x[0]) <= contract::kMaxCoordinate &&
@@ -494,7 +489,7 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axe
     }
     if (!ok) {
       *error = config_error(
-          "grid_domain must be [[x0, x1], [y0, y1]] (1-D: [[x0, x1]]) with x0 < x1, y0 < y1, "
+          "grid_domain must be [[x0, x1], [y0, y1]] (1-D: [[x0, x1]], 3-D: three) with x0 < x1, "
           "|x| <= " +
           number_text(contract::kMaxCoordinate));
       return false;
@@ -523,9 +518,9 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axe
     return true;
   }
   if (key == "domain_padding_fraction") {
-    double f[2] = {0, 0};
+    double f[3] = {0, 0, 0};
     constexpr double hi = contract::kMaxPaddingFraction;
-    bool ok = v.kind == Node::kArray && (v.items.size() == 1 || v.items.size() == 2);
+    bool ok = v.kind == Node::kArray && !v.items.empty() && v.items.size() <= 3;
     for (std::size_t k = 0; ok && k < v.items.size(); ++k) {
       ok = v.items[k].kind == Node::kNumber && v.items[k].d >= 0 && v.items[k].d <= hi;
       if (ok) f[k] = v.items[k].d;
@@ -586,8 +581,10 @@ bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, boo
   }
   // WNOConfig's checks across keys. The rank: a 1-D config has no second axis (0 in the
   // struct's second fields), and a key left out takes its 1-D default.
-  cfg->rank = axes.modes == 1 ? 1 : 2;
-  const char* per_axis = cfg->rank == 1 ? "one value (a 1-D model)" : "two values (a 2-D model)";
+  cfg->rank = axes.modes == 0 ? 2 : axes.modes;
+  const char* per_axis = cfg->rank == 1   ? "one value (a 1-D model)"
+                         : cfg->rank == 2 ? "two values (a 2-D model)"
+                                          : "three values (a 3-D model)";
   for (const auto& [name, count] : {std::pair<const char*, int>{"resolution", axes.resolution},
                                     {"grid_domain", axes.grid_domain},
                                     {"domain_padding_fraction", axes.padding_fraction}}) {
@@ -600,6 +597,11 @@ bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, boo
     cfg->modes2 = 0;
     cfg->resolution_w = 0;
     cfg->padding_fraction_w = 0;
+  }
+  if (cfg->rank == 3 && cfg->real_space_kernel) {
+    *error = config_error(
+        "a 3-D model is an FNO: real_space_kernel must be false (no 3x3x3 Winograd convolution)");
+    return false;
   }
   if (cfg->channel_mlp_width > 0 && !cfg->block_neuralop) {
     *error = config_error("a channel MLP (channel_mlp_width > 0) is part of block \"neuralop\"");

@@ -16,8 +16,9 @@ namespace wno::engine {
 struct WnoConfig {
   int in_channels = 0, out_channels = 0;
   int width = contract::kDefaultWidth;
-  // The spatial rank is the number of modes: 2 ((N, C, H, W)) or 1 ((N, C, X)); a 1-D config's
-  // second per-axis fields (modes2, resolution_w, padding_fraction_w) are 0.
+  // The spatial rank is the number of modes: 2 ((N, C, H, W)), 1 ((N, C, X)) or 3 ((N, C, D, H,
+  // W), an FNO); a 1-D config's second per-axis fields (modes2, resolution_w, padding_fraction_w)
+  // are 0, a 3-D config keeps its first two axes' (the graph is what runs: informative only).
   int rank = 2;
   int modes1 = contract::kDefaultModes[0], modes2 = contract::kDefaultModes[1];
   int n_layers = contract::kDefaultNLayers, winograd_tile = contract::kDefaultWinogradTile;

@@ -50,13 +50,24 @@ def info(
     from .display import summary_tables
 
     model = load_for_summary(model_path)
-    grid = parse_resolution(resolution) if model.config.rank == 2 else _line(resolution)
+    rank = model.config.rank
+    grid = parse_resolution(resolution) if rank == 2 else _volume(resolution) if rank == 3 else _line(resolution)
     summary = model_summary(model, grid, batch)
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
     for table in summary_tables(summary):
         console.print(table)
+
+
+def _volume(text: str | None) -> tuple[int, ...] | None:
+    """--resolution of a 3-D model: 'DxHxW', or one length for a cube."""
+    if text is None:
+        return None
+    dims = parse_dims(text, "resolution", "32x32x32 (a 3-D model)")
+    if len(dims) not in (1, 3):
+        raise WNOEdgeError(f"a 3-D model's resolution is DxHxW, like 32x32x32, got {text!r}")
+    return dims * 3 if len(dims) == 1 else dims
 
 
 def _line(text: str | None) -> tuple[int] | None:

@@ -22,9 +22,13 @@ def _si(n: float) -> str:
     return f"{n:.0f}"
 
 
+PADDED_SIDES = {1: "right", 2: "right and bottom", 3: "the far end of each axis"}  # domain_padding, by rank
+
+
 def summary_tables(s: dict) -> list[Table]:
     cfg = s["config"]
     line = len(s["grid"]) == 1  # a 1-D model: a 3-tap kernel, padding on the right
+    volume = len(s["grid"]) == 3  # a 3-D FNO: no real-space kernel, W is 1x1x1
     tile, taps = cfg["winograd_tile"], "3-tap" if line else "3x3"
     arch = Table(title=s["architecture"], show_header=False)
     arch.add_column(style="bold")
@@ -36,6 +40,8 @@ def summary_tables(s: dict) -> list[Table]:
         f"{taps} kernel",
         (f"Winograd F({tile},3)" if line else f"Winograd F({tile}x{tile},3x3)")
         if cfg["real_space_kernel"]
+        else "none (1x1x1 W only: a 3-D FNO)"
+        if volume
         else "none (1x1 W only)",
     )
     fraction = cfg.get("domain_padding_fraction")
@@ -43,7 +49,7 @@ def summary_tables(s: dict) -> list[Table]:
         "domain padding",
         f"{' x '.join(f'{f:g}' for f in fraction)} of the grid, both sides"
         if fraction
-        else f"{cfg['domain_padding']} cells, {'right' if line else 'right and bottom'}",
+        else f"{cfg['domain_padding']} cells, {PADDED_SIDES[len(s['grid'])]}",
     )
     if cfg.get("block", "wno") != "wno":
         mlp = cfg.get("channel_mlp_width", 0)
@@ -72,6 +78,8 @@ def summary_tables(s: dict) -> list[Table]:
         (f"{taps} conv (W folded in), direct", conv_key),
         ("pointwise (lift, projection, channel MLPs)", "pointwise"),
     ):
+        if key not in macs:  # a 3-D FNO has no real-space conv
+            continue
         cost.add_row(part, _si(macs[key]), f"{100 * macs[key] / total:.1f}%")
     cost.add_row("total", _si(total), "100%", style="bold")
 

@@ -17,7 +17,8 @@ def export(
         None,
         "--resolution",
         "-r",
-        help="Grid HxW (1-D model: X) the graph is built for (default: the checkpoint's config.resolution).",
+        help="Grid HxW (1-D model: X, 3-D: DxHxW) the graph is built for (default: the checkpoint's "
+        "config.resolution).",
     ),
     batch: int = typer.Option(None, "--batch", help="Fixed batch size (default: dynamic batch)."),
     opset: int = typer.Option(

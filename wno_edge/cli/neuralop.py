@@ -1,4 +1,4 @@
-"""`wno-edge import-neuralop`: a neuraloperator 2.x FNO state dict (2-D or 1-D) -> a wno-edge checkpoint."""
+"""`wno-edge import-neuralop`: a neuraloperator 2.x FNO state dict (2-D, 1-D or 3-D) -> a wno-edge checkpoint."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .display import console
 def import_neuralop(
     source: Path = typer.Argument(
         ...,
-        help="torch.save(model.state_dict()) of a neuraloperator FNO/TFNO (2-D or 1-D), or either "
+        help="torch.save(model.state_dict()) of a neuraloperator FNO/TFNO (2-D, 1-D or 3-D), or either "
         "file of the pair save_checkpoint writes (NAME_state_dict.pt, NAME_metadata.pkl).",
     ),
     output: Path = typer.Option(
@@ -25,13 +25,14 @@ def import_neuralop(
         None,
         "--resolution",
         "-r",
-        help="Grid HxW (a 1-D FNO: X) to record (export's default) and to compare with neuraloperator at.",
+        help="Grid HxW (a 1-D FNO: X, a 3-D FNO: DxHxW) to record (export's default) and to compare "
+        "with neuraloperator at.",
     ),
     wno: bool = typer.Option(
         False,
         "--wno",
         help="Give every layer a 3x3 (1-D: 3-tap) kernel k (starts at 0, same function) "
-        "to fine-tune with `wno-edge train --init`.",
+        "to fine-tune with `wno-edge train --init` (not for a 3-D FNO: no 3x3x3 Winograd).",
     ),
     tile: int = typer.Option(4, "--tile", help=f"Winograd tile for --wno, one of {TILES}."),
 ):
@@ -44,9 +45,10 @@ def import_neuralop(
 
     if tile not in TILES:
         raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
-    dims = None if resolution is None else parse_dims(resolution, "resolution", "64, 64x48 or (1-D) 1024")
-    if dims is not None and len(dims) > 2:
-        raise WNOEdgeError(f"resolution must look like 64, 64x48 or (1-D) 1024, got {resolution!r}")
+    example = "64, 64x48, (1-D) 1024 or (3-D) 16x16x16"
+    dims = None if resolution is None else parse_dims(resolution, "resolution", example)
+    if dims is not None and len(dims) > 3:
+        raise WNOEdgeError(f"resolution must look like {example}, got {resolution!r}")
     name = source.name.removesuffix("_metadata.pkl").removesuffix("_state_dict.pt")
     output = output if output is not None else source.with_name(Path(name).stem + ".wno.pt")
     report = run(source, output, real_space_kernel=wno, winograd_tile=tile, resolution=dims)

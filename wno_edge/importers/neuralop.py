@@ -1,6 +1,7 @@
 """neuraloperator 2.x FNO -> WNO2d, read without executing anything from the file.
 
-A neuraloperator `FNO` (or `TFNO`) 2-D or 1-D state dict (n_modes=(k1, k2) or (k,)), saved with
+A neuraloperator `FNO` (or `TFNO`) 2-D, 1-D or 3-D state dict (n_modes=(k1, k2), (k,) or
+(k1, k2, k3)), saved with
 `torch.save(model.state_dict())` or as the pair `save_checkpoint` writes (NAME_state_dict.pt,
 NAME_metadata.pkl), carries its init arguments in `_metadata`; those pickle two Python globals
 (the activation function and the SpectralConv class), so `torch.load(weights_only=True)`
@@ -27,11 +28,19 @@ SpectralConv keeps the k // 2 + 1 lowest rfft frequencies of a real signal, weig
 [in, out, k // 2 + 1] in frequency order (no fftshift in 1-D), and its fft_norm="forward" pair
 (rfft / n, irfft without 1 / n) is the same product as SpectralConv1d's default pair. The
 grid channel is x at the left ends of [0, 1]'s cells, the 1x1 maps become Conv1d weights
-(o, i, 1), the 3-tap kernel k replaces the 3x3. 3-D FNOs are refused in one line.
+(o, i, 1), the 3-tap kernel k replaces the 3x3.
+
+A 3-D FNO (n_modes=(k1, k2, k3)) becomes the 3-D WNO2d (WNOConfig.modes=(ceil(k1 / 2),
+ceil(k2 / 2), k3 // 2 + 1)), an FNO only: its weight (in, out, k1, k2, k3 // 2 + 1), D and H
+in fftshift order, is re-laid into SpectralConv3d's four corners as the 2-D rows are; the
+grid channels are (x, y, z) at the left ends of [0, 1]'s cells along D, H, W, the 1x1 maps
+Conv3d weights (o, i, 1, 1, 1). A real-space kernel (--wno) is refused in one line (no 3x3x3
+Winograd), and so is any option the 1-D and 2-D imports refuse.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import pickletools
 import zipfile
@@ -305,15 +314,10 @@ def _check_options(meta: dict) -> None:
     if args is not None and not (isinstance(args, (list, tuple, dict, str, int, float)) and not args):
         raise _refuse("args", args, "positional init arguments are not read")
     n_modes = meta.get("n_modes")
-    if isinstance(n_modes, (list, tuple)) and len(n_modes) == 3:
-        raise NeuralopImportError(
-            "unsupported neuraloperator FNO: a 3-D FNO (n_modes has 3 values); "
-            "only 1-D and 2-D FNOs are imported so far"
-        )
-    if not isinstance(n_modes, (list, tuple)) or len(n_modes) not in (1, 2):
-        raise _refuse("n_modes", n_modes, "only 1-D and 2-D FNOs (one or two mode counts)")
+    if not isinstance(n_modes, (list, tuple)) or len(n_modes) not in (1, 2, 3):
+        raise _refuse("n_modes", n_modes, "only 1-D, 2-D and 3-D FNOs (one to three mode counts)")
     if not all(_count(m) for m in n_modes):
-        raise _refuse("n_modes", n_modes, "one or two positive integers")
+        raise _refuse("n_modes", n_modes, "two positive integers (2-D), one (1-D) or three (3-D)")
     for option in ("n_layers", "hidden_channels", "in_channels", "out_channels"):
         if meta.get(option) is not None and not _count(meta[option]):
             raise _refuse(option, meta[option], "a positive integer")
@@ -374,16 +378,17 @@ def _padding_fraction(meta: dict, rank: int) -> tuple[float, ...]:
 
 
 def _dense_weight(sd: dict, prefix: str, rank: int = 2) -> torch.Tensor:
-    """The SpectralConv weight (in, out, m1, m2) (1-D: (in, out, m)) as one dense complex tensor:
-    to_tensor() of tltorch's Dense, Tucker or CP tensor, reconstructed from its factors here (float64)."""
+    """The SpectralConv weight (in, out, m1, m2) (1-D: (in, out, m), 3-D: (in, out, k1, k2, m3)) as one
+    dense complex tensor: to_tensor() of tltorch's Dense, Tucker or CP tensor, reconstructed from its
+    factors here (float64)."""
     if f"{prefix}.tensor" in sd:
         return sd[f"{prefix}.tensor"]
     found = [sd.get(f"{prefix}.factors.factor_{i}") for i in range(2 + rank)]
     if any(f is None for f in found):
         raise NeuralopImportError(f"the state dict has no weight {prefix} (dense .tensor, or Tucker/CP factors)")
     factors = [f.to(torch.complex128) for f in found if f is not None]
-    core, out = "pqrs"[: 2 + rank], "abcd"[: 2 + rank]
-    if f"{prefix}.core" in sd:  # Tucker: core x_0 U0 x_1 U1 x_2 U2 (x_3 U3)
+    core, out = "pqrst"[: 2 + rank], "abcde"[: 2 + rank]
+    if f"{prefix}.core" in sd:  # Tucker: core x_0 U0 x_1 U1 x_2 U2 (x_3 U3 (x_4 U4))
         terms = ",".join(f"{o}{c}" for o, c in zip(out, core, strict=True))
         return torch.einsum(f"{core},{terms}->{out}", sd[f"{prefix}.core"].to(torch.complex128), *factors)
     if f"{prefix}.weights" in sd:  # CP: sum_r w_r U0[:, r] o U1[:, r] o U2[:, r] (o U3[:, r])
@@ -430,10 +435,15 @@ def neuralop_config(
     grid = meta.get("positional_embedding", "grid") == "grid"
     n_modes = [int(m) for m in meta["n_modes"]]
     rank = len(n_modes)
+    if rank == 3 and real_space_kernel:
+        raise NeuralopImportError(
+            "a 3-D FNO is imported as an FNO only: a 3x3x3 real-space kernel (--wno) has no Winograd path"
+        )
     in_channels = int(lift0.shape[1]) - (rank if grid else 0)
     # rows of a 2-D weight: the k1 frequencies around 0 (SpectralConv2d's two corners of
-    # ceil(k1 / 2) rows); the last axis keeps the k // 2 + 1 lowest rfft frequencies
-    modes = (n_modes[-1] // 2 + 1,) if rank == 1 else (-(-n_modes[0] // 2), n_modes[1] // 2 + 1)
+    # ceil(k1 / 2) rows; 3-D: the same on D and H, SpectralConv3d's four corners); the last
+    # axis keeps the k // 2 + 1 lowest rfft frequencies
+    modes = (*(-(-k // 2) for k in n_modes[:-1]), n_modes[-1] // 2 + 1)
     resolution = _resolution(resolution, rank)
     mlp = "fno_blocks.channel_mlp.0.fcs.0.weight" in sd
     if in_channels != meta.get("in_channels", in_channels) or width != meta.get("hidden_channels", width):
@@ -463,36 +473,36 @@ def neuralop_config(
 
 
 def _resolution(resolution, rank: int) -> tuple[int, ...] | None:
-    """resolution with one length per axis of a rank-`rank` FNO; a single length stands for a square in 2-D."""
+    """resolution with one length per axis of a rank-`rank` FNO; a single length stands for a
+    square in 2-D, a cube in 3-D."""
     if resolution is None:
         return None
     dims = (resolution,) if isinstance(resolution, int) else tuple(resolution)
-    if rank == 2 and len(dims) == 1:
-        return dims * 2
+    if rank > 1 and len(dims) == 1:
+        return dims * rank
     if len(dims) != rank:
         shown = "x".join(map(str, dims))
-        raise NeuralopImportError(
-            f"resolution {shown} does not fit a {rank}-D FNO: give {'one length' if rank == 1 else 'HxW'}"
-        )
+        form = {1: "one length", 2: "HxW", 3: "DxHxW"}[rank]
+        raise NeuralopImportError(f"resolution {shown} does not fit a {rank}-D FNO: give {form}")
     return dims
 
 
-def _spectral_weights(w: torch.Tensor, m1: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """neuraloperator's (in, out, m1n, m2) weight, rows in fftshift order (row t is frequency
-    t - m1n // 2), as SpectralConv2d's corners: weights1 rows 0..m1-1 (frequencies 0..m1-1),
-    weights2 rows 0..m1-1 (frequencies -m1..-1). A frequency neuraloperator does not keep
-    (-m1 for an odd m1n) gets a zero weight: the same function."""
-    m1n = w.shape[2]
-    half = m1n // 2
-    w1 = torch.zeros(*w.shape[:2], m1, w.shape[3], dtype=torch.complex64)
-    w2 = torch.zeros_like(w1)
-    for t in range(m1n):
-        f = t - half
-        if f >= 0:
-            w1[:, :, f] = w[:, :, t]
-        else:
-            w2[:, :, m1 + f] = w[:, :, t]
-    return w1, w2
+def _spectral_weights(w: torch.Tensor, corner: tuple[int, ...]) -> list[torch.Tensor]:
+    """neuraloperator's (in, out, k1, [k2,] m_last) weight, every axis but the last in fftshift
+    order (index t is frequency t - k // 2), as the model's corners of `corner` (m1, [m2,])
+    rows per axis: 2-D weights1 rows 0..m1-1 (frequencies 0..m1-1), weights2 (-m1..-1); 3-D
+    SpectralConv3d's four (D, H) sign pairs in its corner_slices() order (D sign varying
+    fastest). A frequency neuraloperator does not keep (-m for an odd k) gets a zero weight:
+    the same function."""
+    shifted = len(corner)
+    corners = [torch.zeros(*w.shape[:2], *corner, w.shape[-1], dtype=torch.complex64) for _ in range(2**shifted)]
+    for index in itertools.product(*(range(k) for k in w.shape[2 : 2 + shifted])):
+        freqs = [t - k // 2 for t, k in zip(index, w.shape[2 : 2 + shifted], strict=True)]
+        which = sum(1 << a for a, f in enumerate(freqs) if f < 0)  # bit a: axis a negative
+        rows = tuple(f if f >= 0 else m + f for f, m in zip(freqs, corner, strict=True))
+        both: tuple[slice, slice] = (slice(None), slice(None))  # in, out
+        corners[which][both + rows] = w[both + tuple(index)]
+    return corners
 
 
 def _mapped_weights(sd: dict, meta: dict, cfg: WNOConfig) -> dict[str, torch.Tensor]:
@@ -515,13 +525,14 @@ def _mapped_weights(sd: dict, meta: dict, cfg: WNOConfig) -> dict[str, torch.Ten
     for i in range(cfg.n_layers):
         blk, out = "fno_blocks", f"layers.{i}"
         w = _dense_weight(sd, f"{blk}.convs.{i}.weight", rank)
-        expected = (c, c, int(meta["n_modes"][0]), cfg.modes[1]) if rank == 2 else (c, c, cfg.modes[0])
+        expected = (c, c, *(int(k) for k in meta["n_modes"][:-1]), cfg.modes[-1])
         if tuple(w.shape) != expected:
             raise NeuralopImportError(f"{blk}.convs.{i}.weight has shape {tuple(w.shape)}, n_modes needs {expected}")
-        if rank == 2:
-            mapped[f"{out}.spectral.weights1"], mapped[f"{out}.spectral.weights2"] = _spectral_weights(w, cfg.modes[0])
-        else:  # frequencies 0 .. k // 2 in order, as SpectralConv1d keeps them
+        if rank == 1:  # frequencies 0 .. k // 2 in order, as SpectralConv1d keeps them
             mapped[f"{out}.spectral.weights1"] = w.to(torch.complex64)
+        else:
+            for k, corner in enumerate(_spectral_weights(w, cfg.modes[:-1])):
+                mapped[f"{out}.spectral.weights{k + 1}"] = corner
         bias = sd.get(f"{blk}.convs.{i}.bias")
         mapped[f"{out}.pointwise.bias"] = torch.zeros(c) if bias is None else bias.reshape(c)
         mapped[f"{out}.pointwise.weight"] = col(_skip_matrix(sd, f"{blk}.fno_skips.{i}", meta.get("fno_skip"), c))
@@ -589,6 +600,10 @@ def from_neuralop(
 # ---- the command ----------------------------------------------------------------------------
 
 
+# The grid neuraloperator's forward is compared on when neither the file nor the caller names one.
+DEFAULT_CHECK_GRID = {1: (256,), 2: (64, 64), 3: (16, 16, 16)}
+
+
 @dataclass
 class ImportReport:
     source: Path
@@ -635,7 +650,8 @@ def import_neuralop(
     seed: int = 0,
 ) -> ImportReport:
     """Read SRC, build the WNO2d, compare it with neuraloperator's own forward when neuraloperator
-    is installed (at `check_resolution`, else `resolution`, else 64x64; a 1-D FNO: 256 points),
+    is installed (at `check_resolution`, else `resolution`, else DEFAULT_CHECK_GRID: 64x64, a 1-D FNO
+    256 points, a 3-D FNO 16x16x16),
     write `output` (a wno-edge checkpoint) atomically; nothing is written when the comparison fails."""
     src = Path(src)
     if output is not None:  # no output replaces what it reads (either file of a save_checkpoint pair)
@@ -670,7 +686,7 @@ def import_neuralop(
             )
         },
     )
-    grid = _resolution(check_resolution, cfg.rank) or cfg.resolution or ((256,) if cfg.rank == 1 else (64, 64))
+    grid = _resolution(check_resolution, cfg.rank) or cfg.resolution or DEFAULT_CHECK_GRID[cfg.rank]
     shown = "x".join(map(str, grid)) + (" points" if cfg.rank == 1 else "")
     try:
         fno = _reference_fno(meta, sd)

@@ -5,6 +5,10 @@ Graph per layer:  v -> WinogradConv(k + W, b) ---------------------+-> Add -> Ge
 A 1-D model (config.modes = (m,)) on (N, C, X) has the same graph at rank 3: the DFT is the
 2-D graph's W direction alone (fwd_w, mixing, inv_w), WinogradConv takes a (K, C, 3) kernel
 (export/SPEC.md), every 1x1 Conv is 1-D, the grid channel is x and domain padding is on the right.
+A 3-D FNO (config.modes = (m1, m2, m3), no real-space kernel) on (N, C, D, H, W) transforms one
+axis at a time (spectral.spectral_graph_3d: W, H, D and back, every tensor of rank <= 5), W is
+a 1x1x1 Conv, the grid channels are (x, y, z); no WinogradConv node, so --conv winograd and
+direct write the same graph.
 All folds are exact rewrites computed in float64 and rounded once to the export dtype:
 W into the centre tap of k, the grid channels and lift bias into one constant, the
 irfft2 Hermitian weights and 1/(H*W) into the DFT bases. Normalisation stays as graph
@@ -58,7 +62,18 @@ from ..util.io import atomic_path, refuse_overwrite
 from ..util.shapes import parse_dims, parse_resolution
 from .digest import structure_digest
 from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
-from .spectral import dft_bases, line_bases, mixing_matrix, spectral_graph, spectral_graph_1d
+from .spectral import (
+    DFT_FWD_D,
+    DFT_INV_D,
+    dft_bases,
+    line_bases,
+    mixing_matrix,
+    row_bases,
+    spectral_graph,
+    spectral_graph_1d,
+    spectral_graph_3d,
+    volume_mixing_matrix,
+)
 from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
 
 INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
@@ -80,7 +95,7 @@ FLAVOUR_RUNTIMES = {
 class ExportOptions:
     """Validated export options (see resolve_options)."""
 
-    resolution: tuple[int, ...]  # (H, W), or (X,) for a 1-D model
+    resolution: tuple[int, ...]  # (H, W), (X,) for a 1-D model, (D, H, W) for a 3-D one
     batch: int | None = None  # None: dynamic batch dimension
     opset: int = DEFAULT_OPSET
     fp16: bool = False
@@ -96,7 +111,7 @@ CONFIG_PROPERTY = Metadata.CONFIG
 
 
 def resolution_text(resolution: tuple[int, ...]) -> str:
-    """Metadata.RESOLUTION of an export: "HxW" (2-D), "X" (1-D, e.g. "1024")."""
+    """Metadata.RESOLUTION of an export: "HxW" (2-D), "X" (1-D, e.g. "1024"), "DxHxW" (3-D)."""
     return "x".join(str(int(n)) for n in resolution)
 
 
@@ -119,16 +134,20 @@ def resolve_options(
 ) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
     cfg = model.config
-    if cfg.rank not in (1, 2):
-        raise WNOEdgeError(f"{cfg.rank}-D export is not implemented: wno-edge exports 1-D and 2-D models")
+    if cfg.rank not in (1, 2, 3):
+        raise WNOEdgeError(f"{cfg.rank}-D export is not implemented: wno-edge exports 1-D, 2-D and 3-D models")
     if resolution is None:
         resolution = cfg.resolution
         if resolution is None:
-            form = "X (e.g. 1024)" if cfg.rank == 1 else "HxW"
+            form = {1: "X (e.g. 1024)", 2: "HxW", 3: "DxHxW"}[cfg.rank]
             raise WNOEdgeError(
                 f"the ONNX graph has a fixed grid size and the checkpoint records none: pass --resolution {form}"
             )
-    grid = _line_grid(model, resolution) if cfg.rank == 1 else _plane_grid(model, resolution)
+    grid: tuple[int, ...]
+    if cfg.rank == 3:
+        grid = _volume_grid(model, resolution)
+    else:
+        grid = _line_grid(model, resolution) if cfg.rank == 1 else _plane_grid(model, resolution)
     if batch is not None and (isinstance(batch, bool) or int(batch) < 1):
         raise WNOEdgeError(f"--batch must be a positive integer (or omitted for a dynamic batch), got {batch!r}")
     if not MIN_OPSET <= int(opset) <= MAX_OPSET:
@@ -155,6 +174,31 @@ def _line_grid(model: WNO2d, resolution) -> tuple[int]:
         raise WNOEdgeError(f"resolution must be positive, got {grid[0]}")
     ((before, after),) = model.config.axis_paddings(grid)
     model.wno_layers[0].spectral.check_grid(grid[0] + before + after)  # exact truncated DFT: modes distinct
+    return grid
+
+
+def _volume_grid(model: WNO2d, resolution) -> tuple[int, int, int]:
+    """A 3-D model's grid: "DxHxW", a single length for a cube, or a tuple of three."""
+    if isinstance(resolution, str):
+        dims = parse_dims(resolution, "resolution", "16x16x16 or 16 (a 3-D model)")
+    elif isinstance(resolution, Integral) and not isinstance(resolution, bool):
+        dims = (int(resolution),)
+    else:
+        dims = tuple(resolution)
+    dims = dims * 3 if len(dims) == 1 else dims
+    if len(dims) != 3 or any(isinstance(n, bool) or not isinstance(n, Integral) or n < 1 for n in dims):
+        shown = resolution if isinstance(resolution, str) else "x".join(map(str, dims))
+        raise WNOEdgeError(f"a 3-D model's resolution is DxHxW with positive sizes, like 16x16x16, got {shown!r}")
+    grid = (int(dims[0]), int(dims[1]), int(dims[2]))
+    cfg = model.config
+    padded = [n + before + after for n, (before, after) in zip(grid, cfg.axis_paddings(grid), strict=True)]
+    model.wno_layers[0].spectral.check_grid(*padded)  # exact truncated DFT: modes distinct
+    if cfg.block == "neuralop" and (padded[0] % 2 or padded[1] % 2):
+        # neuraloperator 2.0 fftshifts D and H of its output spectrum (not ifftshift): see _plane_grid
+        raise WNOEdgeError(
+            f"a neuraloperator FNO is reproduced only at an even padded depth and height; "
+            f"{'x'.join(map(str, grid))} pads to {'x'.join(map(str, padded))}: pick even D and H"
+        )
     return grid
 
 
@@ -198,7 +242,7 @@ def _pointwise_weight(linear: torch.nn.Linear, rank: int) -> np.ndarray:
 
 
 def _stat(values: np.ndarray, rank: int) -> np.ndarray:
-    """Per-channel statistics broadcast over the grid: (1, C, 1, 1), or (1, C, 1) for a 1-D model."""
+    """Per-channel statistics broadcast over the grid: (1, C, 1, 1), (1, C, 1) for a 1-D model, (1, C, 1, 1, 1) 3-D."""
     return values.reshape(1, -1, *(1,) * rank)
 
 
@@ -221,7 +265,7 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, grid: tuple[int, ...], opset: i
     """Linear over [x, grid] = 1x1 Conv over x + (bias + W_grid @ grid), a constant. With a
     single lifting layer the narrow input is padded, not the lifted field, and the constant is
     zero in the padding; a lifting MLP (neuraloperator) runs on H x W and its output is padded.
-    `grid` is (H, W), or (X,) for a 1-D model (padding on the right, the grid channel x)."""
+    `grid` is (H, W), (X,) for a 1-D model (padding on the right, the grid channel x), or (D, H, W)."""
     cfg = model.config
     r = cfg.rank
     axis_pads = cfg.axis_paddings(grid)  # (before, after) per axis
@@ -238,12 +282,14 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, grid: tuple[int, ...], opset: i
     lift_const = np.zeros((1, lw.shape[0], *full))
     lift_const[inside] = _f64(model.lift.bias).reshape(1, -1, *(1,) * r)
     if cfg.grid:
-        if r == 2:
+        if r == 3:
+            d, h, w = grid
+            coords = model.volume_grid(d, h, w, 1, torch.float64, "cpu")[0].numpy()  # (3, D, H, W), as the model
+        elif r == 2:
             coords = model.grid(grid[0], grid[1], 1, torch.float64, "cpu")[0].numpy()  # (2, H, W), as the model
-            term = np.einsum("kc,chw->khw", lw[:, cfg.in_channels :], coords)
         else:
             coords = model.line_grid(grid[0], 1, torch.float64, "cpu")[0].numpy()  # (1, X), as the model builds it
-            term = np.einsum("kc,cx->kx", lw[:, cfg.in_channels :], coords)
+        term = np.tensordot(lw[:, cfg.in_channels :], coords, axes=1)  # (K, *grid)
         lift_const[inside] += term[None]
     lift_w = g.const(Initializer.LIFT_WEIGHT, lw[:, : cfg.in_channels].reshape(lw.shape[0], -1, *(1,) * r))
     v = g.op("Conv", [x, lift_w], "lift", kernel_shape=[1] * r)
@@ -286,11 +332,23 @@ def _real_space(g: GraphBuilder, layer, v: str, i: int, opts: ExportOptions) -> 
 
 
 def _bases(g: GraphBuilder, model: WNO2d, padded: tuple[int, ...]) -> dict[str, str]:
-    """The DFT bases on the padded grid as initializers: fwd_w, fwd_h, inv_h, inv_w (2-D), or
-    fwd_w, inv_w along X (1-D)."""
+    """The DFT bases on the padded grid as initializers: fwd_w, fwd_h, inv_h, inv_w (2-D),
+    fwd_w, inv_w along X (1-D), and fwd_d, inv_d too (3-D: D, H, W)."""
     if model.config.rank == 1:
         fwd, inv = line_bases(padded[0], model.config.modes[0])
         return {"fwd_w": g.const(Initializer.DFT_FWD_W, fwd), "inv_w": g.const(Initializer.DFT_INV_W, inv)}
+    if model.config.rank == 3:
+        (dp, hp, wp), (m1, m2, m3) = padded, model.config.modes
+        fwd_d, inv_d = row_bases(dp, m1)
+        b = dft_bases(hp, wp, m2, m3)
+        return {
+            "fwd_w": g.const(Initializer.DFT_FWD_W, b.fwd_w),
+            "fwd_h": g.const(Initializer.DFT_FWD_H, b.fwd_h),
+            "fwd_d": g.const(DFT_FWD_D, fwd_d),
+            "inv_d": g.const(DFT_INV_D, inv_d),
+            "inv_h": g.const(Initializer.DFT_INV_H, b.inv_h),
+            "inv_w": g.const(Initializer.DFT_INV_W, b.inv_w),
+        }
     (hp, wp), (m1, m2) = padded, model.config.modes
     b = dft_bases(hp, wp, m1, m2)
     names = {
@@ -311,7 +369,11 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, padded: tuple[int, ...], opts
         r, is_winograd = _real_space(g, layer, v, i, opts)
         any_winograd |= is_winograd
         sc = layer.spectral
-        if layer.rank == 1:
+        if layer.rank == 3:
+            mix = volume_mixing_matrix(sc.corners())
+            dp, hp, wp = padded
+            s = spectral_graph_3d(g, v, mix, bases, (dp, hp, wp), sc.modes2, sc.modes3, sc.out_channels, i)
+        elif layer.rank == 1:
             s = spectral_graph_1d(g, v, mixing_matrix(sc.weights1), bases, sc.out_channels, i)
         else:
             m2 = model.config.modes[1]
@@ -447,7 +509,7 @@ def build_model_proto(model: WNO2d, options: ExportOptions | None = None, **kwar
     batch = opts.batch if opts.batch is not None else "batch"
     io_type = TensorProto.FLOAT16 if opts.fp16 else TensorProto.FLOAT
     graph = g.graph(
-        "wno2d" if cfg.rank == 2 else "wno1d",
+        f"wno{cfg.rank}d",
         [helper.make_tensor_value_info(INPUT, io_type, [batch, cfg.in_channels, *grid])],
         [helper.make_tensor_value_info(OUTPUT, io_type, [batch, cfg.out_channels, *grid])],
     )

@@ -1,5 +1,6 @@
-"""The spectral convolution as real matrices: truncated rfft2/irfft2 (1-D: rfft/irfft) bases
-and the per-mode complex channel mixing, so the exported graph needs no DFT op."""
+"""The spectral convolution as real matrices: truncated rfft2/irfft2 (1-D: rfft/irfft, 3-D:
+rfftn/irfftn over D, H, W) bases and the per-mode complex channel mixing, so the exported graph
+needs no DFT op."""
 
 from __future__ import annotations
 
@@ -50,17 +51,22 @@ def line_bases(w: int, m: int) -> tuple[np.ndarray, np.ndarray]:
     return fwd, inv
 
 
-def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
-    rows = np.r_[np.arange(m1), np.arange(h - m1, h)]
-    ah = 2 * np.pi * np.outer(rows, np.arange(h)) / h  # (K1, H)
+def row_bases(h: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The complex DFT along a non-last axis of h points, keeping K = 2m rows (frequencies
+    0..m-1 and -m..-1), on [Re; Im] stacked over that axis, 'ortho' scaled:
+    fwd (2K, 2h) = (c - i s) / sqrt(h), inv (2h, 2K) = (c + i s) / sqrt(h)."""
+    rows = np.r_[np.arange(m), np.arange(h - m, h)]
+    ah = 2 * np.pi * np.outer(rows, np.arange(h)) / h  # (K, h)
     c, s = np.cos(ah), np.sin(ah)
+    fwd = np.block([[c, s], [-s, c]]) / math.sqrt(h)  # (c - i s)(A_re + i A_im)
+    inv = np.block([[c.T, -s.T], [s.T, c.T]]) / math.sqrt(h)  # (c + i s)(O_re + i O_im)
+    return fwd, inv
+
+
+def dft_bases(h: int, w: int, m1: int, m2: int) -> DFTBases:
+    fwd_h, inv_h = row_bases(h, m1)
     fwd_w, inv_w = line_bases(w, m2)
-    return DFTBases(
-        fwd_w=fwd_w,
-        fwd_h=np.block([[c, s], [-s, c]]) / math.sqrt(h),  # (c - i s)(A_re + i A_im)
-        inv_h=np.block([[c.T, -s.T], [s.T, c.T]]) / math.sqrt(h),  # (c + i s)(O_re + i O_im)
-        inv_w=inv_w,
-    )
+    return DFTBases(fwd_w=fwd_w, fwd_h=fwd_h, inv_h=inv_h, inv_w=inv_w)
 
 
 def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor | None = None) -> np.ndarray:
@@ -74,6 +80,20 @@ def mixing_matrix(weights1: torch.Tensor, weights2: torch.Tensor | None = None) 
     wc = np.moveaxis(wc, (0, 1), (-2, -1))  # (K1, m2, in, out) or (m, in, out)
     m = np.concatenate([wc.real, wc.imag], axis=-1)
     return m.reshape(-1, *m.shape[-2:])
+
+
+def volume_mixing_matrix(corners: list[torch.Tensor]) -> np.ndarray:
+    """SpectralConv3d's four corners (corner_slices() order) -> real (2*m1 * 2*m2 * m3, in, 2*out),
+    modes in the order the 3-D graph flattens them: D rows then H rows as row_bases keeps them
+    (0..m-1, then -m..-1), then the m3 rfft columns."""
+    w1, w2, w3, w4 = (w.detach().cpu() for w in corners)
+    full = torch.cat([torch.cat([w1, w2], dim=2), torch.cat([w3, w4], dim=2)], dim=3)  # (in, out, 2m1, 2m2, m3)
+    return mixing_matrix(full)
+
+
+# 3-D only: the D axis's bases (the 2-D names serve H and W). The native engine reads these by
+# name for its fused 2-D path alone, so they are not part of contract.Initializer.
+DFT_FWD_D, DFT_INV_D = "dft.fwd_d", "dft.inv_d"
 
 
 # [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ COMBINE_COMPLEX = [Xr Wr - Xi Wi, Xr Wi + Xi Wr] = [O_re, O_im]
@@ -123,3 +143,57 @@ def spectral_graph_1d(g: GraphBuilder, v: str, mix: np.ndarray, bases: dict, o: 
     y = g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, m)
     y = g.op("Reshape", [y, g.ints("shape_re_im_joined", [0, 0, 2 * m])], f"{n}.mix_cols")  # (B, O, 2m)
     return g.op("MatMul", [y, bases["inv_w"]], f"{n}.idft")  # (B, O, X)
+
+
+def _mix_modes(g: GraphBuilder, x: str, mix: np.ndarray, o: int, i: int, n: str) -> str:
+    """(modes, B, 2, C) [Re; Im] -> (B, O, 2, modes): the per-mode complex channel mixing."""
+    y = g.op(
+        "MatMul", [x, g.const(Initializer.LAYER_MIXING.format(i=i), mix[:, None])], f"{n}.mix"
+    )  # (modes, B, 2, 2*O)
+    y = g.op("Reshape", [y, g.ints(f"shape_modes_products_{o}", [0, 0, 4, o])], f"{n}.mix_split")
+    y = g.op("Transpose", [y], f"{n}.products_last", perm=[0, 1, 3, 2])  # (modes, B, O, 4)
+    y = g.op("MatMul", [y, g.const(Initializer.COMBINE_COMPLEX, COMBINE_COMPLEX, shared=True)], f"{n}.complex")
+    return g.op("Transpose", [y], f"{n}.modes_last", perm=[1, 2, 3, 0])  # (B, O, 2, modes)
+
+
+def _swap_re_im(g: GraphBuilder, x: str, shape: list[int], merged: list[int], name: str) -> str:
+    """Reshape to `shape` (rank 5, the two middle axes to swap: [Re|Im] <-> the axis beside it),
+    swap them, reshape to `merged`: how [Re | Im] halves move between axes at rank <= 5."""
+    x = g.op("Reshape", [x, g.ints("shape_" + "_".join(map(str, shape)).replace("-", "m"), shape)], f"{name}.split")
+    x = g.op("Transpose", [x], f"{name}.swapped", perm=[0, 1, 3, 2, 4])
+    return g.op("Reshape", [x, g.ints("shape_" + "_".join(map(str, merged)).replace("-", "m"), merged)], name)
+
+
+def spectral_graph_3d(
+    g: GraphBuilder,
+    v: str,
+    mix: np.ndarray,
+    bases: dict,
+    padded: tuple[int, int, int],
+    m2: int,
+    m3: int,
+    o: int,
+    i: int,
+) -> str:
+    """The truncated rfftn -> per-mode mixing -> irfftn of layer i on (B, C, D, H, W), one axis
+    at a time (W, then H, then D, and back), never above rank 5: the 2-D graph with the D
+    axis folded into the channels while H is transformed, and H x m3 folded while D is.
+    `bases`: fwd_w/inv_w (W), fwd_h/inv_h (H, K2 = 2*m2 rows), fwd_d/inv_d (D, K1 rows)."""
+    dp, hp, _ = padded
+    k2m3 = 2 * m2 * m3
+    n = f"l{i}.spectral"
+    a = g.op("MatMul", [v, bases["fwd_w"]], f"{n}.dft_w")  # (B, C, D, H, 2*m3) = [Re | Im] along W
+    a = _swap_re_im(g, a, [0, -1, hp, 2, m3], [0, 0, 2 * hp, m3], f"{n}.dft_w_rows")  # (B, C*D, 2H, m3)
+    a = g.op("MatMul", [bases["fwd_h"], a], f"{n}.dft_h")  # (B, C*D, 2*K2, m3)
+    a = _swap_re_im(g, a, [0, -1, dp, 2, k2m3], [0, 0, 2 * dp, k2m3], f"{n}.dft_h_rows")  # (B, C, 2D, K2*m3)
+    x = g.op("MatMul", [bases["fwd_d"], a], f"{n}.dft_d")  # (B, C, 2*K1, K2*m3)
+    x = g.op("Reshape", [x, g.ints("shape_modes_split", [0, 0, 2, mix.shape[0]])], f"{n}.modes_split")
+    x = g.op("Transpose", [x], f"{n}.modes_first", perm=[3, 0, 2, 1])  # (modes, B, 2, C)
+    y = _mix_modes(g, x, mix, o, i, n)  # (B, O, 2, modes)
+    y = g.op("Reshape", [y, g.ints("shape_stacked_modes", [0, 0, -1, k2m3])], f"{n}.mix_rows")  # (B, O, 2*K1, K2*m3)
+    z = g.op("MatMul", [bases["inv_d"], y], f"{n}.idft_d")  # (B, O, 2D, K2*m3)
+    z = _swap_re_im(g, z, [0, 0, 2, dp, k2m3], [0, -1, 4 * m2, m3], f"{n}.idft_d_rows")  # (B, O*D, 2*K2, m3)
+    z = g.op("MatMul", [bases["inv_h"], z], f"{n}.idft_h")  # (B, O*D, 2H, m3)
+    z = _swap_re_im(g, z, [0, 0, 2, hp, m3], [0, 0, hp, 2 * m3], f"{n}.idft_h_cols")  # (B, O*D, H, 2*m3)
+    z = g.op("MatMul", [z, bases["inv_w"]], f"{n}.idft_w")  # (B, O*D, H, W)
+    return g.op("Reshape", [z, g.ints("shape_volume", [0, -1, *padded])], f"{n}.volume")  # (B, O, D, H, W)

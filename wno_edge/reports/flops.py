@@ -58,7 +58,7 @@ def model_cost_1d(config: WNOConfig, length: int, batch: int = 1) -> ModelCost:
 
 
 def grid_cost(config: WNOConfig, grid: tuple[int, ...], batch: int = 1) -> ModelCost:
-    """The cost of one inference on `grid`: (H, W) for a 2-D model, (X,) for a 1-D one."""
+    """The cost of one inference on `grid`: (H, W) for a 2-D model, (X,) for a 1-D one, (D, H, W) 3-D."""
     c = config
     grid = tuple(int(n) for n in grid)
     padded = tuple(n + before + after for n, (before, after) in zip(grid, c.axis_paddings(grid), strict=True))
@@ -69,7 +69,15 @@ def grid_cost(config: WNOConfig, grid: tuple[int, ...], batch: int = 1) -> Model
     if c.channel_mlp_width:  # per layer on the padded grid: two 1x1 maps, plus the skip's
         mlp = 2 * c.width * c.channel_mlp_width + (c.width * c.width if c.channel_mlp_skip else 0)
         pointwise += batch * c.n_layers * padded_points * mlp
-    if c.rank == 2:
+    if c.rank == 3:
+        dp, hp, wp = padded
+        m1, m2, m3 = c.modes
+        # Per channel, one axis at a time as the export: real DFT along W to m3 modes, complex
+        # DFT along H to 2*m2 rows (per D row), then along D to 2*m1 rows (per kept H row and
+        # column); the inverse costs the same.
+        dft = 2 * (2 * dp * hp * wp * m3 + 4 * 2 * m2 * hp * dp * m3 + 4 * 2 * m1 * dp * 2 * m2 * m3)
+        mixing = 4 * 2 * m1 * 2 * m2 * m3 * c.width * c.width
+    elif c.rank == 2:
         hp, wp = padded
         m1, m2 = c.modes
         # Per channel: real DFT along W to m2 modes (2 real MACs per term), then complex DFT

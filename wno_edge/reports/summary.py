@@ -10,14 +10,16 @@ from ..errors import WNOEdgeError, not_a_file
 from ..model import WNO2d, count_parameters
 from .flops import grid_cost
 
-DEFAULT_GRID = {1: (1024,), 2: (64, 64)}  # the MAC count's grid when neither the call nor the config gives one
-ARCHITECTURE = {1: "WNO1d", 2: "WNO2d"}  # by spatial rank (one class, WNO2d, builds both)
-CONV_KEY = {1: "conv3_direct", 2: "conv3x3_direct"}  # summary["macs"]: the real-space kernel's direct MACs
+# the MAC count's grid when neither the call nor the config gives one
+DEFAULT_GRID = {1: (1024,), 2: (64, 64), 3: (32, 32, 32)}
+ARCHITECTURE = {1: "WNO1d", 2: "WNO2d", 3: "FNO3d"}  # by spatial rank (one class, WNO2d, builds all; 3-D: FNO only)
+# summary["macs"]: the real-space kernel's direct MACs (a 3-D model has none: no key)
+CONV_KEY = {1: "conv3_direct", 2: "conv3x3_direct", 3: ""}
 
 
 def model_summary(model: WNO2d, resolution: tuple[int, ...] | None = None, batch: int = 1) -> dict:
-    """Architecture, size and per-part arithmetic of one inference at `resolution` ((H, W), or
-    (X,) for a 1-D model)."""
+    """Architecture, size and per-part arithmetic of one inference at `resolution` ((H, W), (X,)
+    for a 1-D model, (D, H, W) for a 3-D one)."""
     c = model.config
     grid = tuple(resolution or c.resolution or DEFAULT_GRID[c.rank])
     if len(grid) != c.rank:
@@ -25,7 +27,7 @@ def model_summary(model: WNO2d, resolution: tuple[int, ...] | None = None, batch
     cost = grid_cost(c, grid, batch)
     name = ARCHITECTURE[c.rank]
     return {
-        "architecture": name if c.real_space_kernel else f"{name} (FNO special case, k = 0)",
+        "architecture": name if c.real_space_kernel or c.rank == 3 else f"{name} (FNO special case, k = 0)",
         "config": c.to_dict(),
         "parameters": count_parameters(model),
         "grid": list(grid),
@@ -33,7 +35,7 @@ def model_summary(model: WNO2d, resolution: tuple[int, ...] | None = None, batch
         "macs": {
             "pointwise": cost.pointwise_macs,
             "spectral": cost.spectral_macs,
-            CONV_KEY[c.rank]: cost.conv_direct.multiplies,
+            **({CONV_KEY[c.rank]: cost.conv_direct.multiplies} if CONV_KEY[c.rank] else {}),
             "total_direct": cost.total_direct_macs,
         },
         "winograd": {
