@@ -65,6 +65,7 @@ def emu():
     lib.wno_emu_transform_weights.argtypes = [desc, ctypes.c_int, p, p]
     lib.wno_emu_conv2d.argtypes = [desc, ctypes.c_int, p, p, p, p, ctypes.c_int]
     lib.wno_emu_block_info.argtypes = [ctypes.c_int, p]
+    lib.wno_emu_line_block_info.argtypes = [ctypes.c_int, p]
     lib.wno_emu_float_to_half.argtypes = [p, p, ctypes.c_size_t]
     lib.wno_emu_half_to_float.argtypes = [p, p, ctypes.c_size_t]
     lib.wno_emu_v2_weight_size.restype = ctypes.c_size_t
@@ -83,14 +84,22 @@ def transform(emu, desc, dtype, w):
     return u
 
 
-def emulate(emu, x, w, b, padding, tile, dtype=FP32, order=0):
-    n, c, h, wd = x.shape
+def conv_desc(x, w, padding, tile):
+    """wno_conv_desc of x (N,C,H,W) or, on a line, x (N,C,W) with w (K,C,3): dims 1, height 1."""
     k = w.shape[0]
-    desc = ConvDesc(n, c, k, h, wd, padding, tile)
+    if x.ndim == 3:
+        n, c, wd = x.shape
+        return ConvDesc(n, c, k, 1, wd, padding, tile, 1), (n, k, wd + 2 * padding - 2)
+    n, c, h, wd = x.shape
+    return ConvDesc(n, c, k, h, wd, padding, tile), (n, k, h + 2 * padding - 2, wd + 2 * padding - 2)
+
+
+def emulate(emu, x, w, b, padding, tile, dtype=FP32, order=0):
+    desc, y_shape = conv_desc(x, w, padding, tile)
     u = transform(emu, desc, dtype, w)
     storage = np.float32 if dtype == FP32 else np.float16
     xs = np.ascontiguousarray(x, storage)
-    y = np.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), np.nan, storage)
+    y = np.full(y_shape, np.nan, storage)
     bias = None if b is None else np.ascontiguousarray(b, np.float32)
     status = emu.wno_emu_conv2d(
         ctypes.byref(desc),
@@ -106,10 +115,13 @@ def emulate(emu, x, w, b, padding, tile, dtype=FP32, order=0):
 
 
 def reference(x, w, b, padding):
+    """float64 F.conv2d, or F.conv1d on a line (x N,C,W)."""
+
     def t(a):
         return torch.from_numpy(np.asarray(a, np.float64))
 
-    return F.conv2d(t(x), t(w), None if b is None else t(b), padding=padding).numpy()
+    conv = F.conv1d if np.ndim(x) == 3 else F.conv2d
+    return conv(t(x), t(w), None if b is None else t(b), padding=padding).numpy()
 
 
 def random_conv(seed, n, c, k, h, w):
@@ -126,7 +138,6 @@ def random_conv(seed, n, c, k, h, w):
 
 @pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
 def test_emulated_kernel_golden(emu, name, case):
-    skip_line_case(case, "the CUDA kernel's host emulation")
     args = (case["x"], case["weight"], case["bias"], case["padding"], case["tile"])
     y = emulate(emu, *args)
     assert relative_error(y, case["y"]) <= case["tolerance"], name
@@ -252,6 +263,154 @@ def test_emulated_kernel_under_sanitizers():
     """The block code under AddressSanitizer + UBSan: no global access out of bounds,
     which a GPU would turn into a fault or a silently wrong value."""
     run_sanitized_check("emu")
+
+
+# ------------------------------------------------------------------ emulation, 1-D path (desc.dims 1)
+
+LINE_CASES = [(n, c) for n, c in load_cases() if c["x"].ndim == 3]
+UNSUPPORTED, INVALID = 4, 1  # wno_status
+
+
+def line_error_bound(x, weight, bias, padding, tile, unit, storage=0.0):
+    """golden.winograd_error_bound on a line: |err| <= ((2a + C + 8) u + 3 u_storage) S, S the
+    Winograd conv of absolute values AT (|G||g| . |BT||d|) summed over input channels (one
+    a-term input sum, the 3-term weight transform, the C-term channel sum, one a-term output sum)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    m, a = tile, tile + 2
+    BT, G, AT = (np.abs(np.asarray(M, np.float64)) for M in (MATRICES[tile].BT, MATRICES[tile].G, MATRICES[tile].AT))
+    x = np.abs(np.asarray(x, np.float64))
+    n, c, length = x.shape
+    xo = length + 2 * padding - 2
+    t = -(-xo // m)
+    xp = np.pad(x, ((0, 0), (0, 0), (padding, t * m + 2 - length - padding)))
+    V = sliding_window_view(xp, a, axis=2)[:, :, ::m] @ BT.T  # n, c, t, a
+    U = np.abs(np.asarray(weight, np.float64)) @ G.T  # k, c, a
+    S = (np.einsum("kcj,nctj->nktj", U, V) @ AT.T).reshape(n, -1, t * m)[:, :, :xo]
+    if bias is not None:
+        S = S + np.abs(np.asarray(bias, np.float64))[None, :, None]
+    return ((2 * a + c + 8) * unit + 3 * storage) * S
+
+
+def random_line(seed, n, c, k, w):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.standard_normal((n, c, w)).astype(np.float32),
+        rng.standard_normal((k, c, 3)).astype(np.float32),
+        rng.standard_normal(k).astype(np.float32),
+    )
+
+
+@pytest.mark.parametrize("name,case", LINE_CASES, ids=[n for n, _ in LINE_CASES])
+def test_emulated_line_kernel_float16_golden(emu, name, case):
+    """float16 storage of x, U and y on the golden lines, threads shuffled."""
+    xh = case["x"].astype(np.float16)
+    yh = emulate(emu, xh, case["weight"], case["bias"], case["padding"], case["tile"], dtype=FP16, order=2)
+    assert yh.dtype == np.float16 and yh.shape == case["y"].shape
+    ref = reference(xh, case["weight"], case["bias"], case["padding"])
+    assert relative_error(yh, ref) <= TOL_FP16[case["tile"]], name
+
+
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("tile", [2, 4, 6])
+def test_emulated_line_kernel_c64(emu, tile, padding):
+    # 8 in-channel chunks, two out-channel blocks, several tile blocks across batch boundaries
+    x, w, b = random_line(tile + padding, 3, 64, 40, 211)
+    ref = reference(x, w, b, padding)
+    y = emulate(emu, x, w, b, padding, tile)
+    assert y.shape == (3, 40, 211 + 2 * padding - 2)
+    assert relative_error(y, ref) <= TOL_FP32[tile]
+    assert np.array_equal(y, emulate(emu, x, w, b, padding, tile, order=2))
+    xh = x.astype(np.float16)
+    yh = emulate(emu, xh, w, b, padding, tile, dtype=FP16)
+    assert relative_error(yh, reference(xh, w, b, padding)) <= TOL_FP16[tile]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    n=st.integers(1, 3),
+    c=st.integers(1, 40),
+    k=st.integers(1, 70),
+    w=st.integers(1, 150),
+    padding=st.sampled_from([0, 1]),
+    tile=st.sampled_from([2, 4, 6]),
+    bias=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_emulated_line_kernel_property(emu, n, c, k, w, padding, tile, bias, seed):
+    if w + 2 * padding < 3:
+        return
+    x, wt, b = random_line(seed, n, c, k, w)
+    b = b if bias else None
+    bound = line_error_bound(x, wt, b, padding, tile, U_FP32)
+    assert_within_bound(emulate(emu, x, wt, b, padding, tile, order=1), reference(x, wt, b, padding), bound)
+    xh = x.astype(np.float16)
+    yh = emulate(emu, xh, wt, b, padding, tile, dtype=FP16, order=2)
+    bound = line_error_bound(xh, wt, b, padding, tile, U_FP32, storage=U_FP16)
+    assert_within_bound(yh, reference(xh, wt, b, padding), bound)
+
+
+def line_block_info(emu, tile):
+    out = (ctypes.c_int * 6)()
+    assert emu.wno_emu_line_block_info(tile, out) == 0
+    return dict(zip(("threads", "smem_bytes", "block_tiles", "block_k", "chunk_c", "passes"), out, strict=False))
+
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+@pytest.mark.parametrize("dtype", [FP32, FP16])
+def test_emulated_line_weight_transform(emu, tile, dtype):
+    """U[a][C][kpad] = G g per (out, in) channel, padded out channels zero."""
+    k, c = 37, 5
+    _, w, _ = random_line(tile, 1, c, k, 1)
+    kpad = -(-k // line_block_info(emu, tile)["block_k"]) * line_block_info(emu, tile)["block_k"]
+    a = tile + 2
+    raw = transform(emu, ConvDesc(1, c, k, 1, 16, 1, tile, 1), dtype, w)
+    assert raw.size == a * c * kpad * (4 if dtype == FP32 else 2)  # a positions, not a^2
+    u = raw.view(np.float32 if dtype == FP32 else np.float16).astype(np.float64).reshape(a, c, kpad)
+    expect = np.einsum("ai,kci->ack", MATRICES[tile].G, w.astype(np.float64))
+    np.testing.assert_array_equal(u[:, :, k:], 0)
+    assert np.abs(u[:, :, :k] - expect).max() / np.abs(expect).max() <= (1e-6 if dtype == FP32 else 1e-3)
+
+
+@pytest.mark.parametrize("tile", [2, 4, 6])
+def test_line_block_configuration_fits_every_target(emu, tile):
+    info = line_block_info(emu, tile)
+    assert info["threads"] % 32 == 0 and 32 <= info["threads"] <= 1024
+    assert info["smem_bytes"] <= 48 * 1024  # static shared memory, sm_75 .. sm_90
+    assert info["smem_bytes"] == 4 * (tile + 2) * info["chunk_c"] * (info["block_tiles"] + info["block_k"])
+
+
+def test_emulated_line_refusals(emu):
+    """A line with a height, an unknown rank, a 1-D conv shorter than its kernel: INVALID_ARGUMENT
+    and no weight size; kernel v2 (tensor cores) has no 1-D path: weight size 0 and UNSUPPORTED,
+    never a wrong y."""
+    x, w, b = random_line(0, 1, 4, 4, 24)
+    buf = np.zeros(1 << 16, np.uint8)
+    for desc in (
+        ConvDesc(1, 4, 4, 2, 24, 1, 4, 1),  # dims 1 needs height 1
+        ConvDesc(1, 4, 4, 1, 24, 1, 4, 3),  # no such rank
+        ConvDesc(1, 4, 4, 1, 2, 0, 4, 1),  # output shorter than 1
+    ):
+        assert emu.wno_emu_weight_size(ctypes.byref(desc), FP32) == 0
+        assert emu.wno_emu_transform_weights(ctypes.byref(desc), FP32, w.ctypes.data, buf.ctypes.data) == INVALID
+        assert (
+            emu.wno_emu_conv2d(ctypes.byref(desc), FP32, x.ctypes.data, buf.ctypes.data, None, buf.ctypes.data, 0)
+            == INVALID
+        )
+    line = ConvDesc(1, 4, 4, 1, 24, 1, 4, 1)
+    assert (
+        emu.wno_emu_conv2d(ctypes.byref(line), 7, x.ctypes.data, buf.ctypes.data, None, buf.ctypes.data, 0)
+        == UNSUPPORTED
+    )
+    y = np.full((1, 4, 24), np.nan, np.float32)
+    assert emu.wno_emu_v2_weight_size(ctypes.byref(line), FP32) == 0
+    assert emu.wno_emu_v2_transform_weights(ctypes.byref(line), FP32, w.ctypes.data, buf.ctypes.data) == UNSUPPORTED
+    for dtype in (FP32, FP16):
+        status = emu.wno_emu_v2_conv2d(
+            ctypes.byref(line), dtype, MATH_DEFAULT, x.ctypes.data, buf.ctypes.data, None, y.ctypes.data, 0, 64, 0
+        )
+        assert status == UNSUPPORTED
+    assert np.isnan(y).all()
 
 
 # ------------------------------------------------------------------ emulation, kernel v2
@@ -630,15 +789,17 @@ def ptxas_report():
 @pytest.mark.parametrize("arch", ARCHS)
 def test_nvcc_builds_without_spills(ptxas_report, arch):
     kernels = {k: v for (a, k), v in ptxas_report.items() if a == arch}
-    # v1: 3 tiles x {float, half} x {conv, weight transform}; v2: 3 tiles x {fp16, TF32,
-    # 3xTF32} x {32, 64 out channels} conv, the same for F(2,3) and F(4,3) with the cp.async
-    # pipeline, + 3 tiles x {float, half} weight transform
-    assert len(kernels) == 12 + 18 + 12 + 6, sorted(kernels)
+    # v1: 3 tiles x {float, half} x {2-D conv, 1-D conv, 2-D and 1-D weight transform}; v2: 3
+    # tiles x {fp16, TF32, 3xTF32} x {32, 64 out channels} conv, the same for F(2,3) and F(4,3)
+    # with the cp.async pipeline, + 3 tiles x {float, half} weight transform
+    assert len(kernels) == 24 + 18 + 12 + 6, sorted(kernels)
     for kernel, (regs, stack, spill_stores, spill_loads) in kernels.items():
         assert (stack, spill_stores, spill_loads) == (0, 0, 0), (arch, kernel)
         assert regs <= 255
     conv = {k: v[0] for k, v in kernels.items() if "winograd_conv_kernel" in k}
     assert len(conv) == 6
+    line = {k: v[0] for k, v in kernels.items() if "winograd_line_kernel" in k}
+    assert len(line) == 6 and all(128 * regs <= 65536 for regs in line.values())
     v2 = {k: v[0] for k, v in kernels.items() if "conv_v2_kernel" in k or "conv_v2_async_kernel" in k}
     assert len(v2) == 30
     for kernel, regs in v2.items():  # __launch_bounds__' resident blocks fit the register file
@@ -703,17 +864,15 @@ def gpu_lib():
 
 
 def gpu_conv(lib, x, w, b, padding, tile, version, math=MATH_DEFAULT):
-    """Our CUDA kernel on torch CUDA tensors: x (N,C,H,W) float32/float16, w and b float32."""
-    n, c, h, wd = x.shape
-    k = w.shape[0]
-    d = ConvDesc(n, c, k, h, wd, padding, tile)
+    """Our CUDA kernel on torch CUDA tensors: x (N,C,H,W) or (N,C,W) float32/float16, w and b float32."""
+    d, y_shape = conv_desc(x, w, padding, tile)
     dtype = FP32 if x.dtype == torch.float32 else FP16
     prefix = "wno_cuda_" if version == 1 else "wno_cuda_v2_"
     u = torch.empty(getattr(lib, prefix + "weight_size")(ctypes.byref(d), dtype), dtype=torch.uint8, device="cuda")
     stream = torch.cuda.current_stream().cuda_stream
     w = w.float().contiguous()
     assert getattr(lib, prefix + "transform_weights")(ctypes.byref(d), dtype, w.data_ptr(), u.data_ptr(), stream) == 0
-    y = torch.full((n, k, h + 2 * padding - 2, wd + 2 * padding - 2), float("nan"), dtype=x.dtype, device="cuda")
+    y = torch.full(y_shape, float("nan"), dtype=x.dtype, device="cuda")
     bias = None if b is None else b.float().contiguous().data_ptr()
     x = x.contiguous()
     if version == 1:
@@ -748,7 +907,8 @@ def test_real_gpu_matches_conv2d(gpu_lib, version, tile):
 @pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
 def test_real_gpu_golden(gpu_lib, version, name, case):
-    skip_line_case(case, "the CUDA kernel")
+    if version == 2:
+        skip_line_case(case, "the CUDA kernel v2")  # refuses: test_real_gpu_v2_refuses_a_line
     x = torch.from_numpy(case["x"]).cuda()
     w, b = torch.from_numpy(case["weight"]).cuda(), torch.from_numpy(case["bias"]).cuda()
     y = gpu_conv(gpu_lib, x, w, b, case["padding"], case["tile"], version)
@@ -757,6 +917,40 @@ def test_real_gpu_golden(gpu_lib, version, name, case):
     yh = gpu_conv(gpu_lib, xh, w, b, case["padding"], case["tile"], version)
     ref = reference(xh.float().cpu().numpy(), case["weight"], case["bias"], case["padding"])
     assert relative_error(yh.float().cpu().numpy(), ref) <= TOL_FP16[case["tile"]], (version, name)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("padding", [0, 1])
+@pytest.mark.parametrize("tile", [2, 4, 6])
+def test_real_gpu_line_equals_emulation_and_conv1d(gpu_lib, emu, tile, padding):
+    """Kernel v1's 1-D path: against F.conv1d in both storages and, float32, against the
+    emulation of the same code (only FMA contraction differs)."""
+    x, w, b = random_line(tile, 3, 48, 40, 517)
+    wt, bt = torch.from_numpy(w).cuda(), torch.from_numpy(b).cuda()
+    for dtype, tol in ((torch.float32, TOL_FP32), (torch.float16, TOL_FP16)):
+        xt = torch.from_numpy(x).to("cuda", dtype)
+        y = gpu_conv(gpu_lib, xt, wt, bt, padding, tile, 1).float().cpu().numpy()
+        assert relative_error(y, reference(xt.float().cpu().numpy(), w, b, padding)) <= tol[tile], dtype
+    y_emu = emulate(emu, x, w, b, padding, tile).astype(np.float64)
+    y32 = gpu_conv(gpu_lib, torch.from_numpy(x).cuda(), wt, bt, padding, tile, 1).cpu().numpy()
+    assert relative_error(y32, y_emu) <= TOL_FP32[tile]
+
+
+@pytest.mark.gpu
+def test_real_gpu_v2_refuses_a_line(gpu_lib):
+    """Kernel v2 has no 1-D path: no weight size and WNO_ERROR_UNSUPPORTED, y untouched."""
+    d = ConvDesc(1, 4, 4, 1, 24, 1, 4, 1)
+    assert gpu_lib.wno_cuda_v2_weight_size(ctypes.byref(d), FP32) == 0
+    x = torch.zeros((1, 4, 24), device="cuda")
+    y = torch.full((1, 4, 24), float("nan"), device="cuda")
+    u = torch.zeros(4096, dtype=torch.uint8, device="cuda")
+    stream = torch.cuda.current_stream().cuda_stream
+    status = gpu_lib.wno_cuda_v2_conv2d(
+        ctypes.byref(d), FP32, MATH_DEFAULT, x.data_ptr(), u.data_ptr(), None, y.data_ptr(), None, 0, stream
+    )
+    assert status == UNSUPPORTED
+    torch.cuda.synchronize()
+    assert torch.isnan(y).all()
 
 
 @pytest.mark.gpu

@@ -1,9 +1,43 @@
 #pragma once
-// What the emulation's translation units share: the exported-symbol macro and the guard
-// words behind each block's shared memory (an overrun changes them and fails the call).
+// What the emulation's translation units share: the exported-symbol macro, the guard words
+// behind each block's shared memory (an overrun changes them and fails the call), the host
+// runner of a block's threads, and the 1-D path's entry points (emulate_grid_1d.cpp).
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+#include <vector>
+
+#include "wno/winograd.h"
+
 namespace wno {
 namespace cuda {
 constexpr int kGuard = 64;  // words behind the shared memory
+
+// A block's threads one after another inside each phase (between two barriers), in the
+// order `mode` picks: 0 in order, 1 reversed, 2 shuffled with `seed`.
+template <typename State>
+struct HostRunner {
+  std::vector<State> st;
+  std::vector<int> order;
+
+  HostRunner(int threads, int mode, unsigned seed) : st(threads), order(threads) {
+    std::iota(order.begin(), order.end(), 0);
+    if (mode == 1) std::reverse(order.begin(), order.end());
+    if (mode == 2) std::shuffle(order.begin(), order.end(), std::mt19937(seed));
+    for (State& s : st) std::memset(&s, 0, sizeof s);
+  }
+
+  template <typename F>
+  void phase(F&& f) {
+    for (int tid : order) f(tid, st[tid]);
+  }
+};
+
+// Kernel v1 on a line (desc.dims == 1): the same contracts as the 2-D entry points.
+void run_line_weights(const wno_conv_desc& d, wno_dtype dtype, const float* weight, void* out);
+wno_status run_line_conv(const wno_conv_desc& d, wno_dtype dtype, const void* x, const void* u,
+                         const float* bias, void* y, int order);
 }  // namespace cuda
 }  // namespace wno
 

@@ -1,41 +1,21 @@
 // Host emulation of the CUDA kernels' grids, for the tests: runs conv_block.h, the
-// code the GPU runs, with g++ (kernel v2: emulate_grid_v2*.cpp). A block's threads run one after
-// another inside each phase (between two barriers), in an order the caller picks: a result that
-// depends on the order exposes a race between threads of one phase. Shared memory starts as NaN, so
-// reading a word no phase wrote poisons the output, and guard words behind it catch overruns.
+// code the GPU runs, with g++ (kernel v2: emulate_grid_v2*.cpp; 1-D: emulate_grid_1d.cpp). A
+// block's threads run one after another inside each phase (between two barriers), in an order the
+// caller picks: a result that depends on the order exposes a race between threads of one phase.
+// Shared memory starts as NaN, so reading a word no phase wrote poisons the output, and guard words
+// behind it catch overruns.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <limits>
-#include <numeric>
-#include <random>
 #include <vector>
 
 #include "conv_block.h"
+#include "conv_block_1d.h"
 #include "emulate.h"
 
 namespace wno {
 namespace cuda {
 namespace {
-
-template <int M>
-struct HostRunner {
-  std::vector<ThreadState<M>> st;
-  std::vector<int> order;
-
-  HostRunner(int mode, unsigned seed) : st(Block<M>::threads), order(Block<M>::threads) {
-    std::iota(order.begin(), order.end(), 0);
-    if (mode == 1) std::reverse(order.begin(), order.end());
-    if (mode == 2) std::shuffle(order.begin(), order.end(), std::mt19937(seed));
-    for (ThreadState<M>& s : st) std::memset(&s, 0, sizeof s);
-  }
-
-  template <typename F>
-  void phase(F&& f) {
-    for (int tid : order) f(tid, st[tid]);
-  }
-};
 
 template <int M, typename T>
 wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
@@ -51,7 +31,7 @@ wno_status conv2d(const wno_conv_desc& d, const void* x, const void* u, const fl
     for (int bx = 0; bx < grid_x; ++bx) {
       std::fill(smem.begin(), smem.begin() + B::smem_floats, nan);
       std::fill(smem.begin() + B::smem_floats, smem.end(), guard);
-      HostRunner<M> run(order, static_cast<unsigned>(bx * 7919 + by));
+      HostRunner<ThreadState<M>> run(B::threads, order, static_cast<unsigned>(bx * 7919 + by));
       conv_block<M>(run, p, bx, by, smem.data());
       for (int i = B::smem_floats; i < B::smem_floats + kGuard; ++i)
         if (smem[i] != guard) return WNO_ERROR_INTERNAL;
@@ -106,14 +86,16 @@ void info(int* out) {
 // Same sizes as wno_cuda_weight_size; host pointers everywhere.
 WNO_EMU_API size_t wno_emu_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
   if (!wno::valid_desc(d)) return 0;
-  const size_t a = static_cast<size_t>(d->tile) + 2;
-  return a * a * d->in_channels * wno::cuda::padded_k(*d) * (dtype == WNO_FLOAT32 ? 4 : 2);
+  return wno::cuda::weight_elems(*d) * (dtype == WNO_FLOAT32 ? 4 : 2);
 }
 
 WNO_EMU_API wno_status wno_emu_transform_weights(const wno_conv_desc* d, wno_dtype dtype,
                                                  const float* weight, void* out) {
   if (!wno::valid_desc(d) || !weight || !out) return WNO_ERROR_INVALID_ARGUMENT;
-  if (dtype == WNO_FLOAT32)
+  if (dtype != WNO_FLOAT32 && dtype != WNO_FLOAT16) return WNO_ERROR_UNSUPPORTED;
+  if (d->dims == 1)
+    wno::cuda::run_line_weights(*d, dtype, weight, out);
+  else if (dtype == WNO_FLOAT32)
     wno::cuda::run_weights<float>(*d, weight, out);
   else if (dtype == WNO_FLOAT16)
     wno::cuda::run_weights<wno::half_t>(*d, weight, out);
@@ -126,6 +108,8 @@ WNO_EMU_API wno_status wno_emu_transform_weights(const wno_conv_desc* d, wno_dty
 WNO_EMU_API wno_status wno_emu_conv2d(const wno_conv_desc* d, wno_dtype dtype, const void* x,
                                       const void* u, const float* bias, void* y, int order) {
   if (!wno::valid_desc(d) || !x || !u || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (dtype != WNO_FLOAT32 && dtype != WNO_FLOAT16) return WNO_ERROR_UNSUPPORTED;
+  if (d->dims == 1) return wno::cuda::run_line_conv(*d, dtype, x, u, bias, y, order);
   if (dtype == WNO_FLOAT32) return wno::cuda::run_conv<float>(*d, x, u, bias, y, order);
   if (dtype == WNO_FLOAT16) return wno::cuda::run_conv<wno::half_t>(*d, x, u, bias, y, order);
   return WNO_ERROR_UNSUPPORTED;

@@ -60,7 +60,7 @@ wno_status info_v2_tile(int tile, int block_k, int pipeline, int* out) {
 
 // Same sizes as wno_cuda_v2_weight_size.
 WNO_EMU_API size_t wno_emu_v2_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
-  if (!wno::valid_desc(d)) return 0;
+  if (!wno::valid_desc(d) || d->dims == 1) return 0;  // kernel v2 has no 1-D path
   const wno::ConvShape s = wno::ConvShape::from(*d);
   if (dtype == WNO_FLOAT32)
     return static_cast<size_t>(wno::cuda::v2::weight_elems<wno::cuda::MathTf32>(s)) * 4;
@@ -74,6 +74,7 @@ WNO_EMU_API wno_status wno_emu_v2_transform_weights(const wno_conv_desc* d, wno_
   using namespace wno::cuda;
   using namespace wno::cuda::emu;
   if (!wno::valid_desc(d) || !weight || !out) return WNO_ERROR_INVALID_ARGUMENT;
+  if (d->dims == 1) return WNO_ERROR_UNSUPPORTED;
   if (dtype == WNO_FLOAT32)
     run_weights_v2<MathTf32, float>(*d, weight, out);
   else if (dtype == WNO_FLOAT16)
@@ -92,6 +93,7 @@ WNO_EMU_API wno_status wno_emu_v2_conv2d(const wno_conv_desc* d, wno_dtype dtype
   using namespace wno::cuda;
   using namespace wno::cuda::emu;
   if (!wno::valid_desc(d) || !x || !u || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (d->dims == 1) return WNO_ERROR_UNSUPPORTED;
   if (dtype == WNO_FLOAT16) {
     if (math != WNO_MATH_DEFAULT) return WNO_ERROR_UNSUPPORTED;
     return run_v2<MathF16, wno::half_t>(*d, x, u, bias, y, order, block_k, pipeline);

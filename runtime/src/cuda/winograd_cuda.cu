@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "conv_block.h"
+#include "conv_block_1d.h"
 
 namespace wno {
 namespace cuda {
@@ -23,9 +24,9 @@ wno_status cuda_status(cudaError_t err) {
 namespace {
 
 // One CUDA thread per emulated thread; a phase ends at a barrier.
-template <int M>
+template <typename State>
 struct DeviceRunner {
-  ThreadState<M> st{};
+  State st{};
   template <typename F>
   __device__ __forceinline__ void phase(F&& f) {
     f(static_cast<int>(threadIdx.x), st);
@@ -36,24 +37,57 @@ struct DeviceRunner {
 template <int M, typename T>
 __global__ void __launch_bounds__(Block<M>::threads) winograd_conv_kernel(const ConvParams<T> p) {
   __shared__ __align__(16) float smem[Block<M>::smem_floats];
-  DeviceRunner<M> run;
+  DeviceRunner<ThreadState<M>> run;
   conv_block<M>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
 }
 
 template <int M, typename T>
+__global__ void __launch_bounds__(LineBlock<M>::threads)
+    winograd_line_kernel(const ConvParams<T> p) {
+  __shared__ __align__(16) float smem[LineBlock<M>::smem_floats];
+  DeviceRunner<LineState<M>> run;
+  conv_line_block<M>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
+}
+
+template <int M, bool Line, typename T>
 __global__ void winograd_weight_kernel(const WeightParams<T> p) {
   const int count = p.kpad * p.c;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x)
-    transform_weight<M>(p, i);
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x) {
+    if constexpr (Line)
+      transform_line_weight<M>(p, i);
+    else
+      transform_weight<M>(p, i);
+  }
 }
 
 template <int M, typename T>
 wno_status transform_weights(const wno_conv_desc& d, const float* weight, void* out,
                              cudaStream_t stream) {
-  const WeightParams<T> p{weight, static_cast<T*>(out), d.out_channels, d.in_channels,
-                          padded_out_channels<M>(d.out_channels)};
-  const int count = p.kpad * p.c, threads = 128;
-  winograd_weight_kernel<M, T><<<(count + threads - 1) / threads, threads, 0, stream>>>(p);
+  const bool line = d.dims == 1;
+  const WeightParams<T> p{
+      weight, static_cast<T*>(out), d.out_channels, d.in_channels,
+      line ? line_padded_out_channels<M>(d.out_channels) : padded_out_channels<M>(d.out_channels)};
+  const int count = p.kpad * p.c, threads = 128, blocks = (count + threads - 1) / threads;
+  if (line)
+    winograd_weight_kernel<M, true, T><<<blocks, threads, 0, stream>>>(p);
+  else
+    winograd_weight_kernel<M, false, T><<<blocks, threads, 0, stream>>>(p);
+  return cuda_status(cudaGetLastError());
+}
+
+template <int M, typename T>
+wno_status conv1d(const wno_conv_desc& d, const void* x, const void* u, const float* bias, void* y,
+                  cudaStream_t stream) {
+  using B = LineBlock<M>;
+  const ConvParams<T> p{static_cast<const T*>(x),
+                        static_cast<const T*>(u),
+                        bias,
+                        static_cast<T*>(y),
+                        ConvShape::from(d),
+                        line_padded_out_channels<M>(d.out_channels)};
+  const dim3 grid(static_cast<unsigned>((p.s.tiles + B::BN - 1) / B::BN),
+                  static_cast<unsigned>(p.kpad / B::BK));
+  winograd_line_kernel<M, T><<<grid, B::threads, 0, stream>>>(p);
   return cuda_status(cudaGetLastError());
 }
 
@@ -85,6 +119,16 @@ wno_status dispatch_weights(const wno_conv_desc& d, const float* w, void* out, c
 template <typename T>
 wno_status dispatch_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b,
                          void* y, cudaStream_t st) {
+  if (d.dims == 1) {
+    switch (d.tile) {
+      case 2:
+        return conv1d<2, T>(d, x, u, b, y, st);
+      case 4:
+        return conv1d<4, T>(d, x, u, b, y, st);
+      default:
+        return conv1d<6, T>(d, x, u, b, y, st);
+    }
+  }
   switch (d.tile) {
     case 2:
       return conv2d<2, T>(d, x, u, b, y, st);
@@ -103,8 +147,7 @@ extern "C" {
 
 size_t wno_cuda_weight_size(const wno_conv_desc* desc, wno_dtype dtype) {
   if (!wno::valid_desc(desc) || (dtype != WNO_FLOAT32 && dtype != WNO_FLOAT16)) return 0;
-  const size_t a = static_cast<size_t>(desc->tile) + 2;
-  return a * a * desc->in_channels * wno::cuda::padded_k(*desc) * (dtype == WNO_FLOAT32 ? 4 : 2);
+  return wno::cuda::weight_elems(*desc) * (dtype == WNO_FLOAT32 ? 4 : 2);
 }
 
 wno_status wno_cuda_transform_weights(const wno_conv_desc* desc, wno_dtype dtype,

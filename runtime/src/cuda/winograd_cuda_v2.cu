@@ -216,7 +216,7 @@ extern "C" {
 
 size_t wno_cuda_v2_weight_size(const wno_conv_desc* desc, wno_dtype dtype) {
   using namespace wno::cuda;
-  if (!wno::valid_desc(desc)) return 0;
+  if (!wno::valid_desc(desc) || desc->dims == 1) return 0;  // no 1-D path: kernel v1 has one
   const wno::ConvShape s = wno::ConvShape::from(*desc);
   if (dtype == WNO_FLOAT32) return static_cast<size_t>(v2::weight_elems<MathTf32>(s)) * 4;
   if (dtype == WNO_FLOAT16) return static_cast<size_t>(v2::weight_elems<MathF16>(s)) * 2;
@@ -227,6 +227,7 @@ wno_status wno_cuda_v2_transform_weights(const wno_conv_desc* desc, wno_dtype dt
                                          const float* weight, void* transformed, void* stream) {
   using namespace wno::cuda;
   if (!wno::valid_desc(desc) || !weight || !transformed) return WNO_ERROR_INVALID_ARGUMENT;
+  if (desc->dims == 1) return WNO_ERROR_UNSUPPORTED;
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
   if (dtype == WNO_FLOAT32)
     return v2::dispatch_weights<MathTf32, float>(*desc, weight, transformed, st);
@@ -240,6 +241,7 @@ wno_status wno_cuda_v2_conv2d(const wno_conv_desc* desc, wno_dtype dtype, wno_cu
                               void*, size_t, void* stream) {
   using namespace wno::cuda;
   if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
+  if (desc->dims == 1) return WNO_ERROR_UNSUPPORTED;
   const cudaStream_t st = static_cast<cudaStream_t>(stream);
   if (dtype == WNO_FLOAT16) {
     if (math != WNO_MATH_DEFAULT) return WNO_ERROR_UNSUPPORTED;
