@@ -32,10 +32,10 @@ def model_macs(session: Session) -> int | None:
     config = session.config
     if config is None:
         return None
-    from .flops import model_cost
+    from .flops import grid_cost
 
-    b, _, h, w = session.input_shape
-    return model_cost(config, h, w, b).total_direct_macs
+    b, _, *grid = session.input_shape  # (H, W), or (X,) for a 1-D model
+    return grid_cost(config, tuple(grid), b).total_direct_macs
 
 
 def profile_session(

@@ -21,12 +21,13 @@ from .stats import LatencyRecorder, format_latency, latency_summary
 
 def rollout(session: Session, state0: np.ndarray, steps: int, out: np.ndarray | None = None) -> np.ndarray:
     """Autoregressive prediction: the input holds the last T frames stacked as channels
-    (frame-major, T*C channels), each step predicts the next frame (C channels).
+    (frame-major, T*C channels), each step predicts the next frame (C channels), on a grid
+    of any rank: (B, T*C, H, W) or, for a 1-D model, (B, T*C, X).
 
     Returns the trajectory (steps, *output_shape); pass `out` to reuse a buffer. The loop
     allocates nothing: two window buffers are swapped, predictions land in `out`.
     """
-    b, tc, h, w = session.input_shape
+    tc = session.input_shape[1]
     c = session.output_shape[1]
     if tc % c:
         raise WNOEdgeError(f"input has {tc} channels, not a whole number of {c}-channel frames")
