@@ -27,7 +27,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
+from golden import load_cases, relative_error
 from native_build import PLUGIN, ROOT, build_native, cmake_build
 
 from wno_edge.native.abi import ConvDesc  # wno_conv_desc (test_native_abi.py checks it)
@@ -87,6 +89,8 @@ class WeightKey(ctypes.Structure):
         ("dtype", ctypes.c_int),
         ("weight_half", ctypes.c_bool),
         ("bias_half", ctypes.c_bool),
+        ("kernel", ctypes.c_int32),
+        ("dims", ctypes.c_int32),
     ]
 
 
@@ -158,13 +162,26 @@ def lib():
         "wno_trt_to_wno_dtype": (ctypes.c_int32, [ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)]),
         "wno_trt_profile_workspace": (
             ctypes.c_size_t,
-            [I64P, ctypes.c_int32, I64P, ctypes.POINTER(ConvParams), ctypes.c_int32, ctypes.POINTER(ctypes.c_int32)],
+            [
+                I64P,
+                ctypes.c_int32,
+                ctypes.c_int32,
+                I64P,
+                ctypes.POINTER(ConvParams),
+                ctypes.c_int32,
+                ctypes.POINTER(ctypes.c_int32),
+            ],
         ),
         "wno_trt_weight_keys_equal": (ctypes.c_int32, [ctypes.POINTER(WeightKey), ctypes.POINTER(WeightKey)]),
         "wno_trt_plan_weight_buffer": (
             ctypes.c_int32,
-            [ctypes.c_size_t, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.POINTER(Layout)],
+            [ctypes.c_size_t] + [ctypes.c_int32] * 5 + [ctypes.POINTER(Layout)],
         ),
+        "wno_trt_make_weight_key": (
+            None,
+            [ctypes.POINTER(ConvDesc)] + [ctypes.c_int32] * 4 + [ctypes.POINTER(WeightKey)],
+        ),
+        "wno_trt_choose_kernel": (ctypes.c_int32, [ctypes.c_char_p, ctypes.c_int32, ctypes.c_int32]),
         "wno_trt_section_alignment": (ctypes.c_size_t, []),
     }
     for name, (restype, argtypes) in sig.items():
@@ -346,6 +363,10 @@ def test_output_extent(lib, h, padding, want):
         ((-1, -1, -1, -1), (-1, -1, -1, -1), (-1,), 0),  # nothing known yet
         ((2, 3, 3, 3), (1, 3, 3, 3), (1,), 0),  # 1x1 output
         ((2, 3, 1, 1), (1, 3, 3, 3), (1,), 1),
+        ((1, 20, 64), (32, 20, 3), (32,), 1),  # a line (1-D model)
+        ((-1, 20, -1), (32, 20, 3), (32,), 0),
+        ((2, 3, 3), (1, 3, 3), (1,), 0),  # output of length 1
+        ((2, 3, 1), (1, 3, 3), (1,), 1),
     ],
 )
 def test_check_shapes_accepts(lib, x, w, b, padding):
@@ -355,7 +376,14 @@ def test_check_shapes_accepts(lib, x, w, b, padding):
 @pytest.mark.parametrize(
     "x,w,b,padding,needle",
     [
-        ((20, 64, 64), (32, 20, 3, 3), (32,), 1, "X must be 4-D"),
+        ((20, 64), (32, 20, 3, 3), (32,), 1, "X must be 4-D (N,C,H,W) or, for a 1-D conv, 3-D (N,C,W), got rank 2"),
+        ((1, 20, 64, 64, 2), (32, 20, 3, 3), (32,), 1, "got rank 5"),
+        ((20, 64, 64), (32, 20, 3, 3), (32,), 1, "weight must be 3-D (K,C,3) for a 3-D X, got rank 4"),
+        ((1, 20, 64), (32, 20, 5), (32,), 1, "weight must be (K,C,3), got (32,20,5)"),
+        ((1, 20, 64), (32, 16, 3), (32,), 1, "has 20 channels, weight (32,16,3) expects 16"),
+        ((1, 20, 64), (32, 20, 3), (31,), 1, "bias (31) does not match"),
+        ((1, 20, 2), (32, 20, 3), (32,), 0, "too small for a 3-tap kernel with padding 0"),
+        ((1, 20, 0), (32, 20, 3), (32,), 1, "at least 1 long"),
         ((1, 20, 64, 64), (32, 20, 3), (32,), 1, "weight must be 4-D"),
         ((1, 20, 64, 64), (32, 20, 3, 3), (32, 1), 1, "bias must be 1-D"),
         ((1, 20, 64, 64), (32, 20, 5, 5), (32,), 1, "weight must be (K,C,3,3), got (32,20,5,5)"),
@@ -411,6 +439,15 @@ def test_make_desc(lib):
     status, d = make_desc(lib, (2, 20, 64, 48), (32, 20, 3, 3), tile=6, padding=0)
     assert status == DESC_OK
     assert (d.batch, d.in_channels, d.out_channels, d.height, d.width, d.padding, d.tile) == (2, 20, 32, 64, 48, 0, 6)
+    assert d.dims == 2
+
+
+def test_make_desc_of_a_line(lib):
+    """Rank 3 (N,C,W) with (K,C,3): the kernel's 1-D descriptor, dims 1 and height 1."""
+    status, d = make_desc(lib, (3, 20, 97), (32, 20, 3), tile=2, padding=1)
+    assert status == DESC_OK
+    got = (d.batch, d.in_channels, d.out_channels, d.height, d.width, d.padding, d.tile, d.dims)
+    assert got == (3, 20, 32, 1, 97, 1, 2, 1)
 
 
 @pytest.mark.parametrize(
@@ -423,7 +460,13 @@ def test_make_desc(lib):
         ((2, 20, 2, 64), (32, 20, 3, 3), 0, DESC_INVALID),  # empty output
         ((2, 20, 2**31, 64), (32, 20, 3, 3), 1, DESC_INVALID),  # beyond int
         ((2, 20, 64, 64), (32, 20, 1, 1), 1, DESC_INVALID),
-        ((2, 20, 64), (32, 20, 3, 3), 1, DESC_INVALID),
+        ((2, 20, 64), (32, 20, 3, 3), 1, DESC_INVALID),  # ranks differ
+        ((2, 20, 64, 64), (32, 20, 3), 1, DESC_INVALID),
+        ((2, 20), (32, 20), 1, DESC_INVALID),
+        ((0, 20, 64), (32, 20, 3), 1, DESC_EMPTY),
+        ((2, 20, 2), (32, 20, 3), 0, DESC_INVALID),  # empty output on a line
+        ((2, 20, 64), (32, 20, 5), 1, DESC_INVALID),
+        ((2, 20, 2**31), (32, 20, 3), 1, DESC_INVALID),
     ],
 )
 def test_make_desc_edge_cases(lib, x, w, padding, want):
@@ -446,7 +489,7 @@ def profile_workspace(lib, rows, w=(32, 20, 3, 3), dtype=WNO_FLOAT32):
     calls = ctypes.c_int32()
     flat = [v for row in rows for v in row]
     size = lib.wno_trt_profile_workspace(
-        _i64(flat), len(rows), _i64(w), ctypes.byref(ConvParams(4, 1)), dtype, ctypes.byref(calls)
+        _i64(flat), len(rows), len(w), _i64(w), ctypes.byref(ConvParams(4, 1)), dtype, ctypes.byref(calls)
     )
     return size, calls.value
 
@@ -461,6 +504,8 @@ def test_workspace_is_the_kernels_largest_over_the_profile(lib):
     # shapes without a valid descriptor (zero batch, unknown) are skipped, not sized
     assert profile_workspace(lib, [(0, 20, 8, 8), (-1, 20, 8, 8), (1, 20, 8, 8)]) == (20 * 64 * 4 + 4, 1)
     assert profile_workspace(lib, [(0, 20, 8, 8)]) == (0, 0)
+    # a line: descriptors of height 1
+    assert profile_workspace(lib, [(1, 20, 64), (4, 20, 512), (2, 20, 8)], w=(32, 20, 3)) == (4 * 20 * 512 * 4 + 4, 3)
 
 
 def test_weight_key_equality(lib):
@@ -474,6 +519,8 @@ def test_weight_key_equality(lib):
         dtype=WNO_FLOAT16,
         weight_half=True,
         bias_half=True,
+        kernel=1,
+        dims=2,
     )
     a = WeightKey(**base)
     assert lib.wno_trt_weight_keys_equal(ctypes.byref(a), ctypes.byref(WeightKey(**base))) == 1
@@ -487,15 +534,17 @@ def test_weight_key_equality(lib):
         dtype=WNO_FLOAT32,
         weight_half=False,
         bias_half=False,
+        kernel=2,
+        dims=1,  # a line's transformed weights have another layout
     )
     for field, value in changes.items():
         b = WeightKey(**{**base, field: value})
         assert lib.wno_trt_weight_keys_equal(ctypes.byref(a), ctypes.byref(b)) == 0, field
 
 
-def plan(lib, transformed, c, k, weight_half, bias_half):
+def plan(lib, transformed, c, k, weight_half, bias_half, dims=2):
     layout = Layout()
-    ok = lib.wno_trt_plan_weight_buffer(transformed, c, k, weight_half, bias_half, ctypes.byref(layout))
+    ok = lib.wno_trt_plan_weight_buffer(transformed, c, k, weight_half, bias_half, dims, ctypes.byref(layout))
     return ok, layout
 
 
@@ -513,6 +562,37 @@ def test_weight_buffer_layout(lib):
     )
     ok, layout = plan(lib, 1000, 20, 32, 0, 1)
     assert ok and layout.bias_bytes == 128 and layout.weight_bytes == 0 and layout.total_bytes == 1280
+    ok, layout = plan(lib, 1000, 20, 32, 1, 1, dims=1)  # a line: (K,C,3) float32 weights
+    assert ok and layout.weight_offset == 1280 and layout.weight_bytes == 32 * 20 * 3 * 4
+    assert layout.total_bytes == 1280 + 7680
+
+
+def test_weight_key_carries_the_rank(lib):
+    key = WeightKey()
+    lib.wno_trt_make_weight_key(
+        ctypes.byref(ConvDesc(1, 20, 32, 1, 64, 1, 4, 1)), WNO_FLOAT16, 1, 0, 1, ctypes.byref(key)
+    )
+    assert (key.in_channels, key.out_channels, key.tile, key.dtype, key.kernel, key.dims) == (20, 32, 4, 1, 1, 1)
+    assert key.weight_half and not key.bias_half
+    for dims in (0, 2):  # 0 means 2 in wno_conv_desc
+        lib.wno_trt_make_weight_key(ctypes.byref(ConvDesc(1, 20, 32, 8, 8, 1, 4, dims)), 0, 0, 0, 2, ctypes.byref(key))
+        assert key.dims == 2 and key.kernel == 2
+
+
+@pytest.mark.parametrize(
+    "env,v2,dims,want",
+    [
+        (None, 1, 2, 2),
+        (None, 0, 2, 1),
+        (b"1", 1, 2, 1),
+        (b"2", 1, 2, 2),
+        (b"2", 0, 2, 1),
+        (None, 1, 1, 1),  # a line: kernel v2 has no 1-D path
+        (b"2", 1, 1, 1),
+    ],
+)
+def test_kernel_choice(lib, env, v2, dims, want):
+    assert lib.wno_trt_choose_kernel(env, v2, dims) == want
 
 
 @pytest.mark.parametrize(
@@ -527,6 +607,56 @@ def test_weight_buffer_layout(lib):
 )
 def test_weight_buffer_layout_rejects(lib, transformed, c, k, weight_half):
     assert plan(lib, transformed, c, k, weight_half, 0)[0] == 0
+
+
+# ---------------------------------------------------------------------------------- golden vectors
+
+
+@pytest.fixture(scope="module")
+def emu():
+    h = ctypes.CDLL(str(build_native(("wno_cuda_emu",)) / "libwno_cuda_emu.so"))
+    p, desc = ctypes.c_void_p, ctypes.POINTER(ConvDesc)
+    for prefix in ("wno_emu_", "wno_emu_v2_"):
+        getattr(h, prefix + "weight_size").restype = ctypes.c_size_t
+        getattr(h, prefix + "weight_size").argtypes = [desc, ctypes.c_int]
+        getattr(h, prefix + "transform_weights").argtypes = [desc, ctypes.c_int, p, p]
+    h.wno_emu_conv2d.argtypes = [desc, ctypes.c_int, p, p, p, p, ctypes.c_int]
+    h.wno_emu_v2_conv2d.argtypes = [desc, ctypes.c_int, ctypes.c_int, p, p, p, p] + [ctypes.c_int] * 3
+    return h
+
+
+def plugin_conv(lib, emu, x, weight, bias, tile, padding, v2_supported=True):
+    """What the plugin does with X, weight, bias: its shape rules, descriptor and kernel choice
+    (plugin_rules.cpp, through host_api.cpp), then that kernel in the host emulation."""
+    params = ConvParams(tile, padding)
+    assert check_shapes(lib, x.shape, weight.shape, bias.shape, padding) == (0, "")
+    status, desc = make_desc(lib, x.shape, weight.shape, tile, padding)
+    assert status == DESC_OK
+    y_shape = (x.shape[0], weight.shape[0], *(lib.wno_trt_output_extent(d, params.padding) for d in x.shape[2:]))
+    kernel = lib.wno_trt_choose_kernel(None, int(v2_supported), desc.dims)
+    emu_ = "wno_emu_" if kernel == 1 else "wno_emu_v2_"
+    w = np.ascontiguousarray(weight, np.float32)
+    u = np.zeros(getattr(emu, emu_ + "weight_size")(ctypes.byref(desc), WNO_FLOAT32), np.uint8)
+    assert u.size > 0
+    assert getattr(emu, emu_ + "transform_weights")(ctypes.byref(desc), WNO_FLOAT32, w.ctypes.data, u.ctypes.data) == 0
+    xs, b = np.ascontiguousarray(x, np.float32), np.ascontiguousarray(bias, np.float32)
+    y = np.full(y_shape, np.nan, np.float32)
+    args = (xs.ctypes.data, u.ctypes.data, b.ctypes.data, y.ctypes.data, 2)  # threads shuffled
+    if kernel == 1:
+        assert emu.wno_emu_conv2d(ctypes.byref(desc), WNO_FLOAT32, *args) == 0
+    else:
+        assert emu.wno_emu_v2_conv2d(ctypes.byref(desc), WNO_FLOAT32, 0, *args, 64, 0) == 0
+    return y, kernel
+
+
+@pytest.mark.parametrize("name,case", load_cases(), ids=[n for n, _ in load_cases()])
+def test_plugin_path_on_the_golden_vectors(lib, emu, name, case):
+    """Both ranks: a line (N,C,W) with a (K,C,3) weight runs kernel v1's 1-D path, a grid the
+    kernel the plugin picks where v2 is supported (v2); Y within the contract's tolerance."""
+    y, kernel = plugin_conv(lib, emu, case["x"], case["weight"], case["bias"], case["tile"], case["padding"])
+    assert kernel == (1 if case["x"].ndim == 3 else 2)
+    assert y.shape == case["y"].shape
+    assert relative_error(y, case["y"]) <= case["tolerance"], name
 
 
 # ---------------------------------------------------------------------------------- TensorRT headers

@@ -56,17 +56,24 @@ int64_t output_extent(int64_t in, int32_t padding) noexcept {
 
 std::string check_shapes(const Shape& x, const Shape& weight, const Shape& bias,
                          const ConvParams& params) {
-  if (x.nb_dims != 4) {
-    return "X must be 4-D (N,C,H,W), got rank " + std::to_string(x.nb_dims);
+  if (x.nb_dims != 4 && x.nb_dims != 3) {
+    return "X must be 4-D (N,C,H,W) or, for a 1-D conv, 3-D (N,C,W), got rank " +
+           std::to_string(x.nb_dims);
   }
-  if (weight.nb_dims != 4) {
-    return "weight must be 4-D (K,C,3,3), got rank " + std::to_string(weight.nb_dims);
+  const bool line = x.nb_dims == 3;
+  if (weight.nb_dims != x.nb_dims) {
+    return std::string(line ? "weight must be 3-D (K,C,3) for a 3-D X, got rank "
+                            : "weight must be 4-D (K,C,3,3), got rank ") +
+           std::to_string(weight.nb_dims);
   }
   if (bias.nb_dims != 1) {
     return "bias must be 1-D (K), got rank " + std::to_string(bias.nb_dims);
   }
-  if ((known(weight.d[2]) && weight.d[2] != 3) || (known(weight.d[3]) && weight.d[3] != 3)) {
-    return "weight must be (K,C,3,3), got " + shape_string(weight);
+  for (int32_t i = 2; i < weight.nb_dims; ++i) {
+    if (known(weight.d[i]) && weight.d[i] != 3) {
+      return std::string(line ? "weight must be (K,C,3), got " : "weight must be (K,C,3,3), got ") +
+             shape_string(weight);
+    }
   }
   if (known(x.d[1]) && known(weight.d[1]) && x.d[1] != weight.d[1]) {
     return "X " + shape_string(x) + " has " + std::to_string(x.d[1]) + " channels, weight " +
@@ -75,10 +82,13 @@ std::string check_shapes(const Shape& x, const Shape& weight, const Shape& bias,
   if (known(bias.d[0]) && known(weight.d[0]) && bias.d[0] != weight.d[0]) {
     return "bias " + shape_string(bias) + " does not match weight " + shape_string(weight);
   }
-  for (int32_t i = 2; i < 4; ++i) {
+  for (int32_t i = 2; i < x.nb_dims; ++i) {
     if (known(x.d[i]) && output_extent(x.d[i], params.padding) < 1) {
-      return "X " + shape_string(x) + " is too small for a 3x3 kernel with padding " +
-             std::to_string(params.padding) + " (the output must be at least 1x1)";
+      return "X " + shape_string(x) +
+             (line ? " is too small for a 3-tap kernel with padding " +
+                         std::to_string(params.padding) + " (the output must be at least 1 long)"
+                   : " is too small for a 3x3 kernel with padding " +
+                         std::to_string(params.padding) + " (the output must be at least 1x1)");
     }
   }
   return std::string();
@@ -86,28 +96,32 @@ std::string check_shapes(const Shape& x, const Shape& weight, const Shape& bias,
 
 DescStatus make_desc(const Shape& x, const Shape& weight, const ConvParams& params,
                      wno_conv_desc& desc) noexcept {
-  if (x.nb_dims != 4 || weight.nb_dims != 4 || !valid_tile(params.tile) ||
+  const int32_t rank = x.nb_dims;
+  if ((rank != 4 && rank != 3) || weight.nb_dims != rank || !valid_tile(params.tile) ||
       !valid_padding(params.padding)) {
     return DescStatus::kInvalid;
   }
-  for (int32_t i = 0; i < 4; ++i) {
+  for (int32_t i = 0; i < rank; ++i) {
     if (!fits_int(x.d[i]) || !fits_int(weight.d[i])) {
       return DescStatus::kInvalid;
     }
   }
-  const int64_t ho = output_extent(x.d[2], params.padding);
-  const int64_t wo = output_extent(x.d[3], params.padding);
-  if (weight.d[2] != 3 || weight.d[3] != 3 || x.d[1] != weight.d[1] || x.d[1] < 1 || ho < 1 ||
-      wo < 1) {
+  for (int32_t i = 2; i < rank; ++i) {
+    if (weight.d[i] != 3 || output_extent(x.d[i], params.padding) < 1) {
+      return DescStatus::kInvalid;
+    }
+  }
+  if (x.d[1] != weight.d[1] || x.d[1] < 1) {
     return DescStatus::kInvalid;
   }
   desc.batch = static_cast<int>(x.d[0]);
   desc.in_channels = static_cast<int>(x.d[1]);
   desc.out_channels = static_cast<int>(weight.d[0]);
-  desc.height = static_cast<int>(x.d[2]);
-  desc.width = static_cast<int>(x.d[3]);
+  desc.height = rank == 3 ? 1 : static_cast<int>(x.d[2]);
+  desc.width = static_cast<int>(x.d[rank - 1]);
   desc.padding = params.padding;
   desc.tile = params.tile;
+  desc.dims = rank == 3 ? 1 : 2;
   const bool empty = desc.batch == 0 || desc.out_channels == 0;
   return empty ? DescStatus::kEmpty : DescStatus::kOk;
 }
@@ -151,6 +165,7 @@ WeightKey make_weight_key(const wno_conv_desc& desc, wno_dtype dtype, bool weigh
   key.weight_half = weight_half;
   key.bias_half = bias_half;
   key.kernel = kernel;
+  key.dims = desc.dims == 1 ? 1 : 2;
   return key;
 }
 
@@ -158,11 +173,11 @@ bool operator==(const WeightKey& a, const WeightKey& b) noexcept {
   return a.weight == b.weight && a.bias == b.bias && a.in_channels == b.in_channels &&
          a.out_channels == b.out_channels && a.tile == b.tile && a.padding == b.padding &&
          a.dtype == b.dtype && a.weight_half == b.weight_half && a.bias_half == b.bias_half &&
-         a.kernel == b.kernel;
+         a.kernel == b.kernel && a.dims == b.dims;
 }
 
-int32_t choose_kernel(const char* env_value, bool v2_supported) noexcept {
-  if (env_value != nullptr && env_value[0] == '1' && env_value[1] == '\0') {
+int32_t choose_kernel(const char* env_value, bool v2_supported, int32_t dims) noexcept {
+  if (dims == 1 || (env_value != nullptr && env_value[0] == '1' && env_value[1] == '\0')) {
     return 1;
   }
   return v2_supported ? 2 : 1;
@@ -181,7 +196,8 @@ bool plan_weight_buffer(size_t transformed_bytes, const WeightKey& key,
   WeightBufferLayout out;
   out.transformed_bytes = transformed_bytes;
   out.bias_bytes = key.bias_half ? k * sizeof(float) : 0;
-  out.weight_bytes = key.weight_half ? k * c * 9 * sizeof(float) : 0;
+  const size_t taps = key.dims == 1 ? 3 : 9;
+  out.weight_bytes = key.weight_half ? k * c * taps * sizeof(float) : 0;
   size_t end = 0;
   if (!align_up(out.transformed_bytes, end)) {
     return false;

@@ -14,7 +14,8 @@
 namespace wno {
 namespace trt {
 
-// I/O: X (N,C,H,W), weight (K,C,3,3), bias (K) -> Y (N,K,H+2p-2,W+2p-2).
+// I/O: X (N,C,H,W), weight (K,C,3,3), bias (K) -> Y (N,K,H+2p-2,W+2p-2); or, on a line (a 1-D
+// model: export/SPEC.md, rank 3), X (N,C,W), weight (K,C,3), bias (K) -> Y (N,K,W+2p-2).
 inline constexpr int32_t kNbInputs = 3;
 inline constexpr int32_t kNbOutputs = 1;
 inline constexpr int32_t kPosX = 0;  // positions in supportsFormatCombination's in_out
@@ -44,8 +45,8 @@ struct Shape {
 // H + 2p - 2, or kUnknownDim when `in` is unknown. < 1 for too small an input.
 int64_t output_extent(int64_t in, int32_t padding) noexcept;
 
-// Ranks 4/4/1, a 3x3 kernel, matching C and K, an output of at least 1x1 (export/SPEC.md);
-// unknown dimensions pass.
+// Ranks 4/4/1 with a 3x3 kernel or 3/3/1 with a 3-tap one, matching C and K, an output of at
+// least 1x1 (or 1 on a line) (export/SPEC.md); unknown dimensions pass.
 // Returns "" when consistent, else the reason.
 std::string check_shapes(const Shape& x, const Shape& weight, const Shape& bias,
                          const ConvParams& params);
@@ -57,7 +58,7 @@ enum class DescStatus : int32_t {
       2,  // unknown, negative or out-of-int range dimensions, mismatches, an output under 1x1
 };
 
-// The kernel descriptor of fully known shapes.
+// The kernel descriptor of fully known shapes (rank 3: dims 1, height 1).
 DescStatus make_desc(const Shape& x, const Shape& weight, const ConvParams& params,
                      wno_conv_desc& desc) noexcept;
 
@@ -85,12 +86,13 @@ struct WeightKey {
   bool weight_half{false};
   bool bias_half{false};
   int32_t kernel{1};  // 1: wno_cuda_* (v1), 2: wno_cuda_v2_* (tensor cores); layouts differ
+  int32_t dims{2};    // 2, or 1 on a line: a positions instead of a^2, 3 taps instead of 9
 };
 
 // The CUDA kernel the plugin runs: v2 where it supports the dtype on this device, v1
-// otherwise; env_value ($WNO_CUDA_KERNEL) "1" forces v1, "2" asks for v2 (still v1 where v2
-// is not supported).
-int32_t choose_kernel(const char* env_value, bool v2_supported) noexcept;
+// otherwise, and v1 on a line (dims 1: v2 has no 1-D path); env_value ($WNO_CUDA_KERNEL) "1"
+// forces v1, "2" asks for v2 (still v1 where v2 is not supported).
+int32_t choose_kernel(const char* env_value, bool v2_supported, int32_t dims) noexcept;
 
 // The key of a layer's transformed weights: its shape, dtypes and kernel (the weight and
 // bias addresses are set by enqueue, where they are known).
@@ -102,7 +104,7 @@ inline bool operator!=(const WeightKey& a, const WeightKey& b) noexcept { return
 
 // One plugin-owned device allocation: [transformed weights | float32 bias | float32 weight],
 // each section aligned to kSectionAlignment; the float32 copies exist only for half inputs
-// (the kernel ABI takes float32 weight and bias).
+// (the kernel ABI takes float32 weight and bias; K*C*9 values, K*C*3 on a line).
 inline constexpr size_t kSectionAlignment = 256;
 
 struct WeightBufferLayout {

@@ -128,7 +128,7 @@ int32_t WinogradConvPlugin::getOutputDataTypes(DataType* output_types, int32_t n
   }
 }
 
-// Y = (N, K, H + 2p - 2, W + 2p - 2), symbolic in N, H and W.
+// Y = (N, K, H + 2p - 2, W + 2p - 2), symbolic in N, H and W; on a line (N, K, W + 2p - 2).
 int32_t WinogradConvPlugin::getOutputShapes(const DimsExprs* inputs, int32_t nb_inputs,
                                             const DimsExprs* /* shapeInputs */,
                                             int32_t /* nbShapeInputs */, DimsExprs* outputs,
@@ -146,10 +146,10 @@ int32_t WinogradConvPlugin::getOutputShapes(const DimsExprs* inputs, int32_t nb_
       return report_error("getOutputShapes", problem);
     }
     DimsExprs& y = outputs[0];
-    y.nbDims = 4;
+    y.nbDims = x.nbDims;
     y.d[0] = x.d[0];
     y.d[1] = weight.d[0];
-    for (int32_t i = 2; i < 4; ++i) {
+    for (int32_t i = 2; i < x.nbDims; ++i) {
       // padding 1: H + 0; padding 0: H - 2.
       y.d[i] = params_.padding == 1 ? x.d[i]
                                     : expr_builder.operation(DimensionOperation::kSUB, *x.d[i],
@@ -227,7 +227,8 @@ int32_t WinogradConvPlugin::onShapeChange(const PluginTensorDesc* in, int32_t nb
     wno_dtype dtype{};
     if (shape == DescStatus::kOk && to_wno_dtype(static_cast<int32_t>(in[kPosX].type), dtype)) {
       // The sizes are known here: allocate the transformed-weight buffer now, not in enqueue.
-      kernel_ = choose_kernel(std::getenv("WNO_CUDA_KERNEL"), wno_cuda_v2_supported(dtype) != 0);
+      kernel_ = choose_kernel(std::getenv("WNO_CUDA_KERNEL"), wno_cuda_v2_supported(dtype) != 0,
+                              desc.dims);
       const WeightKey key = make_weight_key(desc, dtype, in[kPosWeight].type == DataType::kHALF,
                                             in[kPosBias].type == DataType::kHALF, kernel_);
       if (!weights_) {

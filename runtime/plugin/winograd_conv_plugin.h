@@ -3,6 +3,8 @@
 //   Y = conv2d(X, weight, bias, stride 1, padding p) by Winograd F(m x m, 3 x 3)
 //   X (N,C,H,W) float or half; weight (K,C,3,3), bias (K) constant inputs, float (or half with
 //   a half X); Y (N,K,H+2p-2,W+2p-2) of X's type; NCHW linear; N, H, W dynamic.
+//   On a line (rank-3 X, a 1-D model): X (N,C,W), weight (K,C,3) -> Y (N,K,W+2p-2), F(m, 3)
+//   by kernel v1's 1-D path.
 //
 // Weight lifetime. TensorRT passes weight and bias as constant device inputs at enqueue. The
 // plugin transforms them once, on the first enqueue, into device memory it owns (WeightCache,

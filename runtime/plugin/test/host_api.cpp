@@ -124,18 +124,18 @@ WNO_TEST_API int32_t wno_trt_to_wno_dtype(int32_t type, int32_t* dtype) {
   return ok ? 1 : 0;
 }
 
-// xs: `count` shapes of rank 4, row after row. Returns the workspace; *calls = how many times
-// the (fake) kernel size function was asked.
-WNO_TEST_API size_t wno_trt_profile_workspace(const int64_t* xs, int32_t count, const int64_t* w,
-                                              const ConvParams* params, int32_t dtype,
-                                              int32_t* calls) {
+// xs: `count` shapes of `rank` (3 or 4; the weight's too), row after row. Returns the workspace;
+// *calls = how many times the (fake) kernel size function was asked.
+WNO_TEST_API size_t wno_trt_profile_workspace(const int64_t* xs, int32_t count, int32_t rank,
+                                              const int64_t* w, const ConvParams* params,
+                                              int32_t dtype, int32_t* calls) {
   Shape shapes[8];
   const int32_t n = count < 8 ? count : 8;
   for (int32_t i = 0; i < n; ++i) {
-    shapes[i] = make_shape(xs + 4 * i, 4);
+    shapes[i] = make_shape(xs + rank * i, rank);
   }
   g_workspace_calls = 0;
-  const size_t bytes = profile_workspace(shapes, n, make_shape(w, 4), *params,
+  const size_t bytes = profile_workspace(shapes, n, make_shape(w, rank), *params,
                                          static_cast<wno_dtype>(dtype), &fake_workspace);
   *calls = g_workspace_calls;
   return bytes;
@@ -147,13 +147,28 @@ WNO_TEST_API int32_t wno_trt_weight_keys_equal(const WeightKey* a, const WeightK
 
 WNO_TEST_API int32_t wno_trt_plan_weight_buffer(size_t transformed_bytes, int32_t in_channels,
                                                 int32_t out_channels, int32_t weight_half,
-                                                int32_t bias_half, WeightBufferLayout* layout) {
+                                                int32_t bias_half, int32_t dims,
+                                                WeightBufferLayout* layout) {
   WeightKey key;
   key.in_channels = in_channels;
   key.out_channels = out_channels;
   key.weight_half = weight_half != 0;
   key.bias_half = bias_half != 0;
+  key.dims = dims;
   return plan_weight_buffer(transformed_bytes, key, *layout) ? 1 : 0;
+}
+
+// The key onShapeChange makes for a descriptor (dims follows desc.dims).
+WNO_TEST_API void wno_trt_make_weight_key(const wno_conv_desc* desc, int32_t dtype,
+                                          int32_t weight_half, int32_t bias_half, int32_t kernel,
+                                          WeightKey* key) {
+  *key = make_weight_key(*desc, static_cast<wno_dtype>(dtype), weight_half != 0, bias_half != 0,
+                         kernel);
+}
+
+// env: the value of $WNO_CUDA_KERNEL or null.
+WNO_TEST_API int32_t wno_trt_choose_kernel(const char* env, int32_t v2_supported, int32_t dims) {
+  return choose_kernel(env, v2_supported != 0, dims);
 }
 
 WNO_TEST_API size_t wno_trt_section_alignment() { return kSectionAlignment; }

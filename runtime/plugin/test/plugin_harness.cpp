@@ -216,15 +216,17 @@ size_t element_size(wno_dtype dtype) { return dtype == WNO_FLOAT16 ? 2 : 4; }
 }  // namespace
 
 extern "C" {
+// As the real kernel: a^2 positions, a on a line (dims 1), whose weight is K, C, 3.
 size_t wno_cuda_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
   const size_t a = static_cast<size_t>(d->tile) + 2;
-  return static_cast<size_t>(d->out_channels) * d->in_channels * a * a * element_size(dtype);
+  const size_t positions = d->dims == 1 ? a : a * a;
+  return static_cast<size_t>(d->out_channels) * d->in_channels * positions * element_size(dtype);
 }
 
 wno_status wno_cuda_transform_weights(const wno_conv_desc* d, wno_dtype, const float* weight,
                                       void* transformed, void*) {
   ++g_kernel.transforms;
-  const size_t n = static_cast<size_t>(d->out_channels) * d->in_channels * 9;
+  const size_t n = static_cast<size_t>(d->out_channels) * d->in_channels * (d->dims == 1 ? 3 : 9);
   g_kernel.transformed_from.assign(weight, weight + n);
   g_kernel.last_transformed = transformed;
   return WNO_SUCCESS;
@@ -250,12 +252,14 @@ wno_status wno_cuda_conv2d(const wno_conv_desc* d, wno_dtype dtype, const void*,
   return g_kernel.conv_status;
 }
 
+// Kernel v2 has no 1-D path, as the real one: no size, WNO_ERROR_UNSUPPORTED.
 size_t wno_cuda_v2_weight_size(const wno_conv_desc* d, wno_dtype dtype) {
-  return wno_cuda_weight_size(d, dtype) + 256;  // another layout, another size
+  return d->dims == 1 ? 0 : wno_cuda_weight_size(d, dtype) + 256;  // another layout, another size
 }
 
 wno_status wno_cuda_v2_transform_weights(const wno_conv_desc* d, wno_dtype dtype,
                                          const float* weight, void* transformed, void* stream) {
+  if (d->dims == 1) return WNO_ERROR_UNSUPPORTED;
   ++g_kernel.v2_transforms;
   return wno_cuda_transform_weights(d, dtype, weight, transformed, stream);
 }
@@ -263,6 +267,7 @@ wno_status wno_cuda_v2_transform_weights(const wno_conv_desc* d, wno_dtype dtype
 wno_status wno_cuda_v2_conv2d(const wno_conv_desc* d, wno_dtype dtype, wno_cuda_math math,
                               const void* x, const void* transformed, const float* bias, void* y,
                               void* workspace, size_t workspace_bytes, void* stream) {
+  if (d->dims == 1) return WNO_ERROR_UNSUPPORTED;
   ++g_kernel.v2_convs;
   g_kernel.v2_math = math;
   return wno_cuda_conv2d(d, dtype, x, transformed, bias, y, workspace, workspace_bytes, stream);
@@ -576,6 +581,37 @@ void check_output_shapes() {
     check(status == 0 && !b.unsupported && got == want, name.c_str(),
           "got (" + got + ") want (" + want + ")");
   }
+  for (int32_t padding : {0, 1}) {  // a line: (N, C, W) with (K, C, 3)
+    OwnedPlugin p(create(4, padding));
+    Builder b;
+    DimsExprs in[3]{};
+    in[0].nbDims = 3;
+    in[0].d[0] = b.make("N", 0);
+    in[0].d[1] = b.make("", 20);
+    in[0].d[2] = b.make("W", 0);
+    in[1].nbDims = 3;
+    in[1].d[0] = b.make("", 32);
+    in[1].d[1] = b.make("", 20);
+    in[1].d[2] = b.make("", 3);
+    in[2].nbDims = 1;
+    in[2].d[0] = b.make("", 32);
+    DimsExprs out[1]{};
+    const int32_t status = p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b);
+    std::string got;
+    for (int32_t i = 0; status == 0 && i < out[0].nbDims; ++i) {
+      got += (i ? "," : "") + static_cast<const Expr*>(out[0].d[i])->str();
+    }
+    const std::string want = padding == 1 ? "N,32,W" : "N,32,W-2";
+    const std::string name = "getOutputShapes of a line, padding " + std::to_string(padding);
+    check(status == 0 && !b.unsupported && got == want, name.c_str(),
+          "got (" + got + ") want (" + want + ")");
+    in[1].nbDims = 4;
+    in[1].d[3] = b.make("", 3);
+    logger().lines.clear();
+    check(p.build()->getOutputShapes(in, 3, nullptr, 0, out, 1, b) != 0 &&
+              logged(ILogger::Severity::kERROR, "weight must be 3-D (K,C,3) for a 3-D X"),
+          "getOutputShapes rejects a 3x3 weight on a line", last_log());
+  }
   OwnedPlugin p(create(2, 0));
   Builder b;
   DimsExprs in[3]{};
@@ -696,6 +732,19 @@ void check_build_phase() {
               logged(ILogger::Severity::kERROR, "(K,C,3,3)"),
           "configurePlugin rejects a 5x5 weight", last_log());
   }
+  DynamicPluginTensorDesc in[3] = {
+      dyn({-1, 20, -1}, {1, 20, 8}, {2, 20, 256}, {4, 20, 1024}, DataType::kFLOAT),
+      dyn({32, 20, 3}, {32, 20, 3}, {32, 20, 3}, {32, 20, 3}, DataType::kFLOAT),
+      dyn({32}, {32}, {32}, {32}, DataType::kFLOAT),
+  };
+  DynamicPluginTensorDesc out[1] = {
+      dyn({-1, 32, -1}, {1, 32, 8}, {2, 32, 256}, {4, 32, 1024}, DataType::kFLOAT)};
+  const size_t want = 4 * 20 * 1024 * 4 + 64;  // the fake kernel's size at the max, height 1
+  const size_t got = p.build()->getWorkspaceSize(in, 3, out, 1);
+  check(got == want, "getWorkspaceSize of a line profile",
+        std::to_string(got) + " != " + std::to_string(want));
+  check(p.build()->configurePlugin(in, 3, out, 1) == 0, "configurePlugin accepts a line profile",
+        last_log());
 }
 
 struct Io {
@@ -707,9 +756,14 @@ struct Io {
 int32_t run(IPluginV3OneRuntime* rt, Io& io, std::vector<int64_t> x_shape, int64_t k,
             DataType x_type, DataType w_type, cudaStream_t stream = nullptr) {
   const int64_t c = x_shape[1];
-  PluginTensorDesc in[3] = {tensor(x_shape, x_type), tensor({k, c, 3, 3}, w_type),
-                            tensor({k}, w_type)};
-  PluginTensorDesc out[1] = {tensor({x_shape[0], k, x_shape[2], x_shape[3]}, x_type)};
+  const bool line = x_shape.size() == 3;  // (N, C, W) with a (K, C, 3) weight
+  PluginTensorDesc in[3] = {
+      tensor(x_shape, x_type),
+      tensor(line ? std::vector<int64_t>{k, c, 3} : std::vector<int64_t>{k, c, 3, 3}, w_type),
+      tensor({k}, w_type)};
+  std::vector<int64_t> y_shape(x_shape);  // padding 1 in these checks: Y has X's extent
+  y_shape[1] = k;
+  PluginTensorDesc out[1] = {tensor(y_shape, x_type)};
   const bool half = w_type == DataType::kHALF;
   const void* inputs[3] = {
       io.x.data(), half ? static_cast<const void*>(io.weight_half.data()) : io.weight.data(),
@@ -883,6 +937,34 @@ void check_enqueue() {
       check(g_kernel.transforms == 4 && g_kernel.v2_transforms == 2 && g_kernel.v2_convs == 2,
             "back to v2 without the variable", last_log());
     }
+  }
+  {
+    // A line (N, C, W): kernel v1's 1-D path even where v2 runs the type (v2 has none); its
+    // (K, C, 3) float16 weight converted to float32 for the kernel, K*C*3 values.
+    g_kernel = KernelLog{};
+    g_half_to_float_calls = 0;
+    OwnedPlugin p(create(4, 1));
+    Io io = make_io(k, c);
+    const int32_t s = run(p.runtime(), io, {2, c, 200}, k, DataType::kHALF, DataType::kHALF);
+    std::vector<float> want_weight;
+    for (int64_t i = 0; i < k * c * 3; ++i) {
+      want_weight.push_back(half_bits_to_float(io.weight_half[static_cast<size_t>(i)]));
+    }
+    const wno_conv_desc& d = g_kernel.last_desc;
+    check(s == 0 && g_kernel.transforms == 1 && g_kernel.v2_transforms == 0 &&
+              g_kernel.convs == 1 && g_kernel.v2_convs == 0,
+          "a line runs kernel v1 where v2 is supported", last_log());
+    check(d.dims == 1 && d.height == 1 && d.width == 200 && d.batch == 2 && d.in_channels == c &&
+              d.out_channels == k && d.tile == 4 && d.padding == 1 &&
+              g_kernel.last_dtype == WNO_FLOAT16,
+          "a line's kernel descriptor: dims 1, height 1, the width from X");
+    check(g_kernel.transformed_from == want_weight && g_half_to_float_calls == 2,
+          "a line's (K,C,3) float16 weight converted to float32 once", last_log());
+    check(g_kernel.last_workspace_bytes == static_cast<size_t>(2 * c * 200 * 2 + 64),
+          "a line's workspace from its descriptor");
+    run(p.runtime(), io, {2, c, 16, 16}, k, DataType::kHALF, DataType::kHALF);
+    check(g_kernel.transforms == 2 && g_kernel.v2_transforms == 1 && g_kernel.v2_convs == 1,
+          "a grid after a line: kernel v2, weights re-transformed for its rank", last_log());
   }
   check(g_live.empty(), "every device allocation freed with its plugin",
         std::to_string(g_live.size()) + " left");
