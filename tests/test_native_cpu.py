@@ -440,20 +440,23 @@ lib = declare(ctypes.CDLL(sys.argv[1]))
 erf = np.vectorize(math.erf)
 rng = np.random.default_rng(0)
 worst = 0.0
-for n, c, k, h, w, pad in ((1, 9, 7, 33, 31, 1), (2, 5, 6, 17, 23, 0), (1, 3, 5, 66, 66, 1), (1, 2, 3, 4, 3, 1)):
-    x = rng.standard_normal((n, c, h, w), dtype=np.float32)
-    wt = rng.standard_normal((k, c, 3, 3), dtype=np.float32)
+shapes = ((1, 9, 7, 33, 31, 1), (2, 5, 6, 17, 23, 0), (1, 3, 5, 66, 66, 1), (1, 2, 3, 4, 3, 1))
+lines = ((3, 5, 6, None, 70, 1), (9, 3, 5, None, 4, 0), (1, 2, 3, None, 1, 1))  # dims 1: x (N, C, W)
+for n, c, k, h, w, pad in shapes + lines:
+    grid, taps = ((w,), (3,)) if h is None else ((h, w), (3, 3))
+    x = rng.standard_normal((n, c, *grid), dtype=np.float32)
+    wt = rng.standard_normal((k, c, *taps), dtype=np.float32)
     b = rng.standard_normal(k, dtype=np.float32)
-    ho, wo = h + 2 * pad - 2, w + 2 * pad - 2
-    add = rng.standard_normal((n, k, ho, wo), dtype=np.float32)
+    out = (n, k, *(size + 2 * pad - 2 for size in grid))
+    add = rng.standard_normal(out, dtype=np.float32)
     for tile in (2, 4, 6):
-        d = ConvDesc(n, c, k, h, w, pad, tile)
+        d = ConvDesc(n, c, k, 1, w, pad, tile, 1) if h is None else ConvDesc(n, c, k, h, w, pad, tile)
         u = np.empty(lib.wno_cpu_weight_size(ctypes.byref(d)) // 4, np.float32)
         assert lib.wno_cpu_transform_weights(ctypes.byref(d), wt.ctypes.data, u.ctypes.data, u.nbytes) == 0
         for threads in (1, 3):
             ws = np.empty(lib.wno_cpu_workspace_size(ctypes.byref(d), threads), np.uint8)
-            plain = np.empty((n, k, ho, wo), np.float32)
-            y = np.empty((n, k, ho, wo), np.float32)
+            plain = np.empty(out, np.float32)
+            y = np.empty(out, np.float32)
             assert lib.wno_cpu_conv2d(ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data,
                                       plain.ctypes.data, ws.ctypes.data, ws.nbytes, threads) == 0
             assert lib.wno_cpu_conv2d_fused(ctypes.byref(d), x.ctypes.data, u.ctypes.data, b.ctypes.data,
@@ -479,7 +482,7 @@ def _asan_runtime(build: Path) -> str | None:
 @pytest.mark.heavy
 @pytest.mark.parametrize("isa", ["generic", "avx2", "avx512"])
 def test_fused_under_sanitizers(isa):
-    """wno_cpu_conv2d_fused (addend + GELU, 1 and 3 threads) under AddressSanitizer and UBSan."""
+    """wno_cpu_conv2d_fused (addend + GELU, 1 and 3 threads, 2-D and 1-D) under AddressSanitizer and UBSan."""
     if isa != "generic" and not _cpu_has({"avx2": "avx2", "avx512": "avx512f"}[isa]):
         pytest.skip(f"this CPU has no {isa}")
     build = build_sanitized_check().parent
