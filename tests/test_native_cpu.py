@@ -722,3 +722,18 @@ def test_aarch64_build():
         y = torch.from_numpy(np.frombuffer(run.stdout, np.float32).reshape(2, 6, 19, 23).copy())
         ref = reference(*(torch.from_numpy(t) for t in (x, w, b)), 1)
         assert rel_err(y, ref) <= TOL_ANY[tile], tile
+    for n, c, k, width in ((3, 7, 6, 70), (9, 3, 5, 4)):  # lines (dims 1), NEON
+        x, w, b = (t.numpy() for t in random_conv(width, n, c, k, None, width))
+        for tile in (2, 4, 6):
+            d = _conv_desc(x.shape, k, 1, tile)
+            run = subprocess.run(
+                [QEMU, str(exe)],
+                input=bytes(d) + x.tobytes() + w.tobytes() + b.tobytes(),
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
+            assert run.returncode == 0, run.stderr
+            y = torch.from_numpy(np.frombuffer(run.stdout, np.float32).reshape(n, k, width).copy())
+            ref = reference(*(torch.from_numpy(t) for t in (x, w, b)), 1)
+            assert rel_err(y, ref) <= TOL_ANY[tile], (tile, n, c, k, width)
