@@ -86,6 +86,30 @@ def test_fp16_engine_within_the_half_precision_budget(model, tmp_path):
     assert np.abs(y - expected).max() <= 2e-2 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("tile", [2, 4, 6])
+def test_1d_engine_runs_the_plugin_and_matches_pytorch(tile, tmp_path):
+    """A 1-D model (rank-3 WinogradConv nodes): every node a plugin layer (kernel v1's 1-D
+    path), equal to PyTorch and ONNX Runtime."""
+    from wno_edge.tensorrt.build import build_engine
+
+    torch.manual_seed(tile)
+    model = WNO2d(WNOConfig(1, 1, width=16, modes=(8,), n_layers=3, resolution=(96,))).eval()
+    export_onnx(model, tmp_path / "m.onnx", tile=tile)
+    report = build_engine(tmp_path / "m.onnx", tmp_path / "m.trt", opt_shape=(2, 1, 96), max_shape=(4, 1, 96))
+    assert len(report.plugin_layers) == report.winograd_nodes == 3
+    x = np.random.default_rng(tile).random((2, 1, 96), dtype=np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(x)).numpy()
+    with runtime.load(tmp_path / "m.onnx", batch=2) as ort:
+        y_ort = ort.run(x)
+    with runtime.load(tmp_path / "m.trt", batch=2) as trt:
+        y = trt.run(x)
+    scale = np.abs(expected).max()
+    assert y.shape == expected.shape
+    assert np.abs(y - expected).max() <= 1e-4 * scale
+    assert np.abs(y - y_ort).max() <= 1e-4 * scale
+
+
 def test_profile_reports_the_gpu_split(model, tmp_path, capsys):
     from wno_edge.cli import main
     from wno_edge.tensorrt.build import build_engine

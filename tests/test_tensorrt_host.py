@@ -87,6 +87,29 @@ def test_profile_shapes():
         parse_shape("1xbx8")
 
 
+def test_a_1d_model_is_prepared_for_the_plugin_like_a_2d_one(tmp_path):
+    """A 1-D model's WinogradConv nodes (rank-3 X, (K, C, 3) weights: the plugin's 1-D path) go to
+    the parser as the 2-D ones do; the profile is rank 3."""
+    import torch
+
+    from wno_edge.model import WNO2d, WNOConfig
+    from wno_edge.onnx import export_onnx
+
+    torch.manual_seed(0)
+    model = WNO2d(WNOConfig(1, 1, width=8, modes=(6,), n_layers=2, resolution=(40,))).eval()
+    export_onnx(model, tmp_path / "m.onnx", tile=4)
+    onnx_model = onnx.load(tmp_path / "m.onnx")
+    weights = {t.name: t.dims for t in onnx_model.graph.initializer}
+    nodes = [n for n in onnx_model.graph.node if n.domain == "wno_edge"]
+    assert len(nodes) == 2 and all(list(weights[n.input[1]]) == [8, 8, 3] for n in nodes)
+    s = profile_shapes(onnx_model, None, (2, 1, 40), (4, 1, 40))
+    assert (s["min"], s["opt"], s["max"]) == ((2, 1, 40), (2, 1, 40), (4, 1, 40))
+    with pytest.raises(WNOEdgeError, match="does not fit"):
+        profile_shapes(onnx_model, None, (1, 1, 8, 40), None)
+    assert len(prepare_onnx(onnx_model, (10, 6)).functions) == 0
+    assert len(prepare_onnx(onnx_model, (11, 1)).functions) == 1
+
+
 @pytest.mark.skipif(HAVE_TRT, reason="TensorRT is installed here")
 def test_build_without_tensorrt_says_what_to_install(tmp_path, capsys):
     onnx.save(winograd_model(), tmp_path / "m.onnx")

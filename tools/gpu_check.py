@@ -4,9 +4,10 @@
 On a Linux machine with an NVIDIA GPU, nvcc and PyTorch with CUDA (no TensorRT, no network):
   1. builds runtime/'s CUDA library for this GPU's architecture (build/gpu-check/sm_XX);
   2. runs the GPU tests (tests/test_cuda_kernel.py -m gpu: kernel v1 and v2 against
-     F.conv2d and the golden vectors, float32 and float16, every tile);
+     F.conv2d and the golden vectors, float32 and float16, every tile; v1's 1-D path against
+     F.conv1d, the line golden vectors and the emulation, v2's refusal of a line);
   3. runs compute-sanitizer memcheck and racecheck on one small case
-     (tools/gpu_sanitize_case.cu: every entry point, every tile, both dtypes);
+     (tools/gpu_sanitize_case.cu: every entry point, every tile, both dtypes, 1-D too);
   4. times v1, v2 and cuDNN (torch conv2d, cudnn.benchmark on; float32 with and without
      TF32, float16) on the WNO layer shapes: this machine's version of the paper's Table 1;
   5. times the whole WNO in PyTorch on the GPU with cuDNN's conv and with our kernels;
@@ -145,7 +146,7 @@ def gpu_tests(lib: Path, out: Path, quick: bool) -> dict:
         "no:cacheprovider",
     ]
     if quick:
-        cmd += ["-k", "matches_conv2d"]
+        cmd += ["-k", "matches_conv2d or line_equals"]
     rc, log, secs = run(cmd, 600, env=env, cwd=ROOT)
     (out / "gpu-tests.log").write_text(log)
     summary = next(

@@ -1,8 +1,8 @@
 // One small convolution through every CUDA entry point (v1, v2; float32, float16; all
-// tiles), v2 with both pipelines (WNO_CUDA_V2_PIPELINE=async: cp.async, F(2,3) and F(4,3);
-// float16 x then one half past a 4-byte boundary), for compute-sanitizer memcheck and
-// racecheck (tools/gpu_check.py builds and runs it). Exits non-zero on any error status;
-// the sanitizer reports its own findings.
+// tiles; v1's 1-D path on a line, v2's refusal of one), v2 with both pipelines
+// (WNO_CUDA_V2_PIPELINE=async: cp.async, F(2,3) and F(4,3); float16 x then one half past a 4-byte
+// boundary), for compute-sanitizer memcheck and racecheck (tools/gpu_check.py builds and runs it).
+// Exits non-zero on any error status; the sanitizer reports its own findings.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -46,7 +46,7 @@ int main() {
   cudaMemcpy(db, bias.data(), bias.size() * 4, cudaMemcpyHostToDevice);
   int runs = 0;
   for (int tile : {2, 4, 6}) {
-    const wno_conv_desc d = {n, c, k, h, w, 1, tile};
+    const wno_conv_desc d = {n, c, k, h, w, 1, tile, 2};
     for (wno_dtype dt : {WNO_FLOAT32, WNO_FLOAT16}) {
       const void* in = dt == WNO_FLOAT32 ? dx : dxh;
       size_t bytes = wno_cuda_weight_size(&d, dt);
@@ -73,6 +73,25 @@ int main() {
       }
       unsetenv("WNO_CUDA_V2_PIPELINE");
       cudaFree(du);
+    }
+  }
+  // Lines (dims 1): 2 x 20 x 331 fits in x; odd length, padding 0 and 1, several tile blocks.
+  for (int tile : {2, 4, 6}) {
+    for (int padding : {0, 1}) {
+      const wno_conv_desc d = {2, c, k, 1, 331, padding, tile, 1};
+      for (wno_dtype dt : {WNO_FLOAT32, WNO_FLOAT16}) {
+        cudaMalloc(&du, wno_cuda_weight_size(&d, dt));
+        if (int s = wno_cuda_transform_weights(&d, dt, static_cast<const float*>(dw), du, nullptr))
+          return fail("v1 line weights", s);
+        if (int s = wno_cuda_conv2d(&d, dt, dt == WNO_FLOAT32 ? dx : dxh, du,
+                                    static_cast<const float*>(db), dy, nullptr, 0, nullptr))
+          return fail("v1 line conv", s);
+        if (wno_cuda_v2_conv2d(&d, dt, WNO_MATH_DEFAULT, dx, du, nullptr, dy, nullptr, 0,
+                               nullptr) != WNO_ERROR_UNSUPPORTED)
+          return fail("v2 refusing a line", 0);
+        cudaFree(du);
+        ++runs;
+      }
     }
   }
   const cudaError_t err = cudaDeviceSynchronize();
