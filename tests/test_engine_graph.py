@@ -93,7 +93,24 @@ def _neuralop() -> WNO2d:
     return model
 
 
-# name -> (model, export options, batch of the test input)
+LINE = (24,)
+
+
+def _line(**kw) -> WNO2d:
+    """A 1-D WNO (grid 24, 5 modes): its spectral chain has no H transform."""
+    torch.manual_seed(kw.pop("seed", 7))
+    cfg = dict(in_channels=2, out_channels=3, width=8, modes=(5,), n_layers=2, projection_width=16)
+    model = WNO2d(WNOConfig(**cfg, resolution=LINE, **kw)).eval()
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.spectral.weights1.normal_(0, 1 / 8)
+    model.set_normalization(
+        torch.tensor([0.2, -0.1]), torch.tensor([1.5, 0.7]), torch.zeros(3) + 0.1, torch.ones(3) * 2
+    )
+    return model
+
+
+# name -> (model, export options, batch of the test input[, grid])
 BASES = {
     "winograd": (lambda: _small(), {"tile": 4}, 2),  # dynamic batch
     "direct": (lambda: _small(seed=1), {"conv": "direct", "batch": 1}, 1),
@@ -101,17 +118,20 @@ BASES = {
     "neuralop": (_neuralop, {}, 2),
     "opset20": (lambda: _small(seed=5), {"opset": 20, "batch": 1, "tile": 2}, 1),
     "batch2": (lambda: _small(seed=6), {"batch": 2, "tile": 6}, 2),
+    "line": (_line, {"tile": 4}, 2, LINE),
+    "line-fno": (lambda: _line(seed=8, real_space_kernel=False), {"batch": 1}, 1, LINE),
 }
 
 
 class Base:
     def __init__(self, name: str) -> None:
-        make, self.options, n = BASES[name]
+        make, self.options, n, *grid = BASES[name]
+        res = grid[0] if grid else RES
         self.name, self.model = name, make()
-        self.proto = build_model_proto(self.model, resolution=RES, **self.options)
+        self.proto = build_model_proto(self.model, resolution=res, **self.options)
         self.dynamic = self.options.get("batch") is None
         rng = np.random.default_rng(zlib.crc32(name.encode()))
-        self.x = (rng.standard_normal((n, 2, *RES)) * 2 + 0.3).astype(np.float32)
+        self.x = (rng.standard_normal((n, 2, *res)) * 2 + 0.3).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -313,7 +333,11 @@ FAST_SAMPLE = 10  # edits ORT runs, per family, in `make test`; the heavy tier r
 
 
 def _edit_params():
-    params = [pytest.param("winograd", family, FAST_SAMPLE, id=f"winograd-{family}-sample") for family in FAMILIES]
+    params = [
+        pytest.param(name, family, FAST_SAMPLE, id=f"{name}-{family}-sample")
+        for name in ("winograd", "line")
+        for family in FAMILIES
+    ]
     params += [
         pytest.param(name, family, None, id=f"{name}-{family}-all", marks=pytest.mark.heavy)
         for name in BASES
@@ -367,8 +391,11 @@ def _two_edits(proto: onnx.ModelProto, data) -> tuple[str, onnx.ModelProto]:
 
 @pytest.mark.parametrize(
     "name, examples",
-    [pytest.param("winograd", 8, id="winograd")]
-    + [pytest.param(name, 60, id=f"{name}-many", marks=pytest.mark.heavy) for name in ("winograd", "neuralop", "fno")],
+    [pytest.param("winograd", 8, id="winograd"), pytest.param("line", 8, id="line")]
+    + [
+        pytest.param(name, 60, id=f"{name}-many", marks=pytest.mark.heavy)
+        for name in ("winograd", "neuralop", "fno", "line")
+    ],
 )
 def test_random_edit_pairs_equal_onnxruntime_or_are_refused(lib, bases, tmp_path, name, examples):
     """Two edits at once (the fused block may end anywhere, reference kernels around it)."""

@@ -238,17 +238,19 @@ def test_checkpoint_sample_inputs_are_used(tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(KINDS))
-def test_engine_runs_a_1d_export_on_reference_kernels(lib, exports, name):
+def test_engine_runs_a_1d_export_fused(lib, exports, name):
+    """The fused pipeline covers the 1-D graph (its spectral chain has no H transform, the
+    Winograd kernel runs F(m, 3) on the line) and computes what ONNX Runtime does."""
     _, path, _ = exports[name]
     x = (np.random.default_rng(3).standard_normal((2, 2, X)) * 2 + 0.3).astype(np.float32)
     y_ort = run_onnxruntime(onnx.load(path), {"input": x})
-    with runtime.load(path, backend="native", threads=1, batch=2, library=lib) as s:
+    with runtime.load(path, backend="native", threads=2, batch=2, library=lib) as s:
         plan = s.plan
         y = s.run(x).copy()
-    assert plan.startswith("plan: reference kernels for all") and "input (2, 2, 48) -> output (2, 2, 48)" in plan
-    assert "checksum verified" in plan
-    if name.startswith("wno"):
-        assert "(WinogradConv) -> (2, 8, 50)" in plan
+    assert plan.startswith("plan: fused WNO pipeline, 3 layers") and "all covered by fusion patterns" in plan
+    assert "input (2, 2, 48) -> output (2, 2, 48)" in plan and "checksum verified" in plan
+    kernel = {"fno": "1x1 conv GEMM", "direct": "Winograd F(4,3)"}.get(name, f"Winograd F({name[-1]},3)")
+    assert kernel in plan, plan
     scale = float(np.abs(y_ort).max())
     assert np.abs(y - y_ort).max() <= ENGINE_TOLERANCE * scale, (float(np.abs(y - y_ort).max()), scale)
 
@@ -266,7 +268,7 @@ def test_cli_export_info_and_plan(lib, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv(LIBRARY_ENV, str(lib))
     assert main(["info", str(out), "--plan"]) == 0
     plan = capsys.readouterr().out
-    assert "reference kernels for all" in plan and "WinogradConv" in plan
+    assert "all covered by fusion patterns" in plan and "Winograd F(2,3)" in plan
 
 
 # ---- refusals ------------------------------------------------------------------------------------

@@ -366,6 +366,7 @@ def check_exported(model: WNO2d, x: torch.Tensor, ref, tmp_path, engine_lib, wha
     path = tmp_path / f"m{x.shape[-1]}.onnx"
     path.write_bytes(proto.SerializeToString())
     with runtime.load(path, backend="native", library=engine_lib, batch=len(x)) as session:
+        assert "all covered by fusion patterns" in session.plan.splitlines()[0], (what, session.plan)
         assert rel(session.run(x.numpy()), ref) <= 1e-4, (what, "native engine")
 
 

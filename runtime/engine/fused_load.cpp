@@ -85,7 +85,7 @@ bool plan_layers(const WnoMatch& wm, bool fno, Engine* e, Layout* lay) {
     L.winograd = !fno;
     L.gelu = M.gelu;
     L.gelu_out = M.gelu_out;
-    L.desc = wno_conv_desc{e->n, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : M.tile};
+    L.desc = wno_conv_desc{e->n, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : M.tile, wm.dims};
     if (!fno) {
       const std::size_t ub = wno_cpu_weight_size(&L.desc);
       if (ub == 0) return false;
@@ -345,7 +345,10 @@ Error load_fused(const Source& src, const Graph& g, const WnoMatch& wm, int thre
     put(e->lift2_b, g.floats(wm.lift2_b));
   }
   pack_w_bases(g.floats(wm.fwd_w), g.floats(wm.inv_w), e);
-  pack_h_bases(g.floats(wm.fwd_h), g.floats(wm.inv_h), e);
+  // A line's H transform over its one row is the identity on [re; im].
+  const std::vector<float> identity = {1.f, 0.f, 0.f, 1.f};
+  pack_h_bases(wm.dims == 2 ? g.floats(wm.fwd_h) : identity,
+               wm.dims == 2 ? g.floats(wm.inv_h) : identity, e);
   if (wm.project) {
     put(e->p1_w, g.floats(wm.p1_w));
     put(e->p1_b, g.floats(wm.p1_b));

@@ -85,11 +85,13 @@ std::string node_list(const Graph& g, const std::vector<int>& nodes) {
 // The kernel of a fused layer, as the plan names it.
 std::string layer_kernel(const Engine& e, const LayerMatch& L, std::size_t layer) {
   const int tile = e.layers[layer].desc.tile;
-  std::string conv = L.kind == RealSpace::kPointwise
-                         ? "1x1 conv GEMM"
-                         : "Winograd F(" + std::to_string(tile) + "x" + std::to_string(tile) +
-                               ", 3x3)" +
-                               (L.kind == RealSpace::kDirect3x3 ? " for a 3x3 Conv" : "");
+  const bool line = e.layers[layer].desc.dims == 1;
+  const std::string m = std::to_string(tile);
+  std::string conv = L.kind == RealSpace::kPointwise ? "1x1 conv GEMM"
+                     : line                          ? "Winograd F(" + m + ",3)" +
+                                  (L.kind == RealSpace::kDirect3x3 ? " for a 3-tap Conv" : "")
+                            : "Winograd F(" + m + "x" + m + ", 3x3)" +
+                                  (L.kind == RealSpace::kDirect3x3 ? " for a 3x3 Conv" : "");
   std::string dft = std::string("DFT GEMMs") + (e.fold_w ? " folded in W" : "") +
                     (e.fold_h ? (e.fold_w ? " and H" : " folded in H") : "");
   return dft + ", complex mixing, " + conv + (L.mlp1_w >= 0 ? ", channel MLP" : "") +

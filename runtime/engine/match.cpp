@@ -4,6 +4,7 @@
 // by value and every intermediate shape; an intermediate value must have no other consumer.
 #include "match.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
@@ -99,25 +100,35 @@ class Matcher {
     return std::vector<long long>(a->ints.begin(), a->ints.end()) == want;
   }
 
+  // Shapes with the graph's spatial axes: (lead..., h, w) in 2-D, (lead..., w) on a line (h = 1).
+  Shape img(std::initializer_list<long long> lead, long long h, long long w) const {
+    Shape s(lead);
+    if (m_.dims == 2) s.push_back(h);
+    s.push_back(w);
+    return s;
+  }
+  Shape ones(long long v = 1) const { return Shape(static_cast<std::size_t>(m_.dims), v); }
+  Shape no_pads() const { return Shape(2 * static_cast<std::size_t>(m_.dims), 0); }
+
   // ---- patterns -----------------------------------------------------------------------
-  // A pointwise Conv: x (N, cin, ...) -> (N, cout, ...), weight (cout, cin, 1, 1), bias (cout) if
-  // `bias`. Returns its output or -1.
+  // A pointwise Conv: x (N, cin, ...) -> (N, cout, ...), weight (cout, cin, 1, 1) (a line:
+  // (cout, cin, 1)), bias (cout) if `bias`. Returns its output or -1.
   // With `pads`, the Conv may zero-pad its input (pads >= 0, returned; onnxsim folds a Pad so).
   int conv1x1(int x, int cout, int cin, bool bias, int* w, int* b, std::vector<int>* nodes,
               Shape* pads = nullptr) {
     for (const int nd : g_.value(x).consumers) {
       if (!is(nd, "Conv", bias ? 3 : 2) || node(nd).in[0] != x) continue;
       const Attribute* pa = node(nd).node->find("pads");
-      const Shape p = pa ? Shape(pa->ints.begin(), pa->ints.end()) : Shape{0, 0, 0, 0};
-      const bool padded = p != Shape{0, 0, 0, 0};
+      const Shape p = pa ? Shape(pa->ints.begin(), pa->ints.end()) : no_pads();
+      const bool padded = p != no_pads();
       if (!attrs_within(nd, {"kernel_shape", "pads", "strides", "dilations", "group"}) ||
-          !ints_attr(nd, "kernel_shape", {1, 1}) || p.size() != 4 || (padded && !pads) ||
-          p[0] < 0 || p[1] < 0 || p[2] < 0 || p[3] < 0 || !ints_attr(nd, "strides", {1, 1}) ||
-          !ints_attr(nd, "dilations", {1, 1}))
+          !ints_attr(nd, "kernel_shape", ones()) || p.size() != no_pads().size() ||
+          (padded && !pads) || *std::min_element(p.begin(), p.end()) < 0 ||
+          !ints_attr(nd, "strides", ones()) || !ints_attr(nd, "dilations", ones()))
         continue;
       if (pads) *pads = p;
       const Attribute* group = node(nd).node->find("group");
-      if ((group && group->i != 1) || !float_init(node(nd).in[1], {cout, cin, 1, 1})) continue;
+      if ((group && group->i != 1) || !float_init(node(nd).in[1], img({cout, cin}, 1, 1))) continue;
       if (bias && !float_init(node(nd).in[2], {cout})) continue;
       *w = node(nd).in[1];
       if (b) *b = bias ? node(nd).in[2] : -1;
@@ -205,7 +216,7 @@ class Matcher {
 
 // [Sub mean] [Div std]: the input normalisation. Returns the normalised value.
 int Matcher::normalise(int x, std::vector<int>* nodes) {
-  const Shape stat = {1, m_.cin, 1, 1};
+  const Shape stat = img({1, m_.cin}, 1, 1);
   if (const int sub = consumer(x, "Sub"); sub >= 0 && is(sub, "Sub", 2)) {
     if (!float_init(node(sub).in[1], stat)) return fail(sub, "not the input normalisation"), -1;
     m_.in_mean = node(sub).in[1];
@@ -221,8 +232,8 @@ int Matcher::normalise(int x, std::vector<int>* nodes) {
   return x;
 }
 
-// [Pad]: the domain padding [0, 0, top, left, 0, 0, bottom, right] with zeros. *padded is its
-// output, or `at` when there is none.
+// [Pad]: the domain padding [0, 0, top, left, 0, 0, bottom, right] (a line: [0, 0, left, 0, 0,
+// right]) with zeros. *padded is its output, or `at` when there is none.
 bool Matcher::pad(int at, int* padded, std::vector<int>* nodes) {
   const int p = consumer(at, "Pad");
   *padded = at;
@@ -232,14 +243,15 @@ bool Matcher::pad(int at, int* padded, std::vector<int>* nodes) {
   std::vector<long long> pads;
   if (n.in.size() < 2 || n.in.size() > 3 || n.out.size() != 1 || !onnx_domain(n.node->domain) ||
       !attrs_within(p, {"mode"}) || (mode && mode->s != "constant") || !g_.ints(n.in[1], &pads) ||
-      pads.size() != 8 || pads[0] || pads[1] || pads[4] || pads[5])
+      pads.size() != 4 + 2 * static_cast<std::size_t>(m_.dims) || pads[0] || pads[1] ||
+      pads[2 + m_.dims] || pads[3 + m_.dims])
     return fail(p, "not the domain padding");
   if (n.in.size() == 3 && n.in[2] >= 0 && !scalar_is(n.in[2], 0.0f))
     return fail(p, "pads with a value other than zero");
   for (const long long q : pads)
     if (q < 0) return fail(p, "crops instead of padding");
-  m_.top = static_cast<int>(pads[2]);
-  m_.left = static_cast<int>(pads[3]);
+  m_.top = m_.dims == 2 ? static_cast<int>(pads[2]) : 0;
+  m_.left = static_cast<int>(pads[1 + m_.dims]);
   nodes->push_back(p);
   *padded = out(p);
   return true;
@@ -250,7 +262,7 @@ int Matcher::conv_channels(int x, std::size_t inputs) const {
   int channels = 0;
   for (const int c : g_.value(x).consumers)
     if (op(c) == "Conv" && node(c).in.size() == inputs && node(c).in[1] >= 0 &&
-        shape(node(c).in[1]).size() == 4)
+        shape(node(c).in[1]).size() == 2 + static_cast<std::size_t>(m_.dims))
       channels = static_cast<int>(shape(node(c).in[1])[0]);
   return channels;
 }
@@ -259,7 +271,7 @@ int Matcher::conv_channels(int x, std::size_t inputs) const {
 bool Matcher::zero_outside_image(int cst, int add) {
   const std::vector<float> lc = g_.floats(cst);
   const Shape& cs = shape(cst);
-  const long long channels = cs[1], hp = cs[2], wp = cs[3];
+  const long long channels = cs[1], hp = m_.dims == 2 ? cs[2] : 1, wp = cs.back();
   for (long long ch = 0; ch < channels; ++ch)
     for (long long i = 0; i < hp; ++i)
       for (long long j = 0; j < wp; ++j) {
@@ -274,11 +286,13 @@ bool Matcher::zero_outside_image(int cst, int add) {
 bool Matcher::lift(int* v) {
   std::vector<int> nodes;
   const Shape& in = shape(g_.input);
-  if (in.size() != 4) return fail(-1, "the input is not (N, C, H, W)");
+  if (in.size() != 4 && in.size() != 3)
+    return fail(-1, "the input is not (N, C, H, W) or (N, C, W)");
+  m_.dims = static_cast<int>(in.size()) - 2;
   m_.n = static_cast<int>(in[0]);
   m_.cin = static_cast<int>(in[1]);
-  m_.h = static_cast<int>(in[2]);
-  m_.w = static_cast<int>(in[3]);
+  m_.h = m_.dims == 2 ? static_cast<int>(in[2]) : 1;
+  m_.w = static_cast<int>(in.back());
   for (const int c : g_.value(g_.input).consumers)
     if (op(c) != "Sub" && op(c) != "Div" && op(c) != "Pad" && op(c) != "Conv")
       return fail(c, "reads the input, and no fusion pattern starts with it");
@@ -291,14 +305,15 @@ bool Matcher::lift(int* v) {
                                     padded == x ? &cpads : nullptr)
                           : -1;
   if (conv < 0) return fail(-1, "the lifting Conv is not a bias-free 1x1 Conv of the input");
-  const bool conv_pads = !cpads.empty() && cpads != Shape{0, 0, 0, 0};
-  if (conv_pads) {
-    m_.top = static_cast<int>(cpads[0]);
-    m_.left = static_cast<int>(cpads[1]);
+  const bool conv_pads = !cpads.empty() && cpads != no_pads();
+  if (conv_pads) {  // begins (h, w) then ends
+    m_.top = m_.dims == 2 ? static_cast<int>(cpads[0]) : 0;
+    m_.left = static_cast<int>(cpads[static_cast<std::size_t>(m_.dims) - 1]);
   }
   const int add = g_.sole_consumer(conv);
   const int cst = add >= 0 && is(add, "Add", 2) ? other(add, conv) : -1;
-  if (cst < 0 || !float_init(cst, {1, lw, shape(conv)[2], shape(conv)[3]}))
+  const Shape& cv = shape(conv);
+  if (cst < 0 || !float_init(cst, img({1, lw}, m_.dims == 2 ? cv[2] : 1, cv.back())))
     return fail(add, "not the lift's bias and grid constant");
   m_.lift_c = cst;
   nodes.push_back(add);
@@ -314,10 +329,11 @@ bool Matcher::lift(int* v) {
     if (!zero_outside_image(cst, add)) return false;
   }
   const Shape& vs = shape(y);
-  if (vs.size() != 4 || vs[0] != m_.n || vs[1] != m_.c || vs[2] < m_.h || vs[3] < m_.w)
+  if (vs.size() != 2 + static_cast<std::size_t>(m_.dims) || vs[0] != m_.n || vs[1] != m_.c ||
+      (m_.dims == 2 && vs[2] < m_.h) || vs.back() < m_.w)
     return fail(-1, "the lifted field has an unexpected shape");
-  m_.hp = static_cast<int>(vs[2]);
-  m_.wp = static_cast<int>(vs[3]);
+  m_.hp = m_.dims == 2 ? static_cast<int>(vs[2]) : 1;
+  m_.wp = static_cast<int>(vs.back());
   m_.stages.push_back({"normalize+lift", nodes});
   *v = y;
   return true;
@@ -360,6 +376,31 @@ std::vector<SpectralStep> spectral_steps(long long N, long long C, long long Hp,
   };
 }
 
+// The same on a line (N, C, Wp): no H transform, so the modes are the m2 kept columns.
+std::vector<SpectralStep> line_spectral_steps(long long N, long long C, long long Wp,
+                                              long long M2) {
+  return {
+      {"MatMul", {}, 0, {Wp, 2 * M2}, {N, C, 2 * M2}},
+      {"Reshape", {}, 0, {}, {N, C, 2, M2}},
+      {"Transpose", {3, 0, 2, 1}, 0, {}, {M2, N, 2, C}},
+      {"MatMul", {}, 0, {M2, 1, C, 2 * C}, {M2, N, 2, 2 * C}},
+      {"Reshape", {}, 0, {}, {M2, N, 4, C}},
+      {"Transpose", {0, 1, 3, 2}, 0, {}, {M2, N, C, 4}},
+      {"MatMul", {}, 0, {4, 2}, {M2, N, C, 2}},
+      {"Transpose", {1, 2, 3, 0}, 0, {}, {N, C, 2, M2}},
+      {"Reshape", {}, 0, {}, {N, C, 2 * M2}},
+      {"MatMul", {}, 0, {2 * M2, Wp}, {N, C, Wp}},
+  };
+}
+
+// Where the chains keep their constants: the four bases (fwd_w, fwd_h, inv_h, inv_w; -1: none),
+// the mixing and the complex combination, as step indices.
+struct ChainConstants {
+  int bases[4], mixing, combine;
+};
+constexpr ChainConstants kPlaneConstants{{0, 4, 13, 17}, 7, 10};
+constexpr ChainConstants kLineConstants{{0, -1, -1, 9}, 3, 6};
+
 // K1 from the fwd_h operand of the chain's second MatMul (three nodes after the first), or -1.
 long long Matcher::kept_rows(int mm0) const {
   int x = out(mm0);
@@ -381,9 +422,12 @@ int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
   if (mm0 < 0 || !is(mm0, "MatMul", 2)) return -1;
   const Shape& fw = shape(node(mm0).in[1]);
   if (fw.size() != 2 || fw[0] != m_.wp || fw[1] % 2) return -1;
-  const long long M2 = fw[1] / 2, K1 = kept_rows(mm0);
+  const long long M2 = fw[1] / 2, K1 = m_.dims == 2 ? kept_rows(mm0) : 1;
   if (K1 < 0) return -1;
-  const std::vector<SpectralStep> steps = spectral_steps(m_.n, m_.c, m_.hp, m_.wp, M2, K1);
+  const std::vector<SpectralStep> steps = m_.dims == 2
+                                              ? spectral_steps(m_.n, m_.c, m_.hp, m_.wp, M2, K1)
+                                              : line_spectral_steps(m_.n, m_.c, m_.wp, M2);
+  const ChainConstants& at = m_.dims == 2 ? kPlaneConstants : kLineConstants;
   int node_id = mm0, value = v;
   int inits[18] = {};
   for (std::size_t k = 0; k < steps.size(); ++k) {
@@ -414,12 +458,13 @@ int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
     value = out(node_id);
   }
   // [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ combine must be the complex product the stage computes
-  const std::vector<float> combine = g_.floats(inits[10]);
+  const std::vector<float> combine = g_.floats(inits[at.combine]);
   if (std::memcmp(combine.data(), contract::kCombineComplex, sizeof contract::kCombineComplex))
     return -1;
-  const int bases[4] = {inits[0], inits[4], inits[13], inits[17]};
+  int bases[4];
+  for (int b = 0; b < 4; ++b) bases[b] = at.bases[b] < 0 ? -1 : inits[at.bases[b]];
   if (!share_bases(bases, M2, K1)) return -1;
-  L->mixing = inits[7];
+  L->mixing = inits[at.mixing];
   return value;
 }
 
@@ -427,6 +472,7 @@ int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
 bool Matcher::share_bases(const int bases[4], long long m2, long long k1) {
   int* mine[4] = {&m_.fwd_w, &m_.fwd_h, &m_.inv_h, &m_.inv_w};
   for (int b = 0; b < 4; ++b) {
+    if (bases[b] < 0) continue;  // a line has no H bases
     if (*mine[b] >= 0 && *mine[b] != bases[b]) {
       if (g_.floats(*mine[b]) != g_.floats(bases[b])) return false;
     } else {
@@ -498,17 +544,17 @@ bool Matcher::layer(int* v, std::vector<int>* nodes) {
     const Attribute* padding = rc.node->find("padding");
     if (rc.in.size() != 3 || rc.out.size() != 1 || rc.in[1] < 0 || rc.in[2] < 0 || !tile ||
         !contract::valid_tile(static_cast<int>(tile->i)) || !padding || padding->i != 1 ||
-        !float_init(rc.in[1], {C, C, 3, 3}) || !float_init(rc.in[2], {C}))
+        !float_init(rc.in[1], img({C, C}, 3, 3)) || !float_init(rc.in[2], {C}))
       return fail(rn, "a WinogradConv this stage does not implement");
     L.kind = RealSpace::kWinograd;
     L.tile = static_cast<int>(tile->i);
-  } else if (is(rn, "Conv", 3) && float_init(rc.in[1], {C, C, 3, 3})) {
+  } else if (is(rn, "Conv", 3) && float_init(rc.in[1], img({C, C}, 3, 3))) {
     const Attribute* group = rc.node->find("group");
     if (!attrs_within(rn, {"kernel_shape", "pads", "strides", "dilations", "group"}) ||
-        !ints_attr(rn, "kernel_shape", {3, 3}) || !rc.node->find("pads") ||
-        !ints_attr(rn, "pads", {1, 1, 1, 1}) || !ints_attr(rn, "strides", {1, 1}) ||
-        !ints_attr(rn, "dilations", {1, 1}) || (group && group->i != 1) ||
-        !float_init(rc.in[2], {C}))
+        !ints_attr(rn, "kernel_shape", ones(3)) || !rc.node->find("pads") ||
+        !ints_attr(rn, "pads", Shape(2 * static_cast<std::size_t>(m_.dims), 1)) ||
+        !ints_attr(rn, "strides", ones()) || !ints_attr(rn, "dilations", ones()) ||
+        (group && group->i != 1) || !float_init(rc.in[2], {C}))
       return fail(rn, "a 3x3 Conv this stage does not implement");
     L.kind = RealSpace::kDirect3x3;
   } else {
@@ -571,11 +617,16 @@ bool Matcher::project(int v) {
     const GraphNode& n = node(sl);
     std::vector<long long> starts, ends;
     if (n.in.size() < 4 || n.in.size() > 5 || n.out.size() != 1 || !attrs_within(sl, {}) ||
-        !g_.ints(n.in[1], &starts) || !g_.ints(n.in[2], &ends) || starts.size() != 2 ||
-        ends.size() != 2 || !ints_are(n.in[3], {2, 3}) ||
-        (n.in.size() == 5 && n.in[4] >= 0 && !ints_are(n.in[4], {1, 1})) || starts[0] < 0 ||
-        starts[1] < 0 || ends[0] <= starts[0] || ends[1] <= starts[1] || ends[0] > m_.hp ||
-        ends[1] > m_.wp)
+        !g_.ints(n.in[1], &starts) || !g_.ints(n.in[2], &ends) ||
+        !ints_are(n.in[3], m_.dims == 2 ? Shape{2, 3} : Shape{2}) ||
+        (n.in.size() == 5 && n.in[4] >= 0 && !ints_are(n.in[4], ones())))
+      return fail(sl, "not the crop of the domain padding");
+    if (m_.dims == 1 && starts.size() == 1 && ends.size() == 1) {  // as (h, w) with h [0, 1)
+      starts.insert(starts.begin(), 0);
+      ends.insert(ends.begin(), 1);
+    }
+    if (starts.size() != 2 || ends.size() != 2 || starts[0] < 0 || starts[1] < 0 ||
+        ends[0] <= starts[0] || ends[1] <= starts[1] || ends[0] > m_.hp || ends[1] > m_.wp)
       return fail(sl, "not the crop of the domain padding");
     if (!m_.lift) {
       m_.top = static_cast<int>(starts[0]);
@@ -591,14 +642,14 @@ bool Matcher::project(int v) {
     m_.h = m_.hp;
     m_.w = m_.wp;
   }
-  if (shape(v) != Shape{m_.n, m_.c, m_.h, m_.w}) return fail(-1, "the cropped field's shape");
+  if (shape(v) != img({m_.n, m_.c}, m_.h, m_.w)) return fail(-1, "the cropped field's shape");
   const int proj = conv_channels(v, 3);
   int y = proj > 0 ? conv1x1(v, proj, m_.c, true, &m_.p1_w, &m_.p1_b, &nodes) : -1;
   m_.proj = proj;
   if (y >= 0) y = gelu_conv(y, proj, &m_.cout, &m_.p2_w, &m_.p2_b, &nodes);
   if (y < 0) return fail(-1, "no projection MLP (1x1 Conv, GELU, 1x1 Conv) after the layers");
   // [Mul std] [Add mean] per output channel: what follows otherwise is not the projection's
-  const Shape stat = {1, m_.cout, 1, 1};
+  const Shape stat = img({1, m_.cout}, 1, 1);
   if (const int mul = next(y, "Mul");
       mul >= 0 && is(mul, "Mul", 2) && float_init(other(mul, y), stat)) {
     m_.out_std = other(mul, y);
@@ -611,7 +662,7 @@ bool Matcher::project(int v) {
     nodes.push_back(add);
     y = out(add);
   }
-  if (shape(y) != Shape{m_.n, m_.cout, m_.h, m_.w})
+  if (shape(y) != img({m_.n, m_.cout}, m_.h, m_.w))
     return fail(-1, "the projection's output shape");
   m_.stages.push_back({"projection", nodes});
   m_.block_out = y;
@@ -624,11 +675,12 @@ int Matcher::layers_start() {
   for (const GraphNode& n : g_.nodes)
     for (const int o : n.out) {
       const Shape& s = shape(o);
-      if (s.size() != 4 || consumer(o, "MatMul") < 0) continue;
+      if ((s.size() != 4 && s.size() != 3) || consumer(o, "MatMul") < 0) continue;
+      m_.dims = static_cast<int>(s.size()) - 2;
       m_.n = static_cast<int>(s[0]);
       m_.c = static_cast<int>(s[1]);
-      m_.hp = static_cast<int>(s[2]);
-      m_.wp = static_cast<int>(s[3]);
+      m_.hp = m_.dims == 2 ? static_cast<int>(s[2]) : 1;
+      m_.wp = static_cast<int>(s.back());
       const WnoMatch shaped = m_;
       int v = o;
       std::vector<int> nodes;

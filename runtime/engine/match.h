@@ -32,6 +32,7 @@ struct StageMatch {
 };
 
 struct WnoMatch {
+  int dims = 2;                                // spatial axes: 2, or 1 (a line: h = hp = 1)
   int n = 0, cin = 0, cout = 0, h = 0, w = 0;  // input (n, cin, h, w), output (n, cout, h, w)
   int c = 0, proj = 0;                         // width, projection width
   int hp = 0, wp = 0, top = 0, left = 0;       // padded grid and the image's offset in it
@@ -43,7 +44,7 @@ struct WnoMatch {
   // initializer value ids (-1: absent)
   int in_mean = -1, in_std = -1, out_mean = -1, out_std = -1;
   int lift_w = -1, lift_c = -1, lift2_w = -1, lift2_b = -1;
-  int fwd_w = -1, fwd_h = -1, inv_h = -1, inv_w = -1;
+  int fwd_w = -1, fwd_h = -1, inv_h = -1, inv_w = -1;  // a line: no fwd_h, inv_h (k1 = 1)
   int p1_w = -1, p1_b = -1, p2_w = -1, p2_b = -1;
   std::vector<LayerMatch> layers;
   std::vector<int> doubled;  // Conv weights a folded GELU * 0.5 halved: the stage doubles them
