@@ -219,6 +219,33 @@ def test_unsupported_options_are_refused_with_one_line(tmp_path, kwargs, option)
     assert f"option {option}=" in str(e.value) and "\n" not in str(e.value)
 
 
+@pytest.mark.parametrize(
+    "kwargs, option",
+    [
+        (dict(complex_data=True), "complex_data"),
+        (dict(separable=True), "separable"),
+        (dict(norm="group_norm"), "norm"),
+        (dict(factorization="tt", rank=0.5), "factorization"),
+    ],
+)
+def test_unsupported_3d_options_are_refused_with_one_line(tmp_path, kwargs, option):
+    """A 3-D FNO is read with the same checks as a 2-D one: what it cannot reproduce is one line."""
+    fno = neuralop_models.FNO(n_modes=(4, 4, 4), in_channels=1, out_channels=1, hidden_channels=4, n_layers=1, **kwargs)
+    torch.save(fno.state_dict(), tmp_path / "m.pt")
+    with pytest.raises(NeuralopImportError) as e:
+        from_neuralop(tmp_path / "m.pt")
+    assert f"option {option}=" in str(e.value) and "\n" not in str(e.value)
+
+
+def test_four_mode_counts_are_refused_in_one_line(tmp_path):
+    sd = make_fno("dense-default").state_dict()
+    sd["_metadata"]["n_modes"] = (4, 4, 4, 4)
+    torch.save(sd, tmp_path / "fno.pt")
+    with pytest.raises(NeuralopImportError, match=r"n_modes=\(4, 4, 4, 4\).*: only 1-D, 2-D and 3-D FNOs") as e:
+        import_neuralop(tmp_path / "fno.pt", None)
+    assert "\n" not in str(e.value)
+
+
 def test_odd_padded_height_is_refused_at_export():
     model = from_neuralop(make_fno("dense-default").state_dict())
     with pytest.raises(WNOEdgeError, match="even padded height"):
