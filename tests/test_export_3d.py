@@ -122,7 +122,8 @@ def test_cli_export_info_and_plan(lib, tmp_path, capsys, monkeypatch):
     checkpoint = save_model(model, tmp_path / "m.pt")
     out = tmp_path / "m.onnx"
     assert main(["export", str(checkpoint), "-o", str(out)]) == 0
-    assert "8x8x8, dynamic" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "8x8x8, dynamic" in text and "standard ops only, whichever --conv" in text
     assert main(["info", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["architecture"] == "FNO3d" and summary["grid"] == [8, 8, 8]

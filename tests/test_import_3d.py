@@ -191,3 +191,18 @@ def test_other_3d_refusals_are_one_line(tmp_path):
         model(torch.zeros(1, 2, 2, 8, 8))
     with pytest.raises(NeuralopImportError, match="resolution 8x8 does not fit a 3-D FNO: give DxHxW"):
         from_neuralop(make_fno3d("dense-default").state_dict(), resolution=(8, 8))
+
+
+def test_training_a_3d_model_is_refused_in_one_line(tmp_path, capsys):
+    """There is no 3-D training data reader: `train --init` of a 3-D import names the mismatch."""
+    from wno_edge.cli import main
+    from wno_edge.data import generate
+
+    data = tmp_path / "darcy.h5"
+    generate("darcy", data, n_samples=10, resolution=8, seed=1, progress=False)
+    save_model(from_neuralop(make_fno3d("dense-default").state_dict()), tmp_path / "fno3d.pt")
+    args = ["train", "--data", str(data), "-o", str(tmp_path / "out.pt"), "--init", str(tmp_path / "fno3d.pt")]
+    assert main([*args, "--epochs", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "a 3-D model, the data is 2-D" in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out.pt").exists()

@@ -41,7 +41,7 @@ def export(
 ):
     """Export to FFT-free ONNX, check it, compare ORT and onnx.reference against PyTorch, write atomically."""
     from ..onnx import ExportError, export_onnx
-    from ..onnx.export import FLAVOUR_RUNTIMES
+    from ..onnx.export import FLAVOUR_RUNTIMES, NO_KERNEL_RUNTIMES
 
     output = output if output is not None else checkpoint.with_suffix(".onnx")
     try:
@@ -62,7 +62,10 @@ def export(
         raise
     for table in report_tables(report):
         console.print(table)
-    console.print(f"--conv {conv} runs on: {FLAVOUR_RUNTIMES[conv]}", highlight=False)
+    if not report.real_space_kernel:
+        console.print(f"runs on: {NO_KERNEL_RUNTIMES}", highlight=False)
+    else:
+        console.print(f"--conv {conv} runs on: {FLAVOUR_RUNTIMES[conv]}", highlight=False)
     if report.forced:
         typer.secho(
             f"warning: {output} written with --force although the accuracy check failed",

@@ -315,9 +315,9 @@ def _check_options(meta: dict) -> None:
         raise _refuse("args", args, "positional init arguments are not read")
     n_modes = meta.get("n_modes")
     if not isinstance(n_modes, (list, tuple)) or len(n_modes) not in (1, 2, 3):
-        raise _refuse("n_modes", n_modes, "only 1-D, 2-D and 3-D FNOs (one to three mode counts)")
+        raise _refuse("n_modes", n_modes, "only 1-D, 2-D and 3-D FNOs (one or two mode counts, or three)")
     if not all(_count(m) for m in n_modes):
-        raise _refuse("n_modes", n_modes, "two positive integers (2-D), one (1-D) or three (3-D)")
+        raise _refuse("n_modes", n_modes, "one or two positive integers, or three (3-D)")
     for option in ("n_layers", "hidden_channels", "in_channels", "out_channels"):
         if meta.get(option) is not None and not _count(meta[option]):
             raise _refuse(option, meta[option], "a positive integer")

@@ -89,6 +89,12 @@ FLAVOUR_RUNTIMES = {
     CONV_DIRECT: "standard ops only: every ONNX runtime (OpenVINO, TensorRT without the plugin, "
     "trtexec on stock JetPack); the native engine still runs its 3x3 Convs with Winograd F(4,3)",
 }
+# A file with no WinogradConv node (an FNO, k = 0, and every 3-D model) is the same graph for both
+# flavours: standard ops only. The native engine runs a 3-D one on its reference kernels.
+NO_KERNEL_RUNTIMES = (
+    "standard ops only, whichever --conv (no 3x3 kernel: an FNO): every ONNX runtime (the native engine, "
+    "ONNX Runtime, OpenVINO, TensorRT without the plugin)"
+)
 
 
 @dataclass(frozen=True)
@@ -574,6 +580,7 @@ class ExportReport:
     tolerance: float = 0.0
     file_bytes: int = 0
     inputs: str = ""  # what the comparison ran on
+    real_space_kernel: bool = True  # False (an FNO, every 3-D model): no 3x3 conv, --conv changes nothing
 
     @property
     def ok(self) -> bool:
@@ -662,6 +669,7 @@ def export_onnx(
     model = _load(model_or_checkpoint_path).eval()
     opts = resolve_options(model, resolution=resolution, batch=batch, opset=opset, fp16=fp16, conv=conv, tile=tile)
     report = ExportReport(path, opts, ir_version=ir_version_for(opts.opset), tolerance=TOLERANCE[opts.precision])
+    report.real_space_kernel = model.config.real_space_kernel
 
     t0 = time.perf_counter()
     proto = check_model_proto(build_model_proto(model, opts))
