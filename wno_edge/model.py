@@ -1,11 +1,12 @@
-"""The Winograd Neural Operator (paper eq. 10) and its FNO special case, on 2-D grids and on lines.
+"""The Winograd Neural Operator (paper eq. 10) and its FNO special case, on 2-D grids and on lines;
+3-D FNOs.
 
 Each layer computes  v <- sigma( W v + winograd(k, v) + F^-1(R . F v) ).
 W (1x1) and k (3x3) are both linear maps of v, so the layer folds W into the centre
 tap of k and runs one 3x3 Winograd convolution; with `real_space_kernel=False` k is
 absent and the layer is PDEBench's FNO2d layer (W only).
 
-One model for both ranks: WNO2d(WNOConfig(..., modes=(m,))) is the 1-D model on (N, C, X),
+One model for every rank: WNO2d(WNOConfig(..., modes=(m,))) is the 1-D model on (N, C, X),
 PDEBench's FNO1d at k = 0: the spectral part is a truncated rfft along X (SpectralConv1d),
 k a 3-tap kernel computed with Winograd F(m, 3) (winograd_conv1d), the grid channel the
 x coordinate; lifting, projection, normalisation and domain padding are the same code.
@@ -242,9 +243,9 @@ class WNOLayer(nn.Module):
 
 
 class WNO2d(nn.Module):
-    """Winograd Neural Operator on 2-D grids, input and output (B, C, H, W), or on a line,
-    (B, C, X), when config.modes has one value (module docstring). In physical units:
-    normalisation statistics are buffers inside the model."""
+    """Winograd Neural Operator on 2-D grids, input and output (B, C, H, W), on a line,
+    (B, C, X), when config.modes has one value, or a 3-D FNO on (B, C, D, H, W) with three
+    (module docstring). In physical units: normalisation statistics are buffers inside the model."""
 
     metadata: dict[str, Any]  # set where a model is loaded (checkpoint.load_model: the file's metadata)
     # Buffers (register_buffer), declared for type checkers:
