@@ -255,6 +255,24 @@ def test_engine_runs_a_1d_export_fused(lib, exports, name):
     assert np.abs(y - y_ort).max() <= ENGINE_TOLERANCE * scale, (float(np.abs(y - y_ort).max()), scale)
 
 
+@pytest.mark.parametrize("kernel", [True, False], ids=["wno", "fno"])
+def test_engine_line_groups_and_split_projection(lib, tmp_path, kernel):
+    """Rows (batch x channels) that are not a whole number of the line DFT's row groups, an odd
+    padded length, and a projection cut into column chunks (three rows for two threads): the
+    fused pipeline still equals ONNX Runtime, at 1 and 2 threads."""
+    model = make_line_model(seed=5, width=20, modes=(10,), resolution=(301,), real_space_kernel=kernel)
+    path = tmp_path / "m.onnx"
+    export_onnx(model, path, resolution=(301,))
+    x = np.random.default_rng(4).standard_normal((3, 2, 301)).astype(np.float32)
+    y_ort = run_onnxruntime(onnx.load(path), {"input": x})
+    scale = float(np.abs(y_ort).max())
+    for threads in (1, 2):
+        with runtime.load(path, backend="native", threads=threads, batch=3, library=lib) as s:
+            assert "all covered by fusion patterns" in s.plan.splitlines()[0]
+            err = float(np.abs(s.run(x) - y_ort).max())
+        assert err <= ENGINE_TOLERANCE * scale, (threads, err, scale)
+
+
 def test_cli_export_info_and_plan(lib, tmp_path, capsys, monkeypatch):
     checkpoint = save_model(make_line_model(), tmp_path / "m.pt")
     out = tmp_path / "m.onnx"

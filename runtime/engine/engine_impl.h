@@ -113,6 +113,11 @@ struct Engine {
   // X_re = A1 [E_re; O_im], X_im = A2 [E_im; O_re]) and inv_h two (Hp x K1) halves.
   bool fold_h = false;
   int ne_h = 0, no_h = 0;
+  // A 1-D graph (hp = k1 = 1, no H transform): the DFTs run on groups of kLineRows rows (channels)
+  // at once, one GEMM each, straight into and out of spec_x / spec_o.
+  bool line = false;
+  static constexpr int kLineRows = 16;
+  int proj_cols = 0;  // projection columns per task (a row is split when rows are few)
   std::vector<Layer> layers;
   float *p1_w = nullptr, *p1_b = nullptr, *p2_w = nullptr, *p2_b = nullptr;
   // activations and workspaces
@@ -144,8 +149,10 @@ struct Engine {
   void lift_stage(const float* x);
   void dft_forward(const float* v, long long nc, int worker) const;
   void dft_inverse(float* s, long long nco, int worker) const;
+  void line_dft_forward(const float* v, long long r0, int rows, int worker) const;
+  void line_dft_inverse(float* s, long long r0, int rows, int worker) const;
   wno_status real_space(const Layer& L, const float* v, float* s);
-  void project_row(const float* v, float* y, long long task, int worker) const;
+  void project_row(const float* v, float* y, long long task, int worker) const;  // proj_cols wide
 };
 
 // Loads `src` into `e` (load.cpp).

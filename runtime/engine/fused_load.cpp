@@ -72,6 +72,17 @@ void set_shapes(const WnoMatch& wm, Engine* e) {
   e->no = (e->wp - 1) / 2;
   e->ne_h = e->hp / 2 + 1;
   e->no_h = (e->hp - 1) / 2;
+  e->line = wm.dims == 1;
+}
+
+// Projection columns per task: whole rows, or, with fewer rows than 4 a thread (a line at batch
+// 1), rows cut into chunks of at least 64 columns so that every thread gets work.
+int projection_columns(const Engine& e, int threads) {
+  const long long rows = 1LL * e.n * e.h, want = 4LL * threads;
+  if (!e.fused_project || rows >= want) return e.w;
+  const long long cut = (want + rows - 1) / rows;
+  const long long cols = ((e.w + cut - 1) / cut + 15) / 16 * 16;
+  return static_cast<int>(std::min<long long>(e.w, std::max<long long>(64, cols)));
 }
 
 // Each layer's weights (the Winograd kernel's layout for 3x3 convs); false if the kernel
@@ -148,13 +159,15 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   const long long fold = Hp * (e->ne + e->no);
   const long long fwd = fold + 4 * Hp * M2 + packed_floats(2 * Hp, M2);
   const long long inv = 4 * Hp * M2 + packed_floats(2 * K1, M2) + fold;
+  const long long line = e->line ? Engine::kLineRows * (e->ne + e->no) : 0;  // folded rows
   const long long prj =
       wm.project ? packed_floats(C, e->w) + 1LL * e->proj * e->w + packed_floats(e->proj, e->w) : 0;
   const long long pw = packed_floats(C, 256);
   const long long nop = std::max(e->lw ? lift_mlp_scratch(e->cin, e->h, e->w, e->lw, e->c) : 0,
                                  channel_mlp_scratch(e->c, e->cmw));
-  e->scratch_floats = std::max<long long>(
-      (std::max(std::max(fwd, inv), std::max(prj, pw)) + 15) & ~15LL, (nop + 15) & ~15LL);
+  e->scratch_floats =
+      std::max<long long>((std::max({fwd, inv, prj, pw, line}) + 15) & ~15LL, (nop + 15) & ~15LL);
+  e->proj_cols = projection_columns(*e, threads);
   lay->add(&e->scratch, e->scratch_floats * threads);
   if (!fno) {
     const char* fused = std::getenv("WNO_ENGINE_FUSED_EPILOGUE");

@@ -9,7 +9,8 @@
 //                                last layer): the Winograd kernel's conv + bias, then one pass
 //                                of ours (or its fused epilogue, $WNO_ENGINE_FUSED_EPILOGUE=1);
 //                                FNO files: a 1x1 conv GEMM accumulated onto s, bias, GELU
-//   crop, projection per image row: gelu(P1 v + b1) -> P2 . + b2 -> * std + mean
+//   crop, projection per image row (or part of one): gelu(P1 v + b1) -> P2 . + b2 -> * std + mean
+// A 1-D graph (a line) has no H transform: its DFTs are one GEMM per group of rows (channels).
 // The DFT GEMMs are folded on the bases' symmetry (cos even, sin odd under w -> W - w and
 // h -> H - h; checked at load): sums and differences of mirrored rows/columns first, then
 // half-size GEMMs, half the multiplies. Bases without the symmetry run unfolded.
@@ -213,6 +214,63 @@ void Engine::dft_inverse(float* s, long long nco, int worker) const {
   }
 }
 
+// A line's forward DFT of rows [r0, r0 + rows) of v (rows are (n, c) pairs): X_re and X_im of
+// each row straight into spec_x (stride 2 modes_p), one GEMM of `rows` rows each.
+void Engine::line_dft_forward(const float* v, long long r0, int rows, int worker) const {
+  const Kernels& K = *k;
+  const float* vin = v + r0 * wp;
+  float* x = spec_x + r0 * 2 * modes_p;
+  const long long ldx = 2 * modes_p;
+  if (!fold_w) {
+    K.gemm_packed(rows, m2, wp, vin, wp, fwd_w_re, x, ldx, false);
+    K.gemm_packed(rows, m2, wp, vin, wp, fwd_w_im, x + modes_p, ldx, false);
+    return;
+  }
+  float* ev = worker_scratch(worker);  // (rows, ne) sums, then (rows, no) differences
+  float* od = ev + 1LL * rows * ne;
+  for (int i = 0; i < rows; ++i) {
+    const float* row = vin + 1LL * i * wp;
+    float* er = ev + 1LL * i * ne;
+    float* orow = od + 1LL * i * no - 1;
+    er[0] = row[0];
+    for (int j = 1; j <= no; ++j) {
+      er[j] = row[j] + row[wp - j];
+      orow[j] = row[j] - row[wp - j];
+    }
+    if (wp % 2 == 0) er[wp / 2] = row[wp / 2];
+  }
+  K.gemm_packed(rows, m2, ne, ev, ne, fwd_w_re, x, ldx, false);
+  K.gemm_packed(rows, m2, no, od, no, fwd_w_im, x + modes_p, ldx, false);
+}
+
+// A line's inverse DFT of rows [r0, r0 + rows) of spec_o into s.
+void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) const {
+  const Kernels& K = *k;
+  const float* o = spec_o + r0 * 2 * modes_p;  // O_re (m2), O_im at + modes_p, per row
+  const long long ldo = 2 * modes_p;
+  float* out = s + r0 * wp;
+  if (!fold_w) {
+    K.gemm_packed(rows, wp, m2, o, ldo, inv_w_re, out, wp, false);
+    K.gemm_packed(rows, wp, m2, o + modes_p, ldo, inv_w_im, out, wp, true);
+    return;
+  }
+  float* pe = worker_scratch(worker);  // (rows, ne) even part, (rows, no) odd part
+  float* qo = pe + 1LL * rows * ne;
+  K.gemm_packed(rows, ne, m2, o, ldo, inv_w_re, pe, ne, false);
+  K.gemm_packed(rows, no, m2, o + modes_p, ldo, inv_w_im, qo, no, false);
+  for (int i = 0; i < rows; ++i) {
+    float* row = out + 1LL * i * wp;
+    const float* pr = pe + 1LL * i * ne;
+    const float* qr = qo + 1LL * i * no - 1;
+    row[0] = pr[0];
+    for (int j = 1; j <= no; ++j) {
+      row[j] = pr[j] + qr[j];
+      row[wp - j] = pr[j] - qr[j];
+    }
+    if (wp % 2 == 0) row[wp / 2] = pr[wp / 2];
+  }
+}
+
 // The real-space conv and the layer's tail over s (which holds the spectral branch).
 wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
   const Kernels& K = *k;
@@ -264,29 +322,33 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
   return WNO_SUCCESS;
 }
 
-// Crop and project image row `task` (batch-major) into y.
+// Crop and project columns [j0, j0 + proj_cols) of image row `task / chunks` (batch-major)
+// into y.
 void Engine::project_row(const float* v, float* y, long long task, int worker) const {
   const Kernels& K = *k;
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
-  const long long b = task / h, i = task % h;
+  const long long chunks = (w + proj_cols - 1) / proj_cols;
+  const long long row = task / chunks, b = row / h, i = row % h;
+  const int j0 = static_cast<int>(task % chunks) * proj_cols;
+  const int cols = std::min(proj_cols, w - j0);
   float* bp = worker_scratch(worker);
-  float* h1 = bp + packed_floats(c, w);
-  float* bp2 = h1 + 1LL * proj * w;
-  K.pack_b(c, w, v + b * c * hpwp + (top + i) * wp + left, hpwp, bp);
-  K.gemm_packed(proj, w, c, p1_w, c, bp, h1, w, false);
-  K.bias_act(proj, w, h1, w, p1_b, true);
-  K.pack_b(proj, w, h1, w, bp2);
-  float* out = y + b * cout * hw + i * w;
-  K.gemm_packed(cout, w, proj, p2_w, proj, bp2, out, hw, false);
-  K.bias_act(cout, w, out, hw, p2_b, false);
+  float* h1 = bp + packed_floats(c, cols);
+  float* bp2 = h1 + 1LL * proj * cols;
+  K.pack_b(c, cols, v + b * c * hpwp + (top + i) * wp + left + j0, hpwp, bp);
+  K.gemm_packed(proj, cols, c, p1_w, c, bp, h1, cols, false);
+  K.bias_act(proj, cols, h1, cols, p1_b, true);
+  K.pack_b(proj, cols, h1, cols, bp2);
+  float* out = y + b * cout * hw + i * w + j0;
+  K.gemm_packed(cout, cols, proj, p2_w, proj, bp2, out, hw, false);
+  K.bias_act(cout, cols, out, hw, p2_b, false);
   if (out_std || out_mean)
     for (int o = 0; o < cout; ++o) {
-      float* row = out + o * hw;
+      float* r = out + o * hw;
       const float sd = out_std ? out_std[o] : 1.f, mean = out_mean ? out_mean[o] : 0.f;
       if (out_std)
-        for (int j = 0; j < w; ++j) row[j] *= sd;
+        for (int j = 0; j < cols; ++j) r[j] *= sd;
       if (out_mean)
-        for (int j = 0; j < w; ++j) row[j] += mean;
+        for (int j = 0; j < cols; ++j) r[j] += mean;
     }
 }
 
@@ -310,8 +372,18 @@ wno_status Engine::run_fused(const float* x, float* y) {
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const Layer& L = layers[li];
     const std::size_t stage = 1 + kLayerSteps * li;
+    const long long rows = 1LL * n * c, groups = (rows + kLineRows - 1) / kLineRows;
+    auto group_rows = [&](long long g) {
+      return static_cast<int>(std::min<long long>(kLineRows, rows - g * kLineRows));
+    };
     auto forward = [&](long long nc, int worker) { dft_forward(v, nc, worker); };
-    parallel(P, 1LL * n * c, forward);
+    auto line_forward = [&](long long g, int worker) {
+      line_dft_forward(v, g * kLineRows, group_rows(g), worker);
+    };
+    if (line)
+      parallel(P, groups, line_forward);
+    else
+      parallel(P, rows, forward);
     lap(stage);
     auto mixing = [&](long long o, int) {
       k->mix(n, c, c, static_cast<int>(o), static_cast<int>(o) + 1, modes_p, spec_x, L.mix, spec_o);
@@ -319,7 +391,13 @@ wno_status Engine::run_fused(const float* x, float* y) {
     parallel(P, c, mixing);
     lap(stage + 1);
     auto inverse = [&](long long nco, int worker) { dft_inverse(s, nco, worker); };
-    parallel(P, 1LL * n * c, inverse);
+    auto line_inverse = [&](long long g, int worker) {
+      line_dft_inverse(s, g * kLineRows, group_rows(g), worker);
+    };
+    if (line)
+      parallel(P, groups, line_inverse);
+    else
+      parallel(P, rows, inverse);
     lap(stage + 2);
     const wno_status st = real_space(L, v, s);
     if (st != WNO_SUCCESS) return st;
@@ -328,7 +406,7 @@ wno_status Engine::run_fused(const float* x, float* y) {
   }
   auto project = [&](long long task, int worker) { project_row(v, y, task, worker); };
   if (fused_project)
-    parallel(P, 1LL * n * h, project);
+    parallel(P, 1LL * n * h * ((w + proj_cols - 1) / proj_cols), project);
   else
     std::memcpy(y, v, field * sizeof(float));
   P.park();  // between runs (a control loop's tick) the helpers sleep
