@@ -5,14 +5,12 @@ neuraloperator's own forward within 1e-5 of max|y|; what 3-D does not support is
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from wno_edge.checkpoint import load_model, save_model
+from wno_edge.cli import main
 from wno_edge.contract import WNOConfig
 from wno_edge.errors import WNOEdgeError
 from wno_edge.model import WNO2d, check_state_dict, count_parameters
@@ -75,7 +73,7 @@ def test_imported_3d_fno_matches_neuraloperator(name):
             assert rel(model(x), fno(x)) <= 1e-5, (name, grid)
 
 
-def test_3d_checkpoint_round_trip_and_info(tmp_path):
+def test_3d_checkpoint_round_trip_and_info(tmp_path, capsys):
     """The checkpoint format holds a 3-D model unchanged (modes [m1, m2, m3], four corner weights)."""
     model = from_neuralop(make_fno3d("dense-default").state_dict())
     path = save_model(model, tmp_path / "m.pt")
@@ -86,23 +84,15 @@ def test_3d_checkpoint_round_trip_and_info(tmp_path):
     assert loaded.config == model.config and loaded.config.to_dict()["modes"] == [2, 2, 3]
     check_state_dict(model.config, model.state_dict())  # every corner, shaped as state_dict_shapes says
     assert {f"layers.0.spectral.weights{k}" for k in (1, 2, 3, 4)} <= set(model.state_dict())
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    out = subprocess.run(
-        [sys.executable, "-m", "wno_edge.cli", "info", str(path), "--json", "-r", "8x8x8"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert out.returncode == 0, out.stderr
-    summary = json.loads(out.stdout)
+    assert main(["info", str(path), "--json", "-r", "8x8x8"]) == 0
+    summary = json.loads(capsys.readouterr().out)
     assert summary["architecture"] == "FNO3d" and summary["grid"] == [8, 8, 8]
     assert summary["parameters"] == count_parameters(model)
     cost = grid_cost(model.config, (8, 8, 8))
     assert summary["macs"]["spectral"] == cost.spectral_macs and "conv3x3_direct" not in summary["macs"]
-    table = subprocess.run(
-        [sys.executable, "-m", "wno_edge.cli", "info", str(path), "-r", "8"], capture_output=True, text=True, env=env
-    )
-    assert table.returncode == 0 and "FNO3d" in table.stdout and "1x1x1 W only" in table.stdout, table.stderr
+    assert main(["info", str(path), "-r", "8"]) == 0
+    table = capsys.readouterr().out
+    assert "FNO3d" in table and "1x1x1 W only" in table and "8x8x8" in table
 
 
 def test_spectral_macs_by_hand():
@@ -114,17 +104,12 @@ def test_spectral_macs_by_hand():
     assert grid_cost(cfg, (d, h, w)).spectral_macs == 2 * (4 * per_channel + mixing)
 
 
-def test_cli_import_writes_a_checkpoint_that_matches(tmp_path):
+def test_cli_import_writes_a_checkpoint_that_matches(tmp_path, capsys):
     fno = make_fno3d("tucker-odd-softgating-pad")
     torch.save(fno.state_dict(), tmp_path / "fno3d.pt")
-    out = subprocess.run(
-        [sys.executable, "-m", "wno_edge.cli", "import-neuralop", str(tmp_path / "fno3d.pt"), "-r", "8x8x8"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    assert out.returncode == 0, out.stderr
-    assert "matches neuraloperator" in out.stdout and "at 8x8x8" in out.stdout
+    assert main(["import-neuralop", str(tmp_path / "fno3d.pt"), "-r", "8x8x8"]) == 0
+    out = capsys.readouterr().out
+    assert "matches neuraloperator" in out and "at 8x8x8" in out
     model = load_model(tmp_path / "fno3d.wno.pt")
     assert model.config.resolution == (8, 8, 8)
     x = torch.randn(2, 2, 8, 8, 8)
@@ -142,19 +127,15 @@ def test_import_report_defaults_to_a_16_cube(tmp_path):
 # ---- refusals ------------------------------------------------------------------------------------
 
 
-def test_a_3d_real_space_kernel_is_refused_in_one_line(tmp_path):
+def test_a_3d_real_space_kernel_is_refused_in_one_line(tmp_path, capsys):
     fno = make_fno3d("dense-default")
     with pytest.raises(NeuralopImportError, match="a 3x3x3 real-space kernel") as e:
         from_neuralop(fno.state_dict(), real_space_kernel=True)
     assert "\n" not in str(e.value)
     torch.save(fno.state_dict(), tmp_path / "f.pt")
-    out = subprocess.run(
-        [sys.executable, "-m", "wno_edge.cli", "import-neuralop", str(tmp_path / "f.pt"), "--wno"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "--wno" in out.stderr, out.stderr
+    assert main(["import-neuralop", str(tmp_path / "f.pt"), "--wno"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--wno" in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "f.wno.pt").exists()
     for build in (
         lambda: WNOConfig(1, 1, modes=(2, 2, 2)),  # real_space_kernel defaults to True
@@ -195,7 +176,6 @@ def test_other_3d_refusals_are_one_line(tmp_path):
 
 def test_training_a_3d_model_is_refused_in_one_line(tmp_path, capsys):
     """There is no 3-D training data reader: `train --init` of a 3-D import names the mismatch."""
-    from wno_edge.cli import main
     from wno_edge.data import generate
 
     data = tmp_path / "darcy.h5"
