@@ -49,15 +49,18 @@ __global__ void __launch_bounds__(LineBlock<M>::threads)
   conv_line_block<M>(run, p, static_cast<int>(blockIdx.x), static_cast<int>(blockIdx.y), smem);
 }
 
-template <int M, bool Line, typename T>
+template <int M, typename T>
 __global__ void winograd_weight_kernel(const WeightParams<T> p) {
   const int count = p.kpad * p.c;
-  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x) {
-    if constexpr (Line)
-      transform_line_weight<M>(p, i);
-    else
-      transform_weight<M>(p, i);
-  }
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x)
+    transform_weight<M>(p, i);
+}
+
+template <int M, typename T>
+__global__ void winograd_line_weight_kernel(const WeightParams<T> p) {
+  const int count = p.kpad * p.c;
+  for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < count; i += gridDim.x * blockDim.x)
+    transform_line_weight<M>(p, i);
 }
 
 template <int M, typename T>
@@ -69,9 +72,9 @@ wno_status transform_weights(const wno_conv_desc& d, const float* weight, void* 
       line ? line_padded_out_channels<M>(d.out_channels) : padded_out_channels<M>(d.out_channels)};
   const int count = p.kpad * p.c, threads = 128, blocks = (count + threads - 1) / threads;
   if (line)
-    winograd_weight_kernel<M, true, T><<<blocks, threads, 0, stream>>>(p);
+    winograd_line_weight_kernel<M, T><<<blocks, threads, 0, stream>>>(p);
   else
-    winograd_weight_kernel<M, false, T><<<blocks, threads, 0, stream>>>(p);
+    winograd_weight_kernel<M, T><<<blocks, threads, 0, stream>>>(p);
   return cuda_status(cudaGetLastError());
 }
 
