@@ -233,6 +233,32 @@ CASES: list[tuple[str, str | bytes, bool]] = [
     ("line-fraction-and-padding", with_base('"modes": [4]', '"domain_padding_fraction": [0.5]'), REFUSED),
     ("line-fraction-over", with_base('"modes": [4]', '"domain_padding": 0', '"domain_padding_fraction": [5]'), REFUSED),
     ("line-fraction-empty", with_base('"modes": [4]', '"domain_padding": 0', '"domain_padding_fraction": []'), REFUSED),
+    # 3-D: an FNO (real_space_kernel false), every per-axis key with three values
+    (
+        "volume-fno",
+        with_base(
+            '"modes": [2, 3, 4]',
+            '"real_space_kernel": false',
+            '"resolution": [8, 10, 12]',
+            '"grid_domain": [[0, 1], [0, 2], [-1, 3]]',
+            '"domain_padding": 0',
+            '"domain_padding_fraction": [0.25, 0, 0.125]',
+        ),
+        ACCEPTED,
+    ),
+    ("volume-kernel-after", with_base('"modes": [4, 4, 4]', '"real_space_kernel": true'), REFUSED),
+    (
+        "volume-resolution-pair",
+        with_base('"real_space_kernel": false', '"modes": [4, 4, 4]', '"resolution": [8, 8]'),
+        REFUSED,
+    ),
+    (
+        "volume-grid-two-axes",
+        with_base('"modes": [4, 4, 4]', '"real_space_kernel": false', '"grid_domain": [[0, 1], [0, 2]]'),
+        REFUSED,
+    ),
+    ("plane-resolution-three", with_base('"modes": [4, 4]', '"resolution": [8, 8, 8]'), REFUSED),
+    ("modes-four", with_base('"modes": [4, 4, 4, 4]', '"real_space_kernel": false'), REFUSED),
 ]
 
 
@@ -284,10 +310,11 @@ def cpp_reads(probe: Path, texts: list[bytes]) -> list[tuple[list[str] | None, s
 
 def fields_of(cfg: WNOConfig) -> list[str]:
     """The probe's OK line for a WNOConfig: what the C++ struct holds (a 1-D config's second
-    per-axis fields are 0)."""
+    per-axis fields are 0, a 3-D config's first two axes: its third is checked, not kept)."""
 
     def two(values, zero=0):
-        return (*values, *(zero,) * (2 - len(values)))
+        kept = tuple(values)[:2]
+        return (*kept, *(zero,) * (2 - len(kept)))
 
     r = two(cfg.resolution or (0, 0))
     ints = [
