@@ -128,7 +128,8 @@ WNO_API const char* wno_cuda_last_error(void);
  * or split in three (3xTF32, float32-level accuracy), on sm_80+. v1 (wno_cuda_*) is
  * unchanged; the transformed weights of the two kernels are not interchangeable.
  * wno_cuda_v2_conv2d returns WNO_ERROR_UNSUPPORTED for float32 on a device below sm_80
- * (use v1 there). No workspace: pass NULL, 0. */
+ * (use v1 there), and v2 has no 1-D path: for dims 1 its weight size is 0 and its calls
+ * return WNO_ERROR_UNSUPPORTED (use v1). No workspace: pass NULL, 0. */
 typedef enum wno_cuda_math {
   WNO_MATH_DEFAULT = 0, /* float16: fp16 MMA; float32: 3xTF32 */
   WNO_MATH_TF32 = 1,    /* float32 only: one TF32 MMA (about 1e-3 relative error) */
