@@ -19,7 +19,7 @@ NATIVE_SOURCES := $(shell find runtime -type f \( -name '*.h' -o -name '*.hpp' -
                     -o -name package.xml \) \
                     -not -path '*/build/*' 2>/dev/null)
 
-.PHONY: demo test check lint format generate install native-status clean wheels
+.PHONY: demo test check lint format generate install native-status clean wheels physicsnemo-fixtures
 
 $(STAMP): pyproject.toml $(wildcard setup.py) $(wildcard tools/build_backend.py) $(NATIVE_SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,14 @@ generate: $(STAMP)
 WHEEL_ARCHS ?= x86_64 aarch64
 wheels: $(STAMP)
 	$(PY) tools/build_wheels.py --out dist $(WHEEL_ARCHS)
+
+# The PhysicsNeMo checkpoints the importer's tests read (tests/fixtures/physicsnemo), made by
+# PhysicsNeMo itself in a venv of its own: nvidia-physicsnemo brings a CUDA torch (~5.5 GB).
+PNEMO_VENV ?= /tmp/pnemo-venv
+physicsnemo-fixtures:
+	test -x $(PNEMO_VENV)/bin/python || $(PYTHON) -m venv $(PNEMO_VENV)
+	$(PNEMO_VENV)/bin/python -c "import physicsnemo" 2>/dev/null || $(PNEMO_VENV)/bin/pip install --quiet nvidia-physicsnemo
+	$(PNEMO_VENV)/bin/python tools/make_physicsnemo_fixtures.py tests/fixtures/physicsnemo
 
 GPU_PYTHON ?= $(PYTHON)
 gpu-check:  # NVIDIA GPU, nvcc, a CUDA build of torch in GPU_PYTHON (tools/gpu_check.py); no GPU: exit 0
