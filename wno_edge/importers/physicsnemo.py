@@ -131,9 +131,9 @@ MEMBERS = ("args.json", "metadata.json", "model.pt")
 MDLUS_FILE_VERSIONS = ("0.1.0",)  # the only one PhysicsNeMo and Modulus have written
 
 # ---- limits ---------------------------------------------------------------------------------
-# Far above any real FNO: PhysicsNeMo's 2-D default (latent 32, 16 modes, 4 layers) has 1.1 M
-# parameters; latent 64 with 16x16x16 modes in 3-D 67 M.
-MAX_PARAMETERS = 1 << 29  # 2 GiB of float32 weights
+# Above any FNO one would deploy: PhysicsNeMo's 2-D default (latent 32, 16 modes, 4 layers) has
+# 4.2 M parameters, a 3-D FNO of latent 64 and 16 modes per axis 537 M.
+MAX_PARAMETERS = 1 << 30  # 4 GiB of float32 weights
 MAX_DIMENSION = 3  # wno-edge models are 1-, 2- or 3-D (PhysicsNeMo also has a 4-D FNO)
 MAX_COMPRESSION_RATIO = 100  # a deflated member; PhysicsNeMo stores them (ratio 1)
 MAX_MEMBERS = 16  # archive entries looked at before refusing the rest
@@ -152,31 +152,8 @@ TORCH_GLOBALS = frozenset(
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 # physicsnemo/nn/module/activations.py ACT2FN (get_activation lower-cases the name first).
-ACTIVATIONS = (
-    "relu",
-    "leaky_relu",
-    "prelu",
-    "relu6",
-    "elu",
-    "celu",
-    "selu",
-    "silu",
-    "gelu",
-    "sin",
-    "sigmoid",
-    "logsigmoid",
-    "softplus",
-    "softshrink",
-    "softsign",
-    "tanh",
-    "tanhshrink",
-    "threshold",
-    "hardtanh",
-    "identity",
-    "stan",
-    "squareplus",
-    "cappek_leaky_relu",
-    "capped_gelu",
+ACTIVATIONS = tuple(
+    ["relu", "leaky_relu", "prelu", "relu6", "elu", "celu", "selu", "silu", "gelu", "sin", "sigmoid", "logsigmoid", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "hardtanh", "identity", "stan", "squareplus", "cappek_leaky_relu", "capped_gelu"]
 )
 # The tensors an activation module holds (get_activation builds each with its defaults):
 # nn.PReLU() weight (1,), Stan() beta (1,), CappedGELU / CappedLeakyReLU buffer cap ().
