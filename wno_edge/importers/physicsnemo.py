@@ -152,8 +152,31 @@ TORCH_GLOBALS = frozenset(
 FLOAT_DTYPES = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 
 # physicsnemo/nn/module/activations.py ACT2FN (get_activation lower-cases the name first).
-ACTIVATIONS = tuple(
-    ["relu", "leaky_relu", "prelu", "relu6", "elu", "celu", "selu", "silu", "gelu", "sin", "sigmoid", "logsigmoid", "softplus", "softshrink", "softsign", "tanh", "tanhshrink", "threshold", "hardtanh", "identity", "stan", "squareplus", "cappek_leaky_relu", "capped_gelu"]
+ACTIVATIONS = (
+    "relu",
+    "leaky_relu",
+    "prelu",
+    "relu6",
+    "elu",
+    "celu",
+    "selu",
+    "silu",
+    "gelu",
+    "sin",
+    "sigmoid",
+    "logsigmoid",
+    "softplus",
+    "softshrink",
+    "softsign",
+    "tanh",
+    "tanhshrink",
+    "threshold",
+    "hardtanh",
+    "identity",
+    "stan",
+    "squareplus",
+    "cappek_leaky_relu",
+    "capped_gelu",
 )
 # The tensors an activation module holds (get_activation builds each with its defaults):
 # nn.PReLU() weight (1,), Stan() beta (1,), CappedGELU / CappedLeakyReLU buffer cap ().
