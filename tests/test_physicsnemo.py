@@ -19,6 +19,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from wno_edge.importers.physicsnemo import (
     MAX_PARAMETERS,
@@ -460,3 +462,43 @@ def test_every_corner_and_axis_is_its_own_tensor():
         assert len(spectral) == corners and all(shapes[k] == (8, 8, *(3,) * d, 2) for k in spectral)
         assert shapes["spec_encoder.lift_network.0.conv.weight"] == (4, 2 + d, *(1,) * d)
     assert not list(itertools.islice((k for k in shapes if "activation_fn" in k), 1))  # GELU holds no tensors
+
+
+# ---- mutated files: a checkpoint or a one-line refusal, never another exception -----------------
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    layout=st.sampled_from(["zip", "tar", "args.json", "metadata.json", "model.pt"]),
+    edits=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255), st.sampled_from("xdi")), max_size=4
+    ),
+    cut=st.one_of(st.none(), st.floats(0, 1)),
+)
+def test_mutated_archives_read_or_are_refused_in_one_line(tmp_path, layout, edits, cut):
+    """The archive's bytes edited, or one member's (then stored in a fresh zip: its CRC fits)."""
+    members = base_members()
+    if layout in members:
+        raw = bytearray(members[layout])
+    else:
+        raw = bytearray((BASE if layout == "zip" else FIXTURES / "fno2d_legacy_tar.mdlus").read_bytes())
+    for where, byte, how in edits:  # x: overwrite, d: delete, i: insert
+        at = int(where * len(raw))
+        if how == "x":
+            raw[at] = byte
+        elif how == "d":
+            del raw[at]
+        else:
+            raw.insert(at, byte)
+    if cut is not None:
+        raw = raw[: int(cut * len(raw))]
+    path = tmp_path / "m.mdlus"
+    if layout in members:
+        write_zip(path, {**members, layout: bytes(raw)})
+    else:
+        path.write_bytes(bytes(raw))
+    try:
+        ckpt = read_checkpoint(path)
+    except PhysicsNemoImportError as e:
+        assert "\n" not in str(e) and len(str(e)) < 400, str(e)[:1000]
+    else:
+        assert ckpt.state_dict.keys() == state_dict_shapes(ckpt.args).keys()
