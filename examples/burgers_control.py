@@ -121,7 +121,7 @@ def run(
     seed: int,
     dt: float,
     plot: Path | None,
-    backend: str = "onnxruntime",
+    backend: str | None = None,
 ) -> dict:
     forecaster = runtime.load(model, backend=backend, threads=2)
     planner = runtime.load(model, backend=backend, threads=2, batch=candidates, check_finite=False)
@@ -174,8 +174,9 @@ def run(
         "mean_forecast_rms_mismatch": float(np.mean(history["mismatch"])),
         "seconds": seconds,
         "loop": loop.stats(),
+        "backend": planner.backend,
     }
-    print(loop)
+    print(f"{loop} on {planner.backend}")
     print(
         f"tracking RMS error on the solver, last half: {result['mean_rms_error_last_half']:.3f} with MPC vs "
         f"{result['mean_rms_error_last_half_uncontrolled']:.3f} uncontrolled "
@@ -235,7 +236,11 @@ def main() -> None:
     p.add_argument("--candidates", type=int, default=64)
     p.add_argument("--horizon", type=int, default=4)
     p.add_argument("--seed", type=int, default=1, help="the initial state's draw")
-    p.add_argument("--backend", default="onnxruntime", help="runtime backend (onnxruntime, native, ...)")
+    p.add_argument(
+        "--backend",
+        default=None,
+        help="runtime backend (native, onnxruntime, ...; default: the native engine when built)",
+    )
     p.add_argument(
         "--frame-dt",
         type=float,

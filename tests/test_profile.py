@@ -62,6 +62,22 @@ def test_profile_report_json_and_plot(checkpoint, tmp_path, capsys):
     assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_profile_of_a_1d_export_counts_its_macs(tmp_path, capsys):
+    """An exported 1-D model (B, C, X): the MAC count is the model's on its grid (profile once
+    unpacked four axes and failed on it)."""
+    from wno_edge.onnx import export_onnx
+    from wno_edge.reports.flops import grid_cost
+
+    cfg = WNOConfig(1, 1, width=6, modes=(4,), n_layers=2, resolution=(32,))
+    torch.manual_seed(0)
+    path = export_onnx(WNO2d(cfg).eval(), tmp_path / "line.onnx", batch=3).path
+    args = ["profile", "--engine", str(path), "-n", "5", "--warmup", "1", "--report", str(tmp_path / "p.json")]
+    assert main(args) == 0
+    result = json.loads((tmp_path / "p.json").read_text())
+    assert result["input_shape"] == [3, 1, 32]
+    assert result["macs"] == grid_cost(cfg, (32,), 3).total_direct_macs > 0
+
+
 def test_latency_summary_matches_numpy():
     s = np.random.default_rng(0).gamma(2.0, 1e-3, 1000)
     summary = latency_summary(s)
