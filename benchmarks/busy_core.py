@@ -29,6 +29,7 @@ busy (the pool may run regions on fewer workers under load; it must not change a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import os
 import signal
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,6 +51,17 @@ from wno_edge.onnx import export_onnx  # noqa: E402
 from wno_edge.runtime.native_backend import library_path  # noqa: E402
 
 CONDITIONS = ("quiet", "busy")
+
+
+@contextlib.contextmanager
+def busy_process() -> Iterator[subprocess.Popen]:
+    """One competing busy process (an unpinned `python -c "while True: pass"`), killed on exit."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield busy
+    finally:
+        busy.kill()
+        busy.wait()
 
 
 def wno_model(tmp: Path, grid: int) -> Path:
@@ -98,8 +111,7 @@ def main() -> None:
     for k, v in libs.items():
         print(f"{k:4s} {v}")
     print(f"{a.rounds} rounds x {a.block} runs per engine and condition, quiet and busy phases interleaved")
-    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
+    with busy_process() as busy:
         os.kill(busy.pid, signal.SIGSTOP)
         with tempfile.TemporaryDirectory() as tmp:
             path = wno_model(Path(tmp), a.grid)
@@ -130,9 +142,6 @@ def main() -> None:
                             t.append(time.perf_counter() - t0)
             for e in engines.values():
                 e.close()
-    finally:
-        busy.kill()
-        busy.wait()
     s = {k: stats(v) for k, v in times.items()}
     ref = first[("new", 1)]
     scale = max(1e-30, float(np.abs(ref).max()))
