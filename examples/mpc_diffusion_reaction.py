@@ -26,13 +26,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from wno_edge import runtime
-from wno_edge.data import diffusion_reaction as dr
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from mppi import MPPI, onnx_model  # noqa: E402
+
+from wno_edge import runtime  # noqa: E402
+from wno_edge.data import diffusion_reaction as dr  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 A_MAX = 0.6
@@ -52,44 +56,6 @@ def target_pattern(n: int) -> np.ndarray:
     return 0.8 * np.tanh(3 * X) * np.tanh(3 * Y)
 
 
-class MPPI:
-    """Model-predictive path integral control over a batched surrogate session."""
-
-    def __init__(self, session, basis, target, horizon=3, temperature=0.05, effort=0.02, sigma=0.3, seed=0):
-        self.session, self.basis, self.target = session, basis, target
-        self.k = session.input_shape[0]
-        self.horizon, self.temperature, self.effort, self.sigma = horizon, temperature, effort, sigma
-        self.rng = np.random.default_rng(seed)
-        self.plan = np.zeros((horizon, len(basis)))
-        c = session.output_shape[1]
-        self.c, self.frames = c, session.input_shape[1] // c
-        # Buffers reused every tick: the loop allocates nothing large.
-        self.window = np.empty(session.input_shape, np.float32)
-        self.pred = np.empty(session.output_shape, np.float32)
-        self.cost = np.empty(self.k)
-
-    def act(self, window: np.ndarray) -> np.ndarray:
-        """The action for the next interval, given the plant's window (1, frames*C, n, n)."""
-        noise = self.rng.standard_normal((self.k, self.horizon, len(self.basis))) * self.sigma
-        noise[0] = 0  # keep the current plan itself among the candidates
-        actions = np.clip(self.plan[None] + noise, -A_MAX, A_MAX)
-        self.window[:] = window
-        self.cost[:] = self.effort * np.square(actions).sum(axis=(1, 2))
-        for h in range(self.horizon):
-            # Actuation acts on u in the newest frame, then the surrogate predicts one interval.
-            self.window[:, -self.c] += np.einsum("ka,aij->kij", actions[:, h], self.basis)
-            self.session.run(self.window, out=self.pred)
-            self.cost += np.square(self.pred[:, 0] - self.target).mean(axis=(1, 2))
-            self.window[:, : -self.c] = self.window[:, self.c :]
-            self.window[:, -self.c :] = self.pred
-        weights = np.exp(-(self.cost - self.cost.min()) / self.temperature)
-        self.plan = np.einsum("k,kha->ha", weights / weights.sum(), actions)
-        first = self.plan[0].copy()
-        self.plan = np.roll(self.plan, -1, axis=0)
-        self.plan[-1] = 0
-        return first
-
-
 def frame_dt(model: Path) -> float:
     """Seconds of model time per predicted frame: PDEBench's 0.05 times the training time_reduce."""
     if model.suffix == ".pt":
@@ -98,18 +64,6 @@ def frame_dt(model: Path) -> float:
         options = read_checkpoint(model)["metadata"].get("options") or {}
         return float(dr.T_END / (dr.N_FRAMES - 1) * options.get("time_reduce", 5))
     return 0.25
-
-
-def onnx_model(model: Path, out_dir: Path) -> Path:
-    """The ONNX file to run: `model` itself, or its verified export for a checkpoint."""
-    if model.suffix != ".pt":
-        return model
-    from wno_edge.onnx import export_onnx
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / model.with_suffix(".onnx").name
-    export_onnx(model, path)  # dynamic batch: one file serves the forecaster and the planner
-    return path
 
 
 def run(
@@ -121,7 +75,7 @@ def run(
     c = forecaster.output_shape[1]
     frames = forecaster.input_shape[1] // c
     basis, target = actuator_basis(n), target_pattern(n)
-    mpc = MPPI(planner, basis, target, horizon=horizon, seed=seed)
+    mpc = MPPI(planner, basis, target, A_MAX, horizon=horizon, seed=seed)
 
     # The plant starts from PDEBench-style random noise, run uncontrolled for the first window.
     rng = np.random.default_rng(seed)
