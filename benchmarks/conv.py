@@ -5,13 +5,19 @@ For each WNO layer shape (batch 1 and 8; channels 20, 32, 64 in = out; grids 64x
 128x128 and their domain-padded 66x66 and 130x130; 1 and 2 threads) times, in one process:
   torch   torch.nn.functional.conv2d with torch.set_num_threads(threads) (oneDNN on x86)
   ort     ONNX Runtime's Conv (one-node model, intra-op threads set, spinning off)
+  ncnn    ncnn's Convolution layer with Winograd on (its own F(2/4/6,3) kernels), built from a
+          one-layer .param text and weights in memory, num_threads set; ncnn has no batch axis,
+          so batch N is N extractions (optional: pip install ncnn; without it the column is "-")
   F2/F4/F6  libwno_winograd.so through its C ABI, weights transformed once beforehand;
           "ours" is the best of the three (the kernel takes the tile as an argument)
 Runs are interleaved in blocks (each implementation `--block` calls, round after round)
 so machine noise hits all alike; a time is the median over all calls. GFLOP/s are
-direct-equivalent (2 * 9 * C * K * H * W * N / t), next to the machine's peak estimate.
-Per thread count a summary line gives the median and min of torch ms / ours ms; at the
-end, how much faster 2 threads are than 1 for each batch-1 shape (ours, best tile each):
+direct-equivalent (2 * 9 * C * K * H * W * N / t), next to the machine's FP32 FMA peak measured
+by a C probe for the kernel's ISA (benchmarks/machine.py; an estimate from /proc/cpuinfo if no C
+compiler). It prints the CPU model and the ISA the kernel picked; WNO_CPU_ISA=avx2 measures our
+AVX2 path on an AVX-512 machine (torch, ONNX Runtime and ncnn keep their best ISA).
+Per thread count a summary line gives the median and min of torch ms / ours ms (and of ONNX
+Runtime's and ncnn's); at the end, how much faster 2 threads are than 1 for each batch-1 shape (ours, best tile each):
 from the two phases of the table, and measured again with 1 and 2 threads interleaved
 with each other and nothing else (torch's OpenMP threads, spinning after its calls, take
 the second core from ours in the table's rounds; an application's kernel does not share
@@ -19,7 +25,7 @@ its cores with torch).
 
     pip install -e .                 # builds the native library
     python benchmarks/conv.py        # full table (a few minutes)
-    python benchmarks/conv.py --quick --no-ort
+    python benchmarks/conv.py --quick --no-ort --no-ncnn
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import json
 import os
 import platform
 import statistics
+import struct
+import sys
 import time
 from pathlib import Path
 
@@ -42,6 +50,9 @@ from wno_edge import native
 from wno_edge.contract import TILES
 from wno_edge.native.abi import ConvDesc
 from wno_edge.reports.conv_compare import ort_conv
+
+sys.path.insert(0, os.fspath(Path(__file__).resolve().parent))
+import machine  # noqa: E402
 
 # ----------------------------------------------------------------- machine peak
 
@@ -100,6 +111,48 @@ class NativeConv:
         return self.y
 
 
+class NcnnConv:
+    """ncnn's Convolution layer (Winograd on) on one image at a time, its input Mats made once."""
+
+    def __init__(self, ncnn, x, w, b, threads):
+        n, c, h, wd = x.shape
+        k = w.shape[0]
+        self.net = ncnn.Net()
+        self.net.opt.num_threads = threads
+        self.net.opt.use_winograd_convolution = True
+        # 0=K 1/11=kernel w/h 3/13=stride 4/14=pad 5=bias 6=weight count; weights: a float32 tag, then raw
+        param = (
+            f"7767517\n2 2\nInput in0 0 1 in0 0={wd} 1={h} 2={c}\n"
+            f"Convolution conv0 1 1 in0 out0 0={k} 1=3 11=3 3=1 13=1 4=1 14=1 5=1 6={k * c * 9}\n"
+        )
+        if self.net.load_param_mem(param) != 0:
+            raise RuntimeError("ncnn refused the one-layer .param")
+        self.net.load_model_mem(struct.pack("<I", 0) + w.tobytes() + b.tobytes())
+        self.images = [ncnn.Mat(np.ascontiguousarray(x[i])) for i in range(n)]
+
+    def __call__(self):
+        out = []
+        for image in self.images:  # a fresh extractor per image: an extractor caches its blobs
+            ex = self.net.create_extractor()
+            ex.input("in0", image)
+            out.append(ex.extract("out0")[1])
+        return out
+
+    def result(self):
+        return np.stack([np.array(m) for m in self()])
+
+
+def import_ncnn(skip: bool):
+    if skip:
+        return None
+    try:
+        import ncnn
+    except ImportError:
+        print("ncnn is not installed (pip install ncnn): its column skipped")
+        return None
+    return ncnn
+
+
 # ----------------------------------------------------------------- timing
 
 
@@ -141,6 +194,7 @@ def main(argv=None) -> int:
     p.add_argument("--rounds", type=int, default=None, help="interleaved rounds per shape")
     p.add_argument("--min-time", type=float, default=None, help="seconds per implementation and round")
     p.add_argument("--no-ort", action="store_true", help="skip ONNX Runtime")
+    p.add_argument("--no-ncnn", action="store_true", help="skip ncnn")
     p.add_argument("--json", type=Path, help="also write the rows here")
     a = p.parse_args(argv)
     rounds = a.rounds or (3 if a.quick else 7)
@@ -150,12 +204,22 @@ def main(argv=None) -> int:
     if not ok:
         raise SystemExit(f"native library not available: {why}")
     lib = native.load()
-    print(f"wno-edge CPU kernel: {why}")
+    isa = lib.wno_cpu_isa().decode()
+    print(f"wno-edge CPU kernel: {why}; ISA {isa}; CPU {machine.cpu_model()}")
+    if os.environ.get("WNO_CPU_ISA"):
+        print(
+            f"WNO_CPU_ISA={os.environ['WNO_CPU_ISA']} caps our kernel only: torch, ONNX Runtime and ncnn are not capped"
+        )
+    ncnn = import_ncnn(a.no_ncnn)
+    measured, peak_line = machine.measured_peaks(isa, a.threads)
+    print(peak_line)
     print(f"torch {torch.__version__}", end="")
     if not a.no_ort:
         import onnxruntime
 
         print(f", onnxruntime {onnxruntime.__version__}", end="")
+    if ncnn is not None:
+        print(f", ncnn {ncnn.__version__}", end="")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"; {platform.machine()}, {os.cpu_count()} CPUs, load average {load:.2f} "
@@ -164,16 +228,18 @@ def main(argv=None) -> int:
 
     rows = []
     header = (
-        f"{'thr':>3} {'N':>2} {'C':>3} {'grid':>7} | {'torch':>8} {'ort':>8} | "
-        f"{'F2':>8} {'F4':>8} {'F6':>8} | {'ours':>8} {'tile':>4} {'x torch':>7} {'x ort':>6} | "
+        f"{'thr':>3} {'N':>2} {'C':>3} {'grid':>7} | {'torch':>8} {'ort':>8} {'ncnn':>8} | "
+        f"{'F2':>8} {'F4':>8} {'F6':>8} | {'ours':>8} {'tile':>4} {'x torch':>7} {'x ort':>6} {'x ncnn':>6} | "
         f"{'GFLOP/s':>7} {'% peak':>6}"
     )
     for threads in a.threads:
         torch.set_num_threads(threads)
         cpu0, wall0 = os.times(), time.perf_counter()
         peak, peak_how = peak_gflops(threads)
+        if threads in measured:
+            peak, peak_how = measured[threads], "measured"
         print(
-            f"\n{threads} thread(s): peak estimate {peak:.0f} GFLOP/s = {peak_how}; times in ms "
+            f"\n{threads} thread(s): peak {peak:.0f} GFLOP/s ({peak_how}); times in ms "
             "(median); x torch = torch ms / ours ms; GFLOP/s direct-equivalent, so Winograd can "
             "pass 100% of peak"
         )
@@ -188,12 +254,17 @@ def main(argv=None) -> int:
             fns = {"torch": lambda xt=xt, wt=wt, bt=bt: F.conv2d(xt, wt, bt, padding=1)}
             if not a.no_ort:
                 fns["ort"] = ort_conv(x, w, b, threads)
+            if ncnn is not None:
+                fns["ncnn"] = NcnnConv(ncnn, x, w, b, threads)
             for tile in TILES:
                 fns[f"F{tile}"] = NativeConv(lib, x, w, b, tile, threads)
             ref = fns["torch"]().numpy()
             for tile in TILES:  # a benchmark of a wrong answer is worthless
                 err = np.abs(fns[f"F{tile}"]() - ref).max() / np.abs(ref).max()
                 assert err < 1e-4, (tile, err)
+            if "ncnn" in fns:
+                err = np.abs(fns["ncnn"].result() - ref).max() / np.abs(ref).max()
+                assert err < 1e-4, ("ncnn", err)
             t0 = time.perf_counter()
             fns["torch"]()
             one = max(time.perf_counter() - t0, 1e-5)
@@ -214,15 +285,16 @@ def main(argv=None) -> int:
                 peak_gflops=peak,
                 **{f"{k}_ms": v * 1e3 for k, v in med.items()},
             )
-            if "ort" in med:
-                row["speedup_ort"] = med["ort"] / tb
+            for peer in ("ort", "ncnn"):
+                if peer in med:
+                    row[f"speedup_{peer}"] = med[peer] / tb
             rows.append(row)
-            ort_ms = f"{med['ort'] * 1e3:8.3f}" if "ort" in med else f"{'-':>8}"
-            x_ort = f"{row['speedup_ort']:6.2f}" if "ort" in med else f"{'-':>6}"
+            peer_ms = " ".join(f"{med[k] * 1e3:8.3f}" if k in med else f"{'-':>8}" for k in ("ort", "ncnn"))
+            x_peers = " ".join(f"{row[f'speedup_{k}']:6.2f}" if k in med else f"{'-':>6}" for k in ("ort", "ncnn"))
             print(
-                f"{threads:>3} {n:>2} {c:>3} {g:>3}x{g:<3} | {med['torch'] * 1e3:8.3f} {ort_ms} | "
+                f"{threads:>3} {n:>2} {c:>3} {g:>3}x{g:<3} | {med['torch'] * 1e3:8.3f} {peer_ms} | "
                 + " ".join(f"{med[f'F{t}'] * 1e3:8.3f}" for t in TILES)
-                + f" | {tb * 1e3:8.3f} F{best:<3} {row['speedup_torch']:7.2f} {x_ort} | "
+                + f" | {tb * 1e3:8.3f} F{best:<3} {row['speedup_torch']:7.2f} {x_peers} | "
                 f"{gflops:7.1f} {100 * gflops / peak:5.0f}%",
                 flush=True,
             )
@@ -246,6 +318,12 @@ def main(argv=None) -> int:
             print(
                 f"{threads} thread(s), ours vs ONNX Runtime Conv: median {statistics.median(so):.2f}x, "
                 f"min {min(so):.2f}x"
+            )
+        if any("speedup_ncnn" in r for r in mine):
+            sn = [r["speedup_ncnn"] for r in mine]
+            print(
+                f"{threads} thread(s), ours vs ncnn Winograd Convolution: median {statistics.median(sn):.2f}x, "
+                f"min {min(sn):.2f}x (goal at 2 threads: median >= 1.5x, min >= 1.0x)"
             )
         for r in mine:
             if r["speedup_torch"] < 1.0:
