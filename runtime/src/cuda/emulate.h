@@ -4,6 +4,7 @@
 // runner of a block's threads, and the 1-D path's entry points (emulate_grid_1d.cpp).
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <random>
 #include <vector>
@@ -33,6 +34,27 @@ struct HostRunner {
     for (int tid : order) f(tid, st[tid]);
   }
 };
+
+// Runs block(runner, bx, by, smem) for every block of a grid_x x grid_y grid, one after another,
+// each on a fresh shared memory of smem_floats NaNs with guard words behind it, its threads in
+// `order`; WNO_ERROR_INTERNAL when a block wrote past its shared memory.
+template <typename State, typename F>
+wno_status emulate_blocks(int grid_x, int grid_y, int threads, int smem_floats, int order,
+                          F&& block) {
+  std::vector<float> smem(static_cast<std::size_t>(smem_floats) + kGuard);
+  const float nan = std::numeric_limits<float>::quiet_NaN(), guard = -12345.f;
+  for (int by = 0; by < grid_y; ++by) {
+    for (int bx = 0; bx < grid_x; ++bx) {
+      std::fill(smem.begin(), smem.begin() + smem_floats, nan);
+      std::fill(smem.begin() + smem_floats, smem.end(), guard);
+      HostRunner<State> run(threads, order, static_cast<unsigned>(bx * 7919 + by));
+      block(run, bx, by, smem.data());
+      for (int i = smem_floats; i < smem_floats + kGuard; ++i)
+        if (smem[static_cast<std::size_t>(i)] != guard) return WNO_ERROR_INTERNAL;
+    }
+  }
+  return WNO_SUCCESS;
+}
 
 // Kernel v1 on a line (desc.dims == 1): the same contracts as the 2-D entry points.
 void run_line_weights(const wno_conv_desc& d, wno_dtype dtype, const float* weight, void* out);

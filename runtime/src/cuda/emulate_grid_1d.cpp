@@ -22,19 +22,9 @@ wno_status conv1d(const wno_conv_desc& d, const void* x, const void* u, const fl
                         ConvShape::from(d),
                         line_padded_out_channels<M>(d.out_channels)};
   const int grid_x = static_cast<int>((p.s.tiles + B::BN - 1) / B::BN), grid_y = p.kpad / B::BK;
-  std::vector<float> smem(B::smem_floats + kGuard);
-  const float nan = std::numeric_limits<float>::quiet_NaN(), guard = -12345.f;
-  for (int by = 0; by < grid_y; ++by) {
-    for (int bx = 0; bx < grid_x; ++bx) {
-      std::fill(smem.begin(), smem.begin() + B::smem_floats, nan);
-      std::fill(smem.begin() + B::smem_floats, smem.end(), guard);
-      HostRunner<LineState<M>> run(B::threads, order, static_cast<unsigned>(bx * 7919 + by));
-      conv_line_block<M>(run, p, bx, by, smem.data());
-      for (int i = B::smem_floats; i < B::smem_floats + kGuard; ++i)
-        if (smem[i] != guard) return WNO_ERROR_INTERNAL;
-    }
-  }
-  return WNO_SUCCESS;
+  return emulate_blocks<LineState<M>>(
+      grid_x, grid_y, B::threads, B::smem_floats, order,
+      [&](auto& run, int bx, int by, float* smem) { conv_line_block<M>(run, p, bx, by, smem); });
 }
 
 template <int M, typename T>
