@@ -321,7 +321,8 @@ def main() -> None:
     torch.manual_seed(0)
     thread_counts = sorted({1, a.threads})
     lib = engine_library(a.engine_lib)
-    print(machine.describe(lib) + (f"; WNO_CPU_ISA={os.environ['WNO_CPU_ISA']}" if "WNO_CPU_ISA" in os.environ else ""))
+    isa_note = f"; WNO_CPU_ISA={os.environ['WNO_CPU_ISA']}" if os.environ.get("WNO_CPU_ISA") else ""
+    print(machine.describe(lib) + isa_note)
     for line in capped:
         print(line)
     if lib is None:

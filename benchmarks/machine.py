@@ -6,8 +6,8 @@ aarch64): twelve independent multiply-add chains per thread (enough to cover the
 two pipes), so it measures throughput, not latency. The best of three runs is the peak.
 
 `cap_peers()` follows $WNO_CPU_ISA=avx2 (the engine's AVX2 path on an AVX-512 machine) by capping
-OpenVINO's oneDNN to AVX2 too (ONEDNN_MAX_CPU_ISA, read when OpenVINO loads its CPU plugin, so call
-it first); ONNX Runtime has no such switch.
+OpenVINO's oneDNN to AVX2 too (ONEDNN_MAX_CPU_ISA, read when oneDNN first dispatches, so call it
+first; children inherit it, and PyTorch's oneDNN convs read it too); ONNX Runtime has no such switch.
 """
 
 from __future__ import annotations
@@ -85,8 +85,8 @@ def cap_peers() -> list[str]:
         return []
     os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
     return [
-        f"WNO_CPU_ISA=avx2: OpenVINO capped too (ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}); "
-        "ONNX Runtime cannot be capped and runs its best ISA"
+        f"WNO_CPU_ISA=avx2: OpenVINO capped too (ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}, which "
+        "PyTorch's oneDNN convs also read); ONNX Runtime cannot be capped and runs its best ISA"
     ]
 
 
