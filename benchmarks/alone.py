@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def ort_spinning(path: Path, threads: int, x: np.ndarray) -> Callable[[], np.nda
     binding.bind_input(session.get_inputs()[0].name, "cpu", 0, np.float32, x.shape, x.ctypes.data)
     binding.bind_output(out_meta.name, "cpu", 0, np.float32, y.shape, y.ctypes.data)
 
-    def run() -> np.ndarray:
+    def run(_bound: np.ndarray = x) -> np.ndarray:  # the default keeps the bound input alive
         session.run_with_iobinding(binding)
         return y
 
@@ -79,7 +80,7 @@ def open_engine(
     from wno_edge import runtime
 
     backend = {"native": "native", "ort": "onnxruntime", "openvino": "openvino"}[engine]
-    extra = {"library": lib} if engine == "native" and lib else {}
+    extra: dict[str, Any] = {"library": lib} if engine == "native" and lib else {}
     session = runtime.load(model, threads=threads, check_finite=False, backend=backend, **extra)
     out = np.empty(session.output_shape, np.float32)
     return lambda: session.run(x, out=out)
