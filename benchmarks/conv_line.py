@@ -4,7 +4,10 @@
 Times, interleaved as in benchmarks/conv.py (median over all calls), for each batch and
 thread count: torch.nn.functional.conv1d (torch.set_num_threads) and libwno_winograd.so's
 F(m, 3) through its C ABI, weights transformed once beforehand. $WNO_CPU_ISA=avx2|generic
-runs the kernel's lower ISA builds.
+runs the kernel's lower ISA builds. Then ours at 1 and 2 threads interleaved with each other
+and nothing else: in the table's rounds torch's OpenMP threads, spinning after their calls,
+take the second core from ours (as in benchmarks/conv.py). On a shared machine set
+WNO_POOL_ADAPT=0, or the pool runs alone while another process holds a core.
 
     pip install -e .                          # builds the native library
     python benchmarks/conv_line.py            # N 1 and 64, C = K = 64, W = 1024, F(4, 3)
@@ -50,6 +53,20 @@ class NativeLineConv:
         return self.y
 
 
+def problem(n: int, c: int, width: int):
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, c, width), dtype=np.float32)
+    w = (rng.standard_normal((c, c, 3)) / np.sqrt(3 * c)).astype(np.float32)
+    return x, w, rng.standard_normal(c, dtype=np.float32)
+
+
+def block_size(fn, min_time: float) -> int:
+    """Calls per block so that a block takes about min_time."""
+    t0 = time.perf_counter()
+    fn()
+    return max(1, min(200, int(min_time / max(time.perf_counter() - t0, 1e-5))))
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--batch", type=int, nargs="+", default=[1, 64])
@@ -72,10 +89,7 @@ def main(argv=None) -> int:
     for threads in a.threads:
         torch.set_num_threads(threads)
         for n in a.batch:
-            rng = np.random.default_rng(n)
-            x = rng.standard_normal((n, c, width), dtype=np.float32)
-            w = (rng.standard_normal((c, c, 3)) / np.sqrt(3 * c)).astype(np.float32)
-            b = rng.standard_normal(c, dtype=np.float32)
+            x, w, b = problem(n, c, width)
             xt, wt, bt = (torch.from_numpy(v) for v in (x, w, b))
             fns = {"torch": lambda xt=xt, wt=wt, bt=bt: F.conv1d(xt, wt, bt, padding=1)}
             for tile in a.tiles:
@@ -84,12 +98,16 @@ def main(argv=None) -> int:
             for tile in a.tiles:  # a benchmark of a wrong answer is worthless
                 err = np.abs(fns[tile]() - ref).max() / np.abs(ref).max()
                 assert err < 1e-4, (tile, err)
-            t0 = time.perf_counter()
-            fns["torch"]()
-            block = max(1, min(200, int(a.min_time / max(time.perf_counter() - t0, 1e-5))))
-            med = interleaved_medians(fns, a.rounds, block)
+            med = interleaved_medians(fns, a.rounds, block_size(fns["torch"], a.min_time))
             cells = " ".join(f"{med[t] * 1e3:8.3f} {med['torch'] / med[t]:5.2f}" for t in a.tiles)
             print(f"{threads:>3} {n:>3} | {med['torch'] * 1e3:8.3f} | {cells}", flush=True)
+    print("ours alone, 1 and 2 threads interleaved: ms at 1 thread -> ms at 2 threads")
+    for n in a.batch:
+        x, w, b = problem(n, c, width)
+        for tile in a.tiles:
+            fns = {t: NativeLineConv(lib, x, w, b, tile, t) for t in (1, 2)}
+            med = interleaved_medians(fns, a.rounds, block_size(fns[1], a.min_time))
+            print(f"  N={n} F{tile}: {med[1] * 1e3:.3f} -> {med[2] * 1e3:.3f} = {med[1] / med[2]:.2f}x", flush=True)
     return 0
 
 
