@@ -107,6 +107,7 @@ constexpr OpName kOps[] = {
     {"Reshape", Op::kReshape}, {"Transpose", Op::kTranspose},
     {"Pad", Op::kPad},         {"Slice", Op::kSlice},
     {"Conv", Op::kConv},       {"Identity", Op::kIdentity},
+    {"DFT", Op::kDFT},
 };
 
 }  // namespace
@@ -212,6 +213,8 @@ class Builder {
   bool conv(GraphNode& n, std::vector<long long>* shape);
   bool winograd(GraphNode& n, std::vector<long long>* shape);
   bool conv_shape(GraphNode& n, std::vector<long long>* shape);
+  bool dft(GraphNode& n, std::vector<long long>* shape);
+  bool const_int(const GraphNode& n, int slot, const char* what, long long* v);
 
   const std::vector<long long>& shape(const GraphNode& n, int slot) const {
     return g_.value(n.in[static_cast<std::size_t>(slot)]).shape;
@@ -758,6 +761,75 @@ bool Builder::winograd(GraphNode& n, std::vector<long long>* out) {
   return conv_shape(n, out);
 }
 
+// A constant int64 input holding one value (rank 0 or [1]).
+bool Builder::const_int(const GraphNode& n, int slot, const char* what, long long* v) {
+  std::vector<long long> vs;
+  if (!const_ints(n, slot, what, &vs)) return false;
+  if (vs.size() != 1)
+    return node_fail(n,
+                     std::string(what) + " has " + std::to_string(vs.size()) + " values, not one");
+  *v = vs[0];
+  return true;
+}
+
+// DFT, opset 17 (axis an attribute) and 20 (axis an input); input [..., n, ..., 1 or 2].
+bool Builder::dft(GraphNode& n, std::vector<long long>* out) {
+  constexpr long long kMaxLength = 1LL << 16;  // the reference kernel's table (reference.cpp)
+  if (opset_ < 17)
+    return node_fail(n, "DFT needs ONNX opset 17, the file imports " + std::to_string(opset_));
+  const bool axis_input = opset_ >= 20;
+  if (!check_attrs(n, axis_input
+                          ? std::initializer_list<const char*>{"inverse", "onesided"}
+                          : std::initializer_list<const char*>{"axis", "inverse", "onesided"}))
+    return false;
+  long long inverse = 0, onesided = 0, axis = axis_input ? -2 : 1;
+  if (!attr_int(n, "inverse", &inverse) || !attr_int(n, "onesided", &onesided)) return false;
+  if (inverse != 0 && inverse != 1) return node_fail(n, "inverse must be 0 or 1");
+  if (onesided != 0 && onesided != 1) return node_fail(n, "onesided must be 0 or 1");
+  const std::size_t ni = n.in.size();
+  if (axis_input) {
+    if (ni > 2 && n.in[2] >= 0 && !const_int(n, 2, "axis", &axis)) return false;
+  } else {
+    if (ni > 2) return node_fail(n, "an axis input needs opset 20; opset 17 takes the attribute");
+    if (!attr_int(n, "axis", &axis)) return false;
+  }
+  const auto& in = shape(n, 0);
+  const long long r = static_cast<long long>(in.size());
+  if (r < 2) return node_fail(n, "input " + shape_string(in) + " has no signal axis");
+  const long long parts = in.back();
+  if (parts != 1 && parts != 2)
+    return node_fail(
+        n, "input " + shape_string(in) + " ends in neither 1 (real) nor 2 (complex) values");
+  const long long a = axis < 0 ? axis + r : axis;
+  if (a < 0 || a > r - 2)
+    return node_fail(n, "axis " + std::to_string(axis) + " is invalid for rank " +
+                            std::to_string(r) + " (the last axis holds re, im)");
+  const bool irfft = inverse && onesided;
+  if (onesided && !inverse && parts != 1)
+    return node_fail(n, "a onesided forward DFT needs real input (last dim 1)");
+  if (irfft && parts != 2)
+    return node_fail(n, "a onesided inverse DFT needs complex input (last dim 2)");
+  const long long have = in[static_cast<std::size_t>(a)];
+  long long length = irfft ? 2 * (have - 1) : have;
+  if (ni > 1 && n.in[1] >= 0 && !const_int(n, 1, "dft_length", &length)) return false;
+  if (length < 1 || length > kMaxLength)
+    return node_fail(
+        n, "dft_length " + std::to_string(length) + " is outside 1.." + std::to_string(kMaxLength));
+  // ONNX Runtime reads exactly n/2+1 bins for an IRFFT and computes something else otherwise.
+  if (irfft && have != length / 2 + 1)
+    return node_fail(n, "a onesided inverse DFT of length " + std::to_string(length) + " needs " +
+                            std::to_string(length / 2 + 1) + " bins on axis " + std::to_string(a) +
+                            ", the input has " + std::to_string(have));
+  n.p.dft_axis = a;
+  n.p.dft_length = length;
+  n.p.dft_inverse = inverse != 0;
+  n.p.dft_onesided = onesided != 0;
+  *out = in;
+  (*out)[static_cast<std::size_t>(a)] = onesided && !inverse ? length / 2 + 1 : length;
+  out->back() = irfft ? 1 : 2;
+  return true;
+}
+
 bool Builder::infer(GraphNode& n, std::vector<long long>* out) {
   const std::size_t ni = n.in.size();
   auto inputs = [&](std::size_t lo, std::size_t hi) {
@@ -806,6 +878,8 @@ bool Builder::infer(GraphNode& n, std::vector<long long>* out) {
       if (!inputs(2, 3) || !float_input(n, 0) || !float_input(n, 1)) return false;
       if (ni > 2 && n.in[2] >= 0 && !float_input(n, 2)) return false;
       return conv(n, out);
+    case Op::kDFT:
+      return inputs(1, 3) && float_input(n, 0) && dft(n, out);
     case Op::kWinogradConv:
       return inputs(3, 3) && float_input(n, 0) && float_input(n, 1) && float_input(n, 2) &&
              winograd(n, out);

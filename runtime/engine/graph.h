@@ -41,6 +41,7 @@ enum class Op {
   kSlice,
   kConv,
   kIdentity,
+  kDFT,
   kWinogradConv
 };
 
@@ -62,6 +63,11 @@ struct NodeParams {
   std::vector<long long> starts, steps, begin, end;
   float value = 0.0f;
   bool gelu_tanh = false;  // Gelu approximate="tanh"
+  // DFT: the signal axis (non-negative), the transform length n (dft_length, or its default),
+  // inverse (scaled by 1/n as ONNX defines it) and onesided (forward: real -> n/2+1 bins;
+  // inverse: n/2+1 bins -> real, the IRFFT).
+  long long dft_axis = 0, dft_length = 0;
+  bool dft_inverse = false, dft_onesided = false;
 };
 
 struct GraphNode {

@@ -258,6 +258,47 @@ void conv(const GraphNode& n, const Value& x, const Value& w, const Value& y, co
       }
 }
 
+// DFT along p.dft_axis as ONNX defines it (graph.cpp checked the shapes), summed directly in
+// double over the table `tw` (cos then sin of 2 pi k / n): exact to float rounding, which an
+// FFT's is not, so it agrees with any runtime's FFT within that runtime's own error.
+void dft(const GraphNode& n, const Value& x, const Value& y, const double* tw, const float* px,
+         float* py) {
+  const NodeParams& p = n.p;
+  const std::size_t a = static_cast<std::size_t>(p.dft_axis);
+  const long long len = p.dft_length, have = x.shape[a], got = y.shape[a];
+  const long long cin = x.shape.back(), cout = y.shape.back();
+  long long outer = 1, inner = 1;
+  for (std::size_t d = 0; d < a; ++d) outer *= x.shape[d];
+  for (std::size_t d = a + 1; d + 1 < x.shape.size(); ++d) inner *= x.shape[d];
+  const double* cs = tw;
+  const double* sn = tw + len;
+  const double sign = p.dft_inverse ? 1.0 : -1.0, scale = p.dft_inverse ? 1.0 / len : 1.0;
+  const bool irfft = p.dft_inverse && p.dft_onesided;
+  const long long used = std::min(have, len);  // dft_length pads with zeros or truncates
+  for (long long o = 0; o < outer; ++o)
+    for (long long i = 0; i < inner; ++i) {
+      const float* line = px + o * have * inner * cin + i * cin;
+      float* dst = py + o * got * inner * cout + i * cout;
+      for (long long k = 0; k < got; ++k) {
+        double re = 0.0, im = 0.0;
+        for (long long j = 0; j < used; ++j) {
+          const long long t = j * k % len;
+          const double xr = line[j * inner * cin], xi = cin == 2 ? line[j * inner * cin + 1] : 0.0;
+          if (irfft) {  // bin j stands for itself and its conjugate twin, except 0 and n/2
+            const double twice = j == 0 || 2 * j == len ? 1.0 : 2.0;
+            re += twice * (xr * cs[t] - xi * sn[t]);
+          } else {
+            re += xr * cs[t] - sign * xi * sn[t];
+            im += xi * cs[t] + sign * xr * sn[t];
+          }
+        }
+        float* v = dst + k * inner * cout;
+        v[0] = static_cast<float>(re * scale);
+        if (cout == 2) v[1] = static_cast<float>(im * scale);
+      }
+    }
+}
+
 // First-fit allocation of float ranges, freed ranges merged (the liveness plan's memory).
 class Planner {
  public:
@@ -376,6 +417,18 @@ bool ReferenceRunner::build(const Graph& g, long long max_bytes, std::string* er
     return false;
   }
   arena_.assign(static_cast<std::size_t>(total), 0.0f);
+  twiddles_.assign(g.nodes.size(), {});
+  for (const GraphNode& n : g.nodes) {
+    if (n.op != Op::kDFT || block_.skip[static_cast<std::size_t>(n.index)]) continue;
+    const long long len = n.p.dft_length;
+    std::vector<double>& tw = twiddles_[static_cast<std::size_t>(n.index)];
+    tw.resize(static_cast<std::size_t>(2 * len));
+    for (long long k = 0; k < len; ++k) {
+      const double angle = 2.0 * M_PI * static_cast<double>(k) / static_cast<double>(len);
+      tw[static_cast<std::size_t>(k)] = std::cos(angle);
+      tw[static_cast<std::size_t>(len + k)] = std::sin(angle);
+    }
+  }
   for (std::size_t i = 0; i < nv; ++i) {
     const Value& v = g.values[i];
     if (v.init && offset_[i] >= 0 && v.init->data.size)
@@ -431,6 +484,9 @@ void ReferenceRunner::run(const float* x, float* y) {
         break;
       case Op::kPad:
         pad(n, val(n.in[0]), out, p0, py);
+        break;
+      case Op::kDFT:
+        dft(n, val(n.in[0]), out, twiddles_[static_cast<std::size_t>(n.index)].data(), p0, py);
         break;
       case Op::kConv:
       case Op::kWinogradConv: {
