@@ -377,6 +377,8 @@ namespace initializer {{
 inline constexpr double kMaxPaddingFraction = {_double(c.MAX_PADDING_FRACTION)};
 {_constant("kGridPoints", c.GRID_POINTS)}
 {_constant("kBlocks", c.BLOCKS)}
+{_constant("kActivations", c.ACTIVATIONS)}
+{_constant("kPaddingModes", c.PADDING_MODES)}
 {_config_defaults()}
 
 // The config JSON: its keys (WNOConfig's fields; any other is a newer format) and limits. The C++

@@ -37,7 +37,21 @@ CHECKSUM_PREFIX = "crc32:"  # Metadata.WEIGHTS_CHECKSUM = CHECKSUM_PREFIX + 8 lo
 INPUT_NAME, OUTPUT_NAME = "input", "output"
 # Every standard (ai.onnx) op an export may write, besides OP_DOMAIN::OP_NAME: the native engine
 # refuses a file with any other op, so the exporter must not add one without the engine.
-EXPORT_OPS = ("Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Mul", "Erf", "Gelu", "Reshape", "Transpose", "Slice")
+EXPORT_OPS = (
+    "Sub",
+    "Div",
+    "Pad",
+    "Conv",
+    "Add",
+    "MatMul",
+    "Mul",
+    "Erf",
+    "Gelu",
+    "Reshape",
+    "Transpose",
+    "Slice",
+    "Sigmoid",
+)
 # The spectral mixing computes the four products [Xr Wr, Xr Wi, Xi Wr, Xi Wi] per mode; this
 # (4, 2) initializer adds them up into [O_re, O_im] = [Xr Wr - Xi Wi, Xr Wi + Xi Wr]. The native
 # engine computes exactly this product and refuses a file that stores another matrix.
@@ -123,6 +137,10 @@ GRID_POINTS = ("endpoints", "centers", "left")
 BLOCKS = ("wno", "neuralop")  # WNOConfig.block
 MAX_PADDING_FRACTION = 4.0  # domain_padding_fraction bound (neuraloperator uses 0 .. ~0.25)
 UNIT_DOMAIN = ((0.0, 1.0), (0.0, 1.0))
+# WNOConfig.activation / projection_activation (PhysicsNeMo's FNO defaults to SiLU in its decoder)
+ACTIVATIONS = ("gelu", "silu")
+# WNOConfig.padding_mode: the values of the domain padding's cells, as F.pad's modes
+PADDING_MODES = ("constant", "reflect", "replicate", "circular")
 # The spatial rank of a model is len(WNOConfig.modes): 1 (a line, (N, C, X)), 2 ((N, C, H, W))
 # or 3 ((N, C, D, H, W): an FNO only, no real-space kernel, as neuraloperator's 3-D FNO).
 RANKS = (1, 2, 3)
@@ -273,6 +291,12 @@ class WNOConfig:
     # Symmetric zero padding of round(f * H) rows above and below, round(f * W) columns left and
     # right (neuraloperator's DomainPadding), instead of domain_padding cells right/bottom.
     domain_padding_fraction: tuple[float, ...] = (0.0, 0.0)
+    # PhysicsNeMo's FNO (wno_edge.importers.physicsnemo imports one); defaults as above.
+    activation: str = "gelu"  # the lifting MLP's and the between-layer activation (ACTIVATIONS)
+    projection_layers: int = 1  # hidden layers of the projection MLP; 0: one Linear(width, out)
+    projection_activation: str = "gelu"  # after each hidden projection layer
+    padding_mode: str = "constant"  # the padded cells' values: zeros, or F.pad's reflect/replicate/circular
+    domain_padding_axes: tuple[int, ...] = ()  # cells after each axis, instead of domain_padding on all
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -305,8 +329,12 @@ class WNOConfig:
             object.__setattr__(self, "winograd_tile", int(tile))
         if _int(self.domain_padding, "domain_padding", 0, MAX_RESOLUTION, problems) is not None:
             object.__setattr__(self, "domain_padding", int(self.domain_padding))
-        for name in ("lifting_width", "channel_mlp_width"):
-            value = _int(getattr(self, name), name, 0, MAX_WIDTH, problems)
+        for name, hi in (
+            ("lifting_width", MAX_WIDTH),
+            ("channel_mlp_width", MAX_WIDTH),
+            ("projection_layers", MAX_LAYERS),
+        ):
+            value = _int(getattr(self, name), name, 0, hi, problems)
             if value is not None:
                 object.__setattr__(self, name, value)
         for name in ("real_space_kernel", "grid", "channel_mlp_skip"):
@@ -332,8 +360,37 @@ class WNOConfig:
             object.__setattr__(self, "domain_padding_fraction", fraction)
             if any(fraction) and self.domain_padding:
                 problems.append("domain_padding and domain_padding_fraction exclude each other (one must be 0)")
+        for name, allowed in (
+            ("activation", ACTIVATIONS),
+            ("projection_activation", ACTIVATIONS),
+            ("padding_mode", PADDING_MODES),
+        ):
+            if not isinstance(getattr(self, name), str) or getattr(self, name) not in allowed:
+                problems.append(f"{name} must be one of {', '.join(allowed)}, got {preview(getattr(self, name))}")
+        if self.activation != "gelu" and self.block == "neuralop":
+            problems.append('block "neuralop" is GELU throughout: activation must be gelu')
+        self._check_padding_axes(rank, problems)
         if problems:
             raise WNOEdgeError("invalid WNO config: " + "; ".join(problems))
+
+    def _check_padding_axes(self, rank: int | None, problems: list[str]) -> None:
+        """domain_padding_axes: empty, or one cell count per axis; excludes the other paddings."""
+        axes = self.domain_padding_axes
+        if isinstance(axes, (str, bytes)) or not hasattr(axes, "__len__"):
+            problems.append(f"domain_padding_axes must be a list of integers, got {preview(axes)}")
+            return
+        if len(axes) == 0:
+            object.__setattr__(self, "domain_padding_axes", ())
+            return
+        padding = _pair(axes, "domain_padding_axes", 0, MAX_RESOLUTION, problems, rank)
+        if padding is None:
+            return
+        object.__setattr__(self, "domain_padding_axes", padding)
+        if self.domain_padding:
+            problems.append("domain_padding and domain_padding_axes exclude each other (one must be 0)")
+        fraction = self.domain_padding_fraction
+        if isinstance(fraction, tuple) and any(fraction):
+            problems.append("domain_padding_axes and domain_padding_fraction exclude each other")
 
     @property
     def rank(self) -> int:
@@ -347,13 +404,23 @@ class WNOConfig:
 
     def axis_paddings(self, grid: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
         """(before, after) zero padding of the lifted field on each axis of `grid` (H, W) or (X,):
-        domain_padding cells after (right/bottom), or neuraloperator's DomainPadding, round(f * n)
-        on both sides (Python's round)."""
+        domain_padding cells after (right/bottom; per axis: domain_padding_axes), or
+        neuraloperator's DomainPadding, round(f * n) on both sides (Python's round)."""
         if len(grid) != self.rank:
             raise WNOEdgeError(f"a {self.rank}-D model has no {len(grid)}-D grid {tuple(grid)}")
         if any(self.domain_padding_fraction):
-            return tuple((round(f * n), round(f * n)) for f, n in zip(self.domain_padding_fraction, grid, strict=True))
-        return tuple((0, self.domain_padding) for _ in grid)
+            pads = tuple((round(f * n), round(f * n)) for f, n in zip(self.domain_padding_fraction, grid, strict=True))
+        else:
+            pads = tuple((0, p) for p in self.domain_padding_axes or (self.domain_padding,) * self.rank)
+        if self.padding_mode in ("reflect", "circular"):  # F.pad's limits: a reflection repeats no cell
+            extra = {"reflect": 1, "circular": 0}[self.padding_mode]
+            for axis, (n, (before, after)) in enumerate(zip(grid, pads, strict=True)):
+                if max(before, after) + extra > n:
+                    raise WNOEdgeError(
+                        f"{self.padding_mode} padding of {max(before, after)} cells needs at least "
+                        f"{max(before, after) + extra} points on axis {axis}, got {n}"
+                    )
+        return pads
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -365,9 +432,22 @@ class WNOConfig:
             del d["grid_domain"], d["grid_points"]
         else:
             d["grid_domain"] = [list(axis) for axis in self.grid_domain]
-        for name in ("block", "lifting_width", "channel_mlp_width", "channel_mlp_skip"):
+        for name in (
+            "block",
+            "lifting_width",
+            "channel_mlp_width",
+            "channel_mlp_skip",
+            "activation",
+            "projection_layers",
+            "projection_activation",
+            "padding_mode",
+        ):
             if d[name] == config_default(name):
                 del d[name]
+        if self.domain_padding_axes:
+            d["domain_padding_axes"] = list(self.domain_padding_axes)
+        else:
+            del d["domain_padding_axes"]
         if any(self.domain_padding_fraction):
             d["domain_padding_fraction"] = list(self.domain_padding_fraction)
         else:

@@ -242,6 +242,9 @@ class WNOLayer(nn.Module):
         return self.real_space(v) + self.spectral(v)
 
 
+ACTIVATION_FUNCTIONS = {"gelu": F.gelu, "silu": F.silu}  # WNOConfig.activation, projection_activation
+
+
 class WNO2d(nn.Module):
     """Winograd Neural Operator on 2-D grids, input and output (B, C, H, W), on a line,
     (B, C, X), when config.modes has one value, or a 3-D FNO on (B, C, D, H, W) with three
@@ -269,8 +272,13 @@ class WNO2d(nn.Module):
             WNOLayer(c.width, c.modes, c.winograd_tile, c.real_space_kernel, c.channel_mlp_width, c.channel_mlp_skip)
             for _ in range(c.n_layers)
         )
-        self.project1 = nn.Linear(c.width, c.projection_width)
-        self.project2 = nn.Linear(c.projection_width, c.out_channels)
+        # projection_layers hidden layers (project1, then project_hidden), each with projection_activation
+        hidden = c.projection_width if c.projection_layers else c.width
+        self.project1 = nn.Linear(c.width, c.projection_width) if c.projection_layers else None
+        self.project_hidden = nn.ModuleList(
+            nn.Linear(c.projection_width, c.projection_width) for _ in range(c.projection_layers - 1)
+        )
+        self.project2 = nn.Linear(hidden, c.out_channels)
         self.register_buffer("input_mean", torch.zeros(c.in_channels))
         self.register_buffer("input_std", torch.ones(c.in_channels))
         self.register_buffer("output_mean", torch.zeros(c.out_channels))
@@ -342,25 +350,38 @@ class WNO2d(nn.Module):
             else:
                 coords = self.line_grid(grid[0], b, x.dtype, x.device)
             x = torch.cat([x, coords], dim=1)
+        sigma = ACTIVATION_FUNCTIONS[c.activation]
         v = self.lift(x.movedim(1, -1))  # channels last: (B, H, W, C), (B, X, C) or (B, D, H, W, C)
         if self.lift2 is not None:
-            v = self.lift2(F.gelu(v))
+            v = self.lift2(sigma(v))
         v = v.movedim(-1, 1)
         pads = c.axis_paddings(grid)  # (before, after) per axis
         padded = any(p for pair in pads for p in pair)
         if padded:  # F.pad lists the last axis first
-            v = F.pad(v, tuple(p for pair in reversed(pads) for p in pair))
+            v = F.pad(v, tuple(p for pair in reversed(pads) for p in pair), mode=c.padding_mode)
         for i, layer in enumerate(self.wno_layers):
             last = i == len(self.layers) - 1
             u = layer(v)
             if c.block == "neuralop":  # neuraloperator's block: GELU, channel MLP + skip (if any), GELU
                 u = layer.channel_mlp(u if last else F.gelu(u), v)
-            v = u if last else F.gelu(u)
+            v = u if last else sigma(u)
         if padded:
             crop = tuple(slice(before, before + n) for (before, _), n in zip(pads, grid, strict=True))
             v = v[(Ellipsis,) + crop]
-        y = self.project2(F.gelu(self.project1(v.movedim(1, -1)))).movedim(-1, 1)
+        y = self.project(v.movedim(1, -1)).movedim(-1, 1)
         return y * self.output_std.view(stat) + self.output_mean.view(stat)
+
+    def project(self, h: torch.Tensor) -> torch.Tensor:
+        """The projection MLP on channels-last features: hidden layers, each with projection_activation."""
+        act = ACTIVATION_FUNCTIONS[self.config.projection_activation]
+        for linear in self.projection_hidden_layers():
+            h = act(linear(h))
+        return self.project2(h)
+
+    def projection_hidden_layers(self) -> list[nn.Linear]:
+        """project1 and project_hidden, in order (none when config.projection_layers is 0)."""
+        head = [] if self.project1 is None else [self.project1]
+        return head + list(cast("Sequence[nn.Linear]", self.project_hidden))
 
     # ------------------------------------------------------------------ FNO interop
 
@@ -525,11 +546,14 @@ def state_dict_shapes(config: WNOConfig) -> dict[str, tuple[tuple[int, ...], boo
             )
             if c.channel_mlp_skip:
                 shapes[f"layers.{i}.mlp_skip.weight"] = ((c.width, c.width, *ones), False)
+    pw = c.projection_width
+    if c.projection_layers:
+        shapes.update({"project1.weight": ((pw, c.width), False), "project1.bias": ((pw,), False)})
+    for j in range(c.projection_layers - 1):
+        shapes.update({f"project_hidden.{j}.weight": ((pw, pw), False), f"project_hidden.{j}.bias": ((pw,), False)})
     shapes.update(
         {
-            "project1.weight": ((c.projection_width, c.width), False),
-            "project1.bias": ((c.projection_width,), False),
-            "project2.weight": ((c.out_channels, c.projection_width), False),
+            "project2.weight": ((c.out_channels, pw if c.projection_layers else c.width), False),
             "project2.bias": ((c.out_channels,), False),
             "input_mean": ((c.in_channels,), False),
             "input_std": ((c.in_channels,), False),

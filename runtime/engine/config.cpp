@@ -404,8 +404,21 @@ bool two_numbers(const Node& v, double out[2]) {
 // rank is len(modes) (2 when absent), and resolution, grid_domain and domain_padding_fraction
 // have one entry per axis when present (wno_edge/contract.py WNOConfig).
 struct AxisCounts {
-  int modes = 0, resolution = 0, grid_domain = 0, padding_fraction = 0;
+  int modes = 0, resolution = 0, grid_domain = 0, padding_fraction = 0, padding_axes = 0;
 };
+
+// A string key's value, one of `names` (contract.h): else false with *error set.
+template <std::size_t N>
+bool one_of(const std::string& key, const Node& v, const char* const (&names)[N],
+            std::string* error) {
+  std::string listed;
+  for (const char* name : names) {
+    if (v.kind == Node::kString && v.s == name) return true;
+    listed += (listed.empty() ? "" : ", ") + std::string(name);
+  }
+  *error = config_error(key + " must be one of " + listed);
+  return false;
+}
 
 // WNOConfig's checks (wno_edge/contract.py) on one key: false after setting *error.
 bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axes,
@@ -424,6 +437,7 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axe
       {"projection_width", &c->projection_width, 1, contract::kMaxWidth},
       {"lifting_width", &c->lifting_width, 0, contract::kMaxWidth},
       {"channel_mlp_width", &c->channel_mlp_width, 0, contract::kMaxWidth},
+      {"projection_layers", &c->projection_layers, 0, contract::kMaxLayers},
   };
   for (const IntKey& k : ints) {
     if (key != k.name) continue;
@@ -517,6 +531,27 @@ bool assign(const std::string& key, const Node& v, WnoConfig* c, AxisCounts* axe
     c->block_neuralop = v.s == "neuralop";
     return true;
   }
+  // PhysicsNeMo's FNO: activations and the padding's values (the graph computes them; checked only)
+  if (key == "activation" || key == "projection_activation") {
+    if (!one_of(key, v, contract::kActivations, error)) return false;
+    if (key == "activation") c->activation_gelu = v.s == "gelu";
+    return true;
+  }
+  if (key == "padding_mode") return one_of(key, v, contract::kPaddingModes, error);
+  if (key == "domain_padding_axes") {  // [] (none) or one cell count per axis
+    bool ok = v.kind == Node::kArray && v.items.size() <= 3;
+    for (std::size_t k = 0; ok && k < v.items.size(); ++k) {
+      const Node& n = v.items[k];
+      ok = n.kind == Node::kNumber && n.integral && n.i >= 0 && n.i <= contract::kMaxResolution;
+    }
+    if (!ok) {
+      *error = config_error("domain_padding_axes must be one integer per axis in [0, " +
+                            std::to_string(contract::kMaxResolution) + "]");
+      return false;
+    }
+    axes->padding_axes = static_cast<int>(v.items.size());
+    return true;
+  }
   if (key == "domain_padding_fraction") {
     double f[3] = {0, 0, 0};
     constexpr double hi = contract::kMaxPaddingFraction;
@@ -587,7 +622,8 @@ bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, boo
                                           : "three values (a 3-D model)";
   for (const auto& [name, count] : {std::pair<const char*, int>{"resolution", axes.resolution},
                                     {"grid_domain", axes.grid_domain},
-                                    {"domain_padding_fraction", axes.padding_fraction}}) {
+                                    {"domain_padding_fraction", axes.padding_fraction},
+                                    {"domain_padding_axes", axes.padding_axes}}) {
     if (count != 0 && count != cfg->rank) {
       *error = config_error(std::string(name) + " must have " + per_axis + ", like modes");
       return false;
@@ -601,6 +637,18 @@ bool parse_config(std::string_view json, WnoConfig* cfg, std::string* error, boo
   if (cfg->rank == 3 && cfg->real_space_kernel) {
     *error = config_error(
         "a 3-D model is an FNO: real_space_kernel must be false (no 3x3x3 Winograd convolution)");
+    return false;
+  }
+  if (!cfg->activation_gelu && cfg->block_neuralop) {
+    *error = config_error("block \"neuralop\" is GELU throughout: activation must be gelu");
+    return false;
+  }
+  if (axes.padding_axes > 0 && cfg->domain_padding != 0) {
+    *error = config_error("domain_padding and domain_padding_axes exclude each other");
+    return false;
+  }
+  if (axes.padding_axes > 0 && (cfg->padding_fraction_h > 0 || cfg->padding_fraction_w > 0)) {
+    *error = config_error("domain_padding_axes and domain_padding_fraction exclude each other");
     return false;
   }
   if (cfg->channel_mlp_width > 0 && !cfg->block_neuralop) {

@@ -35,6 +35,9 @@ struct WnoConfig {
   // symmetric round(f * n) per side
   double padding_fraction_h = contract::kDefaultDomainPaddingFraction[0];
   double padding_fraction_w = contract::kDefaultDomainPaddingFraction[1];
+  // PhysicsNeMo's FNO (informative: the graph holds its activations, padding and projection)
+  bool activation_gelu = std::string_view(contract::kDefaultActivation) == "gelu";
+  int projection_layers = contract::kDefaultProjectionLayers;
 };
 
 // False with a one-line message (*unsupported true for an unknown key or block: a newer format)

@@ -20,7 +20,6 @@ typed networks and `wno-edge build` expect of an fp16 file).
 from __future__ import annotations
 
 import json
-import math
 import os
 import struct
 import time
@@ -61,7 +60,8 @@ from ..model import WNO2d
 from ..util.io import atomic_path, refuse_overwrite
 from ..util.shapes import parse_dims, parse_resolution
 from .digest import structure_digest
-from .graph import GraphBuilder, ir_version_for, winograd_conv_function, winograd_conv_node
+from .graph import GraphBuilder, activation, ir_version_for, pad_axes, winograd_conv_function, winograd_conv_node
+from .graph import gelu as _gelu
 from .spectral import (
     DFT_FWD_D,
     DFT_INV_D,
@@ -74,6 +74,7 @@ from .spectral import (
     spectral_graph_3d,
     volume_mixing_matrix,
 )
+from .spectral_dft import DFTGraph
 from .verify import Comparison, GraphStats, compare_with_reference, compare_with_torch, graph_stats, random_inputs
 
 INPUT, OUTPUT = INPUT_NAME, OUTPUT_NAME
@@ -88,6 +89,16 @@ FLAVOUR_RUNTIMES = {
     "OpenVINO through runtime.load(backend='openvino') (which inlines the function)",
     CONV_DIRECT: "standard ops only: every ONNX runtime (OpenVINO, TensorRT without the plugin, "
     "trtexec on stock JetPack); the native engine still runs its 3x3 Convs with Winograd F(4,3)",
+}
+# The spectral path's two forms (`--spectral`): real MatMuls with the truncated DFT bases (no FFT
+# op: every ONNX runtime) or the standard DFT op (spectral_dft.py: runtimes with an FFT).
+SPECTRAL_MATMUL, SPECTRAL_DFT = "matmul", "dft"
+SPECTRAL_MODES = (SPECTRAL_MATMUL, SPECTRAL_DFT)
+SPECTRAL_RUNTIMES = {
+    SPECTRAL_MATMUL: "every ONNX runtime: the native engine (fused), ONNX Runtime, OpenVINO, TensorRT of any "
+    "version (JetPack 5/6's TensorRT 8.5 to 10.3 have no DFT)",
+    SPECTRAL_DFT: "runtimes with an FFT behind ONNX DFT: TensorRT 11.2 or later, ONNX Runtime CPU, OpenVINO, "
+    "the native engine (reference kernels, slower than --spectral matmul)",
 }
 # A file with no WinogradConv node (an FNO, k = 0, and every 3-D model) is the same graph for both
 # flavours: standard ops only. The native engine runs a 3-D one on its reference kernels.
@@ -107,6 +118,7 @@ class ExportOptions:
     fp16: bool = False
     conv: str = CONV_WINOGRAD
     tile: int = 4
+    spectral: str = SPECTRAL_MATMUL
 
     @property
     def precision(self) -> str:
@@ -136,7 +148,15 @@ def _line_resolution(resolution) -> tuple[int]:
 
 
 def resolve_options(
-    model: WNO2d, *, resolution=None, batch=None, opset=DEFAULT_OPSET, fp16=False, conv=CONV_WINOGRAD, tile=None
+    model: WNO2d,
+    *,
+    resolution=None,
+    batch=None,
+    opset=DEFAULT_OPSET,
+    fp16=False,
+    conv=CONV_WINOGRAD,
+    tile=None,
+    spectral=SPECTRAL_MATMUL,
 ) -> ExportOptions:
     """Validate user options against the model; every problem is one WNOEdgeError line."""
     cfg = model.config
@@ -164,6 +184,8 @@ def resolve_options(
         raise WNOEdgeError("--tile applies to --conv winograd only; --conv direct writes plain Conv nodes")
     if tile is not None and tile not in TILES:
         raise WNOEdgeError(f"--tile must be one of {', '.join(map(str, TILES))}, got {tile}")
+    if spectral not in SPECTRAL_MODES:
+        raise WNOEdgeError(f"--spectral must be one of {', '.join(SPECTRAL_MODES)}, got {spectral!r}")
     return ExportOptions(
         grid,
         None if batch is None else int(batch),
@@ -171,6 +193,7 @@ def resolve_options(
         bool(fp16),
         conv,
         cfg.winograd_tile if tile is None else int(tile),
+        spectral,
     )
 
 
@@ -230,17 +253,6 @@ def _plane_grid(model: WNO2d, resolution) -> tuple[int, int]:
 # ----------------------------------------------------------------------------- graph
 
 
-def _gelu(g: GraphBuilder, x: str, opset: int, name: str) -> str:
-    if opset >= 20:
-        return g.op("Gelu", [x], name)
-    # Exact (erf) GELU as torch.onnx writes it; ORT and TensorRT fuse this pattern.
-    t = g.op("Div", [x, g.const("sqrt2", math.sqrt(2.0), shared=True)], f"{name}.scaled")
-    t = g.op("Erf", [t], f"{name}.erf")
-    t = g.op("Add", [t, g.const("one", 1.0, shared=True)], f"{name}.erf_plus_1")
-    t = g.op("Mul", [x, t], f"{name}.twice")
-    return g.op("Mul", [t, g.const("half", 0.5, shared=True)], name)
-
-
 def _pointwise_weight(linear: torch.nn.Linear, rank: int) -> np.ndarray:
     """A Linear's weight as a 1x1 (1-D: 1-tap) Conv kernel."""
     w = linear.weight.detach().double().numpy()
@@ -276,14 +288,14 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, grid: tuple[int, ...], opset: i
     r = cfg.rank
     axis_pads = cfg.axis_paddings(grid)  # (before, after) per axis
     padded = any(p for pair in axis_pads for p in pair)
-    mlp = model.lift2 is not None
-    pads = [0, 0, *(before for before, _ in axis_pads), 0, 0, *(after for _, after in axis_pads)]
-    if padded and not mlp:
-        x = g.op("Pad", [x, g.ints("domain_padding", pads)], "input_padded")
+    # A lifting MLP, or padding by values (reflect...) rather than zeros: the lifted field is padded.
+    late = model.lift2 is not None or cfg.padding_mode != "constant"
+    if padded and not late:
+        x = pad_axes(g, x, grid, axis_pads, "constant", "input_padded")
     lw = _f64(model.lift.weight)
-    full = grid if mlp else tuple(n + before + after for n, (before, after) in zip(grid, axis_pads, strict=True))
+    full = grid if late else tuple(n + before + after for n, (before, after) in zip(grid, axis_pads, strict=True))
     inside = (slice(None), slice(None)) + tuple(
-        slice(0, n) if mlp else slice(before, before + n) for n, (before, _) in zip(grid, axis_pads, strict=True)
+        slice(0, n) if late else slice(before, before + n) for n, (before, _) in zip(grid, axis_pads, strict=True)
     )
     lift_const = np.zeros((1, lw.shape[0], *full))
     lift_const[inside] = _f64(model.lift.bias).reshape(1, -1, *(1,) * r)
@@ -301,7 +313,7 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, grid: tuple[int, ...], opset: i
     v = g.op("Conv", [x, lift_w], "lift", kernel_shape=[1] * r)
     v = g.op("Add", [v, g.const(Initializer.LIFT_CONSTANT, lift_const)], "lifted")
     if model.lift2 is not None:  # mlp
-        v = _gelu(g, v, opset, "lift.gelu")
+        v = activation(g, v, cfg.activation, opset, f"lift.{cfg.activation}")
         v = g.op(
             "Conv",
             [
@@ -312,8 +324,8 @@ def _lift(g: GraphBuilder, model: WNO2d, x: str, grid: tuple[int, ...], opset: i
             "lift2",
             kernel_shape=[1] * r,
         )
-        if padded:
-            v = g.op("Pad", [v, g.ints("domain_padding", pads)], "lifted_padded")
+    if padded and late:
+        v = pad_axes(g, v, grid, axis_pads, cfg.padding_mode, "lifted_padded")
     return v
 
 
@@ -369,13 +381,16 @@ def _bases(g: GraphBuilder, model: WNO2d, padded: tuple[int, ...]) -> dict[str, 
 def _layers(g: GraphBuilder, model: WNO2d, v: str, padded: tuple[int, ...], opts: ExportOptions) -> tuple[str, bool]:
     """Every WNO layer with GELU between them, on the padded grid (Hp, Wp) or (Xp,); True if any
     layer is a WinogradConv."""
-    bases = _bases(g, model, padded)
+    dft = DFTGraph(g, opts.opset) if opts.spectral == SPECTRAL_DFT else None
+    bases = None if dft else _bases(g, model, padded)
     any_winograd = False
     for i, layer in enumerate(model.wno_layers):
         r, is_winograd = _real_space(g, layer, v, i, opts)
         any_winograd |= is_winograd
         sc = layer.spectral
-        if layer.rank == 3:
+        if dft is not None:
+            s = dft.spectral(v, sc, padded, sc.out_channels, i)
+        elif layer.rank == 3:
             mix = volume_mixing_matrix(sc.corners())
             dp, hp, wp = padded
             s = spectral_graph_3d(g, v, mix, bases, (dp, hp, wp), sc.modes2, sc.modes3, sc.out_channels, i)
@@ -392,7 +407,8 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, padded: tuple[int, ...], opts
                 u = _gelu(g, u, opts.opset, f"l{i}.gelu0")
             if layer.mlp1 is not None:
                 u = _channel_mlp(g, layer, u, v, i, opts.opset)
-        v = u if last else _gelu(g, u, opts.opset, f"l{i}.gelu")
+        act = model.config.activation
+        v = u if last else activation(g, u, act, opts.opset, f"l{i}.{act}")
     return v, any_winograd
 
 
@@ -421,18 +437,15 @@ def _channel_mlp(g: GraphBuilder, layer, u: str, v_in: str, i: int, opset: int) 
 
 def _project(g: GraphBuilder, model: WNO2d, v: str, opset: int) -> str:
     """Projection MLP and de-normalisation."""
-    r = model.config.rank
-    v = g.op(
-        "Conv",
-        [
-            v,
-            g.const(Initializer.PROJECT1_WEIGHT, _pointwise_weight(model.project1, r)),
-            g.const(Initializer.PROJECT1_BIAS, _f64(model.project1.bias)),
-        ],
-        "project1",
-        kernel_shape=[1] * r,
-    )
-    v = _gelu(g, v, opset, "project1.gelu")
+    r, act = model.config.rank, model.config.projection_activation
+    for j, linear in enumerate(model.projection_hidden_layers()):  # project1, project_hidden.0, ...
+        base = "project1" if j == 0 else f"project_hidden.{j - 1}"
+        weight, bias = (
+            (Initializer.PROJECT1_WEIGHT, Initializer.PROJECT1_BIAS) if j == 0 else (f"{base}.weight", f"{base}.bias")
+        )
+        w, b = g.const(weight, _pointwise_weight(linear, r)), g.const(bias, _f64(linear.bias))
+        v = g.op("Conv", [v, w, b], base, kernel_shape=[1] * r)
+        v = activation(g, v, act, opset, f"{base}.{act}")
     y = g.op(
         "Conv",
         [
@@ -647,6 +660,7 @@ def export_onnx(
     fp16=False,
     conv=CONV_WINOGRAD,
     tile=None,
+    spectral=SPECTRAL_MATMUL,
     force=False,
     inputs: np.ndarray | None = None,
     seed: int = 0,
@@ -667,7 +681,9 @@ def export_onnx(
         refuse_overwrite(path, source)
         _check_writable(path)
     model = _load(model_or_checkpoint_path).eval()
-    opts = resolve_options(model, resolution=resolution, batch=batch, opset=opset, fp16=fp16, conv=conv, tile=tile)
+    opts = resolve_options(
+        model, resolution=resolution, batch=batch, opset=opset, fp16=fp16, conv=conv, tile=tile, spectral=spectral
+    )
     report = ExportReport(path, opts, ir_version=ir_version_for(opts.opset), tolerance=TOLERANCE[opts.precision])
     report.real_space_kernel = model.config.real_space_kernel
 

@@ -4,6 +4,8 @@ small graph builder. The op contract is export/SPEC.md; keep the two in step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 import onnx
@@ -121,6 +123,76 @@ class GraphBuilder:
 
     def graph(self, name: str, inputs, outputs) -> onnx.GraphProto:
         return helper.make_graph(self.nodes, name, inputs, outputs, self.initializers)
+
+
+def gelu(g: GraphBuilder, x: str, opset: int, name: str) -> str:
+    if opset >= 20:
+        return g.op("Gelu", [x], name)
+    # Exact (erf) GELU as torch.onnx writes it; ORT and TensorRT fuse this pattern.
+    t = g.op("Div", [x, g.const("sqrt2", math.sqrt(2.0), shared=True)], f"{name}.scaled")
+    t = g.op("Erf", [t], f"{name}.erf")
+    t = g.op("Add", [t, g.const("one", 1.0, shared=True)], f"{name}.erf_plus_1")
+    t = g.op("Mul", [x, t], f"{name}.twice")
+    return g.op("Mul", [t, g.const("half", 0.5, shared=True)], name)
+
+
+def activation(g: GraphBuilder, x: str, kind: str, opset: int, name: str) -> str:
+    """WNOConfig.activation / projection_activation: GELU, or SiLU as x * Sigmoid(x) (opset 17
+    has no SiLU; every runtime, the native engine's reference kernels included, has both ops)."""
+    if kind == "gelu":
+        return gelu(g, x, opset, name)
+    if kind == "silu":
+        return g.op("Mul", [x, g.op("Sigmoid", [x], f"{name}.sigmoid")], name)
+    raise ValueError(f"no ONNX form for activation {kind!r}")
+
+
+def padding_matrix(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """(before + n + after, n) 0/1 matrix S: S @ x pads x along its axis as F.pad's reflect,
+    replicate or circular mode (each row picks one source cell)."""
+    j = np.arange(-before, n + after)
+    if mode == "reflect":
+        j = np.abs(j)
+        j = np.where(j >= n, 2 * (n - 1) - j, j)
+    elif mode == "replicate":
+        j = np.clip(j, 0, n - 1)
+    elif mode == "circular":
+        j = j % n
+    else:
+        raise ValueError(f"no selection matrix for padding mode {mode!r}")
+    s = np.zeros((len(j), n))
+    s[np.arange(len(j)), j] = 1.0
+    return s
+
+
+def pad_axes(g: GraphBuilder, x: str, grid: tuple[int, ...], pads, mode: str, name: str) -> str:
+    """x (N, C, *grid) padded by pads ((before, after) per spatial axis) with values of `mode`.
+
+    constant: one Pad of zeros. reflect / replicate / circular: per padded axis a MatMul with
+    padding_matrix, exact (one product of 1 per output), opset 17 and standard ops only (Pad's
+    reflect/edge modes and opset 19's wrap are not run by every runtime, the native engine's
+    reference Pad is zeros only). The last axis multiplies on the right, the others on the left,
+    the first of a 3-D grid after merging the two axes after it."""
+    r = len(grid)
+    if mode == "constant":
+        flat = [0, 0, *(before for before, _ in pads), 0, 0, *(after for _, after in pads)]
+        return g.op("Pad", [x, g.ints("domain_padding", flat)], name)
+    sizes = list(grid)
+    for axis, (before, after) in enumerate(pads):
+        if not before and not after:
+            continue
+        s = padding_matrix(sizes[axis], before, after, mode)
+        base = f"{name}.axis{axis}"
+        if axis == r - 1:
+            x = g.op("MatMul", [x, g.const(f"padding.{mode}.axis{axis}", s.T)], base)
+        elif axis == r - 2:
+            x = g.op("MatMul", [g.const(f"padding.{mode}.axis{axis}", s), x], base)
+        else:  # the first axis of a 3-D grid: (N, C, D, H*W)
+            rest = sizes[axis + 1] * sizes[axis + 2]
+            x = g.op("Reshape", [x, g.ints(f"{base}.merged_shape", [0, 0, sizes[axis], rest])], f"{base}.merged")
+            x = g.op("MatMul", [g.const(f"padding.{mode}.axis{axis}", s), x], f"{base}.padded")
+            x = g.op("Reshape", [x, g.ints(f"{base}.split_shape", [0, 0, s.shape[0], *sizes[1:]])], base)
+        sizes[axis] += before + after
+    return x
 
 
 def single_winograd_conv_model(

@@ -51,7 +51,7 @@ inline constexpr char kChecksumPrefix[] = "crc32:";
 // Every standard ONNX op an export may write (besides kOpDomain::kOpName).
 inline constexpr const char* kExportOps[] = {
     "Sub", "Div", "Pad", "Conv", "Add", "MatMul", "Mul", "Erf", "Gelu", "Reshape", "Transpose",
-    "Slice"
+    "Slice", "Sigmoid"
 };
 
 // [Xr Wr, Xr Wi, Xi Wr, Xi Wi] @ kCombineComplex = [O_re, O_im], the spectral mixing's product.
@@ -118,6 +118,8 @@ inline constexpr double kMaxCoordinate = 1e+12;
 inline constexpr double kMaxPaddingFraction = 4.0;
 inline constexpr const char* kGridPoints[] = {"endpoints", "centers", "left"};
 inline constexpr const char* kBlocks[] = {"wno", "neuralop"};
+inline constexpr const char* kActivations[] = {"gelu", "silu"};
+inline constexpr const char* kPaddingModes[] = {"constant", "reflect", "replicate", "circular"};
 inline constexpr int kDefaultWidth = 32;
 inline constexpr int kDefaultModes[] = {12, 12};
 inline constexpr int kDefaultNLayers = 4;
@@ -132,6 +134,10 @@ inline constexpr int kDefaultLiftingWidth = 0;
 inline constexpr int kDefaultChannelMlpWidth = 0;
 inline constexpr bool kDefaultChannelMlpSkip = false;
 inline constexpr double kDefaultDomainPaddingFraction[] = {0.0, 0.0};
+inline constexpr char kDefaultActivation[] = "gelu";
+inline constexpr int kDefaultProjectionLayers = 1;
+inline constexpr char kDefaultProjectionActivation[] = "gelu";
+inline constexpr char kDefaultPaddingMode[] = "constant";
 
 // The config JSON: its keys (WNOConfig's fields; any other is a newer format) and limits. The C++
 // and the Python reader accept exactly the same texts (strict RFC 8259 JSON within these bounds;
@@ -140,7 +146,8 @@ inline constexpr const char* kConfigKeys[] = {
     "in_channels", "out_channels", "width", "modes", "n_layers", "winograd_tile",
     "real_space_kernel", "domain_padding", "projection_width", "grid", "resolution", "grid_domain",
     "grid_points", "block", "lifting_width", "channel_mlp_width", "channel_mlp_skip",
-    "domain_padding_fraction"
+    "domain_padding_fraction", "activation", "projection_layers", "projection_activation",
+    "padding_mode", "domain_padding_axes"
 };
 inline constexpr int kMaxConfigBytes = 65536;
 inline constexpr int kMaxConfigDepth = 16;
