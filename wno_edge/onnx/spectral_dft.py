@@ -36,13 +36,13 @@ def bin_counts(n: int, m: int) -> np.ndarray:
     return count
 
 
-def corner_weights(spectral) -> list[tuple[torch.Tensor, tuple[bool, ...]]]:
+def corner_weights(spectral, rank: int) -> list[tuple[torch.Tensor, tuple[bool, ...]]]:
     """Each complex weight (in, out, *modes) with, per non-last axis, whether it holds the high
     (negative-frequency) rows: 1-D one corner, 2-D weights1 low and weights2 high rows, 3-D
     weights1..4 in the model's corner_slices() order (D low/high, then H)."""
-    if spectral.rank == 1:
+    if rank == 1:
         return [(spectral.weights1, ())]
-    if spectral.rank == 2:
+    if rank == 2:
         return [(spectral.weights1, (False,)), (spectral.weights2, (True,))]
     highs = [(False, False), (True, False), (False, True), (True, True)]
     return list(zip(spectral.corners(), highs, strict=True))
@@ -65,7 +65,7 @@ class DFTGraph:
     def spectral(self, v: str, spectral, grid: tuple[int, ...], out_channels: int, i: int) -> str:
         """Layer i's spectral convolution of v (B, C, *grid) -> (B, out_channels, *grid)."""
         g, r, n = self.g, len(grid), f"l{i}.spectral"
-        modes = tuple(corner_weights(spectral)[0][0].shape[2:])
+        modes = tuple(corner_weights(spectral, r)[0][0].shape[2:])
         last = 2 + r - 1  # the last grid axis of the (B, C, *grid, 2) tensors
         x = g.op("Reshape", [v, g.ints(f"shape_real_{r}d", [0, 0, *grid, 1])], f"{n}.real")
         x = self.dft(x, last, f"{n}.rfft", onesided=True)
@@ -74,7 +74,7 @@ class DFTGraph:
             x = self.dft(x, axis, f"{n}.dft{axis}")
         counts = bin_counts(grid[-1], modes[-1])
         placed = []
-        for k, (weight, highs) in enumerate(corner_weights(spectral)):
+        for k, (weight, highs) in enumerate(corner_weights(spectral, r)):
             starts = [grid[a] - modes[a] if high else 0 for a, high in enumerate(highs)]
             axes = list(range(2, 2 + len(highs)))
             c = _slice(g, x, axes, starts, [s + m for s, m in zip(starts, modes, strict=False)], f"{n}.corner{k}")
