@@ -43,14 +43,16 @@ U_FP64, U_FP32, U_FP16, U_3XTF32 = 2.0**-53, 2.0**-24, 2.0**-11, 2.0**-21
 
 
 def winograd_error_bound(x, weight, bias, padding: int, tile: int, unit: float, storage: float = 0.0) -> np.ndarray:
-    """A componentwise bound on |y - conv(x, weight)| for Winograd F(m x m, 3 x 3) computed with
-    unit roundoff `unit` and with U, V and y stored at unit roundoff `storage` (float16: U_FP16).
+    """A componentwise bound on |y - conv(x, weight)| for Winograd F(m x m, 3 x 3) (x of rank 4) or
+    F(m, 3) on a line (x of rank 3) computed with unit roundoff `unit` and with U, V and y stored
+    at unit roundoff `storage` (float16: U_FP16).
 
     The standard forward-error bound of a Winograd convolution (Higham's gamma_n over the
     transform's linear maps): |err| <= (n u + 3 u_storage) * S, where S is the same Winograd
-    conv of absolute values, AT (|G||g||GT| . |BT||d||B|) A summed over input channels, and
-    n = 4a + C + 8 bounds the roundings any one term passes through (two a-term input
-    sums, the 3-term weight transform, the C-term channel sum, two a-term output sums).
+    conv of absolute values, AT (|G||g||GT| . |BT||d||B|) A (a line: AT (|G||g| . |BT||d|))
+    summed over input channels, and n = 2 D a + C + 8 bounds the roundings any one term passes
+    through on D spatial axes (a D-pass a-term input sum, the 3-term weight transform, the
+    C-term channel sum, a D-pass a-term output sum).
     """
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -59,18 +61,26 @@ def winograd_error_bound(x, weight, bias, padding: int, tile: int, unit: float, 
     m, a = tile, tile + 2
     BT, G, AT = (np.abs(np.asarray(M, np.float64)) for M in (MATRICES[tile].BT, MATRICES[tile].G, MATRICES[tile].AT))
     x = np.abs(np.asarray(x, np.float64))
-    n, c, h, w = x.shape
-    oh, ow = h + 2 * padding - 2, w + 2 * padding - 2
-    th, tw = -(-oh // m), -(-ow // m)
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, th * m + 2 - h - padding), (padding, tw * m + 2 - w - padding)))
-    d = sliding_window_view(xp, (a, a), axis=(2, 3))[:, :, ::m, ::m]  # n, c, th, tw, a, a
-    V = BT @ d @ BT.T
-    U = G @ np.abs(np.asarray(weight, np.float64)) @ G.T  # k, c, a, a
-    S = AT @ np.einsum("kcij,ncxyij->nkxyij", U, V) @ AT.T  # n, k, th, tw, m, m
-    S = S.transpose(0, 1, 2, 4, 3, 5).reshape(n, -1, th * m, tw * m)[:, :, :oh, :ow]
+    dims = x.ndim - 2
+    n, c, *size = x.shape
+    out = [s + 2 * padding - 2 for s in size]
+    tiles = [-(-o // m) for o in out]
+    pads = [(padding, t * m + 2 - s - padding) for s, t in zip(size, tiles, strict=True)]
+    xp = np.pad(x, ((0, 0), (0, 0), *pads))
+    axes = tuple(range(2, 2 + dims))
+    d = sliding_window_view(xp, (a,) * dims, axis=axes)[(slice(None), slice(None), *(slice(None, None, m),) * dims)]
+    w = np.abs(np.asarray(weight, np.float64))
+    if dims == 2:
+        V = BT @ d @ BT.T  # n, c, th, tw, a, a
+        S = AT @ np.einsum("kcij,ncxyij->nkxyij", G @ w @ G.T, V) @ AT.T  # n, k, th, tw, m, m
+        S = S.transpose(0, 1, 2, 4, 3, 5).reshape(n, -1, tiles[0] * m, tiles[1] * m)
+    else:
+        S = np.einsum("kcj,nctj->nktj", w @ G.T, d @ BT.T) @ AT.T  # n, k, t, m
+        S = S.reshape(n, -1, tiles[0] * m)
+    S = S[(slice(None), slice(None), *(slice(0, o) for o in out))]
     if bias is not None:
-        S = S + np.abs(np.asarray(bias, np.float64))[None, :, None, None]
-    return ((4 * a + c + 8) * unit + 3 * storage) * S
+        S = S + np.abs(np.asarray(bias, np.float64)).reshape(-1, *(1,) * dims)
+    return ((2 * dims * a + c + 8) * unit + 3 * storage) * S
 
 
 def assert_within_bound(y, expected, bound: np.ndarray) -> float:

@@ -271,27 +271,6 @@ LINE_CASES = [(n, c) for n, c in load_cases() if c["x"].ndim == 3]
 UNSUPPORTED, INVALID = 4, 1  # wno_status
 
 
-def line_error_bound(x, weight, bias, padding, tile, unit, storage=0.0):
-    """golden.winograd_error_bound on a line: |err| <= ((2a + C + 8) u + 3 u_storage) S, S the
-    Winograd conv of absolute values AT (|G||g| . |BT||d|) summed over input channels (one
-    a-term input sum, the 3-term weight transform, the C-term channel sum, one a-term output sum)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    m, a = tile, tile + 2
-    BT, G, AT = (np.abs(np.asarray(M, np.float64)) for M in (MATRICES[tile].BT, MATRICES[tile].G, MATRICES[tile].AT))
-    x = np.abs(np.asarray(x, np.float64))
-    n, c, length = x.shape
-    xo = length + 2 * padding - 2
-    t = -(-xo // m)
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, t * m + 2 - length - padding)))
-    V = sliding_window_view(xp, a, axis=2)[:, :, ::m] @ BT.T  # n, c, t, a
-    U = np.abs(np.asarray(weight, np.float64)) @ G.T  # k, c, a
-    S = (np.einsum("kcj,nctj->nktj", U, V) @ AT.T).reshape(n, -1, t * m)[:, :, :xo]
-    if bias is not None:
-        S = S + np.abs(np.asarray(bias, np.float64))[None, :, None]
-    return ((2 * a + c + 8) * unit + 3 * storage) * S
-
-
 def random_line(seed, n, c, k, w):
     rng = np.random.default_rng(seed)
     return (
@@ -342,11 +321,11 @@ def test_emulated_line_kernel_property(emu, n, c, k, w, padding, tile, bias, see
         return
     x, wt, b = random_line(seed, n, c, k, w)
     b = b if bias else None
-    bound = line_error_bound(x, wt, b, padding, tile, U_FP32)
+    bound = winograd_error_bound(x, wt, b, padding, tile, U_FP32)
     assert_within_bound(emulate(emu, x, wt, b, padding, tile, order=1), reference(x, wt, b, padding), bound)
     xh = x.astype(np.float16)
     yh = emulate(emu, xh, wt, b, padding, tile, dtype=FP16, order=2)
-    bound = line_error_bound(xh, wt, b, padding, tile, U_FP32, storage=U_FP16)
+    bound = winograd_error_bound(xh, wt, b, padding, tile, U_FP32, storage=U_FP16)
     assert_within_bound(yh, reference(xh, wt, b, padding), bound)
 
 

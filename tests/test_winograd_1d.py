@@ -5,35 +5,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from golden import U_FP32, U_FP64, assert_within_bound
+from golden import U_FP32, U_FP64, assert_within_bound, winograd_error_bound
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wno_edge.winograd import MATRICES, TILES, conv3_cost, winograd_conv1d
-
-
-def winograd_error_bound_1d(x, weight, bias, padding: int, tile: int, unit: float) -> np.ndarray:
-    """tests/golden.py's bound on a line: |err| <= n u S, S the same Winograd conv of absolute
-    values, AT (|G||g| . |BT||d|) summed over input channels, n = 2a + C + 8 bounding the roundings
-    a term passes through (the a-term input sum, the 3-term weight transform, the C-term channel
-    sum, the a-term output sum, the product and the bias, with the 2-D bound's margin)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    m, a = tile, tile + 2
-    BT, G, AT = (np.abs(MATRICES[tile].BT), np.abs(MATRICES[tile].G), np.abs(MATRICES[tile].AT))
-    x = np.abs(np.asarray(x, np.float64))
-    n, c, length = x.shape
-    xo = length + 2 * padding - 2
-    t = -(-xo // m)
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, t * m + 2 - length - padding)))
-    d = sliding_window_view(xp, a, axis=2)[:, :, ::m]  # n, c, t, a
-    V = d @ BT.T
-    U = np.abs(np.asarray(weight, np.float64)) @ G.T  # k, c, a
-    S = np.einsum("kci,ncti->nkti", U, V) @ AT.T  # n, k, t, m
-    S = S.reshape(n, -1, t * m)[:, :, :xo]
-    if bias is not None:
-        S = S + np.abs(np.asarray(bias, np.float64))[None, :, None]
-    return (2 * a + c + 8) * unit * S
 
 
 def per_tile_reference(x: np.ndarray, g: np.ndarray, padding: int, tile: int) -> np.ndarray:
@@ -78,7 +54,7 @@ def test_matches_conv1d_for_any_shape(n, c, k, length, padding, tile, bias):
     y = winograd_conv1d(x, wt, b, padding=padding, tile=tile)
     assert y.shape == expected.shape
     args = (x.numpy(), wt.numpy(), None if b is None else b.numpy(), padding, tile)
-    assert_within_bound(y.numpy(), expected.numpy(), winograd_error_bound_1d(*args, U_FP64))
+    assert_within_bound(y.numpy(), expected.numpy(), winograd_error_bound(*args, U_FP64))
 
 
 @pytest.mark.parametrize("tile", TILES)
@@ -90,7 +66,7 @@ def test_float32_with_64_input_channels_within_the_bound(tile):
     expected = F.conv1d(x.double(), w.double(), b.double(), padding=1)
     y = winograd_conv1d(x, w, b, padding=1, tile=tile)
     assert y.dtype == torch.float32 and y.shape == expected.shape
-    bound = winograd_error_bound_1d(x.numpy(), w.numpy(), b.numpy(), 1, tile, U_FP32)
+    bound = winograd_error_bound(x.numpy(), w.numpy(), b.numpy(), 1, tile, U_FP32)
     ratio = assert_within_bound(y.numpy(), expected.numpy(), bound)
     rel = ((y.double() - expected).abs().max() / expected.abs().max()).item()
     assert 0 < rel < {2: 1e-6, 4: 2e-6, 6: 5e-6}[tile], rel  # measured 2.3e-7, 4.3e-7, 1.6e-6
