@@ -54,45 +54,53 @@ class DFTGraph:
     def __init__(self, g: GraphBuilder, opset: int):
         self.g, self.opset = g, opset
 
-    def dft(self, x: str, axis: int, name: str, *, inverse: bool = False, onesided: bool = False) -> str:
+    def along(self, x: str, shape: list[int], name: str, *, inverse: bool = False, onesided: bool = False) -> str:
+        """DFT along axis 1 of x reshaped to `shape` ([-1, n, ..., 1 or 2]: the leading axes folded
+        into one). Axis 1 always, because OpenVINO 2026.4 ignores opset 20's axis input and uses
+        1; the Reshape that follows each rfft also absorbs the extra unit axis OpenVINO leaves."""
+        g = self.g
+        x = g.op("Reshape", [x, g.ints("shape_dft", shape)], f"{name}.lines")
         attrs = {"inverse": 1} if inverse else {}
         if onesided:
             attrs["onesided"] = 1
         if self.opset >= 20:
-            return self.g.op("DFT", [x, "", self.g.ints(f"dft_axis_{axis}", axis)], name, **attrs)
-        return self.g.op("DFT", [x], name, axis=axis, **attrs)
+            return g.op("DFT", [x, "", g.ints("dft_axis", 1)], name, **attrs)
+        return g.op("DFT", [x], name, axis=1, **attrs)
 
     def spectral(self, v: str, spectral, grid: tuple[int, ...], out_channels: int, i: int) -> str:
         """Layer i's spectral convolution of v (B, C, *grid) -> (B, out_channels, *grid)."""
         g, r, n = self.g, len(grid), f"l{i}.spectral"
-        modes = tuple(corner_weights(spectral, r)[0][0].shape[2:])
-        last = 2 + r - 1  # the last grid axis of the (B, C, *grid, 2) tensors
-        x = g.op("Reshape", [v, g.ints(f"shape_real_{r}d", [0, 0, *grid, 1])], f"{n}.real")
-        x = self.dft(x, last, f"{n}.rfft", onesided=True)
-        x = _slice(g, x, [last], [0], [modes[-1]], f"{n}.bins")
-        for axis in range(last - 1, 1, -1):
-            x = self.dft(x, axis, f"{n}.dft{axis}")
+        corners = corner_weights(spectral, r)
+        c_in = corners[0][0].shape[0]
+        modes = tuple(corners[0][0].shape[2:])
+        kept = [*grid[:-1], modes[-1]]  # (.., m_last): the axes after the rfft and the bins' Slice
+        x = self.along(v, [-1, grid[-1], 1], f"{n}.rfft", onesided=True)  # (B*C*.., W/2+1, 2)
+        x = _slice(g, x, [1], [0], [modes[-1]], f"{n}.bins")
+        for a in range(r - 2, -1, -1):  # the other axes, last to first, each as axis 1
+            x = self.along(x, [-1, *kept[a:], 2], f"{n}.dft{a}")
+        x = g.op("Reshape", [x, g.ints("shape_spectrum", [-1, c_in, *kept, 2])], f"{n}.spectrum")
         counts = bin_counts(grid[-1], modes[-1])
         placed = []
-        for k, (weight, highs) in enumerate(corner_weights(spectral, r)):
+        for k, (weight, highs) in enumerate(corners):
             starts = [grid[a] - modes[a] if high else 0 for a, high in enumerate(highs)]
             axes = list(range(2, 2 + len(highs)))
             c = _slice(g, x, axes, starts, [s + m for s, m in zip(starts, modes, strict=False)], f"{n}.corner{k}")
             c = self._mix(c, weight, counts, r, out_channels, f"{n}.corner{k}", f"l{i}.spectral.mix{k}")
             before = [0, 0, *starts, 0, 0]
             after = [0, 0, *(grid[a] - starts[a] - modes[a] for a in range(len(highs))), 0, 0]
-            pads = g.ints("pads_corner", before + after)
-            placed.append(g.op("Pad", [c, pads], f"{n}.corner{k}.placed") if any(before + after) else c)
+            if any(before + after):
+                c = g.op("Pad", [c, g.ints("pads_corner", before + after)], f"{n}.corner{k}.placed")
+            placed.append(c)
         y = placed[0]
         for k, c in enumerate(placed[1:], 1):
-            y = g.op("Add", [y, c], f"{n}.corners{k}")
-        for axis in range(2, last):
-            y = self.dft(y, axis, f"{n}.idft{axis}", inverse=True)
-        pad_bins = [0] * (r + 3) + [0, 0, *[0] * (r - 1), grid[-1] - modes[-1], 0]
-        y = g.op("Pad", [y, g.ints("pads_bins", pad_bins)], f"{n}.bins_placed")
-        y = self.dft(y, last, f"{n}.idft{last}", inverse=True)
-        y = _slice(g, y, [last + 1], [0], [1], f"{n}.real_part")
-        return g.op("Reshape", [y, g.ints(f"shape_grid_{r}d", [0, 0, *grid])], n)
+            y = g.op("Add", [y, c], f"{n}.corners{k}")  # (B, O, .., m_last, 2)
+        for a in range(r - 1):
+            y = self.along(y, [-1, *kept[a:], 2], f"{n}.idft{a}", inverse=True)
+        y = g.op("Reshape", [y, g.ints("shape_bins", [-1, modes[-1], 2])], f"{n}.bins_lines")
+        y = g.op("Pad", [y, g.ints("pads_bins", [0, 0, 0, 0, grid[-1] - modes[-1], 0])], f"{n}.bins_placed")
+        y = self.along(y, [-1, grid[-1], 2], f"{n}.irfft", inverse=True)  # (B*O*.., W, 2)
+        y = _slice(g, y, [2], [0], [1], f"{n}.real_part")
+        return g.op("Reshape", [y, g.ints("shape_grid", [-1, out_channels, *grid])], n)
 
     def _mix(self, c: str, weight: torch.Tensor, counts: np.ndarray, r: int, o: int, name: str, init: str) -> str:
         """(B, C, *modes, 2) -> (B, O, *modes, 2): sum_c x[b, c, k] w[c, o, k] c_k, on [re, im]."""
