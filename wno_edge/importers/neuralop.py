@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import pickletools
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -56,6 +55,7 @@ from ..checkpoint import check_bounded, save_model, scan_pickle
 from ..contract import MAX_PICKLE_BYTES, WNOConfig
 from ..errors import WNOEdgeError, not_a_file, one_line, preview
 from ..model import WNO2d
+from ..util.pickle_globals import refuse_foreign_globals
 
 __all__ = [
     "NeuralopImportError",
@@ -118,30 +118,12 @@ TORCH_GLOBALS = frozenset(
     {"collections.OrderedDict", "torch._utils._rebuild_tensor_v2", *(f"torch.{s}Storage" for s in _STORAGES)}
 )
 NAMED_GLOBALS = frozenset({GELU, SPECTRAL_CONV, *OTHER_ACTIVATIONS})
-# Opcodes that name or build objects without a GLOBAL the scan can read: refused outright.
-_REFUSED_OPS = {"STACK_GLOBAL", "INST", "OBJ", "EXT1", "EXT2", "EXT4"}
 
 
 def _scan_pickle(data: bytes, where: str) -> None:
     """Refuse (one line) a pickle that names any global outside the allow-list; runs nothing."""
-    try:
-        for op, arg, _ in pickletools.genops(data):
-            if op.name in _REFUSED_OPS:
-                raise NeuralopImportError(
-                    f"{where}: refused: the pickle uses {op.name}, which a neuraloperator "
-                    "checkpoint never does (nothing was executed)"
-                )
-            if op.name == "GLOBAL":
-                name = str(arg).replace(" ", ".")
-                if name not in TORCH_GLOBALS and name not in NAMED_GLOBALS:
-                    shown = preview(name, 120) if not name.isprintable() or len(name) > 100 else name
-                    raise NeuralopImportError(
-                        f"{where}: refused: the file asks for the global {shown}, {_why(name)} (nothing was executed)"
-                    )
-    except NeuralopImportError:
-        raise
-    except Exception as e:  # truncated or not a pickle at all
-        raise NeuralopImportError(f"{where}: not a readable pickle ({one_line(str(e)) or type(e).__name__})") from None
+    allowed = TORCH_GLOBALS | NAMED_GLOBALS
+    refuse_foreign_globals(data, where, allowed, NeuralopImportError, "a neuraloperator checkpoint", _why)
     scan_pickle(data, where, NeuralopImportError)  # a tuple whose hash would never finish
 
 
