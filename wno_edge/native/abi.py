@@ -25,7 +25,8 @@ class ConvDesc(ctypes.Structure):
     """wno_conv_desc."""
 
     _fields_ = [
-        (name, ctypes.c_int) for name in ("batch", "in_channels", "out_channels", "height", "width", "padding", "tile", "dims")
+        (name, ctypes.c_int)
+        for name in ("batch", "in_channels", "out_channels", "height", "width", "padding", "tile", "dims")
     ]
 
 
