@@ -1,4 +1,5 @@
-"""`wno-edge export`: checkpoint -> FFT-free ONNX with WinogradConv nodes (see docs/export.md)."""
+"""`wno-edge export`: checkpoint -> ONNX with WinogradConv nodes, FFT-free (--spectral matmul) or with the
+standard DFT op (--spectral dft); see docs/export.md."""
 
 from __future__ import annotations
 
@@ -34,14 +35,23 @@ def export(
         "TensorRT with the plugin, OpenVINO via backend='openvino'); direct: plain Conv, standard ops "
         "only (every runtime, TensorRT without the plugin; the native engine still uses Winograd).",
     ),
+    spectral: str = typer.Option(
+        "matmul",
+        "--spectral",
+        help="matmul: the truncated DFT as real MatMuls, no FFT op (every runtime and version: the native engine, "
+        "where it runs fused and fastest, ONNX Runtime, OpenVINO, TensorRT of any version, JetPack 6's 10.3 too); "
+        "dft: the standard ONNX DFT op, for runtimes with an FFT (TensorRT 11.2 or later, ONNX Runtime CPU, "
+        "OpenVINO; the native engine runs it on reference kernels, slower). Sets one flag with --conv.",
+    ),
     tile: int = typer.Option(
         None, "--tile", help=f"Winograd output tile, one of {TILES} (default: the model's winograd_tile)."
     ),
     force: bool = typer.Option(False, "--force", help="Write the file even if the accuracy check fails."),
 ):
-    """Export to FFT-free ONNX, check it, compare ORT and onnx.reference against PyTorch, write atomically."""
+    """Export to ONNX (FFT-free, or with DFT ops: --spectral), check it, compare ORT and onnx.reference against
+    PyTorch, write atomically."""
     from ..onnx import ExportError, export_onnx
-    from ..onnx.export import FLAVOUR_RUNTIMES, NO_KERNEL_RUNTIMES
+    from ..onnx.export import FLAVOUR_RUNTIMES, NO_KERNEL_RUNTIMES, SPECTRAL_RUNTIMES
 
     output = output if output is not None else checkpoint.with_suffix(".onnx")
     try:
@@ -54,6 +64,7 @@ def export(
             fp16=fp16,
             conv=conv,
             tile=tile,
+            spectral=spectral,
             force=force,
         )
     except ExportError as e:
@@ -66,6 +77,8 @@ def export(
         console.print(f"runs on: {NO_KERNEL_RUNTIMES}", highlight=False)
     else:
         console.print(f"--conv {conv} runs on: {FLAVOUR_RUNTIMES[conv]}", highlight=False)
+    if spectral != "matmul":
+        console.print(f"--spectral {spectral} runs on: {SPECTRAL_RUNTIMES[spectral]}", highlight=False)
     if report.forced:
         typer.secho(
             f"warning: {output} written with --force although the accuracy check failed",
