@@ -19,7 +19,7 @@ channels are (x, y, z) along (D, H, W).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import torch
@@ -242,7 +242,8 @@ class WNOLayer(nn.Module):
         return self.real_space(v) + self.spectral(v)
 
 
-ACTIVATION_FUNCTIONS = {"gelu": F.gelu, "silu": F.silu}  # WNOConfig.activation, projection_activation
+# WNOConfig.activation, projection_activation
+ACTIVATION_FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {"gelu": F.gelu, "silu": F.silu}
 
 
 class WNO2d(nn.Module):

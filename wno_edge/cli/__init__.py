@@ -59,7 +59,7 @@ def _root(
 
 
 # Each area keeps its commands in its own module, in the order --help lists them.
-COMMAND_MODULES = ("core", "data", "train", "export", "build", "profile", "neuralop")
+COMMAND_MODULES = ("core", "data", "train", "export", "build", "profile", "neuralop", "physicsnemo")
 for _module in COMMAND_MODULES:
     import_module(f".{_module}", __package__).register(app)
 

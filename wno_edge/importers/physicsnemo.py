@@ -1,7 +1,8 @@
 """NVIDIA PhysicsNeMo FNO checkpoints (.mdlus), read as data: nothing they name is imported or run.
 
-    from wno_edge.importers.physicsnemo import read_checkpoint
+    from wno_edge.importers.physicsnemo import import_physicsnemo, read_checkpoint
     ckpt = read_checkpoint("FNO.mdlus")    # .args (FNOArgs), .metadata, .state_dict
+    import_physicsnemo("FNO.mdlus", "fno.pt")    # a wno-edge checkpoint (the mapping: below)
 
 A checkpoint written by PhysicsNeMo's `Module.save` is a zip (ZIP_STORED) of exactly three
 members, or, from `save(legacy_format=True)` and every Modulus release, an uncompressed tar of
@@ -70,12 +71,17 @@ latent_channels, k = (1,) * d (a 1x1 conv's kernel), m = modes (one per axis):
                  spec_encoder.lift_network.1.* (one module, three names) and
                  decoder_net.layers.j.activation_fn.*
 
-wno-edge's WNO2d today expresses: activation GELU; a decoder of one hidden layer with GELU
-(project1, project2); padding equal on every axis and constant (domain_padding). So
-decoder_activation_fn "silu" (PhysicsNeMo's default), decoder_layers != 1, any other
-activation_fn, per-axis padding and padding_type reflect / replicate / circular need model
-support or a one-line refusal. PhysicsNeMo adds the two 2-D corners (and the four 3-D ones)
-where they overlap (2 * m1 > padded H); wno-edge refuses such a grid.
+The mapping (import_physicsnemo, `wno-edge import-physicsnemo`): an FNO on WNO2d with
+real_space_kernel false (the pointwise W alone), block "wno" (activation after every layer but
+the last, as PhysicsNeMo), lifting_width w // 2, activation = activation_fn, grid =
+coord_features (endpoints of the unit domain: the defaults), padding_mode = padding_type,
+domain_padding = padding when equal on every axis, else domain_padding_axes; projection_width
+= decoder_layer_size, projection_layers = decoder_layers (0 included), projection_activation =
+decoder_activation_fn. Refused in one line naming the argument: an activation_fn or
+decoder_activation_fn other than gelu and silu (prelu, stan, capped_gelu... carry tensors wno-edge
+has no place for), and decoder activations that differ between layers. PhysicsNeMo adds the two
+2-D corners (and the four 3-D ones) where they overlap (2 * m1 > padded H); wno-edge refuses
+such a grid (at import when -r gives it, else at export).
 """
 
 from __future__ import annotations
@@ -90,13 +96,14 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..checkpoint import check_bounded, scan_pickle
+from ..checkpoint import check_bounded, save_model, scan_pickle
+from ..contract import ACTIVATIONS as MAPPED_ACTIVATIONS
 from ..contract import (
     MAX_CHANNELS,
     MAX_CONFIG_BYTES,
@@ -105,9 +112,12 @@ from ..contract import (
     MAX_PICKLE_BYTES,
     MAX_RESOLUTION,
     MAX_WIDTH,
+    WNOConfig,
 )
 from ..errors import WNOEdgeError, not_a_file, one_line, preview
+from ..model import WNO2d, check_state_dict
 from ..runtime.onnx_metadata import parse_config_json
+from ..util.io import refuse_overwrite
 from ..util.pickle_globals import refuse_foreign_globals
 
 __all__ = [
@@ -117,6 +127,10 @@ __all__ = [
     "read_checkpoint",
     "state_dict_shapes",
     "ALLOWED_CLASSES",
+    "ImportReport",
+    "physicsnemo_config",
+    "from_physicsnemo",
+    "import_physicsnemo",
 ]
 
 
@@ -694,3 +708,148 @@ def read_checkpoint(path: str | os.PathLike[str]) -> PhysicsNemoCheckpoint:
         raise PhysicsNemoImportError(f"{where}: unreadable: truncated or corrupt ({one_line(str(e), 80)})") from None
     state = _state_dict(model_bytes, where, shapes)
     return PhysicsNemoCheckpoint(path, layout, class_path, args, dict(raw["__args__"]), metadata, state)
+
+
+# ---- the mapping onto wno-edge's model -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: Path
+    output: Path | None
+    layout: str  # "zip" or "tar"
+    class_path: str
+    config: WNOConfig
+    mapped: dict[str, str]  # PhysicsNeMo's part -> what it became
+
+
+def _refuse_mapping(where: str, name: str, value: Any, why: str) -> PhysicsNemoImportError:
+    return PhysicsNemoImportError(f"{where}: unsupported FNO argument {name}={_shown(value)}: {why}")
+
+
+def physicsnemo_config(ckpt: PhysicsNemoCheckpoint, resolution: tuple[int, ...] | None = None) -> WNOConfig:
+    """The WNOConfig of the FNO ckpt describes (module docstring's table), or one line naming the
+    argument wno-edge cannot express."""
+    a, where = ckpt.args, str(ckpt.path)
+    mappable = f"wno-edge maps {', '.join(MAPPED_ACTIVATIONS)}"
+    if a.activation_fn not in MAPPED_ACTIVATIONS:
+        raise _refuse_mapping(where, "activation_fn", ckpt.raw_args.get("activation_fn"), mappable)
+    decoder = set(a.decoder_activation_fn)
+    if len(decoder) > 1:
+        raise _refuse_mapping(
+            where, "decoder_activation_fn", ckpt.raw_args.get("decoder_activation_fn"), "one activation for every layer"
+        )
+    if decoder - set(MAPPED_ACTIVATIONS):
+        raise _refuse_mapping(where, "decoder_activation_fn", ckpt.raw_args.get("decoder_activation_fn"), mappable)
+    even = len(set(a.padding)) == 1
+    try:
+        config = WNOConfig(
+            in_channels=a.in_channels,
+            out_channels=a.out_channels,
+            width=a.latent_channels,
+            modes=a.modes,
+            n_layers=a.num_fno_layers,
+            real_space_kernel=False,  # an FNO: the pointwise W alone
+            domain_padding=a.padding[0] if even else 0,
+            domain_padding_axes=() if even else a.padding,
+            padding_mode=a.padding_type,
+            projection_width=a.decoder_layer_size,
+            projection_layers=a.decoder_layers,
+            projection_activation=a.decoder_activation_fn[0] if a.decoder_activation_fn else "gelu",
+            activation=a.activation_fn,
+            grid=a.coord_features,  # linspace(0, 1, n) per axis: the default unit domain's endpoints
+            lifting_width=a.latent_channels // 2,
+            resolution=resolution,
+        )
+    except WNOEdgeError as e:
+        raise PhysicsNemoImportError(f"{where}: {e}") from None
+    if resolution is not None:  # refuse a grid the export would refuse, now
+        try:
+            pads = config.axis_paddings(resolution)
+            padded = [n + before + after for n, (before, after) in zip(resolution, pads, strict=True)]
+            WNO2d(replace(config, n_layers=1, width=2)).wno_layers[0].spectral.check_grid(*padded)
+        except WNOEdgeError as e:
+            raise PhysicsNemoImportError(f"{where}: resolution {'x'.join(map(str, resolution))}: {e}") from None
+    return config
+
+
+def _mapped_state_dict(ckpt: PhysicsNemoCheckpoint, config: WNOConfig) -> dict[str, torch.Tensor]:
+    """wno-edge's state dict from PhysicsNeMo's: 1x1 convs of the lift as Linears, the spectral
+    weights' [..., 2] as complex, the decoder's linears as the projection."""
+    sd, a = ckpt.state_dict, ckpt.args
+    lift = "spec_encoder.lift_network"
+
+    def linear(key: str) -> torch.Tensor:  # a 1x1 (1x1x1) conv's weight (out, in, 1, ...) as (out, in)
+        weight = sd[key]
+        return weight.reshape(weight.shape[0], weight.shape[1])
+
+    out = {
+        "lift.weight": linear(f"{lift}.0.conv.weight"),
+        "lift.bias": sd[f"{lift}.0.conv.bias"],
+        "lift2.weight": linear(f"{lift}.2.conv.weight"),
+        "lift2.bias": sd[f"{lift}.2.conv.bias"],
+    }
+    for i in range(a.num_fno_layers):
+        layer = f"spec_encoder.spconv_layers.{i}"
+        for corner in range(1, 2 ** (a.dimension - 1) + 1):  # the same corner order as SpectralConv1d/2d/3d
+            real = sd[f"{layer}.weights{corner}"].to(torch.float32).contiguous()
+            out[f"layers.{i}.spectral.weights{corner}"] = torch.view_as_complex(real)
+        out[f"layers.{i}.pointwise.weight"] = sd[f"spec_encoder.conv_layers.{i}.weight"]
+        out[f"layers.{i}.pointwise.bias"] = sd[f"spec_encoder.conv_layers.{i}.bias"]
+    hidden = ["project1"] + [f"project_hidden.{j}" for j in range(a.decoder_layers - 1)]
+    for j in range(a.decoder_layers):
+        out[f"{hidden[j]}.weight"] = sd[f"decoder_net.layers.{j}.linear.weight"]
+        out[f"{hidden[j]}.bias"] = sd[f"decoder_net.layers.{j}.linear.bias"]
+    out["project2.weight"] = sd["decoder_net.final_layer.linear.weight"]
+    out["project2.bias"] = sd["decoder_net.final_layer.linear.bias"]
+    c = config
+    out.update(
+        input_mean=torch.zeros(c.in_channels),
+        input_std=torch.ones(c.in_channels),
+        output_mean=torch.zeros(c.out_channels),
+        output_std=torch.ones(c.out_channels),
+    )
+    return {k: v.to(torch.complex64 if v.is_complex() else torch.float32) for k, v in out.items()}
+
+
+def from_physicsnemo(ckpt: PhysicsNemoCheckpoint, resolution: tuple[int, ...] | None = None) -> WNO2d:
+    """The WNO2d (an FNO, k = 0) that computes what PhysicsNeMo's FNO of `ckpt` computes."""
+    config = physicsnemo_config(ckpt, resolution)
+    state = _mapped_state_dict(ckpt, config)
+    check_state_dict(config, state)  # a mapping bug, if ever: one line
+    model = WNO2d(config)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _mapping(ckpt: PhysicsNemoCheckpoint, config: WNOConfig) -> dict[str, str]:
+    a = ckpt.args
+    pads = "x".join(map(str, a.padding))
+    return {
+        "lift": f"{a.latent_channels // 2} then {a.latent_channels} channels, {a.activation_fn} between",
+        "coord_features": "grid channels, linspace(0, 1) per axis" if a.coord_features else "none",
+        "padding": f"{pads} cells at the end, {a.padding_type}",
+        "layers": f"{a.num_fno_layers} x (spectral {'x'.join(map(str, a.modes))} modes + 1x1 conv), "
+        f"{a.activation_fn} between",
+        "decoder": f"{a.decoder_layers} hidden layer(s) of {a.decoder_layer_size}"
+        + (f", {a.decoder_activation_fn[0]}" if a.decoder_layers else ""),
+    }
+
+
+def import_physicsnemo(
+    src: str | os.PathLike[str], output: str | os.PathLike[str] | None, resolution: tuple[int, ...] | None = None
+) -> ImportReport:
+    """Read a PhysicsNeMo FNO checkpoint (read_checkpoint: nothing it names is run), map it onto
+    WNO2d and write `output` (a wno-edge checkpoint, load_model reads it) atomically; `resolution`
+    (one size per axis) is recorded as the export's default grid. One-line errors, nothing written."""
+    src = Path(src)
+    if output is not None:
+        refuse_overwrite(output, src)
+    ckpt = read_checkpoint(src)
+    model = from_physicsnemo(ckpt, resolution)
+    report = ImportReport(src, None, ckpt.layout, ckpt.class_path, model.config, _mapping(ckpt, model.config))
+    if output is not None:
+        version = ckpt.metadata.get("physicsnemo_version", ckpt.metadata.get("modulus_version", "?"))
+        save_model(model, output, {"imported_from": f"PhysicsNeMo {version} {ckpt.class_path}: {src.name}"})
+        report = replace(report, output=Path(output))
+    return report

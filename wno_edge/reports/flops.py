@@ -19,7 +19,7 @@ from ..winograd import ConvCost, conv_cost
 class ModelCost:
     grid: tuple[int, ...]  # (H, W), or (X,) for a 1-D model
     batch: int
-    pointwise_macs: int  # lifting, projection, channel MLPs (and W alone in the FNO special case)
+    pointwise_macs: int  # lifting, projection, channel MLPs, W alone (an FNO), padding by values (MatMuls)
     spectral_macs: int  # truncated DFT, mode mixing, inverse DFT
     conv_direct: ConvCost  # all layers' 3x3 (1-D: 3-tap) convs computed directly (W folded in)
     conv_winograd: dict[int, ConvCost]  # the same by Winograd F(tile, 3), per tile
@@ -65,7 +65,19 @@ def grid_cost(config: WNOConfig, grid: tuple[int, ...], batch: int = 1) -> Model
     points, padded_points = math.prod(grid), math.prod(padded)
     lift_in = c.in_channels + (c.rank if c.grid else 0)
     lifted = lift_in * c.lifting_width + c.lifting_width * c.width if c.lifting_width else lift_in * c.width
-    pointwise = batch * points * (lifted + c.width * c.projection_width + c.projection_width * c.out_channels)
+    pw = c.projection_width
+    if c.projection_layers:  # project1, projection_layers - 1 hidden layers, project2
+        projection = c.width * pw + (c.projection_layers - 1) * pw * pw + pw * c.out_channels
+    else:
+        projection = c.width * c.out_channels
+    pointwise = batch * points * (lifted + projection)
+    if c.padding_mode != "constant":  # the export pads by 0/1 MatMuls, one axis at a time, on the lifted field
+        sizes = list(grid)
+        for axis, (before, after) in enumerate(c.axis_paddings(grid)):
+            if before or after:
+                out = sizes[axis] + before + after
+                pointwise += batch * c.width * math.prod(sizes) // sizes[axis] * out * sizes[axis]
+                sizes[axis] = out
     if c.channel_mlp_width:  # per layer on the padded grid: two 1x1 maps, plus the skip's
         mlp = 2 * c.width * c.channel_mlp_width + (c.width * c.width if c.channel_mlp_skip else 0)
         pointwise += batch * c.n_layers * padded_points * mlp
