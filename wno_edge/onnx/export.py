@@ -382,7 +382,7 @@ def _layers(g: GraphBuilder, model: WNO2d, v: str, padded: tuple[int, ...], opts
     """Every WNO layer with GELU between them, on the padded grid (Hp, Wp) or (Xp,); True if any
     layer is a WinogradConv."""
     dft = DFTGraph(g, opts.opset) if opts.spectral == SPECTRAL_DFT else None
-    bases = None if dft else _bases(g, model, padded)
+    bases = {} if dft else _bases(g, model, padded)
     any_winograd = False
     for i, layer in enumerate(model.wno_layers):
         r, is_winograd = _real_space(g, layer, v, i, opts)
