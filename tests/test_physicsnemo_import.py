@@ -277,3 +277,41 @@ def test_graph_macs_are_the_flops_count():
     cost = grid_cost(cfg, grid)
     combine = cfg.n_layers * 2 * cfg.modes[0] * cfg.modes[1] * cfg.width * 4 * 2
     assert graph_stats(proto).macs == cost.pointwise_macs + cost.spectral_macs + combine
+
+
+def test_python_and_cpp_read_the_new_config_keys_alike(tmp_path):
+    """The engine's config reader (runtime/engine/config.cpp) accepts exactly the texts
+    WNOConfig accepts, for the keys PhysicsNeMo's FNO added."""
+    from test_config_grammar import BUILD as GRAMMAR_BUILD
+    from test_config_grammar import NATIVE_OPTIONS as GRAMMAR_OPTIONS
+    from test_config_grammar import assert_agree, build_probe, python_reads
+
+    probe = build_probe(GRAMMAR_BUILD, GRAMMAR_OPTIONS)
+    imported = from_physicsnemo(read_checkpoint(fixture("fno2d_reflect")[0])).config
+    base = '{"in_channels": 1, "out_channels": 2, '
+    accepted = [
+        json.dumps(imported.to_dict()),
+        json.dumps(from_physicsnemo(read_checkpoint(fixture("fno3d_gelu")[0])).config.to_dict()),
+        base + '"activation": "silu", "projection_activation": "silu", "projection_layers": 0}',
+        base + '"padding_mode": "circular", "domain_padding": 0, "domain_padding_axes": [3, 0]}',
+        base + '"domain_padding_axes": []}',
+        base + '"modes": [4], "domain_padding": 0, "domain_padding_axes": [5]}',
+    ]
+    refused = [
+        base + '"activation": "relu"}',
+        base + '"projection_activation": 1}',
+        base + '"projection_layers": -1}',
+        base + '"projection_layers": 1.5}',
+        base + '"projection_layers": true}',
+        base + '"padding_mode": "zeros"}',
+        base + '"domain_padding": 0, "domain_padding_axes": [1]}',
+        base + '"domain_padding_axes": [1, 2]}',  # domain_padding defaults to 2
+        base + '"domain_padding": 0, "domain_padding_axes": [-1, 0]}',
+        base + '"domain_padding": 0, "domain_padding_axes": [1.0, 2]}',
+        base + '"domain_padding_axes": null}',
+        base + '"block": "neuralop", "activation": "silu"}',
+        base + '"domain_padding": 0, "domain_padding_axes": [1, 1], "domain_padding_fraction": [0.1, 0.1]}',
+    ]
+    assert all(python_reads(tmp_path, t)[0] is not None for t in accepted)
+    assert all(python_reads(tmp_path, t)[0] is None for t in refused)
+    assert_agree(tmp_path, probe, [t.encode() for t in accepted + refused])
