@@ -279,11 +279,13 @@ void dft(const GraphNode& n, const Value& x, const Value& y, const double* tw, c
     for (long long i = 0; i < inner; ++i) {
       const float* line = px + o * have * inner * cin + i * cin;
       float* dst = py + o * got * inner * cout + i * cout;
+      const long long step = inner * cin;
       for (long long k = 0; k < got; ++k) {
         double re = 0.0, im = 0.0;
-        for (long long j = 0; j < used; ++j) {
-          const long long t = j * k % len;
-          const double xr = line[j * inner * cin], xi = cin == 2 ? line[j * inner * cin + 1] : 0.0;
+        const long long turn = k % len;
+        long long t = 0;  // j * k mod n, advanced by k each term (no division in the loop)
+        for (long long j = 0; j < used; ++j, t = t + turn >= len ? t + turn - len : t + turn) {
+          const double xr = line[j * step], xi = cin == 2 ? line[j * step + 1] : 0.0;
           if (irfft) {  // bin j stands for itself and its conjugate twin, except 0 and n/2
             const double twice = j == 0 || 2 * j == len ? 1.0 : 2.0;
             re += twice * (xr * cs[t] - xi * sn[t]);
