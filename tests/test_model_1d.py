@@ -167,8 +167,34 @@ def test_every_tile_computes_the_direct_function_in_float64():
         direct = model.set_conv(None)(x)
         for tile in TILES:
             assert relative(model.set_conv(tile)(x), direct) < 1e-12, tile
-    with pytest.raises(WNOEdgeError, match="native kernel has no 1-D path"):
-        model.set_conv(4, backend="native")
+
+
+def test_native_backend_runs_the_line_kernel():
+    """set_conv(tile, backend="native"): the CPU kernel's F(m, 3) path (float32) computes the
+    model's function, and gradients flow through the op (conv1d's exact gradient)."""
+    from wno_edge import native
+
+    ok, why = native.available()
+    if not ok:
+        pytest.skip(f"the native kernel is not available: {why}")
+    torch.manual_seed(1)
+    model = WNO2d(WNOConfig(**SMALL)).eval()
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.kernel.normal_(0, 0.3)
+    x = torch.randn(3, 3, 45)
+    with torch.no_grad():
+        direct = model.set_conv(None)(x)
+        for tile in TILES:
+            assert relative(model.set_conv(tile, backend="native")(x), direct) < 1e-5, tile
+    x.requires_grad_(True)
+    model.set_conv(4, backend="native")(x).square().sum().backward()
+    grad_native = x.grad.clone()
+    x.grad = None
+    model.set_conv(None)(x).square().sum().backward()
+    assert relative(grad_native, x.grad) < 1e-5
+    with pytest.raises(WNOEdgeError, match="no 3-D path"):
+        WNO2d(WNOConfig(1, 1, width=4, modes=(2, 2, 2), real_space_kernel=False)).set_conv(4, backend="native")
 
 
 def test_resolution_independent_and_shapes_checked():

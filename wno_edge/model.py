@@ -172,7 +172,7 @@ class WNOLayer(nn.Module):
         super().__init__()
         self.rank = rank = len(modes)
         self.tile: int | None = tile  # None: direct convolution (WNO2d.set_conv)
-        self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32, 2-D)
+        self.backend = "torch"  # or "native": runtime/'s fused CPU kernel (inference, float32, 1-D or 2-D)
         if rank == 3 and real_space_kernel:
             raise WNOEdgeError("a 3-D model is an FNO: real_space_kernel must be false (no 3x3x3 Winograd convolution)")
         conv: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[rank]  # the 1x1 (1x1x1) maps
@@ -226,17 +226,15 @@ class WNOLayer(nn.Module):
         if self.kernel is None:
             return self.pointwise(v)
         weight = self.real_space_weight() if torch.is_grad_enabled() else self._inference_weight()
-        if self.rank == 1:
-            if self.tile is None:
-                return F.conv1d(v, weight, self.pointwise.bias, padding=1)
-            return winograd_conv1d(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
         if self.tile is None:  # direct convolution: same function, the framework's fastest kernel
-            return F.conv2d(v, weight, self.pointwise.bias, padding=1)
-        if self.backend == "native":
+            conv = F.conv1d if self.rank == 1 else F.conv2d
+            return conv(v, weight, self.pointwise.bias, padding=1)
+        if self.backend == "native":  # either rank: the kernel's dims 1 path runs a line
             from .native import winograd_conv2d as native_conv2d
 
             return native_conv2d(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
-        return winograd_conv2d(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
+        winograd = winograd_conv1d if self.rank == 1 else winograd_conv2d
+        return winograd(v, weight, self.pointwise.bias, padding=1, tile=self.tile)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
         return self.real_space(v) + self.spectral(v)
@@ -309,9 +307,8 @@ class WNO2d(nn.Module):
             raise WNOEdgeError(f"Winograd tile must be one of {TILES} or None, got {tile!r}")
         if backend not in ("torch", "native"):
             raise WNOEdgeError(f"backend must be torch or native, got {backend!r}")
-        if backend == "native" and self.config.rank != 2:
-            r = self.config.rank
-            raise WNOEdgeError(f"the native kernel has no {r}-D path yet: use backend torch for a {r}-D model")
+        if backend == "native" and self.config.rank == 3:
+            raise WNOEdgeError("the native kernel has no 3-D path (a 3-D model is an FNO): use backend torch")
         for layer in self.wno_layers:
             layer.tile, layer.backend = tile, backend
         return self

@@ -1,4 +1,5 @@
-"""The native CPU Winograd kernel as a torch op: "wno_edge::winograd_conv2d".
+"""The native CPU Winograd kernel as a torch op: "wno_edge::winograd_conv2d", on (N, C, H, W) with a
+(K, C, 3, 3) weight, or on a line, (N, C, X) with a (K, C, 3) weight (the kernel's dims 1 path).
 
 A torch.library.custom_op with a fake impl for tracing. It is an inference kernel; its
 backward is the exact gradient of conv2d computed by PyTorch (torch.nn.grad), which the
@@ -14,7 +15,7 @@ import weakref
 import torch
 from torch import Tensor
 
-from ..winograd import check_conv3x3_args
+from ..winograd import check_conv3_args, check_conv3x3_args
 from . import library
 from .abi import ConvDesc
 from .library import check, load
@@ -35,8 +36,16 @@ def get_num_threads() -> int:
 
 
 def _desc(x_shape, k: int, padding: int, tile: int) -> ConvDesc:
+    """The kernel's descriptor of x (N, C, H, W), or of a line x (N, C, X) (dims 1, height 1)."""
+    if len(x_shape) == 3:
+        n, c, w = x_shape
+        return ConvDesc(n, c, k, 1, w, padding, tile, 1)
     n, c, h, w = x_shape
-    return ConvDesc(n, c, k, h, w, padding, tile)
+    return ConvDesc(n, c, k, h, w, padding, tile, 2)
+
+
+def _output_shape(x_shape, k: int, padding: int) -> tuple[int, ...]:
+    return (x_shape[0], k, *(s + 2 * padding - 2 for s in x_shape[2:]))
 
 
 # Transformed weights, reused while the weight tensor is alive and unchanged (same object,
@@ -45,7 +54,8 @@ _weight_cache: dict[tuple[int, int], tuple[weakref.ref, int, Tensor]] = {}
 
 
 def transform_weights(weight: Tensor, tile: int) -> Tensor:
-    """Packed U = G g G^T for the CPU kernel (an opaque float32 buffer), cached."""
+    """Packed U = G g G^T (a line's (K, C, 3) weight: G g) for the CPU kernel (an opaque float32
+    buffer), cached."""
     lib = load()
     try:
         version = weight._version
@@ -56,7 +66,7 @@ def transform_weights(weight: Tensor, tile: int) -> Tensor:
     if version is not None and hit and hit[0]() is weight and hit[1] == version:
         return hit[2]
     k, c = weight.shape[:2]
-    desc = ConvDesc(1, c, k, 3, 3, 1, tile)
+    desc = _desc((1, c, 3) if weight.dim() == 3 else (1, c, 3, 3), k, 1, tile)
     w = weight.detach().to(torch.float32).contiguous()
     nbytes = lib.wno_cpu_weight_size(ctypes.byref(desc))
     packed = torch.empty(nbytes // 4, dtype=torch.float32)
@@ -91,12 +101,11 @@ def _workspace(nbytes: int) -> Tensor:
 def _conv2d_cpu(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, tile: int) -> Tensor:
     lib = load()
     x = x.contiguous()
-    n, _, h, w = x.shape
     k = weight.shape[0]
     desc = _desc(x.shape, k, padding, tile)
     packed = transform_weights(weight, tile)
     threads = get_num_threads()
-    y = torch.empty((n, k, h + 2 * padding - 2, w + 2 * padding - 2), dtype=torch.float32)
+    y = torch.empty(_output_shape(x.shape, k, padding), dtype=torch.float32)
     workspace = _workspace(lib.wno_cpu_workspace_size(ctypes.byref(desc), threads))
     b = bias.detach().to(torch.float32).contiguous() if bias is not None else None
     status = lib.wno_cpu_conv2d(
@@ -115,14 +124,13 @@ def _conv2d_cpu(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, ti
 
 @torch.library.custom_op("wno_edge::winograd_conv2d", mutates_args=(), device_types="cpu")
 def winograd_conv2d_op(x: Tensor, weight: Tensor, bias: Tensor | None, padding: int, tile: int) -> Tensor:
-    """3x3 stride-1 conv by the native CPU Winograd kernel (float32)."""
+    """3x3 (a line: 3-tap) stride-1 conv by the native CPU Winograd kernel (float32)."""
     return _conv2d_cpu(x, weight, bias, padding, tile)
 
 
 @winograd_conv2d_op.register_fake
 def _(x, weight, bias, padding, tile):
-    n, _, h, w = x.shape
-    return x.new_empty((n, weight.shape[0], h + 2 * padding - 2, w + 2 * padding - 2))
+    return x.new_empty(_output_shape(x.shape, weight.shape[0], padding))
 
 
 def _setup_context(ctx, inputs, output):
@@ -134,13 +142,16 @@ def _setup_context(ctx, inputs, output):
 
 def _backward(ctx, grad):
     x, weight = ctx.saved_tensors
+    line = x.dim() == 3
+    conv_input = torch.nn.grad.conv1d_input if line else torch.nn.grad.conv2d_input
+    conv_weight = torch.nn.grad.conv1d_weight if line else torch.nn.grad.conv2d_weight
     gx = gw = gb = None
     if ctx.needs_input_grad[0]:
-        gx = torch.nn.grad.conv2d_input(x.shape, weight, grad, padding=ctx.padding)
+        gx = conv_input(x.shape, weight, grad, padding=ctx.padding)
     if ctx.needs_input_grad[1]:
-        gw = torch.nn.grad.conv2d_weight(x, weight.shape, grad, padding=ctx.padding)
+        gw = conv_weight(x, weight.shape, grad, padding=ctx.padding)
     if ctx.has_bias and ctx.needs_input_grad[2]:
-        gb = grad.sum(dim=(0, 2, 3))
+        gb = grad.sum(dim=(0, *range(2, grad.dim())))
     return gx, gw, gb, None, None
 
 
@@ -148,8 +159,12 @@ winograd_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def winograd_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, padding: int = 1, tile: int = 4) -> Tensor:
-    """Checked entry to the op: CPU float32 tensors, x (N,C,H,W), weight (K,C,3,3)."""
-    check_conv3x3_args(x, weight, padding, tile)
+    """Checked entry to the op: CPU float32 tensors, x (N,C,H,W) and weight (K,C,3,3), or a line:
+    x (N,C,X) and weight (K,C,3)."""
+    if x.dim() == 3:
+        check_conv3_args(x, weight, padding, tile)
+    else:
+        check_conv3x3_args(x, weight, padding, tile)
     tensors = [t for t in (x, weight, bias) if t is not None]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         raise ValueError(
