@@ -60,7 +60,8 @@ typedef struct wno_conv_desc {
 
 WNO_API int wno_abi_version(void);
 WNO_API const char* wno_status_string(wno_status status);
-/* Output height/width: H + 2 * padding - 2, W + 2 * padding - 2 (dims 1: 1, W + 2 * padding - 2). */
+/* Output height/width: H + 2 * padding - 2, W + 2 * padding - 2 (dims 1: 1, W + 2 * padding - 2).
+ */
 WNO_API wno_status wno_conv_output_size(const wno_conv_desc* desc, int* out_height, int* out_width);
 
 /* ---- CPU kernel: float32, NCHW, multi-threaded. ---------------------------------
