@@ -2,7 +2,9 @@
 ONNX DFT op (wno_edge/onnx/spectral_dft.py) for 1-D, 2-D and 3-D models, WNOs (--conv winograd
 and direct) and FNOs, at opsets 17 (axis attribute) and 20 (axis input). ONNX Runtime, OpenVINO
 and the native engine (its DFT reference kernel) each equal the PyTorch model within 1e-4 of
-max|y|; the file has DFT nodes and no DFT basis; bad --spectral values are refused in one line."""
+max|y|; the engine runs 1-D and 2-D ones fused (its plan covers every node, the DFTs with the
+MatMul form's GEMMs); the file has DFT nodes and no DFT basis; bad --spectral values are
+refused in one line."""
 
 from __future__ import annotations
 
@@ -82,9 +84,14 @@ def test_dft_export_equals_pytorch_on_every_runtime(lib, tmp_path, name, opset):
     x = np.random.default_rng(opset).standard_normal((2, model.config.in_channels, *grid)).astype(np.float32)
     with torch.no_grad():
         want = model(torch.from_numpy(x)).numpy()
-    assert rel(run_onnxruntime(proto, {INPUT_NAME: x}), want) <= TOLERANCE
+    y_ort = run_onnxruntime(proto, {INPUT_NAME: x})
+    assert rel(y_ort, want) <= TOLERANCE
     with runtime.load(path, backend="native", library=lib, batch=2) as session:
-        assert rel(session.run(x), want) <= TOLERANCE
+        y = session.run(x)
+        assert rel(y, want) <= TOLERANCE and rel(y, y_ort) <= 1e-5  # the engine equals ORT on the file
+        if len(grid) < 3:  # the fused stages take the DFT nodes (3-D runs on reference kernels)
+            assert session.plan.startswith(f"plan: fused WNO pipeline, {len(model.layers)} layers"), session.plan
+            assert "all covered by fusion patterns" in session.plan and "(DFT)" in session.plan
     pytest.importorskip("openvino")
     with runtime.load(path, backend="openvino", batch=2) as session:
         assert rel(session.run(x), want) <= TOLERANCE
@@ -123,3 +130,49 @@ def test_cli_export_spectral_dft(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--spectral must be one of matmul, dft" in err and "\n" not in err and "Traceback" not in err
     assert not (tmp_path / "x.onnx").exists()
+
+
+def _edit(proto: onnx.ModelProto, output: str, edit) -> onnx.ModelProto:
+    edited = onnx.ModelProto()
+    edited.CopyFrom(proto)
+    (node,) = [n for n in edited.graph.node if n.output[0] == output]
+    edit(edited, node)
+    del edited.metadata_props[:]  # the checksums no longer hold
+    return edited
+
+
+def _set_attr(name: str, value: int):
+    def edit(_, node):
+        for a in node.attribute:
+            if a.name == name:
+                a.i = value
+                return
+        node.attribute.append(onnx.helper.make_attribute(name, value))
+
+    return edit
+
+
+def _scale_mixing(proto, node):
+    init = next(t for t in proto.graph.initializer if t.name == node.input[1])
+    init.CopyFrom(onnx.numpy_helper.from_array(2 * onnx.numpy_helper.to_array(init), init.name))
+
+
+@pytest.mark.parametrize(
+    "output, edit, fused",
+    [
+        ("l1.spectral.corner1.mix", _scale_mixing, True),  # other weights, the same pattern
+        ("l0.spectral.rfft", _set_attr("onesided", 0), False),  # the full spectrum: not the stage's
+        ("l1.spectral.idft0", _set_attr("inverse", 0), False),  # a forward DFT on the way back
+    ],
+)
+def test_edited_dft_export_equals_onnxruntime(lib, tmp_path, output, edit, fused):
+    """The engine fuses a DFT-form layer only as the exporter writes it; edited, it equals ONNX
+    Runtime either way (the layers no pattern takes run on the reference kernels)."""
+    model = make_model(5, real_space_kernel=False)
+    proto = _edit(build_model_proto(model, resolution=(16, 16), opset=17, spectral="dft"), output, edit)
+    path = tmp_path / "edited.onnx"
+    path.write_bytes(proto.SerializeToString())
+    x = np.random.default_rng(2).standard_normal((2, 2, 16, 16)).astype(np.float32)
+    with runtime.load(path, backend="native", library=lib, batch=2, verify_checksum=False) as session:
+        assert rel(session.run(x), run_onnxruntime(proto, {INPUT_NAME: x})) <= 1e-5
+        assert ("all covered by fusion patterns" in session.plan) == fused, session.plan

@@ -319,6 +319,10 @@ Error fill_layers(const Source& src, const Graph& g, const WnoMatch& wm, Engine*
     } else {
       put(L.pointwise, wt);
     }
+    if (M.mixing < 0) {  // a DFT-form layer: its corners' weights, gathered by the matcher
+      pack_mixing(M.mixing_data, *e, L.mix);
+      continue;
+    }
     pack_mixing(g.floats(M.mixing), *e, L.mix);
     src.drop(g.value(M.mixing).init->data);
   }
@@ -357,11 +361,13 @@ Error load_fused(const Source& src, const Graph& g, const WnoMatch& wm, int thre
     put(e->lift2_w, weights(g, wm, wm.lift2_w));
     put(e->lift2_b, g.floats(wm.lift2_b));
   }
-  pack_w_bases(g.floats(wm.fwd_w), g.floats(wm.inv_w), e);
+  // The bases: initializers, or the matcher's for a DFT-form file (wm.dft_nodes).
+  auto basis = [&](int id, int k) { return wm.dft_nodes ? wm.bases[k] : g.floats(id); };
+  pack_w_bases(basis(wm.fwd_w, 0), basis(wm.inv_w, 3), e);
   // A line's H transform over its one row is the identity on [re; im].
   const std::vector<float> identity = {1.f, 0.f, 0.f, 1.f};
-  pack_h_bases(wm.dims == 2 ? g.floats(wm.fwd_h) : identity,
-               wm.dims == 2 ? g.floats(wm.inv_h) : identity, e);
+  pack_h_bases(wm.dims == 2 ? basis(wm.fwd_h, 1) : identity,
+               wm.dims == 2 ? basis(wm.inv_h, 2) : identity, e);
   if (wm.project) {
     put(e->p1_w, g.floats(wm.p1_w));
     put(e->p1_b, g.floats(wm.p1_b));

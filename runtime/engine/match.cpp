@@ -202,6 +202,18 @@ class Matcher {
   bool share_bases(const int bases[4], long long m2, long long k1);
   long long kept_rows(int mm0) const;
   int spectral(int v, LayerMatch* L, std::vector<int>* nodes);
+  bool reads_spectrum(int v) const;
+  int dft_step(int v, std::string_view type, const Shape& want, std::vector<int>* nodes,
+               int nd = -1);
+  int dft_node(int v, bool inverse, bool onesided, long long n, const Shape& want,
+               std::vector<int>* nodes);
+  int slice_step(int v, const Shape& starts, const Shape& want, std::vector<int>* nodes,
+                 int nd = -1);
+  int pad_step(int v, const Shape& begin, const Shape& end, const Shape& want,
+               std::vector<int>* nodes);
+  int corner_mix(int v, const Shape& modes, int* mixing, std::vector<int>* nodes);
+  int dft_spectral(int v, LayerMatch* L, std::vector<int>* nodes);
+  void synthesize_bases();
   bool layer(int* v, std::vector<int>* nodes);
   int channel_mlp(int t, int v_in, LayerMatch* L, std::vector<int>* nodes);
   bool project(int v);
@@ -419,7 +431,8 @@ long long Matcher::kept_rows(int mm0) const {
 
 int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
   const int mm0 = consumer(v, "MatMul");
-  if (mm0 < 0 || !is(mm0, "MatMul", 2)) return -1;
+  if (mm0 < 0) return dft_spectral(v, L, nodes);
+  if (!is(mm0, "MatMul", 2)) return -1;
   const Shape& fw = shape(node(mm0).in[1]);
   if (fw.size() != 2 || fw[0] != m_.wp || fw[1] % 2) return -1;
   const long long M2 = fw[1] / 2, K1 = m_.dims == 2 ? kept_rows(mm0) : 1;
@@ -470,6 +483,7 @@ int Matcher::spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
 
 // One set of DFT bases serves every layer: the first layer's, or equal values.
 bool Matcher::share_bases(const int bases[4], long long m2, long long k1) {
+  if (m_.dft_nodes) return false;  // one form per block: its bases are synthesized
   int* mine[4] = {&m_.fwd_w, &m_.fwd_h, &m_.inv_h, &m_.inv_w};
   for (int b = 0; b < 4; ++b) {
     if (bases[b] < 0) continue;  // a line has no H bases
@@ -483,6 +497,236 @@ bool Matcher::share_bases(const int bases[4], long long m2, long long k1) {
   m_.m2 = static_cast<int>(m2);
   m_.k1 = static_cast<int>(k1);
   return true;
+}
+
+// ---- the spectral branch written with ONNX DFT nodes (wno_edge/onnx/spectral_dft.py) ----------
+// Every DFT runs along axis 1 of a Reshape of the (N, C, ...) field: rfft along W, the m2 lowest
+// bins sliced, a DFT along H; per corner of kept rows a Slice, the complex mixing and a Pad back
+// to Hp rows; the corners added, the inverse DFT along H, the bins padded to Wp, the inverse DFT
+// along W and its real part. The fused stage computes the same with the MatMul form's GEMMs:
+// only the kept modes, never the full spectra the nodes describe.
+
+// A layer's input that a spectral branch reads: a MatMul (the MatMul form) or a Reshape into a DFT.
+bool Matcher::reads_spectrum(int v) const {
+  if (consumer(v, "MatMul") >= 0) return true;
+  const int r = consumer(v, "Reshape");
+  return r >= 0 && next(out(r), "DFT") >= 0;
+}
+
+// Node nd (default: the sole consumer of v) is `type` (ONNX domain) reading v first and writing
+// `want`; a Reshape has its shape input and allowzero 0. Appends it; its output or -1.
+int Matcher::dft_step(int v, std::string_view type, const Shape& want, std::vector<int>* nodes,
+                      int nd) {
+  if (v < 0) return -1;
+  if (nd < 0) nd = g_.sole_consumer(v);
+  if (nd < 0 || op(nd) != type || !onnx_domain(node(nd).node->domain)) return -1;
+  const GraphNode& n = node(nd);
+  if (n.in.empty() || n.in[0] != v || n.out.size() != 1 || shape(out(nd)) != want) return -1;
+  if (type == "Reshape") {
+    const Attribute* az = n.node->find("allowzero");
+    if (n.in.size() != 2 || !attrs_within(nd, {"allowzero"}) || (az && az->i != 0)) return -1;
+  }
+  nodes->push_back(nd);
+  return out(nd);
+}
+
+// A DFT along axis 1 of length n (build_graph resolved the axis, its length and the options).
+int Matcher::dft_node(int v, bool inverse, bool onesided, long long n, const Shape& want,
+                      std::vector<int>* nodes) {
+  const int nd = v >= 0 ? g_.sole_consumer(v) : -1;
+  if (nd < 0 || op(nd) != "DFT") return -1;
+  const NodeParams& p = node(nd).p;
+  if (p.dft_axis != 1 || p.dft_inverse != inverse || p.dft_onesided != onesided ||
+      p.dft_length != n || shape(v)[1] != n)  // no dft_length padding or truncation
+    return -1;
+  return dft_step(v, "DFT", want, nodes, nd);
+}
+
+// A Slice from `starts` with steps of 1 (build_graph resolved them per axis) to `want`.
+int Matcher::slice_step(int v, const Shape& starts, const Shape& want, std::vector<int>* nodes,
+                        int nd) {
+  if (v < 0) return -1;
+  if (nd < 0) nd = g_.sole_consumer(v);
+  if (nd < 0 || op(nd) != "Slice" || node(nd).p.starts != starts) return -1;
+  const Shape& steps = node(nd).p.steps;
+  if (!std::all_of(steps.begin(), steps.end(), [](long long s) { return s == 1; })) return -1;
+  return dft_step(v, "Slice", want, nodes, nd);
+}
+
+// A Pad with zeros, `begin` and `end` per axis.
+int Matcher::pad_step(int v, const Shape& begin, const Shape& end, const Shape& want,
+                      std::vector<int>* nodes) {
+  const int nd = v >= 0 ? g_.sole_consumer(v) : -1;
+  if (nd < 0 || op(nd) != "Pad") return -1;
+  const NodeParams& p = node(nd).p;
+  if (p.begin != begin || p.end != end || p.value != 0.0f) return -1;
+  return dft_step(v, "Pad", want, nodes, nd);
+}
+
+// (N, C, *modes, 2) -> (N, C, *modes, 2): the complex mixing on [re, im] (*mixing: its weights).
+int Matcher::corner_mix(int v, const Shape& modes, int* mixing, std::vector<int>* nodes) {
+  const long long N = m_.n, C = m_.c;
+  const bool plane = modes.size() == 2;
+  auto shaped = [&](std::initializer_list<long long> tail) {
+    Shape s = modes;
+    s.insert(s.end(), tail);
+    return s;
+  };
+  const int t0 = g_.sole_consumer(v);
+  if (t0 < 0 || op(t0) != "Transpose" ||
+      node(t0).p.perm != (plane ? Shape{2, 3, 0, 4, 1} : Shape{2, 0, 3, 1}))
+    return -1;
+  int x = dft_step(v, "Transpose", shaped({N, 2, C}), nodes, t0);
+  const int mm = x >= 0 ? g_.sole_consumer(x) : -1;
+  if (mm < 0 || !is(mm, "MatMul", 2) || node(mm).in[0] != x ||
+      !float_init(node(mm).in[1], shaped({1, C, 2 * C})))
+    return -1;
+  *mixing = node(mm).in[1];
+  x = dft_step(x, "MatMul", shaped({N, 2, 2 * C}), nodes, mm);
+  x = dft_step(x, "Reshape", shaped({N, 4, C}), nodes);
+  const int t1 = x >= 0 ? g_.sole_consumer(x) : -1;
+  if (t1 < 0 || op(t1) != "Transpose" ||
+      node(t1).p.perm != (plane ? Shape{0, 1, 2, 4, 3} : Shape{0, 1, 3, 2}))
+    return -1;
+  x = dft_step(x, "Transpose", shaped({N, C, 4}), nodes, t1);
+  const int cm = x >= 0 ? g_.sole_consumer(x) : -1;
+  if (cm < 0 || !is(cm, "MatMul", 2) || node(cm).in[0] != x || !float_init(node(cm).in[1], {4, 2}))
+    return -1;
+  const std::vector<float> combine = g_.floats(node(cm).in[1]);
+  if (std::memcmp(combine.data(), contract::kCombineComplex, sizeof contract::kCombineComplex))
+    return -1;
+  x = dft_step(x, "MatMul", shaped({N, C, 2}), nodes, cm);
+  const int t2 = x >= 0 ? g_.sole_consumer(x) : -1;
+  if (t2 < 0 || op(t2) != "Transpose" ||
+      node(t2).p.perm != (plane ? Shape{2, 3, 0, 1, 4} : Shape{1, 2, 0, 3}))
+    return -1;
+  Shape back{N, C};
+  back.insert(back.end(), modes.begin(), modes.end());
+  back.push_back(2);
+  return dft_step(x, "Transpose", back, nodes, t2);
+}
+
+int Matcher::dft_spectral(int v, LayerMatch* L, std::vector<int>* nodes) {
+  const long long N = m_.n, C = m_.c, Hp = m_.hp, Wp = m_.wp, lines = N * C * Hp;
+  const bool plane = m_.dims == 2;
+  std::vector<int> got;
+  int x = dft_step(v, "Reshape", {lines, Wp, 1}, &got, consumer(v, "Reshape"));
+  x = dft_node(x, false, true, Wp, {lines, Wp / 2 + 1, 2}, &got);
+  const int bins = x >= 0 ? g_.sole_consumer(x) : -1;
+  if (bins < 0 || shape(out(bins)).size() != 3) return -1;
+  const long long M2 = shape(out(bins))[1];
+  x = slice_step(x, {0, 0, 0}, {lines, M2, 2}, &got, bins);
+  std::vector<float> mixing;
+  long long K1 = 1;  // kept rows (a line: its one row)
+  if (plane) {
+    x = dft_step(x, "Reshape", {N * C, Hp, M2, 2}, &got);
+    x = dft_node(x, false, false, Hp, {N * C, Hp, M2, 2}, &got);
+    x = dft_step(x, "Reshape", {N, C, Hp, M2, 2}, &got);
+    // two Slices read the spectrum: the rows [0, m1) and [Hp - m1, Hp), each mixed and padded
+    const std::vector<int> reads = x >= 0 ? g_.value(x).consumers : std::vector<int>{};
+    if (reads.size() != 2 || g_.value(x).is_output || shape(out(reads[0])).size() != 5) return -1;
+    const long long M1 = shape(out(reads[0]))[2];
+    if (M1 < 1 || 2 * M1 > Hp) return -1;
+    int placed[2] = {-1, -1};
+    for (int k = 0; k < 2; ++k) {
+      const long long lo = k ? Hp - M1 : 0;
+      const Shape starts{0, 0, lo, 0, 0};
+      int sl = -1;
+      for (const int c : reads)
+        if (op(c) == "Slice" && node(c).p.starts == starts) sl = c;
+      int c = slice_step(x, starts, {N, C, M1, M2, 2}, &got, sl);
+      int init = -1;
+      c = c >= 0 ? corner_mix(c, {M1, M2}, &init, &got) : -1;
+      placed[k] =
+          pad_step(c, {0, 0, lo, 0, 0}, {0, 0, Hp - lo - M1, 0, 0}, {N, C, Hp, M2, 2}, &got);
+      if (placed[k] < 0) return -1;
+      const std::vector<float> w = g_.floats(init);  // low rows first, as the MatMul form's
+      mixing.insert(mixing.end(), w.begin(), w.end());
+    }
+    const int add = g_.sole_consumer(placed[0]);
+    if (add < 0 || !is(add, "Add", 2) || other(add, placed[0]) != placed[1] ||
+        g_.sole_consumer(placed[1]) != add || shape(out(add)) != Shape{N, C, Hp, M2, 2})
+      return -1;
+    got.push_back(add);
+    x = dft_step(out(add), "Reshape", {N * C, Hp, M2, 2}, &got);
+    x = dft_node(x, true, false, Hp, {N * C, Hp, M2, 2}, &got);
+    K1 = 2 * M1;
+  } else {
+    x = dft_step(x, "Reshape", {N, C, M2, 2}, &got);
+    int init = -1;
+    x = x >= 0 ? corner_mix(x, {M2}, &init, &got) : -1;
+    if (x >= 0) mixing = g_.floats(init);
+  }
+  x = dft_step(x, "Reshape", {lines, M2, 2}, &got);
+  x = pad_step(x, {0, 0, 0}, {0, Wp - M2, 0}, {lines, Wp, 2}, &got);
+  if (const int r = x >= 0 ? g_.sole_consumer(x) : -1; r >= 0 && op(r) == "Reshape")
+    x = dft_step(x, "Reshape", {lines, Wp, 2}, &got, r);  // the view before the DFT (a no-op)
+  x = dft_node(x, true, false, Wp, {lines, Wp, 2}, &got);
+  x = slice_step(x, {0, 0, 0}, {lines, Wp, 1}, &got);
+  x = dft_step(x, "Reshape", img({N, C}, Hp, Wp), &got);
+  if (x < 0 || m_.fwd_w >= 0) return -1;  // one form per block
+  if (m_.dft_nodes && (m_.m2 != M2 || m_.k1 != K1)) return -1;
+  if (!m_.dft_nodes) {
+    m_.m2 = static_cast<int>(M2);
+    m_.k1 = static_cast<int>(K1);
+    synthesize_bases();
+  }
+  m_.dft_nodes = true;
+  L->mixing = -1;
+  L->mixing_data = std::move(mixing);
+  nodes->insert(nodes->end(), got.begin(), got.end());
+  return x;
+}
+
+// The MatMul form's bases for (Hp, Wp, m2, K1), 'ortho' scaled (wno_edge/onnx/spectral.py), in
+// float64 rounded once; the irfft's bin weights (1, 2, ..., 2, [1]) are in the DFT form's mixing,
+// so inv_w weighs every bin once.
+void Matcher::synthesize_bases() {
+  const long long Hp = m_.hp, Wp = m_.wp, M2 = m_.m2, K1 = m_.k1;
+  auto angle = [](long long a, long long b, long long n) {
+    return 2.0 * M_PI * static_cast<double>(a * b % n) / static_cast<double>(n);
+  };
+  const double sw = std::sqrt(static_cast<double>(Wp)), sh = std::sqrt(static_cast<double>(Hp));
+  std::vector<float>& fwd_w = m_.bases[0];
+  std::vector<float>& inv_w = m_.bases[3];
+  fwd_w.assign(static_cast<std::size_t>(Wp * 2 * M2), 0.0f);
+  inv_w.assign(static_cast<std::size_t>(2 * M2 * Wp), 0.0f);
+  for (long long w = 0; w < Wp; ++w)
+    for (long long q = 0; q < M2; ++q) {
+      const double a = angle(w, q, Wp), c = std::cos(a) / sw, s = -std::sin(a) / sw;
+      fwd_w[static_cast<std::size_t>(w * 2 * M2 + q)] = static_cast<float>(c);
+      fwd_w[static_cast<std::size_t>(w * 2 * M2 + M2 + q)] = static_cast<float>(s);
+      inv_w[static_cast<std::size_t>(q * Wp + w)] = static_cast<float>(c);
+      inv_w[static_cast<std::size_t>((M2 + q) * Wp + w)] = static_cast<float>(s);
+    }
+  if (m_.dims != 2) return;
+  std::vector<float>& fwd_h = m_.bases[1];
+  std::vector<float>& inv_h = m_.bases[2];
+  fwd_h.assign(static_cast<std::size_t>(2 * K1 * 2 * Hp), 0.0f);
+  inv_h.assign(static_cast<std::size_t>(2 * Hp * 2 * K1), 0.0f);
+  const long long M1 = K1 / 2;
+  for (long long k = 0; k < K1; ++k) {
+    const long long row = k < M1 ? k : Hp - K1 + k;  // 0..m1-1, then Hp-m1..Hp-1
+    for (long long h = 0; h < Hp; ++h) {
+      const double a = angle(row, h, Hp);
+      const float c = static_cast<float>(std::cos(a) / sh),
+                  s = static_cast<float>(std::sin(a) / sh);
+      auto fh = [&](long long i, long long j) -> float& {
+        return fwd_h[static_cast<std::size_t>(i * 2 * Hp + j)];
+      };
+      auto ih = [&](long long i, long long j) -> float& {
+        return inv_h[static_cast<std::size_t>(i * 2 * K1 + j)];
+      };
+      fh(k, h) = c;  // [[c, s], [-s, c]]: (c - i s)(A_re + i A_im)
+      fh(k, Hp + h) = s;
+      fh(K1 + k, h) = -s;
+      fh(K1 + k, Hp + h) = c;
+      ih(h, k) = c;  // [[c^T, -s^T], [s^T, c^T]]: (c + i s)(O_re + i O_im)
+      ih(h, K1 + k) = -s;
+      ih(Hp + h, k) = s;
+      ih(Hp + h, K1 + k) = c;
+    }
+  }
 }
 
 // mlp2(gelu(mlp1(t))) [+ skip(v_in)]: neuraloperator's channel MLP.
@@ -675,7 +919,7 @@ int Matcher::layers_start() {
   for (const GraphNode& n : g_.nodes)
     for (const int o : n.out) {
       const Shape& s = shape(o);
-      if ((s.size() != 4 && s.size() != 3) || consumer(o, "MatMul") < 0) continue;
+      if ((s.size() != 4 && s.size() != 3) || !reads_spectrum(o)) continue;
       m_.dims = static_cast<int>(s.size()) - 2;
       m_.n = static_cast<int>(s[0]);
       m_.c = static_cast<int>(s[1]);
@@ -743,7 +987,7 @@ bool Matcher::run() {
   const WnoMatch empty = m_;
   int v = -1;
   m_.lift = lift(&v);
-  if (m_.lift && consumer(v, "MatMul") < 0) {  // a prefix of the lift: the layers start elsewhere
+  if (m_.lift && !reads_spectrum(v)) {  // a prefix of the lift: the layers start elsewhere
     m_.lift = false;
     why = "no layer reads the lift's output";
   }

@@ -16,10 +16,11 @@ enum class RealSpace { kWinograd, kDirect3x3, kPointwise };
 
 struct LayerMatch {
   RealSpace kind = RealSpace::kWinograd;
-  int tile = 4;                // WinogradConv's tile (4 for a plain 3x3 Conv)
-  int weight = -1, bias = -1;  // (C, C, 3, 3) or (C, C, 1, 1); (C)
-  int mixing = -1;             // (K1 * m2, 1, C, 2C)
-  bool gelu = false;           // GELU on the layer's sum
+  int tile = 4;                    // WinogradConv's tile (4 for a plain 3x3 Conv)
+  int weight = -1, bias = -1;      // (C, C, 3, 3) or (C, C, 1, 1); (C)
+  int mixing = -1;                 // (K1 * m2, 1, C, 2C)
+  std::vector<float> mixing_data;  // the same from a DFT-form layer's corners (mixing is -1)
+  bool gelu = false;               // GELU on the layer's sum
   int mlp1_w = -1, mlp1_b = -1, mlp2_w = -1, mlp2_b = -1;  // neuraloperator's channel MLP
   int skip = -1;          // its skip of the layer input (C, C, 1, 1)
   bool gelu_out = false;  // neuraloperator: the GELU after the channel MLP
@@ -45,6 +46,11 @@ struct WnoMatch {
   int in_mean = -1, in_std = -1, out_mean = -1, out_std = -1;
   int lift_w = -1, lift_c = -1, lift2_w = -1, lift2_b = -1;
   int fwd_w = -1, fwd_h = -1, inv_h = -1, inv_w = -1;  // a line: no fwd_h, inv_h (k1 = 1)
+  // Layers written with ONNX DFT nodes (export --spectral dft): the ids above are -1 and these
+  // are the bases the MatMul form would hold for the same grid and modes (fwd_w, fwd_h, inv_h,
+  // inv_w; the irfft's bin weights are in the mixing there), so the stage runs the same GEMMs.
+  bool dft_nodes = false;
+  std::vector<float> bases[4];
   int p1_w = -1, p1_b = -1, p2_w = -1, p2_b = -1;
   std::vector<LayerMatch> layers;
   std::vector<int> doubled;  // Conv weights a folded GELU * 0.5 halved: the stage doubles them
