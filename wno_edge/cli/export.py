@@ -38,10 +38,10 @@ def export(
     spectral: str = typer.Option(
         "matmul",
         "--spectral",
-        help="matmul: the truncated DFT as real MatMuls, no FFT op (every runtime and version: the native engine, "
-        "where it runs fused and fastest, ONNX Runtime, OpenVINO, TensorRT of any version, JetPack 6's 10.3 too); "
-        "dft: the standard ONNX DFT op, for runtimes with an FFT (TensorRT 11.2 or later, ONNX Runtime CPU, "
-        "OpenVINO; the native engine runs it on reference kernels, slower). Sets one flag with --conv.",
+        help="matmul (default): the truncated DFT as real MatMuls, no FFT op: every runtime of every version "
+        "(TensorRT before 11.2, e.g. JetPack 6's 10.3, has no DFT). dft: the standard ONNX DFT op, for runtimes "
+        "with an FFT: TensorRT 11.2 or later, ONNX Runtime CPU, OpenVINO; the native engine runs both forms fused "
+        "(3-D: reference kernels). Sets one flag with --conv.",
     ),
     tile: int = typer.Option(
         None, "--tile", help=f"Winograd output tile, one of {TILES} (default: the model's winograd_tile)."

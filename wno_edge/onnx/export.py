@@ -95,10 +95,10 @@ FLAVOUR_RUNTIMES = {
 SPECTRAL_MATMUL, SPECTRAL_DFT = "matmul", "dft"
 SPECTRAL_MODES = (SPECTRAL_MATMUL, SPECTRAL_DFT)
 SPECTRAL_RUNTIMES = {
-    SPECTRAL_MATMUL: "every ONNX runtime: the native engine (fused), ONNX Runtime, OpenVINO, TensorRT of any "
-    "version (JetPack 5/6's TensorRT 8.5 to 10.3 have no DFT)",
-    SPECTRAL_DFT: "runtimes with an FFT behind ONNX DFT: TensorRT 11.2 or later, ONNX Runtime CPU, OpenVINO, "
-    "the native engine (reference kernels, slower than --spectral matmul)",
+    SPECTRAL_MATMUL: "every ONNX runtime of every version: the native engine (fused), ONNX Runtime, OpenVINO, "
+    "TensorRT with or without the plugin (before 11.2, e.g. JetPack 6's 10.3, TensorRT has no DFT)",
+    SPECTRAL_DFT: "runtimes with an FFT behind ONNX DFT: TensorRT 11.2 or later, ONNX Runtime CPU, OpenVINO; "
+    "the native engine runs 1-D and 2-D ones fused with the matmul form's GEMMs, 3-D on reference kernels",
 }
 # A file with no WinogradConv node (an FNO, k = 0, and every 3-D model) is the same graph for both
 # flavours: standard ops only. The native engine runs a 3-D one on its reference kernels.
