@@ -329,6 +329,50 @@ def test_unedited_export_equals_onnxruntime(lib, bases, tmp_path, name):
         must_run_and_equal(path, base.x, lib, base.dynamic, verify_checksum=verify)
 
 
+_ISA_CHILD = """
+import json, sys
+import numpy as np
+from wno_edge import runtime
+out = {}
+for path, x, dynamic in json.loads(sys.argv[2]):
+    x = np.load(x)
+    with runtime.load(path, backend="native", threads=2, batch=len(x) if dynamic else None, library=sys.argv[1]) as s:
+        out[path] = [float(np.abs(s.run(x) - np.load(path + ".ort.npy")).max()), s.plan]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("isa", ["avx2", "generic"])
+def test_every_isa_build_of_the_fused_stages_equals_onnxruntime(lib, bases, tmp_path, isa):
+    """The engine's loops (engine/compute_isa.cpp) are compiled once per ISA and picked once per
+    process: a child process with $WNO_CPU_ISA runs every export on that build (the default run
+    covers the best one), at 2 threads, against ONNX Runtime."""
+    import json
+    import platform
+    import subprocess
+    import sys
+
+    flags = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    if platform.machine() != "x86_64" or (isa == "avx2" and " avx2 " not in flags):
+        pytest.skip(f"no {isa} build on this CPU")
+    files, scale = [], {}
+    for name, base in bases.items():
+        path = _write(base.proto, tmp_path / f"{name}.onnx")
+        y_ort = ort_output(path, base.x, base.dynamic)
+        np.save(f"{path}.ort.npy", y_ort)
+        np.save(tmp_path / f"{name}.x.npy", base.x)
+        files.append([str(path), str(tmp_path / f"{name}.x.npy"), base.dynamic])
+        scale[str(path)] = float(np.abs(y_ort).max())
+    env = {**os.environ, "WNO_CPU_ISA": isa, "WNO_POOL_ADAPT": "0"}
+    run = subprocess.run(
+        [sys.executable, "-c", _ISA_CHILD, str(lib), json.dumps(files)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    for path, (err, plan) in json.loads(run.stdout).items():
+        assert f", {isa}\n" in plan, plan  # the fused stages ran on this build
+        assert err <= TOLERANCE * scale[path], (path, err, scale[path])
+
+
 FAST_SAMPLE = 10  # edits ORT runs, per family, in `make test`; the heavy tier runs every edit of every export
 
 

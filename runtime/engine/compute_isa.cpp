@@ -1,7 +1,8 @@
 // compute.h's loops for one ISA (WNO_ENGINE_NS names it; the build compiles this file once
-// per ISA's flags). The vocabulary is the Winograd kernel's (src/cpu/simd.h, gelu.h): the GEMM
-// in the ISA's native vectors vf, the rest in vf16 (16 floats: one zmm with AVX-512, two ymm
-// with AVX2, four xmm/q registers with SSE2/NEON).
+// per ISA's flags). The vocabulary is the Winograd kernel's (src/cpu/simd.h, gelu.h), and every
+// loop runs in the ISA's native vectors vf: GCC lowers a wider vector type (vf16 on AVX2) through
+// the stack, which made bias_act 10x and the mixing 2.7x slower on AVX2 than on AVX-512 on the
+// same Zen 4 cores (whose FMA peak is the same for both).
 #ifndef WNO_ENGINE_NS
 #error "compile with -DWNO_ENGINE_NS=<namespace>"
 #endif
@@ -116,14 +117,14 @@ void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act
     float* row = c + i * ldc;
     const float b = bias ? bias[i] : 0.f;
     int j = 0;
-    for (; j + kNr <= n; j += kNr) {
-      vf16 v = load_as<vf16>(row + j) + b;
+    for (; j + VL <= n; j += VL) {
+      const vf v = load(row + j) + b;
       store(row + j, act ? gelu_erf_as(v) : v);
     }
     if (j < n) {
-      float t[kNr] = {};
+      float t[VL] = {};
       for (int q = 0; q < n - j; ++q) t[q] = row[j + q];
-      vf16 v = load_as<vf16>(t) + b;
+      const vf v = load(t) + b;
       store(t, act ? gelu_erf_as(v) : v);
       for (int q = 0; q < n - j; ++q) row[j + q] = t[q];
     }
@@ -132,17 +133,17 @@ void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act
 
 void add_act(long long n, const float* a, float* y, bool act) {
   long long i = 0;
-  for (; i + kNr <= n; i += kNr) {
-    const vf16 v = load_as<vf16>(a + i) + load_as<vf16>(y + i);
+  for (; i + VL <= n; i += VL) {
+    const vf v = load(a + i) + load(y + i);
     store(y + i, act ? gelu_erf_as(v) : v);
   }
   if (i < n) {
-    float t[kNr] = {}, u[kNr] = {};
+    float t[VL] = {}, u[VL] = {};
     for (long long q = 0; q < n - i; ++q) {
       t[q] = a[i + q];
       u[q] = y[i + q];
     }
-    const vf16 v = load_as<vf16>(t) + load_as<vf16>(u);
+    const vf v = load(t) + load(u);
     store(t, act ? gelu_erf_as(v) : v);
     for (long long q = 0; q < n - i; ++q) y[i + q] = t[q];
   }
@@ -152,34 +153,36 @@ void add_act(long long n, const float* a, float* y, bool act) {
 // go by; the weights are laid out in that order, so they stream from memory exactly once.
 void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* x, const float* w,
          float* y) {
-  constexpr int kB = wno::engine::kModeBlock;
-  static_assert(kB == 32, "two vectors of 16 per block");
+  constexpr int kB = wno::engine::kModeBlock, kV = kB / VL;  // native vectors per block
+  static_assert(kB % VL == 0, "whole vectors per block");
   const long long blocks = modes / kB;
   for (int oc = o0; oc < o1; ++oc) {
     for (long long b = 0; b < blocks; ++b) {
       const float* wb = w + ((static_cast<long long>(oc) * blocks + b) * c) * 2 * kB;
       for (int n = 0; n < batch; ++n) {
         const float* xn = x + static_cast<long long>(n) * c * 2 * modes + b * kB;
-        vf16 r0 = vf16{}, r1 = vf16{}, i0 = vf16{}, i1 = vf16{};
+        vf re[kV], im[kV];
+#pragma GCC unroll 8
+        for (int q = 0; q < kV; ++q) re[q] = im[q] = vf{};
         for (int ic = 0; ic < c; ++ic) {
           const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
           const float* xi = xr + modes;
           const float* wr = wb + static_cast<long long>(ic) * 2 * kB;
           const float* wi = wr + kB;
-          const vf16 xr0 = load_as<vf16>(xr), xr1 = load_as<vf16>(xr + 16), xi0 = load_as<vf16>(xi),
-                     xi1 = load_as<vf16>(xi + 16);
-          const vf16 wr0 = load_as<vf16>(wr), wr1 = load_as<vf16>(wr + 16), wi0 = load_as<vf16>(wi),
-                     wi1 = load_as<vf16>(wi + 16);
-          r0 += xr0 * wr0 - xi0 * wi0;
-          r1 += xr1 * wr1 - xi1 * wi1;
-          i0 += xr0 * wi0 + xi0 * wr0;
-          i1 += xr1 * wi1 + xi1 * wr1;
+#pragma GCC unroll 8
+          for (int q = 0; q < kV; ++q) {
+            const vf a = load(xr + q * VL), bi = load(xi + q * VL);
+            const vf u = load(wr + q * VL), v = load(wi + q * VL);
+            re[q] += a * u - bi * v;
+            im[q] += a * v + bi * u;
+          }
         }
         float* yr = y + ((static_cast<long long>(n) * o + oc) * 2) * modes + b * kB;
-        store(yr, r0);
-        store(yr + 16, r1);
-        store(yr + modes, i0);
-        store(yr + modes + 16, i1);
+#pragma GCC unroll 8
+        for (int q = 0; q < kV; ++q) {
+          store(yr + q * VL, re[q]);
+          store(yr + modes + q * VL, im[q]);
+        }
       }
     }
   }

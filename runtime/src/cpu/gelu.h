@@ -1,7 +1,7 @@
 // Exact (erf) GELU on vectors, as torch.nn.functional.gelu(approximate="none"):
 //   gelu(x) = x / 2 * (1 + erf(x / sqrt 2))
 // in two named variants of erf, the only difference between them (templates on the vector
-// type: vf or vf16 of simd.h). GELU's error is 0.5 |x| times erf's.
+// type: simd.h's vf). GELU's error is 0.5 |x| times erf's.
 //   gelu_erf_poly3  the Winograd kernel's epilogue: max |erf error| 6.7e-8
 //   gelu_erf_as     the engine's loops (engine/compute_isa.cpp): |erf error| <= 3.8e-7, a third
 //                   of poly3's work (poly3 took ~40% of the engine's projection stage)

@@ -2,7 +2,6 @@
 // AVX-512, AVX2, SSE2 or NEON code), shared by the Winograd kernel (cpu_kernel_isa.cpp) and the
 // engine's loops (engine/compute_isa.cpp), each compiled once per ISA into its own namespace.
 //   vf, VL     the ISA's native vector: VL floats in one register
-//   vf16       16 floats on every ISA (one zmm, two ymm, four xmm/q registers)
 //   ivec<V>    the int vector of V's size (bit operations on floats: (ivec<V>)x reinterprets)
 //   load, store, splat on vf; load_as<V>, splat_as<V> on any of them (store deduces V)
 #pragma once
@@ -34,7 +33,6 @@ struct Lanes {
 };
 
 typedef Lanes<kVecBytes>::f vf;
-typedef Lanes<64>::f vf16;
 template <class V>
 using ivec = typename Lanes<sizeof(V)>::i;
 template <class V>
@@ -52,8 +50,8 @@ constexpr int kTileVectors = 3;
 constexpr int kTileVectors = 2;
 #endif
 
-// Templates rather than functions of vf16: no out-of-line copy passing a wider-than-native
-// vector (-Wpsabi) exists unless a translation unit uses it.
+// Only native vectors: GCC lowers a wider vector type (16 floats on AVX2) through the stack, 2-10x
+// slower (engine/compute_isa.cpp). Templates, so that no out-of-line copy exists unless used.
 template <class V>
 WNO_FORCE_INLINE V load_as(const float* p) {
   V v;
