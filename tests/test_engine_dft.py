@@ -207,3 +207,15 @@ def test_fno_layer_in_dft_form_equals_onnxruntime_and_torch(probe, work, opset, 
     assert got is not None, err
     want = fno_layer_torch(x, weights, pointwise.astype(np.float64), m1, m2)
     assert np.max(np.abs(got - want.ravel())) <= 1e-5 * np.max(np.abs(want))
+
+
+def test_dft_tables_count_against_the_memory_limit(probe, work):  # noqa: F811
+    """A DFT's cos/sin table (16 bytes a point, one per length) is part of the reference plan's
+    bytes: 512 KiB of values and a 1 MiB table pass a 1 MB cap on the values, not on the plan."""
+    m = dft_model([1, 2, 2], opset=20, axis=1, length=1 << 16)
+    x = np.ones([1, 2, 2], np.float32)
+    got, err = run_probe(probe, work, m, x, "--max-total-bytes", str(2_000_000))
+    assert got is not None, err
+    assert "the reference plan needs 1572928 bytes, more than the limit of 1000000" in refusal(
+        probe, work, m, "--max-total-bytes", str(1_000_000)
+    )

@@ -412,18 +412,21 @@ bool ReferenceRunner::build(const Graph& g, long long max_bytes, std::string* er
     for (const int o : n.out)
       if (last[static_cast<std::size_t>(o)] < 0) release(o);  // nothing reads it
   }
+  twiddles_.clear();
+  long long tables = 0;  // floats' worth of the DFT tables
+  for (const GraphNode& n : g.nodes)
+    if (n.op == Op::kDFT && !block_.skip[static_cast<std::size_t>(n.index)] &&
+        twiddles_.emplace(n.p.dft_length, std::vector<double>{}).second)
+      tables += 4 * n.p.dft_length;  // 2n doubles
   const long long total = fixed + plan.peak();
-  if (total > max_bytes / static_cast<long long>(sizeof(float))) {
-    *error = "the reference plan needs " + std::to_string(total * 4) +
+  if (total + tables > max_bytes / static_cast<long long>(sizeof(float))) {
+    twiddles_.clear();
+    *error = "the reference plan needs " + std::to_string((total + tables) * 4) +
              " bytes, more than the limit of " + std::to_string(max_bytes);
     return false;
   }
   arena_.assign(static_cast<std::size_t>(total), 0.0f);
-  twiddles_.assign(g.nodes.size(), {});
-  for (const GraphNode& n : g.nodes) {
-    if (n.op != Op::kDFT || block_.skip[static_cast<std::size_t>(n.index)]) continue;
-    const long long len = n.p.dft_length;
-    std::vector<double>& tw = twiddles_[static_cast<std::size_t>(n.index)];
+  for (auto& [len, tw] : twiddles_) {
     tw.resize(static_cast<std::size_t>(2 * len));
     for (long long k = 0; k < len; ++k) {
       const double angle = 2.0 * M_PI * static_cast<double>(k) / static_cast<double>(len);
@@ -488,7 +491,7 @@ void ReferenceRunner::run(const float* x, float* y) {
         pad(n, val(n.in[0]), out, p0, py);
         break;
       case Op::kDFT:
-        dft(n, val(n.in[0]), out, twiddles_[static_cast<std::size_t>(n.index)].data(), p0, py);
+        dft(n, val(n.in[0]), out, twiddles_.at(n.p.dft_length).data(), p0, py);
         break;
       case Op::kConv:
       case Op::kWinogradConv: {

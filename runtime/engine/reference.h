@@ -4,6 +4,7 @@
 // are where the speed is.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -44,8 +45,8 @@ class ReferenceRunner {
   FusedBlock block_;
   std::vector<float> arena_;
   std::vector<long long> offset_;  // per value: float offset into arena_, -1 if none
-  // Per node: a DFT's cos(2 pi k / n), then sin(2 pi k / n), k < n (empty for other ops).
-  std::vector<std::vector<double>> twiddles_;
+  // Per DFT length n: cos(2 pi k / n), then sin(2 pi k / n), k < n (counted in the plan's bytes).
+  std::map<long long, std::vector<double>> twiddles_;
 };
 
 }  // namespace wno::engine
