@@ -54,12 +54,15 @@ class DFTGraph:
     def __init__(self, g: GraphBuilder, opset: int):
         self.g, self.opset = g, opset
 
-    def along(self, x: str, shape: list[int], name: str, *, inverse: bool = False, onesided: bool = False) -> str:
+    def along(
+        self, x: str, shape: list[int] | None, name: str, *, inverse: bool = False, onesided: bool = False
+    ) -> str:
         """DFT along axis 1 of x reshaped to `shape` ([-1, n, ..., 1 or 2]: the leading axes folded
         into one). Axis 1 always, because OpenVINO 2026.4 ignores opset 20's axis input and uses
         1; the Reshape that follows each rfft also absorbs the extra unit axis OpenVINO leaves."""
         g = self.g
-        x = g.op("Reshape", [x, g.ints("shape_dft", shape)], f"{name}.lines")
+        if shape is not None:  # None: x is already (lines, n, 2)
+            x = g.op("Reshape", [x, g.ints("shape_dft", shape)], f"{name}.lines")
         attrs = {"inverse": 1} if inverse else {}
         if onesided:
             attrs["onesided"] = 1
@@ -98,7 +101,7 @@ class DFTGraph:
             y = self.along(y, [-1, *kept[a:], 2], f"{n}.idft{a}", inverse=True)
         y = g.op("Reshape", [y, g.ints("shape_bins", [-1, modes[-1], 2])], f"{n}.bins_lines")
         y = g.op("Pad", [y, g.ints("pads_bins", [0, 0, 0, 0, grid[-1] - modes[-1], 0])], f"{n}.bins_placed")
-        y = self.along(y, [-1, grid[-1], 2], f"{n}.irfft", inverse=True)  # (B*O*.., W, 2)
+        y = self.along(y, None, f"{n}.irfft", inverse=True)  # (B*O*.., W, 2)
         y = _slice(g, y, [2], [0], [1], f"{n}.real_part")
         return g.op("Reshape", [y, g.ints("shape_grid", [-1, out_channels, *grid])], n)
 
