@@ -385,6 +385,20 @@ def test_neuralop_1d_import_exported_and_run(name, tmp_path, neuralop_models, en
             check_exported(model, x, ref, tmp_path, engine_lib, (name, real_space_kernel, n))
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
+def test_long_line_runs_the_lift_mlp_in_column_chunks(tmp_path, neuralop_models, engine_lib):
+    """A line longer than the engine's 256-column chunks, with domain padding on both sides: the
+    fused lifting MLP cuts its one row into chunks (ragged last one) across threads."""
+    from wno_edge.importers.neuralop import from_neuralop
+
+    fno = make_fno1d(neuralop_models, "tucker-odd-softgating-pad")
+    model = from_neuralop(fno.state_dict())
+    x = torch.randn(1, 2, 600, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        ref = fno(x).numpy()
+    check_exported(model, x, ref, tmp_path, engine_lib, "line 600")
+
+
 @pytest.mark.parametrize("real_space_kernel", [False, True])
 def test_pdebench_fno1d_import_exported_and_run(real_space_kernel, tmp_path, engine_lib):
     fno = make_pdebench(7, modes=12, width=16, initial_step=4)

@@ -68,20 +68,27 @@ void lift_mlp(const StageRun& run, const LiftMlp& m, const float* xn, float* out
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
   const int rows = lift_rows(h, w);
   const long long blocks = (h + rows - 1) / rows;
-  // `rows` image rows per task (contiguous in xn and lift_c); the padding is zeroed by the tasks
-  // of the first and last block.
+  // A line (one row) is cut into chunks of kChunk columns instead, so that every thread works.
+  const int span = h == 1 ? std::min(w, kChunk) : w;
+  const long long pieces = (w + span - 1) / span;
+  // `rows` image rows (or `span` columns of the one row) per task, contiguous in xn and lift_c;
+  // the padding is zeroed by the tasks at the edges.
   auto block = [&](long long task, int worker) {
-    const long long b = task / blocks, i0 = (task % blocks) * rows;
+    const long long b = task / (blocks * pieces), t = task % (blocks * pieces);
+    const long long i0 = t / pieces * rows;
+    const int j0 = static_cast<int>(t % pieces) * span;
     const int r = static_cast<int>(std::min<long long>(rows, h - i0));
-    const int cols = r * w;
+    const int cw = std::min(span, w - j0);  // columns of each row (r is 1 when span < w)
+    const int cols = r * cw;
+    const long long p0 = i0 * w + j0;  // the task's first pixel
     float* bp = scratch + worker * scratch_floats;
     float* h1 = bp + packed_floats(cin, cols);
     float* bp2 = h1 + 1LL * lw * cols;
     float* o = bp2 + packed_floats(lw, cols);  // (c, cols)
-    K.pack_b(cin, cols, xn + b * cin * hw + i0 * w, hw, bp);
+    K.pack_b(cin, cols, xn + b * cin * hw + p0, hw, bp);
     K.gemm_packed(lw, cols, cin, lift_w, cin, bp, h1, cols, false);
     for (int k = 0; k < lw; ++k) {  // + bias and grid term
-      const float* lc = lift_c + 1LL * k * hw + i0 * w;
+      const float* lc = lift_c + 1LL * k * hw + p0;
       float* hr = h1 + 1LL * k * cols;
       for (int j = 0; j < cols; ++j) hr[j] += lc[j];
     }
@@ -93,16 +100,16 @@ void lift_mlp(const StageRun& run, const LiftMlp& m, const float* xn, float* out
       float* img = out + (b * c + ch) * hpwp;
       for (int q = 0; q < r; ++q) {
         float* row = img + (top + i0 + q) * wp;
-        std::fill(row, row + left, 0.f);
-        std::copy(o + 1LL * ch * cols + 1LL * q * w, o + 1LL * ch * cols + 1LL * (q + 1) * w,
-                  row + left);
-        std::fill(row + left + w, row + wp, 0.f);
+        if (j0 == 0) std::fill(row, row + left, 0.f);
+        const float* src = o + 1LL * ch * cols + 1LL * q * cw;
+        std::copy(src, src + cw, row + left + j0);
+        if (j0 + cw == w) std::fill(row + left + w, row + wp, 0.f);
       }
       if (i0 == 0) std::fill(img, img + 1LL * top * wp, 0.f);
       if (i0 + r == h) std::fill(img + 1LL * (top + h) * wp, img + hpwp, 0.f);
     }
   };
-  parallel(run.P, n * blocks, block);
+  parallel(run.P, n * blocks * pieces, block);
 }
 
 void channel_mlp(const StageRun& run, const ChannelMlp& m, int n, long long hw, float* u,
