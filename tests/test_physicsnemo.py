@@ -29,7 +29,8 @@ from wno_edge.importers.physicsnemo import (
     state_dict_shapes,
 )
 
-FIXTURES = Path(__file__).parent / "fixtures" / "physicsnemo"
+# make physicsnemo-check points this at fixtures PhysicsNeMo has just written (the live comparison)
+FIXTURES = Path(os.environ.get("WNO_PHYSICSNEMO_FIXTURES") or Path(__file__).parent / "fixtures" / "physicsnemo")
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())
 NAMES = sorted(MANIFEST["fixtures"])
 BASE = FIXTURES / "fno2d_gelu.mdlus"  # the checkpoint the hostile files are made from

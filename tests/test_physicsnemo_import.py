@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,8 @@ from wno_edge.onnx import export_onnx
 from wno_edge.onnx.graph import GraphBuilder, ir_version_for, pad_axes
 from wno_edge.onnx.verify import run_onnxruntime
 
-FIXTURES = Path(__file__).parent / "fixtures" / "physicsnemo"
+# make physicsnemo-check points this at fixtures PhysicsNeMo has just written (the live comparison)
+FIXTURES = Path(os.environ.get("WNO_PHYSICSNEMO_FIXTURES") or Path(__file__).parent / "fixtures" / "physicsnemo")
 MANIFEST = json.loads((FIXTURES / "manifest.json").read_text())["fixtures"]
 REFUSED = {"fno2d_replicate_prelu": "activation_fn='prelu'", "fno1d_circular_capped": "activation_fn='capped_gelu'"}
 SUPPORTED = sorted(set(MANIFEST) - set(REFUSED))
