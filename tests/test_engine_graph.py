@@ -96,6 +96,13 @@ def _neuralop() -> WNO2d:
 LINE = (24,)
 
 
+def _silu_decoder() -> WNO2d:
+    """PhysicsNeMo's decoder activation: the projection's SiLU (x * Sigmoid(x) in the export)."""
+    torch.manual_seed(9)
+    model = WNO2d(WNOConfig(2, 3, width=8, modes=(3, 4), n_layers=2, projection_activation="silu", resolution=RES))
+    return model.eval()
+
+
 def _line(**kw) -> WNO2d:
     """A 1-D WNO (grid 24, 5 modes): its spectral chain has no H transform."""
     torch.manual_seed(kw.pop("seed", 7))
@@ -120,6 +127,7 @@ BASES = {
     "batch2": (lambda: _small(seed=6), {"batch": 2, "tile": 6}, 2),
     "line": (_line, {"tile": 4}, 2, LINE),
     "line-fno": (lambda: _line(seed=8, real_space_kernel=False), {"batch": 1}, 1, LINE),
+    "silu": (_silu_decoder, {"tile": 4}, 2),
 }
 
 
@@ -340,6 +348,16 @@ for path, x, dynamic in json.loads(sys.argv[2]):
         out[path] = [float(np.abs(s.run(x) - np.load(path + ".ort.npy")).max()), s.plan]
 print(json.dumps(out))
 """
+
+
+def test_a_silu_projection_runs_fused(lib, bases, tmp_path):
+    """The projection's SiLU (PhysicsNeMo's decoder) is a pattern too: the whole graph fuses."""
+    base = bases["silu"]
+    path = _write(base.proto, tmp_path / "silu.onnx")
+    with runtime.load(path, backend="native", library=lib, batch=len(base.x)) as s:
+        assert "all covered by fusion patterns" in s.plan.splitlines()[0], s.plan
+        assert "projection MLP (GEMM, SiLU)" in s.plan
+    must_run_and_equal(path, base.x, lib, base.dynamic)
 
 
 @pytest.mark.parametrize("isa", ["avx2", "generic"])

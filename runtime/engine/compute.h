@@ -13,6 +13,9 @@ constexpr int kMr = 6;   // rows of C per register tile
 constexpr int kModeBlock = 32;  // modes per register block of the spectral mixing
 constexpr int kChunk = 256;     // pixel columns per task of the pointwise (1x1, MLP) stages
 
+// The activations of bias_act: none, exact GELU (true converts to it), SiLU.
+enum Activation : int { kNone = 0, kGelu = 1, kSilu = 2 };
+
 // Floats of B (K x N) packed into panels of kNr columns, zero-padded.
 inline long long packed_floats(long long k, long long n) { return ((n + kNr - 1) / kNr) * kNr * k; }
 
@@ -23,8 +26,9 @@ struct Kernels {
   // C (M x N, ldc) = / += A (M x K, lda) @ packed B.
   void (*gemm_packed)(int m, int n, int k, const float* a, long long lda, const float* bp, float* c,
                       long long ldc, bool accumulate);
-  // C[i][:] = act(C[i][:] + bias[i]) for rows i < m, n columns (bias may be null).
-  void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, bool gelu);
+  // C[i][:] = act(C[i][:] + bias[i]) for rows i < m, n columns (bias may be null); act is an
+  // Activation (kNone, kGelu, kSilu).
+  void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, int act);
   // y[i] = act(a[i] + y[i]) for i < n (the layer's sum when the conv is not fused).
   void (*add_act)(long long n, const float* a, float* y, bool gelu);
   // Complex channel mixing for out channels [o0, o1), modes in blocks of kModeBlock:

@@ -112,23 +112,36 @@ void gemm_packed(int m, int n, int k, const float* a, long long lda, const float
 }
 
 // GELU here is gelu.h's gelu_erf_as (erf to 3.8e-7 for a third of the kernel's poly3 work).
-void bias_act(int m, int n, float* c, long long ldc, const float* bias, bool act) {
+template <int Act>
+inline vf activate(vf v) {
+  if constexpr (Act == wno::engine::kGelu) return gelu_erf_as(v);
+  if constexpr (Act == wno::engine::kSilu) return silu_exp(v);
+  return v;
+}
+
+template <int Act>
+void bias_rows(int m, int n, float* c, long long ldc, const float* bias) {
   for (int i = 0; i < m; ++i) {
     float* row = c + i * ldc;
     const float b = bias ? bias[i] : 0.f;
     int j = 0;
-    for (; j + VL <= n; j += VL) {
-      const vf v = load(row + j) + b;
-      store(row + j, act ? gelu_erf_as(v) : v);
-    }
+    for (; j + VL <= n; j += VL) store(row + j, activate<Act>(load(row + j) + b));
     if (j < n) {
       float t[VL] = {};
       for (int q = 0; q < n - j; ++q) t[q] = row[j + q];
-      const vf v = load(t) + b;
-      store(t, act ? gelu_erf_as(v) : v);
+      store(t, activate<Act>(load(t) + b));
       for (int q = 0; q < n - j; ++q) row[j + q] = t[q];
     }
   }
+}
+
+void bias_act(int m, int n, float* c, long long ldc, const float* bias, int act) {
+  if (act == wno::engine::kGelu)
+    bias_rows<wno::engine::kGelu>(m, n, c, ldc, bias);
+  else if (act == wno::engine::kSilu)
+    bias_rows<wno::engine::kSilu>(m, n, c, ldc, bias);
+  else
+    bias_rows<wno::engine::kNone>(m, n, c, ldc, bias);
 }
 
 void add_act(long long n, const float* a, float* y, bool act) {

@@ -92,6 +92,7 @@ struct Engine {
   int m2 = 0, k1 = 0;
   int top = 0, left = 0;  // the image's offset in the padded grid
   int lw = 0, cmw = 0;    // neuraloperator's lifting MLP and channel MLP widths (0: none)
+  int proj_act = kGelu;   // the projection's activation (compute.h Activation)
   bool fused_lift = false, fused_project = false;  // the block's ends (match.h)
   long long modes = 0;
   long long modes_p = 0;  // modes rounded up to kModeBlock: the stride of re and im in X and O

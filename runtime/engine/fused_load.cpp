@@ -56,6 +56,7 @@ void set_shapes(const WnoMatch& wm, Engine* e) {
   e->w = wm.w;
   e->c = wm.c;
   e->proj = wm.proj;
+  e->proj_act = wm.proj_act;
   e->hp = wm.hp;
   e->wp = wm.wp;
   e->top = wm.top;

@@ -321,7 +321,7 @@ void Engine::project_row(const float* v, float* y, long long task, int worker) c
   float* bp2 = h1 + 1LL * proj * cols;
   K.pack_b(c, cols, v + b * c * hpwp + (top + i) * wp + left + j0, hpwp, bp);
   K.gemm_packed(proj, cols, c, p1_w, c, bp, h1, cols, false);
-  K.bias_act(proj, cols, h1, cols, p1_b, true);
+  K.bias_act(proj, cols, h1, cols, p1_b, proj_act);
   K.pack_b(proj, cols, h1, cols, bp2);
   float* out = y + b * cout * hw + i * w + j0;
   K.gemm_packed(cout, cols, proj, p2_w, proj, bp2, out, hw, false);

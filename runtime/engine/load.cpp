@@ -126,8 +126,8 @@ std::string fused_plan(const Engine& e, const Graph& g, const WnoMatch& wm,
     if (s.name == "normalize+lift")
       kernel = (e.lw ? "lifting MLP (GEMM, GELU), " : "1x1 lift, ") + std::string(e.k->isa);
     else if (s.name == "projection")
-      kernel = (e.hp != e.h || e.wp != e.w ? "crop + " : "") +
-               std::string("projection MLP (GEMM, GELU), ") + e.k->isa;
+      kernel = std::string(e.hp != e.h || e.wp != e.w ? "crop + " : "") + "projection MLP (GEMM, " +
+               (e.proj_act == kSilu ? "SiLU" : "GELU") + "), " + e.k->isa;
     else
       kernel = layer_kernel(e, wm.layers[layer], layer), ++layer;
     p += "  stage " + s.name + ": " + kernel + "\n    nodes " + std::to_string(s.nodes.size()) +

@@ -194,6 +194,18 @@ class Matcher {
     return y;
   }
 
+  // SiLU as the exporter writes it (PhysicsNeMo's decoder): x * Sigmoid(x).
+  int silu(int x, std::vector<int>* nodes) {
+    const int sg = consumer(x, "Sigmoid");
+    if (sg < 0 || !is(sg, "Sigmoid", 1) || !attrs_within(sg, {})) return -1;
+    const int mul = next(out(sg), "Mul");
+    if (mul < 0 || !is(mul, "Mul", 2) || other(mul, out(sg)) != x) return -1;
+    for (const int nd : {sg, mul})
+      if (shape(out(nd)) != shape(x)) return -1;
+    nodes->insert(nodes->end(), {sg, mul});
+    return out(mul);
+  }
+
   int normalise(int x, std::vector<int>* nodes);
   bool pad(int at, int* padded, std::vector<int>* nodes);
   int conv_channels(int x, std::size_t inputs) const;
@@ -890,8 +902,18 @@ bool Matcher::project(int v) {
   const int proj = conv_channels(v, 3);
   int y = proj > 0 ? conv1x1(v, proj, m_.c, true, &m_.p1_w, &m_.p1_b, &nodes) : -1;
   m_.proj = proj;
-  if (y >= 0) y = gelu_conv(y, proj, &m_.cout, &m_.p2_w, &m_.p2_b, &nodes);
-  if (y < 0) return fail(-1, "no projection MLP (1x1 Conv, GELU, 1x1 Conv) after the layers");
+  std::vector<int> act;
+  const int s = y >= 0 ? silu(y, &act) : -1;
+  if (s >= 0) {  // SiLU, then the output Conv
+    m_.proj_act = 2;
+    if (m_.cout == 0) m_.cout = conv_channels(s, 3);
+    y = m_.cout > 0 ? conv1x1(s, m_.cout, proj, true, &m_.p2_w, &m_.p2_b, &act) : -1;
+    if (y >= 0) nodes.insert(nodes.end(), act.begin(), act.end());
+  } else if (y >= 0) {
+    y = gelu_conv(y, proj, &m_.cout, &m_.p2_w, &m_.p2_b, &nodes);
+  }
+  if (y < 0)
+    return fail(-1, "no projection MLP (1x1 Conv, GELU or SiLU, 1x1 Conv) after the layers");
   // [Mul std] [Add mean] per output channel: what follows otherwise is not the projection's
   const Shape stat = img({1, m_.cout}, 1, 1);
   if (const int mul = next(y, "Mul");

@@ -75,6 +75,34 @@ inline V erf_as(V x) {
   return (V)((vi)r | sign);
 }
 
+// exp(x) for x <= 88 (larger x: not needed by silu, which takes exp(-x) of a clamped x):
+// x = n ln2 + r, |r| <= ln2 / 2, e^r by its degree-6 Taylor polynomial (Cephes' expf
+// coefficients), 2^n into the exponent bits: about 2 ulp.
+constexpr float kExpPoly[] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                              4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+
+template <class V>
+inline V exp_poly(V x) {
+  typedef ivec<V> vi;
+  x = x > -87.3f ? x : splat_as<V>(-87.3f);  // e^-87.3 is still a normal float
+  V n = x * 1.44269504088896341f + 0.5f;
+  n = __builtin_convertvector(__builtin_convertvector(n, vi), V);  // toward zero
+  n = n > x * 1.44269504088896341f + 0.5f ? n - 1.f : n;           // floor(x log2 e + 1/2)
+  const V r = x - n * 0.693359375f + n * 2.12194440e-4f;           // ln 2 in two parts
+  V p = splat_as<V>(kExpPoly[0]);
+  for (int i = 1; i < 6; ++i) p = p * r + kExpPoly[i];
+  p = p * r * r + r + 1.f;
+  return (V)(((vi)p) + (__builtin_convertvector(n, vi) << 23));
+}
+
+// SiLU (swish): x sigmoid(x) = x / (1 + e^-x), as torch.nn.functional.silu. For x < -88 the
+// exponent is clamped (e^88 is finite) and the result is x / (1 + e^88), below 1e-36.
+template <class V>
+inline V silu_exp(V x) {
+  const V m = -x;
+  return x / (1.f + exp_poly(m < 88.f ? m : splat_as<V>(88.f)));
+}
+
 template <class V>
 WNO_FORCE_INLINE V gelu_erf_poly3(V x) {
   return 0.5f * x * (1.f + erf_poly3(x * 0.70710678118654752f));
