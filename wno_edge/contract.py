@@ -14,6 +14,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .errors import WNOEdgeError, preview
+from .util.bounded_json import JsonLimits
 
 # ---- the WinogradConv custom op (export/SPEC.md) --------------------------------------
 OP_DOMAIN = "wno_edge"  # ONNX custom-op domain; TensorRT >= 10.10 also tries it as namespace
@@ -155,6 +156,7 @@ MAX_CONFIG_BYTES = 1 << 16  # the config JSON's UTF-8 bytes
 MAX_CONFIG_DEPTH = 16  # nested arrays / objects, the outer object counting 1
 MAX_CONFIG_KEY_BYTES = 256  # one key's UTF-8 bytes (after \u escapes are decoded)
 MAX_CONFIG_ITEMS = 256  # members of one object, elements of one array
+CONFIG_JSON = JsonLimits(MAX_CONFIG_BYTES, MAX_CONFIG_DEPTH, MAX_CONFIG_ITEMS, MAX_CONFIG_KEY_BYTES)
 # Pickled metadata (a checkpoint's payload, neuraloperator's _metadata): every visit of a value
 # counts, so shared references count as often as they are reached. A training run stores about
 # 4 values per epoch; tensors count 1 each.

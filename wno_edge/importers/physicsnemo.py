@@ -23,7 +23,7 @@ unpickling model.pt with torch.load's defaults. Here instead:
   only (no links, devices, FIFOs, directories, sparse files), zip members stored or deflated,
   unencrypted, at most MAX_COMPRESSION_RATIO-fold; the declared sizes bounded (below);
 - args.json and metadata.json are read as JSON data under the config grammar's limits
-  (runtime.onnx_metadata.parse_config_json: MAX_CONFIG_BYTES = 64 KiB, 16 levels, 256 items per
+  (util.bounded_json with contract.CONFIG_JSON: MAX_CONFIG_BYTES = 64 KiB, 16 levels, 256 items per
   object or array, no duplicate keys, no NaN);
 - the class must be one of ALLOWED_CLASSES (PhysicsNeMo's FNO and its Modulus name), compared as
   strings; every constructor argument must be known, of its type and within range, else one line
@@ -105,6 +105,7 @@ import torch
 from ..checkpoint import check_bounded, save_model, scan_pickle
 from ..contract import ACTIVATIONS as MAPPED_ACTIVATIONS
 from ..contract import (
+    CONFIG_JSON,
     MAX_CHANNELS,
     MAX_CONFIG_BYTES,
     MAX_LAYERS,
@@ -116,7 +117,7 @@ from ..contract import (
 )
 from ..errors import WNOEdgeError, not_a_file, one_line, preview
 from ..model import WNO2d, check_state_dict
-from ..runtime.onnx_metadata import parse_config_json
+from ..util.bounded_json import parse_bounded_json
 from ..util.io import refuse_overwrite
 from ..util.pickle_globals import refuse_foreign_globals
 
@@ -551,7 +552,7 @@ def _json(data: bytes, where: str, name: str) -> Any:
     if len(data) > MAX_CONFIG_BYTES:
         raise _refuse_size(where, name, len(data), MAX_CONFIG_BYTES)
     try:
-        return parse_config_json(data.decode("utf-8"))
+        return parse_bounded_json(data.decode("utf-8"), CONFIG_JSON)
     except (ValueError, UnicodeDecodeError) as e:  # json.JSONDecodeError and the grammar's refusals
         raise PhysicsNemoImportError(f"{where}: {name} is not readable JSON data ({one_line(str(e), 120)})") from None
 
