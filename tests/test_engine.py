@@ -59,6 +59,16 @@ def build_engine(build: Path, options, targets) -> Path:
     return cmake_build(build, RUNTIME, options, targets, " ".join(targets))[0]
 
 
+def engine_library() -> Path:
+    """libwno_engine.so of this checkout, built in the shared tree (skipped without CMake): the
+    library the engine tests of other files load."""
+    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine",))
+    path = ENGINE_DIR / "libwno_engine.so"
+    if not path.is_file():
+        pytest.skip(f"the native engine is not built ({path} not found)")
+    return path
+
+
 @pytest.fixture(scope="module")
 def engine_lib() -> Path:
     build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine", "wno_engine_alloc_test"))

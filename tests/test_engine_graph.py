@@ -30,9 +30,8 @@ from hostile_files import MEMORY_LIMIT, run_bounded
 from hostile_graphs import FAMILIES, copy, foreign_graph
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from native_build import BUILD, NATIVE_OPTIONS
 from onnx import TensorProto, helper, numpy_helper
-from test_engine import ENGINE_DIR, _flip_weight, _rechecksum, _set_meta, build_engine, make_model
+from test_engine import _flip_weight, _rechecksum, _set_meta, engine_library, make_model
 
 from wno_edge import runtime
 from wno_edge.contract import Metadata
@@ -47,13 +46,7 @@ RES = (16, 16)
 
 @pytest.fixture(scope="module")
 def lib() -> Path:
-    """libwno_engine.so of this checkout, built as tests/test_engine.py builds it (skipped
-    without CMake)."""
-    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine",))
-    path = ENGINE_DIR / "libwno_engine.so"
-    if not path.is_file():
-        pytest.skip(f"the native engine is not built ({path} not found)")
-    return path
+    return engine_library()
 
 
 # ---- the exports -------------------------------------------------------------------------------

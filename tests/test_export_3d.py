@@ -13,8 +13,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from native_build import BUILD, NATIVE_OPTIONS
-from test_engine import ENGINE_DIR, build_engine
+from test_engine import engine_library
 
 from wno_edge import runtime
 from wno_edge.checkpoint import save_model
@@ -38,12 +37,7 @@ TOLERANCE = 1e-4  # of max|y|, ONNX Runtime and the native engine, as for the 1-
 
 @pytest.fixture(scope="module")
 def lib() -> Path:
-    """libwno_engine.so of this checkout (skipped without CMake)."""
-    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine",))
-    path = ENGINE_DIR / "libwno_engine.so"
-    if not path.is_file():
-        pytest.skip(f"the native engine is not built ({path} not found)")
-    return path
+    return engine_library()
 
 
 def rel(a, b) -> float:

@@ -14,8 +14,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from native_build import BUILD, NATIVE_OPTIONS
-from test_engine import ENGINE_DIR, build_engine
+from test_engine import engine_library
 from test_export import make_model
 from test_export_1d import make_line_model
 
@@ -56,11 +55,7 @@ MODELS = {
 
 @pytest.fixture(scope="module")
 def lib() -> Path:
-    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine",))
-    path = ENGINE_DIR / "libwno_engine.so"
-    if not path.is_file():
-        pytest.skip(f"the native engine is not built ({path} not found)")
-    return path
+    return engine_library()
 
 
 def rel(a, b) -> float:

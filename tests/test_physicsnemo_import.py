@@ -17,9 +17,8 @@ import onnx
 import pytest
 import torch
 import torch.nn.functional as F
-from native_build import BUILD, NATIVE_OPTIONS
 from onnx import TensorProto, helper
-from test_engine import ENGINE_DIR, build_engine
+from test_engine import engine_library
 
 from wno_edge import runtime
 from wno_edge.checkpoint import load_model
@@ -50,12 +49,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 @pytest.fixture(scope="module")
 def lib() -> Path:
-    """libwno_engine.so of this checkout (skipped without CMake)."""
-    build_engine(BUILD, NATIVE_OPTIONS, ("wno_engine",))
-    path = ENGINE_DIR / "libwno_engine.so"
-    if not path.is_file():
-        pytest.skip(f"the native engine is not built ({path} not found)")
-    return path
+    return engine_library()
 
 
 def rel(a, b) -> float:
