@@ -7,6 +7,7 @@
 #include <limits>
 #include <numeric>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "wno/winograd.h"
@@ -34,6 +35,20 @@ struct HostRunner {
     for (int tid : order) f(tid, st[tid]);
   }
 };
+
+// f(std::integral_constant<int, m>{}) for the tile m of F(m, 3): 2, 4, else 6 (valid_desc
+// checked it): one tile dispatch for every entry point of both units.
+template <typename F>
+auto by_tile(int tile, F&& f) {
+  switch (tile) {
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    default:
+      return f(std::integral_constant<int, 6>{});
+  }
+}
 
 // Runs block(runner, bx, by, smem) for every block of a grid_x x grid_y grid, one after another,
 // each on a fresh shared memory of smem_floats NaNs with guard words behind it, its threads in

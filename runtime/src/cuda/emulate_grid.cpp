@@ -40,26 +40,12 @@ void transform_weights(const wno_conv_desc& d, const float* weight, void* out) {
 template <typename T>
 wno_status run_conv(const wno_conv_desc& d, const void* x, const void* u, const float* b, void* y,
                     int order) {
-  switch (d.tile) {
-    case 2:
-      return conv2d<2, T>(d, x, u, b, y, order);
-    case 4:
-      return conv2d<4, T>(d, x, u, b, y, order);
-    default:
-      return conv2d<6, T>(d, x, u, b, y, order);
-  }
+  return by_tile(d.tile, [&](auto m) { return conv2d<m, T>(d, x, u, b, y, order); });
 }
 
 template <typename T>
 void run_weights(const wno_conv_desc& d, const float* w, void* out) {
-  switch (d.tile) {
-    case 2:
-      return transform_weights<2, T>(d, w, out);
-    case 4:
-      return transform_weights<4, T>(d, w, out);
-    default:
-      return transform_weights<6, T>(d, w, out);
-  }
+  by_tile(d.tile, [&](auto m) { transform_weights<m, T>(d, w, out); });
 }
 
 template <int M>
