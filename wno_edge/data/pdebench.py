@@ -313,15 +313,7 @@ def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:
             _fail(path, f"holds 'density' (PDEBench's CFD layout): {one_d}")
     if f.id.links.exists(b"nu") or f.id.links.exists(b"tensor"):
         return _describe_darcy(path, f, attrs)
-    names = _top_level_names(path, f)
-    samples = sorted((k for k in names if _is_sample_key(k)), key=int)
-    if not samples:
-        shown = ", ".join(_preview(k) for k in names[:8]) + (", ..." if len(names) > 8 else "")
-        _fail(path, f"unknown layout (top-level keys: {shown or 'none'}); expected {EXPECTED_LAYOUTS}")
-    first = _sample_group(path, f, samples[0])
-    data = _dataset(path, first, "data", "(T, X, Y, C) trajectory")
-    label = f"{samples[0]}/data"
-    shape = _shape(data)
+    samples, first, label, shape = _first_sample(path, f, "layout", EXPECTED_LAYOUTS, "(T, X, Y, C) trajectory")
     if len(shape) == 3:
         _fail(path, f"'{label}' has shape {shape}: a 1-D time series (T, X, C), read by {ONE_D}")
     _check_shape(path, label, shape, (None, None, None, None), "(T, X, Y, C)")
@@ -345,6 +337,21 @@ def _describe(path: Path, f: h5py.File) -> PDEBenchInfo:
         tuple(samples),
         attrs,
     )
+
+
+def _first_sample(
+    path, f: h5py.File, layout: str, expected: str, kind: str
+) -> tuple[list[str], h5py.Group, str, tuple]:
+    """A one-group-per-sample file (2-D time series, 1-D diffusion-sorption): its sample keys in
+    order, the first group, its 'data' label and shape; one line naming the top-level keys when
+    there is no sample group (an unknown `layout`, `expected` naming the known ones)."""
+    names = _top_level_names(path, f)
+    samples = sorted((k for k in names if _is_sample_key(k)), key=int)
+    if not samples:
+        shown = ", ".join(_preview(k) for k in names[:8]) + (", ..." if len(names) > 8 else "")
+        _fail(path, f"unknown {layout} (top-level keys: {shown or 'none'}); expected {expected}")
+    first = _sample_group(path, f, samples[0])
+    return samples, first, f"{samples[0]}/data", _shape(_dataset(path, first, "data", kind))
 
 
 def _describe_darcy(path: Path, f: h5py.File, attrs: dict) -> PDEBenchInfo:

@@ -48,17 +48,15 @@ from .pdebench import (
     _dataset,
     _fail,
     _first_line,
-    _is_sample_key,
+    _first_sample,
     _label,
     _link_count,
-    _preview,
     _read,
     _read_whole,
     _RunningMoments,
     _sample_group,
     _scan,
     _shape,
-    _top_level_names,
     open_h5,
     split_indices,
 )
@@ -161,15 +159,7 @@ def _describe(path: Path, f: h5py.File) -> PDEBench1dInfo:
         return _describe_arrays(path, f, attrs, SINGLE, ("tensor",))
     if _has(f, "density"):
         return _describe_arrays(path, f, attrs, CFD, CFD_FIELDS)
-    names = _top_level_names(path, f)
-    samples = sorted((k for k in names if _is_sample_key(k)), key=int)
-    if not samples:
-        shown = ", ".join(_preview(k) for k in names[:8]) + (", ..." if len(names) > 8 else "")
-        _fail(path, f"unknown 1-D layout (top-level keys: {shown or 'none'}); expected {EXPECTED_LAYOUTS}")
-    first = _sample_group(path, f, samples[0])
-    data = _dataset(path, first, "data", "(T, X, C) trajectory")
-    label = f"{samples[0]}/data"
-    shape = _shape(data)
+    samples, first, label, shape = _first_sample(path, f, "1-D layout", EXPECTED_LAYOUTS, "(T, X, C) trajectory")
     if len(shape) == 4:
         _fail(path, f"'{label}' has shape {shape}: a 2-D time series (T, X, Y, C); read it with PDEBenchDataset")
     _check_shape(path, label, shape, (None, None, None), "(T, X, C)")
