@@ -181,15 +181,27 @@ def transform_weight_1d(weight: torch.Tensor, tile: int) -> torch.Tensor:
     return weight @ G.T
 
 
-def check_conv3x3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> tuple[int, int]:
-    """Validate a 3x3 stride-1 conv call (every backend's contract); returns the output H, W."""
-    if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
-        raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
+def _check_channels_padding_tile(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> None:
+    """What a 3x3 and a 3-tap call share: matching channels, a padding and a tile of the contract."""
     if weight.shape[1] != x.shape[1]:
         raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
     if padding not in PADDINGS:
         raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
     matrices(tile)  # raises for an unsupported tile
+
+
+def check_conv_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> tuple[int, ...]:
+    """check_conv3_args for a line (x of rank 3), else check_conv3x3_args; the output size."""
+    return (
+        (check_conv3_args(x, weight, padding, tile),) if x.dim() == 3 else check_conv3x3_args(x, weight, padding, tile)
+    )
+
+
+def check_conv3x3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: int) -> tuple[int, int]:
+    """Validate a 3x3 stride-1 conv call (every backend's contract); returns the output H, W."""
+    if x.dim() != 4 or weight.dim() != 4 or tuple(weight.shape[2:]) != (3, 3):
+        raise ValueError(f"expected x (N,C,H,W) and weight (K,C,3,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
+    _check_channels_padding_tile(x, weight, padding, tile)
     h, w = x.shape[2:]
     ho, wo = h + 2 * padding - 2, w + 2 * padding - 2
     if ho < 1 or wo < 1:
@@ -240,11 +252,7 @@ def check_conv3_args(x: torch.Tensor, weight: torch.Tensor, padding: int, tile: 
     """Validate a 1-D 3-tap stride-1 conv call; returns the output length."""
     if x.dim() != 3 or weight.dim() != 3 or weight.shape[2] != 3:
         raise ValueError(f"expected x (N,C,X) and weight (K,C,3), got {tuple(x.shape)} and {tuple(weight.shape)}")
-    if weight.shape[1] != x.shape[1]:
-        raise ValueError(f"weight has {weight.shape[1]} input channels, x has {x.shape[1]}")
-    if padding not in PADDINGS:
-        raise ValueError(f"padding must be one of {PADDINGS}, got {padding!r}")
-    matrices(tile)  # raises for an unsupported tile
+    _check_channels_padding_tile(x, weight, padding, tile)
     xo = x.shape[2] + 2 * padding - 2
     if xo < 1:
         raise ValueError(f"input of length {x.shape[2]} is too short for a 3-tap convolution with padding {padding}")

@@ -15,7 +15,7 @@ import weakref
 import torch
 from torch import Tensor
 
-from ..winograd import check_conv3_args, check_conv3x3_args
+from ..winograd import check_conv_args
 from . import library
 from .abi import ConvDesc
 from .library import check, load
@@ -161,10 +161,7 @@ winograd_conv2d_op.register_autograd(_backward, setup_context=_setup_context)
 def winograd_conv2d(x: Tensor, weight: Tensor, bias: Tensor | None = None, padding: int = 1, tile: int = 4) -> Tensor:
     """Checked entry to the op: CPU float32 tensors, x (N,C,H,W) and weight (K,C,3,3), or a line:
     x (N,C,X) and weight (K,C,3)."""
-    if x.dim() == 3:
-        check_conv3_args(x, weight, padding, tile)
-    else:
-        check_conv3x3_args(x, weight, padding, tile)
+    check_conv_args(x, weight, padding, tile)
     tensors = [t for t in (x, weight, bias) if t is not None]
     if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         raise ValueError(
