@@ -141,8 +141,10 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   }
   lay->add(&e->fwd_w_re, packed_floats(Wp, M2));
   lay->add(&e->fwd_w_im, packed_floats(Wp, M2));
-  lay->add(&e->fwd_h, 4 * K1 * Hp);
-  lay->add(&e->inv_h, 4 * Hp * K1);
+  if (!e->line) {  // a line has no H transform
+    lay->add(&e->fwd_h, 4 * K1 * Hp);
+    lay->add(&e->inv_h, 4 * Hp * K1);
+  }
   lay->add(&e->inv_w_re, packed_floats(M2, Wp));
   lay->add(&e->inv_w_im, packed_floats(M2, Wp));
   if (!plan_layers(wm, fno, e, lay)) return false;
@@ -365,10 +367,8 @@ Error load_fused(const Source& src, const Graph& g, const WnoMatch& wm, int thre
   // The bases: initializers, or the matcher's for a DFT-form file (wm.dft_nodes).
   auto basis = [&](int id, int k) { return wm.dft_nodes ? wm.bases[k] : g.floats(id); };
   pack_w_bases(basis(wm.fwd_w, 0), basis(wm.inv_w, 3), e);
-  // A line's H transform over its one row is the identity on [re; im].
-  const std::vector<float> identity = {1.f, 0.f, 0.f, 1.f};
-  pack_h_bases(wm.dims == 2 ? basis(wm.fwd_h, 1) : identity,
-               wm.dims == 2 ? basis(wm.inv_h, 2) : identity, e);
+  // A line has no H transform (its DFTs run without one: line_dft_forward / _inverse).
+  if (!e->line) pack_h_bases(basis(wm.fwd_h, 1), basis(wm.inv_h, 2), e);
   if (wm.project) {
     put(e->p1_w, g.floats(wm.p1_w));
     put(e->p1_b, g.floats(wm.p1_b));
