@@ -15,12 +15,23 @@
 #endif
 #define WNO_CPU_NS WNO_ENGINE_NS  // simd.h's and gelu.h's per-ISA namespace: this build's
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #include "../src/cpu/gelu.h"
 #include "../src/cpu/simd.h"
 #include "compute.h"
 
 namespace WNO_ENGINE_NS {
 namespace {
+
+#if defined(__AVX2__) && !defined(__AVX512F__)
+// Lanes [0, cnt) set: _mm256_maskload/maskstore's mask.
+inline __m256i first_lanes(int cnt) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
 
 using wno::engine::kMr;
 using wno::engine::kNr;
@@ -40,75 +51,139 @@ void pack_b(int k, int n, const float* b, long long ldb, float* out) {
   }
 }
 
-// The GEMM's register tile: MR rows x kNr columns of C in native vectors (kNv per row).
+// The first cnt (0 < cnt < VL) floats of a vector at p, without touching p[cnt..VL): masked moves
+// where the ISA has them (the DFT GEMMs' 12- and 33-column outputs end in a partial vector on
+// every row), else through a stack copy.
+inline vf load_first(const float* p, int cnt) {
+#if defined(__AVX512F__)
+  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << cnt) - 1), p);
+#elif defined(__AVX2__)
+  return _mm256_maskload_ps(p, first_lanes(cnt));
+#else
+  float t[VL] = {};
+  for (int q = 0; q < cnt; ++q) t[q] = p[q];
+  return load(t);
+#endif
+}
+
+inline void store_first(float* p, int cnt, vf v) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << cnt) - 1), v);
+#elif defined(__AVX2__)
+  _mm256_maskstore_ps(p, first_lanes(cnt), v);
+#else
+  float t[VL];
+  store(t, v);
+  for (int q = 0; q < cnt; ++q) p[q] = t[q];
+#endif
+}
+
+// The GEMM's register tile: MR rows x NP packed panels (NP kNr columns) of C in native vectors,
+// W = NP kNv per row. AVX-512 (one vector a panel) takes two panels: 12 accumulators, two loads
+// and six broadcasts per 12 FMAs, where one panel gave six FMAs per six broadcasts (60% of the
+// FMA peak on the projection's GEMM). AVX2 and NEON (2 and 4 vectors a panel) keep one.
 constexpr int kNv = kNr / VL;
 #if defined(__x86_64__) && !defined(__AVX2__)
 constexpr int kMrIsa = 2;  // SSE2: 16 registers
 #else
-constexpr int kMrIsa = kMr;  // 6 x (1, 2 or 4) accumulators: 6, 12 or 24 of 32/16/32 registers
+constexpr int kMrIsa = kMr;  // 6 x (2, 2 or 4) accumulators: 12, 12 or 24 of 32/16/32 registers
 #endif
+constexpr int kNpIsa = kNv == 1 ? 2 : 1;
+// Rows of C left over (m % kMrIsa; a single row: the projection's last GEMM) are chains of
+// dependent FMAs, one per accumulator: they take more panels at once, as many as fit in half the
+// register file (12 or 24 vectors), up to 4 vectors a row.
+constexpr int tail_panels(int mr) {
+  const int budget = (kVecBytes == 32 || kMrIsa == 2 ? 12 : 24) / (mr * kNv);
+  const int most = 4 / kNv > 1 ? 4 / kNv : 1;
+  return budget < 1 ? 1 : budget > most ? most : budget;
+}
 
-template <int MR>
+template <int MR, int NP>
 inline void micro(int k, const float* a, long long lda, const float* bp, float* c, long long ldc,
                   int nv, bool accumulate) {
-  vf acc[MR][kNv];
+  constexpr int W = NP * kNv;
+  const long long panel = static_cast<long long>(k) * kNr;
+  vf acc[MR][W];
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) acc[i][j] = vf{};
+#pragma GCC unroll 8
+    for (int j = 0; j < W; ++j) acc[i][j] = vf{};
   for (int r = 0; r < k; ++r) {
-    vf b[kNv];
-#pragma GCC unroll 4
-    for (int j = 0; j < kNv; ++j) b[j] = load(bp + r * kNr + j * VL);
+    vf b[W];
+#pragma GCC unroll 8
+    for (int j = 0; j < W; ++j) b[j] = load(bp + (j / kNv) * panel + r * kNr + (j % kNv) * VL);
 #pragma GCC unroll 8
     for (int i = 0; i < MR; ++i) {
       const float ai = a[i * lda + r];
-#pragma GCC unroll 4
-      for (int j = 0; j < kNv; ++j) acc[i][j] += ai * b[j];
+#pragma GCC unroll 8
+      for (int j = 0; j < W; ++j) acc[i][j] += ai * b[j];
     }
   }
 #pragma GCC unroll 8
   for (int i = 0; i < MR; ++i) {
     float* ci = c + i * ldc;
-    if (nv == kNr) {
-#pragma GCC unroll 4
-      for (int j = 0; j < kNv; ++j)
+#pragma GCC unroll 8
+    for (int j = 0; j < W; ++j) {
+      const int cnt = nv - j * VL;
+      if (cnt >= VL)
         store(ci + j * VL, accumulate ? load(ci + j * VL) + acc[i][j] : acc[i][j]);
-    } else {
-      float t[kNr];
-#pragma GCC unroll 4
-      for (int j = 0; j < kNv; ++j) store(t + j * VL, acc[i][j]);
-      if (accumulate)
-        for (int j = 0; j < nv; ++j) ci[j] += t[j];
-      else
-        for (int j = 0; j < nv; ++j) ci[j] = t[j];
+      else if (cnt > 0)
+        store_first(ci + j * VL, cnt,
+                    accumulate ? load_first(ci + j * VL, cnt) + acc[i][j] : acc[i][j]);
     }
   }
 }
 
-template <int MR>
+// Rows [0, m) of C, m < MR, on one group of NP panels (nv columns).
+template <int MR, int NP>
 void rows(int m, int k, const float* a, long long lda, const float* bp, float* c, long long ldc,
           int nv, bool accumulate) {
   if constexpr (MR > 0) {
     if (m >= MR) {
-      micro<MR>(k, a, lda, bp, c, ldc, nv, accumulate);
+      micro<MR, NP>(k, a, lda, bp, c, ldc, nv, accumulate);
     } else {
-      rows<MR - 1>(m, k, a, lda, bp, c, ldc, nv, accumulate);
+      rows<MR - 1, NP>(m, k, a, lda, bp, c, ldc, nv, accumulate);
     }
+  }
+}
+
+// C (m x n) = / += A @ B on groups of NP panels; what is left, fewer than NP panels, on groups of
+// NP / 2 (a group never reads a panel past the end).
+template <int MR, int NP>
+void gemm_rows(int m, int n, int k, const float* a, long long lda, const float* bp, float* c,
+               long long ldc, bool accumulate) {
+  const long long panel = static_cast<long long>(k) * kNr;
+  int j0 = 0;
+  for (; j0 + (NP - 1) * kNr < n; j0 += NP * kNr, bp += NP * panel) {
+    const int nv = n - j0 < NP * kNr ? n - j0 : NP * kNr;
+    int i = 0;
+    for (; i + MR <= m; i += MR)
+      micro<MR, NP>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
+    if (i < m)
+      rows<MR - 1, NP>(m - i, k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
+  }
+  if constexpr (NP > 1)
+    if (j0 < n) gemm_rows<MR, NP / 2>(m, n - j0, k, a, lda, bp, c + j0, ldc, accumulate);
+}
+
+// The m < kMrIsa rows left over: m rows at once, on tail_panels(m) panels.
+template <int R>
+void tail_rows(int m, int n, int k, const float* a, long long lda, const float* bp, float* c,
+               long long ldc, bool accumulate) {
+  if constexpr (R > 0) {
+    if (m == R)
+      gemm_rows<R, tail_panels(R)>(m, n, k, a, lda, bp, c, ldc, accumulate);
+    else
+      tail_rows<R - 1>(m, n, k, a, lda, bp, c, ldc, accumulate);
   }
 }
 
 void gemm_packed(int m, int n, int k, const float* a, long long lda, const float* bp, float* c,
                  long long ldc, bool accumulate) {
-  for (int j0 = 0; j0 < n; j0 += kNr) {
-    const int nv = n - j0 < kNr ? n - j0 : kNr;
-    int i = 0;
-    for (; i + kMrIsa <= m; i += kMrIsa)
-      micro<kMrIsa>(k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-    if (i < m)
-      rows<kMrIsa - 1>(m - i, k, a + i * lda, lda, bp, c + i * ldc + j0, ldc, nv, accumulate);
-    bp += static_cast<long long>(k) * kNr;
-  }
+  const int full = m / kMrIsa * kMrIsa;
+  if (full) gemm_rows<kMrIsa, kNpIsa>(full, n, k, a, lda, bp, c, ldc, accumulate);
+  if (full < m)
+    tail_rows<kMrIsa - 1>(m - full, n, k, a + full * lda, lda, bp, c + full * ldc, ldc, accumulate);
 }
 
 // GELU here is gelu.h's gelu_erf_as (erf to 3.8e-7 for a third of the kernel's poly3 work).
