@@ -31,6 +31,13 @@ struct Kernels {
   void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, int act);
   // y[i] = act(a[i] + y[i]) for i < n (the layer's sum when the conv is not fused).
   void (*add_act)(long long n, const float* a, float* y, bool gelu);
+  // The W fold of the DFT GEMMs, per row i < rows of v (row stride ldv, wp columns): sums of the
+  // mirrored columns into even (rows x (wp / 2 + 1)): column 0, v[j] + v[wp - j] for j in [1, no],
+  // and column wp / 2 where wp is even; differences v[j] - v[wp - j] into odd (rows x no).
+  void (*fold)(int rows, const float* v, long long ldv, int wp, int no, float* even, float* odd);
+  // Its inverse: rows of out (stride ldo) from the even and odd parts.
+  void (*unfold)(int rows, const float* even, const float* odd, int wp, int no, float* out,
+                 long long ldo);
   // Complex channel mixing for out channels [o0, o1), modes in blocks of kModeBlock:
   //   x: (batch, c, 2, modes) [re; im], y: (batch, o, 2, modes), modes a multiple of kModeBlock
   //   w: (o, modes / kModeBlock, c, 2, kModeBlock) [W_re; W_im] per block: read in order

@@ -20,6 +20,7 @@
 #endif
 
 #include "../src/cpu/gelu.h"
+#include "../src/cpu/lane_shuffle.h"
 #include "../src/cpu/simd.h"
 #include "compute.h"
 
@@ -237,6 +238,50 @@ void add_act(long long n, const float* a, float* y, bool act) {
   }
 }
 
+// The DFT folds in native vectors: v[wp - j] for VL consecutive j is a load and a lane reversal.
+struct Reverse {
+  static constexpr int at(int l) { return VL - 1 - l; }
+};
+
+WNO_FORCE_INLINE vf reversed(const float* p) { return shuffle<Reverse>(load(p), vf{}); }
+
+void fold(int rows, const float* v, long long ldv, int wp, int no, float* even, float* odd) {
+  const int ne = wp / 2 + 1;
+  for (int i = 0; i < rows; ++i, v += ldv, even += ne, odd += no) {
+    even[0] = v[0];
+    int j = 1;
+    for (; j + VL - 1 <= no; j += VL) {
+      const vf a = load(v + j), b = reversed(v + wp - j - VL + 1);
+      store(even + j, a + b);
+      store(odd + j - 1, a - b);
+    }
+    for (; j <= no; ++j) {
+      even[j] = v[j] + v[wp - j];
+      odd[j - 1] = v[j] - v[wp - j];
+    }
+    if (wp % 2 == 0) even[wp / 2] = v[wp / 2];
+  }
+}
+
+void unfold(int rows, const float* even, const float* odd, int wp, int no, float* out,
+            long long ldo) {
+  const int ne = wp / 2 + 1;
+  for (int i = 0; i < rows; ++i, out += ldo, even += ne, odd += no) {
+    out[0] = even[0];
+    int j = 1;
+    for (; j + VL - 1 <= no; j += VL) {
+      const vf a = load(even + j), b = load(odd + j - 1);
+      store(out + j, a + b);
+      store(out + wp - j - VL + 1, shuffle<Reverse>(a - b, vf{}));
+    }
+    for (; j <= no; ++j) {
+      out[j] = even[j] + odd[j - 1];
+      out[wp - j] = even[j] - odd[j - 1];
+    }
+    if (wp % 2 == 0) out[wp / 2] = even[wp / 2];
+  }
+}
+
 // Per (out channel, block of 32 modes) the accumulators stay in registers while the in channels
 // go by; the weights are laid out in that order, so they stream from memory exactly once.
 void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* x, const float* w,
@@ -280,7 +325,7 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
 
 const wno::engine::Kernels& kernels() {
   static const wno::engine::Kernels k{
-      WNO_ENGINE_ISA_NAME, pack_b, gemm_packed, bias_act, add_act, mix};
+      WNO_ENGINE_ISA_NAME, pack_b, gemm_packed, bias_act, add_act, fold, unfold, mix};
   return k;
 }
 

@@ -27,27 +27,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// W fold of one row: sums (ne: w = 0, the mirrored pairs, W / 2) and differences (no) of columns w
-// and Wp - w, what the half-size DFT GEMMs read.
-void fold_row(const float* row, int wp, int no, float* even, float* odd) {
-  even[0] = row[0];
-  for (int j = 1; j <= no; ++j) {
-    even[j] = row[j] + row[wp - j];
-    odd[j - 1] = row[j] - row[wp - j];
-  }
-  if (wp % 2 == 0) even[wp / 2] = row[wp / 2];
-}
-
-// Its inverse: the row from the even (ne) and odd (no) parts of the inverse DFT GEMMs.
-void unfold_row(const float* even, const float* odd, int wp, int no, float* row) {
-  row[0] = even[0];
-  for (int j = 1; j <= no; ++j) {
-    row[j] = even[j] + odd[j - 1];
-    row[wp - j] = even[j] - odd[j - 1];
-  }
-  if (wp % 2 == 0) row[wp / 2] = even[wp / 2];
-}
-
 }  // namespace
 
 // Normalise (as the graph: (x - mean) / std) into xn, then lift into buf[0] (zero in the padding).
@@ -103,8 +82,7 @@ void Engine::dft_forward(const float* v, long long nc, int worker) const {
   float* tp = t + 2LL * hp * m2;
   const float* vin = v + nc * hpwp;
   if (fold_w) {
-    for (int i = 0; i < hp; ++i)
-      fold_row(vin + 1LL * i * wp, wp, no, ev + 1LL * i * ne, od + 1LL * i * no);
+    K.fold(hp, vin, wp, wp, no, ev, od);
     K.gemm_packed(hp, m2, ne, ev, ne, fwd_w_re, t, m2, false);
     K.gemm_packed(hp, m2, no, od, no, fwd_w_im, t + 1LL * hp * m2, m2, false);
   } else {
@@ -209,8 +187,7 @@ void Engine::dft_inverse(float* s, long long nco, int worker) const {
     float* qo = pe + 1LL * hp * ne;
     K.gemm_packed(hp, ne, m2, z, m2, inv_w_re, pe, ne, false);
     K.gemm_packed(hp, no, m2, z + 1LL * hp * m2, m2, inv_w_im, qo, no, false);
-    for (int i = 0; i < hp; ++i)
-      unfold_row(pe + 1LL * i * ne, qo + 1LL * i * no, wp, no, out + 1LL * i * wp);
+    K.unfold(hp, pe, qo, wp, no, out, wp);
   } else {
     K.gemm_packed(hp, wp, m2, z, m2, inv_w_re, out, wp, false);
     K.gemm_packed(hp, wp, m2, z + 1LL * hp * m2, m2, inv_w_im, out, wp, true);
@@ -231,8 +208,7 @@ void Engine::line_dft_forward(const float* v, long long r0, int rows, int worker
   }
   float* ev = worker_scratch(worker);  // (rows, ne) sums, then (rows, no) differences
   float* od = ev + 1LL * rows * ne;
-  for (int i = 0; i < rows; ++i)
-    fold_row(vin + 1LL * i * wp, wp, no, ev + 1LL * i * ne, od + 1LL * i * no);
+  K.fold(rows, vin, wp, wp, no, ev, od);
   K.gemm_packed(rows, m2, ne, ev, ne, fwd_w_re, x, ldx, false);
   K.gemm_packed(rows, m2, no, od, no, fwd_w_im, x + modes_p, ldx, false);
 }
@@ -252,8 +228,7 @@ void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) cons
   float* qo = pe + 1LL * rows * ne;
   K.gemm_packed(rows, ne, m2, o, ldo, inv_w_re, pe, ne, false);
   K.gemm_packed(rows, no, m2, o + modes_p, ldo, inv_w_im, qo, no, false);
-  for (int i = 0; i < rows; ++i)
-    unfold_row(pe + 1LL * i * ne, qo + 1LL * i * no, wp, no, out + 1LL * i * wp);
+  K.unfold(rows, pe, qo, wp, no, out, wp);
 }
 
 // The real-space conv and the layer's tail over s (which holds the spectral branch).
