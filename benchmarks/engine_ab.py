@@ -4,12 +4,13 @@ of an engine change ("not slower than before"), per model and thread count.
 
 Models: the WNO of benchmarks/end_to_end.py (64x64, width 32, 12x12 modes, 4 layers, F(4,3)) and
 the neuraloperator 2.0 FNO of benchmarks/neuralop_fno.py (imported; skipped without neuralop),
-batch 1. Each library is driven through the bare C ABI (open, run, close), so a baseline build
+batch 1 (or --batch). Each library is driven through the bare C ABI (open, run, close), so a baseline build
 with an older Python wrapper measures the same way. Blocks of `--block` runs alternate between
-the builds; medians and p99 over all runs, and the ratio new / base per row.
+the builds; medians and p99 over all runs, and the ratio new / base per row. --batch B exports the
+models for batch B (iterations and blocks are divided by B).
 
     git worktree add /tmp/base <rev> && pip wheel ... (or: cmake --build) -> /tmp/base/libwno_engine.so
-    python benchmarks/engine_ab.py --base /tmp/base/libwno_engine.so [--lib PATH] [--iterations 2000]
+    python benchmarks/engine_ab.py --base /tmp/base/libwno_engine.so [--lib PATH] [--iterations 2000] [--batch B]
 """
 
 from __future__ import annotations
@@ -63,12 +64,12 @@ class Engine:
         self.lib.wno_engine_close(self.handle)
 
 
-def models(tmp: Path, grid: int) -> dict[str, Path]:
+def models(tmp: Path, grid: int, batch: int) -> dict[str, Path]:
     torch.manual_seed(0)
     out = {}
     wno = WNO2d(WNOConfig(1, 1, width=32, modes=(12, 12), n_layers=4, winograd_tile=4, resolution=(grid, grid)))
     out["WNO (end_to_end)"] = tmp / "wno.onnx"
-    export_onnx(wno.eval(), out["WNO (end_to_end)"], batch=1)
+    export_onnx(wno.eval(), out["WNO (end_to_end)"], batch=batch)
     try:
         from neuralop.models import FNO
 
@@ -80,7 +81,7 @@ def models(tmp: Path, grid: int) -> dict[str, Path]:
     torch.save(fno.state_dict(), tmp / "fno.pt")
     import_neuralop(tmp / "fno.pt", tmp / "fno.wno.pt", resolution=(grid, grid))
     out["FNO (neuralop_fno)"] = tmp / "fno.onnx"
-    export_onnx(tmp / "fno.wno.pt", out["FNO (neuralop_fno)"], batch=1)
+    export_onnx(tmp / "fno.wno.pt", out["FNO (neuralop_fno)"], batch=batch)
     return out
 
 
@@ -91,26 +92,28 @@ def main() -> None:
     p.add_argument("--iterations", type=int, default=2000)
     p.add_argument("--block", type=int, default=100)
     p.add_argument("--grid", type=int, default=64)
+    p.add_argument("--batch", type=int, default=1, help="batch size (runs and blocks shrink by it)")
     a = p.parse_args()
     new = a.lib or library_path()
-    x = np.random.default_rng(0).random((1, 1, a.grid, a.grid), dtype=np.float32)
-    print(f"base {a.base}\nnew  {new}\n{a.iterations} runs each, blocks of {a.block}, batch 1, {a.grid}x{a.grid}")
+    x = np.random.default_rng(0).random((a.batch, 1, a.grid, a.grid), dtype=np.float32)
+    iterations, block = max(2, a.iterations // a.batch), max(1, a.block // a.batch)
+    print(f"base {a.base}\nnew  {new}\n{iterations} runs each, blocks of {block}, batch {a.batch}, {a.grid}x{a.grid}")
     heads = ("base ms", "new ms", "new/base", "base p99", "new p99")
     print(f"{'model':20s} {'threads':>7s} " + " ".join(f"{h:>9s}" for h in heads))
     with tempfile.TemporaryDirectory() as tmp:
-        for name, path in models(Path(tmp), a.grid).items():
+        for name, path in models(Path(tmp), a.grid, a.batch).items():
             for threads in (1, 2):
                 engines = {"base": Engine(a.base, path, threads), "new": Engine(new, path, threads)}
                 ya, yb = (e.run(x).copy() for e in engines.values())
                 diff = float(np.abs(ya - yb).max() / max(1e-30, float(np.abs(ya).max())))
                 times: dict[str, list[float]] = {k: [] for k in engines}
                 for e in engines.values():
-                    for _ in range(20):
+                    for _ in range(max(2, 20 // a.batch)):
                         e.run(x)
-                for _ in range(max(1, a.iterations // a.block)):
+                for _ in range(max(1, iterations // block)):
                     for k, e in engines.items():
                         time.sleep(0.01)
-                        for _ in range(a.block):
+                        for _ in range(block):
                             t0 = time.perf_counter()
                             e.run(x)
                             times[k].append(time.perf_counter() - t0)

@@ -159,6 +159,8 @@ CASES = [  # (H, W, tile, conv, batch, dynamic)
     pytest.param(48, 40, 4, "winograd", 2, True, id="48x40-t4-batch2-dynamic"),
     pytest.param(37, 41, 6, "winograd", 1, False, id="37x41-t6"),
     pytest.param(37, 41, 2, "winograd", 3, False, id="37x41-t2-batch3"),
+    # the conv runs on groups of images that fit in cache: here 6 a group, the last one of 5
+    pytest.param(37, 41, 4, "winograd", 11, False, id="37x41-t4-batch11-groups"),
     pytest.param(20, 18, None, "direct", 2, True, id="20x18-direct"),
     pytest.param(33, 30, None, "fno", 2, False, id="33x30-fno"),
 ]

@@ -175,9 +175,19 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   if (!fno) {
     const char* fused = std::getenv("WNO_ENGINE_FUSED_EPILOGUE");
     e->fused_epilogue = fused && std::strcmp(fused, "1") == 0;
-    if (!e->fused_epilogue) lay->add(&e->conv_out, N * C * Hp * Wp);
-    for (const Layer& L : e->layers)  // the tiles may differ between layers
-      e->conv_ws_bytes = std::max(e->conv_ws_bytes, wno_cpu_workspace_size(&L.desc, threads));
+    const long long image = C * Hp * Wp;
+    e->conv_group =
+        e->fused_epilogue
+            ? e->n
+            : static_cast<int>(std::clamp<long long>(Engine::kConvGroupBytes / (image * 4), 1, N));
+    if (!e->fused_epilogue) lay->add(&e->conv_out, e->conv_group * image);
+    for (const Layer& L : e->layers)  // the tiles may differ between layers; the last group may
+      for (const int batch : {e->conv_group, e->n % e->conv_group}) {  // hold fewer images
+        if (!batch) continue;
+        wno_conv_desc d = L.desc;
+        d.batch = batch;
+        e->conv_ws_bytes = std::max(e->conv_ws_bytes, wno_cpu_workspace_size(&d, threads));
+      }
     lay->add(reinterpret_cast<char**>(&e->conv_ws), static_cast<long long>(e->conv_ws_bytes));
   }
   return true;

@@ -250,13 +250,18 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
                             conv_ws, conv_ws_bytes, &kernel_pool);
       if (st != WNO_SUCCESS) return st;
     } else {
-      const wno_status st = wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, nullptr, WNO_ACT_NONE,
-                                              conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
-      if (st != WNO_SUCCESS) return st;
-      auto sum = [&](long long nc, int) {
-        K.add_act(hpwp, conv_out + nc * hpwp, s + nc * hpwp, L.gelu);
-      };
-      parallel(P, 1LL * n * c, sum);
+      for (int b0 = 0; b0 < n; b0 += conv_group) {  // conv_out and s stay in cache in between
+        wno_conv_desc group = L.desc;
+        group.batch = std::min(conv_group, n - b0);
+        const long long at = 1LL * b0 * c * hpwp;
+        const wno_status st = wno_cpu_conv2d_on(&group, v + at, L.u, L.bias, nullptr, WNO_ACT_NONE,
+                                                conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
+        if (st != WNO_SUCCESS) return st;
+        auto sum = [&](long long nc, int) {
+          K.add_act(hpwp, conv_out + nc * hpwp, s + at + nc * hpwp, L.gelu);
+        };
+        parallel(P, 1LL * group.batch * c, sum);
+      }
     }
   } else if (L.mlp1_w || L.gelu_out) {  // W v, GELU, channel MLP + skip, GELU: one pass
     fno_layer(run, mlp, L.pointwise, L.bias, n, hpwp, s, v, !L.gelu);
