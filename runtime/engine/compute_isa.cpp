@@ -105,25 +105,25 @@ inline void micro(int k, const float* a, long long lda, const float* bp, float* 
   constexpr int W = NP * kNv;
   const long long panel = static_cast<long long>(k) * kNr;
   vf acc[MR][W];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int j = 0; j < W; ++j) acc[i][j] = vf{};
   for (int r = 0; r < k; ++r) {
     vf b[W];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int j = 0; j < W; ++j) b[j] = load(bp + (j / kNv) * panel + r * kNr + (j % kNv) * VL);
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const float ai = a[i * lda + r];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
       for (int j = 0; j < W; ++j) acc[i][j] += ai * b[j];
     }
   }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
   for (int i = 0; i < MR; ++i) {
     float* ci = c + i * ldc;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int j = 0; j < W; ++j) {
       const int cnt = nv - j * VL;
       if (cnt >= VL)
@@ -181,6 +181,15 @@ void tail_rows(int m, int n, int k, const float* a, long long lda, const float* 
 
 void gemm_packed(int m, int n, int k, const float* a, long long lda, const float* bp, float* c,
                  long long ldc, bool accumulate) {
+  if constexpr (kNv == 1) {  // AVX-512, one panel (the DFTs' 12 modes): 12 rows, 12 accumulators
+    if (n <= kNr && m >= 12) {
+      const int rows12 = m / 12 * 12;
+      gemm_rows<12, 1>(rows12, n, k, a, lda, bp, c, ldc, accumulate);
+      a += rows12 * lda;
+      c += rows12 * ldc;
+      m -= rows12;
+    }
+  }
   const int full = m / kMrIsa * kMrIsa;
   if (full) gemm_rows<kMrIsa, kNpIsa>(full, n, k, a, lda, bp, c, ldc, accumulate);
   if (full < m)
@@ -295,14 +304,14 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
       for (int n = 0; n < batch; ++n) {
         const float* xn = x + static_cast<long long>(n) * c * 2 * modes + b * kB;
         vf re[kV], im[kV];
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int q = 0; q < kV; ++q) re[q] = im[q] = vf{};
         for (int ic = 0; ic < c; ++ic) {
           const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
           const float* xi = xr + modes;
           const float* wr = wb + static_cast<long long>(ic) * 2 * kB;
           const float* wi = wr + kB;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
           for (int q = 0; q < kV; ++q) {
             const vf a = load(xr + q * VL), bi = load(xi + q * VL);
             const vf u = load(wr + q * VL), v = load(wi + q * VL);
@@ -311,7 +320,7 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
           }
         }
         float* yr = y + ((static_cast<long long>(n) * o + oc) * 2) * modes + b * kB;
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int q = 0; q < kV; ++q) {
           store(yr + q * VL, re[q]);
           store(yr + modes + q * VL, im[q]);
