@@ -12,6 +12,7 @@ constexpr int kNr = 16;  // columns of a packed B panel (one AVX-512 vector, two
 constexpr int kMr = 6;   // rows of C per register tile
 constexpr int kModeBlock = 32;  // modes per register block of the spectral mixing
 constexpr int kChunk = 256;     // pixel columns per task of the pointwise (1x1, MLP) stages
+constexpr int kMixGroup = 4;    // out channels per task of the spectral mixing (mix's groups)
 
 // The activations of bias_act: none, exact GELU (true converts to it), SiLU.
 enum Activation : int { kNone = 0, kGelu = 1, kSilu = 2 };

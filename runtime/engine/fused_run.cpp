@@ -351,9 +351,10 @@ wno_status Engine::run_fused(const float* x, float* y) {
       parallel(P, rows, forward);
     lap(stage);
     auto mixing = [&](long long o, int) {
-      k->mix(n, c, c, static_cast<int>(o), static_cast<int>(o) + 1, modes_p, spec_x, L.mix, spec_o);
+      const int o0 = static_cast<int>(o) * kMixGroup;
+      k->mix(n, c, c, o0, std::min(c, o0 + kMixGroup), modes_p, spec_x, L.mix, spec_o);
     };
-    parallel(P, c, mixing);
+    parallel(P, (c + kMixGroup - 1) / kMixGroup, mixing);
     lap(stage + 1);
     auto inverse = [&](long long nco, int worker) { dft_inverse(s, nco, worker); };
     auto line_inverse = [&](long long g, int worker) {
