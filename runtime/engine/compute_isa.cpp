@@ -291,16 +291,16 @@ void unfold(int rows, const float* even, const float* odd, int wp, int no, float
   }
 }
 
-// Per (G out channels, block of 32 modes) the accumulators stay in registers while the in channels
-// go by: each x vector loaded serves G out channels (with one, 8 loads per 8 FMAs: the loop waited
-// on loads, and x, 73 KB at width 32, came from L2 once per out channel; AVX-512, width 32,
-// 64x64: the mixing stage took 0.12-0.15 ms a run instead of 0.19-0.30). The weights
-// are laid out per out channel in that order, so each of the G streams is read once, in order.
-template <int G>
+// Per (G out channels, S vectors of a block of 32 modes) the accumulators stay in registers while
+// the in channels go by: each x vector loaded serves G out channels (with one, 8 loads per 8 FMAs:
+// the loop waited on loads, and x, 73 KB at width 32, came from L2 once per out channel; AVX-512,
+// width 32, 64x64: the mixing stage took 0.12-0.15 ms a run instead of 0.19-0.30). The weights
+// are laid out per out channel in block order, so each of the G streams is read in order.
+template <int G, int S>
 void mix_group(int batch, int c, int o, int oc, long long modes, const float* x, const float* w,
                float* y) {
   constexpr int kB = wno::engine::kModeBlock, kV = kB / VL;  // native vectors per block
-  static_assert(kB % VL == 0, "whole vectors per block");
+  static_assert(kB % VL == 0 && kV % S == 0, "whole vectors per block and part");
   const long long blocks = modes / kB;
   for (long long b = 0; b < blocks; ++b) {
     const float* wb[G];
@@ -308,48 +308,54 @@ void mix_group(int batch, int c, int o, int oc, long long modes, const float* x,
       wb[g] = w + ((static_cast<long long>(oc + g) * blocks + b) * c) * 2 * kB;
     for (int n = 0; n < batch; ++n) {
       const float* xn = x + static_cast<long long>(n) * c * 2 * modes + b * kB;
-      vf re[G][kV], im[G][kV];
+      for (int q0 = 0; q0 < kV; q0 += S) {
+        vf re[G][S], im[G][S];
 #pragma GCC unroll 16
-      for (int g = 0; g < G; ++g)
-#pragma GCC unroll 8
-        for (int q = 0; q < kV; ++q) re[g][q] = im[g][q] = vf{};
-      for (int ic = 0; ic < c; ++ic) {
-        const float* xr = xn + static_cast<long long>(ic) * 2 * modes;
-        const float* xi = xr + modes;
-#pragma GCC unroll 8
-        for (int q = 0; q < kV; ++q) {
-          const vf a = load(xr + q * VL), bi = load(xi + q * VL);
+        for (int g = 0; g < G; ++g)
 #pragma GCC unroll 16
-          for (int g = 0; g < G; ++g) {
-            const float* wr = wb[g] + static_cast<long long>(ic) * 2 * kB;
-            const vf u = load(wr + q * VL), v = load(wr + kB + q * VL);
-            re[g][q] += a * u - bi * v;
-            im[g][q] += a * v + bi * u;
+          for (int q = 0; q < S; ++q) re[g][q] = im[g][q] = vf{};
+        for (int ic = 0; ic < c; ++ic) {
+          const float* xr = xn + static_cast<long long>(ic) * 2 * modes + q0 * VL;
+          const float* xi = xr + modes;
+#pragma GCC unroll 16
+          for (int q = 0; q < S; ++q) {
+            const vf a = load(xr + q * VL), bi = load(xi + q * VL);
+#pragma GCC unroll 16
+            for (int g = 0; g < G; ++g) {
+              const float* wr = wb[g] + static_cast<long long>(ic) * 2 * kB + q0 * VL;
+              const vf u = load(wr + q * VL), v = load(wr + kB + q * VL);
+              re[g][q] += a * u - bi * v;
+              im[g][q] += a * v + bi * u;
+            }
           }
         }
-      }
 #pragma GCC unroll 16
-      for (int g = 0; g < G; ++g) {
-        float* yr = y + ((static_cast<long long>(n) * o + oc + g) * 2) * modes + b * kB;
-#pragma GCC unroll 8
-        for (int q = 0; q < kV; ++q) {
-          store(yr + q * VL, re[g][q]);
-          store(yr + modes + q * VL, im[g][q]);
+        for (int g = 0; g < G; ++g) {
+          float* yr = y + ((static_cast<long long>(n) * o + oc + g) * 2) * modes + b * kB + q0 * VL;
+#pragma GCC unroll 16
+          for (int q = 0; q < S; ++q) {
+            store(yr + q * VL, re[g][q]);
+            store(yr + modes + q * VL, im[g][q]);
+          }
         }
       }
     }
   }
 }
 
-// Out channels in groups of kG: 2 kB / VL accumulators each, which with the loads must fit the
-// register file: AVX-512 takes 4 (16 of 32 registers); AVX2, NEON and SSE2 (8 or 16 a channel)
-// one at a time.
+// G out channels x S vectors: 2 G S accumulators, with the loads within the register file: 4 x 2
+// on AVX-512 (16 of 32 registers; S = 2 is the whole block), 2 x 2 on AVX2 (8 of 16; half a
+// block), 2 x 4 on NEON (16 of 32), 1 x 4 on SSE2; the out channels left over one at a time.
 void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* x, const float* w,
          float* y) {
-  constexpr int kG = kVecBytes == 64 ? 4 : 1;
+#if defined(__x86_64__) && !defined(__AVX2__)
+  constexpr int kG = 1, kS = 4;
+#else
+  constexpr int kG = kVecBytes == 64 ? 4 : 2, kS = kVecBytes == 16 ? 4 : 2;
+#endif
   int oc = o0;
-  for (; oc + kG <= o1; oc += kG) mix_group<kG>(batch, c, o, oc, modes, x, w, y);
-  for (; oc < o1; ++oc) mix_group<1>(batch, c, o, oc, modes, x, w, y);
+  for (; oc + kG <= o1; oc += kG) mix_group<kG, kS>(batch, c, o, oc, modes, x, w, y);
+  for (; oc < o1; ++oc) mix_group<1, kS>(batch, c, o, oc, modes, x, w, y);
 }
 
 }  // namespace
