@@ -186,6 +186,18 @@ def test_equals_onnxruntime_and_pytorch(engine_lib, tmp_path, h, w, tile, conv, 
     assert rel(y, y_torch) <= 1e-4, rel(y, y_torch)
 
 
+@pytest.mark.parametrize("modes", [(4, 20), (20, 4)], ids=["w-modes-20", "h-modes-20"])
+def test_more_modes_than_one_packed_panel(engine_lib, tmp_path, modes):
+    """Over 16 kept W modes the DFT GEMMs' B spans two packed panels (the one-panel paths write
+    it in place)."""
+    model = make_model(44, 46, modes=modes, layers=2)
+    path = write(model, tmp_path / "m.onnx")
+    x = np.random.default_rng(1).standard_normal((1, 2, 44, 46)).astype(np.float32)
+    with native(path, engine_lib, threads=2) as s:
+        assert "fused WNO pipeline" in s.plan
+        assert rel(s.run(x), ort_run(path, x)) <= 1e-5
+
+
 def test_no_domain_padding_and_identity_statistics(engine_lib, tmp_path):
     model = make_model(24, 20, padding=0, normalise=False, layers=2, modes=(4, 4))
     path = write(model, tmp_path / "m.onnx")

@@ -39,6 +39,14 @@ struct Kernels {
   // Its inverse: rows of out (stride ldo) from the even and odd parts.
   void (*unfold)(int rows, const float* even, const float* odd, int wp, int no, float* out,
                  long long ldo);
+  // The same across rows (the H fold): of t (rows x n, row stride ldt), row 0, t[j] + t[rows - j]
+  // for j in [1, no] (no = (rows - 1) / 2) and row rows / 2 where rows is even into even (stride
+  // lde); t[j] - t[rows - j] into odd (no rows, stride ldo).
+  void (*fold_rows)(int rows, int n, const float* t, long long ldt, float* even, long long lde,
+                    float* odd, long long ldo);
+  // Its inverse: t from the even and odd rows.
+  void (*unfold_rows)(int rows, int n, const float* even, long long lde, const float* odd,
+                      long long ldo, float* t, long long ldt);
   // Complex channel mixing for out channels [o0, o1), modes in blocks of kModeBlock:
   //   x: (batch, c, 2, modes) [re; im], y: (batch, o, 2, modes), modes a multiple of kModeBlock
   //   w: (o, modes / kModeBlock, c, 2, kModeBlock) [W_re; W_im] per block: read in order

@@ -291,6 +291,44 @@ void unfold(int rows, const float* even, const float* odd, int wp, int no, float
   }
 }
 
+// dst = f(a, b) over n floats (a, b, dst rows), the last vector masked.
+template <class F>
+inline void row_op(int n, const float* a, const float* b, float* dst, F f) {
+  int j = 0;
+  for (; j + VL <= n; j += VL) store(dst + j, f(load(a + j), load(b + j)));
+  if (j < n) store_first(dst + j, n - j, f(load_first(a + j, n - j), load_first(b + j, n - j)));
+}
+
+inline void copy_row(int n, const float* a, float* dst) {
+  row_op(n, a, a, dst, [](vf x, vf) { return x; });
+}
+
+void fold_rows(int rows, int n, const float* t, long long ldt, float* even, long long lde,
+               float* odd, long long ldo) {
+  const int no = (rows - 1) / 2;
+  copy_row(n, t, even);
+  for (int j = 1; j <= no; ++j) {
+    const float* a = t + j * ldt;
+    const float* b = t + (rows - j) * ldt;
+    row_op(n, a, b, even + j * lde, [](vf x, vf y) { return x + y; });
+    row_op(n, a, b, odd + (j - 1) * ldo, [](vf x, vf y) { return x - y; });
+  }
+  if (rows % 2 == 0) copy_row(n, t + (rows / 2) * ldt, even + (rows / 2) * lde);
+}
+
+void unfold_rows(int rows, int n, const float* even, long long lde, const float* odd, long long ldo,
+                 float* t, long long ldt) {
+  const int no = (rows - 1) / 2;
+  copy_row(n, even, t);
+  for (int j = 1; j <= no; ++j) {
+    const float* a = even + j * lde;
+    const float* b = odd + (j - 1) * ldo;
+    row_op(n, a, b, t + j * ldt, [](vf x, vf y) { return x + y; });
+    row_op(n, a, b, t + (rows - j) * ldt, [](vf x, vf y) { return x - y; });
+  }
+  if (rows % 2 == 0) copy_row(n, even + (rows / 2) * lde, t + (rows / 2) * ldt);
+}
+
 // Per (G out channels, S vectors of a block of 32 modes) the accumulators stay in registers while
 // the in channels go by: each x vector loaded serves G out channels (with one, 8 loads per 8 FMAs:
 // the loop waited on loads, and x, 73 KB at width 32, came from L2 once per out channel; AVX-512,
@@ -362,7 +400,8 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
 
 const wno::engine::Kernels& kernels() {
   static const wno::engine::Kernels k{
-      WNO_ENGINE_ISA_NAME, pack_b, gemm_packed, bias_act, add_act, fold, unfold, mix};
+      WNO_ENGINE_ISA_NAME, pack_b,      gemm_packed, bias_act, add_act, fold, unfold,
+      fold_rows,           unfold_rows, mix};
   return k;
 }
 

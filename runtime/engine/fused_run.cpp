@@ -81,52 +81,35 @@ void Engine::dft_forward(const float* v, long long nc, int worker) const {
   float* t = od + 1LL * hp * no;  // [T_re; T_im]: (2 Hp, m2)
   float* tp = t + 2LL * hp * m2;
   const float* vin = v + nc * hpwp;
+  // Unfolded along H, [T_re; T_im] is the B of the H GEMMs: of one panel, written packed.
+  const bool t_packed = !fold_h && m2 <= kNr;
+  float* tw = t_packed ? tp : t;
+  const long long ldt = t_packed ? kNr : m2;
   if (fold_w) {
     K.fold(hp, vin, wp, wp, no, ev, od);
-    K.gemm_packed(hp, m2, ne, ev, ne, fwd_w_re, t, m2, false);
-    K.gemm_packed(hp, m2, no, od, no, fwd_w_im, t + 1LL * hp * m2, m2, false);
+    K.gemm_packed(hp, m2, ne, ev, ne, fwd_w_re, tw, ldt, false);
+    K.gemm_packed(hp, m2, no, od, no, fwd_w_im, tw + hp * ldt, ldt, false);
   } else {
-    K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, t, m2, false);
-    K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, t + 1LL * hp * m2, m2, false);
+    K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_re, tw, ldt, false);
+    K.gemm_packed(hp, m2, wp, vin, wp, fwd_w_im, tw + hp * ldt, ldt, false);
   }
   float* x = spec_x + nc * 2 * modes_p;  // X_re (K1, m2), X_im at + modes_p
-  if (fold_h) {
-    float* b1 = tp + packed_floats(2 * hp, m2);  // [E_re; O_im], then [E_im; O_re]: (Hp, m2)
-    float* b2 = b1 + 1LL * hp * m2;
-    const float* tr = t;
-    const float* ti = t + 1LL * hp * m2;
-    for (int q = 0; q < m2; ++q) {
-      b1[q] = tr[q];
-      b2[q] = ti[q];
-    }
-    for (int j = 1; j <= no_h; ++j) {
-      const float* r1 = tr + 1LL * j * m2;
-      const float* r2 = tr + 1LL * (hp - j) * m2;
-      const float* i1 = ti + 1LL * j * m2;
-      const float* i2 = ti + 1LL * (hp - j) * m2;
-      float* e1 = b1 + 1LL * j * m2;
-      float* o1 = b1 + 1LL * (ne_h + j - 1) * m2;
-      float* e2 = b2 + 1LL * j * m2;
-      float* o2 = b2 + 1LL * (ne_h + j - 1) * m2;
-      for (int q = 0; q < m2; ++q) {
-        e1[q] = r1[q] + r2[q];
-        o2[q] = r1[q] - r2[q];
-        e2[q] = i1[q] + i2[q];
-        o1[q] = i1[q] - i2[q];
-      }
-    }
-    if (hp % 2 == 0)
-      for (int q = 0; q < m2; ++q) {
-        b1[1LL * (hp / 2) * m2 + q] = tr[1LL * (hp / 2) * m2 + q];
-        b2[1LL * (hp / 2) * m2 + q] = ti[1LL * (hp / 2) * m2 + q];
-      }
+  if (fold_h) {  // [E_re; O_im] and [E_im; O_re]: (Hp, m2) each, the B of the two GEMMs
     float* bp2 = tp + packed_floats(hp, m2);
-    K.pack_b(hp, m2, b1, m2, tp);
-    K.pack_b(hp, m2, b2, m2, bp2);
+    const bool packed = m2 <= kNr;  // one panel: packed B is rows of kNr floats; fold into it
+    const long long ldb = packed ? kNr : m2;
+    float* b1 = packed ? tp : tp + packed_floats(2 * hp, m2);
+    float* b2 = packed ? bp2 : b1 + 1LL * hp * m2;
+    K.fold_rows(hp, m2, t, m2, b1, ldb, b2 + ne_h * ldb, ldb);
+    K.fold_rows(hp, m2, t + 1LL * hp * m2, m2, b2, ldb, b1 + ne_h * ldb, ldb);
+    if (!packed) {
+      K.pack_b(hp, m2, b1, m2, tp);
+      K.pack_b(hp, m2, b2, m2, bp2);
+    }
     K.gemm_packed(k1, m2, hp, fwd_h, hp, tp, x, m2, false);
     K.gemm_packed(k1, m2, hp, fwd_h + 1LL * k1 * hp, hp, bp2, x + modes_p, m2, false);
   } else {
-    K.pack_b(2 * hp, m2, t, m2, tp);
+    if (!t_packed) K.pack_b(2 * hp, m2, t, m2, tp);
     K.gemm_packed(k1, m2, 2 * hp, fwd_h, 2 * hp, tp, x, m2, false);
     K.gemm_packed(k1, m2, 2 * hp, fwd_h + 2LL * k1 * hp, 2 * hp, tp, x + modes_p, m2, false);
   }
@@ -147,38 +130,19 @@ void Engine::dft_inverse(float* s, long long nco, int worker) const {
     K.pack_b(k1, m2, o_nc + modes_p, m2, op2);
     K.gemm_packed(hp, m2, k1, inv_h, k1, op, r1, m2, false);
     K.gemm_packed(hp, m2, k1, inv_h + 1LL * hp * k1, k1, op2, r2, m2, false);
-    float* zr = z;
-    float* zi = z + 1LL * hp * m2;
-    for (int q = 0; q < m2; ++q) {
-      zr[q] = r1[q];
-      zi[q] = r2[q];
-    }
-    for (int j = 1; j <= no_h; ++j) {
-      const float* p1 = r1 + 1LL * j * m2;
-      const float* q2 = r1 + 1LL * (ne_h + j - 1) * m2;
-      const float* p2 = r2 + 1LL * j * m2;
-      const float* q1 = r2 + 1LL * (ne_h + j - 1) * m2;
-      float* zr1 = zr + 1LL * j * m2;
-      float* zr2 = zr + 1LL * (hp - j) * m2;
-      float* zi1 = zi + 1LL * j * m2;
-      float* zi2 = zi + 1LL * (hp - j) * m2;
-      for (int q = 0; q < m2; ++q) {
-        zr1[q] = p1[q] + q1[q];
-        zr2[q] = p1[q] - q1[q];
-        zi1[q] = p2[q] + q2[q];
-        zi2[q] = p2[q] - q2[q];
-      }
-    }
-    if (hp % 2 == 0)
-      for (int q = 0; q < m2; ++q) {
-        zr[1LL * (hp / 2) * m2 + q] = r1[1LL * (hp / 2) * m2 + q];
-        zi[1LL * (hp / 2) * m2 + q] = r2[1LL * (hp / 2) * m2 + q];
-      }
+    // r1 = [P1; Q2], r2 = [P2; Q1]: Z_re from P1 and Q1, Z_im from P2 and Q2
+    K.unfold_rows(hp, m2, r1, m2, r2 + 1LL * ne_h * m2, m2, z, m2);
+    K.unfold_rows(hp, m2, r2, m2, r1 + 1LL * ne_h * m2, m2, z + 1LL * hp * m2, m2);
   } else {
-    float* o2 = op + packed_floats(2 * k1, m2);  // [O_re; O_im] contiguous, for one packing
-    std::memcpy(o2, o_nc, sizeof(float) * k1 * m2);
-    std::memcpy(o2 + 1LL * k1 * m2, o_nc + modes_p, sizeof(float) * k1 * m2);
-    K.pack_b(2 * k1, m2, o2, m2, op);
+    if (m2 <= kNr) {  // one panel: rows of kNr floats, O_im's after O_re's
+      K.pack_b(k1, m2, o_nc, m2, op);
+      K.pack_b(k1, m2, o_nc + modes_p, m2, op + 1LL * k1 * kNr);
+    } else {
+      float* o2 = op + packed_floats(2 * k1, m2);  // [O_re; O_im] contiguous, for one packing
+      std::memcpy(o2, o_nc, sizeof(float) * k1 * m2);
+      std::memcpy(o2 + 1LL * k1 * m2, o_nc + modes_p, sizeof(float) * k1 * m2);
+      K.pack_b(2 * k1, m2, o2, m2, op);
+    }
     K.gemm_packed(2 * hp, m2, 2 * k1, inv_h, 2 * k1, op, z, m2, false);
   }
   float* out = s + nco * hpwp;
