@@ -252,3 +252,56 @@ def test_pool_fewer_workers_under_load_same_bits(build_dir, tmp_path):
                 b.wait()
         outputs += runs(s, 0.1)
     assert all(np.array_equal(y, ref) for y in outputs)
+
+
+# (ISA, compiler flags, whether the build contracts a * b + c to an FMA)
+GELU_BUILDS = [
+    ("generic", [], False),
+    ("avx2", ["-mavx2", "-mfma"], True),
+    ("avx512", ["-mavx512f", "-mavx512vl", "-mavx512dq", "-mavx512bw", "-mfma"], True),
+]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux") or os.uname().machine != "x86_64", reason="x86-64 ranks")
+@pytest.mark.parametrize("isa, flags, fma", GELU_BUILDS, ids=[b[0] for b in GELU_BUILDS])
+def test_erf_forms_against_std_erf(tmp_path, isa, flags, fma):
+    """gelu.h's erf_poly3 (the kernel's epilogue) and erf_rational (the engine's loops) against
+    std::erf in double on [-10, 10], in each ISA's vectors; the rational form's GELU tails exact."""
+    if RANKS.index(isa) > _cpu_ranks():
+        pytest.skip(f"this CPU does not run {isa}")
+    root = Path(__file__).resolve().parents[1] / "runtime"
+    exe = tmp_path / f"gelu_probe_{isa}"
+    subprocess.run(
+        ["c++", "-O2", "-std=c++17", "-Wno-psabi", f"-DWNO_CPU_NS=gelu_{isa}", *flags,
+         f"-I{root / 'include'}", f"-I{root / 'src' / 'cpu'}", str(root / "tests" / "gelu_probe.cpp"), "-o", str(exe)],
+        check=True,
+    )  # fmt: skip
+    poly3, rational, tail = (
+        float(v) for v in subprocess.run([exe], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert poly3 <= (7e-8 if fma else 8e-8), poly3  # gelu.h: 6.7e-8 with FMA (7.4e-8 without)
+    assert rational <= 4e-7, rational  # gelu.h: 3.7e-7 (3.4e-7 without FMA)
+    if fma:  # the ratio is exactly +-1 at the clamp with FMA rounding
+        assert tail == 0.0, tail
+    else:
+        assert tail <= 1e-6, tail
+
+
+def test_erf_rational_coefficients_are_the_fit():
+    """gelu.h's kErfNum / kErfDen are what tools/fit_erf.py fits (printed to 10 digits)."""
+    import re
+
+    sys.path.insert(0, os.fspath(Path(__file__).resolve().parents[1] / "tools"))
+    from fit_erf import fit
+
+    text = (Path(__file__).resolve().parents[1] / "runtime" / "src" / "cpu" / "gelu.h").read_text()
+
+    def stored(name: str) -> np.ndarray:
+        body = re.search(name + r"\[\] = \{([^}]*)\}", text)
+        assert body, name
+        return np.array([float(v.strip().rstrip("f")) for v in body.group(1).split(",")])
+
+    p, q, worst = fit()
+    assert worst < 6e-8
+    np.testing.assert_allclose(stored("kErfNum"), p[::-1], rtol=1e-9)
+    np.testing.assert_allclose(stored("kErfDen"), q[::-1], rtol=1e-9)

@@ -196,10 +196,10 @@ void gemm_packed(int m, int n, int k, const float* a, long long lda, const float
     tail_rows<kMrIsa - 1>(m - full, n, k, a + full * lda, lda, bp, c + full * ldc, ldc, accumulate);
 }
 
-// GELU here is gelu.h's gelu_erf_as (erf to 3.8e-7 for a third of the kernel's poly3 work).
+// GELU here is gelu.h's gelu_erf_rational (erf to 3.7e-7 for a third of the kernel's poly3 work).
 template <int Act>
 inline vf activate(vf v) {
-  if constexpr (Act == wno::engine::kGelu) return gelu_erf_as(v);
+  if constexpr (Act == wno::engine::kGelu) return gelu_erf_rational(v);
   if constexpr (Act == wno::engine::kSilu) return silu_exp(v);
   return v;
 }
@@ -211,12 +211,7 @@ void bias_rows(int m, int n, float* c, long long ldc, const float* bias) {
     const float b = bias ? bias[i] : 0.f;
     int j = 0;
     for (; j + VL <= n; j += VL) store(row + j, activate<Act>(load(row + j) + b));
-    if (j < n) {
-      float t[VL] = {};
-      for (int q = 0; q < n - j; ++q) t[q] = row[j + q];
-      store(t, activate<Act>(load(t) + b));
-      for (int q = 0; q < n - j; ++q) row[j + q] = t[q];
-    }
+    if (j < n) store_first(row + j, n - j, activate<Act>(load_first(row + j, n - j) + b));
   }
 }
 
@@ -233,17 +228,12 @@ void add_act(long long n, const float* a, float* y, bool act) {
   long long i = 0;
   for (; i + VL <= n; i += VL) {
     const vf v = load(a + i) + load(y + i);
-    store(y + i, act ? gelu_erf_as(v) : v);
+    store(y + i, act ? gelu_erf_rational(v) : v);
   }
   if (i < n) {
-    float t[VL] = {}, u[VL] = {};
-    for (long long q = 0; q < n - i; ++q) {
-      t[q] = a[i + q];
-      u[q] = y[i + q];
-    }
-    const vf v = load(t) + load(u);
-    store(t, act ? gelu_erf_as(v) : v);
-    for (long long q = 0; q < n - i; ++q) y[i + q] = t[q];
+    const int cnt = static_cast<int>(n - i);
+    const vf v = load_first(a + i, cnt) + load_first(y + i, cnt);
+    store_first(y + i, cnt, act ? gelu_erf_rational(v) : v);
   }
 }
 
