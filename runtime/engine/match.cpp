@@ -905,7 +905,7 @@ bool Matcher::project(int v) {
   std::vector<int> act;
   const int s = y >= 0 ? silu(y, &act) : -1;
   if (s >= 0) {  // SiLU, then the output Conv
-    m_.proj_act = 2;
+    m_.proj_act = kSilu;
     if (m_.cout == 0) m_.cout = conv_channels(s, 3);
     y = m_.cout > 0 ? conv1x1(s, m_.cout, proj, true, &m_.p2_w, &m_.p2_b, &act) : -1;
     if (y >= 0) nodes.insert(nodes.end(), act.begin(), act.end());

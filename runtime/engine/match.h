@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "compute.h"
 #include "graph.h"
 
 namespace wno::engine {
@@ -36,7 +37,7 @@ struct WnoMatch {
   int dims = 2;                                // spatial axes: 2, or 1 (a line: h = hp = 1)
   int n = 0, cin = 0, cout = 0, h = 0, w = 0;  // input (n, cin, h, w), output (n, cout, h, w)
   int c = 0, proj = 0;                         // width, projection width
-  int proj_act = 1;                            // the projection's activation: 1 GELU, 2 SiLU
+  int proj_act = kGelu;                        // the projection's activation (kGelu or kSilu)
   int hp = 0, wp = 0, top = 0, left = 0;       // padded grid and the image's offset in it
   int lw = 0;                                  // lifting MLP width (0: one linear lift)
   int m2 = 0, k1 = 0;                          // kept DFT columns, kept rows (2 m1)
