@@ -33,12 +33,12 @@ struct Kernels {
   // y[i] = act(a[i] + y[i]) for i < n (the layer's sum when the conv is not fused).
   void (*add_act)(long long n, const float* a, float* y, bool gelu);
   // The W fold of the DFT GEMMs, per row i < rows of v (row stride ldv, wp columns): sums of the
-  // mirrored columns into even (rows x (wp / 2 + 1)): column 0, v[j] + v[wp - j] for j in [1, no],
-  // and column wp / 2 where wp is even; differences v[j] - v[wp - j] into odd (rows x no).
-  void (*fold)(int rows, const float* v, long long ldv, int wp, int no, float* even, float* odd);
+  // mirrored columns into even (rows x (wp / 2 + 1)): column 0, v[j] + v[wp - j] for j in [1, no]
+  // (no = (wp - 1) / 2), and column wp / 2 where wp is even; differences v[j] - v[wp - j] into
+  // odd (rows x no).
+  void (*fold)(int rows, const float* v, long long ldv, int wp, float* even, float* odd);
   // Its inverse: rows of out (stride ldo) from the even and odd parts.
-  void (*unfold)(int rows, const float* even, const float* odd, int wp, int no, float* out,
-                 long long ldo);
+  void (*unfold)(int rows, const float* even, const float* odd, int wp, float* out, long long ldo);
   // The same across rows (the H fold): of t (rows x n, row stride ldt), row 0, t[j] + t[rows - j]
   // for j in [1, no] (no = (rows - 1) / 2) and row rows / 2 where rows is even into even (stride
   // lde); t[j] - t[rows - j] into odd (no rows, stride ldo).

@@ -244,8 +244,8 @@ struct Reverse {
 
 WNO_FORCE_INLINE vf reversed(const float* p) { return shuffle<Reverse>(load(p), vf{}); }
 
-void fold(int rows, const float* v, long long ldv, int wp, int no, float* even, float* odd) {
-  const int ne = wp / 2 + 1;
+void fold(int rows, const float* v, long long ldv, int wp, float* even, float* odd) {
+  const int ne = wp / 2 + 1, no = (wp - 1) / 2;
   for (int i = 0; i < rows; ++i, v += ldv, even += ne, odd += no) {
     even[0] = v[0];
     int j = 1;
@@ -262,9 +262,8 @@ void fold(int rows, const float* v, long long ldv, int wp, int no, float* even, 
   }
 }
 
-void unfold(int rows, const float* even, const float* odd, int wp, int no, float* out,
-            long long ldo) {
-  const int ne = wp / 2 + 1;
+void unfold(int rows, const float* even, const float* odd, int wp, float* out, long long ldo) {
+  const int ne = wp / 2 + 1, no = (wp - 1) / 2;
   for (int i = 0; i < rows; ++i, out += ldo, even += ne, odd += no) {
     out[0] = even[0];
     int j = 1;

@@ -86,7 +86,7 @@ void Engine::dft_forward(const float* v, long long nc, int worker) const {
   float* tw = t_packed ? tp : t;
   const long long ldt = t_packed ? kNr : m2;
   if (fold_w) {
-    K.fold(hp, vin, wp, wp, no, ev, od);
+    K.fold(hp, vin, wp, wp, ev, od);
     K.gemm_packed(hp, m2, ne, ev, ne, fwd_w_re, tw, ldt, false);
     K.gemm_packed(hp, m2, no, od, no, fwd_w_im, tw + hp * ldt, ldt, false);
   } else {
@@ -151,7 +151,7 @@ void Engine::dft_inverse(float* s, long long nco, int worker) const {
     float* qo = pe + 1LL * hp * ne;
     K.gemm_packed(hp, ne, m2, z, m2, inv_w_re, pe, ne, false);
     K.gemm_packed(hp, no, m2, z + 1LL * hp * m2, m2, inv_w_im, qo, no, false);
-    K.unfold(hp, pe, qo, wp, no, out, wp);
+    K.unfold(hp, pe, qo, wp, out, wp);
   } else {
     K.gemm_packed(hp, wp, m2, z, m2, inv_w_re, out, wp, false);
     K.gemm_packed(hp, wp, m2, z + 1LL * hp * m2, m2, inv_w_im, out, wp, true);
@@ -172,7 +172,7 @@ void Engine::line_dft_forward(const float* v, long long r0, int rows, int worker
   }
   float* ev = worker_scratch(worker);  // (rows, ne) sums, then (rows, no) differences
   float* od = ev + 1LL * rows * ne;
-  K.fold(rows, vin, wp, wp, no, ev, od);
+  K.fold(rows, vin, wp, wp, ev, od);
   K.gemm_packed(rows, m2, ne, ev, ne, fwd_w_re, x, ldx, false);
   K.gemm_packed(rows, m2, no, od, no, fwd_w_im, x + modes_p, ldx, false);
 }
@@ -192,7 +192,7 @@ void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) cons
   float* qo = pe + 1LL * rows * ne;
   K.gemm_packed(rows, ne, m2, o, ldo, inv_w_re, pe, ne, false);
   K.gemm_packed(rows, no, m2, o + modes_p, ldo, inv_w_im, qo, no, false);
-  K.unfold(rows, pe, qo, wp, no, out, wp);
+  K.unfold(rows, pe, qo, wp, out, wp);
 }
 
 // The real-space conv and the layer's tail over s (which holds the spectral branch).
