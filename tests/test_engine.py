@@ -186,6 +186,26 @@ def test_equals_onnxruntime_and_pytorch(engine_lib, tmp_path, h, w, tile, conv, 
     assert rel(y, y_torch) <= 1e-4, rel(y, y_torch)
 
 
+@pytest.mark.parametrize("conv", ["winograd", "fused-epilogue", "fno"])
+def test_a_batch_runs_in_passes(engine_lib, tmp_path, monkeypatch, conv):
+    """A batch runs every stage on a few images at a time ($WNO_ENGINE_PASS_IMAGES overrides the
+    cache-sized default): passes of 1 and of 4 (the last of 3, with conv groups inside) give
+    bitwise the result of one pass over the batch, which equals ONNX Runtime."""
+    if conv == "fused-epilogue":
+        monkeypatch.setenv("WNO_ENGINE_FUSED_EPILOGUE", "1")
+    path = write(make_model(37, 41, fno=conv == "fno"), tmp_path / "m.onnx", batch=11)
+    x = np.random.default_rng(5).standard_normal((11, 2, 37, 41)).astype(np.float32)
+    out = {}
+    for images in ("11", "4", "1"):
+        monkeypatch.setenv("WNO_ENGINE_PASS_IMAGES", images)
+        with native(path, engine_lib, threads=2) as s:
+            assert ("in passes of" in s.plan) == (images != "11"), s.plan
+            assert images == "11" or f"the batch in passes of {images} images" in s.plan
+            out[images] = s.run(x).copy()
+    assert np.array_equal(out["4"], out["11"]) and np.array_equal(out["1"], out["11"])
+    assert rel(out["11"], ort_run(path, x)) <= 1e-5
+
+
 @pytest.mark.parametrize("modes", [(4, 20), (20, 4)], ids=["w-modes-20", "h-modes-20"])
 def test_more_modes_than_one_packed_panel(engine_lib, tmp_path, modes):
     """Over 16 kept W modes the DFT GEMMs' B spans two packed panels (the one-panel paths write

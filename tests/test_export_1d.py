@@ -250,21 +250,24 @@ def test_engine_runs_a_1d_export_fused(lib, exports, name):
 
 
 @pytest.mark.parametrize("kernel", [True, False], ids=["wno", "fno"])
-def test_engine_line_groups_and_split_projection(lib, tmp_path, kernel):
+def test_engine_line_groups_and_split_projection(lib, tmp_path, monkeypatch, kernel):
     """Rows (batch x channels) that are not a whole number of the line DFT's row groups, an odd
-    padded length, and a projection cut into column chunks (three rows for two threads): the
-    fused pipeline still equals ONNX Runtime, at 1 and 2 threads."""
+    padded length, a projection cut into column chunks (three rows for two threads), and the
+    batch in passes of 2 images: the fused pipeline still equals ONNX Runtime, at 1 and 2
+    threads."""
     model = make_line_model(seed=5, width=20, modes=(10,), resolution=(301,), real_space_kernel=kernel)
     path = tmp_path / "m.onnx"
     export_onnx(model, path, resolution=(301,))
     x = np.random.default_rng(4).standard_normal((3, 2, 301)).astype(np.float32)
     y_ort = run_onnxruntime(onnx.load(path), {"input": x})
     scale = float(np.abs(y_ort).max())
-    for threads in (1, 2):
+    for threads, passes in ((1, "3"), (2, "3"), (2, "2")):  # passes of 2 images: the last of 1
+        monkeypatch.setenv("WNO_ENGINE_PASS_IMAGES", passes)
         with runtime.load(path, backend="native", threads=threads, batch=3, library=lib) as s:
             assert "all covered by fusion patterns" in s.plan.splitlines()[0]
+            assert (passes == "2") == ("in passes of 2 images" in s.plan)
             err = float(np.abs(s.run(x) - y_ort).max())
-        assert err <= ENGINE_TOLERANCE * scale, (threads, err, scale)
+        assert err <= ENGINE_TOLERANCE * scale, (threads, passes, err, scale)
 
 
 def test_cli_export_info_and_plan(lib, tmp_path, capsys, monkeypatch):

@@ -79,7 +79,7 @@ void set_shapes(const WnoMatch& wm, Engine* e) {
 // Projection columns per task: whole rows, or, with fewer rows than 4 a thread (a line at batch
 // 1), rows cut into chunks of at least 64 columns so that every thread gets work.
 int projection_columns(const Engine& e, int threads) {
-  const long long rows = 1LL * e.n * e.h, want = 4LL * threads;
+  const long long rows = 1LL * e.pass * e.h, want = 4LL * threads;
   if (!e.fused_project || rows >= want) return e.w;
   const long long cut = (want + rows - 1) / rows;
   const long long cols = ((e.w + cut - 1) / cut + 15) / 16 * 16;
@@ -97,7 +97,7 @@ bool plan_layers(const WnoMatch& wm, bool fno, Engine* e, Layout* lay) {
     L.winograd = !fno;
     L.gelu = M.gelu;
     L.gelu_out = M.gelu_out;
-    L.desc = wno_conv_desc{e->n, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : M.tile, wm.dims};
+    L.desc = wno_conv_desc{e->pass, e->c, e->c, e->hp, e->wp, 1, fno ? 4 : M.tile, wm.dims};
     if (!fno) {
       const std::size_t ub = wno_cpu_weight_size(&L.desc);
       if (ub == 0) return false;
@@ -124,8 +124,13 @@ bool plan_layers(const WnoMatch& wm, bool fno, Engine* e, Layout* lay) {
 // Lays out weights, activations and workspaces; false if a layer's shape is one the Winograd
 // kernel refuses.
 bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
-  const long long C = e->c, Hp = e->hp, Wp = e->wp, M2 = e->m2, K1 = e->k1, N = e->n;
+  const long long C = e->c, Hp = e->hp, Wp = e->wp, M2 = e->m2, K1 = e->k1;
   const bool fno = wm.layers[0].kind == RealSpace::kPointwise;
+  const long long image = C * Hp * Wp;  // floats of one image's field
+  e->pass = static_cast<int>(std::clamp<long long>(Engine::kPassBytes / (image * 4), 1, e->n));
+  if (const char* env = std::getenv("WNO_ENGINE_PASS_IMAGES"))
+    e->pass = std::clamp(std::atoi(env), 1, e->n);
+  const long long N = e->pass;  // the activations hold one pass
   if (wm.in_mean >= 0) lay->add(&e->in_mean, e->cin);
   if (wm.in_std >= 0) lay->add(&e->in_std, e->cin);
   if (wm.out_mean >= 0) lay->add(&e->out_mean, e->cout);
@@ -175,14 +180,16 @@ bool plan_arena(const WnoMatch& wm, int threads, Engine* e, Layout* lay) {
   if (!fno) {
     const char* fused = std::getenv("WNO_ENGINE_FUSED_EPILOGUE");
     e->fused_epilogue = fused && std::strcmp(fused, "1") == 0;
-    const long long image = C * Hp * Wp;
     e->conv_group =
         e->fused_epilogue
-            ? e->n
+            ? e->pass
             : static_cast<int>(std::clamp<long long>(Engine::kConvGroupBytes / (image * 4), 1, N));
     if (!e->fused_epilogue) lay->add(&e->conv_out, e->conv_group * image);
-    for (const Layer& L : e->layers)  // the tiles may differ between layers; the last group may
-      for (const int batch : {e->conv_group, e->n % e->conv_group}) {  // hold fewer images
+    // The tiles may differ between layers; the last pass and the last group may hold fewer.
+    const int last = e->n % e->pass;
+    for (const Layer& L : e->layers)
+      for (const int batch : {e->conv_group, e->pass % e->conv_group, last % e->conv_group,
+                              std::min(last, e->conv_group)}) {
         if (!batch) continue;
         wno_conv_desc d = L.desc;
         d.batch = batch;

@@ -10,6 +10,8 @@
 //                                of ours (or its fused epilogue, $WNO_ENGINE_FUSED_EPILOGUE=1);
 //                                FNO files: a 1x1 conv GEMM accumulated onto s, bias, GELU
 //   crop, projection per image row (or part of one): gelu(P1 v + b1) -> P2 . + b2 -> * std + mean
+// A batch runs all of this on a few images at a time (a pass: Engine::pass), so the fields
+// stay in cache between stages.
 // A 1-D graph (a line) has no H transform: its DFTs are one GEMM per group of rows (channels).
 // The DFT GEMMs are folded on the bases' symmetry (cos even, sin odd under w -> W - w and
 // h -> H - h; checked at load): sums and differences of mirrored rows/columns first, then
@@ -30,9 +32,9 @@ using Clock = std::chrono::steady_clock;
 }  // namespace
 
 // Normalise (as the graph: (x - mean) / std) into xn, then lift into buf[0] (zero in the padding).
-void Engine::lift_stage(const float* x) {
+void Engine::lift_stage(const float* x, int images) {
   const long long hw = 1LL * h * w, hpwp = 1LL * hp * wp;
-  for (int b = 0; b < n; ++b)
+  for (int b = 0; b < images; ++b)
     for (int ci = 0; ci < cin; ++ci) {
       const float* src = x + (1LL * b * cin + ci) * hw;
       float* dst = xn + (1LL * b * cin + ci) * hw;
@@ -66,10 +68,10 @@ void Engine::lift_stage(const float* x) {
   };
   if (lw)
     lift_mlp(StageRun{*k, *pool, scratch, scratch_floats},
-             LiftMlp{n, cin, h, w, lw, c, hp, wp, top, left, lift_w, lift_c, lift2_w, lift2_b}, xn,
-             buf[0]);
+             LiftMlp{images, cin, h, w, lw, c, hp, wp, top, left, lift_w, lift_c, lift2_w, lift2_b},
+             xn, buf[0]);
   else
-    parallel(*pool, 1LL * n * c, lift);
+    parallel(*pool, 1LL * images * c, lift);
 }
 
 // Forward truncated DFT of channel nc of v into spec_x.
@@ -196,7 +198,7 @@ void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) cons
 }
 
 // The real-space conv and the layer's tail over s (which holds the spectral branch).
-wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
+wno_status Engine::real_space(const Layer& L, const float* v, float* s, int images) {
   const Kernels& K = *k;
   Pool& P = *pool;
   const StageRun run{K, P, scratch, scratch_floats};
@@ -209,14 +211,16 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
   if (L.winograd) {  // the kernel runs on this pool (a second one would fight it for cores)
     // s = act(conv(v) + bias + s), written over s.
     if (fused_epilogue) {
+      wno_conv_desc pass = L.desc;
+      pass.batch = images;
       const wno_status st =
-          wno_cpu_conv2d_on(&L.desc, v, L.u, L.bias, s, L.gelu ? WNO_ACT_GELU : WNO_ACT_NONE, s,
+          wno_cpu_conv2d_on(&pass, v, L.u, L.bias, s, L.gelu ? WNO_ACT_GELU : WNO_ACT_NONE, s,
                             conv_ws, conv_ws_bytes, &kernel_pool);
       if (st != WNO_SUCCESS) return st;
     } else {
-      for (int b0 = 0; b0 < n; b0 += conv_group) {  // conv_out and s stay in cache in between
+      for (int b0 = 0; b0 < images; b0 += conv_group) {  // conv_out and s stay in cache between
         wno_conv_desc group = L.desc;
-        group.batch = std::min(conv_group, n - b0);
+        group.batch = std::min(conv_group, images - b0);
         const long long at = 1LL * b0 * c * hpwp;
         const wno_status st = wno_cpu_conv2d_on(&group, v + at, L.u, L.bias, nullptr, WNO_ACT_NONE,
                                                 conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
@@ -228,7 +232,7 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
       }
     }
   } else if (L.mlp1_w || L.gelu_out) {  // W v, GELU, channel MLP + skip, GELU: one pass
-    fno_layer(run, mlp, L.pointwise, L.bias, n, hpwp, s, v, !L.gelu);
+    fno_layer(run, mlp, L.pointwise, L.bias, images, hpwp, s, v, !L.gelu);
   } else {
     const long long chunks = (hpwp + kChunk - 1) / kChunk;
     auto pointwise = [&](long long task, int worker) {
@@ -240,13 +244,13 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s) {
       K.gemm_packed(c, cw, c, L.pointwise, c, bp, out, hpwp, true);
       K.bias_act(c, cw, out, hpwp, L.bias, L.gelu);
     };
-    parallel(P, n * chunks, pointwise);
+    parallel(P, images * chunks, pointwise);
   }
   if (L.winograd) {  // neuraloperator's block: GELU (above), channel MLP + skip, GELU
     if (L.mlp1_w)
-      channel_mlp(run, mlp, n, hpwp, s, v, L.gelu_out);
+      channel_mlp(run, mlp, images, hpwp, s, v, L.gelu_out);
     else if (L.gelu_out)
-      gelu_inplace(K, P, 1LL * n * c, hpwp, s);
+      gelu_inplace(K, P, 1LL * images * c, hpwp, s);
   }
   return WNO_SUCCESS;
 }
@@ -282,7 +286,17 @@ void Engine::project_row(const float* v, float* y, long long task, int worker) c
 }
 
 wno_status Engine::run_fused(const float* x, float* y) {
-  const std::size_t field = static_cast<std::size_t>(n) * c * hp * wp;
+  const long long in_image = fused_lift ? 1LL * cin * h * w : 1LL * c * hp * wp;
+  const long long out_image = fused_project ? 1LL * cout * h * w : 1LL * c * hp * wp;
+  wno_status st = WNO_SUCCESS;
+  for (int b0 = 0; b0 < n && st == WNO_SUCCESS; b0 += pass)
+    st = run_pass(x + b0 * in_image, y + b0 * out_image, std::min(pass, n - b0));
+  pool->park();  // between runs (a control loop's tick) the helpers sleep
+  return st;
+}
+
+wno_status Engine::run_pass(const float* x, float* y, int images) {
+  const std::size_t field = static_cast<std::size_t>(images) * c * hp * wp;
   Pool& P = *pool;
   Clock::time_point t0 = profile ? Clock::now() : Clock::time_point{};
   auto lap = [&](std::size_t stage) {  // 0 lift, 1 + kLayerSteps * layer + step, then projection
@@ -292,7 +306,7 @@ wno_status Engine::run_fused(const float* x, float* y) {
     t0 = t1;
   };
   if (fused_lift)
-    lift_stage(x);
+    lift_stage(x, images);
   else
     std::memcpy(buf[0], x, field * sizeof(float));
   lap(0);
@@ -301,7 +315,7 @@ wno_status Engine::run_fused(const float* x, float* y) {
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const Layer& L = layers[li];
     const std::size_t stage = 1 + kLayerSteps * li;
-    const long long rows = 1LL * n * c, groups = (rows + kLineRows - 1) / kLineRows;
+    const long long rows = 1LL * images * c, groups = (rows + kLineRows - 1) / kLineRows;
     auto group_rows = [&](long long g) {
       return static_cast<int>(std::min<long long>(kLineRows, rows - g * kLineRows));
     };
@@ -316,7 +330,7 @@ wno_status Engine::run_fused(const float* x, float* y) {
     lap(stage);
     auto mixing = [&](long long o, int) {
       const int o0 = static_cast<int>(o) * kMixGroup;
-      k->mix(n, c, c, o0, std::min(c, o0 + kMixGroup), modes_p, spec_x, L.mix, spec_o);
+      k->mix(images, c, c, o0, std::min(c, o0 + kMixGroup), modes_p, spec_x, L.mix, spec_o);
     };
     parallel(P, (c + kMixGroup - 1) / kMixGroup, mixing);
     lap(stage + 1);
@@ -329,17 +343,16 @@ wno_status Engine::run_fused(const float* x, float* y) {
     else
       parallel(P, rows, inverse);
     lap(stage + 2);
-    const wno_status st = real_space(L, v, s);
+    const wno_status st = real_space(L, v, s, images);
     if (st != WNO_SUCCESS) return st;
     lap(stage + 3);
     std::swap(v, s);
   }
   auto project = [&](long long task, int worker) { project_row(v, y, task, worker); };
   if (fused_project)
-    parallel(P, 1LL * n * h * ((w + proj_cols - 1) / proj_cols), project);
+    parallel(P, 1LL * images * h * ((w + proj_cols - 1) / proj_cols), project);
   else
     std::memcpy(y, v, field * sizeof(float));
-  P.park();  // between runs (a control loop's tick) the helpers sleep
   lap(1 + kLayerSteps * layers.size());
   return WNO_SUCCESS;
 }

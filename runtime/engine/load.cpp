@@ -118,8 +118,11 @@ std::string fused_plan(const Engine& e, const Graph& g, const WnoMatch& wm,
                   "\n";
   const long long arena =
       static_cast<long long>(e.arena_bytes) + (e.reference ? e.reference->arena_bytes() : 0);
-  p += "  input " + shape_text(e.in_dims) + " -> output " + shape_text(e.out_dims) + ", arena " +
-       mib(arena) + ", " + threads_text(e.pool->threads()) + ", checksum " + checksum + "\n";
+  const std::string passes =
+      e.n > e.pass ? ", the batch in passes of " + std::to_string(e.pass) + " images" : "";
+  p += "  input " + shape_text(e.in_dims) + " -> output " + shape_text(e.out_dims) + passes +
+       ", arena " + mib(arena) + ", " + threads_text(e.pool->threads()) + ", checksum " + checksum +
+       "\n";
   std::size_t layer = 0;
   for (const StageMatch& s : wm.stages) {
     std::string kernel;
