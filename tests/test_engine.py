@@ -265,6 +265,28 @@ def test_fused_epilogue_path(engine_lib, tmp_path, monkeypatch):
     assert rel(y_fused, ort_run(path, x)) <= 1e-5 and rel(y_fused, y) <= 1e-6
 
 
+def test_lift_constant_as_row_and_column_terms_or_whole(engine_lib, tmp_path):
+    """The exporter's lift constant (bias + grid terms) is a row term plus a column term per
+    channel, which the engine stores instead of the plane; a constant that is not (an edited file,
+    still zero in the domain padding) runs from the plane. Both equal ONNX Runtime."""
+    path = write(make_model(29, 26), tmp_path / "m.onnx")
+
+    def bump(proto):
+        t = next(t for t in proto.graph.initializer if t.name == "lift.bias_and_grid")
+        a = onnx.numpy_helper.to_array(t).copy()
+        a[0, :, 3:-3, 4:-4] += np.random.default_rng(0).standard_normal(a[0, :, 3:-3, 4:-4].shape) * 0.1
+        t.CopyFrom(onnx.numpy_helper.from_array(a, t.name))
+        _rechecksum(proto)
+
+    bumped = _edited(path, tmp_path / "bumped.onnx", bump)
+    x = np.random.default_rng(6).standard_normal((1, 2, 29, 26)).astype(np.float32)
+    for file, separable in ((path, True), (bumped, False)):
+        with native(file, engine_lib, threads=2) as s:
+            assert ("1x1 lift (its constant as row + column terms)" in s.plan) == separable, s.plan
+            assert "all covered by fusion patterns" in s.plan
+            assert rel(s.run(x), ort_run(file, x)) <= 1e-5
+
+
 def test_layers_with_different_tiles(engine_lib, tmp_path):
     """The tile is each WinogradConv node's attribute; a file mixing tiles runs each layer with
     its own (the exporter writes one, but the op contract allows any per node)."""

@@ -30,8 +30,16 @@ struct Kernels {
   // C[i][:] = act(C[i][:] + bias[i]) for rows i < m, n columns (bias may be null); act is an
   // Activation (kNone, kGelu, kSilu).
   void (*bias_act)(int m, int n, float* c, long long ldc, const float* bias, int act);
+  // out[o][j] (row stride ldo) = sum_p w[o][p] act(h[p][j] + bias[p]) for o < rows, j < n, p < m:
+  // a GEMM on the activated rows of h, unchanged, without storing or packing them (the
+  // projection's last map; w is rows x m, row-major).
+  void (*act_dot)(int m, int n, const float* h, long long ldh, const float* bias, int act, int rows,
+                  const float* w, float* out, long long ldo);
   // y[i] = act(a[i] + y[i]) for i < n (the layer's sum when the conv is not fused).
   void (*add_act)(long long n, const float* a, float* y, bool gelu);
+  // out[j] = sum_i w[i] x[i * ldx + j] + (r + c[j]) for j < n, i < cin (the lift of an image row).
+  void (*lift_row)(int n, int cin, const float* x, long long ldx, const float* w, float r,
+                   const float* c, float* out);
   // The W fold of the DFT GEMMs, per row i < rows of v (row stride ldv, wp columns): sums of the
   // mirrored columns into even (rows x (wp / 2 + 1)): column 0, v[j] + v[wp - j] for j in [1, no]
   // (no = (wp - 1) / 2), and column wp / 2 where wp is even; differences v[j] - v[wp - j] into

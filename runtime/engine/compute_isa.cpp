@@ -19,6 +19,8 @@
 #include <immintrin.h>
 #endif
 
+#include <algorithm>
+
 #include "../src/cpu/gelu.h"
 #include "../src/cpu/lane_shuffle.h"
 #include "../src/cpu/simd.h"
@@ -237,6 +239,92 @@ void add_act(long long n, const float* a, float* y, bool act) {
   }
 }
 
+// out[o][j] = sum_p w[o * m + p] act(h[p][j] + bias[p]) for o < O and the V vectors of columns
+// at h (or the cnt < VL columns of one vector): each activation serves O outputs.
+template <int Act, int O, int V>
+WNO_FORCE_INLINE void act_dot_cols(int m, const float* h, long long ldh, const float* bias,
+                                   const float* w, float* out, long long ldo, int cnt) {
+  vf acc[O][V];
+  WNO_UNROLL for (int o = 0; o < O; ++o) {
+    WNO_UNROLL for (int v = 0; v < V; ++v)
+      acc[o][v] = vf{};
+  }
+  for (int p = 0; p < m; ++p, h += ldh) {
+    const float b = bias ? bias[p] : 0.f;
+    WNO_UNROLL for (int v = 0; v < V; ++v) {
+      const vf g = activate<Act>((cnt < VL ? load_first(h, cnt) : load(h + v * VL)) + b);
+      WNO_UNROLL for (int o = 0; o < O; ++o)
+        acc[o][v] += w[o * m + p] * g;
+    }
+  }
+  WNO_UNROLL for (int o = 0; o < O; ++o) {
+    WNO_UNROLL for (int v = 0; v < V; ++v) {
+      if (cnt < VL)
+        store_first(out + o * ldo, cnt, acc[o][v]);
+      else
+        store(out + o * ldo + v * VL, acc[o][v]);
+    }
+  }
+}
+
+// O outputs x V vectors of accumulators, within the register file with the activation's own.
+template <int Act, int O>
+void act_dot_rows(int m, int n, const float* h, long long ldh, const float* bias, const float* w,
+                  float* out, long long ldo) {
+  constexpr int V = kVecBytes == 64 ? 4 : 2;
+  int j = 0;
+  for (; j + V * VL <= n; j += V * VL)
+    act_dot_cols<Act, O, V>(m, h + j, ldh, bias, w, out + j, ldo, VL);
+  for (; j + VL <= n; j += VL) act_dot_cols<Act, O, 1>(m, h + j, ldh, bias, w, out + j, ldo, VL);
+  if (j < n) act_dot_cols<Act, O, 1>(m, h + j, ldh, bias, w, out + j, ldo, n - j);
+}
+
+template <int Act>
+void act_dot_act(int m, int n, const float* h, long long ldh, const float* bias, int rows,
+                 const float* w, float* out, long long ldo) {
+  for (int o = 0; o < rows; o += 4, w += 4LL * m, out += 4 * ldo) {
+    switch (std::min(4, rows - o)) {
+      case 1:
+        act_dot_rows<Act, 1>(m, n, h, ldh, bias, w, out, ldo);
+        break;
+      case 2:
+        act_dot_rows<Act, 2>(m, n, h, ldh, bias, w, out, ldo);
+        break;
+      case 3:
+        act_dot_rows<Act, 3>(m, n, h, ldh, bias, w, out, ldo);
+        break;
+      default:
+        act_dot_rows<Act, 4>(m, n, h, ldh, bias, w, out, ldo);
+    }
+  }
+}
+
+void act_dot(int m, int n, const float* h, long long ldh, const float* bias, int act, int rows,
+             const float* w, float* out, long long ldo) {
+  if (act == wno::engine::kGelu)
+    act_dot_act<wno::engine::kGelu>(m, n, h, ldh, bias, rows, w, out, ldo);
+  else if (act == wno::engine::kSilu)
+    act_dot_act<wno::engine::kSilu>(m, n, h, ldh, bias, rows, w, out, ldo);
+  else
+    act_dot_act<wno::engine::kNone>(m, n, h, ldh, bias, rows, w, out, ldo);
+}
+
+void lift_row(int n, int cin, const float* x, long long ldx, const float* w, float r,
+              const float* c, float* out) {
+  int j = 0;
+  for (; j + VL <= n; j += VL) {
+    vf acc{};
+    for (int i = 0; i < cin; ++i) acc += w[i] * load(x + i * ldx + j);
+    store(out + j, acc + (r + load(c + j)));
+  }
+  if (j < n) {
+    const int cnt = n - j;
+    vf acc{};
+    for (int i = 0; i < cin; ++i) acc += w[i] * load_first(x + i * ldx + j, cnt);
+    store_first(out + j, cnt, acc + (r + load_first(c + j, cnt)));
+  }
+}
+
 // The DFT folds in native vectors: v[wp - j] for VL consecutive j is a load and a lane reversal.
 struct Reverse {
   static constexpr int at(int l) { return VL - 1 - l; }
@@ -388,9 +476,18 @@ void mix(int batch, int c, int o, int o0, int o1, long long modes, const float* 
 }  // namespace
 
 const wno::engine::Kernels& kernels() {
-  static const wno::engine::Kernels k{
-      WNO_ENGINE_ISA_NAME, pack_b,      gemm_packed, bias_act, add_act, fold, unfold,
-      fold_rows,           unfold_rows, mix};
+  static const wno::engine::Kernels k{WNO_ENGINE_ISA_NAME,
+                                      pack_b,
+                                      gemm_packed,
+                                      bias_act,
+                                      act_dot,
+                                      add_act,
+                                      lift_row,
+                                      fold,
+                                      unfold,
+                                      fold_rows,
+                                      unfold_rows,
+                                      mix};
   return k;
 }
 

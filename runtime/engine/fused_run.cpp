@@ -49,20 +49,19 @@ void Engine::lift_stage(const float* x, int images) {
   auto lift = [&](long long task, int) {
     const int b = static_cast<int>(task / c), ch = static_cast<int>(task % c);
     float* out = buf[0] + (1LL * b * c + ch) * hpwp;
-    const float* lc = lift_c + 1LL * ch * hpwp + 1LL * top * wp + left;
     for (long long i = 0; i < 1LL * top * wp; ++i) out[i] = 0.f;
+    const float* src = xn + 1LL * b * cin * hw;
+    const float* wc = lift_w + ch * cin;
     for (int i = 0; i < h; ++i) {
       float* row = out + 1LL * (top + i) * wp;
       for (int j = 0; j < left; ++j) row[j] = 0.f;
-      row += left;
-      for (int j = 0; j < w; ++j) row[j] = 0.f;
-      for (int ci = 0; ci < cin; ++ci) {
-        const float wgt = lift_w[ch * cin + ci];
-        const float* src = xn + (1LL * b * cin + ci) * hw + 1LL * i * w;
-        for (int j = 0; j < w; ++j) row[j] += wgt * src[j];
-      }
-      for (int j = 0; j < w; ++j) row[j] += lc[1LL * i * wp + j];
-      for (int j = w; j < wp - left; ++j) row[j] = 0.f;
+      if (lift_rows)
+        k->lift_row(w, cin, src + 1LL * i * w, hw, wc, lift_rows[ch * h + i], lift_cols + ch * w,
+                    row + left);
+      else
+        k->lift_row(w, cin, src + 1LL * i * w, hw, wc, 0.f,
+                    lift_c + (1LL * ch * hp + top + i) * wp + left, row + left);
+      for (int j = left + w; j < wp; ++j) row[j] = 0.f;
     }
     for (long long i = 1LL * (top + h) * wp; i < hpwp; ++i) out[i] = 0.f;
   };
@@ -266,13 +265,10 @@ void Engine::project_row(const float* v, float* y, long long task, int worker) c
   const int cols = std::min(proj_cols, w - j0);
   float* bp = worker_scratch(worker);
   float* h1 = bp + packed_floats(c, cols);
-  float* bp2 = h1 + 1LL * proj * cols;
   K.pack_b(c, cols, v + b * c * hpwp + (top + i) * wp + left + j0, hpwp, bp);
   K.gemm_packed(proj, cols, c, p1_w, c, bp, h1, cols, false);
-  K.bias_act(proj, cols, h1, cols, p1_b, proj_act);
-  K.pack_b(proj, cols, h1, cols, bp2);
   float* out = y + b * cout * hw + i * w + j0;
-  K.gemm_packed(cout, cols, proj, p2_w, proj, bp2, out, hw, false);
+  K.act_dot(proj, cols, h1, cols, p1_b, proj_act, cout, p2_w, out, hw);
   K.bias_act(cout, cols, out, hw, p2_b, false);
   if (out_std || out_mean)
     for (int o = 0; o < cout; ++o) {
