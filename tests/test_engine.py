@@ -265,6 +265,17 @@ def test_fused_epilogue_path(engine_lib, tmp_path, monkeypatch):
     assert rel(y_fused, ort_run(path, x)) <= 1e-5 and rel(y_fused, y) <= 1e-6
 
 
+@pytest.mark.parametrize("cout", [1, 4, 9])
+def test_projection_out_channels(engine_lib, tmp_path, cout):
+    """The projection's last map takes out channels four at a time (act_dot): one, a whole group,
+    and two groups and one left over, on a row whose 37 columns end in a partial vector."""
+    path = write(make_model(23, 37, cout=cout, layers=1), tmp_path / "m.onnx")
+    x = np.random.default_rng(7).standard_normal((1, 2, 23, 37)).astype(np.float32)
+    with native(path, engine_lib, threads=2) as s:
+        assert "all covered by fusion patterns" in s.plan
+        assert rel(s.run(x), ort_run(path, x)) <= 1e-5
+
+
 def test_lift_constant_as_row_and_column_terms_or_whole(engine_lib, tmp_path):
     """The exporter's lift constant (bias + grid terms) is a row term plus a column term per
     channel, which the engine stores instead of the plane; a constant that is not (an edited file,
