@@ -79,10 +79,32 @@ struct ShiftMask {
   static constexpr int at(int l) { return l < VL - 1 ? l + 1 : VL + E; }
 };
 
+// Lane l of the even (odd) half of a : b is lane 2 l (2 l + 1) of the 2 VL-lane concatenation;
+// Zip<H> interleaves the lanes of half H (0 low, 1 high) of a and b: a[k], b[k], ...
+struct Evens {
+  static constexpr int at(int l) { return 2 * l; }
+};
+struct Odds {
+  static constexpr int at(int l) { return 2 * l + 1; }
+};
+template <int H>
+struct Zip {
+  static constexpr int at(int l) { return (l % 2 ? VL : 0) + H * VL / 2 + l / 2; }
+};
+
 template <int M, int J = 0>
 WNO_FORCE_INLINE void columns(const vf* s, vf* d) {
-  d[J] = gather<Column<M, J>, 0, M>(s);
-  if constexpr (J + 1 < M) columns<M, J + 1>(s, d);
+  if constexpr (M == 4 && VL >= 4) {  // two rounds of even/odd splits: 8 shuffles, not 4 x 3
+    const vf t0 = shuffle<Evens>(s[0], s[1]), t1 = shuffle<Odds>(s[0], s[1]);
+    const vf t2 = shuffle<Evens>(s[2], s[3]), t3 = shuffle<Odds>(s[2], s[3]);
+    d[0] = shuffle<Evens>(t0, t2);
+    d[1] = shuffle<Evens>(t1, t3);
+    d[2] = shuffle<Odds>(t0, t2);
+    d[3] = shuffle<Odds>(t1, t3);
+  } else {
+    d[J] = gather<Column<M, J>, 0, M>(s);
+    if constexpr (J + 1 < M) columns<M, J + 1>(s, d);
+  }
 }
 
 // d[j], j < M + 2, from row[0 .. M * VL + VL): one patch row of VL consecutive tiles.
@@ -100,8 +122,17 @@ WNO_FORCE_INLINE void deinterleave(const float* row, vf* d) {
 // row[0 .. M * VL) from o[0 .. M): VL output tiles' row, M floats each.
 template <int M, int T = 0>
 WNO_FORCE_INLINE void interleave(const vf* o, vf* row) {
-  row[T] = gather<Spread<M, T>, 0, M>(o);
-  if constexpr (T + 1 < M) interleave<M, T + 1>(o, row);
+  if constexpr (M == 4 && VL >= 4) {  // columns<4> backwards: two rounds of zips
+    const vf t0 = shuffle<Zip<0>>(o[0], o[2]), t2 = shuffle<Zip<1>>(o[0], o[2]);
+    const vf t1 = shuffle<Zip<0>>(o[1], o[3]), t3 = shuffle<Zip<1>>(o[1], o[3]);
+    row[0] = shuffle<Zip<0>>(t0, t1);
+    row[1] = shuffle<Zip<1>>(t0, t1);
+    row[2] = shuffle<Zip<0>>(t2, t3);
+    row[3] = shuffle<Zip<1>>(t2, t3);
+  } else {
+    row[T] = gather<Spread<M, T>, 0, M>(o);
+    if constexpr (T + 1 < M) interleave<M, T + 1>(o, row);
+  }
 }
 
 }  // namespace WNO_CPU_NS
