@@ -111,7 +111,7 @@ bool separable_lift(const std::vector<float>& lc, const Engine& e, std::vector<f
     for (long long j = 0; j < W; ++j) q[j] = at(0, j) - r[0];
     for (long long i = 0; i < H; ++i)
       for (long long j = 0; j < W; ++j)
-        if (std::fabs((r[i] + q[j]) - at(i, j)) > 1e-6f * scale) return false;
+        if (!(std::fabs((r[i] + q[j]) - at(i, j)) <= 1e-6f * scale)) return false;  // NaN: no
   }
   return true;
 }
