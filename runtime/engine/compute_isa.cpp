@@ -20,6 +20,7 @@
 #endif
 
 #include <algorithm>
+#include <type_traits>
 
 #include "../src/cpu/gelu.h"
 #include "../src/cpu/lane_shuffle.h"
@@ -217,13 +218,19 @@ void bias_rows(int m, int n, float* c, long long ldc, const float* bias) {
   }
 }
 
-void bias_act(int m, int n, float* c, long long ldc, const float* bias, int act) {
+// Calls f(std::integral_constant<int, act>{}): one instantiation per Activation.
+template <class F>
+void with_act(int act, F f) {
   if (act == wno::engine::kGelu)
-    bias_rows<wno::engine::kGelu>(m, n, c, ldc, bias);
+    f(std::integral_constant<int, wno::engine::kGelu>{});
   else if (act == wno::engine::kSilu)
-    bias_rows<wno::engine::kSilu>(m, n, c, ldc, bias);
+    f(std::integral_constant<int, wno::engine::kSilu>{});
   else
-    bias_rows<wno::engine::kNone>(m, n, c, ldc, bias);
+    f(std::integral_constant<int, wno::engine::kNone>{});
+}
+
+void bias_act(int m, int n, float* c, long long ldc, const float* bias, int act) {
+  with_act(act, [&](auto a) { bias_rows<decltype(a)::value>(m, n, c, ldc, bias); });
 }
 
 void add_act(long long n, const float* a, float* y, bool act) {
@@ -301,12 +308,8 @@ void act_dot_act(int m, int n, const float* h, long long ldh, const float* bias,
 
 void act_dot(int m, int n, const float* h, long long ldh, const float* bias, int act, int rows,
              const float* w, float* out, long long ldo) {
-  if (act == wno::engine::kGelu)
-    act_dot_act<wno::engine::kGelu>(m, n, h, ldh, bias, rows, w, out, ldo);
-  else if (act == wno::engine::kSilu)
-    act_dot_act<wno::engine::kSilu>(m, n, h, ldh, bias, rows, w, out, ldo);
-  else
-    act_dot_act<wno::engine::kNone>(m, n, h, ldh, bias, rows, w, out, ldo);
+  with_act(act,
+           [&](auto a) { act_dot_act<decltype(a)::value>(m, n, h, ldh, bias, rows, w, out, ldo); });
 }
 
 void lift_row(int n, int cin, const float* x, long long ldx, const float* w, float r,
