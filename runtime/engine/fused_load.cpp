@@ -219,11 +219,11 @@ bool plan_arena(const WnoMatch& wm, int threads, bool separable, Engine* e, Layo
             ? e->pass
             : static_cast<int>(std::clamp<long long>(Engine::kConvGroupBytes / (image * 4), 1, N));
     if (!e->fused_epilogue) lay->add(&e->conv_out, e->conv_group * image);
-    // The tiles may differ between layers; the last pass and the last group may hold fewer.
-    const int last = e->n % e->pass;
+    // The tiles may differ between layers; the last group of a pass, and of the last pass, may
+    // hold fewer images.
     for (const Layer& L : e->layers)
-      for (const int batch : {e->conv_group, e->pass % e->conv_group, last % e->conv_group,
-                              std::min(last, e->conv_group)}) {
+      for (const int batch :
+           {e->conv_group, e->pass % e->conv_group, e->n % e->pass % e->conv_group}) {
         if (!batch) continue;
         wno_conv_desc d = L.desc;
         d.batch = batch;
