@@ -101,6 +101,32 @@ def test_imported_exported_and_run_match_neuraloperator(name, tmp_path, engine_l
                 assert rel(session.run(x.numpy()), ref) <= 1e-4, (name, res, "native engine")
 
 
+@pytest.mark.parametrize("name", ["dense-default", "tucker-odd-softgating-pad"])
+def test_lifting_constant_as_row_and_column_terms_or_whole(name, tmp_path, engine_lib):
+    """The lifting MLP's first constant (bias + the positional embedding's term) is a row term plus
+    a column term per hidden channel, which the engine stores instead of the planes; an edited
+    constant that is not runs from the planes. Both equal ONNX Runtime, without domain padding
+    (the second map writes the field directly) and with it."""
+    from wno_edge.contract import Metadata
+    from wno_edge.onnx.export import weights_checksum
+
+    proto = build_model_proto(from_neuralop(make_fno(name).state_dict()), resolution=(24, 20))
+    bumped = onnx.ModelProto.FromString(proto.SerializeToString())
+    t = next(t for t in bumped.graph.initializer if t.name == Initializer.LIFT_CONSTANT)
+    a = onnx.numpy_helper.to_array(t).copy()
+    a[..., 5:-5, 3:-3] += np.random.default_rng(0).standard_normal(a[..., 5:-5, 3:-3].shape).astype(np.float32)
+    t.CopyFrom(onnx.numpy_helper.from_array(a, t.name))
+    meta = next(p for p in bumped.metadata_props if p.key == Metadata.WEIGHTS_CHECKSUM)
+    meta.value = weights_checksum(bumped.graph)
+    x = np.random.default_rng(2).standard_normal((2, 2, 24, 20)).astype(np.float32)
+    for model, separable in ((proto, True), (bumped, False)):
+        path = tmp_path / f"{separable}.onnx"
+        path.write_bytes(model.SerializeToString())
+        with runtime.load(path, backend="native", library=engine_lib, batch=2, threads=2) as session:
+            assert ("lifting MLP (GEMM, GELU) (its constant as row + column terms)" in session.plan) == separable
+            assert rel(session.run(x), run_onnxruntime(model, {"input": x})) <= 1e-5
+
+
 def test_engine_refuses_a_block_it_does_not_know(tmp_path, engine_lib):
     """A newer block kind is one 'unsupported model' line from the engine, never a wrong result."""
     model = from_neuralop(make_fno("dense-default").state_dict())

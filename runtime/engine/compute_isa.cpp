@@ -42,8 +42,18 @@ using wno::engine::kNr;
 static_assert(kNr % 16 == 0, "kNr holds whole vectors of every ISA");
 
 void pack_b(int k, int n, const float* b, long long ldb, float* out) {
+  static_assert(kNr % VL == 0, "a panel row is whole vectors");
   for (int j0 = 0; j0 < n; j0 += kNr) {
     const int nv = n - j0 < kNr ? n - j0 : kNr;
+    if (nv == kNr) {  // a whole panel: vector copies (the scalar loop below cost 9% of an FNO run)
+      for (int r = 0; r < k; ++r) {
+        const float* src = b + r * ldb + j0;
+        WNO_UNROLL for (int v = 0; v < kNr; v += VL)
+          store(out + r * kNr + v, load(src + v));
+      }
+      out += static_cast<long long>(k) * kNr;
+      continue;
+    }
     for (int r = 0; r < k; ++r) {
       const float* src = b + r * ldb + j0;
       float* dst = out + r * kNr;

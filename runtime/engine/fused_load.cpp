@@ -86,20 +86,22 @@ int projection_columns(const Engine& e, int threads) {
   return static_cast<int>(std::min<long long>(e.w, std::max<long long>(64, cols)));
 }
 
-// The lift constant lc (C, Hp, Wp; zero in the padding) as rows[ch][i] + cols[ch][j] inside the
-// image, when every element is that sum to within 1e-6 of its channel's largest magnitude (a few
-// float roundings: the bias and the grid's coordinates enter linearly, as the exporters write
-// them). The lift then reads C (H + W) floats instead of the plane, which came from memory every
-// run (64x64, width 32: 557 KB; the lift stage 0.06-0.07 ms of a 2.1 ms run on one thread, 0.02
-// from cache).
-bool separable_lift(const std::vector<float>& lc, const Engine& e, std::vector<float>* rows,
-                    std::vector<float>* cols) {
-  const long long C = e.c, H = e.h, W = e.w, Hp = e.hp, Wp = e.wp;
-  rows->assign(static_cast<std::size_t>(C * H), 0.f);
-  cols->assign(static_cast<std::size_t>(C * W), 0.f);
-  for (long long ch = 0; ch < C; ++ch) {
+// The lift constant lc as rows[ch][i] + cols[ch][j] inside the image, when every element is
+// that sum to within 1e-6 of its channel's largest magnitude (a few float roundings: the bias
+// and the grid's coordinates enter linearly, as the exporters write them). lc is (channels,
+// plane_h, plane_w) with the image at (top, left): a WNO's 1x1 lift (C, Hp, Wp; zero in the
+// padding), or the first map of neuraloperator's lifting MLP (lw, H, W). The lift then reads
+// channels (H + W) floats instead of the planes, which came from memory every run (64x64: the
+// WNO's 557 KB, the 1x1 lift 0.06-0.07 ms of a 2.1 ms run on one thread, 0.02 from cache).
+bool separable_lift(const std::vector<float>& lc, long long channels, const Engine& e,
+                    long long plane_h, long long plane_w, long long top, long long left,
+                    std::vector<float>* rows, std::vector<float>* cols) {
+  const long long H = e.h, W = e.w;
+  rows->assign(static_cast<std::size_t>(channels * H), 0.f);
+  cols->assign(static_cast<std::size_t>(channels * W), 0.f);
+  for (long long ch = 0; ch < channels; ++ch) {
     auto at = [&](long long i, long long j) {
-      return lc[static_cast<std::size_t>((ch * Hp + e.top + i) * Wp + e.left + j)];
+      return lc[static_cast<std::size_t>((ch * plane_h + top + i) * plane_w + left + j)];
     };
     float* r = rows->data() + ch * H;
     float* q = cols->data() + ch * W;
@@ -168,8 +170,9 @@ bool plan_arena(const WnoMatch& wm, int threads, bool separable, Engine* e, Layo
   if (wm.lift) {
     lay->add(&e->lift_w, (e->lw ? e->lw : C) * e->cin);
     if (separable) {
-      lay->add(&e->lift_rows, C * e->h);
-      lay->add(&e->lift_cols, C * e->w);
+      const long long channels = e->lw ? e->lw : C;
+      lay->add(&e->lift_rows, channels * e->h);
+      lay->add(&e->lift_cols, channels * e->w);
     } else {
       lay->add(&e->lift_c, e->lw ? 1LL * e->lw * e->h * e->w : C * Hp * Wp);
     }
@@ -396,7 +399,10 @@ Error load_fused(const Source& src, const Graph& g, const WnoMatch& wm, int thre
     lift_c = g.floats(wm.lift_c);
     src.drop(g.value(wm.lift_c).init->data);
   }
-  const bool separable = wm.lift && !e->lw && separable_lift(lift_c, *e, &lift_rows, &lift_cols);
+  const bool separable = wm.lift && (e->lw ? separable_lift(lift_c, e->lw, *e, e->h, e->w, 0, 0,
+                                                            &lift_rows, &lift_cols)
+                                           : separable_lift(lift_c, e->c, *e, e->hp, e->wp, e->top,
+                                                            e->left, &lift_rows, &lift_cols));
   if (!plan_arena(wm, threads, separable, e, &lay))
     return invalid("the Winograd kernel refuses a layer of shape " + std::to_string(e->c) + "x" +
                    std::to_string(e->hp) + "x" + std::to_string(e->wp));

@@ -67,7 +67,8 @@ void Engine::lift_stage(const float* x, int images) {
   };
   if (lw)
     lift_mlp(StageRun{*k, *pool, scratch, scratch_floats},
-             LiftMlp{images, cin, h, w, lw, c, hp, wp, top, left, lift_w, lift_c, lift2_w, lift2_b},
+             LiftMlp{images, cin, h, w, lw, c, hp, wp, top, left, lift_w, lift_c, lift2_w, lift2_b,
+                     lift_rows, lift_cols},
              xn, buf[0]);
   else
     parallel(*pool, 1LL * images * c, lift);

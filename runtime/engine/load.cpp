@@ -127,10 +127,8 @@ std::string fused_plan(const Engine& e, const Graph& g, const WnoMatch& wm,
   for (const StageMatch& s : wm.stages) {
     std::string kernel;
     if (s.name == "normalize+lift")
-      kernel = (e.lw          ? "lifting MLP (GEMM, GELU), "
-                : e.lift_rows ? "1x1 lift (its constant as row + column terms), "
-                              : "1x1 lift, ") +
-               std::string(e.k->isa);
+      kernel = std::string(e.lw ? "lifting MLP (GEMM, GELU)" : "1x1 lift") +
+               (e.lift_rows ? " (its constant as row + column terms), " : ", ") + e.k->isa;
     else if (s.name == "projection")
       kernel = std::string(e.hp != e.h || e.wp != e.w ? "crop + " : "") + "projection MLP (GEMM, " +
                (e.proj_act == kSilu ? "SiLU" : "GELU") + "), " + e.k->isa;

@@ -85,28 +85,40 @@ void lift_mlp(const StageRun& run, const LiftMlp& m, const float* xn, float* out
     float* h1 = bp + packed_floats(cin, cols);
     float* bp2 = h1 + 1LL * lw * cols;
     float* o = bp2 + packed_floats(lw, cols);  // (c, cols)
-    K.pack_b(cin, cols, xn + b * cin * hw + p0, hw, bp);
-    K.gemm_packed(lw, cols, cin, lift_w, cin, bp, h1, cols, false);
-    for (int k = 0; k < lw; ++k) {  // + bias and grid term
-      const float* lc = lift_c + 1LL * k * hw + p0;
-      float* hr = h1 + 1LL * k * cols;
-      for (int j = 0; j < cols; ++j) hr[j] += lc[j];
+    const float* x = xn + b * cin * hw + p0;
+    if (m.lift_rows) {  // the constant as row + column terms, in the first map's epilogue
+      for (int k = 0; k < lw; ++k)
+        for (int q = 0; q < r; ++q)
+          K.lift_row(cw, cin, x + 1LL * q * w, hw, lift_w + 1LL * k * cin,
+                     m.lift_rows[1LL * k * h + i0 + q], m.lift_cols + 1LL * k * w + j0,
+                     h1 + 1LL * k * cols + 1LL * q * cw);
+    } else {
+      K.pack_b(cin, cols, x, hw, bp);
+      K.gemm_packed(lw, cols, cin, lift_w, cin, bp, h1, cols, false);
+      for (int k = 0; k < lw; ++k) {  // + bias and grid term
+        const float* lc = lift_c + 1LL * k * hw + p0;
+        float* hr = h1 + 1LL * k * cols;
+        for (int j = 0; j < cols; ++j) hr[j] += lc[j];
+      }
     }
     K.bias_act(lw, cols, h1, cols, nullptr, true);
     K.pack_b(lw, cols, h1, cols, bp2);
-    K.gemm_packed(c, cols, lw, w2, lw, bp2, o, cols, false);
-    K.bias_act(c, cols, o, cols, b2, false);
+    float* img = out + b * c * hpwp + (top + i0) * wp + left + j0;
+    const bool direct = wp == w;  // the task's pixels are contiguous in each output plane
+    K.gemm_packed(c, cols, lw, w2, lw, bp2, direct ? img : o, direct ? hpwp : cols, false);
+    K.bias_act(c, cols, direct ? img : o, direct ? hpwp : cols, b2, false);
     for (int ch = 0; ch < c; ++ch) {
-      float* img = out + (b * c + ch) * hpwp;
-      for (int q = 0; q < r; ++q) {
-        float* row = img + (top + i0 + q) * wp;
-        if (j0 == 0) std::fill(row, row + left, 0.f);
-        const float* src = o + 1LL * ch * cols + 1LL * q * cw;
-        std::copy(src, src + cw, row + left + j0);
-        if (j0 + cw == w) std::fill(row + left + w, row + wp, 0.f);
-      }
-      if (i0 == 0) std::fill(img, img + 1LL * top * wp, 0.f);
-      if (i0 + r == h) std::fill(img + 1LL * (top + h) * wp, img + hpwp, 0.f);
+      float* plane = out + (b * c + ch) * hpwp;
+      if (!direct)
+        for (int q = 0; q < r; ++q) {
+          float* row = plane + (top + i0 + q) * wp;
+          if (j0 == 0) std::fill(row, row + left, 0.f);
+          const float* src = o + 1LL * ch * cols + 1LL * q * cw;
+          std::copy(src, src + cw, row + left + j0);
+          if (j0 + cw == w) std::fill(row + left + w, row + wp, 0.f);
+        }
+      if (i0 == 0) std::fill(plane, plane + 1LL * top * wp, 0.f);
+      if (i0 + r == h) std::fill(plane + 1LL * (top + h) * wp, plane + hpwp, 0.f);
     }
   };
   parallel(run.P, n * blocks * pieces, block);

@@ -22,6 +22,8 @@ struct LiftMlp {
   int n, cin, h, w, lw, c;                 // batch, channels in, image, hidden width, channels out
   int hp, wp, top, left;                   // the padded grid, the image's place in it
   const float *lift_w, *lift_c, *w2, *b2;  // (lw, cin), (lw, h, w) bias and grid, (c, lw), (c)
+  // lift_c as row and column terms, (lw, h) and (lw, w), instead (null: lift_c)
+  const float *lift_rows, *lift_cols;
 };
 
 // neuraloperator's channel MLP and skip: w2 gelu(w1 u + b1) + b2 + S v.
