@@ -30,13 +30,6 @@
 namespace WNO_ENGINE_NS {
 namespace {
 
-#if defined(__AVX2__) && !defined(__AVX512F__)
-// Lanes [0, cnt) set: _mm256_maskload/maskstore's mask.
-inline __m256i first_lanes(int cnt) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(cnt), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-#endif
-
 using wno::engine::kMr;
 using wno::engine::kNr;
 static_assert(kNr % 16 == 0, "kNr holds whole vectors of every ISA");
@@ -63,33 +56,6 @@ void pack_b(int k, int n, const float* b, long long ldb, float* out) {
     }
     out += static_cast<long long>(k) * kNr;
   }
-}
-
-// The first cnt (0 < cnt < VL) floats of a vector at p, without touching p[cnt..VL): masked moves
-// where the ISA has them (the DFT GEMMs' 12- and 33-column outputs end in a partial vector on
-// every row), else through a stack copy.
-inline vf load_first(const float* p, int cnt) {
-#if defined(__AVX512F__)
-  return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << cnt) - 1), p);
-#elif defined(__AVX2__)
-  return _mm256_maskload_ps(p, first_lanes(cnt));
-#else
-  float t[VL] = {};
-  for (int q = 0; q < cnt; ++q) t[q] = p[q];
-  return load(t);
-#endif
-}
-
-inline void store_first(float* p, int cnt, vf v) {
-#if defined(__AVX512F__)
-  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << cnt) - 1), v);
-#elif defined(__AVX2__)
-  _mm256_maskstore_ps(p, first_lanes(cnt), v);
-#else
-  float t[VL];
-  store(t, v);
-  for (int q = 0; q < cnt; ++q) p[q] = t[q];
-#endif
 }
 
 // The GEMM's register tile: MR rows x NP packed panels (NP kNr columns) of C in native vectors,
@@ -355,9 +321,12 @@ void fold(int rows, const float* v, long long ldv, int wp, float* even, float* o
       store(even + j, a + b);
       store(odd + j - 1, a - b);
     }
-    for (; j <= no; ++j) {
-      even[j] = v[j] + v[wp - j];
-      odd[j - 1] = v[j] - v[wp - j];
+    if (j <= no) {  // the last cnt < VL columns, masked (a 64-wide row: 15 of its 31)
+      const int cnt = no - j + 1;
+      const vf a = load_first(v + j, cnt);
+      const vf b = shuffle<Reverse>(load_lanes(v + wp - j - VL + 1, VL - cnt, VL), vf{});
+      store_first(even + j, cnt, a + b);
+      store_first(odd + j - 1, cnt, a - b);
     }
     if (wp % 2 == 0) even[wp / 2] = v[wp / 2];
   }
@@ -373,9 +342,11 @@ void unfold(int rows, const float* even, const float* odd, int wp, float* out, l
       store(out + j, a + b);
       store(out + wp - j - VL + 1, shuffle<Reverse>(a - b, vf{}));
     }
-    for (; j <= no; ++j) {
-      out[j] = even[j] + odd[j - 1];
-      out[wp - j] = even[j] - odd[j - 1];
+    if (j <= no) {
+      const int cnt = no - j + 1;
+      const vf a = load_first(even + j, cnt), b = load_first(odd + j - 1, cnt);
+      store_first(out + j, cnt, a + b);
+      store_lanes(out + wp - j - VL + 1, VL - cnt, VL, shuffle<Reverse>(a - b, vf{}));
     }
     if (wp % 2 == 0) out[wp / 2] = even[wp / 2];
   }

@@ -288,17 +288,16 @@ WNO_FORCE_INLINE void store_row(vf* line, int from, int n, const float* add, int
     }
     return;
   }
-  if (add) {
-    float tmp[VL * M] = {};  // lanes outside [from, from + n) stay finite
-    std::memcpy(tmp + from, add, sizeof(float) * n);
-    WNO_UNROLL for (int t = 0; t < M; ++t)
-      line[t] += load(tmp + t * VL);
+  // A part of the row (a segment's edge): lanes [from, from + n) of the M vectors, masked.
+  WNO_UNROLL for (int t = 0; t < M; ++t) {
+    const int lo = std::max(from - t * VL, 0), hi = std::min(from + n - t * VL, VL);
+    if (lo >= hi) continue;
+    const long long at = t * VL - from;  // out[at + lane] is the row's float t * VL + lane
+    vf v = line[t];
+    if (add) v += load_lanes(add + at, lo, hi);
+    if (gelu) v = gelu_erf_poly3(v);
+    store_lanes(out + at, lo, hi, v);
   }
-  if (gelu) {
-    WNO_UNROLL for (int t = 0; t < M; ++t)
-      line[t] = gelu_erf_poly3(line[t]);
-  }
-  std::memcpy(out, reinterpret_cast<const float*>(line) + from, sizeof(float) * n);
 }
 
 // 3. Output transform + epilogue of out channels [k0, k0 + kn) of the chunk in Mb: per

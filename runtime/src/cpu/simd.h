@@ -12,6 +12,10 @@
 
 #include "wno/host_device.h"
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #ifndef WNO_CPU_NS
 #error "compile with -DWNO_CPU_NS=<per-ISA namespace>"
 #endif
@@ -78,5 +82,50 @@ WNO_FORCE_INLINE V splat_as(float s) {
 }
 
 WNO_FORCE_INLINE vf splat(float s) { return splat_as<vf>(s); }
+
+// Lanes [lo, hi) of a vector at p (0 <= lo < hi <= VL), without touching the other lanes' memory:
+// masked moves where the ISA has them (they fault on no masked-off lane, so p may point before an
+// array whose first element is lane lo), else through a stack copy. Rows whose length is no
+// multiple of VL end in such a vector (the DFT GEMMs' 12- and 33-column outputs, the Winograd
+// kernel's tile rows cut at a segment's edge).
+#if defined(__AVX2__) && !defined(__AVX512F__)
+WNO_FORCE_INLINE __m256i lanes_mask(int lo, int hi) {
+  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_andnot_si256(_mm256_cmpgt_epi32(_mm256_set1_epi32(lo), lane),
+                             _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), lane));
+}
+#elif defined(__AVX512F__)
+WNO_FORCE_INLINE __mmask16 lanes_mask(int lo, int hi) {
+  return static_cast<__mmask16>(((1u << hi) - 1) & ~((1u << lo) - 1));
+}
+#endif
+
+WNO_FORCE_INLINE vf load_lanes(const float* p, int lo, int hi) {  // other lanes 0
+#if defined(__AVX512F__)
+  return _mm512_maskz_loadu_ps(lanes_mask(lo, hi), p);
+#elif defined(__AVX2__)
+  return _mm256_maskload_ps(p, lanes_mask(lo, hi));
+#else
+  float t[VL] = {};
+  for (int q = lo; q < hi; ++q) t[q] = p[q];
+  return load(t);
+#endif
+}
+
+WNO_FORCE_INLINE void store_lanes(float* p, int lo, int hi, vf v) {
+#if defined(__AVX512F__)
+  _mm512_mask_storeu_ps(p, lanes_mask(lo, hi), v);
+#elif defined(__AVX2__)
+  _mm256_maskstore_ps(p, lanes_mask(lo, hi), v);
+#else
+  float t[VL];
+  store(t, v);
+  for (int q = lo; q < hi; ++q) p[q] = t[q];
+#endif
+}
+
+// The first cnt (0 < cnt <= VL) floats of a vector at p.
+WNO_FORCE_INLINE vf load_first(const float* p, int cnt) { return load_lanes(p, 0, cnt); }
+WNO_FORCE_INLINE void store_first(float* p, int cnt, vf v) { store_lanes(p, 0, cnt, v); }
 
 }  // namespace WNO_CPU_NS
