@@ -133,11 +133,26 @@ def measured_peaks(isa: str, thread_counts: list[int]) -> tuple[dict[int, float]
         probe = FmaProbe(isa)
     except RuntimeError as e:
         return {}, f"FMA peak not measured: {e}"
+    notes = []
     try:
-        peaks = {t: probe.peak(t) for t in sorted(set(thread_counts))}
+        one = probe.peak(1)
+        peaks = {}
+        for t in sorted(set(thread_counts)):
+            peaks[t] = one if t == 1 else probe.peak(t)
+            # Several threads below 0.9 t x one thread: a core was busy (a VM's neighbour) while
+            # the probe ran. Retry; if it stays low, count t x one thread, the larger peak: a low
+            # peak would overstate every engine's share of it.
+            for _ in range(3 if 1 < t <= (os.cpu_count() or 1) else 0):
+                if peaks[t] >= 0.9 * t * one:
+                    break
+                peaks[t] = max(peaks[t], probe.peak(t))
+            if 1 < t <= (os.cpu_count() or 1) and peaks[t] < 0.9 * t * one:
+                notes.append(f"{t} threads measured {peaks[t]:.1f}, counted as {t} x 1 thread")
+                peaks[t] = t * one
     except RuntimeError as e:
         return {}, f"FMA peak not measured: {e}"
     finally:
         probe.close()
     text = ", ".join(f"{t} thread{'s' if t > 1 else ''} {p:.1f} GFLOP/s" for t, p in peaks.items())
-    return peaks, f"measured FP32 FMA peak ({probe.what}, 12 chains a thread, best of 3): {text}"
+    note = f" ({'; '.join(notes)}: another load had a core)" if notes else ""
+    return peaks, f"measured FP32 FMA peak ({probe.what}, 12 chains a thread, best of 3): {text}{note}"
