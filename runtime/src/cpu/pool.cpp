@@ -74,11 +74,14 @@ Pool::Pool(int threads, bool pin_helpers, int first_cpu, long long spin_ns)
   }
 #endif
   const int want = threads < 1 ? 1 : threads;
+  ranges_.reset(new Range[want]);
   helpers_.reserve(want - 1);
   while (threads_ < want) start_helper(pin_helpers, first_cpu + threads_);
 }
 
 void Pool::grow(int threads) {
+  if (threads <= threads_) return;
+  ranges_.reset(new Range[threads]);  // no region is open: no worker reads them
   while (threads_ < threads) start_helper(false, 0);
 }
 
@@ -152,13 +155,16 @@ int Pool::fit(int workers) {
   return std::min(workers, cap_);
 }
 
+// The worker's own range, then the others' rest (a helper that is late or preempted loses
+// its unclaimed tasks to the workers that are running). Returns when every task is claimed.
 void Pool::work(int worker) {
-  for (;;) {
-    const long long t = next_.fetch_add(1, std::memory_order_relaxed);
-    if (t >= n_) return;
-    if (stall_us_ > 0 && worker == 1)
-      std::this_thread::sleep_for(std::chrono::microseconds(stall_us_));
-    fn_(ctx_, t, worker);
+  for (int i = 0; i < workers_; ++i) {
+    Range& r = ranges_[(worker + i) % workers_];
+    for (long long t; (t = r.next.fetch_add(1, std::memory_order_relaxed)) < r.end;) {
+      if (stall_us_ > 0 && worker == 1)
+        std::this_thread::sleep_for(std::chrono::microseconds(stall_us_));
+      fn_(ctx_, t, worker);
+    }
   }
 }
 
@@ -236,9 +242,11 @@ void Pool::run(long long n, Fn fn, void* ctx, int workers) {
     std::lock_guard<std::mutex> lock(mu_);  // no helper is inside work(): the last run waited
     fn_ = fn;
     ctx_ = ctx;
-    n_ = n;
     workers_ = workers;
-    next_.store(0, std::memory_order_relaxed);
+    for (int w = 0; w < workers; ++w) {
+      ranges_[w].next.store(n * w / workers, std::memory_order_relaxed);
+      ranges_[w].end = n * (w + 1) / workers;
+    }
     open_.store(true, std::memory_order_seq_cst);
     generation_.fetch_add(1, std::memory_order_release);
   }

@@ -1,7 +1,8 @@
 // The one thread pool of the CPU code: the engine's (one per engine: threads started at load,
 // none during a run, helpers optionally pinned to cores) and the Winograd kernel's process-wide
-// one behind parallel_for (thread_pool.h: helpers started on demand). Dynamic task handout; the
-// calling thread is worker 0. Helpers poll for a while after a parallel region (the next one
+// one behind parallel_for (thread_pool.h: helpers started on demand). Task handout: each worker
+// claims its own contiguous range of a region's tasks, then the rest of the others' (stealing);
+// the calling thread is worker 0. Helpers poll for a while after a parallel region (the next one
 // usually follows within microseconds) unless parked, then sleep on a condition variable, so an
 // idle pool costs no CPU.
 //
@@ -20,6 +21,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -73,8 +75,14 @@ class Pool {
   std::atomic<unsigned long long> generation_{0};
   std::atomic<int> active_{0}, sleeping_{0};
   std::atomic<bool> parked_{false}, open_{false}, waiting_{false}, stop_flag_{false};
-  std::atomic<long long> next_{0};
-  long long n_ = 0;
+  // A region's tasks in one contiguous range per worker, claimed from its front by that worker
+  // and, once their own are done, by the others: the same worker gets the same part of each
+  // region (a layer's channels, an image's rows), whose data its cache holds from the last one.
+  struct alignas(64) Range {
+    std::atomic<long long> next{0};
+    long long end = 0;
+  };
+  std::unique_ptr<Range[]> ranges_;  // threads_ of them
   int workers_ = 1;
   Fn fn_ = nullptr;
   void* ctx_ = nullptr;
