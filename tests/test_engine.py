@@ -577,10 +577,14 @@ def test_refuses_non_onnx_fp16_and_missing_files(engine_lib, tmp_path):
 
 
 @pytest.mark.heavy
-@pytest.mark.parametrize("variant", ["winograd", "direct", "fno-unpadded"])
+@pytest.mark.parametrize("variant", ["winograd", "direct", "fno-unpadded", "dft"])
 def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path, variant):
     """Every truncation length of a tiny export and random single-bit flips: refused, or the
-    intact file's output (the driver checks), under AddressSanitizer + UBSan."""
+    intact file's output (the driver checks), under AddressSanitizer + UBSan. "dft": the spectral
+    branch as ONNX DFT nodes, whose omitted dft_length input the planner once read as value -1
+    (a flaky wrong plan or a crash); truncations only, because its DFT nodes' attributes are
+    graph structure: a flipped inverse or onesided bit is a valid edited graph, which runs as
+    it is (runtime/README.md, checksums)."""
     try:
         build_engine(ASAN_BUILD, SANITIZED_OPTIONS, ("wno_engine_fuzz",))
     except AssertionError as exc:
@@ -598,10 +602,17 @@ def test_truncated_and_bit_flipped_files_under_sanitizers(tmp_path, variant):
         fno=variant.startswith("fno"),
         padding=0 if variant == "fno-unpadded" else 2,
     )
-    path = write(model, tmp_path / "tiny.onnx", batch=1, **({"conv": "direct"} if variant == "direct" else {}))
+    options = {"direct": {"conv": "direct"}, "dft": {"spectral": "dft", "opset": 20}}.get(variant, {})
+    path = write(model, tmp_path / "tiny.onnx", batch=1, **options)
     size = path.stat().st_size
     r = subprocess.run(
-        [str(ASAN_BUILD / "engine" / "wno_engine_fuzz"), str(path), str(size), "1500", "7"],
+        [
+            str(ASAN_BUILD / "engine" / "wno_engine_fuzz"),
+            str(path),
+            str(size),
+            "0" if variant == "dft" else "1500",
+            "7",
+        ],
         capture_output=True,
         text=True,
         timeout=600,

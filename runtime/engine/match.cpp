@@ -73,6 +73,7 @@ class Matcher {
     return -1;
   }
   bool float_init(int v, const Shape& want) const {
+    if (v < 0) return false;  // an omitted optional input
     const Value& x = g_.value(v);
     return x.init && x.dtype == kFloat && x.shape == want;
   }
@@ -982,6 +983,7 @@ bool Matcher::block_closed() {
   for (std::size_t i = 0; i < in.size(); ++i) {
     if (!in[i]) continue;
     for (const int v : g_.nodes[i].in) {
+      if (v < 0) continue;  // an omitted optional input (a DFT's dft_length "")
       const Value& x = g_.value(v);
       if (v != m_.block_in && !x.init && !in[static_cast<std::size_t>(x.producer)])
         return fail(static_cast<int>(i), "reads a value from outside its fused stage");
