@@ -103,9 +103,10 @@ struct Engine {
   // weights
   float *in_mean = nullptr, *in_std = nullptr, *out_mean = nullptr, *out_std = nullptr;
   float *lift_w = nullptr, *lift_c = nullptr;
-  // A WNO's lift constant (bias and grid terms) is, to float rounding, a row term plus a column
-  // term per channel: then lift_rows (C, H) and lift_cols (C, W) hold it, not lift_c (C, Hp, Wp),
-  // which came from memory every run (fused_load.cpp: separable_lift).
+  // The lift constant (bias and grid terms) is, to float rounding, a row term plus a column term
+  // per channel: then lift_rows (C, H) and lift_cols (C, W) hold it, not lift_c (C, Hp, Wp), which
+  // came from memory every run; for neuraloperator's lifting MLP, its first map's (lw, H), (lw, W)
+  // instead of (lw, H, W) (fused_load.cpp: separable_lift).
   float *lift_rows = nullptr, *lift_cols = nullptr;
   float *lift2_w = nullptr, *lift2_b = nullptr;  // lifting MLP: (C, lw), (C)
   float *fwd_w_re = nullptr, *fwd_w_im = nullptr, *fwd_h = nullptr, *inv_h = nullptr;

@@ -393,7 +393,8 @@ Error load_fused(const Source& src, const Graph& g, const WnoMatch& wm, int thre
   set_shapes(wm, e);
   e->k = &pick_kernels();
   Layout lay(max_bytes);
-  // The WNO lift's constant, read once: stored whole or as row and column terms.
+  // The lift's constant (the 1x1 lift's, or the lifting MLP's first map's), read once: stored
+  // whole or as row and column terms.
   std::vector<float> lift_c, lift_rows, lift_cols;
   if (wm.lift) {
     lift_c = g.floats(wm.lift_c);
