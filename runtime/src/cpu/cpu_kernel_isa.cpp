@@ -233,9 +233,9 @@ void transform_input(const ConvShape& s, const float* x, const BlockTiles& bt, f
       for (; gi + 1 < bt.segments; ++gi) {  // seams inside this vector
         const int last = bt.seg[gi].slot + bt.seg[gi].count - 1 - q * VL;
         if (last >= VL) break;
-        for (int i = 0; i < R; ++i) {
-          d[i * A + M][last] = seam[gi][i][0];
-          d[i * A + M + 1][last] = seam[gi][i][1];
+        WNO_UNROLL for (int i = 0; i < R; ++i) {
+          d[i * A + M] = with_lane(d[i * A + M], last, seam[gi][i][0]);
+          d[i * A + M + 1] = with_lane(d[i * A + M + 1], last, seam[gi][i][1]);
         }
       }
       if constexpr (D == 1)
@@ -322,6 +322,9 @@ void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, 
         wno::output_tile<M>(m, o);
       WNO_UNROLL for (int r = 0; r < Y; ++r)
         o[r] += b;
+      vf lines[Y / M][M];  // the tile rows interleaved once, then stored per segment (often 2)
+      WNO_UNROLL for (int r = 0; r < Y / M; ++r)
+        interleave<M>(o + r * M, lines[r]);
       const int v0 = q * VL, v1 = std::min(bt.count, v0 + VL);  // lanes of this vector
       for (int gj = gi; gj < bt.segments && bt.seg[gj].slot < v1; ++gj) {
         const Segment& g = bt.seg[gj];
@@ -331,11 +334,9 @@ void transform_output(const ConvShape& s, const float* Mb, long long mb_stride, 
         const int cols = std::min((e - a) * M, s.wo - ox);  // cropped at the right edge
         const long long at = ((1LL * g.n * s.k + k) * s.ho + oy) * s.wo + ox;
         for (int r = 0; r < rows; ++r) {
-          vf line[M];
-          interleave<M>(o + r * M, line);
           const long long off = at + 1LL * r * s.wo;
-          store_row<M>(line, (a - v0) * M, cols, epi.addend ? epi.addend + off : nullptr, epi.gelu,
-                       y + off);
+          store_row<M>(lines[r], (a - v0) * M, cols, epi.addend ? epi.addend + off : nullptr,
+                       epi.gelu, y + off);
         }
         if (g.slot + g.count <= v1) gi = gj + 1;  // done with this segment
       }

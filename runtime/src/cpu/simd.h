@@ -83,6 +83,18 @@ WNO_FORCE_INLINE V splat_as(float s) {
 
 WNO_FORCE_INLINE vf splat(float s) { return splat_as<vf>(s); }
 
+template <class V, std::size_t... I>
+WNO_FORCE_INLINE ivec<V> lane_index(std::index_sequence<I...>) {
+  return ivec<V>{static_cast<int>(I)...};
+}
+
+// v with lane `lane` replaced by s, in registers: a dynamic subscript (v[lane] = s) would put v,
+// and every vector array it lives in, on the stack, and its next vector load would wait for the
+// scalar store (the Winograd input transform's seam patches did: 1/5 of that transform).
+WNO_FORCE_INLINE vf with_lane(vf v, int lane, float s) {
+  return lane_index<vf>(std::make_index_sequence<VL>{}) == lane ? splat(s) : v;
+}
+
 // Lanes [lo, hi) of a vector at p (0 <= lo < hi <= VL), without touching the other lanes' memory:
 // masked moves where the ISA has them (they fault on no masked-off lane, so p may point before an
 // array whose first element is lane lo), else through a stack copy. Rows whose length is no
