@@ -15,7 +15,8 @@ so machine noise hits all alike; a time is the median over all calls. GFLOP/s ar
 direct-equivalent (2 * 9 * C * K * H * W * N / t), next to the machine's FP32 FMA peak measured
 by a C probe for the kernel's ISA (benchmarks/machine.py; an estimate from /proc/cpuinfo if no C
 compiler). It prints the CPU model and the ISA the kernel picked; WNO_CPU_ISA=avx2 measures our
-AVX2 path on an AVX-512 machine (torch, ONNX Runtime and ncnn keep their best ISA).
+AVX2 path on an AVX-512 machine, with torch's oneDNN capped to AVX2 too (ONNX Runtime and ncnn
+cannot be capped: they keep their best ISA).
 Per thread count a summary line gives the median and min of torch ms / ours ms (and of ONNX
 Runtime's and ncnn's); at the end, how much faster 2 threads are than 1 for each batch-1 shape (ours, best tile each):
 from the two phases of the table, and measured again with 1 and 2 threads interleaved
@@ -200,16 +201,15 @@ def main(argv=None) -> int:
     rounds = a.rounds or (3 if a.quick else 7)
     min_time = a.min_time or (0.02 if a.quick else 0.06)
 
+    capped = machine.cap_peers("torch F.conv2d (oneDNN)", "ONNX Runtime and ncnn")  # before torch's first conv
     ok, why = native.available()
     if not ok:
         raise SystemExit(f"native library not available: {why}")
     lib = native.load()
     isa = lib.wno_cpu_isa().decode()
     print(f"wno-edge CPU kernel: {why}; ISA {isa}; CPU {machine.cpu_model()}")
-    if os.environ.get("WNO_CPU_ISA"):
-        print(
-            f"WNO_CPU_ISA={os.environ['WNO_CPU_ISA']} caps our kernel only: torch, ONNX Runtime and ncnn are not capped"
-        )
+    for line in capped:
+        print(line)
     ncnn = import_ncnn(a.no_ncnn)
     measured, peak_line = machine.measured_peaks(isa, a.threads)
     print(peak_line)

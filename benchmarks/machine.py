@@ -79,14 +79,15 @@ def engine_isa(lib: Path | None) -> str:
     return str(engine.wno_engine_isa().decode())
 
 
-def cap_peers() -> list[str]:
-    """Cap OpenVINO to the engine's AVX2 path when the user asked for it; lines that say so."""
+def cap_peers(capped: str = "OpenVINO", uncapped: str = "ONNX Runtime") -> list[str]:
+    """Cap the oneDNN-based peers to the engine's AVX2 path when the user asked for it (before
+    their first primitive reads the cap); lines that say so."""
     if os.environ.get("WNO_CPU_ISA", "").lower() != "avx2":
         return []
     os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
     return [
-        f"WNO_CPU_ISA=avx2: OpenVINO capped too (ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}, which "
-        "PyTorch's oneDNN convs also read); ONNX Runtime cannot be capped and runs its best ISA"
+        f"WNO_CPU_ISA=avx2: {capped} capped too (ONEDNN_MAX_CPU_ISA={os.environ['ONEDNN_MAX_CPU_ISA']}, which "
+        f"PyTorch's oneDNN convs also read); not cappable, at their best ISA: {uncapped}"
     ]
 
 
