@@ -90,7 +90,7 @@ WNO_FORCE_INLINE ivec<V> lane_index(std::index_sequence<I...>) {
 
 // v with lane `lane` replaced by s, in registers: a dynamic subscript (v[lane] = s) would put v,
 // and every vector array it lives in, on the stack, and its next vector load would wait for the
-// scalar store (the Winograd input transform's seam patches did: 1/5 of that transform).
+// scalar store (the Winograd input transform's seam patches did: a sixth of its time).
 WNO_FORCE_INLINE vf with_lane(vf v, int lane, float s) {
   return lane_index<vf>(std::make_index_sequence<VL>{}) == lane ? splat(s) : v;
 }
