@@ -170,7 +170,16 @@ struct Engine {
   void dft_inverse(float* s, long long nco, int worker) const;
   void line_dft_forward(const float* v, long long r0, int rows, int worker) const;
   void line_dft_inverse(float* s, long long r0, int rows, int worker) const;
-  wno_status real_space(const Layer& L, const float* v, float* s, int images);
+  // Tasks of another stage that run in the conv's first parallel region (winograd_conv).
+  struct JointTasks {
+    long long n = 0;
+    void (*fn)(void* ctx, long long task, int worker) = nullptr;
+    void* ctx = nullptr;
+  };
+  // The Winograd conv of images [b0, b0 + count) of v into conv_out (+ bias), `joint` with it.
+  wno_status winograd_conv(const Layer& L, const float* v, int b0, int count, JointTasks joint);
+  // joint: the conv ran with the forward DFTs and its sum with the inverse ones (run_pass).
+  wno_status real_space(const Layer& L, const float* v, float* s, int images, bool joint);
   void project_row(const float* v, float* y, long long task, int worker) const;  // proj_cols wide
 };
 

@@ -29,6 +29,46 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The kernel's parallel-for on the engine's pool. Its first region also runs the joint tasks,
+// ordered per worker: worker w's range (the pool's even split) holds its share of the conv's
+// tasks, then its share of the joint ones, so the small tasks come last, where the workers
+// steal from each other (the conv's blocks are few and large: 19 vectors of tiles on two
+// threads at 66 x 66).
+struct JointRegion {
+  Pool* pool;
+  Engine::JointTasks joint;
+  long long kn = 0;  // the conv's tasks in this region
+  wno_task_fn kfn = nullptr;
+  void* kctx = nullptr;
+
+  static void task(void* p, long long t, int worker) {
+    const JointRegion& r = *static_cast<const JointRegion*>(p);
+    const int parts = r.pool->threads();
+    for (int w = 0; w < parts; ++w) {
+      const long long k0 = r.kn * w / parts, k1 = r.kn * (w + 1) / parts;
+      const long long j0 = r.joint.n * w / parts, j1 = r.joint.n * (w + 1) / parts;
+      if (t < k1 - k0) return r.kfn(r.kctx, k0 + t, worker);
+      t -= k1 - k0;
+      if (t < j1 - j0) return r.joint.fn(r.joint.ctx, j0 + t, worker);
+      t -= j1 - j0;
+    }
+  }
+  static void parallel_for(void* p, long long n, wno_task_fn fn, void* ctx) {
+    JointRegion& r = *static_cast<JointRegion*>(p);
+    if (!r.joint.n) return r.pool->run(n, fn, ctx);
+    r.kn = n;
+    r.kfn = fn;
+    r.kctx = ctx;
+    r.pool->run(n + r.joint.n, task, &r);
+    r.joint.n = 0;
+  }
+};
+
+template <class F>
+Engine::JointTasks joint_tasks(long long n, F& f) {
+  return {n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f};
+}
+
 }  // namespace
 
 // Normalise (as the graph: (x - mean) / std) into xn, then lift into buf[0] (zero in the padding).
@@ -197,20 +237,34 @@ void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) cons
   K.unfold(rows, pe, qo, wp, out, wp);
 }
 
+wno_status Engine::winograd_conv(const Layer& L, const float* v, int b0, int count,
+                                 JointTasks joint) {
+  JointRegion region{pool.get(), joint};
+  const wno_cpu_parallel kernel_pool{JointRegion::parallel_for, &region, pool->threads()};
+  wno_conv_desc group = L.desc;
+  group.batch = count;
+  const wno_status st =
+      wno_cpu_conv2d_on(&group, v + 1LL * b0 * c * hp * wp, L.u, L.bias, nullptr, WNO_ACT_NONE,
+                        conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
+  if (region.joint.n)  // the kernel opened no region: the joint tasks run on their own
+    pool->run(region.joint.n, region.joint.fn, region.joint.ctx);
+  return st;
+}
+
 // The real-space conv and the layer's tail over s (which holds the spectral branch).
-wno_status Engine::real_space(const Layer& L, const float* v, float* s, int images) {
+wno_status Engine::real_space(const Layer& L, const float* v, float* s, int images, bool joint) {
   const Kernels& K = *k;
   Pool& P = *pool;
   const StageRun run{K, P, scratch, scratch_floats};
   const ChannelMlp mlp{c, cmw, L.mlp1_w, L.mlp1_b, L.mlp2_w, L.mlp2_b, L.mlp_skip, L.mlp_skip_diag};
   const long long hpwp = 1LL * hp * wp;
-  const wno_cpu_parallel kernel_pool{[](void* p, long long count, wno_task_fn fn, void* ctx) {
-                                       static_cast<Pool*>(p)->run(count, fn, ctx);
-                                     },
-                                     &P, P.threads()};
   if (L.winograd) {  // the kernel runs on this pool (a second one would fight it for cores)
     // s = act(conv(v) + bias + s), written over s.
     if (fused_epilogue) {
+      const wno_cpu_parallel kernel_pool{[](void* p, long long count, wno_task_fn fn, void* ctx) {
+                                           static_cast<Pool*>(p)->run(count, fn, ctx);
+                                         },
+                                         &P, P.threads()};
       wno_conv_desc pass = L.desc;
       pass.batch = images;
       const wno_status st =
@@ -218,17 +272,15 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, int imag
                             conv_ws, conv_ws_bytes, &kernel_pool);
       if (st != WNO_SUCCESS) return st;
     } else {
-      for (int b0 = 0; b0 < images; b0 += conv_group) {  // conv_out and s stay in cache between
-        wno_conv_desc group = L.desc;
-        group.batch = std::min(conv_group, images - b0);
-        const long long at = 1LL * b0 * c * hpwp;
-        const wno_status st = wno_cpu_conv2d_on(&group, v + at, L.u, L.bias, nullptr, WNO_ACT_NONE,
-                                                conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
+      for (int b0 = 0; b0 < images && !joint; b0 += conv_group) {  // conv_out, s stay in cache
+        const int count = std::min(conv_group, images - b0);
+        const wno_status st = winograd_conv(L, v, b0, count, {});
         if (st != WNO_SUCCESS) return st;
+        const long long at = 1LL * b0 * c * hpwp;
         auto sum = [&](long long nc, int) {
           K.add_act(hpwp, conv_out + nc * hpwp, s + at + nc * hpwp, L.gelu);
         };
-        parallel(P, 1LL * group.batch * c, sum);
+        parallel(P, 1LL * count * c, sum);
       }
     }
   } else if (L.mlp1_w || L.gelu_out) {  // W v, GELU, channel MLP + skip, GELU: one pass
@@ -320,10 +372,21 @@ wno_status Engine::run_pass(const float* x, float* y, int images) {
     auto line_forward = [&](long long g, int worker) {
       line_dft_forward(v, g * kLineRows, group_rows(g), worker);
     };
-    if (line)
+    // The conv reads v only, as the forward DFTs do: with the pass in one conv group, both run
+    // in one region (a barrier less, and the DFTs' small tasks even out the conv's few large
+    // ones). Profiling keeps them apart, so that each stage's time is its own; one thread too
+    // (no barrier to save, and the conv's output would wait in cache through the mixing).
+    const bool joint =
+        L.winograd && !fused_epilogue && images <= conv_group && !profile && P.threads() > 1;
+    if (joint) {
+      const wno_status st = line ? winograd_conv(L, v, 0, images, joint_tasks(groups, line_forward))
+                                 : winograd_conv(L, v, 0, images, joint_tasks(rows, forward));
+      if (st != WNO_SUCCESS) return st;
+    } else if (line) {
       parallel(P, groups, line_forward);
-    else
+    } else {
       parallel(P, rows, forward);
+    }
     lap(stage);
     auto mixing = [&](long long o, int) {
       const int o0 = static_cast<int>(o) * kMixGroup;
@@ -331,16 +394,26 @@ wno_status Engine::run_pass(const float* x, float* y, int images) {
     };
     parallel(P, (c + kMixGroup - 1) / kMixGroup, mixing);
     lap(stage + 1);
-    auto inverse = [&](long long nco, int worker) { dft_inverse(s, nco, worker); };
+    // Joint, the conv is done: each inverse task also sums its rows, while they are in cache
+    // (s = act(conv + bias + s); one region and one pass over the field less).
+    const long long hpwp = 1LL * hp * wp;
+    auto sum_rows = [&](long long r0, long long n) {
+      if (joint) k->add_act(n * hpwp, conv_out + r0 * hpwp, s + r0 * hpwp, L.gelu);
+    };
+    auto inverse = [&](long long nco, int worker) {
+      dft_inverse(s, nco, worker);
+      sum_rows(nco, 1);
+    };
     auto line_inverse = [&](long long g, int worker) {
       line_dft_inverse(s, g * kLineRows, group_rows(g), worker);
+      sum_rows(g * kLineRows, group_rows(g));
     };
     if (line)
       parallel(P, groups, line_inverse);
     else
       parallel(P, rows, inverse);
     lap(stage + 2);
-    const wno_status st = real_space(L, v, s, images);
+    const wno_status st = real_space(L, v, s, images, joint);
     if (st != WNO_SUCCESS) return st;
     lap(stage + 3);
     std::swap(v, s);
