@@ -178,7 +178,7 @@ struct Engine {
   };
   // The Winograd conv of images [b0, b0 + count) of v into conv_out (+ bias), `joint` with it.
   wno_status winograd_conv(const Layer& L, const float* v, int b0, int count, JointTasks joint);
-  // joint: the conv ran with the forward DFTs and its sum with the inverse ones (run_pass).
+  // joint: the conv ran in the mixing's region and its sum in the inverse DFT tasks (run_pass).
   wno_status real_space(const Layer& L, const float* v, float* s, int images, bool joint);
   void project_row(const float* v, float* y, long long task, int worker) const;  // proj_cols wide
 };

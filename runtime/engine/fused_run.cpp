@@ -361,52 +361,64 @@ wno_status Engine::run_pass(const float* x, float* y, int images) {
   lap(0);
   float* v = buf[0];
   float* s = buf[1];
+  const long long rows = 1LL * images * c, groups = (rows + kLineRows - 1) / kLineRows;
+  const long long hpwp = 1LL * hp * wp;
+  auto group_rows = [&](long long g) {
+    return static_cast<int>(std::min<long long>(kLineRows, rows - g * kLineRows));
+  };
+  bool forward_done = false;  // this layer's forward DFTs ran in the last layer's inverse tasks
   for (std::size_t li = 0; li < layers.size(); ++li) {
     const Layer& L = layers[li];
     const std::size_t stage = 1 + kLayerSteps * li;
-    const long long rows = 1LL * images * c, groups = (rows + kLineRows - 1) / kLineRows;
-    auto group_rows = [&](long long g) {
-      return static_cast<int>(std::min<long long>(kLineRows, rows - g * kLineRows));
-    };
+    // Joint (the pass in one conv group, as at batch 1): the conv, which reads only v,
+    // runs in the mixing's region, and each inverse DFT task sums its rows with the conv's
+    // output and, unless the layer ends in a channel MLP, runs the next layer's forward DFT of
+    // them: two regions a layer instead of five, each channel's rows in cache from one step to
+    // the next, and the mixing's small tasks even out the conv's few large ones. Profiling
+    // keeps the stages apart, so that each one's time is its own.
+    const bool joint = L.winograd && !fused_epilogue && images <= conv_group && !profile;
+    const bool chain = joint && li + 1 < layers.size() && !L.mlp1_w && !L.gelu_out;
     auto forward = [&](long long nc, int worker) { dft_forward(v, nc, worker); };
     auto line_forward = [&](long long g, int worker) {
       line_dft_forward(v, g * kLineRows, group_rows(g), worker);
     };
-    // The conv reads v only, as the forward DFTs do: with the pass in one conv group, both run
-    // in one region (a barrier less, and the DFTs' small tasks even out the conv's few large
-    // ones). Profiling keeps them apart, so that each stage's time is its own; one thread too
-    // (no barrier to save, and the conv's output would wait in cache through the mixing).
-    const bool joint =
-        L.winograd && !fused_epilogue && images <= conv_group && !profile && P.threads() > 1;
-    if (joint) {
-      const wno_status st = line ? winograd_conv(L, v, 0, images, joint_tasks(groups, line_forward))
-                                 : winograd_conv(L, v, 0, images, joint_tasks(rows, forward));
-      if (st != WNO_SUCCESS) return st;
-    } else if (line) {
-      parallel(P, groups, line_forward);
-    } else {
-      parallel(P, rows, forward);
+    if (!forward_done) {
+      if (line)
+        parallel(P, groups, line_forward);
+      else
+        parallel(P, rows, forward);
     }
     lap(stage);
     auto mixing = [&](long long o, int) {
       const int o0 = static_cast<int>(o) * kMixGroup;
       k->mix(images, c, c, o0, std::min(c, o0 + kMixGroup), modes_p, spec_x, L.mix, spec_o);
     };
-    parallel(P, (c + kMixGroup - 1) / kMixGroup, mixing);
+    const long long mix_tasks = (c + kMixGroup - 1) / kMixGroup;
+    if (joint) {
+      const wno_status st = winograd_conv(L, v, 0, images, joint_tasks(mix_tasks, mixing));
+      if (st != WNO_SUCCESS) return st;
+    } else {
+      parallel(P, mix_tasks, mixing);
+    }
     lap(stage + 1);
-    // Joint, the conv is done: each inverse task also sums its rows, while they are in cache
-    // (s = act(conv + bias + s); one region and one pass over the field less).
-    const long long hpwp = 1LL * hp * wp;
-    auto sum_rows = [&](long long r0, long long n) {
-      if (joint) k->add_act(n * hpwp, conv_out + r0 * hpwp, s + r0 * hpwp, L.gelu);
+    // Rows [r0, r0 + n) of s after their inverse DFT: joint, s = act(conv + bias + s), then
+    // (chain) the next layer's forward DFT of them.
+    auto after_inverse = [&](long long r0, long long n, int worker) {
+      if (!joint) return;
+      k->add_act(n * hpwp, conv_out + r0 * hpwp, s + r0 * hpwp, L.gelu);
+      if (!chain) return;
+      if (line)
+        line_dft_forward(s, r0, static_cast<int>(n), worker);
+      else
+        dft_forward(s, r0, worker);
     };
     auto inverse = [&](long long nco, int worker) {
       dft_inverse(s, nco, worker);
-      sum_rows(nco, 1);
+      after_inverse(nco, 1, worker);
     };
     auto line_inverse = [&](long long g, int worker) {
       line_dft_inverse(s, g * kLineRows, group_rows(g), worker);
-      sum_rows(g * kLineRows, group_rows(g));
+      after_inverse(g * kLineRows, group_rows(g), worker);
     };
     if (line)
       parallel(P, groups, line_inverse);
@@ -416,6 +428,7 @@ wno_status Engine::run_pass(const float* x, float* y, int images) {
     const wno_status st = real_space(L, v, s, images, joint);
     if (st != WNO_SUCCESS) return st;
     lap(stage + 3);
+    forward_done = chain;
     std::swap(v, s);
   }
   auto project = [&](long long task, int worker) { project_row(v, y, task, worker); };
