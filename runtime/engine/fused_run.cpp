@@ -21,6 +21,7 @@
 #include <cstring>
 #include <utility>
 
+#include "../src/cpu/cpu_kernel.h"
 #include "engine_impl.h"
 #include "neuralop_block.h"
 
@@ -240,12 +241,15 @@ void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) cons
 wno_status Engine::winograd_conv(const Layer& L, const float* v, int b0, int count,
                                  JointTasks joint) {
   JointRegion region{pool.get(), joint};
-  const wno_cpu_parallel kernel_pool{JointRegion::parallel_for, &region, pool->threads()};
+  wno::Parallel par;
+  par.run = JointRegion::parallel_for;
+  par.pool = &region;
+  par.threads = pool->threads();
+  par.balanced = joint.n > 0;  // the joint tasks even the threads out: blocks sized for speed
   wno_conv_desc group = L.desc;
   group.batch = count;
-  const wno_status st =
-      wno_cpu_conv2d_on(&group, v + 1LL * b0 * c * hp * wp, L.u, L.bias, nullptr, WNO_ACT_NONE,
-                        conv_out, conv_ws, conv_ws_bytes, &kernel_pool);
+  const wno_status st = wno::cpu_conv2d(&group, v + 1LL * b0 * c * hp * wp, L.u, L.bias, nullptr,
+                                        WNO_ACT_NONE, conv_out, conv_ws, conv_ws_bytes, par);
   if (region.joint.n)  // the kernel opened no region: the joint tasks run on their own
     pool->run(region.joint.n, region.joint.fn, region.joint.ctx);
   return st;

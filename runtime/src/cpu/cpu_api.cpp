@@ -43,9 +43,12 @@ int threads_or_default(int num_threads) {
   return num_threads > 0 ? num_threads : wno::default_num_threads();
 }
 
-wno_status conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
-                  const float* bias, const float* addend, wno_activation activation, float* y,
-                  void* workspace, size_t workspace_bytes, const wno::Parallel& par) {
+}  // namespace
+
+wno_status wno::cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
+                           const float* bias, const float* addend, wno_activation activation,
+                           float* y, void* workspace, size_t workspace_bytes,
+                           const wno::Parallel& par) {
   if (!wno::valid_desc(desc) || !x || !transformed || !y) return WNO_ERROR_INVALID_ARGUMENT;
   if (activation != WNO_ACT_NONE && activation != WNO_ACT_GELU) return WNO_ERROR_INVALID_ARGUMENT;
   const wno::ConvShape s = wno::ConvShape::from(*desc);
@@ -71,8 +74,6 @@ wno_status conv2d(const wno_conv_desc* desc, const float* x, const void* transfo
   std::free(owned);
   return status;
 }
-
-}  // namespace
 
 extern "C" {
 
@@ -100,7 +101,8 @@ wno_status wno_cpu_conv2d_fused(const wno_conv_desc* desc, const float* x, const
                                 int num_threads) {
   wno::Parallel par;
   par.threads = threads_or_default(num_threads);
-  return conv2d(desc, x, transformed, bias, addend, activation, y, workspace, workspace_bytes, par);
+  return wno::cpu_conv2d(desc, x, transformed, bias, addend, activation, y, workspace,
+                         workspace_bytes, par);
 }
 
 wno_status wno_cpu_conv2d_on(const wno_conv_desc* desc, const float* x, const void* transformed,
@@ -113,7 +115,8 @@ wno_status wno_cpu_conv2d_on(const wno_conv_desc* desc, const float* x, const vo
   par.run = parallel->parallel_for;
   par.pool = parallel->pool;
   par.threads = parallel->num_threads;
-  return conv2d(desc, x, transformed, bias, addend, activation, y, workspace, workspace_bytes, par);
+  return wno::cpu_conv2d(desc, x, transformed, bias, addend, activation, y, workspace,
+                         workspace_bytes, par);
 }
 
 wno_status wno_cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,

@@ -31,6 +31,12 @@ struct Epilogue {
   int gelu;             // 1: exact erf GELU, 0: none
 };
 
+// The C ABI's conv (argument checks, workspace, the ISA's build) on any Parallel
+// (cpu_api.cpp): the engine calls it for Parallel::balanced, which wno_cpu_parallel lacks.
+wno_status cpu_conv2d(const wno_conv_desc* desc, const float* x, const void* transformed,
+                      const float* bias, const float* addend, wno_activation activation, float* y,
+                      void* workspace, size_t workspace_bytes, const Parallel& par);
+
 }  // namespace wno
 
 // One namespace per ISA build of cpu_kernel_isa.cpp (compiled once per ISA's flags).

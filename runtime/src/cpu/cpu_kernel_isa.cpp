@@ -21,6 +21,8 @@
 // phases: 1 for every (block, in-channel group) into a V shared by all threads, then
 // 2-3 for every (block, out-channel group); V then travels between cores, which costs
 // more than the balance gains on two threads (Zen 4: 1.5x vs 1.9x at 64 x 64).
+// A caller that evens the threads out itself (Parallel::balanced: the engine runs its
+// spectral mixing in the conv's region) gets NR-tile blocks whatever the thread count.
 // Either way each output element is computed by the same arithmetic in the same
 // order: the result does not depend on the thread count.
 #include <algorithm>
@@ -94,7 +96,7 @@ double block_schedule_score(long long tiles, int nb, int threads) {
 }
 
 template <int M, int D>
-Plan make_plan(const ConvShape& s, int threads) {
+Plan make_plan(const ConvShape& s, int threads, bool balanced) {
   using L = Layout<M, D>;
   Plan pl;
   const int panels = static_cast<int>(ceil_div(s.k, MR));
@@ -103,7 +105,7 @@ Plan make_plan(const ConvShape& s, int threads) {
   // One block a task, with the block size (NR, half of it, one vector) that balances
   // the threads best (batch 1, 64 x 64, F(4,3): 4 blocks of 64 tiles, or 8 of 32).
   double best = 0;
-  if (threads > 1) {
+  if (threads > 1 && !balanced) {
     for (const int nb : {NR, (NV + 1) / 2 * VL, VL}) {
       const double score = block_schedule_score(s.tiles, nb, threads);
       if (score > best + 1e-9) {
@@ -114,7 +116,7 @@ Plan make_plan(const ConvShape& s, int threads) {
   }
   pl.blocks = ceil_div(s.tiles, pl.nb);
   // Still uneven (25 tiles on 3 threads): split the channels of NR-tile blocks instead.
-  pl.split = threads > 1 && best < 0.8;
+  pl.split = threads > 1 && !balanced && best < 0.8;
   if (pl.split) {
     pl.nb = NR;
     pl.blocks = ceil_div(s.tiles, NR);
@@ -132,10 +134,15 @@ Plan make_plan(const ConvShape& s, int threads) {
   return pl;
 }
 
+// Enough for either plan (Parallel::balanced or not).
 template <int M, int D>
 std::size_t workspace_bytes_tile(const ConvShape& s, int threads) {
-  const Plan pl = make_plan<M, D>(s, threads);
-  return sizeof(float) * (pl.shared + threads * pl.private_) + 64;
+  std::size_t most = 0;
+  for (const bool balanced : {false, true}) {
+    const Plan pl = make_plan<M, D>(s, threads, balanced);
+    most = std::max<std::size_t>(most, sizeof(float) * (pl.shared + threads * pl.private_) + 64);
+  }
+  return most;
 }
 
 // A run of consecutive tiles of one tile row inside a block; slot is its first lane.
@@ -449,7 +456,7 @@ void output_task(void* ctx, long long task, int worker) {
 template <int M, int D>
 void conv_tile(const ConvShape& s, const float* x, const float* u, const wno::Epilogue& epi,
                float* y, char* workspace, const wno::Parallel& par) {
-  Job<M, D> job{&s, x, u, epi, y, make_plan<M, D>(s, par.threads), nullptr, nullptr};
+  Job<M, D> job{&s, x, u, epi, y, make_plan<M, D>(s, par.threads, par.balanced), nullptr, nullptr};
   float* base = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(workspace) + 63) &
                                          ~std::uintptr_t{63});
   job.shared_v = base;

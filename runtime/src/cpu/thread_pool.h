@@ -23,6 +23,9 @@ struct Parallel {
   void (*run)(void* pool, long long n_tasks, TaskFn fn, void* ctx) = nullptr;
   void* pool = nullptr;
   int threads = 1;  // workers the pool runs; worker indices are < threads
+  // The caller evens the threads out (its own tasks share the kernel's regions, as the engine's
+  // spectral mixing shares its conv's): the kernel sizes its blocks for speed alone.
+  bool balanced = false;
 
   void operator()(long long n_tasks, TaskFn fn, void* ctx) const {
     if (run)
