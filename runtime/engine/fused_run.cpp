@@ -33,8 +33,7 @@ using Clock = std::chrono::steady_clock;
 // The kernel's parallel-for on the engine's pool. Its first region also runs the joint tasks,
 // ordered per worker: worker w's range (the pool's even split) holds its share of the conv's
 // tasks, then its share of the joint ones, so the small tasks come last, where the workers
-// steal from each other (the conv's blocks are few and large: 19 vectors of tiles on two
-// threads at 66 x 66).
+// steal from each other (the conv's blocks are few and large: 5 of 64 tiles at 66 x 66).
 struct JointRegion {
   Pool* pool;
   Engine::JointTasks joint;
