@@ -173,11 +173,13 @@ struct Engine {
   // Tasks of another stage that run in the conv's first parallel region (winograd_conv).
   struct JointTasks {
     long long n = 0;
-    void (*fn)(void* ctx, long long task, int worker) = nullptr;
+    Pool::Fn fn = nullptr;
     void* ctx = nullptr;
   };
-  // The Winograd conv of images [b0, b0 + count) of v into conv_out (+ bias), `joint` with it.
-  wno_status winograd_conv(const Layer& L, const float* v, int b0, int count, JointTasks joint);
+  // y = act(conv(images [b0, b0 + count) of v) + bias + addend) (addend may be null or y), the
+  // `joint` tasks in the kernel's first region.
+  wno_status winograd_conv(const Layer& L, const float* v, int b0, int count, const float* addend,
+                           bool gelu, float* y, JointTasks joint);
   // joint: the conv ran in the mixing's region and its sum in the inverse DFT tasks (run_pass).
   wno_status real_space(const Layer& L, const float* v, float* s, int images, bool joint);
   void project_row(const float* v, float* y, long long task, int worker) const;  // proj_cols wide

@@ -66,7 +66,7 @@ struct JointRegion {
 
 template <class F>
 Engine::JointTasks joint_tasks(long long n, F& f) {
-  return {n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f};
+  return {n, wno::callable_fn<F>(), &f};
 }
 
 }  // namespace
@@ -238,7 +238,7 @@ void Engine::line_dft_inverse(float* s, long long r0, int rows, int worker) cons
 }
 
 wno_status Engine::winograd_conv(const Layer& L, const float* v, int b0, int count,
-                                 JointTasks joint) {
+                                 const float* addend, bool gelu, float* y, JointTasks joint) {
   JointRegion region{pool.get(), joint};
   wno::Parallel par;
   par.run = JointRegion::parallel_for;
@@ -247,8 +247,9 @@ wno_status Engine::winograd_conv(const Layer& L, const float* v, int b0, int cou
   par.balanced = joint.n > 0;  // the joint tasks even the threads out: blocks sized for speed
   wno_conv_desc group = L.desc;
   group.batch = count;
-  const wno_status st = wno::cpu_conv2d(&group, v + 1LL * b0 * c * hp * wp, L.u, L.bias, nullptr,
-                                        WNO_ACT_NONE, conv_out, conv_ws, conv_ws_bytes, par);
+  const wno_status st =
+      wno::cpu_conv2d(&group, v + 1LL * b0 * c * hp * wp, L.u, L.bias, addend,
+                      gelu ? WNO_ACT_GELU : WNO_ACT_NONE, y, conv_ws, conv_ws_bytes, par);
   if (region.joint.n)  // the kernel opened no region: the joint tasks run on their own
     pool->run(region.joint.n, region.joint.fn, region.joint.ctx);
   return st;
@@ -264,20 +265,12 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, int imag
   if (L.winograd) {  // the kernel runs on this pool (a second one would fight it for cores)
     // s = act(conv(v) + bias + s), written over s.
     if (fused_epilogue) {
-      const wno_cpu_parallel kernel_pool{[](void* p, long long count, wno_task_fn fn, void* ctx) {
-                                           static_cast<Pool*>(p)->run(count, fn, ctx);
-                                         },
-                                         &P, P.threads()};
-      wno_conv_desc pass = L.desc;
-      pass.batch = images;
-      const wno_status st =
-          wno_cpu_conv2d_on(&pass, v, L.u, L.bias, s, L.gelu ? WNO_ACT_GELU : WNO_ACT_NONE, s,
-                            conv_ws, conv_ws_bytes, &kernel_pool);
+      const wno_status st = winograd_conv(L, v, 0, images, s, L.gelu, s, {});
       if (st != WNO_SUCCESS) return st;
     } else {
       for (int b0 = 0; b0 < images && !joint; b0 += conv_group) {  // conv_out, s stay in cache
         const int count = std::min(conv_group, images - b0);
-        const wno_status st = winograd_conv(L, v, b0, count, {});
+        const wno_status st = winograd_conv(L, v, b0, count, nullptr, false, conv_out, {});
         if (st != WNO_SUCCESS) return st;
         const long long at = 1LL * b0 * c * hpwp;
         auto sum = [&](long long nc, int) {
@@ -398,7 +391,8 @@ wno_status Engine::run_pass(const float* x, float* y, int images) {
     };
     const long long mix_tasks = (c + kMixGroup - 1) / kMixGroup;
     if (joint) {
-      const wno_status st = winograd_conv(L, v, 0, images, joint_tasks(mix_tasks, mixing));
+      const wno_status st =
+          winograd_conv(L, v, 0, images, nullptr, false, conv_out, joint_tasks(mix_tasks, mixing));
       if (st != WNO_SUCCESS) return st;
     } else {
       parallel(P, mix_tasks, mixing);

@@ -96,10 +96,16 @@ class Pool {
   long long stall_us_ = 0;  // $WNO_TEST_HELPER_STALL_US (tests): worker 1 sleeps before each task
 };
 
+// A Pool::Fn that calls the callable of type F at ctx: f(task, worker).
+template <class F>
+Pool::Fn callable_fn() {
+  return [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); };
+}
+
 // Runs f(task, worker) for task in [0, n) on pool: any callable, by reference.
 template <class F>
 void parallel(Pool& pool, long long n, F& f) {
-  pool.run(n, [](void* ctx, long long t, int worker) { (*static_cast<F*>(ctx))(t, worker); }, &f);
+  pool.run(n, callable_fn<F>(), &f);
 }
 
 }  // namespace wno
