@@ -4,6 +4,8 @@ The peak comes from a tiny C probe built at run time with the system compiler fo
 ISA (avx512: -mavx512f, avx2: -mavx2 -mfma, otherwise the compiler's baseline, which is NEON on
 aarch64): twelve independent multiply-add chains per thread (enough to cover the FMA latency of
 two pipes), so it measures throughput, not latency. The best of three runs is the peak.
+The same probe in timed rounds (`jitter_floor`) gives the machine's own p99/p50 for a fixed
+amount of work: the floor under any engine's jitter figure on this machine.
 
 `cap_peers()` follows $WNO_CPU_ISA=avx2 (the engine's AVX2 path on an AVX-512 machine) by capping
 OpenVINO's oneDNN to AVX2 too (ONEDNN_MAX_CPU_ISA, read when oneDNN first dispatches, so call it
@@ -41,13 +43,50 @@ static void* chains(void* out) {
   *(float*)out = s[0];
   return 0;
 }
+/* Jitter mode (argv[4] = rounds): each round every thread runs `iters` (helpers spin between
+   rounds, as a pool's do); prints the p50 and p99 round time in ms. */
+static volatile int go_round, done_count;
+static int rounds;
+static void* helper(void* out) {
+  for (int r = 1; r <= rounds; ++r) {
+    while (__atomic_load_n(&go_round, __ATOMIC_ACQUIRE) < r) {}
+    chains(out);
+    __atomic_fetch_add(&done_count, 1, __ATOMIC_RELEASE);
+  }
+  return 0;
+}
+static int by_value(const void* a, const void* b) {
+  double x = *(const double*)a, y = *(const double*)b;
+  return (x > y) - (x < y);
+}
+static int jitter(int threads) {
+  pthread_t tid[256];
+  float sink[256];
+  double* t = malloc(sizeof(double) * rounds);
+  if (!t) return 2;
+  for (int i = 1; i < threads; ++i) pthread_create(&tid[i], 0, helper, &sink[i]);
+  for (int r = 1; r <= rounds; ++r) {
+    double t0 = now();
+    __atomic_store_n(&go_round, r, __ATOMIC_RELEASE);
+    chains(&sink[0]);
+    while (__atomic_load_n(&done_count, __ATOMIC_ACQUIRE) < r * (threads - 1)) {}
+    t[r - 1] = now() - t0;
+  }
+  for (int i = 1; i < threads; ++i) pthread_join(tid[i], 0);
+  qsort(t, rounds, sizeof(double), by_value);
+  printf("%.4f %.4f %g\n", 1e3 * t[rounds / 2], 1e3 * t[(rounds * 99) / 100], sink[0]);
+  free(t);
+  return 0;
+}
 int main(int argc, char** argv) {
   int threads = atoi(argv[1]);
   iters = atol(argv[2]);
   seed = (float)atof(argv[3]);
+  rounds = argc > 4 ? atoi(argv[4]) : 0;
   pthread_t tid[256];
   float sink[256];
   if (threads < 1 || threads > 256) return 2;
+  if (rounds > 0) return jitter(threads);
   double t0 = now();
   for (int i = 0; i < threads; ++i) pthread_create(&tid[i], 0, chains, &sink[i]);
   for (int i = 0; i < threads; ++i) pthread_join(tid[i], 0);
@@ -124,6 +163,20 @@ class FmaProbe:
     def peak(self, threads: int) -> float:
         return max(self._run(threads, self.iters) for _ in range(3))
 
+    def jitter(self, threads: int, ms: float, rounds: int) -> tuple[float, float]:
+        """(p50, p99) ms of `rounds` rounds of about `ms` of FMAs on each of `threads` threads."""
+        iters = max(1, int(self.iters * ms / 100))  # self.iters: about 100 ms on one thread
+        p50, _ = self._rounds(threads, iters, 50)  # scaled on a short run (warm, in rounds)
+        return self._rounds(threads, max(1, int(iters * ms / p50)), rounds)
+
+    def _rounds(self, threads: int, iters: int, rounds: int) -> tuple[float, float]:
+        cmd = [str(self.exe), str(threads), str(iters), "0.9999", str(rounds)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            raise RuntimeError(f"the jitter probe failed (exit {out.returncode})")
+        p50, p99 = (float(v) for v in out.stdout.split()[:2])
+        return p50, p99
+
     def close(self) -> None:
         self._dir.cleanup()
 
@@ -157,3 +210,26 @@ def measured_peaks(isa: str, thread_counts: list[int]) -> tuple[dict[int, float]
     text = ", ".join(f"{t} thread{'s' if t > 1 else ''} {p:.1f} GFLOP/s" for t, p in peaks.items())
     note = f" ({'; '.join(notes)}: another load had a core)" if notes else ""
     return peaks, f"measured FP32 FMA peak ({probe.what}, 12 chains a thread, best of 3): {text}{note}"
+
+
+def jitter_floor(isa: str, times_ms: dict[int, float], runs: int, rounds: int = 1) -> tuple[dict[int, float], str]:
+    """This machine's own p99/p50 for work as long as each of `times_ms` ({threads: ms}): the FMA
+    probe in `runs` timed rounds on that many threads (no memory traffic, no pool but a spinning
+    join), lowest-median of `rounds` runs as the engines' figures are. An engine's p99/p50 near
+    this floor is the machine's (a VM's stolen time, interrupts), not the engine's.
+    Returns ({threads: p99/p50}, a line that states them, or why not)."""
+    try:
+        probe = FmaProbe(isa)
+    except RuntimeError as e:
+        return {}, f"jitter floor not measured: {e}"
+    try:
+        floor = {}
+        for t, ms in sorted(times_ms.items()):
+            p50, p99 = min((probe.jitter(t, ms, runs) for _ in range(max(1, rounds))), key=lambda r: r[0])
+            floor[t] = p99 / p50
+    except RuntimeError as e:
+        return {}, f"jitter floor not measured: {e}"
+    finally:
+        probe.close()
+    text = ", ".join(f"{t} thread{'s' if t > 1 else ''} {times_ms[t]:.2f} ms: {f:.2f}" for t, f in floor.items())
+    return floor, f"this machine's p99/p50 floor (the FMA probe, {runs} rounds as long as the native median): {text}"
