@@ -19,7 +19,7 @@
 - "interleaved": all rows in this process, in blocks (a x n, b x n, ... repeated) so machine noise
   hits all alike; medians and p99 over all iterations.
 - beside the p99/p50 goal, this machine's own p99/p50 for work as long as the native median: the
-  FMA probe in as many timed rounds (machine.jitter_floor; a shared VM's stolen time shows there).
+  FMA probe in as many timed rounds after each native row (a shared VM's stolen time shows there).
 --busy runs the same rows with one competing busy process (benchmarks/busy_core.py's), and prints
 the busy-core ratios of issue 22 (2-thread median and p99 over the 1-thread median). WNO_CPU_ISA=avx2
 measures the engine's AVX2 path on an AVX-512 machine and caps OpenVINO to AVX2 too (ONNX Runtime
@@ -196,13 +196,17 @@ def stats(t) -> tuple[float, float]:
     return 1e3 * float(np.median(t)), 1e3 * float(np.percentile(t, 99))
 
 
-def run_alone(jobs, files: dict, lib: Path | None, runs: int, rounds: int) -> tuple[dict, list[str]]:
+def run_alone(jobs, files: dict, lib: Path | None, runs: int, rounds: int, probe) -> tuple[dict, list[str], dict]:
     """Each (engine, threads) of `jobs` in its own child process (benchmarks/alone.py), in turn, for
     `rounds` rounds; per job the round with the lowest median, and the output of the first round.
-    Returns ({(engine, threads): {median_ms, p99_ms, output}}, notes for the jobs that failed)."""
+    After each native row, `probe` (a machine.FmaProbe, or None) times as many rounds of FMAs as long
+    as that row's median: this machine's own p99/p50 then.
+    Returns ({(engine, threads): {median_ms, p99_ms, output}}, notes for the jobs that failed,
+    {threads: [the probe's p99/p50 each round]})."""
     script = Path(__file__).resolve().parent / "alone.py"
     results: dict = {}
     failed: dict = {}
+    floor: dict = {}
     for r in range(rounds):
         for engine, threads in jobs:
             if engine in failed:
@@ -222,12 +226,35 @@ def run_alone(jobs, files: dict, lib: Path | None, runs: int, rounds: int) -> tu
                 failed[engine] = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1][:200]
                 continue
             row = json.loads(lines[-1])
+            if engine == "native" and probe is not None:
+                try:
+                    p50, p99 = probe.jitter(threads, row["median_ms"], runs)
+                    floor.setdefault(threads, []).append(p99 / p50)
+                except RuntimeError as e:
+                    failed["p99/p50 floor"], probe = str(e), None
             best = results.get((engine, threads))
             if best is None or row["median_ms"] < best["median_ms"]:
                 row["output"] = best["output"] if best else np.load(output)
                 results[(engine, threads)] = row
-    notes = [f"alone: {ALONE[e]} not run: {why}" for e, why in failed.items()]
-    return {k: v for k, v in results.items() if k[0] not in failed}, notes
+    notes = [f"alone: {ALONE.get(e, e)} not run: {why}" for e, why in failed.items()]
+    return {k: v for k, v in results.items() if k[0] not in failed}, notes, floor
+
+
+@contextlib.contextmanager
+def jitter_probe(isa: str | None):
+    """(machine.FmaProbe for `isa`, None), or (None, why not) when there is none (isa None: not asked)."""
+    if isa is None:
+        yield None, None
+        return
+    try:
+        probe = machine.FmaProbe(isa)
+    except RuntimeError as e:
+        yield None, f"p99/p50 floor not measured: {e}"
+        return
+    try:
+        yield probe, None
+    finally:
+        probe.close()
 
 
 def interleaved(runs: dict, iterations: int, block: int) -> dict:
@@ -243,9 +270,13 @@ def interleaved(runs: dict, iterations: int, block: int) -> dict:
     return times
 
 
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f}-{max(values):.2f}" if len(values) > 1 else f"{values[0]:.2f}"
+
+
 def print_alone(alone: dict, refs: dict, macs: int, peaks: dict, busy: bool, floor: dict) -> dict:
     """The child-process table and the goal lines (the p99/p50 goal beside this machine's own
-    floor, `floor`: {threads: p99/p50}); returns the rows for --json."""
+    floor in the same rounds, `floor`: {threads: [p99/p50]}); returns the rows for --json."""
     print(
         f"\n{'alone, one child process per row':40s} {'thr':>3s} {'median ms':>10s} {'p99 ms':>9s} "
         f"{'p99/p50':>7s} {'GFLOP/s':>8s} {'% peak':>7s} {'err/scale':>9s}"
@@ -286,7 +317,7 @@ def print_alone(alone: dict, refs: dict, macs: int, peaks: dict, busy: bool, flo
             )
         jitter = alone[("native", t)]["p99_ms"] / med[("native", t)]
         if not busy:
-            beside = f"; this machine's floor {floor[t]:.2f}" if t in floor else ""
+            beside = f"; this machine's floor in the same rounds {spread(floor[t])}" if floor.get(t) else ""
             print(
                 f"goal native p99/p50 <= 1.3 at {t} thread(s): {'met' if jitter <= 1.3 else 'NOT met'} "
                 f"({jitter:.2f}{beside})"
@@ -391,10 +422,12 @@ def main() -> None:
         with busy_process() if a.busy else contextlib.nullcontext():
             if a.busy:
                 print("busy: one competing busy process runs through every row below")
-            alone, notes = ({}, [])
+            alone, notes, floor = ({}, [], {})
             if a.alone_runs > 0:
                 jobs = [(e, t) for e in engines for t in thread_counts]
-                alone, notes = run_alone(jobs, files, lib, a.alone_runs, a.rounds)
+                with jitter_probe(machine.engine_isa(lib) if lib and not a.busy else None) as (probe, why):
+                    alone, notes, floor = run_alone(jobs, files, lib, a.alone_runs, a.rounds, probe)
+                notes += [why] if why else []
             session = runtime.load(onnx_path, threads=a.threads, check_finite=False, backend="onnxruntime")
             runs = {}
             if fno is not None:
@@ -434,12 +467,12 @@ def main() -> None:
             + (f", lowest median of {a.rounds} rounds" if a.rounds > 1 else "")
             + (" (busy)" if a.busy else "")
         )
-        floor = {}
-        native = {t: r["median_ms"] for (e, t), r in alone.items() if e == "native"}
-        if native and not a.busy:
-            isa = machine.engine_isa(lib) if lib else ""
-            floor, floor_line = machine.jitter_floor(isa, native, a.alone_runs, a.rounds)
-            print(floor_line)
+        if floor:
+            print(
+                f"this machine's p99/p50 floor (the FMA probe, {a.alone_runs} rounds as long as the native "
+                "median, after each native row): "
+                + ", ".join(f"{t} thread{'s' if t > 1 else ''} {spread(f)}" for t, f in sorted(floor.items()))
+            )
             results["p99_p50_floor"] = floor
         results["alone"] = print_alone(alone, refs, macs, peaks, a.busy, floor)
     anchor = stats(times[A])[0] if A in times else None

@@ -4,8 +4,9 @@ The peak comes from a tiny C probe built at run time with the system compiler fo
 ISA (avx512: -mavx512f, avx2: -mavx2 -mfma, otherwise the compiler's baseline, which is NEON on
 aarch64): twelve independent multiply-add chains per thread (enough to cover the FMA latency of
 two pipes), so it measures throughput, not latency. The best of three runs is the peak.
-The same probe in timed rounds (`jitter_floor`) gives the machine's own p99/p50 for a fixed
-amount of work: the floor under any engine's jitter figure on this machine.
+The same probe in timed rounds (`FmaProbe.jitter`) gives the machine's own p99/p50 for a fixed
+amount of work (no memory traffic, no pool but a spinning join each round): the floor under any
+engine's jitter figure on this machine, such as a shared VM's stolen time.
 
 `cap_peers()` follows $WNO_CPU_ISA=avx2 (the engine's AVX2 path on an AVX-512 machine) by capping
 OpenVINO's oneDNN to AVX2 too (ONEDNN_MAX_CPU_ISA, read when oneDNN first dispatches, so call it
@@ -210,26 +211,3 @@ def measured_peaks(isa: str, thread_counts: list[int]) -> tuple[dict[int, float]
     text = ", ".join(f"{t} thread{'s' if t > 1 else ''} {p:.1f} GFLOP/s" for t, p in peaks.items())
     note = f" ({'; '.join(notes)}: another load had a core)" if notes else ""
     return peaks, f"measured FP32 FMA peak ({probe.what}, 12 chains a thread, best of 3): {text}{note}"
-
-
-def jitter_floor(isa: str, times_ms: dict[int, float], runs: int, rounds: int = 1) -> tuple[dict[int, float], str]:
-    """This machine's own p99/p50 for work as long as each of `times_ms` ({threads: ms}): the FMA
-    probe in `runs` timed rounds on that many threads (no memory traffic, no pool but a spinning
-    join), lowest-median of `rounds` runs as the engines' figures are. An engine's p99/p50 near
-    this floor is the machine's (a VM's stolen time, interrupts), not the engine's.
-    Returns ({threads: p99/p50}, a line that states them, or why not)."""
-    try:
-        probe = FmaProbe(isa)
-    except RuntimeError as e:
-        return {}, f"jitter floor not measured: {e}"
-    try:
-        floor = {}
-        for t, ms in sorted(times_ms.items()):
-            p50, p99 = min((probe.jitter(t, ms, runs) for _ in range(max(1, rounds))), key=lambda r: r[0])
-            floor[t] = p99 / p50
-    except RuntimeError as e:
-        return {}, f"jitter floor not measured: {e}"
-    finally:
-        probe.close()
-    text = ", ".join(f"{t} thread{'s' if t > 1 else ''} {times_ms[t]:.2f} ms: {f:.2f}" for t, f in floor.items())
-    return floor, f"this machine's p99/p50 floor (the FMA probe, {runs} rounds as long as the native median): {text}"
