@@ -301,7 +301,7 @@ def print_alone(alone: dict, refs: dict, macs: int, peaks: dict, busy: bool, flo
             ratio = peers[best] / med[("native", t)]
             print(
                 f"goal native >= 2x the faster peer at {t} thread(s): {'met' if ratio >= 2 else 'NOT met'} "
-                f"({ratio:.2f}x {ALONE[best]})"
+                f"({ratio:.3f}x {ALONE[best]})"
             )
         if peaks.get(t):
             frac = 2 * macs / med[("native", t)] / 1e6 / peaks[t]
@@ -313,14 +313,14 @@ def print_alone(alone: dict, refs: dict, macs: int, peaks: dict, busy: bool, flo
             ratio = med[("fno-eager", t)] / med[("native", t)]
             print(
                 f"goal native >= 5x neuraloperator eager at {t} threads (aim 8x): "
-                f"{'met' if ratio >= 5 else 'NOT met'} ({ratio:.2f}x)"
+                f"{'met' if ratio >= 5 else 'NOT met'} ({ratio:.3f}x)"
             )
         jitter = alone[("native", t)]["p99_ms"] / med[("native", t)]
         if not busy:
             beside = f"; this machine's floor in the same rounds {spread(floor[t])}" if floor.get(t) else ""
             print(
                 f"goal native p99/p50 <= 1.3 at {t} thread(s): {'met' if jitter <= 1.3 else 'NOT met'} "
-                f"({jitter:.2f}{beside})"
+                f"({jitter:.3f}{beside})"
             )
     if busy:
         print("busy core (goal: 2-thread median <= 1.1x and 2-thread p99 <= 1.3x the 1-thread median):")

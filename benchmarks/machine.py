@@ -46,7 +46,7 @@ static void* chains(void* out) {
 }
 /* Jitter mode (argv[4] = rounds): each round every thread runs `iters` (helpers spin between
    rounds, as a pool's do); prints the p50 and p99 round time in ms. */
-static volatile int go_round, done_count;
+static int go_round, done_count; /* read and written through __atomic builtins */
 static int rounds;
 static void* helper(void* out) {
   for (int r = 1; r <= rounds; ++r) {
