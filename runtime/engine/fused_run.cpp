@@ -267,8 +267,8 @@ wno_status Engine::real_space(const Layer& L, const float* v, float* s, int imag
     if (fused_epilogue) {
       const wno_status st = winograd_conv(L, v, 0, images, s, L.gelu, s, {});
       if (st != WNO_SUCCESS) return st;
-    } else {
-      for (int b0 = 0; b0 < images && !joint; b0 += conv_group) {  // conv_out, s stay in cache
+    } else if (!joint) {
+      for (int b0 = 0; b0 < images; b0 += conv_group) {  // conv_out and s stay in cache between
         const int count = std::min(conv_group, images - b0);
         const wno_status st = winograd_conv(L, v, b0, count, nullptr, false, conv_out, {});
         if (st != WNO_SUCCESS) return st;
