@@ -369,7 +369,8 @@ def main() -> None:
     has_openvino = importlib.util.find_spec("openvino") is not None
     if not has_openvino:
         print("openvino is not installed (pip install 'wno-edge[bench]'): the OpenVINO rows skipped")
-    peaks, peak_line = machine.measured_peaks(machine.engine_isa(lib) if lib else "", thread_counts)
+    isa = machine.engine_isa(lib) if lib else None
+    peaks, peak_line = machine.measured_peaks(isa or "", thread_counts)
     print(peak_line)
     config = WNOConfig(
         1,
@@ -394,7 +395,7 @@ def main() -> None:
     fno = neuraloperator_fno(a.width, a.modes, a.layers)
     wno = WNO2d(config).eval()
     rss = (None, None)
-    results: dict = {"isa": machine.engine_isa(lib) if lib else None, "peak_gflops": peaks, "routes": routes}
+    results: dict = {"isa": isa, "peak_gflops": peaks, "routes": routes}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         onnx_path = tmp / "wno.onnx"
@@ -425,7 +426,7 @@ def main() -> None:
             alone, notes, floor = ({}, [], {})
             if a.alone_runs > 0:
                 jobs = [(e, t) for e in engines for t in thread_counts]
-                with jitter_probe(machine.engine_isa(lib) if lib and not a.busy else None) as (probe, why):
+                with jitter_probe(None if a.busy else isa) as (probe, why):
                     alone, notes, floor = run_alone(jobs, files, lib, a.alone_runs, a.rounds, probe)
                 notes += [why] if why else []
             session = runtime.load(onnx_path, threads=a.threads, check_finite=False, backend="onnxruntime")

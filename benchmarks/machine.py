@@ -155,11 +155,16 @@ class FmaProbe:
         # About 0.1 s a run at one thread, from a short calibration run.
         self.iters = max(10_000, int(self._run(1, 200_000) * 1e9 * 0.1 / (24 * vbytes / 4)))
 
-    def _run(self, threads: int, iters: int) -> float:
-        out = subprocess.run([str(self.exe), str(threads), str(iters), "0.9999"], capture_output=True, text=True)
+    def _call(self, threads: int, iters: int, *rounds: int) -> list[float]:
+        """The numbers the probe prints: GFLOP/s, or with `rounds` the p50 and p99 round ms."""
+        cmd = [str(self.exe), str(threads), str(iters), "0.9999", *map(str, rounds)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:
             raise RuntimeError(f"the FMA probe failed (exit {out.returncode})")
-        return float(out.stdout.split()[0])
+        return [float(v) for v in out.stdout.split()]
+
+    def _run(self, threads: int, iters: int) -> float:
+        return self._call(threads, iters)[0]
 
     def peak(self, threads: int) -> float:
         return max(self._run(threads, self.iters) for _ in range(3))
@@ -171,11 +176,7 @@ class FmaProbe:
         return self._rounds(threads, max(1, int(iters * ms / p50)), rounds)
 
     def _rounds(self, threads: int, iters: int, rounds: int) -> tuple[float, float]:
-        cmd = [str(self.exe), str(threads), str(iters), "0.9999", str(rounds)]
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode != 0:
-            raise RuntimeError(f"the jitter probe failed (exit {out.returncode})")
-        p50, p99 = (float(v) for v in out.stdout.split()[:2])
+        p50, p99 = self._call(threads, iters, rounds)[:2]
         return p50, p99
 
     def close(self) -> None:
